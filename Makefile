@@ -1,0 +1,94 @@
+# limpet: one binary that plays every role (client, relay, session daemon,
+# doctor).  Plain make, no configure: the project targets POSIX with Linux
+# extras behind small interfaces.
+
+PREFIX	?= /usr/local
+BINDIR	?= $(PREFIX)/bin
+MANDIR	?= $(PREFIX)/share/man
+PYTHON	?= /usr/bin/python3
+CC	?= cc
+CLANG	?= clang
+VERSION	:= 0.1.0
+
+WARN	= -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wmissing-prototypes \
+	  -Wstrict-prototypes -Wwrite-strings -Wimplicit-fallthrough \
+	  -Wpointer-arith -Wundef
+BASE	= -std=c11 -D_GNU_SOURCE -DLIMPET_VERSION='"$(VERSION)"' \
+	  -fstack-protector-strong -Isrc $(WARN)
+OPTFL	= -O2 -g -D_FORTIFY_SOURCE=2
+SANFL	= -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	  -fno-sanitize-recover=all
+LDLIBS	= -lutil
+
+SRCS	:= $(sort $(wildcard src/*.c))
+LIBSRCS	:= $(filter-out src/main.c,$(SRCS))
+UTESTS	:= $(sort $(wildcard tests/unit/test-*.c))
+
+OBJ	:= $(patsubst src/%.c,build/opt/%.o,$(SRCS))
+LIBOBJ	:= $(patsubst src/%.c,build/opt/%.o,$(LIBSRCS))
+SOBJ	:= $(patsubst src/%.c,build/san/%.o,$(SRCS))
+SLIBOBJ	:= $(patsubst src/%.c,build/san/%.o,$(LIBSRCS))
+UBINS	:= $(patsubst tests/unit/%.c,build/san/%,$(UTESTS))
+
+.PHONY: all san check unit e2e fuzz try bench install clean
+
+all: limpet
+
+limpet: $(OBJ)
+	$(CC) $(BASE) $(OPTFL) -o $@ $(OBJ) $(LDLIBS)
+
+build/opt/%.o: src/%.c $(wildcard src/*.h) | build/opt
+	$(CC) $(BASE) $(OPTFL) -c -o $@ $<
+
+build/san/%.o: src/%.c $(wildcard src/*.h) | build/san
+	$(CC) $(BASE) $(SANFL) -c -o $@ $<
+
+build/opt build/san build/fuzz:
+	mkdir -p $@
+
+# The sanitized binary: every end-to-end test runs against it.
+san: build/san/limpet
+
+build/san/limpet: $(SOBJ)
+	$(CC) $(BASE) $(SANFL) -o $@ $(SOBJ) $(LDLIBS)
+
+build/san/test-%: tests/unit/test-%.c $(SLIBOBJ) tests/unit/unit.h
+	$(CC) $(BASE) $(SANFL) -Wno-missing-prototypes -o $@ $< $(SLIBOBJ) \
+	    -lcmocka $(LDLIBS)
+
+unit: $(UBINS)
+	@set -e; for t in $(UBINS); do echo "== $$t"; ./$$t; done
+
+# libFuzzer target for the frame decoder; `make check` runs it briefly.
+FUZZSRC	:= src/frame.c src/buf.c src/proto.c src/log.c src/xmalloc.c src/err.c
+
+build/fuzz/frame-fuzzer: fuzz/frame-fuzzer.c $(FUZZSRC) | build/fuzz
+	$(CLANG) -std=c11 -D_GNU_SOURCE -Isrc -g -O1 \
+	    -fsanitize=fuzzer,address,undefined -o $@ fuzz/frame-fuzzer.c \
+	    $(FUZZSRC)
+
+fuzz: build/fuzz/frame-fuzzer
+	mkdir -p build/fuzz/corpus
+	./build/fuzz/frame-fuzzer -max_total_time=$${FUZZ_SECONDS:-20} \
+	    -max_len=4096 build/fuzz/corpus fuzz/corpus
+
+e2e: build/san/limpet limpet
+	LIMPET_BIN=$(CURDIR)/build/san/limpet $(PYTHON) -m pytest -q \
+	    -p no:cacheprovider tests/e2e $(PYTEST_ARGS)
+
+check: limpet unit fuzz e2e
+
+# Build, start a throwaway sshd on loopback and open a session to it.
+try: limpet
+	$(PYTHON) tests/tryit.py
+
+bench: limpet
+	$(PYTHON) bench/run.py $(if $(QUICK),--quick)
+
+install: limpet
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 0755 limpet $(DESTDIR)$(BINDIR)/limpet
+	install -m 0644 docs/limpet.1 $(DESTDIR)$(MANDIR)/man1/limpet.1
+
+clean:
+	rm -rf build limpet

@@ -1,0 +1,447 @@
+/*
+ * Encoding and strict parsing of protocol messages.  A parser either fills
+ * the whole message or returns a negative code and leaves nothing
+ * allocated; trailing bytes are an error, so every field is accounted for.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "frame.h"
+#include "proto.h"
+#include "xmalloc.h"
+
+/* Free a NULL-terminated-by-count string vector. */
+static void
+proto_strv_free(char **v, uint32_t n)
+{
+	uint32_t	i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Append a HELLO frame. */
+int
+proto_hello_put(struct buf *b, const struct msg_hello *m)
+{
+	size_t		mark;
+	uint32_t	i;
+	int		r;
+
+	if ((r = frame_begin(b, MSG_HELLO, &mark)) != 0 ||
+	    (r = buf_put_u32(b, m->version)) != 0 ||
+	    (r = buf_put_u8(b, m->op)) != 0 ||
+	    (r = buf_put_u8(b, m->flags)) != 0 ||
+	    (r = buf_put_u64(b, m->client_id)) != 0 ||
+	    (r = buf_put_u64(b, m->out_have)) != 0 ||
+	    (r = buf_put_u16(b, m->rows)) != 0 ||
+	    (r = buf_put_u16(b, m->cols)) != 0 ||
+	    (r = buf_put_str(b, m->id != NULL ? m->id : "")) != 0 ||
+	    (r = buf_put_u32(b, m->argc)) != 0)
+		return r;
+	for (i = 0; i < m->argc; i++)
+		if ((r = buf_put_str(b, m->argv[i])) != 0)
+			return r;
+	if ((r = buf_put_u32(b, m->envc)) != 0)
+		return r;
+	for (i = 0; i < m->envc; i++)
+		if ((r = buf_put_str(b, m->env[i])) != 0)
+			return r;
+	return frame_end(b, mark);
+}
+
+/* Parse a vector of count-prefixed strings. */
+static int
+proto_strv_parse(struct cur *c, uint32_t max, uint32_t *n, char ***out)
+{
+	uint32_t	i;
+	char		**v;
+	int		r;
+
+	*out = NULL;
+	if ((r = cur_get_u32(c, n)) != 0)
+		return r;
+	if (*n > max)
+		return ERR_TOOBIG;
+	if (*n == 0)
+		return 0;
+	v = xcalloc(*n, sizeof *v);
+	for (i = 0; i < *n; i++) {
+		if ((r = cur_get_str(c, &v[i], PROTO_MAX_STR)) != 0) {
+			proto_strv_free(v, i);
+			return r;
+		}
+	}
+	*out = v;
+	return 0;
+}
+
+/* Parse a HELLO payload. */
+int
+proto_hello_parse(const uint8_t *p, size_t n, struct msg_hello *m)
+{
+	struct cur	c;
+	int		r;
+
+	memset(m, 0, sizeof *m);
+	cur_init(&c, p, n);
+	if ((r = cur_get_u32(&c, &m->version)) != 0)
+		return r;
+	if (m->version != PROTO_VERSION)
+		return ERR_VERSION;
+	if ((r = cur_get_u8(&c, &m->op)) != 0 ||
+	    (r = cur_get_u8(&c, &m->flags)) != 0 ||
+	    (r = cur_get_u64(&c, &m->client_id)) != 0 ||
+	    (r = cur_get_u64(&c, &m->out_have)) != 0 ||
+	    (r = cur_get_u16(&c, &m->rows)) != 0 ||
+	    (r = cur_get_u16(&c, &m->cols)) != 0 ||
+	    (r = cur_get_str(&c, &m->id, PROTO_ID_LEN)) != 0)
+		goto fail;
+	if ((r = proto_strv_parse(&c, PROTO_MAX_ARGS, &m->argc,
+	    &m->argv)) != 0)
+		goto fail;
+	if ((r = proto_strv_parse(&c, PROTO_MAX_ENV, &m->envc,
+	    &m->env)) != 0)
+		goto fail;
+	if (!cur_end(&c) || m->op < OP_NEW || m->op > OP_INFO) {
+		r = ERR_FORMAT;
+		goto fail;
+	}
+	return 0;
+fail:
+	proto_hello_free(m);
+	return r == ERR_SHORT ? ERR_FORMAT : r;
+}
+
+/* Free what proto_hello_parse() allocated. */
+void
+proto_hello_free(struct msg_hello *m)
+{
+	free(m->id);
+	proto_strv_free(m->argv, m->argc);
+	proto_strv_free(m->env, m->envc);
+	memset(m, 0, sizeof *m);
+}
+
+/* Append a WELCOME frame. */
+int
+proto_welcome_put(struct buf *b, const struct msg_welcome *m)
+{
+	size_t	mark;
+	int	r;
+
+	if ((r = frame_begin(b, MSG_WELCOME, &mark)) != 0 ||
+	    (r = buf_put_u32(b, m->version)) != 0 ||
+	    (r = buf_put_str(b, m->id)) != 0 ||
+	    (r = buf_put_u64(b, m->in_have)) != 0 ||
+	    (r = buf_put_u64(b, m->out_start)) != 0 ||
+	    (r = buf_put_u64(b, m->out_end)) != 0 ||
+	    (r = buf_put_u32(b, m->pid)) != 0)
+		return r;
+	return frame_end(b, mark);
+}
+
+/* Parse a WELCOME payload. */
+int
+proto_welcome_parse(const uint8_t *p, size_t n, struct msg_welcome *m)
+{
+	struct cur	c;
+	int		r;
+
+	memset(m, 0, sizeof *m);
+	cur_init(&c, p, n);
+	if ((r = cur_get_u32(&c, &m->version)) != 0)
+		return ERR_FORMAT;
+	if (m->version != PROTO_VERSION)
+		return ERR_VERSION;
+	if ((r = cur_get_str(&c, &m->id, PROTO_ID_LEN)) != 0 ||
+	    (r = cur_get_u64(&c, &m->in_have)) != 0 ||
+	    (r = cur_get_u64(&c, &m->out_start)) != 0 ||
+	    (r = cur_get_u64(&c, &m->out_end)) != 0 ||
+	    (r = cur_get_u32(&c, &m->pid)) != 0 || !cur_end(&c) ||
+	    m->out_start > m->out_end) {
+		proto_welcome_free(m);
+		return ERR_FORMAT;
+	}
+	return 0;
+}
+
+/* Free what proto_welcome_parse() allocated. */
+void
+proto_welcome_free(struct msg_welcome *m)
+{
+	free(m->id);
+	m->id = NULL;
+}
+
+/* Append a SESSION frame. */
+int
+proto_session_put(struct buf *b, const struct msg_session *m)
+{
+	size_t	mark;
+	int	r;
+
+	if ((r = frame_begin(b, MSG_SESSION, &mark)) != 0 ||
+	    (r = buf_put_str(b, m->id)) != 0 ||
+	    (r = buf_put_u32(b, m->pid)) != 0 ||
+	    (r = buf_put_u64(b, m->created)) != 0 ||
+	    (r = buf_put_u64(b, m->active)) != 0 ||
+	    (r = buf_put_u8(b, m->state)) != 0 ||
+	    (r = buf_put_u32(b, (uint32_t)m->status)) != 0 ||
+	    (r = buf_put_str(b, m->command)) != 0)
+		return r;
+	return frame_end(b, mark);
+}
+
+/* Parse a SESSION payload. */
+int
+proto_session_parse(const uint8_t *p, size_t n, struct msg_session *m)
+{
+	struct cur	c;
+	uint32_t	status;
+
+	memset(m, 0, sizeof *m);
+	cur_init(&c, p, n);
+	if (cur_get_str(&c, &m->id, PROTO_ID_LEN) != 0 ||
+	    cur_get_u32(&c, &m->pid) != 0 ||
+	    cur_get_u64(&c, &m->created) != 0 ||
+	    cur_get_u64(&c, &m->active) != 0 ||
+	    cur_get_u8(&c, &m->state) != 0 ||
+	    cur_get_u32(&c, &status) != 0 ||
+	    cur_get_str(&c, &m->command, PROTO_MAX_STR) != 0 ||
+	    !cur_end(&c) || m->state > SESS_EXITED) {
+		proto_session_free(m);
+		return ERR_FORMAT;
+	}
+	m->status = (int32_t)status;
+	return 0;
+}
+
+/* Free what proto_session_parse() allocated. */
+void
+proto_session_free(struct msg_session *m)
+{
+	free(m->id);
+	free(m->command);
+	m->id = m->command = NULL;
+}
+
+/* Append a DATA frame: offset of the first byte, then the bytes. */
+int
+proto_data_put(struct buf *b, uint64_t off, const void *p, size_t n)
+{
+	size_t	mark;
+	int	r;
+
+	if ((r = frame_begin(b, MSG_DATA, &mark)) != 0 ||
+	    (r = buf_put_u64(b, off)) != 0 ||
+	    (r = buf_put(b, p, n)) != 0)
+		return r;
+	return frame_end(b, mark);
+}
+
+/* Parse a DATA payload; the bytes point into the payload. */
+int
+proto_data_parse(const uint8_t *p, size_t n, uint64_t *off,
+    const uint8_t **data, size_t *len)
+{
+	struct cur	c;
+
+	cur_init(&c, p, n);
+	if (cur_get_u64(&c, off) != 0)
+		return ERR_FORMAT;
+	if (UINT64_MAX - *off < c.len)
+		return ERR_FORMAT;
+	*data = c.p;
+	*len = c.len;
+	return 0;
+}
+
+/* Append a frame whose payload is one u64 (ACK, PING, PONG). */
+int
+proto_u64_put(struct buf *b, uint8_t type, uint64_t v)
+{
+	size_t	mark;
+	int	r;
+
+	if ((r = frame_begin(b, type, &mark)) != 0 ||
+	    (r = buf_put_u64(b, v)) != 0)
+		return r;
+	return frame_end(b, mark);
+}
+
+/* Parse a payload that is exactly one u64. */
+int
+proto_u64_parse(const uint8_t *p, size_t n, uint64_t *v)
+{
+	struct cur	c;
+
+	cur_init(&c, p, n);
+	if (cur_get_u64(&c, v) != 0 || !cur_end(&c))
+		return ERR_FORMAT;
+	return 0;
+}
+
+/* Append a frame whose payload is one u32 (DONE). */
+int
+proto_u32_put(struct buf *b, uint8_t type, uint32_t v)
+{
+	size_t	mark;
+	int	r;
+
+	if ((r = frame_begin(b, type, &mark)) != 0 ||
+	    (r = buf_put_u32(b, v)) != 0)
+		return r;
+	return frame_end(b, mark);
+}
+
+/* Parse a payload that is exactly one u32. */
+int
+proto_u32_parse(const uint8_t *p, size_t n, uint32_t *v)
+{
+	struct cur	c;
+
+	cur_init(&c, p, n);
+	if (cur_get_u32(&c, v) != 0 || !cur_end(&c))
+		return ERR_FORMAT;
+	return 0;
+}
+
+/* Append a RESIZE frame. */
+int
+proto_resize_put(struct buf *b, uint16_t rows, uint16_t cols)
+{
+	size_t	mark;
+	int	r;
+
+	if ((r = frame_begin(b, MSG_RESIZE, &mark)) != 0 ||
+	    (r = buf_put_u16(b, rows)) != 0 ||
+	    (r = buf_put_u16(b, cols)) != 0)
+		return r;
+	return frame_end(b, mark);
+}
+
+/* Parse a RESIZE payload. */
+int
+proto_resize_parse(const uint8_t *p, size_t n, uint16_t *rows, uint16_t *cols)
+{
+	struct cur	c;
+
+	cur_init(&c, p, n);
+	if (cur_get_u16(&c, rows) != 0 || cur_get_u16(&c, cols) != 0 ||
+	    !cur_end(&c))
+		return ERR_FORMAT;
+	return 0;
+}
+
+/* Append an EXIT frame: the status and the final output offset. */
+int
+proto_exit_put(struct buf *b, int32_t status, uint64_t end)
+{
+	size_t	mark;
+	int	r;
+
+	if ((r = frame_begin(b, MSG_EXIT, &mark)) != 0 ||
+	    (r = buf_put_u32(b, (uint32_t)status)) != 0 ||
+	    (r = buf_put_u64(b, end)) != 0)
+		return r;
+	return frame_end(b, mark);
+}
+
+/* Parse an EXIT payload. */
+int
+proto_exit_parse(const uint8_t *p, size_t n, int32_t *status, uint64_t *end)
+{
+	struct cur	c;
+	uint32_t	s;
+
+	cur_init(&c, p, n);
+	if (cur_get_u32(&c, &s) != 0 || cur_get_u64(&c, end) != 0 ||
+	    !cur_end(&c))
+		return ERR_FORMAT;
+	*status = (int32_t)s;
+	return 0;
+}
+
+/* Append an ERROR frame. */
+int
+proto_error_put(struct buf *b, uint32_t code, const char *msg)
+{
+	size_t	mark;
+	int	r;
+
+	if ((r = frame_begin(b, MSG_ERROR, &mark)) != 0 ||
+	    (r = buf_put_u32(b, code)) != 0 ||
+	    (r = buf_put_str(b, msg)) != 0)
+		return r;
+	return frame_end(b, mark);
+}
+
+/* Parse an ERROR payload. */
+int
+proto_error_parse(const uint8_t *p, size_t n, uint32_t *code, char **msg)
+{
+	struct cur	c;
+
+	*msg = NULL;
+	cur_init(&c, p, n);
+	if (cur_get_u32(&c, code) != 0 ||
+	    cur_get_str(&c, msg, PROTO_MAX_STR) != 0)
+		return ERR_FORMAT;
+	if (!cur_end(&c)) {
+		free(*msg);
+		*msg = NULL;
+		return ERR_FORMAT;
+	}
+	return 0;
+}
+
+/* Append a frame whose payload is one string (NOTICE). */
+int
+proto_str_put(struct buf *b, uint8_t type, const char *s)
+{
+	size_t	mark;
+	int	r;
+
+	if ((r = frame_begin(b, type, &mark)) != 0 ||
+	    (r = buf_put_str(b, s)) != 0)
+		return r;
+	return frame_end(b, mark);
+}
+
+/* Parse a payload that is exactly one string. */
+int
+proto_str_parse(const uint8_t *p, size_t n, char **s)
+{
+	struct cur	c;
+
+	*s = NULL;
+	cur_init(&c, p, n);
+	if (cur_get_str(&c, s, PROTO_MAX_STR) != 0)
+		return ERR_FORMAT;
+	if (!cur_end(&c)) {
+		free(*s);
+		*s = NULL;
+		return ERR_FORMAT;
+	}
+	return 0;
+}
+
+/* Name of a frame type, for logs. */
+const char *
+proto_type_name(uint8_t type)
+{
+	static const char *names[] = {
+		"?", "HELLO", "WELCOME", "DATA", "ACK", "PING", "PONG",
+		"RESIZE", "DETACH", "EXIT", "ERROR", "SESSION", "DONE",
+		"NOTICE"
+	};
+
+	if (type > MSG_MAX)
+		return "unknown";
+	return names[type];
+}

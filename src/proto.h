@@ -1,0 +1,126 @@
+/*
+ * The limpet wire protocol: frame types, version, limits and the messages
+ * that carry more than one field.  docs/PROTOCOL.md is the specification;
+ * keep the two in step.
+ */
+#ifndef LIMPET_PROTO_H
+#define LIMPET_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define PROTO_VERSION		1
+/* The relay writes this before its first frame; the client skips noise. */
+#define PROTO_MAGIC		"\0LIMPET\1"
+#define PROTO_MAGIC_LEN		8
+
+/* Frame types. */
+#define MSG_HELLO	1	/* client -> server: who I am, what I want */
+#define MSG_WELCOME	2	/* server -> client: attached, resume points */
+#define MSG_DATA	3	/* either way: u64 offset, bytes */
+#define MSG_ACK		4	/* either way: u64 offset received */
+#define MSG_PING	5	/* either way: u64 token */
+#define MSG_PONG	6	/* either way: u64 token echoed */
+#define MSG_RESIZE	7	/* client -> server: u16 rows, u16 cols */
+#define MSG_DETACH	8	/* client -> server: leaving on purpose */
+#define MSG_EXIT	9	/* server -> client: i32 status, u64 end */
+#define MSG_ERROR	10	/* server -> client: u32 code, string */
+#define MSG_SESSION	11	/* server -> client: one session (ls) */
+#define MSG_DONE	12	/* server -> client: u32 count (ls, kill) */
+#define MSG_NOTICE	13	/* server -> client: string to show */
+#define MSG_MAX		13
+
+/* HELLO operations. */
+#define OP_NEW		1
+#define OP_ATTACH	2
+#define OP_LIST		3
+#define OP_KILL		4
+#define OP_INFO		5	/* relay -> daemon: describe yourself */
+
+/* HELLO flags. */
+#define HELLO_RESUME	0x01	/* the client holds this session's stream */
+#define HELLO_KILL_ALL	0x02	/* OP_KILL: every session */
+
+/* ERROR codes. */
+#define PERR_VERSION	1	/* permanent */
+#define PERR_NOSESSION	2	/* permanent */
+#define PERR_TAKEN	3	/* another client attached */
+#define PERR_PROTOCOL	4
+#define PERR_INTERNAL	5
+#define PERR_AMBIGUOUS	6	/* permanent: several sessions to choose */
+#define PERR_UNSAFE	7	/* permanent: socket directory refused */
+#define PERR_SPAWN	8	/* permanent: could not start the command */
+#define PERR_GONE	9	/* permanent: session ended */
+
+/* Session states in MSG_SESSION. */
+#define SESS_DETACHED	0
+#define SESS_ATTACHED	1
+#define SESS_EXITED	2
+
+#define PROTO_MAX_ARGS	256
+#define PROTO_MAX_ENV	64
+#define PROTO_MAX_STR	4096
+#define PROTO_ID_LEN	32
+
+struct msg_hello {
+	uint32_t	 version;
+	uint8_t		 op;
+	uint8_t		 flags;
+	uint64_t	 client_id;
+	uint64_t	 out_have;	/* output bytes the client holds */
+	uint16_t	 rows, cols;
+	char		*id;		/* session id, "" for any */
+	uint32_t	 argc;
+	char		**argv;		/* OP_NEW: command, may be empty */
+	uint32_t	 envc;
+	char		**env;		/* OP_NEW: NAME=value */
+};
+
+struct msg_welcome {
+	uint32_t	 version;
+	char		*id;
+	uint64_t	 in_have;	/* input bytes the daemon holds */
+	uint64_t	 out_start;	/* first output byte it can replay */
+	uint64_t	 out_end;	/* output produced so far */
+	uint32_t	 pid;
+};
+
+struct msg_session {
+	char		*id;
+	uint32_t	 pid;
+	uint64_t	 created;
+	uint64_t	 active;	/* last activity, seconds since epoch */
+	uint8_t		 state;
+	int32_t		 status;
+	char		*command;
+};
+
+int	proto_hello_put(struct buf *, const struct msg_hello *);
+int	proto_hello_parse(const uint8_t *, size_t, struct msg_hello *);
+void	proto_hello_free(struct msg_hello *);
+int	proto_welcome_put(struct buf *, const struct msg_welcome *);
+int	proto_welcome_parse(const uint8_t *, size_t, struct msg_welcome *);
+void	proto_welcome_free(struct msg_welcome *);
+int	proto_session_put(struct buf *, const struct msg_session *);
+int	proto_session_parse(const uint8_t *, size_t, struct msg_session *);
+void	proto_session_free(struct msg_session *);
+int	proto_data_put(struct buf *, uint64_t, const void *, size_t);
+int	proto_data_parse(const uint8_t *, size_t, uint64_t *,
+	    const uint8_t **, size_t *);
+int	proto_u64_put(struct buf *, uint8_t, uint64_t);
+int	proto_u64_parse(const uint8_t *, size_t, uint64_t *);
+int	proto_resize_put(struct buf *, uint16_t, uint16_t);
+int	proto_resize_parse(const uint8_t *, size_t, uint16_t *, uint16_t *);
+int	proto_exit_put(struct buf *, int32_t, uint64_t);
+int	proto_exit_parse(const uint8_t *, size_t, int32_t *, uint64_t *);
+int	proto_error_put(struct buf *, uint32_t, const char *);
+int	proto_error_parse(const uint8_t *, size_t, uint32_t *, char **);
+int	proto_str_put(struct buf *, uint8_t, const char *);
+int	proto_str_parse(const uint8_t *, size_t, char **);
+int	proto_u32_put(struct buf *, uint8_t, uint32_t);
+int	proto_u32_parse(const uint8_t *, size_t, uint32_t *);
+const char *proto_type_name(uint8_t);
+
+#endif
