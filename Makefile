@@ -14,7 +14,7 @@ WARN	= -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wmissing-prototypes \
 	  -Wstrict-prototypes -Wwrite-strings -Wimplicit-fallthrough \
 	  -Wpointer-arith -Wundef
 BASE	= -std=c11 -D_GNU_SOURCE -DLIMPET_VERSION='"$(VERSION)"' \
-	  -fstack-protector-strong -Isrc $(WARN)
+	  -fstack-protector-strong -iquote src $(WARN)
 OPTFL	= -O2 -g -D_FORTIFY_SOURCE=2
 SANFL	= -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	  -fno-sanitize-recover=all
@@ -63,7 +63,7 @@ unit: $(UBINS)
 FUZZSRC	:= src/frame.c src/buf.c src/proto.c src/log.c src/xmalloc.c src/err.c
 
 build/fuzz/frame-fuzzer: fuzz/frame-fuzzer.c $(FUZZSRC) | build/fuzz
-	$(CLANG) -std=c11 -D_GNU_SOURCE -Isrc -g -O1 \
+	$(CLANG) -std=c11 -D_GNU_SOURCE -iquote src -g -O1 \
 	    -fsanitize=fuzzer,address,undefined -o $@ fuzz/frame-fuzzer.c \
 	    $(FUZZSRC)
 

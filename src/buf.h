@@ -6,6 +6,8 @@
 #ifndef LIMPET_BUF_H
 #define LIMPET_BUF_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
