@@ -40,6 +40,7 @@ proto_hello_put(struct buf *b, const struct msg_hello *m)
 	    (r = buf_put_u64(b, m->out_have)) != 0 ||
 	    (r = buf_put_u16(b, m->rows)) != 0 ||
 	    (r = buf_put_u16(b, m->cols)) != 0 ||
+	    (r = buf_put_u32(b, m->ring_kb)) != 0 ||
 	    (r = buf_put_str(b, m->id != NULL ? m->id : "")) != 0 ||
 	    (r = buf_put_u32(b, m->argc)) != 0)
 		return r;
@@ -99,6 +100,7 @@ proto_hello_parse(const uint8_t *p, size_t n, struct msg_hello *m)
 	    (r = cur_get_u64(&c, &m->out_have)) != 0 ||
 	    (r = cur_get_u16(&c, &m->rows)) != 0 ||
 	    (r = cur_get_u16(&c, &m->cols)) != 0 ||
+	    (r = cur_get_u32(&c, &m->ring_kb)) != 0 ||
 	    (r = cur_get_str(&c, &m->id, PROTO_ID_LEN)) != 0)
 		goto fail;
 	if ((r = proto_strv_parse(&c, PROTO_MAX_ARGS, &m->argc,

@@ -71,6 +71,7 @@ struct msg_hello {
 	uint64_t	 client_id;
 	uint64_t	 out_have;	/* output bytes the client holds */
 	uint16_t	 rows, cols;
+	uint32_t	 ring_kb;	/* OP_NEW: output ring size, KiB */
 	char		*id;		/* session id, "" for any */
 	uint32_t	 argc;
 	char		**argv;		/* OP_NEW: command, may be empty */
