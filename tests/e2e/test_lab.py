@@ -1,0 +1,176 @@
+"""Self-tests of the harness (SshLab, fixtures) with plain ssh."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pexpect
+import pytest
+
+import sshlab
+
+pytestmark = pytest.mark.no_limpet
+
+
+def ssh(lab, *cmd, timeout=20):
+    return subprocess.run(lab.ssh_argv(*cmd), capture_output=True,
+                          text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+def test_echo(lab):
+    r = ssh(lab, "echo", "hi")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "hi\n"
+    assert r.stderr == ""
+
+
+def test_exit_status_comes_back(lab):
+    assert ssh(lab, "exit 3").returncode == 3
+    assert ssh(lab, "exit 0").returncode == 0
+
+
+def test_session_environment(lab):
+    r = ssh(lab, 'echo "$LIMPET_DIR"; echo "$ASAN_OPTIONS";'
+            ' echo "$UBSAN_OPTIONS"')
+    lines = r.stdout.splitlines()
+    assert lines[0] == lab.sessions
+    assert "log_path=%s-asan" % lab.san_prefix in lines[1]
+    assert "log_path=%s-ubsan" % lab.san_prefix in lines[2]
+
+
+def test_sshd_starts_fast(make_lab):
+    t = time.monotonic()
+    lab = make_lab()
+    assert time.monotonic() - t < 1.0
+    assert lab.pid is not None
+
+
+def test_restart_same_port_new_process(lab, spawn):
+    # A connection made before the restart survives it, like a real sshd.
+    before = spawn(lab.ssh_argv("cat"))
+    old = lab.pid
+    port = lab.port
+    before.sendline("one")
+    before.expect("one")
+    lab.restart()
+    assert lab.pid is not None and lab.pid != old
+    assert lab.port == port
+    assert not sshlab.alive(old)
+    assert ssh(lab, "echo", "again").stdout == "again\n"
+    before.sendline("two")
+    before.expect("two")
+    assert "Received signal 15" in lab.log_text()
+
+
+def test_stop_refuses_connections(lab):
+    lab.stop()
+    assert lab.pid is None
+    r = ssh(lab, "true")
+    assert r.returncode == 255
+
+
+def test_proxy_mode(proxy_lab):
+    assert proxy_lab.pid is None
+    r = ssh(proxy_lab, "echo proxied; exit 4")
+    assert r.stdout == "proxied\n"
+    assert r.returncode == 4
+    assert "Accepted publickey" in proxy_lab.log_text()
+
+
+def test_spawn_gives_pty_of_size(lab, spawn):
+    child = spawn(lab.ssh_argv("-tt", "stty size; echo $TERM"),
+                  rows=31, cols=97)
+    child.expect(r"31 97\r\n")
+    child.expect("xterm-256color")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
+def test_spawned_processes_end_at_teardown(lab, spawn, run):
+    child = spawn(lab.ssh_argv("sleep 1000"))
+    time.sleep(0.3)
+    pids = [child.pid] + sshlab.descendants(child.pid)
+    assert sshlab.alive(child.pid)
+    run.end_children()
+    assert not any(sshlab.alive(p) for p in pids)
+
+
+def test_cleanup_ends_sessions(tmp_path):
+    # A stand-in daemon: detached from ssh, listed by pid file in
+    # LIMPET_DIR, as the real session daemon is.
+    basedir = tempfile.mkdtemp(prefix="lp", dir="/tmp")
+    lab = sshlab.SshLab(basedir)
+    try:
+        r = ssh(lab, 'mkdir -p "$LIMPET_DIR"; '
+                'setsid sleep 1000 </dev/null >/dev/null 2>&1 & '
+                'echo $! > "$LIMPET_DIR/abc.pid"; echo started')
+        assert r.stdout == "started\n"
+        with open(os.path.join(lab.sessions, "abc.pid")) as f:
+            pid = int(f.read())
+        deadline = time.monotonic() + 5
+        while not sshlab.alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert sshlab.alive(pid)
+        assert lab.session_pids() == [pid]
+        assert lab.cleanup() == []
+        assert not sshlab.alive(pid)
+        assert not os.path.exists(lab.sessions)
+        assert lab.pid is None
+    finally:
+        lab.cleanup()
+        shutil.rmtree(basedir, ignore_errors=True)
+
+
+def test_server_sanitizer_reports_are_found():
+    # A real ASan error on the server side must land where cleanup()
+    # looks, through sshd's SetEnv.
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    basedir = tempfile.mkdtemp(prefix="lp", dir="/tmp")
+    lab = sshlab.SshLab(basedir)
+    try:
+        src = os.path.join(basedir, "bad.c")
+        exe = os.path.join(basedir, "bad")
+        with open(src, "w") as f:
+            f.write("#include <stdlib.h>\n"
+                    "int main(void) { volatile char *p = malloc(4);\n"
+                    "  p[4] = 1; free((void *)p); return 0; }\n")
+        subprocess.run([cc, "-fsanitize=address", "-g", "-o", exe, src],
+                       check=True)
+        r = ssh(lab, exe)
+        assert r.returncode != 0
+        reports = lab.cleanup()
+        assert len(reports) == 1
+        path, text = reports[0]
+        assert os.path.basename(path).startswith("server-asan.")
+        assert "heap-buffer-overflow" in text
+    finally:
+        lab.cleanup()
+        shutil.rmtree(basedir, ignore_errors=True)
+
+
+def test_netns_mode(make_lab, spawn):
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("network namespaces need root and iproute2")
+    ns = "lplab%d" % os.getpid()
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"],
+                       check=True)
+        lab = make_lab(netns=ns, listen_addr="127.0.0.1")
+        # Not reachable from the host's namespace...
+        assert ssh(lab, "true").returncode == 255
+        # ...but from inside the namespace.
+        child = spawn(lab.ssh_argv("echo inside; exit 5"), netns=ns)
+        child.expect("inside")
+        child.expect(pexpect.EOF)
+        child.close()
+        assert child.exitstatus == 5
+        lab.cleanup()
+    finally:
+        subprocess.run(["ip", "netns", "del", ns])
