@@ -82,7 +82,13 @@ check: limpet unit fuzz e2e
 try: limpet
 	$(PYTHON) tests/tryit.py
 
-bench: limpet
+# The bench's user-space delay/loss emulator (this kernel has no netem);
+# tests/netlab.py builds it too.  Needs libnetfilter-queue-dev.
+bench/delayer: bench/delayer.c
+	$(CC) $(BASE) $(OPTFL) -o $@ bench/delayer.c \
+	    -lnetfilter_queue -lnfnetlink
+
+bench: limpet bench/delayer
 	$(PYTHON) bench/run.py $(if $(QUICK),--quick)
 
 install: limpet
