@@ -134,8 +134,10 @@ frame_end(struct buf *b, size_t mark)
 	if (buf_len(b) < mark + FRAME_HDR)
 		return ERR_RANGE;
 	len = buf_len(b) - mark - FRAME_HDR;
-	if (len > FRAME_MAX_PAYLOAD)
+	if (len > FRAME_MAX_PAYLOAD) {
+		b->len = mark;		/* drop the partial frame */
 		return ERR_TOOBIG;
+	}
 	h = b->d + b->off + mark;
 	h[1] = len >> 24;
 	h[2] = len >> 16;
