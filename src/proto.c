@@ -91,7 +91,7 @@ proto_hello_parse(const uint8_t *p, size_t n, struct msg_hello *m)
 	memset(m, 0, sizeof *m);
 	cur_init(&c, p, n);
 	if ((r = cur_get_u32(&c, &m->version)) != 0)
-		return r;
+		return ERR_FORMAT;
 	if (m->version != PROTO_VERSION)
 		return ERR_VERSION;
 	if ((r = cur_get_u8(&c, &m->op)) != 0 ||
