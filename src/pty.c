@@ -65,8 +65,9 @@ pty_command_line(const struct pty_spec *spec)
 static void __attribute__((noreturn))
 pty_child(const struct pty_spec *spec, const char *shell, const char *home)
 {
-	const char	*base;
-	char		*argv0, *cmd;
+	const char	*slash;
+	char		 argv0[256], *cmd;
+	size_t		 n;
 	sigset_t	 none;
 	int		 i;
 
@@ -89,9 +90,14 @@ pty_child(const struct pty_spec *spec, const char *shell, const char *home)
 		(void)chdir("/");
 
 	if (spec->argc == 0) {
-		base = strrchr(shell, '/');
-		base = base != NULL ? base + 1 : shell;
-		xasprintf(&argv0, "-%s", base);
+		slash = strrchr(shell, '/');
+		slash = slash != NULL ? slash + 1 : shell;
+		n = strlen(slash);
+		if (n > sizeof argv0 - 2)
+			n = sizeof argv0 - 2;
+		argv0[0] = '-';
+		memcpy(argv0 + 1, slash, n);
+		argv0[n + 1] = '\0';
 		execl(shell, argv0, (char *)NULL);
 	} else {
 		cmd = pty_command_line(spec);

@@ -22,7 +22,9 @@ sig_handler(int signo)
 	unsigned char	c = (unsigned char)signo;
 	int		saved = errno;
 
-	(void)write(sig_pipe[1], &c, 1);
+	if (write(sig_pipe[1], &c, 1) == -1) {
+		/* Full pipe: a wakeup is pending anyway. */
+	}
 	errno = saved;
 }
 

@@ -1,0 +1,125 @@
+/*
+ * The client's state, shared by client.c (the loop and the protocol),
+ * client-ui.c (notices, escapes, status) and client-admin.c (ls, kill).
+ */
+#ifndef LIMPET_CLIENT_INT_H
+#define LIMPET_CLIENT_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "client-ssh.h"
+#include "cmdline.h"
+#include "escape.h"
+#include "frame.h"
+#include "proto.h"
+#include "ring.h"
+
+#define ST_CONNECTING	1
+#define ST_UP		2
+#define ST_WAITING	3
+#define ST_DONE		4
+
+#define KEEPALIVE_S	25		/* idle heartbeat: NATs keep 60 s+ */
+#define DEAD_S		5		/* owed an answer this long: dead */
+#define ATTEMPT_MS	(20 * 1000)	/* one reconnect attempt at most */
+#define BACKOFF_FIRST_MS 250
+#define BACKOFF_MAX_MS	(10 * 1000)
+#define PROBE_MS	1000		/* answer due after a network change */
+#define NOTICE_MS	1000		/* contact lost this long: say so */
+#define INPUT_MAX	(1024 * 1024)	/* typed, not yet acknowledged */
+#define INPUT_CHUNK	(16 * 1024)
+#define TX_MAX		(8 * 1024 * 1024)
+#define TX_SOFT_MAX	(256 * 1024)
+#define TERM_MAX	(1024 * 1024)	/* received, not yet on screen */
+
+struct client {
+	int		 mode;
+	struct cmdline	 cl;
+	struct ssh_conf	 ssh;
+	int		 keepalive_ms;
+	int		 dead_ms;
+	uint64_t	 give_up_ms;
+	uint32_t	 ring_kb;
+	const char	*want_id;
+	uint64_t	 client_id;
+	char		 session[PROTO_ID_LEN + 1];
+	int		 attached_once;
+
+	int		 tty;
+	int		 stdin_open;
+	uint16_t	 rows, cols;
+	int		 resize_due;
+	int		 wiggle;
+	struct escape	 esc;
+
+	struct ring	 in;		/* typed input from the last ACK */
+	uint64_t	 in_sent;	/* next input offset to send */
+	uint64_t	 pending_since;	/* sent input waits for ACK since */
+	uint64_t	 input_dropped;
+
+	struct buf	 term;		/* output waiting for the terminal */
+	uint64_t	 out_have;	/* output received */
+	uint64_t	 out_written;	/* output written to the terminal */
+	uint64_t	 ack_sent;
+
+	int		 exited;
+	int32_t		 status;
+	uint64_t	 exit_end;
+
+	int		 state;
+	struct ssh_proc	 proc;
+	int		 ssh_exited;
+	int		 ssh_status;
+	int		 user_verbose;
+	int		 pass_stderr;
+	struct buf	 tx;
+	struct frame_dec rx;
+	size_t		 magic;
+	char		 errtext[4096];
+	size_t		 errtext_len;
+
+	int		 attempt;
+	int		 fails;
+	uint64_t	 attempt_start;
+	uint64_t	 attempt_deadline;
+	uint64_t	 next_try;
+	uint64_t	 lost_at;
+	int		 reconnects;
+	uint64_t	 up_since;
+
+	uint64_t	 last_rx, last_tx;
+	int		 ping_out;
+	uint64_t	 ping_at;
+	uint64_t	 probe_deadline;
+	uint64_t	 srtt, rtt_last;
+
+	int		 notice_on;
+	uint64_t	 notice_at;
+	int		 netfd;
+	int		 exit_code;
+};
+
+/* client.c */
+void	client_lost(struct client *, const char *, uint64_t);
+void	client_finish(struct client *, int);
+void	client_ping(struct client *, uint64_t);
+
+/* client-ui.c */
+int	notice_clear(struct client *);
+void	notice_update(struct client *, uint64_t);
+void	notice_input_full(struct client *);
+void	client_local(struct client *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	client_escape(struct client *, int, uint64_t);
+void	client_detach(struct client *, int);
+void	client_close_ssh(struct client *);
+int	client_timeout(struct client *, uint64_t);
+void	sock_nonblock_fd(int);
+void	sock_block_fd(int);
+
+/* client-admin.c */
+int	client_admin(struct client *, int);
+
+#endif

@@ -1,0 +1,247 @@
+/*
+ * Running ssh.  Every connection is a fresh "ssh [user options] -T host
+ * <start the relay>" whose stdin and stdout carry frames.  The user's
+ * options come first so that, ssh taking the first value it sees, the
+ * user's choices win over the defaults limpet adds after them.
+ */
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client-ssh.h"
+#include "err.h"
+#include "sig.h"
+#include "xmalloc.h"
+
+#define NOT_INSTALLED	"limpet is not installed on the server"
+
+/* Quote s for a POSIX shell, in single quotes. */
+static char *
+ssh_quote(const char *s)
+{
+	size_t	 n = 3;
+	char	*q, *o;
+	const char *p;
+
+	for (p = s; *p != '\0'; p++)
+		n += *p == '\'' ? 4 : 1;
+	q = o = xmalloc(n);
+	*o++ = '\'';
+	for (p = s; *p != '\0'; p++) {
+		if (*p == '\'') {
+			memcpy(o, "'\\''", 4);
+			o += 4;
+		} else
+			*o++ = *p;
+	}
+	*o++ = '\'';
+	*o = '\0';
+	return q;
+}
+
+/*
+ * The command ssh asks the server to run.  Without --server-path, limpet
+ * is looked for on the PATH that sshd gives commands and in ~/.local/bin.
+ */
+char *
+ssh_remote_command(const char *server_path)
+{
+	char	*q, *cmd;
+
+	if (server_path != NULL) {
+		q = ssh_quote(server_path);
+		xasprintf(&cmd, "exec %s relay", q);
+		free(q);
+		return cmd;
+	}
+	return xstrdup("sh -c 'if command -v limpet >/dev/null 2>&1; then "
+	    "exec limpet relay; elif [ -x \"$HOME/.local/bin/limpet\" ]; then "
+	    "exec \"$HOME/.local/bin/limpet\" relay; else echo \"limpet: "
+	    NOT_INSTALLED " (not on PATH, not in ~/.local/bin)\" >&2; "
+	    "exit 127; fi'");
+}
+
+/* True if the user asked ssh to be verbose (-v): ssh's stderr is shown. */
+int
+ssh_user_verbose(const struct ssh_conf *c)
+{
+	int	i;
+
+	for (i = 0; i < c->nopts; i++) {
+		const char	*a = c->opts[i];
+		size_t		 k;
+
+		if (a[0] != '-')
+			continue;
+		for (k = 1; a[k] != '\0'; k++) {
+			if (a[k] == 'v')
+				return 1;
+			if (strchr("BbcDEeFIiJLlmOoPpQRSWw", a[k]) != NULL)
+				break;	/* the rest is an argument */
+		}
+		if (a[k] != '\0' && a[k + 1] == '\0')
+			i++;	/* the next word is that argument */
+	}
+	return 0;
+}
+
+/* Start ssh with three pipes. */
+int
+ssh_spawn(const struct ssh_conf *c, struct ssh_proc *p)
+{
+	int	 pin[2], pout[2], perr[2], i, n = 0;
+	char	**argv, *cmd, ct[32];
+	pid_t	 pid;
+
+	if (pipe2(pin, O_CLOEXEC) == -1)
+		return ERR_SYSTEM;
+	if (pipe2(pout, O_CLOEXEC) == -1) {
+		close(pin[0]);
+		close(pin[1]);
+		return ERR_SYSTEM;
+	}
+	if (pipe2(perr, O_CLOEXEC) == -1) {
+		close(pin[0]);
+		close(pin[1]);
+		close(pout[0]);
+		close(pout[1]);
+		return ERR_SYSTEM;
+	}
+	cmd = ssh_remote_command(c->server_path);
+	argv = xcalloc(c->nopts + 16, sizeof *argv);
+	argv[n++] = (char *)c->prog;
+	for (i = 0; i < c->nopts; i++)
+		argv[n++] = c->opts[i];
+	argv[n++] = (char *)"-T";
+	argv[n++] = (char *)"-e";
+	argv[n++] = (char *)"none";
+	argv[n++] = (char *)"-oControlPath=none";
+	if (c->reconnect)
+		argv[n++] = (char *)"-oBatchMode=yes";
+	if (c->connect_timeout > 0) {
+		snprintf(ct, sizeof ct, "-oConnectTimeout=%d",
+		    c->connect_timeout);
+		argv[n++] = ct;
+	}
+	argv[n++] = (char *)c->dest;
+	argv[n++] = cmd;
+	argv[n] = NULL;
+
+	pid = fork();
+	if (pid == 0) {
+		dup2(pin[0], STDIN_FILENO);
+		dup2(pout[1], STDOUT_FILENO);
+		dup2(perr[1], STDERR_FILENO);
+		sig_reset();
+		signal(SIGPIPE, SIG_DFL);
+		closefrom(STDERR_FILENO + 1);
+		execvp(argv[0], argv);
+		fprintf(stderr, "limpet: cannot run %s: %s\n", argv[0],
+		    strerror(errno));
+		_exit(127);
+	}
+	free(argv);
+	free(cmd);
+	close(pin[0]);
+	close(pout[1]);
+	close(perr[1]);
+	if (pid == -1) {
+		close(pin[1]);
+		close(pout[0]);
+		close(perr[0]);
+		return ERR_SYSTEM;
+	}
+	fcntl(pin[1], F_SETFL, O_NONBLOCK);
+	fcntl(pout[0], F_SETFL, O_NONBLOCK);
+	fcntl(perr[0], F_SETFL, O_NONBLOCK);
+	p->pid = pid;
+	p->in = pin[1];
+	p->out = pout[0];
+	p->err = perr[0];
+	return 0;
+}
+
+/* Close our ends and make sure ssh is gone (it is reaped later). */
+void
+ssh_stop(struct ssh_proc *p)
+{
+	if (p->in != -1)
+		close(p->in);
+	if (p->out != -1)
+		close(p->out);
+	if (p->err != -1)
+		close(p->err);
+	p->in = p->out = p->err = -1;
+	if (p->pid > 0)
+		kill(p->pid, SIGKILL);
+}
+
+/*
+ * Reap ssh if it exited; returns 1 with its exit code (128+N for a
+ * signal) in *status, 0 if it still runs or was reaped already.
+ */
+int
+ssh_reap(struct ssh_proc *p, int *status)
+{
+	int	st;
+	pid_t	r;
+
+	if (p->pid <= 0)
+		return 0;
+	r = waitpid(p->pid, &st, WNOHANG);
+	if (r != p->pid)
+		return 0;
+	p->pid = -1;
+	*status = WIFEXITED(st) ? WEXITSTATUS(st) :
+	    WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 255;
+	return 1;
+}
+
+/*
+ * Decide from what ssh printed and its exit code whether trying again can
+ * help.  Fills why with the advice for a permanent failure.
+ */
+int
+ssh_classify(const char *err, int status, char *why, size_t len)
+{
+	static const struct {
+		const char	*text;
+		const char	*advice;
+	} perm[] = {
+		{ "Permission denied", "authentication was refused: check "
+		    "your key or agent (ssh -v shows why)" },
+		{ "Host key verification failed", "the server's host key is "
+		    "not the one in known_hosts: check it with plain ssh" },
+		{ "REMOTE HOST IDENTIFICATION HAS CHANGED", "the server's "
+		    "host key changed: check it with plain ssh" },
+		{ NOT_INSTALLED, "limpet is not installed on the server: "
+		    "install it there (on the PATH or in ~/.local/bin) or "
+		    "give --server-path" },
+		{ "Bad configuration option", "ssh refused its "
+		    "configuration" },
+		{ "command-line line", "ssh refused an option" },
+		{ "usage: ssh", "ssh refused its command line" },
+	};
+	size_t	i;
+
+	for (i = 0; i < sizeof perm / sizeof perm[0]; i++) {
+		if (err != NULL && strstr(err, perm[i].text) != NULL) {
+			snprintf(why, len, "%s", perm[i].advice);
+			return SSH_PERMANENT;
+		}
+	}
+	if (status == 127 || status == 126) {
+		snprintf(why, len, "the server could not run limpet (exit "
+		    "%d): install it there or give --server-path", status);
+		return SSH_PERMANENT;
+	}
+	snprintf(why, len, "ssh exited with status %d", status);
+	return SSH_TEMPORARY;
+}

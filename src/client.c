@@ -1,0 +1,980 @@
+/*
+ * The client.  It owns the user's terminal and a chain of ssh children:
+ * one at a time carries the session's frames.  Typed input is kept until
+ * the daemon acknowledges it and output is acknowledged only once written
+ * to the terminal, so when a connection dies nothing is lost: the next
+ * ssh resumes both streams at the offsets the two ends agree on.
+ *
+ * States: CONNECTING (an ssh is running, no WELCOME yet), UP, WAITING
+ * (no ssh; the next attempt is due at next_try), DONE.
+ */
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "client-net.h"
+#include "client-ssh.h"
+#include "client-tty.h"
+#include "client.h"
+#include "client-int.h"
+#include "clock.h"
+#include "cmdline.h"
+#include "err.h"
+#include "escape.h"
+#include "frame.h"
+#include "log.h"
+#include "proto.h"
+#include "ring.h"
+#include "sig.h"
+#include "xmalloc.h"
+
+extern char	**environ;
+
+static const struct cmdline_opt client_opts[] = {
+	{ "keepalive", 1 },
+	{ "dead", 1 },
+	{ "give-up", 1 },
+	{ "ssh", 1 },
+	{ "server-path", 1 },
+	{ "ring-size", 1 },
+	{ "verbose", 0 },
+	{ "all", 0 },
+	{ NULL, 0 }
+};
+
+static void	client_connect(struct client *, uint64_t);
+
+/* A random id that tells this client's reconnects from other clients. */
+static uint64_t
+client_random_id(void)
+{
+	uint64_t	v = 0;
+
+	if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v)
+		v = (uint64_t)getpid() << 32 ^ clock_ms();
+	return v;
+}
+
+/* Queue a frame-encoding result; a full tx buffer is a broken link. */
+static void
+client_queued(struct client *c, int r)
+{
+	if (r != 0 && c->state != ST_WAITING)
+		client_lost(c, "send buffer full", clock_ms());
+}
+
+/* Build and queue HELLO for this connection. */
+static void
+client_hello(struct client *c)
+{
+	struct msg_hello	 h;
+	char			**env, **e;
+	int			 n = 0;
+
+	memset(&h, 0, sizeof h);
+	h.version = PROTO_VERSION;
+	h.client_id = c->client_id;
+	h.rows = c->rows;
+	h.cols = c->cols;
+	env = xcalloc(PROTO_MAX_ENV + 1, sizeof *env);
+	if (c->attached_once) {
+		h.op = OP_ATTACH;
+		h.flags = HELLO_RESUME;
+		h.id = c->session;
+		h.out_have = c->out_have;
+	} else if (c->mode == CLIENT_ATTACH) {
+		h.op = OP_ATTACH;
+		h.id = c->want_id != NULL ? (char *)c->want_id : (char *)"";
+	} else {
+		h.op = OP_NEW;
+		h.id = (char *)"";
+		h.argc = c->cl.ncmd;
+		h.argv = c->cl.cmd;
+		h.ring_kb = c->ring_kb;
+		for (e = environ; *e != NULL && n < PROTO_MAX_ENV; e++) {
+			if (strncmp(*e, "TERM=", 5) == 0 ||
+			    strncmp(*e, "COLORTERM=", 10) == 0 ||
+			    strncmp(*e, "LANG=", 5) == 0 ||
+			    strncmp(*e, "LC_", 3) == 0)
+				env[n++] = *e;
+		}
+		h.envc = n;
+		h.env = env;
+	}
+	client_queued(c, proto_hello_put(&c->tx, &h));
+	free(env);
+}
+
+/* Start (or restart) an ssh child and say HELLO. */
+static void
+client_connect(struct client *c, uint64_t now)
+{
+	int	r;
+
+	c->ssh.reconnect = c->attached_once;
+	c->ssh.connect_timeout = 0;
+	if (c->attached_once) {
+		/* Long enough for a key exchange on this link. */
+		c->ssh.connect_timeout = 3 + (int)(c->srtt * 6 / 1000);
+	}
+	buf_reset(&c->tx);
+	frame_dec_free(&c->rx);
+	frame_dec_init(&c->rx);
+	c->magic = 0;
+	c->errtext_len = 0;
+	c->errtext[0] = '\0';
+	c->attempt++;
+	c->attempt_start = now;
+	if ((r = ssh_spawn(&c->ssh, &c->proc)) != 0) {
+		tty_msg("cannot run %s: %s", c->ssh.prog, err_str(r));
+		client_finish(c, 255);
+		return;
+	}
+	debug_f("attempt %d: ssh pid %ld", c->attempt, (long)c->proc.pid);
+	c->state = ST_CONNECTING;
+	c->attempt_deadline = c->attached_once ? now + ATTEMPT_MS : 0;
+	c->last_rx = c->last_tx = now;
+	c->ping_out = 0;
+	c->probe_deadline = 0;
+	c->in_sent = c->in.start;
+	client_hello(c);
+}
+
+/*
+ * The connection is gone or useless.  Before the first attach every
+ * failure is final, as with ssh; after it only the permanent ones are.
+ */
+void
+client_lost(struct client *c, const char *why, uint64_t now)
+{
+	uint64_t	delay;
+	int		was_up = c->state == ST_UP;
+
+	if (c->state == ST_DONE || c->state == ST_WAITING)
+		return;
+	debug_f("connection lost: %s", why);
+	ssh_stop(&c->proc);
+	c->state = ST_WAITING;
+	if (was_up) {
+		c->lost_at = now;
+		c->fails = 0;
+		c->reconnects++;
+		c->next_try = now;
+		return;
+	}
+	c->fails++;
+	delay = BACKOFF_FIRST_MS << (c->fails < 8 ? c->fails - 1 : 7);
+	if (c->fails == 1)
+		delay = 0;
+	if (delay > BACKOFF_MAX_MS)
+		delay = BACKOFF_MAX_MS;
+	/* An attempt that already took long has waited enough. */
+	c->next_try = c->attempt_start + delay;
+	if (c->next_try < now)
+		c->next_try = now;
+}
+
+/* Leave with code once the terminal is back to normal. */
+void
+client_finish(struct client *c, int code)
+{
+	c->state = ST_DONE;
+	c->exit_code = code;
+}
+
+/* Handle ssh's end: classify what it said. */
+static void
+client_ssh_exited(struct client *c, int status, uint64_t now)
+{
+	char	why[256];
+	int	kind;
+
+	kind = ssh_classify(c->errtext, status, why, sizeof why);
+	if (c->state == ST_CONNECTING && (kind == SSH_PERMANENT ||
+	    !c->attached_once)) {
+		notice_clear(c);
+		if (kind == SSH_PERMANENT || c->errtext[0] == '\0')
+			tty_msg("%s", why);
+		client_finish(c, 255);
+		return;
+	}
+	client_lost(c, why, now);
+}
+
+/* Accept output at offset off; duplicates are skipped, a gap is an error. */
+static int
+client_output(struct client *c, uint64_t off, const uint8_t *p, size_t n)
+{
+	uint64_t	skip;
+
+	if (off > c->out_have)
+		return ERR_RANGE;
+	skip = c->out_have - off;
+	if (skip >= n)
+		return 0;
+	if (buf_put(&c->term, p + skip, n - skip) != 0)
+		return ERR_FULL;
+	c->out_have += n - skip;
+	return 0;
+}
+
+/* WELCOME: the session is ours; line the streams up. */
+static void
+client_welcome(struct client *c, const struct frame *f, uint64_t now)
+{
+	struct msg_welcome	w;
+
+	if (proto_welcome_parse(f->p, f->len, &w) != 0) {
+		client_lost(c, "malformed WELCOME", now);
+		return;
+	}
+	if (w.in_have < c->in.start || w.in_have > c->in.end) {
+		tty_msg("the session's input does not match this client; "
+		    "attach again with limpet attach");
+		proto_welcome_free(&w);
+		client_finish(c, 255);
+		return;
+	}
+	if (!c->attached_once) {
+		snprintf(c->session, sizeof c->session, "%s", w.id);
+		c->out_have = c->out_written = c->ack_sent = w.out_start;
+		c->attached_once = 1;
+		c->pass_stderr = c->user_verbose;
+		if (c->tty && tty_raw(STDIN_FILENO) != 0)
+			tty_msg("cannot put the terminal in raw mode");
+	} else if (w.out_start > c->out_have) {
+		notice_clear(c);
+		client_local(c, "\r\n[limpet: %llu bytes of output were lost "
+		    "while disconnected: more than the session keeps]\r\n",
+		    (unsigned long long)(w.out_start - c->out_have));
+		c->out_have = w.out_start;
+		c->out_written = c->ack_sent = w.out_start;
+		buf_reset(&c->term);
+	}
+	/* Resend exactly the input the daemon lacks. */
+	ring_ack(&c->in, w.in_have);
+	c->in_sent = w.in_have;
+	c->pending_since = 0;
+	proto_welcome_free(&w);
+	if (c->state == ST_CONNECTING && c->lost_at != 0)
+		debug_f("back after %llu ms",
+		    (unsigned long long)(now - c->lost_at));
+	c->state = ST_UP;
+	c->up_since = now;
+	c->lost_at = 0;
+	c->fails = 0;
+	c->attempt_deadline = 0;
+	c->srtt = c->srtt != 0 ? c->srtt : 100;
+	if (notice_clear(c))
+		c->wiggle = 1;	/* let full-screen programs redraw */
+	c->resize_due = 1;
+}
+
+/* EXIT: the program ended; leave once all its output is written. */
+static void
+client_exit_frame(struct client *c, const struct frame *f, uint64_t now)
+{
+	int32_t		status;
+	uint64_t	end;
+
+	if (proto_exit_parse(f->p, f->len, &status, &end) != 0 ||
+	    end < c->out_written) {
+		client_lost(c, "malformed EXIT", now);
+		return;
+	}
+	c->exited = 1;
+	c->status = status;
+	c->exit_end = end;
+}
+
+/* ERROR from the relay or daemon. */
+static void
+client_error_frame(struct client *c, const struct frame *f, uint64_t now)
+{
+	uint32_t	 code;
+	char		*msg;
+
+	if (proto_error_parse(f->p, f->len, &code, &msg) != 0) {
+		client_lost(c, "malformed ERROR", now);
+		return;
+	}
+	notice_clear(c);
+	if (code == PERR_TAKEN) {
+		tty_msg("session %s was taken over by another client; this "
+		    "one is detached", c->session);
+		client_finish(c, 0);
+	} else if (code == PERR_PROTOCOL || code == PERR_INTERNAL) {
+		tty_msg("server: %s", msg);
+		client_lost(c, msg, now);
+	} else {
+		tty_msg("%s", msg);
+		client_finish(c, 255);
+	}
+	free(msg);
+}
+
+/* Handle one frame from the server. */
+static void
+client_frame(struct client *c, const struct frame *f, uint64_t now)
+{
+	const uint8_t	*p;
+	uint64_t	 off, v;
+	size_t		 n;
+	char		*s;
+
+	if (c->state == ST_CONNECTING && f->type != MSG_WELCOME &&
+	    f->type != MSG_ERROR) {
+		client_lost(c, "unexpected frame before WELCOME", now);
+		return;
+	}
+	switch (f->type) {
+	case MSG_WELCOME:
+		if (c->state != ST_CONNECTING)
+			client_lost(c, "unexpected WELCOME", now);
+		else
+			client_welcome(c, f, now);
+		break;
+	case MSG_DATA:
+		if (proto_data_parse(f->p, f->len, &off, &p, &n) != 0 ||
+		    client_output(c, off, p, n) != 0)
+			client_lost(c, "bad output DATA", now);
+		break;
+	case MSG_ACK:
+		if (proto_u64_parse(f->p, f->len, &v) != 0 ||
+		    v > c->in_sent || ring_ack(&c->in, v) != 0) {
+			client_lost(c, "bad ACK", now);
+			break;
+		}
+		c->pending_since = c->in.start < c->in_sent ? now : 0;
+		break;
+	case MSG_PING:
+		if (proto_u64_parse(f->p, f->len, &v) == 0)
+			client_queued(c, proto_u64_put(&c->tx, MSG_PONG, v));
+		break;
+	case MSG_PONG:
+		if (proto_u64_parse(f->p, f->len, &v) == 0 && v <= now &&
+		    c->ping_out) {
+			c->rtt_last = now - v;
+			c->srtt = c->srtt == 0 ? c->rtt_last :
+			    (c->srtt * 7 + c->rtt_last) / 8;
+			c->ping_out = 0;
+			c->probe_deadline = 0;
+		}
+		break;
+	case MSG_EXIT:
+		client_exit_frame(c, f, now);
+		break;
+	case MSG_ERROR:
+		client_error_frame(c, f, now);
+		break;
+	case MSG_NOTICE:
+		if (proto_str_parse(f->p, f->len, &s) == 0) {
+			client_local(c, "\r\n[limpet: %s]\r\n", s);
+			free(s);
+		}
+		break;
+	default:
+		client_lost(c, "unexpected frame from the server", now);
+		break;
+	}
+}
+
+/* Find the preamble in what ssh printed first; the rest is frames. */
+static size_t
+client_magic(struct client *c, const uint8_t *p, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n && c->magic < PROTO_MAGIC_LEN; i++) {
+		if (p[i] == (uint8_t)PROTO_MAGIC[c->magic])
+			c->magic++;
+		else
+			c->magic = p[i] == (uint8_t)PROTO_MAGIC[0] ? 1 : 0;
+	}
+	return i;
+}
+
+/* Read ssh's stdout and handle the frames. */
+static void
+client_read_ssh(struct client *c, uint64_t now)
+{
+	uint8_t		tmp[FRAME_HDR + FRAME_MAX_PAYLOAD];
+	struct frame	f;
+	ssize_t		n;
+	size_t		used;
+	int		r;
+
+	n = read(c->proc.out, tmp, sizeof tmp);
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+		close(c->proc.out);
+		c->proc.out = -1;
+		return;
+	}
+	if (n <= 0)
+		return;
+	c->last_rx = now;
+	used = 0;
+	if (c->magic < PROTO_MAGIC_LEN)
+		used = client_magic(c, tmp, n);
+	if (used < (size_t)n &&
+	    frame_dec_push(&c->rx, tmp + used, n - used) != 0) {
+		client_lost(c, "receive buffer full", now);
+		return;
+	}
+	while (c->state == ST_CONNECTING || c->state == ST_UP) {
+		r = frame_dec_next(&c->rx, &f);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			client_lost(c, "oversized frame from the server", now);
+			break;
+		}
+		client_frame(c, &f, now);
+	}
+}
+
+/* Read ssh's stderr: kept for diagnosis, shown when it matters. */
+static void
+client_read_err(struct client *c)
+{
+	char	tmp[4096];
+	ssize_t	n;
+	size_t	room;
+
+	n = read(c->proc.err, tmp, sizeof tmp);
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+		close(c->proc.err);
+		c->proc.err = -1;
+		return;
+	}
+	if (n <= 0)
+		return;
+	if (c->pass_stderr && write(STDERR_FILENO, tmp, n) == -1)
+		c->pass_stderr = 0;
+	room = sizeof c->errtext - 1 - c->errtext_len;
+	if ((size_t)n > room) {
+		/* Keep the newest text. */
+		size_t	drop = (size_t)n - room;
+
+		if (drop > c->errtext_len)
+			drop = c->errtext_len;
+		memmove(c->errtext, c->errtext + drop, c->errtext_len - drop);
+		c->errtext_len -= drop;
+		room += drop;
+	}
+	if ((size_t)n > room)
+		n = room;
+	memcpy(c->errtext + c->errtext_len, tmp, n);
+	c->errtext_len += n;
+	c->errtext[c->errtext_len] = '\0';
+}
+
+/* Queue the input the daemon has not seen on this connection. */
+static void
+client_send_input(struct client *c, uint64_t now)
+{
+	const uint8_t	*p;
+	size_t		 n;
+
+	while (c->in_sent < c->in.end && buf_len(&c->tx) < TX_SOFT_MAX) {
+		n = ring_peek(&c->in, c->in_sent, &p);
+		if (n == 0)
+			break;
+		if (n > INPUT_CHUNK)
+			n = INPUT_CHUNK;
+		client_queued(c, proto_data_put(&c->tx, c->in_sent, p, n));
+		if (c->state != ST_UP)
+			return;
+		c->in_sent += n;
+		if (c->pending_since == 0)
+			c->pending_since = now;
+	}
+}
+
+/* Read the terminal: escapes are handled, the rest is queued as input. */
+static void
+client_read_tty(struct client *c, uint64_t now)
+{
+	uint8_t		tmp[4096];
+	struct buf	pass;
+	ssize_t		n;
+	size_t		off = 0, used;
+	int		cmd;
+
+	n = read(STDIN_FILENO, tmp, sizeof tmp);
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
+		c->stdin_open = 0;
+		return;
+	}
+	if (n <= 0)
+		return;
+	buf_init(&pass, 0);
+	while (off < (size_t)n) {
+		used = escape_feed(&c->esc, tmp + off, n - off, &pass, &cmd);
+		off += used;
+		if (buf_len(&pass) > 0) {
+			if (ring_append(&c->in, buf_ptr(&pass), buf_len(&pass),
+			    0) != 0) {
+				c->input_dropped += buf_len(&pass);
+				notice_input_full(c);
+			}
+			buf_reset(&pass);
+		}
+		if (cmd != ESC_NONE)
+			client_escape(c, cmd, now);
+		if (c->state == ST_DONE)
+			break;
+	}
+	buf_free(&pass);
+}
+
+/* Write output to the terminal and acknowledge what was written. */
+static void
+client_write_tty(struct client *c)
+{
+	ssize_t	n;
+
+	n = buf_write_fd(&c->term, STDOUT_FILENO);
+	if (n > 0)
+		c->out_written += n;
+	else if (n == -1 && errno != EAGAIN && errno != EINTR) {
+		/* The terminal is gone: nobody can read the session now. */
+		tty_restore();
+		client_finish(c, 255);
+	}
+}
+
+/* Queue an ACK for written output, not too often during a flood. */
+static void
+client_ack(struct client *c)
+{
+	if (c->state != ST_UP || c->out_written == c->ack_sent)
+		return;
+	if (buf_len(&c->term) > 0 && c->out_written - c->ack_sent < 16384)
+		return;
+	client_queued(c, proto_u64_put(&c->tx, MSG_ACK, c->out_written));
+	c->ack_sent = c->out_written;
+}
+
+/* Heartbeats and dead-link detection. */
+static void
+client_watch(struct client *c, uint64_t now)
+{
+	uint64_t	waiting = 0, since;
+
+	if (c->state == ST_CONNECTING && c->attempt_deadline != 0 &&
+	    now >= c->attempt_deadline) {
+		client_lost(c, "connection attempt took too long", now);
+		return;
+	}
+	if (c->state != ST_UP)
+		return;
+	if (!c->ping_out && now - c->last_rx >= (uint64_t)c->keepalive_ms &&
+	    now - c->last_tx >= (uint64_t)c->keepalive_ms / 2)
+		client_ping(c, now);
+	/* Something is owed to us: an ACK for input or a PONG. */
+	if (c->pending_since != 0)
+		waiting = c->pending_since;
+	if (c->ping_out && (waiting == 0 || c->ping_at < waiting))
+		waiting = c->ping_at;
+	if (waiting == 0)
+		return;
+	since = c->last_rx > waiting ? c->last_rx : waiting;
+	if (now - since >= (uint64_t)c->dead_ms) {
+		client_lost(c, "no answer from the server", now);
+		return;
+	}
+	if (c->probe_deadline != 0 && now >= c->probe_deadline &&
+	    c->last_rx < c->ping_at)
+		client_lost(c, "no answer after a network change", now);
+}
+
+/* Send a PING whose token is the send time. */
+void
+client_ping(struct client *c, uint64_t now)
+{
+	if (c->state != ST_UP || c->ping_out)
+		return;
+	client_queued(c, proto_u64_put(&c->tx, MSG_PING, now));
+	c->ping_out = 1;
+	c->ping_at = now;
+}
+
+/*
+ * Something suggests the link may be broken (the network changed, the
+ * client was stopped): probe now, and give the answer little time.
+ */
+static void
+client_probe(struct client *c, uint64_t now)
+{
+	if (c->state == ST_WAITING) {
+		c->next_try = now;
+		c->fails = 0;
+		return;
+	}
+	if (c->state != ST_UP)
+		return;
+	if (c->ping_out && now - c->ping_at > PROBE_MS) {
+		/* A ping from before the change proves nothing now. */
+		c->ping_out = 0;
+	}
+	client_ping(c, now);
+	c->probe_deadline = now + PROBE_MS + 2 * c->srtt;
+}
+
+/* Handle signals delivered into the loop. */
+static void
+client_signals(struct client *c, uint64_t now)
+{
+	int	s, status;
+
+	while ((s = sig_next()) != 0) {
+		switch (s) {
+		case SIGWINCH:
+			c->resize_due = 1;
+			break;
+		case SIGCHLD:
+			if (ssh_reap(&c->proc, &status))
+				c->ssh_status = status, c->ssh_exited = 1;
+			break;
+		case SIGCONT:
+			if (c->attached_once && c->tty)
+				tty_raw(STDIN_FILENO);
+			c->resize_due = 1;
+			client_probe(c, now);
+			break;
+		case SIGTERM:
+		case SIGHUP:
+		case SIGINT:
+			client_detach(c, s == SIGHUP ? 0 : 1);
+			c->exit_code = 128 + s;
+			break;
+		}
+	}
+}
+
+/* Send RESIZE when the window changed (or to make programs redraw). */
+static void
+client_resize(struct client *c)
+{
+	uint16_t	rows, cols;
+
+	if (!c->resize_due || c->state != ST_UP)
+		return;
+	c->resize_due = 0;
+	if (!c->tty || tty_size(STDIN_FILENO, &rows, &cols) != 0)
+		return;
+	if (c->wiggle && rows > 1)
+		client_queued(c, proto_resize_put(&c->tx, rows - 1, cols));
+	c->wiggle = 0;
+	c->rows = rows;
+	c->cols = cols;
+	client_queued(c, proto_resize_put(&c->tx, rows, cols));
+}
+
+/* Write queued frames to ssh. */
+static void
+client_flush(struct client *c, uint64_t now)
+{
+	ssize_t	n;
+
+	if (c->proc.in == -1 || buf_len(&c->tx) == 0)
+		return;
+	n = buf_write_fd(&c->tx, c->proc.in);
+	if (n > 0)
+		c->last_tx = now;
+	else if (n == -1 && errno != EAGAIN && errno != EINTR)
+		client_lost(c, "ssh stopped reading", now);
+}
+
+/* The main loop. */
+static int
+client_loop(struct client *c)
+{
+	struct pollfd	pfd[6];
+	uint64_t	now;
+	int		n, timeout, i_in, i_out, i_ssh, i_err, i_net, i_tx;
+
+	client_connect(c, clock_ms());
+	while (c->state != ST_DONE) {
+		now = clock_ms();
+		if (c->ssh_exited) {
+			c->ssh_exited = 0;
+			if (c->state == ST_CONNECTING || c->state == ST_UP) {
+				/* Take what ssh left in its pipes first. */
+				while (c->proc.out != -1 &&
+				    (c->state == ST_CONNECTING ||
+				    c->state == ST_UP)) {
+					client_read_ssh(c, now);
+					if (c->proc.out != -1 &&
+					    frame_dec_buffered(&c->rx) == 0)
+						break;
+				}
+				while (c->proc.err != -1)
+					client_read_err(c);
+				if (c->state == ST_CONNECTING ||
+				    c->state == ST_UP)
+					client_ssh_exited(c, c->ssh_status,
+					    now);
+			}
+		}
+		if (c->state == ST_WAITING && now >= c->next_try) {
+			if (c->give_up_ms != 0 && c->lost_at != 0 &&
+			    now - c->lost_at >= c->give_up_ms) {
+				notice_clear(c);
+				tty_msg("gave up after %llu s without contact; "
+				    "the session is still there: limpet "
+				    "attach %s %s", (unsigned long long)
+				    (now - c->lost_at) / 1000, c->ssh.dest,
+				    c->session);
+				client_finish(c, 255);
+				break;
+			}
+			client_connect(c, now);
+		}
+		client_watch(c, now);
+		client_resize(c);
+		if (c->state == ST_UP)
+			client_send_input(c, now);
+		client_ack(c);
+		client_flush(c, now);
+		notice_update(c, now);
+		if (c->exited && c->out_written == c->exit_end &&
+		    buf_len(&c->term) == 0) {
+			/* Tell the daemon it may go, then leave. */
+			if (c->state == ST_UP && c->ack_sent != c->exit_end) {
+				proto_u64_put(&c->tx, MSG_ACK, c->exit_end);
+				c->ack_sent = c->exit_end;
+			}
+			client_flush(c, now);
+			client_finish(c, c->status);
+			break;
+		}
+		if (c->state == ST_DONE)
+			break;
+
+		n = 0;
+		pfd[n].fd = sig_fd();
+		pfd[n++].events = POLLIN;
+		i_in = i_out = i_ssh = i_err = i_net = i_tx = -1;
+		if (c->stdin_open) {
+			i_in = n;
+			pfd[n].fd = STDIN_FILENO;
+			pfd[n++].events = POLLIN;
+		}
+		if (buf_len(&c->term) > 0) {
+			i_out = n;
+			pfd[n].fd = STDOUT_FILENO;
+			pfd[n++].events = POLLOUT;
+		}
+		if (c->proc.out != -1 && buf_len(&c->term) < TERM_MAX &&
+		    (c->state == ST_CONNECTING || c->state == ST_UP)) {
+			i_ssh = n;
+			pfd[n].fd = c->proc.out;
+			pfd[n++].events = POLLIN;
+		}
+		if (c->proc.err != -1) {
+			i_err = n;
+			pfd[n].fd = c->proc.err;
+			pfd[n++].events = POLLIN;
+		}
+		if (c->proc.in != -1 && buf_len(&c->tx) > 0) {
+			i_tx = n;
+			pfd[n].fd = c->proc.in;
+			pfd[n++].events = POLLOUT;
+		}
+		if (c->netfd >= 0) {
+			i_net = n;
+			pfd[n].fd = c->netfd;
+			pfd[n++].events = POLLIN;
+		}
+		timeout = client_timeout(c, now);
+		if (poll(pfd, n, timeout) == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("poll");
+		}
+		now = clock_ms();
+		if (pfd[0].revents & POLLIN)
+			client_signals(c, now);
+		if (i_net != -1 && (pfd[i_net].revents & POLLIN) &&
+		    net_watch_read(c->netfd)) {
+			debug_f("network changed");
+			client_probe(c, now);
+		}
+		if (i_out != -1 && (pfd[i_out].revents & (POLLOUT | POLLERR)))
+			client_write_tty(c);
+		if (i_ssh != -1 && c->proc.out != -1 &&
+		    (pfd[i_ssh].revents & (POLLIN | POLLHUP | POLLERR)))
+			client_read_ssh(c, now);
+		if (i_err != -1 && c->proc.err != -1 &&
+		    (pfd[i_err].revents & (POLLIN | POLLHUP | POLLERR)))
+			client_read_err(c);
+		if (i_tx != -1 && c->proc.in != -1 &&
+		    (pfd[i_tx].revents & (POLLOUT | POLLERR)))
+			client_flush(c, now);
+		if (i_in != -1 && (pfd[i_in].revents & (POLLIN | POLLHUP)))
+			client_read_tty(c, now);
+	}
+	/* Let ssh deliver the last frames (DETACH, the final ACK). */
+	if (c->proc.in != -1 && buf_len(&c->tx) > 0) {
+		fcntl(c->proc.in, F_SETFL, 0);
+		buf_write_fd(&c->tx, c->proc.in);
+	}
+	client_close_ssh(c);
+	notice_clear(c);
+	while (buf_len(&c->term) > 0 && buf_write_fd(&c->term,
+	    STDOUT_FILENO) > 0)
+		;
+	tty_restore();
+	return c->exit_code;
+}
+
+/* Parse the command line into c; returns 0 or an exit code. */
+static int
+client_parse(struct client *c, int mode, int argc, char **argv)
+{
+	char		 err[256];
+	const char	*v;
+	int		 secs;
+
+	if (cmdline_split(argc, argv, client_opts, 1, &c->cl, err,
+	    sizeof err) != 0) {
+		fprintf(stderr, "limpet: %s (limpet --help)\n", err);
+		return 255;
+	}
+	if (cmdline_has(&c->cl, "all") && mode != CLIENT_KILL) {
+		fprintf(stderr, "limpet: --all is for limpet kill\n");
+		return 255;
+	}
+	if (cmdline_seconds(&c->cl, "keepalive", KEEPALIVE_S, &secs, err,
+	    sizeof err) != 0)
+		goto bad;
+	c->keepalive_ms = secs * 1000;
+	if (cmdline_seconds(&c->cl, "dead", DEAD_S, &secs, err,
+	    sizeof err) != 0)
+		goto bad;
+	c->dead_ms = secs * 1000;
+	if (cmdline_seconds(&c->cl, "give-up", 0, &secs, err,
+	    sizeof err) != 0)
+		goto bad;
+	c->give_up_ms = (uint64_t)secs * 1000;
+	if ((v = cmdline_get(&c->cl, "ring-size")) != NULL) {
+		char		*end;
+		unsigned long	 kb;
+
+		kb = strtoul(v, &end, 10);
+		if (*end == 'k' || *end == 'K')
+			end++;
+		else if (*end == 'm' || *end == 'M') {
+			kb *= 1024;
+			end++;
+		} else
+			kb /= 1024;
+		if (end == v || *end != '\0' || kb < 64 || kb > 262144) {
+			snprintf(err, sizeof err, "--ring-size wants 64K to "
+			    "256M, not '%s'", v);
+			goto bad;
+		}
+		c->ring_kb = (uint32_t)kb;
+	}
+	c->ssh.prog = cmdline_get(&c->cl, "ssh");
+	if (c->ssh.prog == NULL)
+		c->ssh.prog = "ssh";
+	c->ssh.server_path = cmdline_get(&c->cl, "server-path");
+	c->ssh.opts = c->cl.ssh;
+	c->ssh.nopts = c->cl.nssh;
+	c->ssh.dest = c->cl.dest;
+	return 0;
+bad:
+	fprintf(stderr, "limpet: %s\n", err);
+	return 255;
+}
+
+/* Release everything the client holds. */
+static void
+client_free(struct client *c)
+{
+	if (c->netfd >= 0)
+		close(c->netfd);
+	cmdline_free(&c->cl);
+	ring_free(&c->in);
+	buf_free(&c->tx);
+	buf_free(&c->term);
+	frame_dec_free(&c->rx);
+	free(c);
+}
+
+/* Entry point for a session (new or attach), ls and kill. */
+int
+client_main(int mode, int argc, char **argv)
+{
+	static const int	 sigs[] = { SIGWINCH, SIGCHLD, SIGCONT,
+				    SIGTERM, SIGHUP, SIGINT };
+	struct client		*c = xcalloc(1, sizeof *c);
+	const char		*logpath;
+	int			 r;
+
+	c->netfd = -1;
+	if ((r = client_parse(c, mode, argc, argv)) != 0) {
+		client_free(c);
+		return r;
+	}
+	logpath = getenv("LIMPET_LOG");
+	log_init("limpet", cmdline_has(&c->cl, "verbose") ? LOG_DEBUG :
+	    LOG_ERROR, logpath);
+	c->mode = mode;
+	if (mode == CLIENT_LS || mode == CLIENT_KILL) {
+		r = client_admin(c, mode);
+		client_free(c);
+		return r;
+	}
+	if (mode == CLIENT_ATTACH) {
+		if (c->cl.ncmd > 1) {
+			fprintf(stderr, "limpet: attach takes one session "
+			    "id\n");
+			client_free(c);
+			return 255;
+		}
+		c->want_id = c->cl.ncmd == 1 ? c->cl.cmd[0] : NULL;
+	}
+	c->tty = isatty(STDIN_FILENO);
+	if (!c->tty) {
+		fprintf(stderr, "limpet: standard input is not a terminal: "
+		    "limpet keeps interactive sessions; use ssh for pipes\n");
+		client_free(c);
+		return 255;
+	}
+	tty_size(STDIN_FILENO, &c->rows, &c->cols);
+	signal(SIGPIPE, SIG_IGN);
+	if (sig_init(sigs, sizeof sigs / sizeof sigs[0]) != 0)
+		fatal("signals");
+	atexit(tty_restore);
+	c->client_id = client_random_id();
+	c->user_verbose = ssh_user_verbose(&c->ssh);
+	c->pass_stderr = 1;
+	c->stdin_open = 1;
+	c->proc.pid = -1;
+	c->proc.in = c->proc.out = c->proc.err = -1;
+	c->netfd = net_watch_open();
+	escape_init(&c->esc);
+	ring_init(&c->in, INPUT_MAX, 0);
+	buf_init(&c->tx, TX_MAX);
+	buf_init(&c->term, TERM_MAX + FRAME_MAX_PAYLOAD);
+	frame_dec_init(&c->rx);
+	sock_nonblock_fd(STDIN_FILENO);
+	sock_nonblock_fd(STDOUT_FILENO);
+	r = client_loop(c);
+	sock_block_fd(STDIN_FILENO);
+	sock_block_fd(STDOUT_FILENO);
+	client_free(c);
+	return r;
+}

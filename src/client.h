@@ -1,0 +1,16 @@
+/* The client: the user's side of a session. */
+#ifndef LIMPET_CLIENT_H
+#define LIMPET_CLIENT_H
+
+#include "proto.h"
+
+#define CLIENT_PROTO_VERSION	PROTO_VERSION
+
+#define CLIENT_NEW	1
+#define CLIENT_ATTACH	2
+#define CLIENT_LS	3
+#define CLIENT_KILL	4
+
+int	client_main(int, int, char **);
+
+#endif

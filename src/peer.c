@@ -1,0 +1,89 @@
+/*
+ * Framed connections over non-blocking fds.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "err.h"
+#include "peer.h"
+#include "xmalloc.h"
+
+/* Wrap fd (already non-blocking) in a new peer. */
+struct peer *
+peer_new(int fd)
+{
+	struct peer	*p = xcalloc(1, sizeof *p);
+
+	p->fd = fd;
+	frame_dec_init(&p->dec);
+	buf_init(&p->out, PEER_OUT_MAX);
+	p->last_rx = clock_ms();
+	return p;
+}
+
+/* Close and free. */
+void
+peer_free(struct peer *p)
+{
+	if (p == NULL)
+		return;
+	if (p->fd != -1)
+		close(p->fd);
+	frame_dec_free(&p->dec);
+	buf_free(&p->out);
+	free(p);
+}
+
+/*
+ * Read what the fd has into the decoder.  Returns 1 if bytes arrived, 0 if
+ * none were ready, ERR_EOF at end of file, ERR_SYSTEM on error.
+ */
+int
+peer_fill(struct peer *p)
+{
+	ssize_t	n;
+
+	n = frame_dec_read(&p->dec, p->fd);
+	if (n > 0) {
+		p->last_rx = clock_ms();
+		return 1;
+	}
+	if (n == 0)
+		return ERR_EOF;
+	if (errno == EAGAIN || errno == EINTR || errno == ENOBUFS)
+		return 0;
+	return ERR_SYSTEM;
+}
+
+/* Write what is queued; 0 or ERR_SYSTEM (the peer is gone). */
+int
+peer_flush(struct peer *p)
+{
+	ssize_t	n;
+
+	while (buf_len(&p->out) > 0) {
+		n = buf_write_fd(&p->out, p->fd);
+		if (n > 0)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return 0;
+		return ERR_SYSTEM;
+	}
+	return 0;
+}
+
+/* poll() events wanted: read if want_read, write if anything is queued. */
+short
+peer_events(const struct peer *p, int want_read)
+{
+	short	ev = 0;
+
+	if (want_read && !p->closing)
+		ev |= POLLIN;
+	if (buf_len(&p->out) > 0)
+		ev |= POLLOUT;
+	return ev;
+}

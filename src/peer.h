@@ -1,0 +1,33 @@
+/*
+ * A framed connection: one fd, a frame decoder for what arrives and a
+ * buffer for what is to be sent.
+ */
+#ifndef LIMPET_PEER_H
+#define LIMPET_PEER_H
+
+#include <stdint.h>
+
+#include "buf.h"
+#include "frame.h"
+
+struct peer {
+	int		 fd;
+	struct frame_dec dec;
+	struct buf	 out;
+	int		 hello;		/* HELLO received */
+	int		 closing;	/* close once out is flushed */
+	int		 dead;		/* close now */
+	uint64_t	 last_rx;	/* monotonic ms */
+	uint64_t	 client_id;
+	uint8_t		 op;
+};
+
+#define PEER_OUT_MAX	(4 * 1024 * 1024)
+
+struct peer	*peer_new(int);
+void		 peer_free(struct peer *);
+int		 peer_fill(struct peer *);
+int		 peer_flush(struct peer *);
+short		 peer_events(const struct peer *, int);
+
+#endif
