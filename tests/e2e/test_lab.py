@@ -48,6 +48,14 @@ def test_sshd_starts_fast(make_lab):
     assert lab.pid is not None
 
 
+def test_sshd_extra_overrides_defaults(make_lab):
+    # Extra lines win over the lab's defaults; a Match block may follow.
+    lab = make_lab(sshd_extra=["LogLevel DEBUG3", "Match User nobody",
+                               "  PermitTTY no"])
+    assert ssh(lab, "true").returncode == 0
+    assert "debug3:" in lab.log_text()
+
+
 def test_restart_same_port_new_process(lab, spawn):
     # A connection made before the restart survives it, like a real sshd.
     before = spawn(lab.ssh_argv("cat"))
@@ -174,3 +182,21 @@ def test_netns_mode(make_lab, spawn):
         lab.cleanup()
     finally:
         subprocess.run(["ip", "netns", "del", ns])
+
+
+def test_cleanup_ends_a_real_session(make_lab, spawn, run, request):
+    # With the real binary (skipped without it, like any limpet test): a
+    # session left running when the test ends (client gone, daemon
+    # detached) is ended by the lab's cleanup.
+    request.getfixturevalue("limpet_bin")
+    lab = make_lab()
+    child = spawn(lab.limpet_cmd())
+    child.sendline("echo ready-$((3*3))")
+    child.expect("ready-9")
+    pids = lab.session_pids()
+    assert len(pids) == 1
+    run.end_children()
+    assert sshlab.alive(pids[0])
+    assert lab.cleanup() == []
+    assert not sshlab.alive(pids[0])
+    assert not os.path.exists(lab.sessions)
