@@ -101,8 +101,9 @@ def banner(lab, helpers, limpet):
     Something that keeps printing shows it best:
         while :; do date; sleep 1; done
 
-    Escapes (typed after Enter):  ~. detach and quit   ~s status
-    ~r reconnect now   ~? help.   `exit` ends the shell and the session.
+    Escapes (typed after Enter): ~. detach (the session keeps running
+    and you may attach again), ~r reconnect now, ~s status, ~? help.
+    `exit` ends the shell and with it the session.
 
     When you leave, sshd, the session and %(dir)s are removed.
     """ % {
@@ -114,6 +115,16 @@ def banner(lab, helpers, limpet):
         "thaw": helpers["thaw"],
     }
     print(textwrap.dedent(text))
+
+
+def offer_attach():
+    """After a detach: True if the user wants the session back."""
+    try:
+        answer = input("The session still runs on the lab server.  "
+                       "Enter: attach again (limpet attach), q: quit. ")
+    except EOFError:
+        return False
+    return answer.strip().lower() not in ("q", "quit", "n", "no")
 
 
 class Leave(Exception):
@@ -187,8 +198,12 @@ def main():
         helpers = write_helpers(workdir, pidfile)
         banner(lab, helpers, limpet)
         argv = lab.limpet_cmd(bin=limpet, args=args.command)
-        status = run_client(argv, pidfile)
-        print("\nlimpet exited with status %d" % status)
+        while True:
+            status = run_client(argv, pidfile)
+            print("\nlimpet exited with status %d" % status)
+            if not lab.session_pids() or not offer_attach():
+                break
+            argv = lab.limpet_cmd(sub="attach", bin=limpet)
     except Leave as e:
         print("\n%s: cleaning up" % e, file=sys.stderr)
     except KeyboardInterrupt:
