@@ -221,7 +221,7 @@ doctor_report_text_one(const struct doctor_finding *f, FILE *fp)
 		fprintf(fp, "      set at %s line %d\n", f->file, f->line);
 	else if (f->file != NULL)
 		fprintf(fp, "      from %s\n", f->file);
-	else
+	else if (f->line == 0)
 		fprintf(fp, "      (default: no file sets it)\n");
 	if (f->why != NULL)
 		doctor_report_wrap(fp, f->why, 6, 78);

@@ -328,7 +328,7 @@ sshconf_arg(char **pp)
 }
 
 /* Evaluate a client Host line's patterns against the host. */
-static int
+int
 sshconf_host_line(const char *host, char *args, int *generic)
 {
 	char	*a;

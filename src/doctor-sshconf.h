@@ -90,6 +90,7 @@ int	sshconf_pattern(const char *, const char *, int);
 int	sshconf_pattern_list(const char *, const char *, int);
 int	sshconf_addr_list(const char *, const char *);
 void	sshconf_check_shadow(struct sshconf *, const char *);
+int	sshconf_host_line(const char *, char *, int *);
 extern const struct sshconf_io sshconf_fs;
 
 #endif

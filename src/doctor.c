@@ -6,15 +6,25 @@
  * session and which a limpet session, and with --fix applies the fixes
  * that are the user's to make.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cmdline.h"
 #include "doctor.h"
+#include "doctor-client.h"
+#include "doctor-ctx.h"
 #include "doctor-explain.h"
+#include "doctor-fix.h"
+#include "doctor-nat.h"
+#include "doctor-remote.h"
 #include "doctor-report.h"
+#include "doctor-server.h"
 #include "err.h"
+
+/* limpet's own heartbeat interval when idle (limpet --keepalive). */
+#define DOCTOR_KEEPALIVE	25
 
 static const struct cmdline_opt doctor_opts[] = {
 	{ "probe-nat", 0 },
@@ -28,6 +38,7 @@ static const struct cmdline_opt doctor_opts[] = {
 	{ "explain", 1 },
 	{ "status", 1 },
 	{ "ssh", 1 },
+	{ "keepalive", 1 },
 	{ "help", 0 },
 	{ NULL, 0 }
 };
@@ -53,6 +64,7 @@ static const char doctor_usage_text[] =
 "  --explain MESSAGE    say what a disconnect message means\n"
 "  --status N           the exit status that came with it\n"
 "  --ssh PROGRAM        the ssh to run (default: ssh)\n"
+"  --keepalive SECONDS  the limpet heartbeat to judge against (default 25)\n"
 "\n"
 "Exit status: 0 nothing ends an idle session, 1 something does, 2 doctor\n"
 "could not run.\n";
@@ -84,13 +96,103 @@ doctor_explain(const struct cmdline *cl)
 	return 0;
 }
 
+/* Read the options into ctx; 0 or ERR_USAGE with err filled in. */
+static int
+doctor_setup(struct doctor_ctx *ctx, const struct cmdline *cl, char *err,
+    size_t errlen)
+{
+	memset(ctx, 0, sizeof *ctx);
+	ctx->ssh = cmdline_get(cl, "ssh") != NULL ? cmdline_get(cl, "ssh") :
+	    "ssh";
+	ctx->sshopts = cl->ssh;
+	ctx->nsshopts = cl->nssh;
+	ctx->dest = cl->dest;
+	ctx->fix = cmdline_has(cl, "fix");
+	ctx->yes = cmdline_has(cl, "yes");
+	ctx->system = cmdline_has(cl, "system");
+	ctx->json = cmdline_has(cl, "json");
+	if (cl->ncmd > 0) {
+		snprintf(err, errlen, "doctor takes no remote command");
+		return ERR_USAGE;
+	}
+	if (cmdline_seconds(cl, "keepalive", DOCTOR_KEEPALIVE,
+	    &ctx->keepalive, err, errlen) != 0)
+		return ERR_USAGE;
+	return doctor_nat_options(&ctx->nat, cl, err, errlen);
+}
+
+/* Free what the checks kept. */
+static void
+doctor_cleanup(struct doctor_ctx *ctx)
+{
+	doctor_kv_free(ctx->g, ctx->ng);
+	sshconf_free(&ctx->client);
+	doctor_remote_free(&ctx->remote);
+	doctor_report_free(&ctx->report);
+	doctor_fix_free(&ctx->fixes);
+	doctor_nat_free(&ctx->nat);
+	free(ctx->host);
+	free(ctx->home);
+	free(ctx->localuser);
+	free(ctx->userconf);
+}
+
+/* Run every check, print the report, apply fixes; the exit status. */
+static int
+doctor_run(struct doctor_ctx *ctx)
+{
+	int	status;
+
+	doctor_report_init(&ctx->report, ctx->dest);
+	signal(SIGPIPE, SIG_IGN);
+	if (doctor_client_load(ctx) != 0) {
+		fprintf(stderr, "limpet doctor: cannot run %s\n", ctx->ssh);
+		return 2;
+	}
+	if (!ctx->json)
+		fprintf(stderr, "limpet doctor: asking %s (one ssh "
+		    "connection)...\n", ctx->dest);
+	doctor_remote_run(ctx);
+	doctor_nat_probe(ctx);
+	doctor_client_check(ctx);
+	if (ctx->remote.ok) {
+		doctor_server_check(ctx);
+		doctor_shell_check(ctx);
+		doctor_logind_check(ctx);
+	} else {
+		doctor_report_note(&ctx->report, "could not check the server: "
+		    "%s", ctx->remote.error != NULL ? ctx->remote.error :
+		    "no answer");
+	}
+	doctor_nat_check(ctx);
+	if (ctx->json)
+		doctor_report_json(&ctx->report, stdout);
+	else
+		doctor_report_text(&ctx->report, stdout);
+	status = doctor_report_status(&ctx->report);
+	if (!ctx->remote.ok) {
+		if (!ctx->json)
+			fprintf(stderr, "limpet doctor: the server could not "
+			    "be checked: %s\n", ctx->remote.error != NULL ?
+			    ctx->remote.error : "no answer");
+		status = 2;
+	}
+	if (ctx->fix) {
+		fflush(stdout);
+		doctor_fix_run(ctx, &ctx->fixes);
+	}
+	fflush(stdout);
+	return status;
+}
+
 /* Entry point: argv starts after the word "doctor". */
 int
 doctor_main(int argc, char **argv)
 {
-	struct cmdline	cl;
-	char		err[256];
-	int		rc;
+	struct cmdline		cl;
+	struct doctor_ctx	ctx;
+	char			err[256];
+	int			rc;
 
 	if (cmdline_split(argc, argv, doctor_opts, 0, &cl, err,
 	    sizeof err) != 0) {
@@ -107,9 +209,13 @@ doctor_main(int argc, char **argv)
 		fprintf(stderr, "limpet doctor: no destination given\n");
 		doctor_usage(stderr);
 		rc = 2;
-	} else {
-		fprintf(stderr, "limpet doctor: checks not built yet\n");
+	} else if (doctor_setup(&ctx, &cl, err, sizeof err) != 0) {
+		fprintf(stderr, "limpet doctor: %s\n", err);
 		rc = 2;
+		doctor_nat_free(&ctx.nat);
+	} else {
+		rc = doctor_run(&ctx);
+		doctor_cleanup(&ctx);
 	}
 	cmdline_free(&cl);
 	return rc;

@@ -1,0 +1,512 @@
+/*
+ * limpet doctor: the client layer.  ssh -G gives the effective values
+ * (it evaluates Match exec and knows the version's defaults); replaying
+ * ssh's rules over the same files names the line that set each value and
+ * catches what ssh -G cannot say: a "Host *" block above the specific
+ * one, and sshd keywords in a client file.
+ */
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "cmdline.h"
+#include "doctor-client.h"
+#include "doctor-ctx.h"
+#include "doctor-fix.h"
+#include "doctor-proc.h"
+#include "err.h"
+#include "xmalloc.h"
+
+
+/* Keys whose origin the report names, with the shadow check. */
+static const char *const client_watch[] = {
+	"serveraliveinterval", "serveralivecountmax", "tcpkeepalive",
+	"controlmaster", "controlpersist", "ipqos", "connecttimeout",
+	"channeltimeout", NULL
+};
+
+/* Parse "key value" lines (ssh -G) into ctx->g. */
+static void
+doctor_client_parse_g(struct doctor_ctx *ctx, char *text)
+{
+	char	*line, *sp;
+
+	while ((line = strsep(&text, "\n")) != NULL) {
+		if ((sp = strchr(line, ' ')) == NULL)
+			continue;
+		*sp++ = '\0';
+		doctor_kv_add(&ctx->g, &ctx->ng, line, sp);
+	}
+}
+
+/* Run a Match exec command the way ssh does (through the shell). */
+static int
+doctor_client_exec(void *arg, const char *cmd)
+{
+	struct doctor_ctx	*ctx = arg;
+	struct doctor_proc	 p;
+	char			*argv[4];
+	int			 r;
+
+	(void)ctx;
+	argv[0] = (char *)"/bin/sh";
+	argv[1] = (char *)"-c";
+	argv[2] = (char *)cmd;
+	argv[3] = NULL;
+	if (doctor_proc_run(argv, NULL, 0, 10000, &p) != 0)
+		return 0;
+	r = p.status == 0;
+	doctor_proc_free(&p);
+	return r;
+}
+
+/* The host part of a destination: user@host, ssh://user@host:port. */
+static char *
+doctor_client_host(const char *dest)
+{
+	const char	*p = dest, *at;
+	char		*h, *c;
+
+	if (strncmp(p, "ssh://", 6) == 0) {
+		p += 6;
+		if ((at = strrchr(p, '@')) != NULL)
+			p = at + 1;
+		h = xstrdup(p);
+		if (*h == '[' && (c = strchr(h, ']')) != NULL) {
+			*c = '\0';
+			memmove(h, h + 1, strlen(h));
+		} else if ((c = strrchr(h, ':')) != NULL)
+			*c = '\0';
+		return h;
+	}
+	if ((at = strrchr(p, '@')) != NULL)
+		p = at + 1;
+	return xstrdup(p);
+}
+
+/*
+ * Build the command-line pseudo file from the user's -o options and the
+ * option letters ssh turns into keywords; note -F.
+ */
+static char *
+doctor_client_cmdline(struct doctor_ctx *ctx)
+{
+	char		*text = xstrdup(""), *t, *a;
+	const char	*val;
+	int		 i;
+
+	for (i = 0; i < ctx->nsshopts; i++) {
+		a = ctx->sshopts[i];
+		if (a[0] != '-' || a[1] == '\0' || !cmdline_ssh_takes_arg(a[1]))
+			continue;
+		if (a[2] != '\0')
+			val = a + 2;
+		else if (i + 1 < ctx->nsshopts)
+			val = ctx->sshopts[++i];
+		else
+			continue;
+		t = NULL;
+		if (a[1] == 'o')
+			xasprintf(&t, "%s%s\n", text, val);
+		else if (a[1] == 'p')
+			xasprintf(&t, "%sPort %s\n", text, val);
+		else if (a[1] == 'l')
+			xasprintf(&t, "%sUser %s\n", text, val);
+		else if (a[1] == 'F') {
+			free(ctx->userconf);
+			ctx->userconf = xstrdup(val);
+			if (strcmp(val, "none") == 0)
+				ctx->noconf = 1;
+		}
+		if (t != NULL) {
+			free(text);
+			text = t;
+		}
+	}
+	return text;
+}
+
+/*
+ * Load the client side: ssh -G and the replay of the files.  Adds a
+ * broken finding if ssh itself refuses the configuration.
+ */
+int
+doctor_client_load(struct doctor_ctx *ctx)
+{
+	static const char *const gopt[] = { "-G" };
+	struct doctor_proc	 p;
+	struct sshconf_match	 m;
+	struct sshconf_io	 io = sshconf_fs;
+	struct passwd		*pw;
+	struct doctor_finding	*f;
+	char			**argv, *text, *cmdtext;
+	const char		*e;
+	int			 r;
+
+	if ((pw = getpwuid(getuid())) != NULL) {
+		ctx->localuser = xstrdup(pw->pw_name);
+		e = getenv("HOME");
+		ctx->home = xstrdup(e != NULL && *e != '\0' ? e : pw->pw_dir);
+	} else {
+		ctx->localuser = xstrdup("unknown");
+		ctx->home = xstrdup("/");
+	}
+	ctx->host = doctor_client_host(ctx->dest);
+	xasprintf(&ctx->userconf, "%s/.ssh/config", ctx->home);
+
+	argv = doctor_ssh_argv(ctx, NULL, gopt, 1, 1);
+	r = doctor_proc_run(argv, NULL, 0, 20000, &p);
+	doctor_argv_free(argv);
+	if (r != 0) {
+		doctor_report_note(&ctx->report, "could not run %s: %s",
+		    ctx->ssh, err_str(r));
+		return r;
+	}
+	text = doctor_proc_text(&p.out);
+	if (p.status == 0)
+		doctor_client_parse_g(ctx, text);
+	free(text);
+	if (p.status != 0) {
+		text = doctor_proc_text(&p.err);
+		f = doctor_report_add(&ctx->report, LAYER_CLIENT, "ssh -G",
+		    "fails", DOCTOR_BROKEN);
+		f->line = -1;
+		doctor_report_set(&f->why, "ssh refuses the client "
+		    "configuration, so every ssh to this host fails:\n%s",
+		    text);
+		doctor_report_set(&f->limpet, "limpet runs ssh too, so it "
+		    "fails the same way.");
+		free(text);
+	}
+	doctor_proc_free(&p);
+
+	/* Replay: command line, then the user's file, then the system's. */
+	memset(&m, 0, sizeof m);
+	m.host = ctx->host;
+	m.user = doctor_kv_get(ctx->g, ctx->ng, "user");
+	if (m.user == NULL)
+		m.user = ctx->localuser;
+	m.localuser = ctx->localuser;
+	io.home = ctx->home;
+	io.exec = doctor_client_exec;
+	io.arg = ctx;
+	sshconf_init(&ctx->client, 0);
+	cmdtext = doctor_client_cmdline(ctx);
+	sshconf_parse(&ctx->client, CMDLINE_FILE, cmdtext, ctx->home, &m, &io);
+	free(cmdtext);
+	if (!ctx->noconf) {
+		xasprintf(&text, "%s/.ssh", ctx->home);
+		r = sshconf_load(&ctx->client, ctx->userconf, text, &m, &io);
+		if (r != 0 && r != ERR_NOTFOUND)
+			doctor_report_note(&ctx->report, "could not read %s: "
+			    "%s", ctx->userconf, err_str(r));
+		free(text);
+		if (!doctor_client_has_F(ctx)) {
+			sshconf_load(&ctx->client, "/etc/ssh/ssh_config",
+			    "/etc/ssh", &m, &io);
+		}
+	}
+	return 0;
+}
+
+/* True if the user gave -F. */
+int
+doctor_client_has_F(const struct doctor_ctx *ctx)
+{
+	int	i;
+
+	for (i = 0; i < ctx->nsshopts; i++)
+		if (strncmp(ctx->sshopts[i], "-F", 2) == 0)
+			return 1;
+	return 0;
+}
+
+/* The effective value of key from ssh -G, or def. */
+static const char *
+doctor_client_val(const struct doctor_ctx *ctx, const char *key,
+    const char *def)
+{
+	const char	*v = doctor_kv_get(ctx->g, ctx->ng, key);
+
+	return v != NULL ? v : def;
+}
+
+/* Add a finding for key with its origin from the replay. */
+static struct doctor_finding *
+doctor_client_add(struct doctor_ctx *ctx, const char *name, const char *key,
+    const char *def, int verdict)
+{
+	struct doctor_finding		*f;
+	const struct sshconf_val	*v;
+
+	f = doctor_report_add(&ctx->report, LAYER_CLIENT, name,
+	    doctor_client_val(ctx, key, def), verdict);
+	if ((v = sshconf_get(&ctx->client, key)) != NULL)
+		doctor_report_where(f, v->file, strcmp(v->file,
+		    CMDLINE_FILE) == 0 ? 0 : v->line);
+	return f;
+}
+
+/* The keepalive finding: the one that matters most on the client. */
+static void
+doctor_client_alive(struct doctor_ctx *ctx)
+{
+	struct doctor_finding		*f;
+	const struct sshconf_val	*bm;
+	long				 sai, cm;
+	char				*fix = NULL, *fixfile = NULL;
+
+	sai = doctor_seconds(doctor_client_val(ctx, "serveraliveinterval",
+	    "0"));
+	cm = doctor_seconds(doctor_client_val(ctx, "serveralivecountmax",
+	    "3"));
+	if (sai < 0)
+		sai = 0;
+	if (cm < 0)
+		cm = 3;
+	f = doctor_client_add(ctx, "ServerAliveInterval",
+	    "serveraliveinterval", "0", sai == 0 ? DOCTOR_WARN : DOCTOR_OK);
+	if (f->file == NULL && sai > 0 &&
+	    (bm = sshconf_get(&ctx->client, "batchmode")) != NULL &&
+	    strcasecmp(bm->value, "yes") == 0) {
+		doctor_report_where(f, bm->file, bm->line);
+		doctor_report_set(&f->value, "%ld (from BatchMode yes: Debian's "
+		    "ssh then defaults ServerAliveInterval to 300)", sai);
+	}
+	if (sai == 0) {
+		doctor_report_set(&f->why, "ssh sends no keepalives, so an "
+		    "idle session sends nothing at all: a NAT or firewall on "
+		    "the path that forgets idle flows (AWS NAT gateway 350 s, "
+		    "Azure 4 min, GCP Cloud NAT 20 min, many home routers "
+		    "less) ends it, and TCPKeepAlive's first probe comes only "
+		    "after 2 hours.  --probe-nat measures this path.");
+	} else {
+		doctor_report_set(&f->why, "ssh sends a keepalive after %ld s "
+		    "of silence, which keeps NAT state alive if that is "
+		    "shorter than the path's idle timeout, and gives up after "
+		    "%ld s without an answer (ServerAliveCountMax %ld).%s",
+		    sai, (cm + 1) * sai, cm, sai > 300 ? "  That is longer "
+		    "than common NAT timeouts (Azure 240 s, AWS 350 s)." : "");
+		if (sai > 300)
+			f->verdict = DOCTOR_WARN;
+	}
+	doctor_report_set(&f->limpet, "limpet sends its own heartbeat every "
+	    "%d s inside the connection and reconnects when the link dies, "
+	    "whatever this is set to.", ctx->keepalive);
+	f->lverdict = DOCTOR_OK;
+	if (sai == 0 || sai > 300) {
+		if (doctor_fix_plan_alive(ctx, 60, &fix, &fixfile) == 0) {
+			f->fix = fix;
+			f->fixfile = fixfile;
+			f->fixby = FIXBY_USER;
+		} else {
+			free(fix);
+			free(fixfile);
+		}
+	}
+}
+
+/* The other client settings: what they do to an idle session. */
+static void
+doctor_client_rest(struct doctor_ctx *ctx)
+{
+	struct doctor_finding	*f;
+	const char		*cm, *ct;
+	struct doctor_proc	 p;
+	char			**argv;
+	long			 t;
+	static const char *const ocheck[] = { "-O", "check" };
+
+	f = doctor_client_add(ctx, "TCPKeepAlive", "tcpkeepalive", "yes",
+	    DOCTOR_OK);
+	doctor_report_set(&f->why, "TCP keepalive probes start after the "
+	    "kernel's net.ipv4.tcp_keepalive_time (2 hours by default): too "
+	    "late to keep any NAT state alive, and some middleboxes ignore "
+	    "them.  It only ends sessions whose path is dead.");
+
+	cm = doctor_client_val(ctx, "controlmaster", "no");
+	f = doctor_client_add(ctx, "ControlMaster", "controlmaster", "no",
+	    DOCTOR_OK);
+	doctor_report_set(&f->value, "%s, ControlPersist %s", cm,
+	    doctor_client_val(ctx, "controlpersist", "no"));
+	if (strcasecmp(cm, "no") != 0 && strcasecmp(cm, "false") != 0) {
+		argv = doctor_ssh_argv(ctx, NULL, ocheck, 2, 1);
+		memset(&p, 0, sizeof p);
+		if (doctor_proc_run(argv, NULL, 0, 10000, &p) == 0 &&
+		    p.status == 0) {
+			f->verdict = f->lverdict = DOCTOR_WARN;
+			doctor_report_set(&f->why, "A master connection to "
+			    "this host is running: new sessions go through "
+			    "it, its options win over the ones you give now "
+			    "(a later -o ServerAliveInterval changes nothing), "
+			    "and when it dies every session in it dies.");
+		} else {
+			doctor_report_set(&f->why, "Multiplexing is on but no "
+			    "master runs now; the first ssh becomes the master "
+			    "and its options apply to every later session.");
+		}
+		doctor_proc_free(&p);
+		doctor_argv_free(argv);
+	} else {
+		doctor_report_set(&f->why, "No multiplexing: every ssh has its "
+		    "own connection and its own options.");
+	}
+
+	f = doctor_client_add(ctx, "IPQoS", "ipqos", "lowdelay throughput",
+	    DOCTOR_OK);
+	doctor_report_set(&f->why, "The DSCP marking of ssh's packets.  Some "
+	    "NATs (VMware's) and routers drop or stall af21/cs1 or ef "
+	    "marked packets; if sessions hang right after login, try "
+	    "IPQoS none.");
+
+	f = doctor_client_add(ctx, "ConnectTimeout", "connecttimeout", "none",
+	    DOCTOR_OK);
+	doctor_report_set(&f->why, "Applies only while connecting.  With "
+	    "none, a dead server costs a reconnect the kernel's SYN retries "
+	    "(about 2 minutes) per attempt.");
+
+	ct = doctor_kv_get(ctx->g, ctx->ng, "channeltimeout");
+	if (ct != NULL && strcasecmp(ct, "none") != 0) {
+		f = doctor_client_add(ctx, "ChannelTimeout", "channeltimeout",
+		    "none", DOCTOR_KILLS);
+		t = doctor_client_session_timeout(ct, "session:shell");
+		f->secs = t;
+		if (t < 0)
+			f->verdict = DOCTOR_WARN;
+		doctor_report_set(&f->why, "ssh closes its own channels that "
+		    "moved no data for this long; keepalives do not count.");
+		t = doctor_client_session_timeout(ct, "session:command");
+		f->lverdict = t < 0 || t > ctx->keepalive ? DOCTOR_OK :
+		    DOCTOR_WARN;
+		doctor_report_set(&f->limpet, "limpet's heartbeat moves data "
+		    "through the channel every %d s, so a timeout longer than "
+		    "that never fires.", ctx->keepalive);
+	}
+}
+
+/*
+ * The timeout a ChannelTimeout value gives a channel of type type, or -1:
+ * the first "pattern=interval" whose pattern matches wins.  "global="
+ * applies to every channel.
+ */
+long
+doctor_client_session_timeout(const char *value, const char *type)
+{
+	char	*copy, *p, *tok, *eq;
+	long	 t = -1;
+
+	copy = p = xstrdup(value);
+	while ((tok = strsep(&p, " \t")) != NULL) {
+		if ((eq = strchr(tok, '=')) == NULL)
+			continue;
+		*eq++ = '\0';
+		if (sshconf_pattern(type, tok, 0) ||
+		    strcmp(tok, "global") == 0) {
+			t = doctor_seconds(eq);
+			if (t == 0)
+				t = -1;
+			break;
+		}
+	}
+	free(copy);
+	return t;
+}
+
+/* Keywords in the client files that ssh refuses, and shadowed lines. */
+static void
+doctor_client_issues(struct doctor_ctx *ctx)
+{
+	struct doctor_finding	*f;
+	struct sshconf_issue	*is;
+	int			 i, user;
+	char			*line;
+
+	for (i = 0; client_watch[i] != NULL; i++)
+		sshconf_check_shadow(&ctx->client, client_watch[i]);
+	for (i = 0; i < ctx->client.nis; i++) {
+		is = &ctx->client.is[i];
+		if (is->kind == SSHCONF_UNEVALUATED ||
+		    is->kind == SSHCONF_UNREADABLE) {
+			doctor_report_note(&ctx->report, "%s line %d: %s: %s",
+			    is->file, is->line, is->key, is->text);
+			continue;
+		}
+		user = doctor_fix_is_user_file(ctx, is->file);
+		if (is->kind == SSHCONF_SHADOWED) {
+			f = doctor_report_add(&ctx->report, LAYER_CLIENT,
+			    "shadowed setting", is->key, DOCTOR_WARN);
+			doctor_report_where(f, is->file, is->line);
+			doctor_report_set(&f->why, "%s.", is->text);
+			doctor_report_set(&f->fix, "Move the block for this host "
+			    "above the generic one, or set the value in the "
+			    "generic block.");
+			doctor_report_set(&f->fixfile, "%s", is->file);
+			f->fixby = user ? FIXBY_USER : FIXBY_ADMIN;
+			continue;
+		}
+		f = doctor_report_add(&ctx->report, LAYER_CLIENT,
+		    is->kind == SSHCONF_WRONGSIDE ? "server keyword in a "
+		    "client file" : "unknown keyword", is->key,
+		    DOCTOR_BROKEN);
+		doctor_report_where(f, is->file, is->line);
+		doctor_report_set(&f->why, "%s.", is->text);
+		doctor_report_set(&f->limpet, "limpet runs ssh, which fails "
+		    "the same way.");
+		line = doctor_client_line(is->file, is->line);
+		if (line != NULL) {
+			doctor_fix_add(&ctx->fixes, is->file, 0, EDIT_COMMENT,
+			    is->line, line, NULL);
+			doctor_report_set(&f->fix, "Comment out line %d:\n"
+			    "    # %s", is->line, line);
+			free(line);
+		}
+		if (is->kind == SSHCONF_WRONGSIDE &&
+		    strncasecmp(is->key, "clientalive", 11) == 0) {
+			doctor_report_set(&f->fix, "%s\nThe server reads "
+			    "ClientAlive* from sshd_config on the server "
+			    "(e.g. /etc/ssh/sshd_config.d/keepalive.conf), "
+			    "never from an ssh_config.", f->fix != NULL ?
+			    f->fix : "Delete the line.");
+		}
+		doctor_report_set(&f->fixfile, "%s", is->file);
+		f->fixby = user ? FIXBY_USER : FIXBY_ADMIN;
+	}
+}
+
+/* Line n of a local file, without its newline, or NULL. */
+char *
+doctor_client_line(const char *path, int n)
+{
+	FILE	*fp;
+	char	*line = NULL;
+	size_t	 cap = 0;
+	ssize_t	 len;
+	int	 i = 0;
+
+	if (n <= 0 || (fp = fopen(path, "re")) == NULL)
+		return NULL;
+	while ((len = getline(&line, &cap, fp)) != -1) {
+		if (++i == n) {
+			while (len > 0 && (line[len - 1] == '\n' ||
+			    line[len - 1] == '\r'))
+				line[--len] = '\0';
+			fclose(fp);
+			return line;
+		}
+	}
+	free(line);
+	fclose(fp);
+	return NULL;
+}
+
+/* Add every client finding. */
+void
+doctor_client_check(struct doctor_ctx *ctx)
+{
+	doctor_client_alive(ctx);
+	doctor_client_rest(ctx);
+	doctor_client_issues(ctx);
+}

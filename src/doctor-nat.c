@@ -1,0 +1,440 @@
+/*
+ * limpet doctor --probe-nat.  Several ssh connections are opened at once
+ * with every keepalive off (ServerAliveInterval 0, TCPKeepAlive no, no
+ * multiplexing), each running cat on the server.  Connection i stays
+ * silent for times[i] seconds, then sends one line; if the line comes back
+ * within --probe-wait the state on the path survived that idle time, if
+ * not (or the connection was reset) it was dropped.  The longest time
+ * that survived and the shortest that did not bracket the path's idle
+ * timeout.  Going through the user's own ssh means the probe sees exactly
+ * the path (and jump hosts) the sessions use.  One poll() loop drives
+ * every probe; progress goes to stderr; Ctrl-C ends the wait early and the
+ * report says what is known so far.
+ */
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "cmdline.h"
+#include "doctor-ctx.h"
+#include "doctor-nat.h"
+#include "doctor-proc.h"
+#include "err.h"
+#include "xmalloc.h"
+
+#define NAT_CONNECT_SECS	30
+#define NAT_PROGRESS_SECS	10
+
+static const int nat_default_times[] = {
+	30, 60, 120, 240, 480, 960, 1800
+};
+
+/* One probe connection. */
+struct nat_probe {
+	pid_t		 pid;
+	int		 in;		/* ssh's stdin */
+	int		 out;		/* ssh's stdout */
+	struct buf	 got;
+	int		 phase;		/* 0 connecting, 1 idle, 2 pinged */
+	long long	 ready;		/* ms when the hello came back */
+	long long	 pinged;	/* ms when the ping went out */
+};
+
+/* Milliseconds on the monotonic clock. */
+static long long
+doctor_nat_now(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Read --probe-nat, --probe-max, --probe-times, --probe-wait. */
+int
+doctor_nat_options(struct doctor_nat *n, const struct cmdline *cl, char *err,
+    size_t errlen)
+{
+	const char	*list;
+	char		*copy, *p, *tok, *end;
+	long		 v;
+	size_t		 i;
+
+	memset(n, 0, sizeof *n);
+	n->hi = -1;
+	n->enabled = cmdline_has(cl, "probe-nat");
+	if (cmdline_seconds(cl, "probe-max", 1800, &n->max, err, errlen) != 0)
+		return ERR_USAGE;
+	if (cmdline_seconds(cl, "probe-wait", 10, &n->wait, err, errlen) != 0)
+		return ERR_USAGE;
+	if ((list = cmdline_get(cl, "probe-times")) != NULL) {
+		copy = p = xstrdup(list);
+		while ((tok = strsep(&p, ",")) != NULL) {
+			v = strtol(tok, &end, 10);
+			if (end == tok || *end != '\0' || v < 1 ||
+			    v > 86400 || n->ntimes == NAT_MAXPROBES ||
+			    (n->ntimes > 0 && v <= n->times[n->ntimes - 1])) {
+				snprintf(err, errlen, "--probe-times wants up "
+				    "to %d rising seconds, comma-separated",
+				    NAT_MAXPROBES);
+				free(copy);
+				return ERR_USAGE;
+			}
+			if (v <= n->max)
+				n->times[n->ntimes++] = (int)v;
+		}
+		free(copy);
+	} else {
+		for (i = 0; i < sizeof nat_default_times /
+		    sizeof nat_default_times[0]; i++)
+			if (nat_default_times[i] <= n->max)
+				n->times[n->ntimes++] = nat_default_times[i];
+		if (n->ntimes == 0 || n->times[n->ntimes - 1] < n->max)
+			n->times[n->ntimes++] = n->max;
+	}
+	if (n->enabled && n->ntimes == 0) {
+		snprintf(err, errlen, "no probe time is within --probe-max");
+		return ERR_USAGE;
+	}
+	return 0;
+}
+
+/* Free the probe's results. */
+void
+doctor_nat_free(struct doctor_nat *n)
+{
+	free(n->error);
+	n->error = NULL;
+}
+
+/* Start one probe: ssh with keepalives off running cat. */
+static int
+doctor_nat_start(struct doctor_ctx *ctx, struct nat_probe *pr)
+{
+	static const char *const extra[] = {
+		"-T", "-o", "ServerAliveInterval=0", "-o", "TCPKeepAlive=no",
+		"-o", "ControlMaster=no", "-o", "ControlPath=none",
+		"-o", "BatchMode=yes", "-o", "ConnectTimeout=20"
+	};
+	int	  ip[2], op[2], i;
+	char	**argv;
+
+	if (pipe2(ip, O_CLOEXEC) == -1)
+		return ERR_SYSTEM;
+	if (pipe2(op, O_CLOEXEC) == -1) {
+		close(ip[0]);
+		close(ip[1]);
+		return ERR_SYSTEM;
+	}
+	argv = doctor_ssh_argv(ctx, NULL, extra, sizeof extra /
+	    sizeof extra[0], 1);
+	for (i = 0; argv[i] != NULL; i++)
+		;
+	argv = xreallocarray(argv, i + 2, sizeof *argv);
+	argv[i++] = xstrdup("cat");
+	argv[i] = NULL;
+	if ((pr->pid = fork()) == -1) {
+		doctor_argv_free(argv);
+		return ERR_SYSTEM;
+	}
+	if (pr->pid == 0) {
+		dup2(ip[0], 0);
+		dup2(op[1], 1);
+		i = open("/dev/null", O_WRONLY);
+		if (i != -1)
+			dup2(i, 2);
+		signal(SIGPIPE, SIG_DFL);
+		signal(SIGINT, SIG_IGN);	/* Ctrl-C is for doctor */
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	doctor_argv_free(argv);
+	close(ip[0]);
+	close(op[1]);
+	pr->in = ip[1];
+	pr->out = op[0];
+	fcntl(pr->in, F_SETFL, O_NONBLOCK);
+	fcntl(pr->out, F_SETFL, O_NONBLOCK);
+	buf_init(&pr->got, 4096);
+	if (write(pr->in, "hello\n", 6) != 6)
+		return ERR_SYSTEM;
+	return 0;
+}
+
+/* End a probe's ssh (by its pid) and close its pipes. */
+static void
+doctor_nat_stop(struct nat_probe *pr)
+{
+	int	st, i;
+
+	if (pr->in != -1)
+		close(pr->in);
+	if (pr->out != -1)
+		close(pr->out);
+	pr->in = pr->out = -1;
+	if (pr->pid > 0) {
+		kill(pr->pid, SIGTERM);
+		for (i = 0; i < 50 && waitpid(pr->pid, &st, WNOHANG) == 0;
+		    i++)
+			usleep(20000);
+		if (i == 50) {
+			kill(pr->pid, SIGKILL);
+			waitpid(pr->pid, &st, 0);
+		}
+	}
+	pr->pid = -1;
+	buf_free(&pr->got);
+}
+
+/* True if the probe's output now holds line. */
+static int
+doctor_nat_has(struct nat_probe *pr, const char *line)
+{
+	size_t	len = strlen(line);
+
+	return buf_len(&pr->got) >= len && memmem(buf_ptr(&pr->got),
+	    buf_len(&pr->got), line, len) != NULL;
+}
+
+/* Work out the bracket from the probes' states. */
+void
+doctor_nat_bracket(struct doctor_nat *n)
+{
+	int	i;
+
+	n->lo = 0;
+	n->hi = -1;
+	for (i = 0; i < n->ntimes; i++)
+		if (n->state[i] == NAT_DEAD && (n->hi < 0 || n->times[i] <
+		    n->hi))
+			n->hi = n->times[i];
+	for (i = 0; i < n->ntimes; i++)
+		if (n->state[i] == NAT_ALIVE && n->times[i] > n->lo &&
+		    (n->hi < 0 || n->times[i] < n->hi))
+			n->lo = n->times[i];
+}
+
+/* Print one progress line. */
+static void
+doctor_nat_progress(const struct doctor_nat *n, long long start,
+    long long now)
+{
+	int	i, alive = 0, dead = 0, wait = 0;
+
+	for (i = 0; i < n->ntimes; i++) {
+		if (n->state[i] == NAT_ALIVE)
+			alive++;
+		else if (n->state[i] == NAT_DEAD)
+			dead++;
+		else if (n->state[i] == NAT_UNKNOWN)
+			wait++;
+	}
+	fprintf(stderr, "limpet doctor: probing the path: %lld s of %d; "
+	    "%d survived, %d dropped, %d waiting (Ctrl-C stops and "
+	    "reports)\n", (now - start) / 1000, n->max + n->wait, alive,
+	    dead, wait);
+}
+
+/* Run the probe (if asked): fills ctx->nat. */
+void
+doctor_nat_probe(struct doctor_ctx *ctx)
+{
+	struct doctor_nat	*n = &ctx->nat;
+	struct nat_probe	 pr[NAT_MAXPROBES];
+	struct pollfd		 pfd[NAT_MAXPROBES];
+	long long		 start, now, lastprog;
+	int			 i, left, idx[NAT_MAXPROBES], nfd;
+	ssize_t			 r;
+	char			 ping[32];
+
+	if (!n->enabled)
+		return;
+	n->ran = 1;
+	doctor_proc_catch();
+	memset(pr, 0, sizeof pr);
+	for (i = 0; i < n->ntimes; i++) {
+		pr[i].in = pr[i].out = -1;
+		if (doctor_nat_start(ctx, &pr[i]) != 0)
+			n->state[i] = NAT_FAILED;
+	}
+	start = lastprog = doctor_nat_now();
+	fprintf(stderr, "limpet doctor: probing the path with %d idle "
+	    "connections (up to %d s)\n", n->ntimes, n->max);
+	for (;;) {
+		now = doctor_nat_now();
+		left = 0;
+		nfd = 0;
+		for (i = 0; i < n->ntimes; i++) {
+			if (n->state[i] != NAT_UNKNOWN)
+				continue;
+			left++;
+			if (pr[i].phase == 0 &&
+			    now - start > NAT_CONNECT_SECS * 1000LL) {
+				n->state[i] = NAT_FAILED;
+				doctor_nat_stop(&pr[i]);
+				continue;
+			}
+			if (pr[i].phase == 1 &&
+			    now - pr[i].ready >= n->times[i] * 1000LL) {
+				snprintf(ping, sizeof ping, "ping %d\n", i);
+				if (write(pr[i].in, ping, strlen(ping)) !=
+				    (ssize_t)strlen(ping)) {
+					n->state[i] = NAT_DEAD;
+					doctor_nat_stop(&pr[i]);
+					continue;
+				}
+				pr[i].phase = 2;
+				pr[i].pinged = now;
+			}
+			if (pr[i].phase == 2 &&
+			    now - pr[i].pinged >= n->wait * 1000LL) {
+				n->state[i] = NAT_DEAD;
+				doctor_nat_stop(&pr[i]);
+				continue;
+			}
+			pfd[nfd].fd = pr[i].out;
+			pfd[nfd].events = POLLIN;
+			idx[nfd++] = i;
+		}
+		if (left == 0 || doctor_proc_interrupted())
+			break;
+		if (now - lastprog >= NAT_PROGRESS_SECS * 1000LL) {
+			doctor_nat_progress(n, start, now);
+			lastprog = now;
+		}
+		if (poll(pfd, nfd, 250) == -1 && errno != EINTR)
+			break;
+		now = doctor_nat_now();
+		for (i = 0; i < nfd; i++) {
+			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			struct nat_probe *p = &pr[idx[i]];
+			r = buf_read_fd(&p->got, p->out, 1024);
+			if (r == 0 || (r == -1 && errno != EAGAIN &&
+			    errno != EINTR)) {
+				/* ssh ended: reset, or never connected. */
+				n->state[idx[i]] = p->phase == 0 ?
+				    NAT_FAILED : NAT_DEAD;
+				doctor_nat_stop(p);
+				continue;
+			}
+			if (p->phase == 0 && doctor_nat_has(p, "hello\n")) {
+				p->phase = 1;
+				p->ready = now;
+			}
+			snprintf(ping, sizeof ping, "ping %d\n", idx[i]);
+			if (p->phase == 2 && doctor_nat_has(p, ping)) {
+				n->state[idx[i]] = NAT_ALIVE;
+				doctor_nat_stop(p);
+			}
+		}
+	}
+	n->interrupted = doctor_proc_interrupted();
+	for (i = 0; i < n->ntimes; i++)
+		if (pr[i].pid > 0)
+			doctor_nat_stop(&pr[i]);
+	signal(SIGINT, SIG_DFL);
+	doctor_nat_bracket(n);
+	for (i = 0; i < n->ntimes; i++)
+		if (n->state[i] == NAT_FAILED && n->error == NULL)
+			xasprintf(&n->error, "some probe connections could not "
+			    "be made (ssh with BatchMode=yes: a password or "
+			    "host key question cannot be answered)");
+}
+
+/* Add the path finding. */
+void
+doctor_nat_check(struct doctor_ctx *ctx)
+{
+	struct doctor_nat	*n = &ctx->nat;
+	struct doctor_finding	*f;
+	const char		*v;
+	long			 sai, safe;
+	int			 i, any = 0;
+
+	sai = doctor_seconds((v = doctor_kv_get(ctx->g, ctx->ng,
+	    "serveraliveinterval")) != NULL ? v : "0");
+	if (!n->ran) {
+		if (sai <= 0) {
+			f = doctor_report_add(&ctx->report, LAYER_PATH,
+			    "NAT/firewall idle timeout", "not measured",
+			    DOCTOR_WARN);
+			f->line = -1;
+			f->lverdict = DOCTOR_OK;
+			doctor_report_set(&f->why, "Without keepalives an idle "
+			    "session depends on every NAT and firewall on the "
+			    "path keeping its state.  limpet doctor "
+			    "--probe-nat %s measures how long they do (it "
+			    "takes up to --probe-max, 30 min by default).",
+			    ctx->dest);
+			doctor_report_set(&f->limpet, "limpet's heartbeat "
+			    "(every %d s) keeps the state alive on almost "
+			    "every path.", ctx->keepalive);
+		}
+		return;
+	}
+	for (i = 0; i < n->ntimes; i++)
+		if (n->state[i] == NAT_ALIVE || n->state[i] == NAT_DEAD)
+			any = 1;
+	f = doctor_report_add(&ctx->report, LAYER_PATH,
+	    "NAT/firewall idle timeout", "", DOCTOR_OK);
+	f->line = -1;
+	if (!any) {
+		f->verdict = f->lverdict = DOCTOR_WARN;
+		doctor_report_set(&f->value, "unknown");
+		doctor_report_set(&f->why, "No probe finished%s%s.",
+		    n->interrupted ? " (stopped with Ctrl-C)" : "",
+		    n->error != NULL ? n->error : "");
+		return;
+	}
+	if (n->hi < 0) {
+		doctor_report_set(&f->value, "none up to %ld s", n->lo);
+		doctor_report_set(&f->why, "Connections idle for %ld s still "
+		    "worked%s: nothing on the path dropped them.%s", n->lo,
+		    n->interrupted ? " (stopped early with Ctrl-C)" : "",
+		    n->error != NULL ? "  Note: " : "");
+		if (n->error != NULL)
+			doctor_report_set(&f->why, "%s%s.", f->why, n->error);
+		return;
+	}
+	safe = n->lo / 2 > 60 ? 60 : n->lo / 2;
+	if (safe < 1)
+		safe = 1;
+	doctor_report_set(&f->value, "between %ld s and %ld s", n->lo,
+	    n->hi);
+	doctor_report_set(&f->why, "Idle flows are dropped after between %ld "
+	    "s and %ld s (a connection idle for %ld s still worked, one "
+	    "idle for %ld s did not).  A keepalive every %ld s or less "
+	    "keeps sessions alive: ServerAliveInterval %ld.%s", n->lo, n->hi,
+	    n->lo, n->hi, safe, safe, n->interrupted ?
+	    "  (Stopped early with Ctrl-C: the bracket may be wider.)" : "");
+	if (sai <= 0 || sai >= n->hi || (n->lo > 0 && sai > n->lo)) {
+		f->verdict = DOCTOR_KILLS;
+		f->secs = n->hi;
+	}
+	if (ctx->keepalive >= n->hi || (n->lo > 0 && ctx->keepalive > n->lo)) {
+		f->lverdict = DOCTOR_WARN;
+		doctor_report_set(&f->limpet, "limpet's heartbeat (every %d s) "
+		    "is slower than this: it reconnects after each drop.  Use "
+		    "limpet --keepalive %ld.", ctx->keepalive, safe);
+	} else {
+		f->lverdict = DOCTOR_OK;
+		doctor_report_set(&f->limpet, "limpet's heartbeat (every %d s) "
+		    "keeps the state alive.", ctx->keepalive);
+	}
+	if (f->verdict == DOCTOR_KILLS) {
+		f->fixby = FIXBY_USER;
+		doctor_report_set(&f->fix, "ServerAliveInterval %ld for this "
+		    "host (see the client section).", safe);
+	}
+}
