@@ -136,6 +136,9 @@ def run(request):
         for lab in tr.labs:
             print("---- sshd log (%s) ----" % lab.log)
             print(lab.log_text()[-6000:])
+            if lab.server_log_text():
+                print("---- limpet server log (%s) ----" % lab.server_log)
+                print(lab.server_log_text()[-10000:])
     for path, text in reports:
         print("---- sanitizer report %s ----" % path)
         print(text)

@@ -65,6 +65,14 @@ def san_reports(directory):
     return out
 
 
+def _read(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
 def free_port(addr="127.0.0.1"):
     """A TCP port nobody listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -154,7 +162,8 @@ class SshLab:
     """A private sshd with its keys, configs and a sessions directory."""
 
     def __init__(self, basedir, sshd_extra=(), port=None, proxy=False,
-                 netns=None, listen_addr="127.0.0.1", start=True):
+                 netns=None, listen_addr="127.0.0.1", start=True,
+                 server_log=True):
         self.basedir = os.path.abspath(str(basedir))
         self.sshd_extra = list(sshd_extra)
         self.proxy = proxy
@@ -176,6 +185,9 @@ class SshLab:
         self.log = os.path.join(self.basedir, "sshd.log")
         self.pidfile = os.path.join(self.basedir, "sshd.pid")
         self.san_prefix = os.path.join(self.basedir, "server")
+        # The relay and daemon log at debug level when LIMPET_LOG is set.
+        self.server_log = (os.path.join(self.basedir, "server.log")
+                           if server_log else None)
         self.proc = None
         self._old_procs = []
         if proxy:
@@ -217,6 +229,8 @@ class SshLab:
     def server_env(self):
         """The environment sshd gives every session (SetEnv)."""
         env = {"LIMPET_DIR": self.sessions}
+        if self.server_log:
+            env["LIMPET_LOG"] = self.server_log
         env.update(san_options(self.san_prefix))
         return env
 
@@ -390,11 +404,11 @@ class SshLab:
 
     def log_text(self):
         """What sshd logged so far."""
-        try:
-            with open(self.log, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return _read(self.log)
+
+    def server_log_text(self):
+        """What limpet's relays and daemons logged (LIMPET_LOG)."""
+        return _read(self.server_log) if self.server_log else ""
 
     # -- commands --------------------------------------------------------
 
