@@ -397,6 +397,7 @@ test_fd_io(void **state)
 	buf_free(&out);
 }
 
+/* Run the buffer tests. */
 int
 main(void)
 {

@@ -30,6 +30,7 @@ struct args {
 	char	*argv[MAXARGS + 1];
 };
 
+/* Copy the words of a va_list (ending at NULL) into a. */
 static void
 args_make(struct args *a, const char *first, va_list ap)
 {
@@ -45,6 +46,7 @@ args_make(struct args *a, const char *first, va_list ap)
 	a->argv[a->argc] = NULL;
 }
 
+/* Free the words args_make() copied. */
 static void
 args_free(struct args *a)
 {
@@ -117,6 +119,7 @@ check_cmd(const struct cmdline *cl, ...)
 	assert_int_equal(cl->ncmd, i);
 }
 
+/* Free the last test's words. */
 static int
 teardown(void **state)
 {
@@ -485,6 +488,7 @@ test_takes_arg(void **state)
 	assert_false(cmdline_ssh_takes_arg('-'));
 }
 
+/* Run the command-line tests. */
 int
 main(void)
 {

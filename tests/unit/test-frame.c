@@ -109,6 +109,7 @@ stream_feed(const struct stream *s, size_t (*sizer)(struct unit_rng *),
 	frame_dec_free(&d);
 }
 
+/* Chunk sizers for stream_feed(): one byte at a time... */
 static size_t
 size_one(struct unit_rng *rng)
 {
@@ -116,18 +117,21 @@ size_one(struct unit_rng *rng)
 	return 1;
 }
 
+/* ...a few bytes... */
 static size_t
 size_small(struct unit_rng *rng)
 {
 	return 1 + unit_rng_below(rng, 16);
 }
 
+/* ...anything up to a whole maximal frame... */
 static size_t
 size_any(struct unit_rng *rng)
 {
 	return 1 + unit_rng_below(rng, FRAME_HDR + FRAME_MAX_PAYLOAD);
 }
 
+/* ...or around a header's length, to split headers every way. */
 static size_t
 size_header(struct unit_rng *rng)
 {
@@ -470,6 +474,7 @@ test_read_fd(void **state)
 	buf_free(&s.b);
 }
 
+/* Run the frame codec tests. */
 int
 main(void)
 {

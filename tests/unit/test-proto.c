@@ -243,6 +243,7 @@ samples_setup(void **state)
 	return 0;
 }
 
+/* Free the samples. */
 static int
 samples_teardown(void **state)
 {
@@ -799,6 +800,7 @@ test_type_names(void **state)
 	assert_string_equal(proto_type_name(255), "unknown");
 }
 
+/* Run the protocol message tests. */
 int
 main(void)
 {
