@@ -12,7 +12,8 @@ and masquerades the client subnet, like a home or carrier NAT:
   (`nf_conntrack_tcp_timeout_established`), `nf_conntrack_tcp_loose=0`, and
   packets in state INVALID dropped, so when a flow's state is gone its
   mid-stream packets vanish silently in both directions (no RST);
-- `blackhole(on)` drops everything forwarded, both ways;
+- `blackhole(on)` drops everything arriving at the router, both ways,
+  before conntrack sees it (a dead link: NAT flows age out meanwhile);
 - `set_rate(kbit)` puts a tc tbf on both router egress interfaces;
 - `set_delay(ms)` / `set_loss(pct)`: this kernel has no netem, so forwarded
   packets go through an NFQUEUE to `bench/delayer` (a user-space delayer in
@@ -64,8 +65,36 @@ class NetLabError(Exception):
     """A lab command failed; the message says which and why."""
 
 
+def _path():
+    """PATH plus the sbin directories, where ip, tc and iptables live."""
+    dirs = os.environ.get("PATH", "/usr/bin:/bin").split(os.pathsep)
+    for d in ("/usr/sbin", "/sbin", "/usr/local/sbin"):
+        if d not in dirs:
+            dirs.append(d)
+    return os.pathsep.join(dirs)
+
+
+def which(name):
+    """The path of a tool, looking in the sbin directories too."""
+    return shutil.which(name, path=_path())
+
+
+def _resolve(argv):
+    """argv with its program (and a program run by `ip netns exec`)
+    given by full path, so a PATH without sbin does not matter."""
+    argv = [str(a) for a in argv]
+    idx = [0]
+    if argv[:3] == ["ip", "netns", "exec"] and len(argv) > 4:
+        idx.append(4)
+    for i in idx:
+        if "/" not in argv[i]:
+            argv[i] = which(argv[i]) or argv[i]
+    return argv
+
+
 def _run(argv, check=True, timeout=30, input=None):
     """Run a command in the current namespace, capturing its output."""
+    argv = _resolve(argv)
     try:
         p = subprocess.run(argv, capture_output=True, text=True,
                            timeout=timeout, input=input)
@@ -139,9 +168,9 @@ def unavailable():
     """None if labs can run here, otherwise a one-line reason."""
     if os.geteuid() != 0:
         return "network lab needs root (namespaces, iptables)"
-    for tool in ("ip", "iptables", "tc", "sysctl"):
-        if shutil.which(tool) is None:
-            return "network lab needs %s (iproute2/iptables/procps)" % tool
+    for tool in ("ip", "iptables", "tc"):
+        if which(tool) is None:
+            return "network lab needs %s (iproute2/iptables)" % tool
     name = "%s-probe-%d" % (PREFIX, os.getpid())
     p = _run(["ip", "netns", "add", name], check=False)
     if p.returncode != 0:
@@ -154,8 +183,8 @@ def unavailable():
                   "INVALID", "-j", "DROP"], check=False)
         if q.returncode != 0:
             return "iptables conntrack match unusable: " + q.stderr.strip()
-        q = _run(["ip", "netns", "exec", name, "sysctl", "-n",
-                  "net.netfilter.nf_conntrack_tcp_timeout_established"],
+        q = _run(["ip", "netns", "exec", name, "cat", "/proc/sys/net/"
+                  "netfilter/nf_conntrack_tcp_timeout_established"],
                  check=False)
         if q.returncode != 0:
             return "no per-namespace conntrack sysctls (nf_conntrack)"
@@ -259,17 +288,20 @@ class NetLab:
     def popen(self, ns, argv, **kw):
         """Start argv in namespace ns; close() ends it by pid."""
         kw.setdefault("start_new_session", True)
-        p = subprocess.Popen(["ip", "netns", "exec", self._name(ns)] +
-                             [str(a) for a in argv], **kw)
+        p = subprocess.Popen(_resolve(["ip", "netns", "exec",
+                                       self._name(ns)] + list(argv)), **kw)
         self.procs.append(p)
         return p
 
     def prefix(self, ns):
         """The argv prefix that runs a command in namespace ns."""
-        return ["ip", "netns", "exec", self._name(ns)]
+        return [which("ip") or "ip", "netns", "exec", self._name(ns)]
 
     def _sysctl(self, ns, key, value):
-        self.exec(ns, ["sysctl", "-q", "-w", "%s=%s" % (key, value)])
+        # Written through /proc/sys as seen from inside the namespace.
+        path = "/proc/sys/" + key.replace(".", "/")
+        self.exec(ns, ["sh", "-c", 'echo "$1" > "$2"', "sh", str(value),
+                       path])
 
     def _ipt(self, *args, table="filter", check=True):
         return self.exec("router", ["iptables", "-w", "-t", table] +
@@ -308,8 +340,12 @@ class NetLab:
                   "INVALID", "-j", "DROP", table="mangle")
         self._ipt("-A", "POSTROUTING", "-s", CLIENT_NET + ".0/24", "-o",
                   "r1", "-j", "MASQUERADE", table="nat")
-        self._ipt("-N", "LAB_BLACKHOLE")
-        self._ipt("-A", "FORWARD", "-j", "LAB_BLACKHOLE")
+        # The blackhole drops in the raw table, before conntrack: like a
+        # dead link, the NAT sees nothing, so its flows age out meanwhile.
+        self._ipt("-N", "LAB_BLACKHOLE", table="raw")
+        for dev in ("r0", "r1"):
+            self._ipt("-A", "PREROUTING", "-i", dev, "-j", "LAB_BLACKHOLE",
+                      table="raw")
         # Accounting of what the router delivered, per direction.
         self._ipt("-A", "POSTROUTING", "-o", "r1", "-m", "comment",
                   "--comment", "lab-up", table="mangle")
@@ -338,21 +374,32 @@ class NetLab:
 
     def flush_nat(self):
         """Forget every flow now, as a rebooted NAT box would."""
+        if which("conntrack") is None:
+            raise NetLabError("flush_nat needs conntrack (apt-get install "
+                              "conntrack)")
         self.exec("router", ["conntrack", "-F"], check=False)
 
     def flows(self):
         """The router's conntrack table, one line per flow."""
-        p = self.exec("router", ["conntrack", "-L"], check=False)
+        if which("conntrack") is not None:
+            p = self.exec("router", ["conntrack", "-L"], check=False)
+        else:
+            p = self.exec("router", ["cat", "/proc/net/nf_conntrack"],
+                          check=False)
         return [ln for ln in p.stdout.splitlines() if ln.strip()]
 
     def blackhole(self, on):
-        """Drop (on) or pass (off) everything the router forwards."""
+        """Drop (on) or pass (off) everything reaching the router.
+
+        Dropped before conntrack, so the NAT's flows are not refreshed
+        and expire during a blackhole longer than the NAT timeout.
+        """
         on = bool(on)
         if on == self.blackholed:
             return
-        self._ipt("-F", "LAB_BLACKHOLE")
+        self._ipt("-F", "LAB_BLACKHOLE", table="raw")
         if on:
-            self._ipt("-A", "LAB_BLACKHOLE", "-j", "DROP")
+            self._ipt("-A", "LAB_BLACKHOLE", "-j", "DROP", table="raw")
         self.blackholed = on
 
     def set_rate(self, kbit, queue_ms=None):

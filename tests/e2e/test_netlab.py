@@ -197,6 +197,19 @@ def test_blackhole_drops_both_ways_until_healed(lab, peers):
     assert lab.traffic()["up"][0] > before["up"][0]
 
 
+def test_nat_forgets_flows_during_a_long_blackhole(lab, peers):
+    # The blackhole hides packets from conntrack too, as a dead link would.
+    lab.set_nat_timeout(1)
+    assert peers.do("conn", "a") == ["ok"]
+    assert peers.do("echo", "a", "x", 2)[0] == "ok"
+    lab.blackhole(True)
+    assert peers.do("echo", "a", "y", 2.5) == ["timeout"]
+    lab.blackhole(False)
+    assert not [f for f in lab.flows() if "dport=7000" in f]
+    assert peers.do("echo", "a", "z", 1) == ["timeout"]
+    assert peers.do("conn", "b") == ["ok"]
+
+
 def test_rate_limits_throughput(lab, peers):
     n = 2_000_000
     r = peers.do("blast", n)
