@@ -256,7 +256,7 @@ doctor_client_alive(struct doctor_ctx *ctx)
 {
 	struct doctor_finding		*f;
 	const struct sshconf_val	*bm;
-	long				 sai, cm;
+	long				 sai, cm, want;
 	char				*fix = NULL, *fixfile = NULL;
 
 	sai = doctor_seconds(doctor_client_val(ctx, "serveraliveinterval",
@@ -297,8 +297,22 @@ doctor_client_alive(struct doctor_ctx *ctx)
 	    "%d s inside the connection and reconnects when the link dies, "
 	    "whatever this is set to.", ctx->keepalive);
 	f->lverdict = DOCTOR_OK;
-	if (sai == 0 || sai > 300) {
-		if (doctor_fix_plan_alive(ctx, 60, &fix, &fixfile) == 0) {
+	want = 60;
+	if (ctx->nat.ran && ctx->nat.hi > 0) {
+		/* The probe measured the path: stay well below what it drops. */
+		want = ctx->nat.lo / 2 > 60 ? 60 : ctx->nat.lo / 2;
+		if (want < 1)
+			want = 1;
+		if (sai > 0 && sai > want) {
+			f->verdict = DOCTOR_WARN;
+			doctor_report_set(&f->why, "%s  The path drops idle flows "
+			    "after between %ld s and %ld s, so this is too "
+			    "long.", f->why, ctx->nat.lo, ctx->nat.hi);
+		}
+	}
+	if (sai == 0 || sai > 300 || (ctx->nat.ran && ctx->nat.hi > 0 &&
+	    sai > want)) {
+		if (doctor_fix_plan_alive(ctx, want, &fix, &fixfile) == 0) {
 			f->fix = fix;
 			f->fixfile = fixfile;
 			f->fixby = FIXBY_USER;

@@ -22,6 +22,7 @@
 #include "doctor-report.h"
 #include "doctor-server.h"
 #include "err.h"
+#include "xmalloc.h"
 
 /* limpet's own heartbeat interval when idle (limpet --keepalive). */
 #define DOCTOR_KEEPALIVE	25
@@ -141,7 +142,7 @@ doctor_cleanup(struct doctor_ctx *ctx)
 static int
 doctor_run(struct doctor_ctx *ctx)
 {
-	int	status;
+	int	status, broken;
 
 	doctor_report_init(&ctx->report, ctx->dest);
 	signal(SIGPIPE, SIG_IGN);
@@ -152,8 +153,15 @@ doctor_run(struct doctor_ctx *ctx)
 	if (!ctx->json)
 		fprintf(stderr, "limpet doctor: asking %s (one ssh "
 		    "connection)...\n", ctx->dest);
-	doctor_remote_run(ctx);
-	doctor_nat_probe(ctx);
+	broken = doctor_report_find(&ctx->report, LAYER_CLIENT, "ssh -G") !=
+	    NULL;
+	if (broken)
+		xasprintf(&ctx->remote.error, "ssh refuses the client "
+		    "configuration (see above), so no connection was made");
+	else {
+		doctor_remote_run(ctx);
+		doctor_nat_probe(ctx);
+	}
 	doctor_client_check(ctx);
 	if (ctx->remote.ok) {
 		doctor_server_check(ctx);
@@ -170,7 +178,7 @@ doctor_run(struct doctor_ctx *ctx)
 	else
 		doctor_report_text(&ctx->report, stdout);
 	status = doctor_report_status(&ctx->report);
-	if (!ctx->remote.ok) {
+	if (!ctx->remote.ok && !broken) {
 		if (!ctx->json)
 			fprintf(stderr, "limpet doctor: the server could not "
 			    "be checked: %s\n", ctx->remote.error != NULL ?
