@@ -1,0 +1,269 @@
+"""limpet benchmarks: speed, recovery and cost, side by side with ssh, mosh
+and autossh+tmux, on the same emulated networks (issue 3).
+
+    make bench            # full run, under 15 minutes
+    make bench QUICK=1    # smaller samples, under 3 minutes
+    /usr/bin/python3 bench/run.py [--quick] [--only latency,cut,...]
+
+Builds network labs in namespaces (tests/netlab.py) with a real sshd in
+the server namespace (tests/e2e/sshlab.py), runs every contender through
+the scenarios of bench/scenarios.py, prints a table and writes
+bench/results/latest.md and PNG plots; docs/benchmarks.md gets the same
+results between its markers.  Needs root.  It fails only if it cannot run
+at all; a contender that cannot run is reported as skipped or failed.
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+import contenders as C  # noqa: E402
+import report  # noqa: E402
+import scenarios  # noqa: E402
+
+RESULTS = os.path.join(HERE, "results")
+DOC = os.path.join(ROOT, "docs", "benchmarks.md")
+BEGIN = "<!-- bench results begin -->"
+END = "<!-- bench results end -->"
+
+
+class Bench:
+    """Settings, contenders and the rows recorded so far."""
+
+    def __init__(self, quick, limpet):
+        self.quick = quick
+        self.limpet = limpet
+        self.results = {}
+        self.samples = {}
+        self.notes = []
+        self.tmp = tempfile.mkdtemp(prefix="lpbenchdata", dir="/tmp")
+        os.chmod(self.tmp, 0o755)
+        if quick:
+            self.keys = 12
+            self.bulk_bytes = 20 * 1000 * 1000
+            self.bulk_timeout = 60
+            self.flood_cap = 12
+            self.cut_seconds = 6
+            self.cut_after = 3
+            self.back_cap = 10
+            self.idle_seconds = 15
+            self.scale_sessions = 40
+        else:
+            self.keys = 60
+            self.bulk_bytes = 100 * 1000 * 1000
+            self.bulk_timeout = 120
+            self.flood_cap = 45
+            self.cut_seconds = 30
+            self.cut_after = 8
+            self.back_cap = 30
+            self.idle_seconds = 120
+            self.scale_sessions = 500
+        # Shorter than the cut, so flows from before it are gone after.
+        self.nat_timeout = min(10, self.cut_seconds // 2)
+        self.contenders = [cls(self) for cls in C.ALL]
+
+    def log(self, msg):
+        print("[%s] %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
+
+    def record(self, scen, row):
+        self.results.setdefault(scen, []).append(row)
+
+    def pick(self, *names):
+        return [c for c in self.contenders if c.name in names]
+
+    def lab(self, nat_timeout=None):
+        return C.Lab(self.limpet, nat_timeout=nat_timeout)
+
+    def close(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def sh(argv):
+    try:
+        return subprocess.run(argv, capture_output=True, text=True,
+                              cwd=ROOT).stdout.strip()
+    except OSError:
+        return ""
+
+
+def meta(bench, t0, limpet_status):
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for ln in f:
+                if ln.startswith("model name"):
+                    cpu = ln.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    commit = sh(["git", "rev-parse", "--short=12", "HEAD"]) or "?"
+    if sh(["git", "status", "--porcelain", "--untracked-files=no"]):
+        commit += " (with uncommitted changes)"
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime(
+            "%Y-%m-%d %H:%M UTC"),
+        "commit": commit,
+        "kernel": "%s %s" % (platform.system(), platform.release()),
+        "cpu": "%s, %d CPUs" % (cpu, os.cpu_count() or 0),
+        "mode": "quick (QUICK=1)" if bench.quick else "full",
+        "quick": bench.quick,
+        "keys": bench.keys,
+        "bulk_mb": bench.bulk_bytes / 1e6,
+        "cut_s": bench.cut_seconds,
+        "nat_timeout": bench.nat_timeout,
+        "idle_s": bench.idle_seconds,
+        "limpet_status": limpet_status,
+        "duration": time.monotonic() - t0,
+    }
+
+
+def console(res):
+    """The short table printed at the end of a run."""
+    print()
+    print("%-58s %-40s %s" % ("goal", "measured", "verdict"))
+    for g, m, v in report.goals(res):
+        print("%-58s %-40s %s" % (g[:58], m[:40], v))
+    print()
+
+
+def update_doc(md):
+    """Put the results between the markers of docs/benchmarks.md."""
+    try:
+        with open(DOC) as f:
+            doc = f.read()
+    except OSError:
+        return
+    if BEGIN not in doc or END not in doc:
+        return
+    # The doc lives in docs/: point its images at bench/results/.
+    body = re.sub(r"!\[([^]]*)\]\(([^)/]+\.png)\)",
+                  r"![\1](../bench/results/\2)", md)
+    body = body.replace("# limpet benchmark results", "## Latest results",
+                        1)
+    body = re.sub(r"(?m)^## ", "### ", body)
+    body = body.replace("### Latest results", "## Latest results", 1)
+    head, rest = doc.split(BEGIN, 1)
+    tail = rest.split(END, 1)[1]
+    with open(DOC, "w") as f:
+        f.write(head + BEGIN + "\n\n" + body + "\n" + END + tail)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", default="",
+                    help="comma-separated scenarios: %s" % ",".join(
+                        n for n, _ in scenarios.ALL))
+    ap.add_argument("--limpet", default=os.path.join(ROOT, "limpet"))
+    ap.add_argument("--out", default=RESULTS)
+    args = ap.parse_args()
+
+    t0 = time.monotonic()
+    why = C.netlab.unavailable()
+    if why:
+        print("bench: cannot run: %s" % why, file=sys.stderr)
+        return 1
+    why = C.netlab.delayer_unavailable()
+    if why:
+        print("bench: cannot run: %s" % why, file=sys.stderr)
+        return 1
+    if C.sshlab.find_sshd() is None:
+        print("bench: cannot run: sshd not found (apt-get install "
+              "openssh-server)", file=sys.stderr)
+        return 1
+
+    limpet = os.path.abspath(args.limpet)
+    bench = Bench(args.quick, limpet)
+    try:
+        return run(bench, args, t0, limpet)
+    finally:
+        bench.close()
+
+
+def run(bench, args, t0, limpet):
+    """Check the contenders, run the scenarios, write the results."""
+    for c in bench.contenders:
+        need = {"mosh": ["mosh", "mosh-server"],
+                "mosh-predict": ["mosh", "mosh-server"],
+                "autossh+tmux": ["autossh", "tmux"]}.get(c.name, [])
+        if need:
+            c.skip = C.tool_check(bench, need)
+            if c.skip:
+                bench.log("%s skipped: %s" % (c.name, c.skip))
+    C.tool_check(bench, ["gnuplot"])
+    lp = [c for c in bench.contenders if c.name == "limpet"][0]
+    if not os.access(limpet, os.X_OK):
+        lp.skip = "no limpet binary at %s (make limpet)" % limpet
+        limpet_status = "not built"
+    else:
+        bench.log("checking that limpet opens a session")
+        err = scenarios.smoke(bench)
+        if err:
+            limpet_status = "does not work yet: " + err
+            lp.skip = "does not work yet: " + err
+            bench.log("limpet: " + limpet_status)
+        else:
+            limpet_status = "works (%s)" % sh([limpet, "--version"])
+    only = [s for s in args.only.split(",") if s]
+    for name, fn in scenarios.ALL:
+        if only and name not in only:
+            continue
+        bench.log("== %s" % name)
+        try:
+            fn(bench)
+        except Exception as e:
+            # A scenario that breaks as a whole is reported, not fatal.
+            bench.log("scenario %s broke: %s" % (name, e))
+            bench.notes.append("scenario %s could not run: %s" % (name, e))
+
+    bench.notes += [
+        "Delay is added by bench/delayer (NFQUEUE, user space) on the "
+        "router for each forwarded packet in each direction: the round "
+        "trip is twice the one-way delay. Rate limits are tc tbf on the "
+        "router's egress.",
+        "ssh runs with ServerAliveInterval 30; autossh with -M 0, "
+        "ServerAliveInterval 5, ServerAliveCountMax 2, ConnectTimeout 5 "
+        "and AUTOSSH_GATETIME 0, running tmux with its status line off; "
+        "mosh with --predict=never unless it is mosh-predict (adaptive); "
+        "limpet with its defaults.",
+        "Idle traffic is measured over %d s and scaled to an hour." %
+        bench.idle_seconds,
+    ]
+    if bench.quick:
+        bench.notes.append("QUICK=1: fewer keys, a %d MB file, a %d s cut, "
+                           "%d s idle, %d sessions; use a full run for "
+                           "figures to quote." % (
+                               bench.bulk_bytes // 1000000,
+                               bench.cut_seconds, bench.idle_seconds,
+                               bench.scale_sessions))
+    os.makedirs(args.out, exist_ok=True)
+    made = report.plots(bench.results, bench.samples, args.out, bench.log)
+    md = report.markdown(meta(bench, t0, limpet_status), bench.results,
+                         made, bench.notes)
+    path = os.path.join(args.out, "latest.md")
+    with open(path + ".tmp", "w") as f:
+        f.write(md + "\n")
+    os.replace(path + ".tmp", path)
+    if os.path.abspath(args.out) == os.path.abspath(RESULTS):
+        update_doc(md)
+    console(bench.results)
+    bench.log("wrote %s%s in %.0f s" % (
+        os.path.relpath(path, ROOT),
+        " and " + ", ".join(made.values()) if made else "",
+        time.monotonic() - t0))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,598 @@
+"""The bench's scenarios (issue 3).  Each takes the Bench and records rows
+with bench.record(scenario, row); a contender that fails in a scenario is
+recorded with its error instead of numbers, and the run goes on.
+"""
+
+import os
+import random
+import re
+import subprocess
+import threading
+import time
+
+import contenders as C
+from term import Term
+
+KEYS = "abdfgijkpqruvwyz"      # not in the prompt, commands or file text
+BACK_KEYS = "@"                # typed only after a heal; never shown
+MARK = rb"DONE-42"
+
+
+def big_file(bench, size):
+    """A text file of `size` bytes the server side prints (same host)."""
+    path = os.path.join(bench.tmp, "big-%d.txt" % size)
+    if os.path.exists(path):
+        return path
+    line = b"%09d the quick brown fox jumps over the lazy dog 0123456789\n"
+    with open(path, "wb") as f:
+        n, i = 0, 0
+        block = []
+        while n < size:
+            s = line % i
+            block.append(s)
+            n += len(s)
+            i += 1
+            if len(block) == 4096:
+                f.write(b"".join(block))
+                block = []
+        f.write(b"".join(block))
+        f.truncate(size)
+    return path
+
+
+def pct(samples, p):
+    """The p-th percentile (nearest rank) of samples."""
+    s = sorted(samples)
+    if not s:
+        return None
+    k = max(0, min(len(s) - 1, int(round(p / 100.0 * len(s) + 0.5)) - 1))
+    return s[k]
+
+
+def median(samples):
+    return pct(samples, 50)
+
+
+def server_cpu(lab):
+    """CPU ticks and info of the session processes on the server (not the
+    shell or the programs it runs)."""
+    out = {}
+    for pid in C.netlab.pids_in_netns(lab.net.server):
+        i = C.proc_info(pid)
+        if i is None or i["comm"] in ("bash", "cat", "sleep", "seq"):
+            continue
+        out[pid] = i
+    return out
+
+
+def cpu_delta(before, after):
+    """Seconds of CPU used between two server_cpu() snapshots."""
+    ticks = 0
+    for pid, a in after.items():
+        b = before.get(pid)
+        ticks += a["cpu"] - (b["cpu"] if b else 0)
+    return ticks / float(os.sysconf("SC_CLK_TCK"))
+
+
+def run_contender(bench, scen, c, fn):
+    """Run fn() for contender c, recording a failure if it raises."""
+    if c.skip:
+        if not [r for r in bench.results.get(scen, [])
+                if r.get("contender") == c.name and r.get("skipped")]:
+            bench.record(scen, {"contender": c.name, "skipped": c.skip})
+        return None
+    try:
+        return fn()
+    except Exception as e:   # a failing contender must not stop the bench
+        bench.log("%s: %s failed: %s" % (scen, c.name, e))
+        bench.record(scen, {"contender": c.name,
+                            "failed": str(e).splitlines()[0][:200]})
+        return None
+
+
+# -- 1. keystroke latency -------------------------------------------------
+
+def type_keys(term, n, rng):
+    """Type n keys at the prompt, one at a time; echo latencies in ms."""
+    lat = []
+    for i in range(n):
+        ch = KEYS[i % len(KEYS)]
+        term.drain(0.01, 0.5)
+        m = term.mark()
+        t = time.monotonic()
+        term.send(ch)
+        got = term.wait(re.escape(ch.encode()), 5, since=m)
+        if got is None:
+            raise RuntimeError("key %d (%r) not echoed within 5 s" % (i, ch))
+        # wait() polls with select; the read that brought the echo ended it.
+        lat.append((term.last_read - t) * 1000.0)
+        time.sleep(rng.uniform(0.02, 0.06))
+    term.send("\x15")   # ^U: clear the line
+    term.drain(0.1)
+    return lat
+
+
+def latency(bench):
+    """Scenario 1: time from a key to its echo at a bash prompt."""
+    n = bench.keys
+    rng = random.Random(1)
+    lab = bench.lab()
+    try:
+        for delay in (0, 25, 100):
+            if delay:
+                lab.net.set_delay(delay)
+            for c in bench.pick("ssh", "limpet", "mosh", "mosh-predict",
+                                "autossh+tmux"):
+                def one():
+                    term = c.start(lab, timeout=30)
+                    try:
+                        lat = type_keys(term, n, rng)
+                    finally:
+                        term.close()
+                        lab.reset()
+                        if delay:
+                            lab.net.set_delay(delay)
+                    bench.samples[("latency", c.name, delay)] = lat
+                    bench.record("latency", {
+                        "contender": c.name, "delay_ms": delay, "keys": n,
+                        "p50_ms": median(lat), "p90_ms": pct(lat, 90)})
+                    bench.log("latency %3d ms %-13s p50 %.2f p90 %.2f ms" %
+                              (delay, c.name, median(lat), pct(lat, 90)))
+                run_contender(bench, "latency", c, one)
+    finally:
+        lab.close()
+
+
+# -- 2. bulk output, 7. memory after output, 9. CPU per 100 MB ------------
+
+def read_until_mark(term, timeout):
+    """Read raw output until MARK; (seconds, bytes) or None on timeout."""
+    t0 = time.monotonic()
+    end = t0 + timeout
+    tail = b""
+    n = 0
+    while time.monotonic() < end:
+        d = term.read(0.5)
+        if d is None:
+            raise RuntimeError("session ended during bulk output")
+        n += len(d)
+        tail = tail[-64:] + d
+        if MARK in tail:
+            return term.last_read - t0, n
+        if len(tail) > 65536:
+            tail = tail[-64:]
+    return None
+
+
+def bulk(bench):
+    """Scenario 2 (and the numbers of 7 and 9): print a big text file."""
+    size = bench.bulk_bytes
+    path = big_file(bench, size)
+    lab = bench.lab()
+    try:
+        for delay in (0, 10):
+            if delay:
+                lab.net.set_delay(delay)
+            for c in bench.pick("ssh", "limpet", "mosh", "autossh+tmux"):
+                def one():
+                    term = c.start(lab, timeout=30)
+                    term.keep = False
+                    try:
+                        time.sleep(0.5)
+                        term.drain(0.1)
+                        mem0 = session_memory(lab, c)
+                        cpu0 = server_cpu(lab)
+                        term.send("cat %s; echo DONE-$((40+2))\r" % path)
+                        r = read_until_mark(term, bench.bulk_timeout)
+                        cpu1 = server_cpu(lab)
+                        time.sleep(0.5)
+                        mem1 = session_memory(lab, c)
+                    finally:
+                        term.close()
+                        lab.reset()
+                        if delay:
+                            lab.net.set_delay(delay)
+                    row = {"contender": c.name, "delay_ms": delay,
+                           "mbytes": size / 1e6}
+                    if r is None:
+                        row["failed"] = "not done within %ds" % \
+                            bench.bulk_timeout
+                        bench.record("bulk", row)
+                        return
+                    secs, nbytes = r
+                    row.update({"seconds": secs, "mb_per_s": size / 1e6 /
+                                secs, "client_bytes": nbytes})
+                    bench.record("bulk", row)
+                    bench.log("bulk %2d ms %-13s %.2f s %.1f MB/s" %
+                              (delay, c.name, secs, size / 1e6 / secs))
+                    if delay == 0:
+                        cpu = cpu_delta(cpu0, cpu1)
+                        bench.record("cpu", {
+                            "contender": c.name,
+                            "server_cpu_s_per_100mb": cpu * 1e8 / size,
+                            "processes": ", ".join(sorted({
+                                i["comm"] for i in cpu1.values()}))})
+                        mem0["when"] = "idle"
+                        mem1["when"] = "after %d MB" % (size // 1000000)
+                        for m in (mem0, mem1):
+                            m["contender"] = c.name
+                            bench.record("memory", m)
+                run_contender(bench, "bulk", c, one)
+    finally:
+        lab.close()
+
+
+def session_memory(lab, c):
+    """RSS (KiB) of a contender's server-side and client-side processes."""
+    row = {}
+    if c.name == "limpet":
+        daemons, relays = C.limpet_roles(lab)
+        row["server_kib"] = sum(i["rss"] for i in daemons)
+        row["server_what"] = "limpet daemon"
+        row["relay_kib"] = sum(i["rss"] for i in relays)
+    elif c.name.startswith("mosh"):
+        row["server_kib"] = sum(i["rss"] for i in
+                                C.procs(lab.net.server, ("mosh-server",)))
+        row["server_what"] = "mosh-server"
+    elif c.name == "autossh+tmux":
+        row["server_kib"] = sum(i["rss"] for i in
+                                C.procs(lab.net.server, ("tmux: server",)))
+        row["server_what"] = "tmux server"
+    else:
+        row["server_kib"] = sum(i["rss"] for i in
+                                C.procs(lab.net.server, ("sshd",))
+                                if i["pid"] != lab.ssh.pid)
+        row["server_what"] = "sshd (per connection)"
+    row["client_kib"] = sum(i["rss"] for i in
+                            C.procs(lab.net.client, c.client_names))
+    row["client_what"] = "+".join(c.client_names)
+    return row
+
+
+# -- 3. interrupt under flood ------------------------------------------------
+
+def flood(bench):
+    """Scenario 3: Ctrl-C during `cat` at 1 Mbit/s and 50 ms delay."""
+    path = big_file(bench, bench.bulk_bytes)
+    lab = bench.lab()
+    try:
+        for c in bench.pick("ssh", "limpet", "mosh", "autossh+tmux"):
+            def one():
+                lab.net.set_delay(50)
+                lab.net.set_rate(1000)
+                term = c.start(lab, timeout=30)
+                try:
+                    term.send("cat %s\r" % path)
+                    end = time.monotonic() + 3
+                    while time.monotonic() < end:
+                        term.read(0.2)
+                    m = term.mark()
+                    t = time.monotonic()
+                    term.send("\x03")
+                    got = term.wait(C.PROMPT, bench.flood_cap, since=m)
+                finally:
+                    term.close()
+                    lab.reset()
+                row = {"contender": c.name}
+                if got is None:
+                    row["seconds"] = None
+                    row["note"] = "prompt not back within %d s" % \
+                        bench.flood_cap
+                else:
+                    row["seconds"] = term.last_read - t
+                bench.record("flood", row)
+                bench.log("flood %-13s %s" % (c.name, row.get(
+                    "note") or "%.2f s" % row["seconds"]))
+            run_contender(bench, "flood", c, one)
+    finally:
+        lab.close()
+
+
+# -- 4. recovery and 5. output across a cut -----------------------------------
+
+def ssh_setup_time(lab):
+    """Median seconds for `ssh lab true` from the client namespace."""
+    t = []
+    for _ in range(5):
+        t0 = time.monotonic()
+        subprocess.run(lab.ssh_argv("true"), stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       timeout=30)
+        t.append(time.monotonic() - t0)
+    return median(t)
+
+
+def cut(bench):
+    """Scenarios 4 and 5: blackhole the path, print lines meanwhile, heal,
+    then time until a typed key is echoed and count the lines delivered."""
+    secs = bench.cut_seconds
+    lab = bench.lab(nat_timeout=bench.nat_timeout)
+    log = os.path.join(lab.dir, "lines.log")
+    try:
+        setup = ssh_setup_time(lab)
+        bench.record("setup", {"ssh_setup_s": setup})
+        for c in bench.pick("limpet", "autossh+tmux", "mosh", "ssh"):
+            def one():
+                term = c.start(lab, timeout=30)
+                try:
+                    row = cut_one(bench, lab, c, term, secs, log)
+                finally:
+                    term.close()
+                    lab.reset()
+                    try:
+                        os.unlink(log)
+                    except OSError:
+                        pass
+                bench.record("recovery", row)
+                bench.log("cut %-13s back %s lost-shown %s lines %s" % (
+                    c.name, row.get("back_s"), row.get("lost_shown_s"),
+                    row.get("delivered")))
+            run_contender(bench, "recovery", c, one)
+    finally:
+        lab.close()
+
+
+def cut_one(bench, lab, c, term, secs, log):
+    pre, post = 3, bench.cut_after
+    total = pre + secs + post
+    term.send("for i in $(seq 1 %d); do echo LINE-$i-E; "
+              "echo $i $(date +%%s.%%N) >>%s; sleep 1; done; "
+              "echo ALL-$((40+2))\r" % (total, log))
+    if term.wait(rb"LINE-%d-E" % pre, pre + 10) is None:
+        raise RuntimeError("loop output did not start")
+    m_cut = term.mark()
+    t_cut, w_cut = time.monotonic(), time.time()
+    lab.net.blackhole(True)
+    lost = term.wait(c.lost_re, secs, since=m_cut)
+    left = t_cut + secs - time.monotonic()
+    while left > 0:
+        term.read(min(left, 0.2))
+        left = t_cut + secs - time.monotonic()
+    m_heal = term.mark()
+    t_heal, w_heal = time.monotonic(), time.time()
+    lab.net.blackhole(False)
+    # Type a key every 200 ms until one is echoed.
+    back = None
+    end = t_heal + bench.back_cap
+    k = 0
+    while back is None and time.monotonic() < end:
+        term.send(BACK_KEYS[k % len(BACK_KEYS)])
+        k += 1
+        until = time.monotonic() + 0.2
+        while time.monotonic() < until:
+            if term.read(until - time.monotonic()) is None:
+                break
+            if b"@" in term.text(m_heal):
+                back = term.last_read
+                break
+        if term.exited() is not None:
+            break
+    # Let the loop finish (or give up) and count the lines.
+    term.wait(rb"ALL-42", max(post + 5, 5) if back else 1, since=m_cut)
+    text = term.text(0)
+    seen = [int(x) for x in re.findall(rb"LINE-(\d+)-E", text)]
+    printed = {}
+    try:
+        with open(log) as f:
+            for ln in f:
+                i, ts = ln.split()
+                printed[int(i)] = float(ts)
+    except OSError:
+        pass
+    during = sorted(i for i, ts in printed.items() if w_cut <= ts <= w_heal)
+    after_cut = set(int(x) for x in re.findall(rb"LINE-(\d+)-E",
+                                               term.text(m_cut)))
+    got = [i for i in during if i in after_cut]
+    row = {"contender": c.name, "cut_s": secs,
+           "lost_shown_s": (lost - t_cut) if lost else None,
+           "back_s": (back - t_heal) if back else None,
+           "printed_during": len(during), "delivered": len(got),
+           "exited": term.exited() is not None}
+    if c.byte_stream:
+        want = sorted(printed)
+        row["exactly_once_in_order"] = bool(want) and seen == want
+    bench.samples[("recovery", c.name)] = row
+    return row
+
+
+# -- 6. idle cost and 7. idle memory -------------------------------------------
+
+def idle(bench):
+    """Scenario 6: traffic and wakeups of idle sessions, all contenders at
+    once, each in a lab of its own."""
+    period = bench.idle_seconds
+    picks = [c for c in bench.pick("ssh", "limpet", "mosh", "autossh+tmux")]
+    runs = []
+    for c in picks:
+        if c.skip:
+            bench.record("idle", {"contender": c.name, "skipped": c.skip})
+            continue
+        lab = None
+        try:
+            lab = bench.lab()
+            term = c.start(lab, timeout=30)
+            runs.append((c, lab, term))
+        except Exception as e:
+            bench.record("idle", {"contender": c.name,
+                                  "failed": str(e).splitlines()[0][:200]})
+            if lab is not None:
+                lab.close()
+    try:
+        time.sleep(3)
+        snap0 = [(lab.net.traffic(), idle_procs(lab, c))
+                 for c, lab, term in runs]
+        t0 = time.monotonic()
+        end = t0 + period
+        while time.monotonic() < end:
+            for c, lab, term in runs:
+                term.read(0)
+            time.sleep(0.5)
+        el = time.monotonic() - t0
+        for (c, lab, term), (tr0, p0) in zip(runs, snap0):
+            tr1, p1 = lab.net.traffic(), idle_procs(lab, c)
+            byt = sum(tr1[d][1] - tr0[d][1] for d in ("up", "down"))
+            pkt = sum(tr1[d][0] - tr0[d][0] for d in ("up", "down"))
+            row = {"contender": c.name, "seconds": el,
+                   "bytes_per_hour": byt * 3600.0 / el,
+                   "packets_per_hour": pkt * 3600.0 / el,
+                   "alive": term.exited() is None}
+            for side in ("server", "client"):
+                w = sum(p1[side].get(pid, 0) - n
+                        for pid, n in p0[side].items())
+                row[side + "_wakeups_per_min"] = w * 60.0 / el
+            row["server_what"] = p1["server_what"]
+            bench.record("idle", row)
+            bench.log("idle %-13s %.0f B/h %.0f pkt/h server %.1f/min" % (
+                c.name, row["bytes_per_hour"], row["packets_per_hour"],
+                row["server_wakeups_per_min"]))
+            mem = session_memory(lab, c)
+            mem.update({"contender": c.name, "when": "idle"})
+            bench.record("memory-idle", mem)
+    finally:
+        for c, lab, term in runs:
+            term.close()
+            lab.close()
+
+
+def idle_procs(lab, c):
+    """Context switch counts of the session's own processes."""
+    if c.name == "limpet":
+        server = C.limpet_roles(lab)[0]
+        what = "limpet daemon"
+    elif c.name.startswith("mosh"):
+        server = C.procs(lab.net.server, ("mosh-server",))
+        what = "mosh-server"
+    elif c.name == "autossh+tmux":
+        server = C.procs(lab.net.server, ("tmux: server", "sshd"))
+        server = [i for i in server if i["pid"] != lab.ssh.pid]
+        what = "tmux server + sshd"
+    else:
+        server = [i for i in C.procs(lab.net.server, ("sshd",))
+                  if i["pid"] != lab.ssh.pid]
+        what = "sshd"
+    client = C.procs(lab.net.client, c.client_names)
+    return {"server": {i["pid"]: i["csw"] for i in server},
+            "client": {i["pid"]: i["csw"] for i in client},
+            "server_what": what}
+
+
+# -- 8. scale ------------------------------------------------------------------
+
+def scale(bench):
+    """Scenario 8: many detached sessions on one server."""
+    n = bench.scale_sessions
+    lab = bench.lab()
+    try:
+        for c in bench.pick("limpet", "autossh+tmux"):
+            fn = scale_limpet if c.name == "limpet" else scale_tmux
+            run_contender(bench, "scale", c,
+                          lambda fn=fn, c=c: fn(bench, lab, c, n))
+            lab.reset()
+        bench.record("scale", {"contender": "mosh",
+                               "skipped": "mosh has no detached sessions"})
+    finally:
+        lab.close()
+
+
+def timed(argv, timeout=60):
+    t0 = time.monotonic()
+    r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=timeout)
+    return time.monotonic() - t0, r
+
+
+def scale_limpet(bench, lab, c, n):
+    errors = []
+    lock = threading.Lock()
+    todo = list(range(n))
+
+    def worker():
+        while True:
+            with lock:
+                if not todo or len(errors) > 5:
+                    return
+                todo.pop()
+            try:
+                term = c.start(lab, timeout=30)
+                term.send("\r~.")
+                end = time.monotonic() + 10
+                while term.exited() is None and time.monotonic() < end:
+                    term.read(0.1)
+                ok = term.exited() is not None
+                term.close()
+                if not ok:
+                    raise RuntimeError("client did not detach on ~.")
+            except Exception as e:
+                with lock:
+                    errors.append(str(e))
+    t0 = time.monotonic()
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    create = time.monotonic() - t0
+    if errors:
+        raise RuntimeError("%d sessions failed: %s" % (len(errors),
+                                                       errors[0]))
+    daemons, _ = C.limpet_roles(lab)
+    ls_t, r = timed(lab.in_client([lab.limpet, "ls", "--server-path",
+                                   lab.limpet, "-F", lab.ssh.ssh_config,
+                                   "lab"]))
+    listed = len([ln for ln in r.stdout.splitlines() if ln.strip()])
+    setup = ssh_setup_time(lab)
+    total = sum(i["rss"] for i in daemons)
+    shells = sum(i["rss"] for i in C.procs(lab.net.server, ("bash",)))
+    bench.record("scale", {
+        "contender": "limpet", "sessions": len(daemons),
+        "create_s": create, "list_s": ls_t, "listed_lines": listed,
+        "list_under_1s": ls_t < 1.0, "ssh_setup_s": setup,
+        "server_total_mib": total / 1024.0,
+        "per_session_kib": total / max(1, len(daemons)),
+        "shells_mib": shells / 1024.0})
+    bench.log("scale limpet %d sessions create %.1f s ls %.2f s" %
+              (len(daemons), create, ls_t))
+
+
+def scale_tmux(bench, lab, c, n):
+    t, r = timed(lab.ssh_argv(
+        "for i in $(seq 1 %d); do tmux -S %s -f %s new -d -s s$i %s; done"
+        % (n, lab.tmux_sock, lab.tmux_conf, lab.shell)), timeout=300)
+    if r.returncode != 0:
+        raise RuntimeError("tmux new: " + r.stderr.strip()[-200:])
+    ls_t, r = timed(lab.ssh_argv("tmux -S %s ls" % lab.tmux_sock))
+    listed = len([ln for ln in r.stdout.splitlines() if ln.strip()])
+    srv = C.procs(lab.net.server, ("tmux: server",))
+    total = sum(i["rss"] for i in srv)
+    shells = sum(i["rss"] for i in C.procs(lab.net.server, ("bash",)))
+    bench.record("scale", {
+        "contender": "tmux", "sessions": listed, "create_s": t,
+        "list_s": ls_t, "listed_lines": listed,
+        "list_under_1s": ls_t < 1.0,
+        "server_total_mib": total / 1024.0,
+        "per_session_kib": total / max(1, listed),
+        "shells_mib": shells / 1024.0,
+        "note": "created by one ssh command running a loop"})
+    bench.log("scale tmux %d sessions create %.1f s ls %.2f s" %
+              (listed, t, ls_t))
+
+
+ALL = [("latency", latency), ("bulk", bulk), ("flood", flood),
+       ("cut", cut), ("idle", idle), ("scale", scale)]
+
+
+def smoke(bench):
+    """Check that limpet opens a session at all (for the summary)."""
+    lab = bench.lab()
+    try:
+        c = C.Limpet(bench)
+        term = c.start(lab, timeout=20)
+        term.close()
+        return None
+    except Exception as e:
+        return str(e).splitlines()[0][:300]
+    finally:
+        lab.close()
+
+
+__all__ = ["ALL", "smoke", "Term"]

@@ -1,0 +1,189 @@
+"""A terminal session under measurement: a program on a real PTY whose
+output is read with timestamps, and helpers to find text in it.
+
+Output is kept raw; searches look at it with terminal escape sequences
+removed, so a key echoed inside a screen update (mosh, tmux) still counts.
+"""
+
+import fcntl
+import os
+import re
+import select
+import signal
+import struct
+import termios
+import time
+
+ESC_RE = re.compile(
+    rb"\x1b\[[0-?]*[ -/]*[@-~]"          # CSI
+    rb"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"  # OSC
+    rb"|\x1b[()*+][0-9A-Za-z]"            # charset designation
+    rb"|\x1b[ -/]*[0-~]"                  # other escapes
+    rb"|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # controls but \t \n \r
+
+
+def strip(data):
+    """Text with escape sequences and control characters removed."""
+    return ESC_RE.sub(b"", bytes(data))
+
+
+def children_map():
+    """pid -> [child pids], from /proc."""
+    kids = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        fields = st[st.rfind(")") + 2:].split()
+        kids.setdefault(int(fields[1]), []).append(int(d))
+    return kids
+
+
+def descendants(pid):
+    """Every process below pid."""
+    kids = children_map()
+    out, todo = [], [pid]
+    while todo:
+        for k in kids.get(todo.pop(), []):
+            if k not in out:
+                out.append(k)
+                todo.append(k)
+    return out
+
+
+def alive(pid):
+    """True if pid exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            st = f.read()
+    except OSError:
+        return False
+    return st[st.rfind(")") + 2:].split()[0] != "Z"
+
+
+def end_pids(pids, grace=2.0):
+    """SIGTERM the pids, SIGKILL whatever is left after grace seconds."""
+    pids = [p for p in pids if p > 1 and p != os.getpid()]
+    for p in pids:
+        try:
+            os.kill(p, signal.SIGTERM)
+        except OSError:
+            pass
+    end = time.monotonic() + grace
+    while time.monotonic() < end and any(alive(p) for p in pids):
+        time.sleep(0.02)
+    for p in pids:
+        if alive(p):
+            try:
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass
+
+
+class Term:
+    """argv on a fresh PTY of rows x cols; output read as it comes."""
+
+    def __init__(self, argv, env, rows=24, cols=80, keep=True):
+        self.argv = argv
+        self.keep = keep
+        self.out = bytearray()
+        self.total = 0
+        self.last_read = None
+        self.pid, self.fd = os.forkpty()
+        if self.pid == 0:
+            try:
+                fcntl.ioctl(0, termios.TIOCSWINSZ,
+                            struct.pack("HHHH", rows, cols, 0, 0))
+                os.execvpe(argv[0], argv, env)
+            finally:
+                os._exit(127)
+        fl = fcntl.fcntl(self.fd, fcntl.F_GETFL)
+        fcntl.fcntl(self.fd, fcntl.F_SETFL, fl | os.O_NONBLOCK)
+        self.status = None
+
+    def read(self, timeout):
+        """Read what arrives within timeout; b"" if nothing, None at EOF."""
+        r, _, _ = select.select([self.fd], [], [], max(timeout, 0))
+        if not r:
+            return b""
+        try:
+            data = os.read(self.fd, 1 << 16)
+        except BlockingIOError:
+            return b""
+        except OSError:
+            return None
+        if not data:
+            return None
+        self.last_read = time.monotonic()
+        self.total += len(data)
+        if self.keep:
+            self.out += data
+        return data
+
+    def drain(self, quiet=0.05, limit=2.0):
+        """Read until nothing came for `quiet` seconds (at most limit)."""
+        end = time.monotonic() + limit
+        while time.monotonic() < end:
+            d = self.read(quiet)
+            if not d:
+                return
+
+    def mark(self):
+        """A position in the output to search from."""
+        return len(self.out)
+
+    def text(self, since=0):
+        """Output since a mark, escapes removed."""
+        return strip(self.out[since:])
+
+    def wait(self, pattern, timeout, since=None):
+        """Wait until the regex pattern (bytes) shows in the text since
+        the mark; the match time (monotonic) or None on timeout/EOF."""
+        since = self.mark() if since is None else since
+        rx = re.compile(pattern)
+        end = time.monotonic() + timeout
+        scanned = since
+        while True:
+            # Rescan a little before the new bytes: a match may straddle.
+            if rx.search(strip(self.out[max(since, scanned - 256):])):
+                return time.monotonic()
+            scanned = len(self.out)
+            left = end - time.monotonic()
+            if left <= 0:
+                return None
+            if self.read(min(left, 0.5)) is None:
+                return None
+
+    def send(self, data):
+        """Write bytes to the program as typed keys."""
+        if isinstance(data, str):
+            data = data.encode()
+        os.write(self.fd, data)
+
+    def exited(self):
+        """The exit status if the program ended, else None."""
+        if self.status is None:
+            try:
+                pid, st = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                return -1
+            if pid != 0:
+                self.status = st
+        return self.status
+
+    def close(self):
+        """End the program and everything it started, by pid."""
+        pids = [self.pid] + descendants(self.pid)
+        end_pids(pids, grace=1.0)
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
