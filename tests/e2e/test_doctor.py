@@ -35,9 +35,13 @@ def doctor(bin_path, *args, netns=None, env=None, timeout=DOCTOR_TIMEOUT):
     if netns is not None:
         argv = ["ip", "netns", "exec", netns] + argv
     e = dict(os.environ)
+    e.setdefault("ASAN_OPTIONS", "detect_leaks=1")
     e.update(env or {})
-    return subprocess.run(argv, capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL, env=e)
+    r = subprocess.run(argv, capture_output=True, text=True,
+                       timeout=timeout, stdin=subprocess.DEVNULL, env=e)
+    for bad in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+        assert bad not in r.stderr, r.stderr
+    return r
 
 
 def doctor_json(bin_path, *args, **kw):
