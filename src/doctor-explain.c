@@ -106,11 +106,16 @@ int
 doctor_explain_print(const char *msg, int status, FILE *fp)
 {
 	size_t	i, n = 0;
-	int	found = 0, shell;
+	int	found = 0;
+	char	num[16];
 
 	for (i = 0; i < sizeof explain_table / sizeof explain_table[0];
 	    i++) {
 		if (strcasestr(msg, explain_table[i].pattern) == NULL)
+			continue;
+		/* A cause that always gives 255 cannot give another status. */
+		if (status >= 0 && explain_table[i].status >= 0 &&
+		    status != explain_table[i].status)
 			continue;
 		/* A bare "Connection to H closed." only if nothing else fit. */
 		if (strcmp(explain_table[i].pattern, "connection to") == 0 &&
@@ -118,29 +123,66 @@ doctor_explain_print(const char *msg, int status, FILE *fp)
 			continue;
 		n++;
 		found = 1;
-		fprintf(fp, "%zu. ", n);
-		doctor_report_wrap(fp, explain_table[i].cause, 0, 78);
-		fprintf(fp, "   Tell apart: ");
-		doctor_report_wrap(fp, explain_table[i].check, 0, 64);
-		if (status >= 0 && explain_table[i].status >= 0 &&
-		    status != explain_table[i].status)
-			fprintf(fp, "   (but this message comes with exit "
-			    "status %d, not %d)\n", explain_table[i].status,
-			    status);
+		snprintf(num, sizeof num, "%zu.", n);
+		doctor_report_wrap_lead(fp, num, explain_table[i].cause, 4, 78);
+		doctor_report_wrap_lead(fp, "    To tell:",
+		    explain_table[i].check, 13, 78);
 		fputc('\n', fp);
 	}
-	if (status >= 0) {
-		shell = status != 255;
-		if (shell && !found)
-			fprintf(fp, "Exit status %d is not ssh's own (255): "
-			    "the remote shell or command ended itself, e.g. "
-			    "TMOUT, or was killed (128 + signal).\n", status);
-		else if (!found)
-			fprintf(fp, "Exit status 255 is ssh's own: the "
-			    "connection ended, not the remote shell.\n");
-	}
+	if (status >= 0 && status != 255)
+		fprintf(fp, "Exit status %d is not ssh's own (255): the remote "
+		    "shell or command ended itself (TMOUT's auto-logout exits "
+		    "with the shell's last status) or was killed (128 + "
+		    "signal, e.g. by logind).\n", status);
+	else if (status == 255 && !found)
+		fprintf(fp, "Exit status 255 is ssh's own: the connection "
+		    "ended, not the remote shell.\n");
 	if (!found && status < 0)
 		fprintf(fp, "No known timeout prints this message.  "
 		    "limpet doctor DEST checks every layer.\n");
 	return (int)n;
+}
+
+/* Recognised last words of a shell that ended itself. */
+static const struct {
+	const char	*text;
+	const char	*why;
+} exit_words[] = {
+	{ "timed out waiting for input: auto-logout",
+	  "the remote shell logged itself out: TMOUT expired at the prompt "
+	  "(limpet doctor shows where it is set)" },
+	{ "shell will timeout in 60 seconds due to inactivity",
+	  "the remote shell (ksh) logged itself out: TMOUT expired at the "
+	  "prompt (limpet doctor shows where it is set)" },
+	{ "timed out waiting for input",
+	  "the remote shell logged itself out: TMOUT expired at the prompt "
+	  "(limpet doctor shows where it is set)" },
+	{ "zsh: timeout",
+	  "the remote shell (zsh) logged itself out: TMOUT expired at the "
+	  "prompt (limpet doctor shows where it is set)" },
+	{ "auto-logout",
+	  "the remote shell (tcsh) logged itself out: autologout expired "
+	  "(limpet doctor shows where it is set)" },
+};
+
+/*
+ * A one-line reason for the end of a session, from the last bytes it
+ * printed (tail, len) and the shell's exit status (128 + signal for a
+ * signal, -1 unknown), or NULL if nothing explains it.  The client prints
+ * it instead of a bare exit.
+ */
+const char *
+doctor_explain_exit(const char *tail, size_t len, int status)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof exit_words / sizeof exit_words[0]; i++)
+		if (tail != NULL && memmem(tail, len, exit_words[i].text,
+		    strlen(exit_words[i].text)) != NULL)
+			return exit_words[i].why;
+	if (status == 128 + 15 || status == 128 + 1 || status == 128 + 9)
+		return "the remote shell was killed by a signal: systemd-logind "
+		    "(StopIdleSessionSec, KillUserProcesses), an admin, or the "
+		    "OOM killer (limpet doctor checks logind)";
+	return NULL;
 }

@@ -174,6 +174,17 @@ doctor_report_verdict(int v, long secs, char *out, size_t len)
 void
 doctor_report_wrap(FILE *fp, const char *text, int indent, int width)
 {
+	doctor_report_wrap_lead(fp, NULL, text, indent, width);
+}
+
+/*
+ * The same, with lead (as wide as indent, e.g. "1. ") printed instead of
+ * the first line's indentation.
+ */
+void
+doctor_report_wrap_lead(FILE *fp, const char *lead, const char *text,
+    int indent, int width)
+{
 	const char	*p = text, *nl, *w;
 	int		 col, wl;
 
@@ -181,7 +192,11 @@ doctor_report_wrap(FILE *fp, const char *text, int indent, int width)
 		nl = strchr(p, '\n');
 		if (nl == NULL)
 			nl = p + strlen(p);
-		fprintf(fp, "%*s", indent, "");
+		if (lead != NULL) {
+			fprintf(fp, "%-*s", indent, lead);
+			lead = NULL;
+		} else
+			fprintf(fp, "%*s", indent, "");
 		if (*p == ' ') {
 			fprintf(fp, "%.*s\n", (int)(nl - p), p);
 			p = *nl != '\0' ? nl + 1 : nl;

@@ -68,6 +68,8 @@ void	doctor_report_json(const struct doctor_report *, FILE *);
 int	doctor_report_status(const struct doctor_report *);
 const char *doctor_report_verdict(int, long, char *, size_t);
 void	doctor_report_wrap(FILE *, const char *, int, int);
+void	doctor_report_wrap_lead(FILE *, const char *, const char *, int,
+	    int);
 void	doctor_report_jstr(FILE *, const char *);
 
 #endif
