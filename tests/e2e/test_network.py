@@ -13,6 +13,7 @@ its own lab, so the file stays within its time budget.
 """
 
 import os
+import re
 import shutil
 import signal
 import sys
@@ -233,6 +234,9 @@ def check_resumed(o, s, since, before, what):
     assert not probs, probs
     assert "output were lost" not in s.screen.raw
     o.say("L1..L%d each exactly once, in order", nums[-1])
+    # Whatever notice was drawn is gone from the bottom line.
+    drawn = netcase.NOTICE_RE.findall(s.screen.raw)
+    assert not drawn or "no contact" not in drawn[-1], drawn[-1]
     took = s.command(timeout=10)
     st = s.status()
     o.say("then a command answered in %.2fs; %d reconnects", took,
@@ -241,12 +245,22 @@ def check_resumed(o, s, since, before, what):
     return first - since, st
 
 
+def told(o, s, at_least):
+    """The bottom-line notice said for how long contact was lost."""
+    secs = [int(n) for n in re.findall(r"limpet: no contact with lab "
+                                       r"for (\d+)s", s.screen.raw)]
+    o.say("the notice counted up to %ss without contact", max(secs or [0]))
+    assert secs and max(secs) >= at_least, secs[-5:]
+
+
 def blackhole(o, t0, lab, s):
     """The path drops everything for a minute while output streams."""
     lab.blackhole(True)
     sleep_until(t0 + OUTAGE_S)
     lab.blackhole(False)
     healed = time.monotonic()
+    # Found dead after the 25 s heartbeat and 5 s more: 30 s unseen.
+    told(o, s, OUTAGE_S - 35)
     took, st = check_resumed(o, s, healed, last_line(s), "the heal")
     assert st["reconnects"] >= 1, st
     # The client retries with a backoff capped at 10 s.
@@ -274,6 +288,7 @@ def uplink(o, t0, lab, s):
         lab.exec("router", ["iptables", "-w", "-D"] + rule)
     healed = time.monotonic()
     before = last_line(s)
+    told(o, s, OUTAGE_S - 15)
     _, seen, _ = s.screen.wait(r"up2001\r\n", 30, start)
     o.say("command typed during the outage answered %.2fs after the "
           "heal (%.0fs after typing)", seen - healed, seen - typed)
