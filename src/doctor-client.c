@@ -344,8 +344,9 @@ doctor_client_rest(struct doctor_ctx *ctx)
 	cm = doctor_client_val(ctx, "controlmaster", "no");
 	f = doctor_client_add(ctx, "ControlMaster", "controlmaster", "no",
 	    DOCTOR_OK);
-	doctor_report_set(&f->value, "%s, ControlPersist %s", cm,
-	    doctor_client_val(ctx, "controlpersist", "no"));
+	doctor_report_set(&f->value, "%s, ControlPersist %s",
+	    strcmp(cm, "false") == 0 ? "no" : strcmp(cm, "true") == 0 ?
+	    "yes" : cm, doctor_client_val(ctx, "controlpersist", "no"));
 	if (strcasecmp(cm, "no") != 0 && strcasecmp(cm, "false") != 0) {
 		argv = doctor_ssh_argv(ctx, NULL, ocheck, 2, 1);
 		memset(&p, 0, sizeof p);

@@ -241,8 +241,8 @@ doctor_nat_progress(const struct doctor_nat *n, long long start,
 	}
 	fprintf(stderr, "limpet doctor: probing the path: %lld s of %d; "
 	    "%d survived, %d dropped, %d waiting (Ctrl-C stops and "
-	    "reports)\n", (now - start) / 1000, n->max + n->wait, alive,
-	    dead, wait);
+	    "reports)\n", (now - start) / 1000,
+	    n->times[n->ntimes - 1] + n->wait, alive, dead, wait);
 }
 
 /* Run the probe (if asked): fills ctx->nat. */
@@ -269,7 +269,8 @@ doctor_nat_probe(struct doctor_ctx *ctx)
 	}
 	start = lastprog = doctor_nat_now();
 	fprintf(stderr, "limpet doctor: probing the path with %d idle "
-	    "connections (up to %d s)\n", n->ntimes, n->max);
+	    "connections (up to %d s)\n", n->ntimes,
+	    n->times[n->ntimes - 1] + n->wait);
 	for (;;) {
 		now = doctor_nat_now();
 		left = 0;

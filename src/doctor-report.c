@@ -224,14 +224,26 @@ doctor_report_wrap_lead(FILE *fp, const char *lead, const char *text,
 	}
 }
 
-/* Print one finding as text. */
+/* Print one finding as text; an ok one briefly. */
 static void
 doctor_report_text_one(const struct doctor_finding *f, FILE *fp)
 {
 	char	v[64], lv[64];
+	int	brief = f->verdict == DOCTOR_OK && f->lverdict == DOCTOR_OK;
 
 	doctor_report_verdict(f->verdict, f->secs, v, sizeof v);
-	fprintf(fp, "  [%s] %s %s\n", v, f->check, f->value);
+	fprintf(fp, "  [%s] %s %s", v, f->check, f->value);
+	if (brief) {
+		if (f->file != NULL && f->line > 0)
+			fprintf(fp, " (%s line %d)", f->file, f->line);
+		else if (f->line == 0)
+			fprintf(fp, " (default)");
+		fputc('\n', fp);
+		if (f->why != NULL)
+			doctor_report_wrap(fp, f->why, 6, 78);
+		return;
+	}
+	fputc('\n', fp);
 	if (f->file != NULL && f->line > 0)
 		fprintf(fp, "      set at %s line %d\n", f->file, f->line);
 	else if (f->file != NULL)
@@ -242,8 +254,7 @@ doctor_report_text_one(const struct doctor_finding *f, FILE *fp)
 		doctor_report_wrap(fp, f->why, 6, 78);
 	if (f->limpet != NULL) {
 		doctor_report_verdict(f->lverdict, f->lsecs, lv, sizeof lv);
-		fprintf(fp, "      limpet session: %s.", lv);
-		fputc('\n', fp);
+		fprintf(fp, "      limpet session: %s.\n", lv);
 		doctor_report_wrap(fp, f->limpet, 8, 78);
 	}
 	if (f->fix != NULL) {
@@ -269,33 +280,26 @@ doctor_report_cmp(long a, long b)
 }
 
 /*
- * Fill idx with the findings that end (or break) a session, for plain ssh
- * (lim 0) or limpet (lim 1), ranked: broken first, then by time.
+ * Fill idx with the findings that end an idle session, for plain ssh
+ * (lim 0) or limpet (lim 1), the soonest first (unknown times last).
  */
 static int
 doctor_report_rank(const struct doctor_report *r, int lim, int *idx)
 {
-	int	 n = 0, i, j, t, vi, vj;
+	int	 n = 0, i, j, t, vi;
 	long	 si, sj;
 
 	for (i = 0; i < r->n; i++) {
 		vi = lim ? r->f[i].lverdict : r->f[i].verdict;
-		if (vi == DOCTOR_KILLS || vi == DOCTOR_BROKEN)
+		if (vi == DOCTOR_KILLS)
 			idx[n++] = i;
 	}
 	for (i = 1; i < n; i++) {
 		for (j = i; j > 0; j--) {
-			vi = lim ? r->f[idx[j]].lverdict : r->f[idx[j]].verdict;
-			vj = lim ? r->f[idx[j - 1]].lverdict :
-			    r->f[idx[j - 1]].verdict;
 			si = lim ? r->f[idx[j]].lsecs : r->f[idx[j]].secs;
 			sj = lim ? r->f[idx[j - 1]].lsecs :
 			    r->f[idx[j - 1]].secs;
-			if (vi == DOCTOR_BROKEN && vj != DOCTOR_BROKEN)
-				;
-			else if (vi == vj && doctor_report_cmp(si, sj) < 0)
-				;
-			else
+			if (doctor_report_cmp(si, sj) >= 0)
 				break;
 			t = idx[j];
 			idx[j] = idx[j - 1];
@@ -311,6 +315,7 @@ doctor_report_text_rank(const struct doctor_report *r, int lim, FILE *fp)
 {
 	int				*idx;
 	int				 n, i;
+	long				 secs;
 	char				 v[64];
 	const struct doctor_finding	*f;
 
@@ -321,10 +326,12 @@ doctor_report_text_rank(const struct doctor_report *r, int lim, FILE *fp)
 		fprintf(fp, "    nothing found that ends an idle session\n");
 	for (i = 0; i < n; i++) {
 		f = &r->f[idx[i]];
-		doctor_report_verdict(lim ? f->lverdict : f->verdict,
-		    lim ? f->lsecs : f->secs, v, sizeof v);
-		fprintf(fp, "    %d. %s: %s %s (%s)\n", i + 1,
-		    layer_names[f->layer], f->check, f->value, v);
+		secs = lim ? f->lsecs : f->secs;
+		if (secs >= 0)
+			snprintf(v, sizeof v, "after %ld s:", secs);
+		else
+			snprintf(v, sizeof v, "at some point:");
+		fprintf(fp, "    %d. %s %s %s\n", i + 1, v, f->check, f->value);
 	}
 	free(idx);
 }
@@ -350,13 +357,26 @@ doctor_report_text(const struct doctor_report *r, FILE *fp)
 	if (r->nnotes > 0) {
 		fprintf(fp, "\nNot checked\n");
 		for (i = 0; i < r->nnotes; i++) {
-			fprintf(fp, "  -");
-			doctor_report_wrap(fp, r->notes[i], 1, 78);
+			doctor_report_wrap_lead(fp, "  -", r->notes[i], 4,
+			    78);
 		}
 	}
 	fprintf(fp, "\nWhat ends an idle session first\n");
 	doctor_report_text_rank(r, 0, fp);
 	doctor_report_text_rank(r, 1, fp);
+	any = 0;
+	for (i = 0; i < r->n; i++) {
+		if (r->f[i].verdict != DOCTOR_BROKEN)
+			continue;
+		if (!any)
+			fprintf(fp, "\nBroken configuration\n");
+		any = 1;
+		fprintf(fp, "  %s", r->f[i].value);
+		if (r->f[i].file != NULL && r->f[i].line > 0)
+			fprintf(fp, " at %s line %d", r->f[i].file,
+			    r->f[i].line);
+		fprintf(fp, ": %s\n", r->f[i].check);
+	}
 }
 
 /* Print s as a JSON string (or null). */
@@ -426,7 +446,7 @@ void
 doctor_report_json(const struct doctor_report *r, FILE *fp)
 {
 	const struct doctor_finding	*f;
-	int				 i;
+	int				 i, first;
 
 	fputs("{\"destination\":", fp);
 	doctor_report_jstr(fp, r->dest);
@@ -463,7 +483,19 @@ doctor_report_json(const struct doctor_report *r, FILE *fp)
 	doctor_report_json_rank(r, 0, fp);
 	fputs(",\"limpet\":", fp);
 	doctor_report_json_rank(r, 1, fp);
-	fprintf(fp, "},\n\"status\":%d}\n", doctor_report_status(r));
+	fputs("},\n\"broken\":[", fp);
+	for (i = 0, first = 1; i < r->n; i++) {
+		if (r->f[i].verdict != DOCTOR_BROKEN)
+			continue;
+		fprintf(fp, "%s{\"layer\":\"%s\",\"check\":", first ? "" :
+		    ",", layer_keys[r->f[i].layer]);
+		doctor_report_jstr(fp, r->f[i].check);
+		fputs(",\"value\":", fp);
+		doctor_report_jstr(fp, r->f[i].value);
+		fputc('}', fp);
+		first = 0;
+	}
+	fprintf(fp, "],\n\"status\":%d}\n", doctor_report_status(r));
 }
 
 /*

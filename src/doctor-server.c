@@ -328,12 +328,16 @@ doctor_server_issues(struct doctor_ctx *ctx, struct sshconf *c, int sshd)
 		if (sshd)
 			doctor_report_set(&f->why, "%s: sshd refuses to start "
 			    "or reload with it.", is->text);
+		else if (is->kind == SSHCONF_WRONGSIDE)
+			doctor_report_set(&f->why, "%s is an sshd keyword, but "
+			    "this is an ssh_config on the server, which only ssh "
+			    "run there reads, never sshd: it sets nothing for "
+			    "your sessions, and every ssh from that host fails "
+			    "with \"Bad configuration option\".", is->key);
 		else
-			doctor_report_set(&f->why, "%s: this file is read by "
-			    "ssh run on the server, never by sshd, so it sets "
-			    "nothing for your sessions, and every ssh from "
-			    "that host fails with \"Bad configuration "
-			    "option\".", is->text);
+			doctor_report_set(&f->why, "%s is not a keyword ssh "
+			    "knows: every ssh from that host fails with \"Bad "
+			    "configuration option\".", is->key);
 		f->lverdict = sshd ? DOCTOR_BROKEN : DOCTOR_OK;
 		doctor_report_set(&f->limpet, sshd ? "No new connection is "
 		    "possible once sshd restarts." : "limpet sessions do not "
@@ -385,6 +389,7 @@ doctor_server_check(struct doctor_ctx *ctx)
 	struct sshconf_match	 m;
 	struct sshconf_io	 io = doctor_server_io(ctx);
 	struct doctor_kv	*dump = NULL;
+	struct doctor_finding	*f;
 	int			 nd = 0, ng = 0, r;
 	char			*conn, *w[4], *p, *groups, *gv[64];
 	const char		*cfg, *home;
@@ -416,19 +421,32 @@ doctor_server_check(struct doctor_ctx *ctx)
 		cfg = "/etc/ssh/sshd_config";
 	sshconf_init(&c, 1);
 	r = sshconf_load(&c, cfg, "/etc/ssh", &m, &io);
-	if (r != 0 && ctx->remote.sshd_t == NULL)
-		doctor_report_note(&ctx->report, "the server's %s is not "
-		    "readable and sshd -G/-T could not run there: sshd's "
-		    "settings are unknown (they are only defaults below)",
-		    cfg);
-	else if (r != 0)
-		doctor_report_note(&ctx->report, "the server's %s is not "
-		    "readable: values come from sshd -T, without their "
-		    "file and line", cfg);
-	doctor_server_dump(ctx, &dump, &nd);
-	doctor_server_alive(ctx, dump, nd, &c);
-	doctor_server_channel(ctx, dump, nd, &c);
-	doctor_server_rest(ctx, dump, nd, &c);
+	if (r != 0 && ctx->remote.sshd_t == NULL) {
+		f = doctor_report_add(&ctx->report, LAYER_SERVER,
+		    "sshd settings", "unknown", DOCTOR_WARN);
+		f->line = -1;
+		f->lverdict = DOCTOR_OK;
+		doctor_report_set(&f->why, "%s on the server is not readable "
+		    "by %s, and its sshd cannot print its settings without "
+		    "root (sshd -G needs OpenSSH 9.3; this is %s).  "
+		    "ClientAliveInterval, ChannelTimeout and "
+		    "UnusedConnectionTimeout are unknown; the admin can run "
+		    "sshd -T.", cfg, m.user != NULL ? m.user : "you",
+		    doctor_remote_get(&ctx->remote, "sshd_version") != NULL ?
+		    doctor_remote_get(&ctx->remote, "sshd_version") : "older");
+		doctor_report_set(&f->limpet, "limpet's heartbeat and "
+		    "reconnection cover ClientAlive and ChannelTimeout above "
+		    "its heartbeat interval.");
+	} else {
+		if (r != 0)
+			doctor_report_note(&ctx->report, "the server's %s is "
+			    "not readable: sshd's values come from sshd -T, "
+			    "without their file and line", cfg);
+		doctor_server_dump(ctx, &dump, &nd);
+		doctor_server_alive(ctx, dump, nd, &c);
+		doctor_server_channel(ctx, dump, nd, &c);
+		doctor_server_rest(ctx, dump, nd, &c);
+	}
 	doctor_server_issues(ctx, &c, 1);
 	sshconf_free(&c);
 	doctor_kv_free(dump, nd);

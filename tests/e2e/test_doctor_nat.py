@@ -99,6 +99,9 @@ def test_founding_story(limpet_bin, nat, run, sshd_path):
                              "  AuthorizedKeysFile .ssh/authorized_keys"])
     run.labs.append(lab)
     lab.start()
+    # Like Debian's /etc/ssh/sshd_config, readable by every user.
+    os.chmod(lab.basedir, 0o755)
+    os.chmod(lab.sshd_config, 0o644)
     user = LoginUser(lab)
     try:
         rc = user.append(".bashrc", "TMOUT=600\n")
@@ -124,6 +127,10 @@ def test_founding_story(limpet_bin, nat, run, sshd_path):
             ("ClientAliveCountMax", "/etc/ssh/ssh_config", 4)]
         assert all(f["fix_by"] == "admin" for f in wrong)
         assert "sshd_config.d" in wrong[0]["fix"]
+        assert [b["value"] for b in rep["broken"]] == [
+            "ClientAliveInterval", "ClientAliveCountMax"]
+        s = finding(rep, "server", "ClientAliveInterval")
+        assert s["value"] == "0, ClientAliveCountMax 3"
         # 3. TMOUT in the user's ~/.bashrc.
         t = finding(rep, "shell", "TMOUT")
         assert t["verdict"] == "kills" and t["seconds"] == 600
