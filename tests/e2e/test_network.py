@@ -8,8 +8,9 @@ sshd in the server namespace, and checks what the user would see: typed
 commands answer, streamed output arrives whole, exactly once, in order.
 Measured times are printed (pytest -s shows them).
 
-The three one-minute outages run at the same time in one test, each in
-its own lab, so the file stays within its time budget.
+The four one-minute outages (idle behind a forgetful NAT, blackhole,
+dead uplink, laptop sleep) run at the same time in one test, each in its
+own lab, so the whole file takes about 80 s.
 """
 
 import os
