@@ -17,7 +17,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -190,15 +189,19 @@ class SshLab:
                            if server_log else None)
         self.proc = None
         self._old_procs = []
+        self._auto_port = False
         if proxy:
             self.port = None
         elif port is not None:
             self.port = port
         elif netns is None:
             self.port = free_port(listen_addr)
+            self._auto_port = True
         else:
-            # A fresh namespace has nothing listening yet.
-            self.port = 20000 + os.getpid() % 20000
+            # Free here says little about the namespace, but a taken port
+            # is replaced at start.
+            self.port = free_port()
+            self._auto_port = True
         os.makedirs(self.basedir, mode=0o700, exist_ok=True)
         self._make_keys()
         self._write_sshd_config()
@@ -313,28 +316,55 @@ class SshLab:
             os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
 
     def _listening(self):
-        if self.netns is None:
+        """True once our sshd itself holds a socket listening on the port.
+
+        Read from /proc/<pid>/net, which shows sshd's own network
+        namespace, and matched against sshd's descriptors, so that another
+        process listening on the same port (a lab of a parallel test that
+        picked it too) is not mistaken for ours.
+        """
+        pid = self.proc.pid
+        inodes = set()
+        for table in ("tcp", "tcp6"):
             try:
-                with socket.create_connection(
-                        (self.listen_addr, self.port), timeout=0.5):
+                with open("/proc/%d/net/%s" % (pid, table)) as f:
+                    next(f)
+                    for line in f:
+                        fields = line.split()
+                        port = int(fields[1].rsplit(":", 1)[1], 16)
+                        if port == self.port and fields[3] == "0A":
+                            inodes.add("socket:[%s]" % fields[9])
+            except (OSError, IndexError, ValueError, StopIteration):
+                continue
+        if not inodes:
+            return False
+        try:
+            fds = os.listdir("/proc/%d/fd" % pid)
+        except OSError:
+            return False
+        for fd in fds:
+            try:
+                if os.readlink("/proc/%d/fd/%s" % (pid, fd)) in inodes:
                     return True
             except OSError:
-                return False
-        probe = ("import socket,sys\n"
-                 "try:\n"
-                 " socket.create_connection((sys.argv[1],int(sys.argv[2])),"
-                 "timeout=0.5).close()\n"
-                 "except OSError:\n"
-                 " sys.exit(1)\n")
-        r = subprocess.run(["ip", "netns", "exec", self.netns,
-                            sys.executable, "-c", probe, self.listen_addr,
-                            str(self.port)], stdin=subprocess.DEVNULL,
-                           stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
-        return r.returncode == 0
+                continue
+        return False
+
+    def _spawn_sshd(self):
+        logf = open(self.log, "ab")
+        try:
+            self.proc = subprocess.Popen(self.sshd_argv(),
+                                         stdin=subprocess.DEVNULL,
+                                         stdout=logf, stderr=logf)
+        finally:
+            logf.close()
 
     def start(self):
-        """Start sshd and wait (bounded) until its port accepts."""
+        """Start sshd and wait (bounded) until it listens.
+
+        A port picked by the lab that someone took in the meantime is
+        replaced by another free one.
+        """
         self._ensure_privsep_dir()
         if self.proxy:
             r = subprocess.run([self.sshd, "-t", "-f", self.sshd_config],
@@ -344,27 +374,34 @@ class SshLab:
             return
         if self.proc is not None and self.proc.poll() is None:
             return
-        logf = open(self.log, "ab")
-        try:
-            self.proc = subprocess.Popen(self.sshd_argv(),
-                                         stdin=subprocess.DEVNULL,
-                                         stdout=logf, stderr=logf)
-        finally:
-            logf.close()
-        deadline = time.monotonic() + START_TIMEOUT
-        delay = 0.005
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("sshd exited with status %s:\n%s" %
-                                   (self.proc.returncode,
-                                    self.log_text()[-2000:]))
-            if self._listening():
-                return
-            time.sleep(delay)
-            delay = min(delay * 2, 0.1)
-        self.stop()
-        raise RuntimeError("sshd did not listen on %s port %d within %ss" %
-                           (self.listen_addr, self.port, START_TIMEOUT))
+        for attempt in range(5):
+            logged = len(self.log_text())
+            self._spawn_sshd()
+            deadline = time.monotonic() + START_TIMEOUT
+            delay = 0.002
+            while time.monotonic() < deadline:
+                if self._listening():
+                    return
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+            else:
+                self.stop()
+                raise RuntimeError("sshd did not listen on %s port %d "
+                                   "within %ss" % (self.listen_addr,
+                                                   self.port, START_TIMEOUT))
+            text = self.log_text()[logged:]
+            if self._auto_port and "Address already in use" in text:
+                self._old_procs.append(self.proc)
+                self.proc = None
+                self.port = free_port(self.listen_addr)
+                self._write_sshd_config()
+                self._write_ssh_config()
+                continue
+            raise RuntimeError("sshd exited with status %s:\n%s" %
+                               (self.proc.returncode, text[-2000:]))
+        raise RuntimeError("sshd found no free port")
 
     @property
     def pid(self):

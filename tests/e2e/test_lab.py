@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -54,6 +55,37 @@ def test_sshd_extra_overrides_defaults(make_lab):
                                "  PermitTTY no"])
     assert ssh(lab, "true").returncode == 0
     assert "debug3:" in lab.log_text()
+
+
+def test_taken_port_is_replaced(make_lab, monkeypatch):
+    # Someone listens on the port the lab picked before sshd binds it:
+    # the lab moves to another port instead of failing, and is not fooled
+    # into thinking the other listener is its sshd.
+    with socket.socket() as squat:
+        squat.bind(("127.0.0.1", 0))
+        squat.listen(1)
+        taken = squat.getsockname()[1]
+        ports = [taken]
+        real = sshlab.free_port
+        monkeypatch.setattr(sshlab, "free_port",
+                            lambda *a: ports.pop() if ports else real(*a))
+        lab = make_lab()
+        assert lab.port != taken
+        assert ssh(lab, "echo", "moved").stdout == "moved\n"
+
+
+def test_taken_fixed_port_fails(run, sshd_path):
+    with socket.socket() as squat:
+        squat.bind(("127.0.0.1", 0))
+        squat.listen(1)
+        port = squat.getsockname()[1]
+        t = time.monotonic()
+        lab = sshlab.SshLab(os.path.join(run.workdir, "fixed"), port=port,
+                            start=False)
+        run.labs.append(lab)
+        with pytest.raises(RuntimeError, match="Address already in use"):
+            lab.start()
+        assert time.monotonic() - t < 5
 
 
 def test_restart_same_port_new_process(lab, spawn):
