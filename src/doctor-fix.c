@@ -461,12 +461,12 @@ static int doctor_fix_allowed(const struct doctor_ctx *,
  * one file go from the last line up, so line numbers stay right.
  */
 static int
-doctor_fix_remote(struct doctor_ctx *ctx, int *ok, int *failed)
+doctor_fix_remote(struct doctor_ctx *ctx, FILE *out, int *ok, int *failed)
 {
 	static const char *const extra[] = { "-T" };
 	struct buf		 sc;
 	struct doctor_proc	 p;
-	char			**argv, *out, *line, *s, num[32];
+	char			**argv, *text, *line, *s, num[32];
 	int			 i, j, best, r, *order, sys;
 
 	buf_init(&sc, 0);
@@ -511,18 +511,18 @@ doctor_fix_remote(struct doctor_ctx *ctx, int *ok, int *failed)
 	buf_free(&sc);
 	if (r != 0)
 		return r;
-	out = doctor_proc_text(&p.out);
-	s = out;
+	text = doctor_proc_text(&p.out);
+	s = text;
 	while ((line = strsep(&s, "\n")) != NULL) {
 		if (strncmp(line, "@done ", 6) == 0) {
-			printf("  %s\n", line + 6);
+			fprintf(out, "  %s\n", line + 6);
 			(*ok)++;
 		} else if (strncmp(line, "@fail ", 6) == 0) {
-			printf("  not changed: %s\n", line + 6);
+			fprintf(out, "  not changed: %s\n", line + 6);
 			(*failed)++;
 		}
 	}
-	free(out);
+	free(text);
 	doctor_proc_free(&p);
 	return 0;
 }
@@ -573,26 +573,38 @@ doctor_fix_allowed(const struct doctor_ctx *ctx, const struct doctor_edit *e)
 int
 doctor_fix_run(struct doctor_ctx *ctx, struct doctor_edits *es)
 {
+	FILE	*out = ctx->json ? stderr : stdout;
 	char	*d, why[512];
-	int	 i, n = 0, ok = 0, failed = 0, remote = 0, best, *done;
+	int	 i, n = 0, ok = 0, failed = 0, remote = 0, best, *done, adm = 0;
 
-	printf("\nFixes\n");
+	for (i = 0; i < es->n; i++) {
+		if (doctor_fix_allowed(ctx, &es->e[i]))
+			continue;
+		if (!adm++)
+			fprintf(out, "\nFor the admin (doctor leaves these "
+			    "alone%s)\n", ctx->system ? "" : "; as root, "
+			    "--system applies them");
+		d = doctor_fix_describe(&es->e[i]);
+		fprintf(out, "  %s\n", d);
+		free(d);
+	}
+	fprintf(out, "\nFixes\n");
 	for (i = 0; i < es->n; i++) {
 		if (!doctor_fix_allowed(ctx, &es->e[i]))
 			continue;
 		d = doctor_fix_describe(&es->e[i]);
-		printf("  %s\n", d);
+		fprintf(out, "  %s\n", d);
 		free(d);
 		n++;
 	}
 	if (n == 0) {
-		printf("  nothing for you to change: the remaining findings "
-		    "(if any) name who can fix them\n");
+		fprintf(out, "  nothing for you to change: the remaining "
+		    "findings (if any) name who can fix them\n");
 		return 0;
 	}
-	fflush(stdout);
+	fflush(out);
 	if (!ctx->yes && !doctor_fix_ask("Apply these changes?")) {
-		printf("  nothing changed\n");
+		fprintf(out, "  nothing changed\n");
 		return 0;
 	}
 	/* Local edits: one file at a time, from its last line up. */
@@ -613,17 +625,18 @@ doctor_fix_run(struct doctor_ctx *ctx, struct doctor_edits *es)
 			ok++;
 		else
 			failed++;
-		printf("  %s\n", why);
+		fprintf(out, "  %s\n", why);
 	}
 	free(done);
 	for (i = 0; i < es->n; i++)
 		if (es->e[i].remote && doctor_fix_allowed(ctx, &es->e[i]))
 			remote = 1;
-	if (remote && doctor_fix_remote(ctx, &ok, &failed) != 0) {
-		printf("  could not reach the server to apply its changes\n");
+	if (remote && doctor_fix_remote(ctx, out, &ok, &failed) != 0) {
+		fprintf(out, "  could not reach the server to apply its "
+		    "changes\n");
 		failed++;
 	}
-	printf("  %d change%s applied%s\n", ok, ok == 1 ? "" : "s",
+	fprintf(out, "  %d change%s applied%s\n", ok, ok == 1 ? "" : "s",
 	    failed ? ", some failed" : "");
 	return failed ? 1 : 0;
 }

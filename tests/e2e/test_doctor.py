@@ -17,6 +17,7 @@ import random
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import time
 
@@ -242,17 +243,98 @@ def test_clean_server_is_status_0(limpet_bin, lab):
     assert rep["first_to_end"] == {"ssh": [], "limpet": []}
 
 
-def test_client_alive_countmax_0(limpet_bin, make_lab):
-    lab = make_lab(sshd_extra=["ClientAliveInterval 7",
+def test_client_alive_countmax_0(limpet_bin, make_lab, spawn):
+    lab = make_lab(sshd_extra=["ClientAliveInterval 1",
                                "ClientAliveCountMax 0"])
     status, rep = doctor_json(limpet_bin, "-F", lab.ssh_config, "lab")
     f = finding(rep, "server", "ClientAliveInterval")
-    assert f["value"] == "7, ClientAliveCountMax 0"
+    assert f["value"] == "1, ClientAliveCountMax 0"
     assert f["verdict"] == "ok"
     assert "never disconnects" in f["why"]
     assert f["file"] == lab.sshd_config
-    assert f["line"] == line_of(lab.sshd_config, "ClientAliveInterval 7")
+    assert f["line"] == line_of(lab.sshd_config, "ClientAliveInterval 1")
     assert status == 0
+    # The claim holds on this sshd: a frozen client is not disconnected.
+    child = spawn(["ssh", "-tt", "-F", lab.ssh_config, "lab"])
+    child.expect(r"[#$] ")
+    os.kill(child.pid, signal.SIGSTOP)
+    time.sleep(4)
+    os.kill(child.pid, signal.SIGCONT)
+    child.sendline("echo thawed-$((6*7))")
+    child.expect("thawed-42")
+    assert "not responding" not in lab.log_text()
+
+
+def test_client_alive_ends_frozen_client_only(limpet_bin, make_lab, spawn):
+    lab = make_lab(sshd_extra=["ClientAliveInterval 1",
+                               "ClientAliveCountMax 1"])
+    status, rep = doctor_json(limpet_bin, "-F", lab.ssh_config, "lab")
+    f = finding(rep, "server", "ClientAliveInterval")
+    assert f["verdict"] == "ok" and "about 2 s" in f["why"]
+    child = spawn(["ssh", "-tt", "-F", lab.ssh_config, "lab"])
+    child.expect(r"[#$] ")
+    time.sleep(2.5)                # idle, but answering: still there
+    child.sendline("echo idle-$((6*7))")
+    child.expect("idle-42")
+    os.kill(child.pid, signal.SIGSTOP)
+    deadline = time.monotonic() + 10
+    while "not responding" not in lab.log_text():
+        assert time.monotonic() < deadline, lab.log_text()
+        time.sleep(0.2)
+    os.kill(child.pid, signal.SIGCONT)
+
+
+def test_sshd_dropin_and_unreloaded_mistake(limpet_bin, make_lab, run):
+    dropins = os.path.join(run.workdir, "sshd_config.d")
+    os.makedirs(dropins)
+    with open(os.path.join(dropins, "50-cloud.conf"), "w") as f:
+        f.write("# written by cloud-init\nClientAliveInterval 120\n")
+    lab = make_lab(sshd_extra=["Include %s/*.conf" % dropins,
+                               "ClientAliveInterval 600"])
+    status, rep = doctor_json(limpet_bin, "-F", lab.ssh_config, "lab")
+    f = finding(rep, "server", "ClientAliveInterval")
+    assert f["value"].startswith("120,")
+    assert (f["file"], f["line"]) == (
+        os.path.join(dropins, "50-cloud.conf"), 2)
+    # A client keyword added to sshd_config and not reloaded yet: the
+    # running sshd is fine, the next restart is not.
+    with open(lab.sshd_config, "a") as f:
+        f.write("ServerAliveInterval 30\n")
+    status, rep = doctor_json(limpet_bin, "-F", lab.ssh_config, "lab")
+    assert status == 1
+    f = finding(rep, "server", "client keyword in sshd_config")
+    assert f["value"] == "ServerAliveInterval" and f["verdict"] == "broken"
+    assert f["line"] == line_of(lab.sshd_config, "ServerAliveInterval 30")
+    r = subprocess.run([lab.sshd, "-t", "-f", lab.sshd_config],
+                       capture_output=True, text=True)
+    assert r.returncode != 0 and "Bad configuration option" in r.stderr
+
+
+def test_control_master_options_win(limpet_bin, lab, run):
+    sock = os.path.join(run.workdir, "cm.sock")
+    cfg = _lab_config_with(lab, os.path.join(run.workdir, "cfg"), drop=(),
+                           inside=["  ControlMaster auto",
+                                   "  ControlPath %s" % sock,
+                                   "  ControlPersist no"])
+    status, rep = doctor_json(limpet_bin, "-F", cfg, "lab")
+    f = finding(rep, "client", "ControlMaster")
+    assert f["verdict"] == "ok" and f["value"] == "auto, ControlPersist no"
+    assert f["line"] == 2
+    master = subprocess.Popen(["ssh", "-F", cfg, "-N", "-o",
+                               "ControlMaster=yes", "lab"],
+                              stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not os.path.exists(sock):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        status, rep = doctor_json(limpet_bin, "-F", cfg, "lab")
+        f = finding(rep, "client", "ControlMaster")
+        assert f["verdict"] == "warning"
+        assert "options win" in f["why"]
+    finally:
+        master.terminate()
+        master.wait(timeout=10)
 
 
 def test_channel_timeout_kills_shell(limpet_bin, make_lab, spawn):
