@@ -91,11 +91,11 @@ def need_root():
 class LoginUser:
     """A throwaway login user with bash, a home and the lab's key."""
 
-    def __init__(self, lab, prefix="ldoc"):
+    def __init__(self, lab, prefix="ldoc", shell="/bin/bash"):
         need_root()
         self.name = "%s%05x" % (prefix, random.getrandbits(20))
         self.home = "/home/" + self.name
-        subprocess.run(["useradd", "-m", "-d", self.home, "-s", "/bin/bash",
+        subprocess.run(["useradd", "-m", "-d", self.home, "-s", shell,
                         self.name], check=True, capture_output=True)
         # A locked account ("!") may not log in even with a key.
         subprocess.run(["usermod", "-p", "*", self.name], check=True,
@@ -548,6 +548,68 @@ def test_tmout_readonly_policy_left_alone(limpet_bin, run, sshd_path):
         r = doctor(limpet_bin, "--fix", "--yes", "-F", cfg, "story")
         assert "nothing for you to change" in r.stdout
         assert read(os.path.join(profd, "tmout.sh")).count("TMOUT=900") == 1
+    finally:
+        user.remove()
+
+
+def _shell(name):
+    path = shutil.which(name)
+    if path is None:
+        msg = "%s is not installed (apt-get install %s)" % (name, name)
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(msg + " (CI=true: required)", pytrace=False)
+        pytest.skip(msg)
+    return path
+
+
+def test_tmout_zsh(limpet_bin, make_lab, run, spawn):
+    need_root()
+    zsh = _shell("zsh")
+    lab = make_lab(sshd_extra=["Match User ldoc*",
+                               "  AuthorizedKeysFile .ssh/authorized_keys"])
+    user = LoginUser(lab, shell=zsh)
+    try:
+        rc = user.append(".zshrc", "PS1='%% '\nTMOUT=2\n")
+        cfg = user_ssh_config(lab, os.path.join(run.workdir, "cfg"),
+                              user.name, keepalive=True)
+        child = spawn(["ssh", "-tt", "-F", cfg, "story"])
+        child.expect("zsh: timeout", timeout=15)
+        child.expect(pexpect_eof())
+        child.close()
+        assert child.exitstatus == 14
+        status, rep = doctor_json(limpet_bin, "-F", cfg, "story")
+        f = finding(rep, "shell", "TMOUT")
+        assert f["verdict"] == "kills" and f["seconds"] == 2
+        assert (f["file"], f["line"]) == (rc, 2)
+        # With a TRAPALRM, zsh runs the trap instead of logging out.
+        user.append(".zshrc", "TRAPALRM() { : }\n")
+        status, rep = doctor_json(limpet_bin, "-F", cfg, "story")
+        f = finding(rep, "shell", "TMOUT")
+        assert f["verdict"] == "ok" and "TRAPALRM" in f["why"]
+        assert status == 0
+    finally:
+        run.end_children()
+        user.remove()
+
+
+def test_tmout_mksh_readonly_in_user_file(limpet_bin, make_lab, run):
+    need_root()
+    mksh = _shell("mksh")
+    lab = make_lab(sshd_extra=["Match User ldoc*",
+                               "  AuthorizedKeysFile .ssh/authorized_keys"])
+    user = LoginUser(lab, shell=mksh)
+    try:
+        rc = user.append(".mkshrc", "# mine\nTMOUT=120\nreadonly TMOUT\n")
+        cfg = user_ssh_config(lab, os.path.join(run.workdir, "cfg"),
+                              user.name, keepalive=True)
+        status, rep = doctor_json(limpet_bin, "-F", cfg, "story")
+        f = finding(rep, "shell", "TMOUT")
+        assert f["verdict"] == "kills" and f["seconds"] == 120
+        # mksh traces no file names: the startup files' grep names it.
+        assert (f["file"], f["line"]) == (rc, line_of(rc, "TMOUT=120")), \
+            read(rc)
+        # Read-only, but the user's own: theirs to change.
+        assert f["fix_by"] == "user" and "read-only" in f["why"]
     finally:
         user.remove()
 
