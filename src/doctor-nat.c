@@ -360,11 +360,16 @@ doctor_nat_check(struct doctor_ctx *ctx)
 	struct doctor_nat	*n = &ctx->nat;
 	struct doctor_finding	*f;
 	const char		*v;
-	long			 sai, safe;
+	long			 sai, safe, cai;
 	int			 i, any = 0;
 
 	sai = doctor_seconds((v = doctor_kv_get(ctx->g, ctx->ng,
 	    "serveraliveinterval")) != NULL ? v : "0");
+	/* The server's ClientAlive probes are traffic on idle flows too. */
+	cai = 0;
+	if ((f = doctor_report_find(&ctx->report, LAYER_SERVER,
+	    "ClientAliveInterval")) != NULL)
+		cai = strtol(f->value, NULL, 10);
 	if (!n->ran) {
 		if (sai <= 0) {
 			f = doctor_report_add(&ctx->report, LAYER_PATH,
@@ -406,6 +411,11 @@ doctor_nat_check(struct doctor_ctx *ctx)
 		    n->error != NULL ? "  Note: " : "");
 		if (n->error != NULL)
 			doctor_report_set(&f->why, "%s%s.", f->why, n->error);
+		if (cai > 0 && cai < n->lo)
+			doctor_report_set(&f->why, "%s  But the server's "
+			    "ClientAliveInterval (%ld s) sent traffic on the "
+			    "probed connections, so a NAT timeout longer than "
+			    "that cannot show here.", f->why, cai);
 		return;
 	}
 	safe = n->lo / 2 > 60 ? 60 : n->lo / 2;
@@ -419,10 +429,14 @@ doctor_nat_check(struct doctor_ctx *ctx)
 	    "keeps sessions alive: ServerAliveInterval %ld.%s", n->lo, n->hi,
 	    n->lo, n->hi, safe, safe, n->interrupted ?
 	    "  (Stopped early with Ctrl-C: the bracket may be wider.)" : "");
-	if (sai <= 0 || sai >= n->hi || (n->lo > 0 && sai > n->lo)) {
+	if ((sai <= 0 || sai >= n->hi || (n->lo > 0 && sai > n->lo)) &&
+	    (cai <= 0 || cai > n->lo)) {
 		f->verdict = DOCTOR_KILLS;
 		f->secs = n->hi;
-	}
+	} else if (cai > 0 && cai <= n->lo)
+		doctor_report_set(&f->why, "%s  The server's "
+		    "ClientAliveInterval (%ld s) sends traffic on idle "
+		    "connections often enough to keep them.", f->why, cai);
 	if (ctx->keepalive >= n->hi || (n->lo > 0 && ctx->keepalive > n->lo)) {
 		f->lverdict = DOCTOR_WARN;
 		doctor_report_set(&f->limpet, "limpet's heartbeat (every %d s) "

@@ -328,6 +328,45 @@ test_bracket(void **state)
 	assert_int_equal(n.hi, -1);
 }
 
+/* The path verdict weighs the client's and the server's keepalives. */
+static void
+test_nat_verdict(void **state)
+{
+	struct doctor_ctx	 ctx;
+	struct doctor_finding	*f;
+
+	(void)state;
+	ctx_from(&ctx, "@done\n");
+	ctx.nat.ran = 1;
+	ctx.nat.ntimes = 3;
+	ctx.nat.times[0] = 60;
+	ctx.nat.times[1] = 240;
+	ctx.nat.times[2] = 480;
+	ctx.nat.state[0] = ctx.nat.state[1] = NAT_ALIVE;
+	ctx.nat.state[2] = NAT_DEAD;
+	doctor_nat_bracket(&ctx.nat);
+	doctor_nat_check(&ctx);
+	f = get(&ctx, LAYER_PATH, "NAT/firewall idle timeout");
+	assert_string_equal(f->value, "between 240 s and 480 s");
+	assert_int_equal(f->verdict, DOCTOR_KILLS);
+	assert_int_equal(f->secs, 480);
+	assert_int_equal(f->lverdict, DOCTOR_OK);
+	assert_non_null(strstr(f->why, "ServerAliveInterval 60"));
+	ctx_free(&ctx);
+	/* A server probing every 120 s keeps the flows: no kill. */
+	ctx_from(&ctx, "@done\n");
+	ctx.nat = (struct doctor_nat){ .ran = 1, .ntimes = 3, .times = {
+	    60, 240, 480 }, .state = { NAT_ALIVE, NAT_ALIVE, NAT_DEAD } };
+	doctor_nat_bracket(&ctx.nat);
+	f = doctor_report_add(&ctx.report, LAYER_SERVER,
+	    "ClientAliveInterval", "120, ClientAliveCountMax 3", DOCTOR_OK);
+	doctor_nat_check(&ctx);
+	f = get(&ctx, LAYER_PATH, "NAT/firewall idle timeout");
+	assert_int_equal(f->verdict, DOCTOR_OK);
+	assert_non_null(strstr(f->why, "ClientAliveInterval (120 s)"));
+	ctx_free(&ctx);
+}
+
 /* Disconnect messages and a session's last words. */
 static void
 test_explain(void **state)
@@ -468,6 +507,7 @@ main(void)
 		cmocka_unit_test(test_logind),
 		cmocka_unit_test(test_times),
 		cmocka_unit_test(test_bracket),
+		cmocka_unit_test(test_nat_verdict),
 		cmocka_unit_test(test_explain),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_fix_local),
