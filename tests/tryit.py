@@ -36,7 +36,10 @@ HELPERS = {
 HELPER_SCRIPT = """#!/bin/sh
 # %(what)s
 # Finds the ssh that the limpet client runs right now, and signals it.
-client=$(cat %(pidfile)s 2>/dev/null) || { echo "limpet is not running"; exit 1; }
+if ! client=$(cat %(pidfile)s 2>/dev/null); then
+	echo "limpet is not running"
+	exit 1
+fi
 ps -o pid=,comm= --ppid "$client" | while read -r pid comm; do
 	if [ "$comm" = ssh ]; then
 		echo "kill -%(sig)s $pid   (the ssh of limpet pid $client)"

@@ -94,7 +94,7 @@ class TestRun:
         env = {
             "TERM": "xterm-256color",
             "LANG": "C.UTF-8",
-            "HOME": os.environ.get("HOME", "/root"),
+            "HOME": os.environ.get("HOME") or os.path.expanduser("~"),
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "USER": sshlab.getpass.getuser(),
             "LOGNAME": sshlab.getpass.getuser(),
