@@ -234,6 +234,37 @@ doctor_client_val(const struct doctor_ctx *ctx, const char *key,
 	return v != NULL ? v : def;
 }
 
+/*
+ * Note it when the replayed line's value is not what ssh -G says: then
+ * the file and line doctor names may be wrong (a construct it does not
+ * evaluate, such as Match exec with tokens or canonicalisation).
+ */
+static void
+doctor_client_agree(struct doctor_ctx *ctx, const char *key,
+    const struct sshconf_val *v)
+{
+	const char	*g = doctor_kv_get(ctx->g, ctx->ng, key);
+	long		 a, b;
+	int		 same;
+
+	if (g == NULL || strcmp(key, "ipqos") == 0 ||
+	    strcmp(key, "channeltimeout") == 0)
+		return;		/* ssh -G rewrites these */
+	a = doctor_seconds(v->value);
+	b = doctor_seconds(g);
+	if (a >= 0 && b >= 0)
+		same = a == b;
+	else if (strcasecmp(g, "true") == 0 || strcasecmp(g, "false") == 0)
+		same = (strcasecmp(g, "true") == 0) ==
+		    (strcasecmp(v->value, "yes") == 0);
+	else
+		same = strcasecmp(g, v->value) == 0;
+	if (!same)
+		doctor_report_note(&ctx->report, "%s line %d sets %s %s, but "
+		    "ssh -G says %s: the line named for it may be wrong",
+		    v->file, v->line, key, v->value, g);
+}
+
 /* Add a finding for key with its origin from the replay. */
 static struct doctor_finding *
 doctor_client_add(struct doctor_ctx *ctx, const char *name, const char *key,
@@ -244,9 +275,11 @@ doctor_client_add(struct doctor_ctx *ctx, const char *name, const char *key,
 
 	f = doctor_report_add(&ctx->report, LAYER_CLIENT, name,
 	    doctor_client_val(ctx, key, def), verdict);
-	if ((v = sshconf_get(&ctx->client, key)) != NULL)
+	if ((v = sshconf_get(&ctx->client, key)) != NULL) {
 		doctor_report_where(f, v->file, strcmp(v->file,
 		    CMDLINE_FILE) == 0 ? 0 : v->line);
+		doctor_client_agree(ctx, key, v);
+	}
 	return f;
 }
 

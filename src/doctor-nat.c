@@ -252,6 +252,7 @@ doctor_nat_probe(struct doctor_ctx *ctx)
 	struct doctor_nat	*n = &ctx->nat;
 	struct nat_probe	 pr[NAT_MAXPROBES];
 	struct pollfd		 pfd[NAT_MAXPROBES];
+	struct nat_probe	*p;
 	long long		 start, now, lastprog;
 	int			 i, left, idx[NAT_MAXPROBES], nfd;
 	ssize_t			 r;
@@ -319,7 +320,7 @@ doctor_nat_probe(struct doctor_ctx *ctx)
 		for (i = 0; i < nfd; i++) {
 			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
-			struct nat_probe *p = &pr[idx[i]];
+			p = &pr[idx[i]];
 			r = buf_read_fd(&p->got, p->out, 1024);
 			if (r == 0 || (r == -1 && errno != EAGAIN &&
 			    errno != EINTR)) {

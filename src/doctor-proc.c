@@ -161,7 +161,6 @@ doctor_proc_run(char *const *argv, const char *in, size_t inlen,
 	close(ep[1]);
 	deadline = timeout_ms > 0 ? doctor_proc_now() + timeout_ms : 0;
 	for (;;) {
-		nfd = 0;
 		pfd[0].fd = op[0];
 		pfd[0].events = POLLIN;
 		pfd[1].fd = ep[0];
