@@ -42,7 +42,7 @@ class Lab:
 
     def __init__(self, limpet, nat_timeout=None):
         self.limpet = limpet
-        self.dir = tempfile.mkdtemp(prefix="lpbench", dir="/tmp")
+        self.dir = tempfile.mkdtemp(prefix="limpet-bench-lab-", dir="/tmp")
         os.chmod(self.dir, 0o755)
         self.net = netlab.NetLab(nat_timeout=nat_timeout)
         self.ssh = None

@@ -47,21 +47,25 @@ class Bench:
         self.results = {}
         self.samples = {}
         self.notes = []
-        self.tmp = tempfile.mkdtemp(prefix="lpbenchdata", dir="/tmp")
+        self.tmp = tempfile.mkdtemp(prefix="limpet-bench-data-", dir="/tmp")
         os.chmod(self.tmp, 0o755)
         if quick:
-            self.keys = 12
-            self.bulk_bytes = 20 * 1000 * 1000
+            self.keys = 10
+            self.delays = (0, 100)
+            self.bulk_bytes = 10 * 1000 * 1000
+            self.bulk_reps = 1
             self.bulk_timeout = 60
-            self.flood_cap = 12
+            self.flood_cap = 10
             self.cut_seconds = 6
             self.cut_after = 3
             self.back_cap = 10
-            self.idle_seconds = 15
-            self.scale_sessions = 40
+            self.idle_seconds = 12
+            self.scale_sessions = 24
         else:
             self.keys = 60
+            self.delays = (0, 25, 100)
             self.bulk_bytes = 100 * 1000 * 1000
+            self.bulk_reps = 3
             self.bulk_timeout = 120
             self.flood_cap = 45
             self.cut_seconds = 30
@@ -128,6 +132,23 @@ def meta(bench, t0, limpet_status):
     }
 
 
+def stale_binary(path):
+    """The first source file newer than the binary at path, if it is the
+    repository's own build; None otherwise."""
+    if os.path.dirname(os.path.abspath(path)) != ROOT:
+        return None
+    try:
+        built = os.path.getmtime(path)
+    except OSError:
+        return None
+    src = os.path.join(ROOT, "src")
+    for name in sorted(os.listdir(src)):
+        if name.endswith((".c", ".h")) and \
+                os.path.getmtime(os.path.join(src, name)) > built:
+            return "src/" + name
+    return None
+
+
 def console(res):
     """The short table printed at the end of a run."""
     print()
@@ -165,6 +186,9 @@ def main():
     ap.add_argument("--only", default="",
                     help="comma-separated scenarios: %s" % ",".join(
                         n for n, _ in scenarios.ALL))
+    ap.add_argument("--contenders", default="",
+                    help="comma-separated subset of: %s" % ",".join(
+                        c.name for c in C.ALL))
     ap.add_argument("--limpet", default=os.path.join(ROOT, "limpet"))
     ap.add_argument("--out", default=RESULTS)
     args = ap.parse_args()
@@ -175,6 +199,14 @@ def main():
         print("bench: cannot run: %s" % why, file=sys.stderr)
         return 1
     why = C.netlab.delayer_unavailable()
+    if why and os.path.exists("/usr/bin/apt-get"):
+        print("bench: %s; installing libnetfilter-queue-dev" % why,
+              flush=True)
+        subprocess.run(["apt-get", "install", "-y", "-q",
+                        "libnetfilter-queue-dev"],
+                       env=dict(os.environ,
+                                DEBIAN_FRONTEND="noninteractive"))
+        why = C.netlab.delayer_unavailable()
     if why:
         print("bench: cannot run: %s" % why, file=sys.stderr)
         return 1
@@ -193,6 +225,9 @@ def main():
 
 def run(bench, args, t0, limpet):
     """Check the contenders, run the scenarios, write the results."""
+    keep = [n for n in args.contenders.split(",") if n]
+    if keep:
+        bench.contenders = [c for c in bench.contenders if c.name in keep]
     for c in bench.contenders:
         need = {"mosh": ["mosh", "mosh-server"],
                 "mosh-predict": ["mosh", "mosh-server"],
@@ -202,10 +237,16 @@ def run(bench, args, t0, limpet):
             if c.skip:
                 bench.log("%s skipped: %s" % (c.name, c.skip))
     C.tool_check(bench, ["gnuplot"])
-    lp = [c for c in bench.contenders if c.name == "limpet"][0]
+    lp = ([c for c in bench.contenders if c.name == "limpet"] +
+          [C.Limpet(bench)])[0]
+    stale = stale_binary(limpet)
     if not os.access(limpet, os.X_OK):
-        lp.skip = "no limpet binary at %s (make limpet)" % limpet
+        lp.skip = "no limpet binary at %s (make limpet failed?)" % limpet
         limpet_status = "not built"
+    elif stale:
+        lp.skip = "%s is older than %s (make limpet failed?)" % (
+            os.path.relpath(limpet, ROOT), stale)
+        limpet_status = "stale binary: " + lp.skip
     else:
         bench.log("checking that limpet opens a session")
         err = scenarios.smoke(bench)
