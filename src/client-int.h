@@ -28,6 +28,10 @@
 #define BACKOFF_MAX_MS	(10 * 1000)
 #define PROBE_MS	1000		/* answer due after a network change */
 #define NOTICE_MS	1000		/* contact lost this long: say so */
+#define SILENCE_MS	1000		/* data stopped this long: probe */
+#define STALE_MS	(10 * 1000)	/* quiet this long: probe on typing */
+#define SLOW_ATTEMPT_MS	1500		/* a failed attempt this long waited
+					   enough: try again at once */
 #define INPUT_MAX	(1024 * 1024)	/* typed, not yet acknowledged */
 #define INPUT_CHUNK	(16 * 1024)
 #define TX_MAX		(8 * 1024 * 1024)
@@ -65,6 +69,7 @@ struct client {
 	uint64_t	 ack_sent;
 
 	int		 exited;
+	int		 exit_acked;
 	int32_t		 status;
 	uint64_t	 exit_end;
 
@@ -90,6 +95,8 @@ struct client {
 	uint64_t	 up_since;
 
 	uint64_t	 last_rx, last_tx;
+	uint64_t	 last_data;	/* last DATA or ACK received */
+	uint64_t	 silent_since;	/* contact lost at (dead link) */
 	int		 ping_out;
 	uint64_t	 ping_at;
 	uint64_t	 probe_deadline;

@@ -289,7 +289,12 @@ client_escape(struct client *c, int cmd, uint64_t now)
 		client_term_drain(c);
 		tty_restore();
 		raise(SIGTSTP);
-		/* SIGCONT puts the terminal back in raw mode. */
+		/*
+		 * Back from the stop (or never stopped: an orphaned process
+		 * group ignores SIGTSTP): raw mode again, and check the link.
+		 */
+		tty_raw(STDIN_FILENO);
+		c->resize_due = 1;
 		break;
 	case ESC_HELP:
 		client_help(c);

@@ -51,6 +51,7 @@ static const struct cmdline_opt client_opts[] = {
 };
 
 static void	client_connect(struct client *, uint64_t);
+static void	client_probe(struct client *, uint64_t);
 
 /* A random id that tells this client's reconnects from other clients. */
 static uint64_t
@@ -123,7 +124,7 @@ client_connect(struct client *c, uint64_t now)
 	c->ssh.connect_timeout = 0;
 	if (c->attached_once) {
 		/* Long enough for a key exchange on this link. */
-		c->ssh.connect_timeout = 3 + (int)(c->srtt * 6 / 1000);
+		c->ssh.connect_timeout = 2 + (int)(c->srtt * 6 / 1000);
 	}
 	buf_reset(&c->tx);
 	frame_dec_free(&c->rx);
@@ -164,9 +165,20 @@ client_lost(struct client *c, const char *why, uint64_t now)
 	ssh_stop(&c->proc);
 	c->state = ST_WAITING;
 	if (was_up) {
-		c->lost_at = now;
+		/* A silent link was lost when it fell silent. */
+		c->lost_at = c->silent_since != 0 ? c->silent_since : now;
+		c->silent_since = 0;
 		c->fails = 0;
 		c->reconnects++;
+		c->next_try = now;
+		return;
+	}
+	if (now - c->attempt_start >= SLOW_ATTEMPT_MS) {
+		/*
+		 * The attempt timed out (SYNs dropped, say): it was the wait.
+		 * Try again at once so a healed path is found within about a
+		 * second.
+		 */
 		c->next_try = now;
 		return;
 	}
@@ -226,6 +238,28 @@ client_output(struct client *c, uint64_t off, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/*
+ * A first attach to a session that already had input: what was typed
+ * before WELCOME continues the session's input stream from base.
+ */
+static void
+client_rebase_input(struct client *c, uint64_t base)
+{
+	struct ring	 n;
+	const uint8_t	*p;
+	uint64_t	 off = c->in.start;
+	size_t		 k;
+
+	ring_init(&n, INPUT_MAX, base);
+	while ((k = ring_peek(&c->in, off, &p)) > 0) {
+		ring_append(&n, p, k, 0);
+		off += k;
+	}
+	ring_free(&c->in);
+	c->in = n;
+	c->in_sent = base;
+}
+
 /* WELCOME: the session is ours; line the streams up. */
 static void
 client_welcome(struct client *c, const struct frame *f, uint64_t now)
@@ -236,6 +270,8 @@ client_welcome(struct client *c, const struct frame *f, uint64_t now)
 		client_lost(c, "malformed WELCOME", now);
 		return;
 	}
+	if (!c->attached_once && w.in_have != c->in.start)
+		client_rebase_input(c, w.in_have);
 	if (w.in_have < c->in.start || w.in_have > c->in.end) {
 		tty_msg("the session's input does not match this client; "
 		    "attach again with limpet attach");
@@ -343,11 +379,13 @@ client_frame(struct client *c, const struct frame *f, uint64_t now)
 			client_welcome(c, f, now);
 		break;
 	case MSG_DATA:
+		c->last_data = now;
 		if (proto_data_parse(f->p, f->len, &off, &p, &n) != 0 ||
 		    client_output(c, off, p, n) != 0)
 			client_lost(c, "bad output DATA", now);
 		break;
 	case MSG_ACK:
+		c->last_data = now;
 		if (proto_u64_parse(f->p, f->len, &v) != 0 ||
 		    v > c->in_sent || ring_ack(&c->in, v) != 0) {
 			client_lost(c, "bad ACK", now);
@@ -494,8 +532,15 @@ client_send_input(struct client *c, uint64_t now)
 		if (c->state != ST_UP)
 			return;
 		c->in_sent += n;
-		if (c->pending_since == 0)
+		if (c->pending_since == 0) {
 			c->pending_since = now;
+			/*
+			 * After a long quiet spell (a NAT may have forgotten
+			 * us), an answer is due soon, not after --dead.
+			 */
+			if (now - c->last_rx >= STALE_MS)
+				client_probe(c, now);
+		}
 	}
 }
 
@@ -580,6 +625,10 @@ client_watch(struct client *c, uint64_t now)
 	if (!c->ping_out && now - c->last_rx >= (uint64_t)c->keepalive_ms &&
 	    now - c->last_tx >= (uint64_t)c->keepalive_ms / 2)
 		client_ping(c, now);
+	/* Data flowed, then stopped: ask at once whether the link is up. */
+	if (!c->ping_out && c->last_data > c->ping_at &&
+	    now - c->last_rx >= SILENCE_MS)
+		client_ping(c, now);
 	/* Something is owed to us: an ACK for input or a PONG. */
 	if (c->pending_since != 0)
 		waiting = c->pending_since;
@@ -589,12 +638,15 @@ client_watch(struct client *c, uint64_t now)
 		return;
 	since = c->last_rx > waiting ? c->last_rx : waiting;
 	if (now - since >= (uint64_t)c->dead_ms) {
+		c->silent_since = c->last_rx;
 		client_lost(c, "no answer from the server", now);
 		return;
 	}
 	if (c->probe_deadline != 0 && now >= c->probe_deadline &&
-	    c->last_rx < c->ping_at)
-		client_lost(c, "no answer after a network change", now);
+	    c->last_rx < c->ping_at) {
+		c->silent_since = c->last_rx;
+		client_lost(c, "no answer to a probe", now);
+	}
 }
 
 /* Send a PING whose token is the send time. */
@@ -750,9 +802,10 @@ client_loop(struct client *c)
 		if (c->exited && c->out_written == c->exit_end &&
 		    buf_len(&c->term) == 0) {
 			/* Tell the daemon it may go, then leave. */
-			if (c->state == ST_UP && c->ack_sent != c->exit_end) {
+			if (c->state == ST_UP && !c->exit_acked) {
 				proto_u64_put(&c->tx, MSG_ACK, c->exit_end);
 				c->ack_sent = c->exit_end;
+				c->exit_acked = 1;
 			}
 			client_flush(c, now);
 			client_finish(c, c->status);

@@ -47,6 +47,7 @@
 #define DRAIN_MS	500		/* program gone, PTY still open */
 #define KILL_GRACE_MS	2000
 #define TOUCH_MS	(3600 * 1000)
+#define HOLD_MS		(60 * 1000)	/* link lost: keep output this long */
 
 struct mark {
 	uint64_t	off;
@@ -89,6 +90,9 @@ struct daemon {
 	int		 mhead, mlen;
 	uint64_t	 min_rtt, min_rtt_at, last_cut;
 	int		 win_full;
+
+	uint64_t	 hold_until;	/* no client: never overwrite before */
+	int		 detach_on_purpose;
 
 	int		 killing;
 	uint64_t	 kill_at;
@@ -190,6 +194,13 @@ daemon_detach(struct daemon *d, const char *why)
 	if (why != NULL)
 		d->client->closing = 1;
 	d->client = NULL;
+	/*
+	 * A lost link is usually back soon: until then a full ring holds the
+	 * program back rather than lose output.  A client that left on
+	 * purpose, or a link gone for long, must not stall the program.
+	 */
+	d->hold_until = d->detach_on_purpose ? 0 : clock_ms() + HOLD_MS;
+	d->detach_on_purpose = 0;
 	d->mlen = 0;
 	d->active = clock_wall();
 }
@@ -297,8 +308,8 @@ daemon_may_read_pty(const struct daemon *d)
 {
 	if (d->ptyfd == -1 || d->pty_eof)
 		return 0;
-	if (d->client == NULL)
-		return 1;	/* nobody to wait for: keep the program going */
+	if (d->client == NULL)	/* keep the program going, unless held */
+		return ring_room(&d->out) > 0 || clock_ms() >= d->hold_until;
 	if (buf_len(&d->client->out) >= OUT_QUEUE_MAX)
 		return 0;
 	return ring_len(&d->out) < d->window && ring_room(&d->out) > 0;
@@ -311,19 +322,18 @@ daemon_read_pty(struct daemon *d)
 	uint8_t	 tmp[DATA_CHUNK];
 	size_t	 want = sizeof tmp;
 	ssize_t	 n;
+	int	 overwrite;
 
-	if (d->client != NULL) {
-		if (want > d->window - ring_len(&d->out))
-			want = d->window - ring_len(&d->out);
-		if (want > ring_room(&d->out))
-			want = ring_room(&d->out);
-		if (want == 0)
-			return;
-	}
+	overwrite = d->client == NULL && clock_ms() >= d->hold_until;
+	if (d->client != NULL && want > d->window - ring_len(&d->out))
+		want = d->window - ring_len(&d->out);
+	if (!overwrite && want > ring_room(&d->out))
+		want = ring_room(&d->out);
+	if (want == 0)
+		return;
 	n = read(d->ptyfd, tmp, want);
 	if (n > 0) {
-		/* Overwrite only while detached; attached, it always fits. */
-		ring_append(&d->out, tmp, n, d->client == NULL);
+		ring_append(&d->out, tmp, n, overwrite);
 		d->active = clock_wall();
 		return;
 	}
@@ -572,6 +582,7 @@ daemon_client_frame(struct daemon *d, struct peer *p, const struct frame *f,
 		}
 		break;
 	case MSG_DETACH:
+		d->detach_on_purpose = 1;
 		daemon_detach(d, "client detached on purpose");
 		break;
 	default:
@@ -778,6 +789,8 @@ daemon_loop(struct daemon *d)
 			timeout = clock_timeout(now, d->drain_at, timeout);
 		if (d->killing)
 			timeout = clock_timeout(now, d->kill_at, timeout);
+		if (d->client == NULL && d->hold_until > now)
+			timeout = clock_timeout(now, d->hold_until, timeout);
 		if (poll(pfd, n, timeout) == -1) {
 			if (errno == EINTR)
 				continue;
@@ -838,6 +851,7 @@ daemon_run(const char *dir, const char *id, const struct msg_hello *h, int fd)
 	size_t			 ring;
 	int			 r;
 
+	log_close();
 	daemon_detach_stdio(fd);
 	log_init("limpet-daemon", logpath != NULL ? LOG_DEBUG : LOG_QUIET,
 	    logpath);

@@ -25,11 +25,22 @@ log_init(const char *name, int level, const char *path)
 
 	log_name = name;
 	log_level = level;
-	if (path != NULL && (f = fopen(path, "ae")) != NULL) {
+	if (path == NULL)
+		return;
+	log_close();
+	if ((f = fopen(path, "ae")) != NULL) {
 		setvbuf(f, NULL, _IOLBF, 0);
-		if (log_file != NULL)
-			fclose(log_file);
 		log_file = f;
+	}
+}
+
+/* Close the log file (before a fork that closes every fd). */
+void
+log_close(void)
+{
+	if (log_file != NULL) {
+		fclose(log_file);
+		log_file = NULL;
 	}
 }
 

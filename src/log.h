@@ -8,6 +8,7 @@
 #define LOG_DEBUG	3
 
 void	log_init(const char *, int, const char *);
+void	log_close(void);
 void	log_set_level(int);
 int	log_get_level(void);
 void	log_msg(int, const char *, ...)

@@ -86,8 +86,9 @@ pty_child(const struct pty_spec *spec, const char *shell, const char *home)
 			putenv(spec->env[i]);
 	setenv("LIMPET_SESSION", spec->session, 1);
 	setenv("SHELL", shell, 1);
-	if (home != NULL && chdir(home) == -1)
-		(void)chdir("/");
+	if ((home == NULL || chdir(home) == -1) && chdir("/") == -1) {
+		/* Stay where the daemon is. */
+	}
 
 	if (spec->argc == 0) {
 		slash = strrchr(shell, '/');

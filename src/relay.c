@@ -451,6 +451,62 @@ relay_pipe(int fd)
 	return 0;
 }
 
+/*
+ * Act on HELLO h.  For a session (new or attach) *fd is the daemon
+ * connection to bridge; for ls and kill the answer was sent and *fd is -1.
+ * Returns the relay's exit code.
+ */
+static int
+relay_open(struct msg_hello *h, int *fd)
+{
+	struct buf	b;
+	char		dir[SOCK_PATH_MAX], err[512];
+	char		id[PROTO_ID_LEN + 1];
+	int		r;
+
+	*fd = -1;
+	if (sock_dir(dir, sizeof dir, err, sizeof err) != 0)
+		return relay_fail(PERR_UNSAFE, "session directory on %s "
+		    "refused: %s", relay_host(), err);
+	switch (h->op) {
+	case OP_LIST:
+		return relay_list(dir);
+	case OP_KILL:
+		return relay_kill(dir, h);
+	case OP_NEW:
+		relay_new_id(id, sizeof id);
+		if ((*fd = relay_spawn(dir, id, h)) < 0)
+			return relay_fail(PERR_SPAWN, "cannot start a "
+			    "session: %s", err_str(*fd));
+		return 0;
+	case OP_ATTACH:
+		if (*h->id == '\0') {
+			if ((r = relay_pick(dir, id, sizeof id)) != 0)
+				return r;
+		} else
+			snprintf(id, sizeof id, "%s", h->id);
+		if ((*fd = relay_connect(dir, id)) < 0)
+			return relay_fail(PERR_NOSESSION, "no session %s on "
+			    "%s: it ended or never existed (limpet ls shows "
+			    "the sessions)", id, relay_host());
+		free(h->id);
+		h->id = xstrdup(id);
+		buf_init(&b, 0);
+		proto_hello_put(&b, h);
+		r = relay_write_all(*fd, buf_ptr(&b), buf_len(&b));
+		buf_free(&b);
+		if (r != 0) {
+			close(*fd);
+			*fd = -1;
+			return relay_fail(PERR_INTERNAL, "session %s did "
+			    "not answer", id);
+		}
+		return 0;
+	default:
+		return relay_fail(PERR_PROTOCOL, "unknown operation");
+	}
+}
+
 /* Entry point of "limpet relay". */
 int
 relay_main(int argc, char **argv)
@@ -458,9 +514,6 @@ relay_main(int argc, char **argv)
 	struct msg_hello	 h;
 	struct frame_dec	 dec;
 	struct frame		 f;
-	struct buf		 b;
-	char			 dir[SOCK_PATH_MAX], err[512];
-	char			 id[PROTO_ID_LEN + 1];
 	const char		*logpath = getenv("LIMPET_LOG");
 	int			 r, fd;
 	uint32_t		 v;
@@ -476,13 +529,18 @@ relay_main(int argc, char **argv)
 		return 1;
 	frame_dec_init(&dec);
 	if ((r = relay_read_frame(STDIN_FILENO, &dec, &f,
-	    HELLO_WAIT_MS)) != 1 || f.type != MSG_HELLO)
+	    HELLO_WAIT_MS)) != 1 || f.type != MSG_HELLO) {
+		frame_dec_free(&dec);
 		return relay_fail(PERR_PROTOCOL, "no HELLO from the client");
+	}
 	if ((r = proto_hello_parse(f.p, f.len, &h)) != 0) {
 		struct cur	c;
+		int		has_v;
 
 		cur_init(&c, f.p, f.len);
-		if (r == ERR_VERSION && cur_get_u32(&c, &v) == 0)
+		has_v = cur_get_u32(&c, &v) == 0;
+		frame_dec_free(&dec);
+		if (r == ERR_VERSION && has_v)
 			return relay_fail(PERR_VERSION, "limpet on %s speaks "
 			    "protocol %d, the client %u: install the same "
 			    "limpet version on both ends (server: limpet %s)",
@@ -490,44 +548,9 @@ relay_main(int argc, char **argv)
 		return relay_fail(PERR_PROTOCOL, "malformed HELLO");
 	}
 	frame_dec_free(&dec);
-	if (sock_dir(dir, sizeof dir, err, sizeof err) != 0)
-		return relay_fail(PERR_UNSAFE, "session directory on %s "
-		    "refused: %s", relay_host(), err);
-
-	switch (h.op) {
-	case OP_LIST:
-		return relay_list(dir);
-	case OP_KILL:
-		return relay_kill(dir, &h);
-	case OP_NEW:
-		relay_new_id(id, sizeof id);
-		if ((fd = relay_spawn(dir, id, &h)) < 0)
-			return relay_fail(PERR_SPAWN, "cannot start a "
-			    "session: %s", err_str(fd));
-		break;
-	case OP_ATTACH:
-		if (*h.id == '\0') {
-			if ((r = relay_pick(dir, id, sizeof id)) != 0)
-				return r;
-		} else
-			snprintf(id, sizeof id, "%s", h.id);
-		if ((fd = relay_connect(dir, id)) < 0)
-			return relay_fail(PERR_NOSESSION, "no session %s on "
-			    "%s: it ended or never existed (limpet ls shows "
-			    "the sessions)", id, relay_host());
-		free(h.id);
-		h.id = xstrdup(id);
-		buf_init(&b, 0);
-		proto_hello_put(&b, &h);
-		r = relay_write_all(fd, buf_ptr(&b), buf_len(&b));
-		buf_free(&b);
-		if (r != 0)
-			return relay_fail(PERR_INTERNAL, "session %s did not "
-			    "answer", id);
-		break;
-	default:
-		return relay_fail(PERR_PROTOCOL, "unknown operation");
-	}
+	r = relay_open(&h, &fd);
 	proto_hello_free(&h);
+	if (r != 0 || fd < 0)
+		return r;
 	return relay_pipe(fd);
 }

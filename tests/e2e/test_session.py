@@ -1,0 +1,432 @@
+"""End-to-end tests of the core session, driven as a user would.
+
+Each test runs the real limpet client in a PTY against a real sshd on
+loopback; "cuts" are real: the ssh process is killed or stopped.
+"""
+
+import hashlib
+import os
+import random
+import re
+import signal
+import threading
+import time
+
+import pexpect
+import pytest
+
+import sshlab
+
+
+NOTICE_RE = re.compile(rb"\x1b7\x1b\[\d+;1H\x1b\[2K(?:\x1b\[7m[^\x1b]*"
+                       rb"\x1b\[0m)?\x1b8")
+
+
+def ssh_pids(client_pid):
+    """The ssh processes the client is running now."""
+    out = []
+    for pid in sshlab.descendants(client_pid):
+        try:
+            with open("/proc/%d/comm" % pid) as f:
+                if f.read().strip() == "ssh":
+                    out.append(pid)
+        except OSError:
+            pass
+    return out
+
+
+def kill_ssh(p, sig=signal.SIGKILL):
+    """Send sig to the client's ssh; returns how many got it."""
+    n = 0
+    for pid in ssh_pids(p.pid):
+        try:
+            os.kill(pid, sig)
+            n += 1
+        except OSError:
+            pass
+    return n
+
+
+def wait_for(pred, timeout=10.0, what="condition"):
+    """Poll pred until it is true."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def start(spawn, lab, opts=(), args=(), sub=None, **kw):
+    """Start a limpet session and wait until the shell answers."""
+    p = spawn(lab.limpet_cmd(sub=sub, opts=opts, args=args), **kw)
+    if not args:
+        p.sendline("echo rea''dy-$((40+2))")
+        p.expect("ready-42")
+    return p
+
+
+def session_id(p):
+    """Ask the remote shell for its LIMPET_SESSION."""
+    p.sendline("echo si''d=[$LIMPET_SESSION]")
+    p.expect(r"sid=\[([a-z0-9]+)\]")
+    return p.match.group(1)
+
+
+def ended(p, timeout=10):
+    """Wait for the client to exit; return its exit status."""
+    p.expect(pexpect.EOF, timeout=timeout)
+    p.close()
+    return p.exitstatus if p.exitstatus is not None else \
+        128 + (p.signalstatus or 0)
+
+
+def test_shell_session_and_exit_status(spawn, lab):
+    p = start(spawn, lab)
+    p.sendline("echo sh''ell=[$0] ho''me=[$PWD] te''rm=[$TERM]")
+    p.expect(r"shell=\[(.*?)\] home=\[(.*?)\] term=\[(.*?)\]")
+    shell, home, term = p.match.groups()
+    assert shell.startswith("-"), "not a login shell: %r" % shell
+    assert home == os.path.expanduser("~")
+    assert term == "xterm-256color"
+    p.sendline("echo la''ng=[$LANG]")
+    p.expect(r"lang=\[C.UTF-8\]")
+    assert re.fullmatch("[a-z0-9]+", session_id(p))
+    p.sendline("exit 3")
+    assert ended(p) == 3
+    # The session ended: no socket, no pid file, no daemon left.
+    wait_for(lambda: not os.listdir(lab.sessions), what="sessions dir")
+    assert lab.session_pids() == []
+
+
+def test_command_and_signal_status(spawn, lab):
+    p = spawn(lab.limpet_cmd(args=["echo", "one;", "echo", "two;",
+                                   "exit", "7"]))
+    p.expect("one")
+    p.expect("two")
+    assert ended(p) == 7
+    p = spawn(lab.limpet_cmd(args=["kill -TERM $$"]))
+    assert ended(p) == 128 + signal.SIGTERM
+
+
+@pytest.mark.timeout(300)
+def test_bulk_output_survives_ten_kills(spawn, lab):
+    """20 MB of output, ssh killed at random at least 10 times."""
+    p = start(spawn, lab, encoding=None, timeout=120)
+    p.sendline("head -c 15000000 /dev/urandom | base64 > $HOME/.lt.$$; "
+               "sha256sum < $HOME/.lt.$$; printf '%s\\n' ST''ART; "
+               "cat $HOME/.lt.$$; printf '%s\\n' E''ND; rm $HOME/.lt.$$")
+    p.expect(rb"([0-9a-f]{64})  -\r\n")
+    want = p.match.group(1).decode()
+    p.expect(b"START\r\n")
+    data = bytearray(p.buffer)
+    p.buffer = b""
+    kills = [0]
+    stop = threading.Event()
+
+    def killer():
+        rnd = random.Random(1234)
+        while not stop.is_set():
+            # Random moments, but leave time to reconnect in between:
+            # otherwise the client never gets back and the daemon,
+            # holding output for it, eventually has to drop some.
+            time.sleep(rnd.uniform(0.4, 1.2))
+            if kill_ssh(p):
+                kills[0] += 1
+
+    t = threading.Thread(target=killer, daemon=True)
+    t.start()
+    deadline = time.monotonic() + 240
+    end = -1
+    try:
+        while end < 0 or kills[0] < 10:
+            assert time.monotonic() < deadline, "bulk output stalled"
+            if end < 0:
+                try:
+                    data += p.read_nonblocking(1 << 16, timeout=5)
+                except pexpect.TIMEOUT:
+                    pass
+                end = data.find(b"\r\nEND\r\n", max(0, len(data) - 70000))
+            else:
+                # The transfer was quicker than ten kills: cut more while
+                # the session sits at its prompt; nothing may appear.
+                time.sleep(0.1)
+    finally:
+        stop.set()
+        t.join()
+    assert kills[0] >= 10, "only %d kills during the transfer" % kills[0]
+    body = bytes(data[:end + 2])
+    # The "no contact" notice is drawn between pieces of output while a
+    # reconnect takes long; it is not session output.
+    body = NOTICE_RE.sub(b"", body).replace(b"\r\n", b"\n")
+    if os.environ.get("LIMPET_KEEP"):
+        with open("/tmp/lb/body.out", "wb") as f:
+            f.write(body)
+    got = hashlib.sha256(body).hexdigest()
+    assert len(body) > 20_000_000
+    assert got == want, "received output differs from what was sent"
+    p.sendline("exit")
+    assert ended(p) == 0
+
+
+def test_typed_input_arrives_exactly_once(spawn, lab):
+    """Lines typed around and during cuts reach the program once each."""
+    p = start(spawn, lab, opts=["--dead", "2"], timeout=20)
+    p.sendline("stty -echo; echo cat''-ready; cat > $HOME/.lt.in; "
+               "stty echo; echo saved-$((1+1))")
+    p.expect("cat-ready")
+    time.sleep(0.2)
+    sent = []
+    for i in range(30):
+        line = "line-%03d-%s" % (i, "x" * (i % 7))
+        if i % 10 == 3:
+            kill_ssh(p)                     # ssh dies: seen at once
+        if i % 10 == 7:
+            kill_ssh(p, signal.SIGSTOP)     # link hangs: seen by timeout
+        p.sendline(line)
+        sent.append(line)
+        time.sleep(0.05)
+    p.sendcontrol("d")
+    p.expect("saved-2", timeout=30)
+    p.sendline("cat $HOME/.lt.in; rm $HOME/.lt.in; echo do''ne")
+    p.expect("done")
+    path = os.path.expanduser("~/.lt.in")
+    assert not os.path.exists(path)
+    got = re.findall(r"line-\d{3}-x*", p.before)
+    assert got == sent
+    p.sendline("exit")
+    assert ended(p) == 0
+
+
+def test_resize_reaches_remote_also_while_disconnected(spawn, lab):
+    p = start(spawn, lab, opts=["--dead", "2"], rows=24, cols=80)
+    p.sendline("stty size")
+    p.expect("24 80")
+    p.setwinsize(30, 100)
+    time.sleep(0.3)
+    p.sendline("stty size")
+    p.expect("30 100")
+    # Hang the link, resize while nobody can hear it, and come back.
+    kill_ssh(p, signal.SIGSTOP)
+    time.sleep(0.2)
+    p.setwinsize(40, 120)
+    p.sendline("stty size")
+    p.expect("40 120", timeout=20)
+    p.sendline("exit")
+    assert ended(p) == 0
+
+
+def test_kill9_client_then_attach(spawn, lab):
+    p = start(spawn, lab)
+    sid = session_id(p)
+    # Output made while no client is attached must come back on attach.
+    p.sendline("sleep 1; echo late-$((500+5))")
+    time.sleep(0.3)
+    for pid in [p.pid] + ssh_pids(p.pid):
+        os.kill(pid, signal.SIGKILL)
+    p.close(force=True)
+    time.sleep(1.5)
+    q = spawn(lab.limpet_cmd(sub="attach"))
+    q.expect("late-505")
+    assert session_id(q) == sid
+    q.sendline("exit 4")
+    assert ended(q) == 4
+
+
+def test_takeover_tells_the_old_client(spawn, lab):
+    a = start(spawn, lab)
+    sid = session_id(a)
+    b = spawn(lab.limpet_cmd(sub="attach", args=[sid]))
+    a.expect("taken over by another client")
+    assert ended(a) == 0
+    assert session_id(b) == sid
+    b.sendline("exit")
+    assert ended(b) == 0
+
+
+def test_ls_attach_and_kill(spawn, lab, run):
+    a = start(spawn, lab)
+    sid_a = session_id(a)
+    a.sendline("")
+    a.send("~.")
+    a.expect("reattach with: limpet attach .*%s" % sid_a)
+    assert ended(a) == 0
+    b = start(spawn, lab, args=["sleep", "300"])
+    time.sleep(1.0)
+    ls = spawn(lab.limpet_cmd(sub="ls"))
+    ls.expect(pexpect.EOF)
+    out = ls.before
+    assert re.search(r"%s\s+\d+\s+detached" % sid_a, out), out
+    assert re.search(r"\s\d+\s+attached\s.*sleep 300", out), out
+    # kill one by id; the attached client learns its session is gone.
+    ids = re.findall(r"^([a-z0-9]+)\s+\d+\s+attached", out, re.M)
+    assert len(ids) == 1
+    k = spawn(lab.limpet_cmd(sub="kill", args=[ids[0]]))
+    k.expect("killed 1 session")
+    assert ended(k) == 0
+    b.expect("killed")
+    assert ended(b) == 255
+    k = spawn(lab.limpet_cmd(sub="kill", args=["nosuch"]))
+    k.expect("no session nosuch")
+    assert ended(k) == 255
+    k = spawn(lab.limpet_cmd(sub="kill", opts=["--all"]))
+    k.expect("killed 1 session")
+    assert ended(k) == 0
+    ls = spawn(lab.limpet_cmd(sub="ls"))
+    ls.expect("no sessions")
+    wait_for(lambda: lab.session_pids() == [], what="daemons to end")
+
+
+def test_attach_without_id(spawn, lab):
+    q = spawn(lab.limpet_cmd(sub="attach"))
+    q.expect("no detached session")
+    assert ended(q) == 255
+    for _ in range(2):
+        a = start(spawn, lab)
+        a.sendline("")
+        a.send("~.")
+        assert ended(a) == 0
+    q = spawn(lab.limpet_cmd(sub="attach"))
+    q.expect("2 detached sessions")
+    assert ended(q) == 255
+
+
+def test_escapes(spawn, lab):
+    p = start(spawn, lab)
+    p.sendline("")
+    p.send("~?")
+    p.expect("detach and quit")
+    p.expect("literal ~")
+    # ~~ sends one ~; a ~ inside a line is an ordinary character.
+    p.send("~~")
+    p.sendline("")
+    p.expect(re.escape(os.path.expanduser("~")) + ": Is a directory")
+    p.sendline("echo a~b")
+    p.expect(r"\ra~b")
+    p.sendline("")
+    p.send("~r")
+    p.sendline("echo after-$((2*50))")
+    p.expect("after-100")
+    p.sendline("")
+    p.send("~s")
+    p.expect("state: +connected")
+    p.expect("reconnects: 1")
+    p.sendline("exit")
+    assert ended(p) == 0
+
+
+def test_suspend_escape_under_job_control(spawn, lab):
+    """~^Z stops limpet in a job-control shell; fg brings it back."""
+    sh = spawn(["/bin/bash", "--norc", "--noprofile", "-i"],
+               env={"PS1": "local$ "})
+    sh.expect("local\\$ ")
+    sh.sendline(" ".join(lab.limpet_cmd()))
+    sh.sendline("echo rea''dy-$((40+2))")
+    sh.expect("ready-42")
+    sh.sendline("")
+    sh.send("~\x1a")
+    sh.expect("Stopped")
+    sh.expect("local\\$ ")
+    sh.sendline("fg")
+    sh.sendline("echo cont-$((3*3))")
+    sh.expect("cont-9")
+    sh.sendline("exit")
+    sh.expect("local\\$ ")
+    sh.sendline("exit")
+    ended(sh)
+
+
+def stty_around(spawn, lab, tmp, how):
+    """stty -a before and after a limpet run that ends in way how."""
+    cmd = " ".join(lab.limpet_cmd())
+    p = spawn(["/bin/sh", "-c", "stty -a > %s/before; %s; "
+               "stty -a > %s/after; echo back''-again" % (tmp, cmd, tmp)])
+    p.sendline("echo rea''dy-$((40+2))")
+    p.expect("ready-42")
+    if how == "exit":
+        p.sendline("exit")
+    elif how == "detach":
+        p.sendline("")
+        p.send("~.")
+    elif how == "sigterm":
+        kids = [k for k in sshlab.descendants(p.pid)
+                if open("/proc/%d/comm" % k).read().startswith("limpet")]
+        assert kids
+        for k in kids:
+            os.kill(k, signal.SIGTERM)
+    p.expect("back-again")
+    ended(p)
+    with open(os.path.join(tmp, "before")) as f:
+        before = f.read()
+    with open(os.path.join(tmp, "after")) as f:
+        after = f.read()
+    return before, after
+
+
+@pytest.mark.parametrize("how", ["exit", "detach", "sigterm"])
+def test_terminal_restored(spawn, lab, run, how):
+    before, after = stty_around(spawn, lab, run.workdir, how)
+    assert before == after
+
+
+def test_first_connection_failures_are_final(spawn, lab, run):
+    # limpet missing on the server
+    p = spawn([lab.limpet_cmd()[0], "--server-path", "/nonexistent/limpet",
+               "-F", lab.ssh_config, "lab"])
+    p.expect("limpet")
+    p.expect("server")
+    assert ended(p) == 255
+    # authentication refused: a key the server does not know
+    key = os.path.join(run.workdir, "other")
+    os.system("ssh-keygen -q -t ed25519 -N '' -f %s" % key)
+    cfg = os.path.join(run.workdir, "other_config")
+    with open(lab.ssh_config) as f, open(cfg, "w") as g:
+        for line in f:
+            if "identityfile" in line.lower():
+                line = "    IdentityFile %s\n" % key
+            g.write(line)
+    argv = lab.limpet_cmd()
+    argv[argv.index(lab.ssh_config)] = cfg
+    p = spawn(argv)
+    p.expect("authentication was refused")
+    assert ended(p) == 255
+    # nobody listening
+    p = spawn(lab.limpet_cmd(opts=["-p", str(sshlab.free_port())]))
+    assert ended(p) == 255
+    # bad usage
+    p = spawn([lab.limpet_cmd()[0], "-f", "lab"])
+    p.expect("-f is not supported")
+    assert ended(p) == 255
+
+
+def test_unsafe_socket_directory_is_refused(spawn, lab):
+    os.makedirs(lab.sessions, exist_ok=True)
+    os.chmod(lab.sessions, 0o755)
+    p = spawn(lab.limpet_cmd())
+    p.expect("must be 0700")
+    assert ended(p) == 255
+    os.chmod(lab.sessions, 0o700)
+
+
+def test_malformed_frames_drop_the_peer_not_the_session(spawn, lab):
+    import socket
+    p = start(spawn, lab)
+    sid = session_id(p)
+    path = os.path.join(lab.sessions, sid + ".sock")
+    for junk in (b"\xff" * 64, b"\x01\x7f\xff\xff\xff" + b"x" * 100,
+                 b"\x01\x00\x00\x00\x03abc", b"\x03\x00\x00\x00\x02zz"):
+        s = socket.socket(socket.AF_UNIX)
+        s.connect(path)
+        s.sendall(junk)
+        s.settimeout(5)
+        try:
+            while s.recv(4096):
+                pass
+        except OSError:
+            pass
+        s.close()
+    p.sendline("echo still-$((7*7))")
+    p.expect("still-49")
+    p.sendline("exit")
+    assert ended(p) == 0
