@@ -449,7 +449,7 @@ static const char remote_fix_fn[] =
 "  awk -v n=\"$n\" -v m=\"" FIX_MARK "\" "
 "'NR == n { print \"# \" $0 m; next } { print }' \"$f\" > \"$t\" &&\n"
 "    cat \"$t\" > \"$f\" && rm -f \"$t\" &&\n"
-"    echo \"@done $f line $n (backup: $b)\" ||\n"
+"    echo \"@done changed $f line $n on the server (backup: $b)\" ||\n"
 "    echo \"@fail $f: write failed\"\n"
 "}\n";
 

@@ -33,7 +33,7 @@
 #include "xmalloc.h"
 
 #define NAT_CONNECT_SECS	30
-#define NAT_PROGRESS_SECS	10
+#define NAT_PROGRESS_SECS	60
 
 static const int nat_default_times[] = {
 	30, 60, 120, 240, 480, 960, 1800
@@ -224,6 +224,18 @@ doctor_nat_bracket(struct doctor_nat *n)
 			n->lo = n->times[i];
 }
 
+/* A number that changes whenever a probe's state does. */
+static unsigned int
+doctor_nat_sum(const struct doctor_nat *n)
+{
+	unsigned int	sum = 0;
+	int		i;
+
+	for (i = 0; i < n->ntimes; i++)
+		sum = sum * 4 + (unsigned int)n->state[i];
+	return sum;
+}
+
 /* Print one progress line. */
 static void
 doctor_nat_progress(const struct doctor_nat *n, long long start,
@@ -255,6 +267,7 @@ doctor_nat_probe(struct doctor_ctx *ctx)
 	struct nat_probe	*p;
 	long long		 start, now, lastprog;
 	int			 i, left, idx[NAT_MAXPROBES], nfd;
+	unsigned int		 sum, lastsum;
 	ssize_t			 r;
 	char			 ping[32];
 
@@ -269,6 +282,7 @@ doctor_nat_probe(struct doctor_ctx *ctx)
 			n->state[i] = NAT_FAILED;
 	}
 	start = lastprog = doctor_nat_now();
+	lastsum = doctor_nat_sum(n);
 	fprintf(stderr, "limpet doctor: probing the path with %d idle "
 	    "connections (up to %d s)\n", n->ntimes,
 	    n->times[n->ntimes - 1] + n->wait);
@@ -310,9 +324,13 @@ doctor_nat_probe(struct doctor_ctx *ctx)
 		}
 		if (left == 0 || doctor_proc_interrupted())
 			break;
-		if (now - lastprog >= NAT_PROGRESS_SECS * 1000LL) {
+		/* Report every change, and a sign of life now and then. */
+		sum = doctor_nat_sum(n);
+		if ((sum != lastsum && now - lastprog >= 1000) ||
+		    now - lastprog >= NAT_PROGRESS_SECS * 1000LL) {
 			doctor_nat_progress(n, start, now);
 			lastprog = now;
+			lastsum = sum;
 		}
 		if (poll(pfd, nfd, 250) == -1 && errno != EINTR)
 			break;
