@@ -61,6 +61,7 @@ doctor_report_free(struct doctor_report *r)
 		free(r->notes[i]);
 	free(r->f);
 	free(r->dest);
+	free(r->error);
 	memset(r, 0, sizeof *r);
 }
 
@@ -495,18 +496,22 @@ doctor_report_json(const struct doctor_report *r, FILE *fp)
 		fputc('}', fp);
 		first = 0;
 	}
-	fprintf(fp, "],\n\"status\":%d}\n", doctor_report_status(r));
+	fputs("],\n\"error\":", fp);
+	doctor_report_jstr(fp, r->error);
+	fprintf(fp, ",\n\"status\":%d}\n", doctor_report_status(r));
 }
 
 /*
- * The exit status: 1 when something ends an idle session (or a config
- * is broken), 0 otherwise.
+ * The exit status: 2 when doctor could not run its checks, 1 when
+ * something ends an idle session (or a config is broken), 0 otherwise.
  */
 int
 doctor_report_status(const struct doctor_report *r)
 {
 	int	i;
 
+	if (r->error != NULL)
+		return 2;
 	for (i = 0; i < r->n; i++)
 		if (r->f[i].verdict >= DOCTOR_KILLS ||
 		    r->f[i].lverdict >= DOCTOR_KILLS)

@@ -50,6 +50,7 @@ struct doctor_report {
 	int			 n;
 	char			*notes[16];	/* why a check could not run */
 	int			 nnotes;
+	char			*error;		/* why doctor could not run */
 };
 
 void	doctor_report_init(struct doctor_report *, const char *);

@@ -173,18 +173,17 @@ doctor_run(struct doctor_ctx *ctx)
 		    "no answer");
 	}
 	doctor_nat_check(ctx);
+	if (!ctx->remote.ok && !broken)
+		xasprintf(&ctx->report.error, "the server could not be "
+		    "checked: %s", ctx->remote.error != NULL ?
+		    ctx->remote.error : "no answer");
 	if (ctx->json)
 		doctor_report_json(&ctx->report, stdout);
 	else
 		doctor_report_text(&ctx->report, stdout);
 	status = doctor_report_status(&ctx->report);
-	if (!ctx->remote.ok && !broken) {
-		if (!ctx->json)
-			fprintf(stderr, "limpet doctor: the server could not "
-			    "be checked: %s\n", ctx->remote.error != NULL ?
-			    ctx->remote.error : "no answer");
-		status = 2;
-	}
+	if (ctx->report.error != NULL)
+		fprintf(stderr, "limpet doctor: %s\n", ctx->report.error);
 	if (ctx->fix) {
 		fflush(stdout);
 		doctor_fix_run(ctx, &ctx->fixes);

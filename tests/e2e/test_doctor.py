@@ -224,6 +224,10 @@ def test_unreachable_is_status_2(limpet_bin, lab):
                "-o", "ConnectTimeout=5", "lab")
     assert r.returncode == 2, r.stdout + r.stderr
     assert "could not be checked" in r.stderr
+    status, rep = doctor_json(limpet_bin, "-F", lab.ssh_config, "-p",
+                              str(port), "-o", "ConnectTimeout=5", "lab")
+    assert status == 2 and rep["status"] == 2
+    assert "could not be checked" in rep["error"]
 
 
 # -- the server's sshd ---------------------------------------------------
@@ -550,6 +554,39 @@ def test_tmout_readonly_policy_left_alone(limpet_bin, run, sshd_path):
         assert read(os.path.join(profd, "tmout.sh")).count("TMOUT=900") == 1
     finally:
         user.remove()
+
+
+def test_system_files_only_with_system_as_root(limpet_bin, run, sshd_path):
+    need_root()
+    # The server's /etc/ssh is a copy (without host keys) seen only by the
+    # lab's sshd and its sessions; backups land in the copy too.
+    etc = os.path.join(run.workdir, "etc-ssh")
+    shutil.copytree("/etc/ssh", etc, symlinks=True,
+                    ignore=shutil.ignore_patterns("ssh_host_*"))
+    with open(os.path.join(etc, "ssh_config"), "a") as f:
+        f.write("ClientAliveInterval 60\n")
+    lab = EtcLab(os.path.join(run.workdir, "lab"), start=False,
+                 binds=[(etc, "/etc/ssh")])
+    run.labs.append(lab)
+    lab.start()
+    conf = os.path.join(etc, "ssh_config")
+    n = line_of(conf, "ClientAliveInterval 60")
+    before = read(conf)
+    r = doctor(limpet_bin, "--fix", "--yes", "-F", lab.ssh_config, "lab")
+    assert "For the admin" in r.stdout
+    assert "/etc/ssh/ssh_config (on the server) line %d" % n in r.stdout
+    assert read(conf) == before
+    r = doctor(limpet_bin, "--fix", "--yes", "--system", "-F",
+               lab.ssh_config, "lab")
+    assert "changed /etc/ssh/ssh_config line %d on the server" % n in \
+        r.stdout, r.stdout
+    assert read(conf + ".limpet-doctor.bak") == before
+    assert read(conf).splitlines()[n - 1].startswith(
+        "# ClientAliveInterval 60")
+    r = doctor(limpet_bin, "--fix", "--yes", "--system", "-F",
+               lab.ssh_config, "lab")
+    assert "nothing for you to change" in r.stdout
+    assert not os.path.exists(conf + ".limpet-doctor.bak.1")
 
 
 def _shell(name):
