@@ -73,7 +73,7 @@ void
 doctor_logind_check(struct doctor_ctx *ctx)
 {
 	struct doctor_finding	*f;
-	const char		*kup, *idle, *linger, *cg;
+	const char		*kup, *idle, *linger, *cg, *ipc, *rundir;
 	long			 stop;
 	int			 inscope;
 
@@ -140,14 +140,34 @@ doctor_logind_check(struct doctor_ctx *ctx)
 	} else
 		doctor_report_set(&f->why, "No machine-wide action when idle.");
 
+	ipc = doctor_logind_prop(ctx, "RemoveIPC");
+	f = doctor_report_add(&ctx->report, LAYER_LOGIND, "RemoveIPC",
+	    ipc != NULL ? ipc : "unknown", DOCTOR_OK);
+	doctor_logind_where(ctx, "RemoveIPC", f);
+	doctor_report_set(&f->why, "%s", ipc != NULL && strcmp(ipc, "true") ==
+	    0 ? "When the user's last session ends, logind removes their "
+	    "System V and POSIX IPC (shared memory, /dev/shm files, "
+	    "semaphores): programs left running that use them break." :
+	    "The user's IPC objects survive logout.");
+	doctor_report_set(&f->limpet, "limpet uses no IPC objects, only Unix "
+	    "sockets, so this does not touch it.");
+
 	linger = doctor_remote_get(&ctx->remote, "linger");
+	rundir = doctor_remote_get(&ctx->remote, "rundir");
 	f = doctor_report_add(&ctx->report, LAYER_LOGIND, "Linger",
 	    linger != NULL && *linger != '\0' ? linger : "unknown", DOCTOR_OK);
-	doctor_report_set(&f->why, "%s", linger != NULL &&
-	    strcmp(linger, "yes") == 0 ? "The user manager and /run/user/UID "
-	    "stay after the last logout." : "After the last session ends, "
-	    "logind stops the user manager and removes /run/user/UID (and, "
-	    "with RemoveIPC, the user's shared memory).");
+	if (linger != NULL && strcmp(linger, "yes") == 0)
+		doctor_report_set(&f->why, "The user manager and %s stay "
+		    "after the last logout.", rundir != NULL ? rundir :
+		    "/run/user/UID");
+	else
+		doctor_report_set(&f->why, "After the last session ends, "
+		    "logind stops the user manager, and %s (XDG_RUNTIME_DIR) "
+		    "disappears %ld s later (UserStopDelaySec): sockets kept "
+		    "there (tmux -S, gpg-agent, ssh-agent) go with it.",
+		    rundir != NULL ? rundir : "/run/user/UID",
+		    doctor_logind_usec(ctx, "UserStopDelayUSec") >= 0 ?
+		    doctor_logind_usec(ctx, "UserStopDelayUSec") : 10);
 	doctor_report_set(&f->limpet, "limpet keeps its sockets in "
 	    "/tmp/limpet-UID (or $LIMPET_DIR), not in /run/user, so a removed "
 	    "/run/user does not strand its sessions.");

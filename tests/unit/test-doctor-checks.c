@@ -62,7 +62,10 @@ static const char hardened[] =
 "@k logind.StopIdleSessionUSec t 1800000000\n"
 "@k logind.KillUserProcesses b true\n"
 "@k logind.IdleAction s \"ignore\"\n"
+"@k logind.RemoveIPC b true\n"
+"@k logind.UserStopDelayUSec t 20000000\n"
 "@k linger no\n"
+"@k rundir /run/user/1000\n"
 "@k cgroup 0::/user.slice/user-1000.slice/session-4.scope\n"
 "@file /etc/systemd/logind.conf\n"
 "|[Login]\n"
@@ -270,6 +273,12 @@ test_logind(void **state)
 	f = get(&ctx, LAYER_LOGIND, "KillUserProcesses");
 	assert_int_equal(f->verdict, DOCTOR_WARN);
 	assert_int_equal(f->lverdict, DOCTOR_WARN);
+	f = get(&ctx, LAYER_LOGIND, "RemoveIPC");
+	assert_string_equal(f->value, "true");
+	assert_non_null(strstr(f->why, "shared memory"));
+	f = get(&ctx, LAYER_LOGIND, "Linger");
+	assert_non_null(strstr(f->why, "/run/user/1000"));
+	assert_non_null(strstr(f->why, "20 s later"));
 	ctx_free(&ctx);
 	ctx_from(&ctx, olduser);
 	doctor_logind_check(&ctx);
