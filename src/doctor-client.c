@@ -115,6 +115,8 @@ doctor_client_cmdline(struct doctor_ctx *ctx)
 			xasprintf(&t, "%sPort %s\n", text, val);
 		else if (a[1] == 'l')
 			xasprintf(&t, "%sUser %s\n", text, val);
+		else if (a[1] == 'J')
+			xasprintf(&t, "%sProxyJump %s\n", text, val);
 		else if (a[1] == 'F') {
 			free(ctx->userconf);
 			ctx->userconf = xstrdup(val);
@@ -356,23 +358,53 @@ doctor_client_alive(struct doctor_ctx *ctx)
 	}
 }
 
+/* A number from a /proc/sys file, or -1. */
+static long
+doctor_client_sysctl(const char *path)
+{
+	FILE	*fp;
+	long	 v = -1;
+
+	if ((fp = fopen(path, "re")) == NULL)
+		return -1;
+	if (fscanf(fp, "%ld", &v) != 1)
+		v = -1;
+	fclose(fp);
+	return v;
+}
+
 /* The other client settings: what they do to an idle session. */
 static void
 doctor_client_rest(struct doctor_ctx *ctx)
 {
 	struct doctor_finding	*f;
-	const char		*cm, *ct;
+	const char		*cm, *ct, *pj;
 	struct doctor_proc	 p;
 	char			**argv;
-	long			 t;
+	long			 t, ka;
 	static const char *const ocheck[] = { "-O", "check" };
 
 	f = doctor_client_add(ctx, "TCPKeepAlive", "tcpkeepalive", "yes",
 	    DOCTOR_OK);
+	ka = doctor_client_sysctl("/proc/sys/net/ipv4/tcp_keepalive_time");
 	doctor_report_set(&f->why, "TCP keepalive probes start after the "
-	    "kernel's net.ipv4.tcp_keepalive_time (2 hours by default): too "
-	    "late to keep any NAT state alive, and some middleboxes ignore "
-	    "them.  It only ends sessions whose path is dead.");
+	    "kernel's net.ipv4.tcp_keepalive_time (%ld s here): too late to "
+	    "keep any NAT state alive, and some middleboxes ignore them.  It "
+	    "only ends sessions whose path is dead.", ka > 0 ? ka : 7200);
+
+	pj = doctor_kv_get(ctx->g, ctx->ng, "proxyjump");
+	if (pj != NULL && strcasecmp(pj, "none") != 0) {
+		f = doctor_client_add(ctx, "ProxyJump", "proxyjump", pj,
+		    DOCTOR_WARN);
+		f->lverdict = DOCTOR_WARN;
+		doctor_report_set(&f->why, "Each hop is its own TCP connection "
+		    "with its own NATs and firewalls, and -o options on the "
+		    "command line do not reach the hop: it gets only what the "
+		    "config files say for it.  Keepalives of this session "
+		    "travel through the hop and keep its path alive too, but "
+		    "its own timers (ChannelTimeout on the jump host, a bastion's "
+		    "idle limit) are checked only by limpet doctor %s.", pj);
+	}
 
 	cm = doctor_client_val(ctx, "controlmaster", "no");
 	f = doctor_client_add(ctx, "ControlMaster", "controlmaster", "no",
