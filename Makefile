@@ -30,7 +30,7 @@ SOBJ	:= $(patsubst src/%.c,build/san/%.o,$(SRCS))
 SLIBOBJ	:= $(patsubst src/%.c,build/san/%.o,$(LIBSRCS))
 UBINS	:= $(patsubst tests/unit/%.c,build/san/%,$(UTESTS))
 
-.PHONY: all san check unit e2e fuzz try bench install clean
+.PHONY: all san deps check unit e2e fuzz try bench install clean
 
 all: limpet
 
@@ -70,16 +70,23 @@ build/fuzz/frame-fuzzer: fuzz/frame-fuzzer.c $(FUZZSRC) | build/fuzz
 fuzz: build/fuzz/frame-fuzzer
 	mkdir -p build/fuzz/corpus
 	./build/fuzz/frame-fuzzer -max_total_time=$${FUZZ_SECONDS:-20} \
-	    -max_len=4096 build/fuzz/corpus fuzz/corpus
+	    -max_len=4096 -dict=fuzz/frame.dict build/fuzz/corpus fuzz/corpus
 
 e2e: build/san/limpet limpet
 	LIMPET_BIN=$(CURDIR)/build/san/limpet $(PYTHON) -m pytest -q \
 	    -p no:cacheprovider tests/e2e $(PYTEST_ARGS)
 
-check: limpet unit fuzz e2e
+# Install from Debian whatever the tests need and this machine lacks.
+deps:
+	bash .ci/deps --if-missing
+
+check: deps
+	$(MAKE) limpet unit fuzz e2e
 
 # Build, start a throwaway sshd on loopback and open a session to it.
-try: limpet
+try:
+	bash .ci/deps --if-missing --minimal
+	$(MAKE) limpet
 	$(PYTHON) tests/tryit.py
 
 # The bench's user-space delay/loss emulator (this kernel has no netem);

@@ -104,10 +104,9 @@ frame_put(struct buf *b, uint8_t type, const void *p, size_t n)
 	size_t	mark;
 	int	r;
 
-	if ((r = frame_begin(b, type, &mark)) != 0)
-		return r;
-	if ((r = buf_put(b, p, n)) != 0)
-		return r;
+	if ((r = frame_begin(b, type, &mark)) != 0 ||
+	    (r = buf_put(b, p, n)) != 0)
+		return frame_abort(b, mark, r);
 	return frame_end(b, mark);
 }
 
@@ -122,6 +121,18 @@ frame_begin(struct buf *b, uint8_t type, size_t *mark)
 
 	*mark = buf_len(b);
 	return buf_put(b, hdr, sizeof hdr);
+}
+
+/*
+ * Give up a frame started with frame_begin(): drop whatever part of it was
+ * appended, so the stream never carries half a frame; returns r.
+ */
+int
+frame_abort(struct buf *b, size_t mark, int r)
+{
+	if (buf_len(b) > mark)
+		b->len = mark;
+	return r;
 }
 
 /* Finish a frame started with frame_begin(). */

@@ -35,5 +35,6 @@ size_t	frame_dec_buffered(const struct frame_dec *);
 int	frame_put(struct buf *, uint8_t, const void *, size_t);
 int	frame_begin(struct buf *, uint8_t, size_t *);
 int	frame_end(struct buf *, size_t);
+int	frame_abort(struct buf *, size_t, int);
 
 #endif

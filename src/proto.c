@@ -43,15 +43,15 @@ proto_hello_put(struct buf *b, const struct msg_hello *m)
 	    (r = buf_put_u32(b, m->ring_kb)) != 0 ||
 	    (r = buf_put_str(b, m->id != NULL ? m->id : "")) != 0 ||
 	    (r = buf_put_u32(b, m->argc)) != 0)
-		return r;
+		return frame_abort(b, mark, r);
 	for (i = 0; i < m->argc; i++)
 		if ((r = buf_put_str(b, m->argv[i])) != 0)
-			return r;
+			return frame_abort(b, mark, r);
 	if ((r = buf_put_u32(b, m->envc)) != 0)
-		return r;
+		return frame_abort(b, mark, r);
 	for (i = 0; i < m->envc; i++)
 		if ((r = buf_put_str(b, m->env[i])) != 0)
-			return r;
+			return frame_abort(b, mark, r);
 	return frame_end(b, mark);
 }
 
@@ -143,7 +143,7 @@ proto_welcome_put(struct buf *b, const struct msg_welcome *m)
 	    (r = buf_put_u64(b, m->out_start)) != 0 ||
 	    (r = buf_put_u64(b, m->out_end)) != 0 ||
 	    (r = buf_put_u32(b, m->pid)) != 0)
-		return r;
+		return frame_abort(b, mark, r);
 	return frame_end(b, mark);
 }
 
@@ -195,7 +195,7 @@ proto_session_put(struct buf *b, const struct msg_session *m)
 	    (r = buf_put_u8(b, m->state)) != 0 ||
 	    (r = buf_put_u32(b, (uint32_t)m->status)) != 0 ||
 	    (r = buf_put_str(b, m->command)) != 0)
-		return r;
+		return frame_abort(b, mark, r);
 	return frame_end(b, mark);
 }
 
@@ -242,7 +242,7 @@ proto_data_put(struct buf *b, uint64_t off, const void *p, size_t n)
 	if ((r = frame_begin(b, MSG_DATA, &mark)) != 0 ||
 	    (r = buf_put_u64(b, off)) != 0 ||
 	    (r = buf_put(b, p, n)) != 0)
-		return r;
+		return frame_abort(b, mark, r);
 	return frame_end(b, mark);
 }
 
@@ -272,7 +272,7 @@ proto_u64_put(struct buf *b, uint8_t type, uint64_t v)
 
 	if ((r = frame_begin(b, type, &mark)) != 0 ||
 	    (r = buf_put_u64(b, v)) != 0)
-		return r;
+		return frame_abort(b, mark, r);
 	return frame_end(b, mark);
 }
 
@@ -297,7 +297,7 @@ proto_u32_put(struct buf *b, uint8_t type, uint32_t v)
 
 	if ((r = frame_begin(b, type, &mark)) != 0 ||
 	    (r = buf_put_u32(b, v)) != 0)
-		return r;
+		return frame_abort(b, mark, r);
 	return frame_end(b, mark);
 }
 
@@ -323,7 +323,7 @@ proto_resize_put(struct buf *b, uint16_t rows, uint16_t cols)
 	if ((r = frame_begin(b, MSG_RESIZE, &mark)) != 0 ||
 	    (r = buf_put_u16(b, rows)) != 0 ||
 	    (r = buf_put_u16(b, cols)) != 0)
-		return r;
+		return frame_abort(b, mark, r);
 	return frame_end(b, mark);
 }
 
@@ -350,7 +350,7 @@ proto_exit_put(struct buf *b, int32_t status, uint64_t end)
 	if ((r = frame_begin(b, MSG_EXIT, &mark)) != 0 ||
 	    (r = buf_put_u32(b, (uint32_t)status)) != 0 ||
 	    (r = buf_put_u64(b, end)) != 0)
-		return r;
+		return frame_abort(b, mark, r);
 	return frame_end(b, mark);
 }
 
@@ -379,7 +379,7 @@ proto_error_put(struct buf *b, uint32_t code, const char *msg)
 	if ((r = frame_begin(b, MSG_ERROR, &mark)) != 0 ||
 	    (r = buf_put_u32(b, code)) != 0 ||
 	    (r = buf_put_str(b, msg)) != 0)
-		return r;
+		return frame_abort(b, mark, r);
 	return frame_end(b, mark);
 }
 
@@ -411,7 +411,7 @@ proto_str_put(struct buf *b, uint8_t type, const char *s)
 
 	if ((r = frame_begin(b, type, &mark)) != 0 ||
 	    (r = buf_put_str(b, s)) != 0)
-		return r;
+		return frame_abort(b, mark, r);
 	return frame_end(b, mark);
 }
 
