@@ -11,7 +11,7 @@
 #include "doctor-sshconf.h"
 
 /* The pseudo file that holds the -o options. */
-#define CMDLINE_FILE	"the command line (-o)"
+#define CMDLINE_FILE	"the command line"
 
 /* A "key value" pair, as printed by ssh -G or sent by the server. */
 struct doctor_kv {
