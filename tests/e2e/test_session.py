@@ -430,3 +430,106 @@ def test_malformed_frames_drop_the_peer_not_the_session(spawn, lab):
     p.expect("still-49")
     p.sendline("exit")
     assert ended(p) == 0
+
+
+def rss_kb(pid):
+    """Resident memory of pid in KiB (0 if gone)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def test_flood_is_bounded_and_interruptible(spawn, lab):
+    """yes floods; memory stays bounded and Ctrl-C gets the prompt back."""
+    p = start(spawn, lab, timeout=30)
+    daemon = lab.session_pids()[0]
+    p.sendline("yes limpet-flood-line")
+    p.expect("limpet-flood-line")
+    peak = [0, 0]
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        try:
+            p.read_nonblocking(1 << 16, timeout=0.2)
+        except pexpect.TIMEOUT:
+            pass
+        peak[0] = max(peak[0], rss_kb(daemon))
+        peak[1] = max(peak[1], rss_kb(p.pid))
+    p.sendcontrol("c")
+    p.sendline("echo int''r-$((6*7))")
+    t0 = time.monotonic()
+    p.expect("intr-42", timeout=20)
+    waited = time.monotonic() - t0
+    # Sanitized builds carry ASan's shadow memory: the bound is loose but
+    # would catch a buffer that grows with the flood.
+    assert peak[0] < 120 * 1024, "daemon RSS %d KiB" % peak[0]
+    assert peak[1] < 120 * 1024, "client RSS %d KiB" % peak[1]
+    # A bound for correctness, not a benchmark: without flow control the
+    # backlog of a flood on loopback would take far longer to drain.
+    assert waited < 10, "Ctrl-C took %.1f s to bring the prompt" % waited
+    p.sendline("exit")
+    assert ended(p) == 0
+
+
+def test_relay_killed(spawn, lab):
+    """kill -9 of the server-side relay loses nothing."""
+    p = start(spawn, lab)
+    relays = []
+    for pid in sshlab.descendants(lab.pid):
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if len(argv) > 1 and argv[1] == b"relay":
+            relays.append(pid)
+    assert relays, "no relay found under sshd"
+    p.sendline("sleep 0.5; echo after-rel''ay-kill")
+    for pid in relays:
+        os.kill(pid, signal.SIGKILL)
+    p.expect("after-relay-kill")
+    p.sendline("echo again-$((1+2))")
+    p.expect("again-3")
+    p.sendline("exit")
+    assert ended(p) == 0
+
+
+def test_environment_reaches_the_shell(spawn, lab):
+    p = start(spawn, lab, env={"COLORTERM": "truecolor",
+                               "LC_TIME": "C.UTF-8", "TERM": "screen"})
+    p.sendline("echo ct''=[$COLORTERM] lt=[$LC_TIME] tt=[$TERM]")
+    p.expect(r"ct=\[truecolor\] lt=\[C.UTF-8\] tt=\[screen\]")
+    p.sendline("exit")
+    assert ended(p) == 0
+
+
+def test_give_up(spawn, lab):
+    p = start(spawn, lab, opts=["--give-up", "3"])
+    sid = session_id(p)
+    lab.stop()
+    kill_ssh(p)
+    p.expect("no contact", timeout=10)
+    p.expect("gave up after", timeout=15)
+    p.expect(r"limpet attach .*%s" % sid)
+    assert ended(p) == 255
+
+
+def test_help_version_and_no_tty(spawn, lab, limpet_bin):
+    import subprocess
+    out = subprocess.run([limpet_bin, "--help"], capture_output=True,
+                         text=True)
+    assert out.returncode == 0 and "usage: limpet" in out.stdout
+    out = subprocess.run([limpet_bin, "--version"], capture_output=True,
+                         text=True)
+    assert out.returncode == 0 and re.match(r"limpet \d", out.stdout)
+    argv = lab.limpet_cmd(args=["true"])
+    out = subprocess.run(argv, stdin=subprocess.DEVNULL,
+                         capture_output=True, text=True,
+                         env=dict(os.environ, **sshlab.san_options(
+                             os.path.join(lab.basedir, "notty"))))
+    assert out.returncode == 255
+    assert "not a terminal" in out.stderr
