@@ -124,6 +124,8 @@ class LoginUser:
         subprocess.run(["userdel", "-r", "-f", self.name],
                        capture_output=True)
         shutil.rmtree(self.home, ignore_errors=True)
+        # A limpet session's default directory for this user.
+        shutil.rmtree("/tmp/limpet-%d" % self.uid, ignore_errors=True)
 
 
 def _uid_of(pid):
@@ -491,15 +493,21 @@ def test_server_keyword_in_client_config(limpet_bin, lab, run):
 def test_tmout_user_file_fixed(limpet_bin, make_lab, run, spawn):
     need_root()
     lab = make_lab(sshd_extra=["Match User ldoc*",
-                               "  AuthorizedKeysFile .ssh/authorized_keys"])
+                               "  AuthorizedKeysFile .ssh/authorized_keys",
+                               "  SetEnv LIMPET_DIR="])
     user = LoginUser(lab)
     try:
         rc = user.append(".bashrc", "\n# log out idle shells\nTMOUT=3\n")
         cfg = user_ssh_config(lab, os.path.join(run.workdir, "cfg"),
                               user.name, keepalive=True)
-        # The real thing first: the shell logs itself out.
+        # The real thing first: the shell logs itself out, under plain
+        # ssh and under limpet alike.
         child = spawn(["ssh", "-tt", "-F", cfg, "story"])
         child.expect("auto-logout", timeout=15)
+        child.expect(pexpect_eof())
+        child = spawn([limpet_bin, "--server-path", limpet_bin, "-F", cfg,
+                       "story"], timeout=20)
+        child.expect("auto-logout")
         child.expect(pexpect_eof())
         status, rep = doctor_json(limpet_bin, "-F", cfg, "story")
         assert status == 1
