@@ -363,6 +363,23 @@ def test_channel_timeout_kills_shell(limpet_bin, make_lab, spawn):
     assert "closing after 3 seconds of inactivity" in lab.log_text()
 
 
+def test_channel_timeout_and_limpet_heartbeat(limpet_bin, make_lab, spawn):
+    lab = make_lab(sshd_extra=["ChannelTimeout session:*=2s"])
+    status, rep = doctor_json(limpet_bin, "--keepalive", "1", "-F",
+                              lab.ssh_config, "lab")
+    f = finding(rep, "server", "ChannelTimeout")
+    assert f["verdict"] == "kills" and f["limpet_verdict"] == "ok"
+    # The claim holds: a heartbeat every second keeps the channel in use.
+    child = spawn(lab.limpet_argv(bin=limpet_bin)[:1] + ["--keepalive", "1"]
+                  + lab.limpet_argv(bin=limpet_bin)[1:], timeout=15)
+    child.sendline("echo up-$((6*7))")
+    child.expect("up-42")
+    time.sleep(4)
+    child.sendline("echo still-$((6*7))")
+    child.expect("still-42")
+    assert "closing after" not in lab.log_text()
+
+
 def test_channel_timeout_bare_session_matches_nothing(limpet_bin, make_lab,
                                                       spawn):
     lab = make_lab(sshd_extra=["ChannelTimeout session=2s"])

@@ -72,7 +72,8 @@ def test_probe_nat_ctrl_c_reports_what_is_known(limpet_bin, nat, make_lab,
                    "2,60", "--probe-wait", "2", "-F", sshd.ssh_config,
                    "lab"], netns=nat.client, timeout=40)
     child.expect("probing the path with 2 idle connections")
-    time.sleep(5)
+    # Once the 2 s probe has answered, Ctrl-C.
+    child.expect("1 survived", timeout=15)
     child.sendintr()
     child.expect("NAT/firewall idle timeout none up to 2 s")
     child.expect("stopped early with Ctrl-C")
