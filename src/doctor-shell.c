@@ -251,7 +251,7 @@ doctor_shell_check(struct doctor_ctx *ctx)
 			doctor_report_set(&f->limpet, "limpet runs the same "
 			    "login shell, which logs itself out the same way.");
 		}
-		return;
+		goto out;
 	}
 	secs = value[0] != '\0' && strcmp(value, "unset") != 0 ?
 	    strtol(value, NULL, 10) : 0;

@@ -28,6 +28,7 @@
 #include "xmalloc.h"
 
 #define SSHCONF_MAXDEPTH	16
+#define SSHCONF_MAXFILES	256
 
 /* Keywords of ssh_config only (OpenSSH 9.2 to 10.x, Debian aliases). */
 static const char *const client_keys[] = {
@@ -520,7 +521,7 @@ sshconf_include(struct sshconf *c, const char *file, int line, char *args,
     const struct sshconf_io *io, const struct sshconf_block *b, int depth)
 {
 	char	*a, *path, *rel, **paths, *text;
-	int	 n, i, r;
+	int	 n, i, r, k;
 
 	if (depth >= SSHCONF_MAXDEPTH) {
 		sshconf_issue(c, SSHCONF_UNREADABLE, "include", file, line,
@@ -540,7 +541,16 @@ sshconf_include(struct sshconf *c, const char *file, int line, char *args,
 			n = 0;
 		for (i = 0; i < n; i++) {
 			text = NULL;
-			if ((r = io->read(io->arg, paths[i], &text)) != 0) {
+			for (k = 0; k < c->nstack; k++)
+				if (strcmp(c->stack[k], paths[i]) == 0)
+					break;
+			if (k < c->nstack || c->nread >= SSHCONF_MAXFILES) {
+				sshconf_issue(c, SSHCONF_UNREADABLE, "include",
+				    file, line, k < c->nstack ? "Include loop: "
+				    "a file includes itself" : "too many "
+				    "included files");
+			} else if ((r = io->read(io->arg, paths[i], &text)) !=
+			    0) {
 				sshconf_issue(c, SSHCONF_UNREADABLE, "include",
 				    paths[i], 0, err_str(r));
 			} else {
@@ -613,13 +623,18 @@ sshconf_parse_depth(struct sshconf *c, const char *file, const char *text,
 {
 	char			*copy, *p, *nl, *s, *key, *eq;
 	char			*block;
-	int			 line = 0, outer = ob->active;
+	int			 line = 0, outer = ob->active, pushed = 0;
 	int			 active = ob->active, inmatch = ob->inmatch;
 	int			 generic = ob->generic, blockline = ob->line, g;
 	struct sshconf_block	 nb;
 
 	block = ob->text != NULL ? xstrdup(ob->text) : NULL;
 	copy = xstrdup(text);
+	if (c->nstack < (int)(sizeof c->stack / sizeof c->stack[0])) {
+		c->stack[c->nstack++] = file;
+		pushed = 1;
+	}
+	c->nread++;
 	for (p = copy; p != NULL && *p != '\0'; p = nl) {
 		nl = strchr(p, '\n');
 		if (nl != NULL)
@@ -693,6 +708,8 @@ sshconf_parse_depth(struct sshconf *c, const char *file, const char *text,
 	}
 	free(block);
 	free(copy);
+	if (pushed)
+		c->nstack--;
 	return 0;
 }
 

@@ -73,6 +73,9 @@ struct sshconf {
 	char			*hostname;	/* client: HostName so far */
 	char			*tag;		/* client: Tag so far */
 	int			 canon;
+	const char		*stack[17];	/* files being read */
+	int			 nstack;
+	int			 nread;		/* files read, all told */
 };
 
 void	sshconf_init(struct sshconf *, int);

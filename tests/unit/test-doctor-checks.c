@@ -504,6 +504,55 @@ test_fix_local(void **state)
 	assert_int_equal(system(bak), 0);
 }
 
+/* Random server output never crashes the parser or the checks. */
+static void
+test_random_output(void **state)
+{
+	static const char *const lines[] = {
+		"@k user u", "@k home /home/u", "@k conn 1 2 3 4", "@k conn",
+		"@k sshd_version OpenSSH_", "@k sshd_version OpenSSH_9.9",
+		"@k shell /bin/zsh", "@k shell", "@file /etc/ssh/sshd_config",
+		"@file /etc/ssh/ssh_config", "@end", "|ClientAliveInterval 5",
+		"|Match User u", "|Include *", "|ChannelTimeout session=1",
+		"|ChannelTimeout session:*=x global=3", "@trace",
+		"|+@/home/u/.bashrc:3: TMOUT=7", "|+@/x:", "|+@/x:99999999999: ",
+		"|@tmout 7", "|@tmout", "|declare -r TMOUT", "|typeset -",
+		"@grep /home/u/.bashrc:3:TMOUT=7", "@grep :", "@grep a:1:",
+		"@own /home/u/.bashrc", "@sshdT T", "|clientalivecountmax 0",
+		"@k systemd 1", "@k logind.StopIdleSessionUSec t 5",
+		"@k logind.StopIdleSessionUSec", "@k logind.IdleAction s x",
+		"@k cgroup /session-1.scope", "@k groups a b c", "@done", "",
+		"@autologout 3", "|@autologout x", "|TMOUT=",
+	};
+	struct unit_rng		rng;
+	struct doctor_ctx	ctx;
+	char			text[4096];
+	size_t			len, k;
+	const char		*l;
+	int			round;
+
+	(void)state;
+	unit_rng_init(&rng, 9);
+	for (round = 0; round < 500; round++) {
+		len = 0;
+		for (k = unit_rng_below(&rng, 40); k > 0; k--) {
+			l = lines[unit_rng_below(&rng,
+			    sizeof lines / sizeof lines[0])];
+			if (len + strlen(l) + 2 >= sizeof text)
+				break;
+			memcpy(text + len, l, strlen(l));
+			len += strlen(l);
+			text[len++] = '\n';
+		}
+		text[len] = '\0';
+		ctx_from(&ctx, text);
+		doctor_server_check(&ctx);
+		doctor_shell_check(&ctx);
+		doctor_logind_check(&ctx);
+		ctx_free(&ctx);
+	}
+}
+
 int
 main(void)
 {
@@ -520,6 +569,7 @@ main(void)
 		cmocka_unit_test(test_explain),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_fix_local),
+		cmocka_unit_test(test_random_output),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -431,6 +431,30 @@ test_patterns(void **state)
 	assert_int_equal(sshconf_side("Bogus"), SSHCONF_UNKNOWN);
 }
 
+/* A file that includes itself (or its includer) is read once. */
+static void
+test_include_loop(void **state)
+{
+	struct sshconf	 c;
+	char		*p, *q;
+	int		 i, loops = 0;
+
+	(void)state;
+	q = put("loop.d/a.conf", "Include config\nConnectTimeout 4\n");
+	p = put("config", "Include loop.d/*.conf\nInclude config\n"
+	    "ServerAliveInterval 7\n");
+	client(&c, p, "h");
+	assert_string_equal(val(&c, "serveraliveinterval"), "7");
+	assert_string_equal(val(&c, "connecttimeout"), "4");
+	for (i = 0; i < c.nis; i++)
+		if (strstr(c.is[i].text, "Include loop") != NULL)
+			loops++;
+	assert_int_equal(loops, 2);
+	sshconf_free(&c);
+	free(p);
+	free(q);
+}
+
 /* A missing main file is reported, not fatal. */
 static void
 test_missing(void **state)
@@ -446,6 +470,72 @@ test_missing(void **state)
 	    ERR_NOTFOUND);
 	assert_int_equal(c.nv, 0);
 	sshconf_free(&c);
+}
+
+/* An io with no files at all, for text given directly. */
+static int
+none_read(void *arg, const char *path, char **out)
+{
+	(void)arg;
+	(void)path;
+	(void)out;
+	return ERR_NOTFOUND;
+}
+
+/* No glob matches anything. */
+static int
+none_glob(void *arg, const char *pattern, char ***out, int *n)
+{
+	(void)arg;
+	(void)pattern;
+	*out = NULL;
+	*n = 0;
+	return 0;
+}
+
+/* Random lines made of config-ish pieces never crash the parser. */
+static void
+test_random_text(void **state)
+{
+	static const char *const pieces[] = {
+		"Host ", "Match ", "Include ", "ServerAliveInterval", "=", " ",
+		"\t", "\"", "!", "*", "?", ",", "user", "host", "all", "exec",
+		"10.0.0.0/8", "address", "group", "#", "\r", "Tag", "final",
+		"ClientAliveInterval", "x", "\n", "\n", "\n", "60", "::1/200",
+	};
+	const struct sshconf_io	 io = { none_read, none_glob, NULL, NULL,
+	    "/nonexistent" };
+	const char *const	 groups[] = { "staff", NULL };
+	struct sshconf_match	 m = { .host = "h", .user = "u",
+	    .localuser = "u", .addr = "10.1.1.1", .laddr = "::1",
+	    .lport = 22, .groups = groups, .known = 1 };
+	struct unit_rng		 rng;
+	struct sshconf		 c;
+	char			 text[2048];
+	size_t			 len, k;
+	int			 round, server;
+
+	(void)state;
+	unit_rng_init(&rng, 4);
+	for (round = 0; round < 3000; round++) {
+		len = 0;
+		text[0] = '\0';
+		for (k = unit_rng_below(&rng, 60); k > 0; k--) {
+			const char *pc = pieces[unit_rng_below(&rng,
+			    sizeof pieces / sizeof pieces[0])];
+			if (len + strlen(pc) + 1 >= sizeof text)
+				break;
+			strcpy(text + len, pc);
+			len += strlen(pc);
+		}
+		server = round & 1;
+		sshconf_init(&c, server);
+		assert_int_equal(sshconf_parse(&c, "random", text, "/etc/ssh",
+		    &m, &io), 0);
+		sshconf_check_shadow(&c, "serveraliveinterval");
+		(void)sshconf_get(&c, "clientaliveinterval");
+		sshconf_free(&c);
+	}
 }
 
 int
@@ -471,6 +561,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_shadow, setup, teardown),
 		cmocka_unit_test(test_patterns),
 		cmocka_unit_test_setup_teardown(test_missing, setup,
+		    teardown),
+		cmocka_unit_test(test_random_text),
+		cmocka_unit_test_setup_teardown(test_include_loop, setup,
 		    teardown),
 	};
 
