@@ -39,6 +39,7 @@ static const char remote_script[] =
 "  elif [ -e \"$1\" ]; then echo \"@unreadable $1\"; fi\n"
 "}\n"
 "sendconf() {\n"
+"  case \"$sent\" in *\" $1 \"*) return;; esac\n"
 "  send \"$1\"\n"
 "  [ -r \"$1\" ] || return\n"
 "  for inc in $(awk 'tolower($1) == \"include\" {\n"
