@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "cmdline.h"
 #include "doctor-client.h"
 #include "doctor-ctx.h"
@@ -42,24 +43,83 @@ doctor_client_parse_g(struct doctor_ctx *ctx, char *text)
 	}
 }
 
+/*
+ * Expand the tokens ssh expands in Match exec (%h %n %p %r %u %L %l %d
+ * %%) from what ssh -G says; a new string.
+ */
+static char *
+doctor_client_tokens(const struct doctor_ctx *ctx, const char *cmd)
+{
+	struct buf	 b;
+	const char	*v;
+	char		 host[256], *out;
+
+	buf_init(&b, 0);
+	if (gethostname(host, sizeof host) != 0)
+		snprintf(host, sizeof host, "localhost");
+	host[sizeof host - 1] = '\0';
+	for (; *cmd != '\0'; cmd++) {
+		if (*cmd != '%' || cmd[1] == '\0') {
+			buf_put(&b, cmd, 1);
+			continue;
+		}
+		v = NULL;
+		switch (*++cmd) {
+		case 'h':
+			v = doctor_kv_get(ctx->g, ctx->ng, "hostname");
+			break;
+		case 'n':
+			v = ctx->host;
+			break;
+		case 'p':
+			v = doctor_kv_get(ctx->g, ctx->ng, "port");
+			break;
+		case 'r':
+			v = doctor_kv_get(ctx->g, ctx->ng, "user");
+			break;
+		case 'u':
+			v = ctx->localuser;
+			break;
+		case 'd':
+			v = ctx->home;
+			break;
+		case 'l':
+			v = host;
+			break;
+		case 'L':
+			host[strcspn(host, ".")] = '\0';
+			v = host;
+			break;
+		case '%':
+			v = "%";
+			break;
+		}
+		if (v == NULL)
+			v = ctx->host;
+		buf_put(&b, v, strlen(v));
+	}
+	out = doctor_proc_text(&b);
+	buf_free(&b);
+	return out;
+}
+
 /* Run a Match exec command the way ssh does (through the shell). */
 static int
 doctor_client_exec(void *arg, const char *cmd)
 {
 	struct doctor_ctx	*ctx = arg;
 	struct doctor_proc	 p;
-	char			*argv[4];
+	char			*argv[4], *line;
 	int			 r;
 
-	(void)ctx;
+	line = doctor_client_tokens(ctx, cmd);
 	argv[0] = (char *)"/bin/sh";
 	argv[1] = (char *)"-c";
-	argv[2] = (char *)cmd;
+	argv[2] = line;
 	argv[3] = NULL;
-	if (doctor_proc_run(argv, NULL, 0, 10000, &p) != 0)
-		return 0;
-	r = p.status == 0;
+	r = doctor_proc_run(argv, NULL, 0, 10000, &p) == 0 && p.status == 0;
 	doctor_proc_free(&p);
+	free(line);
 	return r;
 }
 

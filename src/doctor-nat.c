@@ -145,6 +145,10 @@ doctor_nat_start(struct doctor_ctx *ctx, struct nat_probe *pr)
 	argv[i] = NULL;
 	if ((pr->pid = fork()) == -1) {
 		doctor_argv_free(argv);
+		close(ip[0]);
+		close(ip[1]);
+		close(op[0]);
+		close(op[1]);
 		return ERR_SYSTEM;
 	}
 	if (pr->pid == 0) {
@@ -332,8 +336,13 @@ doctor_nat_probe(struct doctor_ctx *ctx)
 			lastprog = now;
 			lastsum = sum;
 		}
-		if (poll(pfd, nfd, 250) == -1 && errno != EINTR)
+		for (i = 0; i < nfd; i++)
+			pfd[i].revents = 0;
+		if (poll(pfd, nfd, 250) == -1) {
+			if (errno == EINTR)
+				continue;
 			break;
+		}
 		now = doctor_nat_now();
 		for (i = 0; i < nfd; i++) {
 			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))

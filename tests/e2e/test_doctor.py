@@ -484,6 +484,18 @@ def test_fix_inserts_into_host_block(limpet_bin, lab, run):
     assert read(cfg) == after
 
 
+def test_match_exec_with_tokens(limpet_bin, lab, run):
+    cfg = _lab_config_with(lab, os.path.join(run.workdir, "cfg"),
+                           before=['Match exec "test %n = nolab"',
+                                   "  ServerAliveInterval 11",
+                                   'Match exec "test %n = lab -a %r = %u"',
+                                   "  ServerAliveInterval 42"])
+    status, rep = doctor_json(limpet_bin, "-F", cfg, "lab")
+    f = finding(rep, "client", "ServerAliveInterval")
+    assert f["value"] == "42" and (f["file"], f["line"]) == (cfg, 4)
+    assert rep["not_checked"] == []
+
+
 def test_server_keyword_in_client_config(limpet_bin, lab, run):
     cfg = _lab_config_with(lab, os.path.join(run.workdir, "cfg"),
                            drop=(), inside=["  ClientAliveInterval 60"])
