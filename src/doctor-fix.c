@@ -137,8 +137,6 @@ doctor_fix_host_block(const struct doctor_ctx *ctx, char **indent)
 		if (strcasecmp(key, "host") == 0 &&
 		    sshconf_host_line(ctx->host, s, &generic) && !generic)
 			found = n;
-		else if (strcasecmp(key, "match") == 0 && found == 0)
-			continue;
 	}
 	free(line);
 	fclose(fp);
@@ -527,7 +525,7 @@ doctor_fix_remote(struct doctor_ctx *ctx, FILE *out, int *ok, int *failed)
 	return 0;
 }
 
-/* Ask the user a yes/no question on the terminal. */
+/* Ask the user a yes/no question on the terminal; -1 if there is none. */
 static int
 doctor_fix_ask(const char *q)
 {
@@ -536,7 +534,7 @@ doctor_fix_ask(const char *q)
 	int	 yes = 0;
 
 	if ((tty = fopen("/dev/tty", "r+e")) == NULL)
-		return 0;
+		return -1;
 	fprintf(tty, "%s [y/N] ", q);
 	fflush(tty);
 	if (fgets(ans, sizeof ans, tty) != NULL)
@@ -603,8 +601,9 @@ doctor_fix_run(struct doctor_ctx *ctx, struct doctor_edits *es)
 		return 0;
 	}
 	fflush(out);
-	if (!ctx->yes && !doctor_fix_ask("Apply these changes?")) {
-		fprintf(out, "  nothing changed\n");
+	if (!ctx->yes && (best = doctor_fix_ask("Apply these changes?")) != 1) {
+		fprintf(out, "  nothing changed%s\n", best == -1 ? " (no "
+		    "terminal to ask on: --yes applies them)" : "");
 		return 0;
 	}
 	/* Local edits: one file at a time, from its last line up. */
