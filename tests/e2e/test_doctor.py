@@ -463,7 +463,7 @@ def test_host_star_above_specific_block_and_fix(limpet_bin, lab, run):
     assert not os.path.exists(cfg + ".limpet-doctor.bak.1")
 
 
-def test_fix_inserts_into_host_block(limpet_bin, lab, run):
+def test_fix_inserts_into_host_block(limpet_bin, lab, run, spawn):
     cfg = _lab_config_with(lab, os.path.join(run.workdir, "cfg"),
                            before=["# mine", "Host other", "  Port 1"])
     status, rep = doctor_json(limpet_bin, "-F", cfg, "lab")
@@ -471,8 +471,22 @@ def test_fix_inserts_into_host_block(limpet_bin, lab, run):
     assert f["value"] == "0" and f["file"] is None
     hostline = line_of(cfg, "Host lab")
     assert "line %d" % hostline in f["fix"]
-    r = doctor(limpet_bin, "--fix", "--yes", "-F", cfg, "lab")
-    assert r.returncode in (0, 1), r.stderr
+    before = read(cfg)
+    # --fix asks on the terminal; "n" changes nothing, "y" applies.
+    child = spawn([limpet_bin, "doctor", "--fix", "-F", cfg, "lab"],
+                  timeout=30)
+    child.expect(r"after line %d:\s+\+   ServerAliveInterval 60" % hostline)
+    child.expect(r"Apply these changes\? \[y/N\] ")
+    child.sendline("n")
+    child.expect("nothing changed")
+    child.expect(pexpect_eof())
+    assert read(cfg) == before
+    child = spawn([limpet_bin, "doctor", "--fix", "-F", cfg, "lab"],
+                  timeout=30)
+    child.expect(r"Apply these changes\? \[y/N\] ")
+    child.sendline("y")
+    child.expect("1 change applied")
+    child.expect(pexpect_eof())
     lines = read(cfg).splitlines()
     assert lines[hostline].strip() == "ServerAliveInterval 60"
     assert lines[hostline].startswith("  ")
