@@ -115,6 +115,30 @@ buf_consume(struct buf *b, size_t n)
 	return 0;
 }
 
+/*
+ * Append the bytes of a numbered stream: p holds stream bytes off .. off+n
+ * and the buffer's owner holds *have of them already.  What it has is
+ * skipped (a resend after a reconnect), the rest appended; a gap is
+ * ERR_RANGE.  Returns the count appended.
+ */
+int
+buf_put_stream(struct buf *b, uint64_t *have, uint64_t off, const void *p,
+    size_t n)
+{
+	uint64_t	skip;
+	int		r;
+
+	if (off > *have)
+		return ERR_RANGE;
+	skip = *have - off;
+	if (skip >= n)
+		return 0;
+	if ((r = buf_put(b, (const uint8_t *)p + skip, n - skip)) != 0)
+		return r;
+	*have += n - skip;
+	return (int)(n - skip);
+}
+
 /* Append one byte. */
 int
 buf_put_u8(struct buf *b, uint8_t v)

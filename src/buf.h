@@ -29,6 +29,8 @@ const uint8_t	*buf_ptr(const struct buf *);
 int		 buf_reserve(struct buf *, size_t, uint8_t **);
 int		 buf_put(struct buf *, const void *, size_t);
 int		 buf_consume(struct buf *, size_t);
+int		 buf_put_stream(struct buf *, uint64_t *, uint64_t,
+		    const void *, size_t);
 int		 buf_put_u8(struct buf *, uint8_t);
 int		 buf_put_u16(struct buf *, uint16_t);
 int		 buf_put_u32(struct buf *, uint32_t);

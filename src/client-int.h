@@ -123,8 +123,6 @@ void	client_escape(struct client *, int, uint64_t);
 void	client_detach(struct client *, int);
 void	client_close_ssh(struct client *);
 int	client_timeout(struct client *, uint64_t);
-void	sock_nonblock_fd(int);
-void	sock_block_fd(int);
 
 /* client-admin.c */
 int	client_admin(struct client *, int);

@@ -20,55 +20,8 @@
 #include "clock.h"
 #include "log.h"
 #include "proto.h"
+#include "sock.h"
 #include "xmalloc.h"
-
-/* Set or clear O_NONBLOCK. */
-static void
-client_fd_flag(int fd, int on)
-{
-	int	fl;
-
-	if ((fl = fcntl(fd, F_GETFL)) == -1)
-		return;
-	fcntl(fd, F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
-}
-
-/* Make fd non-blocking. */
-void
-sock_nonblock_fd(int fd)
-{
-	client_fd_flag(fd, 1);
-}
-
-/* Make fd blocking again (stdio is shared with the user's shell). */
-void
-sock_block_fd(int fd)
-{
-	client_fd_flag(fd, 0);
-}
-
-/* Write all of p to the terminal, waiting (a little) when it is full. */
-static void
-client_term_write(const void *p, size_t n)
-{
-	const char	*s = p;
-	struct pollfd	 pfd;
-	ssize_t		 w;
-
-	while (n > 0) {
-		w = write(STDOUT_FILENO, s, n);
-		if (w > 0) {
-			s += w;
-			n -= w;
-		} else if (w == -1 && (errno == EAGAIN || errno == EINTR)) {
-			pfd.fd = STDOUT_FILENO;
-			pfd.events = POLLOUT;
-			if (poll(&pfd, 1, 1000) <= 0)
-				return;
-		} else
-			return;
-	}
-}
 
 /* Put the session's pending output on the terminal first. */
 static void
@@ -78,7 +31,7 @@ client_term_drain(struct client *c)
 
 	if (n == 0)
 		return;
-	client_term_write(buf_ptr(&c->term), n);
+	sock_write_all(STDOUT_FILENO, buf_ptr(&c->term), n, 1000);
 	c->out_written += n;
 	buf_reset(&c->term);
 }
@@ -97,7 +50,7 @@ client_local(struct client *c, const char *fmt, ...)
 	if (n < 0)
 		return;
 	client_term_drain(c);
-	client_term_write(s, n);
+	sock_write_all(STDOUT_FILENO, s, n, 1000);
 	free(s);
 }
 

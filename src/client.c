@@ -34,6 +34,7 @@
 #include "proto.h"
 #include "ring.h"
 #include "sig.h"
+#include "sock.h"
 #include "xmalloc.h"
 
 extern char	**environ;
@@ -221,23 +222,6 @@ client_ssh_exited(struct client *c, int status, uint64_t now)
 	client_lost(c, why, now);
 }
 
-/* Accept output at offset off; duplicates are skipped, a gap is an error. */
-static int
-client_output(struct client *c, uint64_t off, const uint8_t *p, size_t n)
-{
-	uint64_t	skip;
-
-	if (off > c->out_have)
-		return ERR_RANGE;
-	skip = c->out_have - off;
-	if (skip >= n)
-		return 0;
-	if (buf_put(&c->term, p + skip, n - skip) != 0)
-		return ERR_FULL;
-	c->out_have += n - skip;
-	return 0;
-}
-
 /*
  * A first attach to a session that already had input: what was typed
  * before WELCOME continues the session's input stream from base.
@@ -381,7 +365,7 @@ client_frame(struct client *c, const struct frame *f, uint64_t now)
 	case MSG_DATA:
 		c->last_data = now;
 		if (proto_data_parse(f->p, f->len, &off, &p, &n) != 0 ||
-		    client_output(c, off, p, n) != 0)
+		    buf_put_stream(&c->term, &c->out_have, off, p, n) < 0)
 			client_lost(c, "bad output DATA", now);
 		break;
 	case MSG_ACK:
@@ -1023,11 +1007,11 @@ client_main(int mode, int argc, char **argv)
 	buf_init(&c->tx, TX_MAX);
 	buf_init(&c->term, TERM_MAX + FRAME_MAX_PAYLOAD);
 	frame_dec_init(&c->rx);
-	sock_nonblock_fd(STDIN_FILENO);
-	sock_nonblock_fd(STDOUT_FILENO);
+	sock_nonblock(STDIN_FILENO);
+	sock_nonblock(STDOUT_FILENO);
 	r = client_loop(c);
-	sock_block_fd(STDIN_FILENO);
-	sock_block_fd(STDOUT_FILENO);
+	sock_blocking(STDIN_FILENO);
+	sock_blocking(STDOUT_FILENO);
 	client_free(c);
 	return r;
 }

@@ -515,18 +515,10 @@ daemon_hello(struct daemon *d, struct peer *p, const struct frame *f,
 static int
 daemon_input(struct daemon *d, uint64_t off, const uint8_t *p, size_t n)
 {
-	uint64_t	skip;
+	int	r;
 
-	if (off > d->in_have)
-		return ERR_RANGE;
-	skip = d->in_have - off;
-	if (skip >= n)
-		return 0;
-	p += skip;
-	n -= skip;
-	if (buf_put(&d->pty_in, p, n) != 0)
-		return ERR_FULL;
-	d->in_have += n;
+	if ((r = buf_put_stream(&d->pty_in, &d->in_have, off, p, n)) <= 0)
+		return r;
 	d->ack_due = 1;
 	d->active = clock_wall();
 	return 0;

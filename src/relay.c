@@ -38,33 +38,6 @@
 #define QUERY_WAIT_MS	3000
 #define MAX_SESSIONS	4096
 
-/* Write all of p to a blocking or non-blocking fd, waiting as needed. */
-static int
-relay_write_all(int fd, const void *p, size_t n)
-{
-	const uint8_t	*s = p;
-	struct pollfd	 pfd;
-	ssize_t		 w;
-
-	while (n > 0) {
-		w = write(fd, s, n);
-		if (w > 0) {
-			s += w;
-			n -= w;
-			continue;
-		}
-		if (w == -1 && (errno == EAGAIN || errno == EINTR)) {
-			pfd.fd = fd;
-			pfd.events = POLLOUT;
-			if (poll(&pfd, 1, 10000) <= 0)
-				return ERR_SYSTEM;
-			continue;
-		}
-		return ERR_SYSTEM;
-	}
-	return 0;
-}
-
 /* Send an ERROR frame to the client and return the exit code. */
 static int
 relay_fail(uint32_t code, const char *fmt, ...)
@@ -82,7 +55,7 @@ relay_fail(uint32_t code, const char *fmt, ...)
 	log_info("%s", msg);
 	buf_init(&b, 0);
 	proto_error_put(&b, code, msg);
-	relay_write_all(STDOUT_FILENO, buf_ptr(&b), buf_len(&b));
+	sock_write_all(STDOUT_FILENO, buf_ptr(&b), buf_len(&b), 10000);
 	buf_free(&b);
 	return 1;
 }
@@ -178,7 +151,7 @@ relay_query(const char *dir, const char *id, uint8_t op, struct buf *reply)
 	h.id = (char *)id;
 	buf_init(&b, 0);
 	proto_hello_put(&b, &h);
-	r = relay_write_all(fd, buf_ptr(&b), buf_len(&b));
+	r = sock_write_all(fd, buf_ptr(&b), buf_len(&b), 10000);
 	buf_free(&b);
 	if (r != 0) {
 		close(fd);
@@ -255,7 +228,7 @@ relay_list(const char *dir)
 		if (relay_query(dir, ids[i], OP_INFO, &b) == 0)
 			count++;
 	proto_u32_put(&b, MSG_DONE, count);
-	relay_write_all(STDOUT_FILENO, buf_ptr(&b), buf_len(&b));
+	sock_write_all(STDOUT_FILENO, buf_ptr(&b), buf_len(&b), 10000);
 	buf_free(&b);
 	relay_ids_free(ids, n);
 	return 0;
@@ -286,7 +259,7 @@ relay_kill(const char *dir, const struct msg_hello *h)
 	buf_free(&reply);
 	buf_init(&b, 0);
 	proto_u32_put(&b, MSG_DONE, count);
-	relay_write_all(STDOUT_FILENO, buf_ptr(&b), buf_len(&b));
+	sock_write_all(STDOUT_FILENO, buf_ptr(&b), buf_len(&b), 10000);
 	buf_free(&b);
 	return 0;
 }
@@ -493,7 +466,7 @@ relay_open(struct msg_hello *h, int *fd)
 		h->id = xstrdup(id);
 		buf_init(&b, 0);
 		proto_hello_put(&b, h);
-		r = relay_write_all(*fd, buf_ptr(&b), buf_len(&b));
+		r = sock_write_all(*fd, buf_ptr(&b), buf_len(&b), 10000);
 		buf_free(&b);
 		if (r != 0) {
 			close(*fd);
@@ -525,7 +498,8 @@ relay_main(int argc, char **argv)
 	if (argc != 0)
 		return relay_fail(PERR_PROTOCOL, "limpet relay takes no "
 		    "arguments");
-	if (relay_write_all(STDOUT_FILENO, PROTO_MAGIC, PROTO_MAGIC_LEN) != 0)
+	if (sock_write_all(STDOUT_FILENO, PROTO_MAGIC, PROTO_MAGIC_LEN,
+	    10000) != 0)
 		return 1;
 	frame_dec_init(&dec);
 	if ((r = relay_read_frame(STDIN_FILENO, &dec, &f,

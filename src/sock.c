@@ -12,6 +12,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,5 +210,48 @@ sock_nonblock(int fd)
 	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
 	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
 		return ERR_SYSTEM;
+	return 0;
+}
+
+/* Make fd blocking again (stdio is shared with the user's shell). */
+int
+sock_blocking(int fd)
+{
+	int	fl;
+
+	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1)
+		return ERR_SYSTEM;
+	return 0;
+}
+
+/*
+ * Write all of p to fd, blocking or not, waiting up to timeout_ms each
+ * time it is full.  For small writes outside the poll loops: a preamble,
+ * an error message, local text on the terminal.
+ */
+int
+sock_write_all(int fd, const void *p, size_t n, int timeout_ms)
+{
+	const uint8_t	*s = p;
+	struct pollfd	 pfd;
+	ssize_t		 w;
+
+	while (n > 0) {
+		w = write(fd, s, n);
+		if (w > 0) {
+			s += w;
+			n -= w;
+			continue;
+		}
+		if (w == -1 && (errno == EAGAIN || errno == EINTR)) {
+			pfd.fd = fd;
+			pfd.events = POLLOUT;
+			if (poll(&pfd, 1, timeout_ms) <= 0)
+				return ERR_SYSTEM;
+			continue;
+		}
+		return ERR_SYSTEM;
+	}
 	return 0;
 }
