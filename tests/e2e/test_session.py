@@ -533,3 +533,21 @@ def test_help_version_and_no_tty(spawn, lab, limpet_bin):
                              os.path.join(lab.basedir, "notty"))))
     assert out.returncode == 255
     assert "not a terminal" in out.stderr
+
+
+def test_exit_while_detached_is_kept_for_attach(spawn, lab):
+    """A session that ends while nobody is attached keeps its last output
+    and status until a client collects them."""
+    p = spawn(lab.limpet_cmd(args=["sleep 1.5; echo by''e-now; exit 5"]))
+    time.sleep(0.8)
+    p.send("~.")
+    p.expect("reattach with")
+    assert ended(p) == 0
+    time.sleep(1.5)
+    ls = spawn(lab.limpet_cmd(sub="ls"))
+    ls.expect(r"exited\(5\)")
+    ended(ls)
+    q = spawn(lab.limpet_cmd(sub="attach"))
+    q.expect("bye-now")
+    assert ended(q) == 5
+    wait_for(lambda: lab.session_pids() == [], what="the daemon to end")
