@@ -349,7 +349,7 @@ doctor_client_add(struct doctor_ctx *ctx, const char *name, const char *key,
 static void
 doctor_client_alive(struct doctor_ctx *ctx)
 {
-	struct doctor_finding		*f;
+	struct doctor_finding		*f, *cf;
 	const struct sshconf_val	*bm;
 	long				 sai, cm, want;
 	char				*fix = NULL, *fixfile = NULL;
@@ -416,6 +416,12 @@ doctor_client_alive(struct doctor_ctx *ctx)
 			free(fixfile);
 		}
 	}
+	/* Adding a finding moves the others: f is not used after this. */
+	cf = doctor_client_add(ctx, "ServerAliveCountMax",
+	    "serveralivecountmax", "3", DOCTOR_OK);
+	doctor_report_set(&cf->why, "%s", sai > 0 ? "Keepalives that may go "
+	    "unanswered before ssh gives up on a dead path." : "Unused while "
+	    "ServerAliveInterval is 0.");
 }
 
 /* A number from a /proc/sys file, or -1. */

@@ -68,6 +68,7 @@ doctor_report_free(struct doctor_report *r)
 /*
  * Add a finding for check in layer with value and verdict; the caller
  * fills in the rest.  The limpet verdict starts equal to the plain one.
+ * The array may move: pointers to earlier findings are stale after this.
  */
 struct doctor_finding *
 doctor_report_add(struct doctor_report *r, int layer, const char *check,

@@ -194,6 +194,13 @@ doctor_server_alive(struct doctor_ctx *ctx, struct doctor_kv *d, int nd,
 	doctor_report_set(&f->limpet, "limpet answers the probes while "
 	    "connected, and when the connection is cut it reconnects to the "
 	    "same session.");
+	/* Where the count comes from, when it is set apart. */
+	if (sshconf_get(c, "clientalivecountmax") != NULL) {
+		f = doctor_server_add(ctx, c, "ClientAliveCountMax",
+		    "clientalivecountmax", "", DOCTOR_OK);
+		doctor_report_set(&f->value, "%ld", cm);
+		doctor_report_set(&f->why, "See ClientAliveInterval.");
+	}
 }
 
 /* ChannelTimeout, including the bare "session=" trap. */
