@@ -122,6 +122,10 @@ class Contender:
     client_names = ()   # comm of its client-side processes
     lost_re = None      # what it shows when contact is lost
     byte_stream = True  # delivers every output byte (not screen states)
+    # Turn off the local terminal's echo.  Not for ssh: it copies the
+    # local modes to the remote PTY, and bash's readline does not echo
+    # when ECHO was off.
+    local_echo = True
 
     def __init__(self, bench):
         self.bench = bench
@@ -132,7 +136,8 @@ class Contender:
 
     def start(self, lab, timeout=20):
         """Open a session; returns a Term at the bench prompt."""
-        term = Term(self.argv(lab), lab.client_env())
+        term = Term(self.argv(lab), lab.client_env(),
+                    echo=self.local_echo)
         if term.wait(PROMPT, timeout, since=0) is None:
             out = term.text()[-300:]
             term.close()
@@ -149,8 +154,10 @@ class Ssh(Contender):
     lost_re = rb"not responding|closed by|Broken pipe|Connection reset"
 
     def argv(self, lab):
+        # LogLevel INFO: ssh says "Timeout, server ... not responding".
         return lab.ssh_argv(lab.shell, opts=["-tt", "-o",
-                                             "ServerAliveInterval=30"])
+                                             "ServerAliveInterval=30",
+                                             "-o", "LogLevel=INFO"])
 
 
 class Limpet(Contender):
@@ -189,6 +196,9 @@ class MoshPredict(Mosh):
 
 class AutosshTmux(Contender):
     name = "autossh+tmux"
+    # tmux makes the pane's PTY itself, so the modes ssh copies do not
+    # matter, and typed keys must not echo locally between two ssh runs.
+    local_echo = False
     server_names = ("tmux: server",)
     client_names = ("ssh", "autossh")
     lost_re = rb"not responding|closed by|Broken pipe|Connection reset"
@@ -200,7 +210,7 @@ class AutosshTmux(Contender):
         return lab.in_client([
             "autossh", "-M", "0", "--", "-F", lab.ssh.ssh_config, "-tt",
             "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=2",
-            "-o", "ConnectTimeout=5", "lab", tmux])
+            "-o", "ConnectTimeout=5", "-o", "LogLevel=INFO", "lab", tmux])
 
 
 ALL = [Ssh, Limpet, Mosh, MoshPredict, AutosshTmux]
@@ -226,6 +236,19 @@ def proc_info(pid):
         elif k in ("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches"):
             info["csw"] += int(v)
     return info
+
+
+def pss(pid):
+    """Proportional set size (KiB): resident pages, shared ones divided
+    among their users, so sums over processes mean something."""
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for ln in f:
+                if ln.startswith("Pss:"):
+                    return int(ln.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 def procs(ns_name, names):

@@ -109,13 +109,20 @@ def goals(res):
                     "not measured", "not measured"))
     rec = res.get("recovery", [])
     setup = (res.get("setup") or [{}])[0].get("ssh_setup_s")
-    lp = one(rec, contender="limpet")
+    main_cut = max([r["cut_s"] for r in rec if "cut_s" in r] or [0])
+    lp = one(rec, contender="limpet", cut_s=main_cut)
     if lp and "cut_s" in lp:
-        b = lp.get("back_s")
-        ok = b is not None and setup is not None and b <= 1.0 + setup
+        # Every cut limpet got counts, not just the long one.
+        cuts = [r for r in rec if r.get("contender") == "limpet" and
+                "cut_s" in r]
+        ok = setup is not None and all(
+            r.get("back_s") is not None and r["back_s"] <= 1.0 + setup
+            for r in cuts)
         out.append(("4. back within 1 s + one ssh setup after a heal",
-                    "%s (ssh setup %s)" % (fmt(b, 2, " s"),
-                                           fmt(setup, 2, " s")),
+                    "%s (ssh setup %s)" % (", ".join(
+                        "%s after %d s cut" % (fmt(r.get("back_s"), 2, " s"),
+                                               r["cut_s"]) for r in cuts),
+                        fmt(setup, 2, " s")),
                     "met" if ok else "MISSED"))
         ok5 = lp.get("delivered") == lp.get("printed_during") and \
             lp.get("exactly_once_in_order")
@@ -138,8 +145,9 @@ def goals(res):
     else:
         out.append(("6. idle bytes <= 1/4 of mosh", "not measured",
                     "not measured"))
-    mem = res.get("memory-idle", []) or res.get("memory", [])
-    lp, mp = one(mem, contender="limpet"), one(mem, contender="mosh")
+    mem = res.get("memory", []) or res.get("memory-idle", [])
+    lp, mp = one(mem, contender="limpet", when="idle"), \
+        one(mem, contender="mosh", when="idle")
     if lp and mp and mp.get("server_kib"):
         r = lp["server_kib"] / mp["server_kib"]
         out.append(("7. daemon RSS <= 1/4 of mosh-server (idle)",
@@ -264,17 +272,21 @@ def markdown(meta, res, plots, notes):
              "a key typed every 200 ms is echoed; *lost shown*: seconds "
              "from the cut until the client says contact is lost; lines: "
              "of those printed during the cut, how many reached the "
-             "client. One ssh connection setup in this lab takes %s." %
+             "client. One ssh connection setup in this lab takes %s.%s" %
              (fmt(meta["cut_s"], 0), meta["nat_timeout"],
-              fmt(setup, 2, " s")))
+              fmt(setup, 2, " s"),
+              " limpet also gets a %d s cut (NAT timeout %d s): when a "
+              "client notices a dead link depends on its timers." % (
+                  meta["short_cut"], max(1, meta["short_cut"] // 2))
+              if meta.get("short_cut") else ""))
     L.append("")
     rows = []
     for r in rec:
         st = status(r)
         if st:
-            rows.append([r["contender"], st, "", "", ""])
+            rows.append([r["contender"], "", st, "", "", ""])
             continue
-        rows.append([r["contender"],
+        rows.append([r["contender"], r["cut_s"],
                      fmt(r.get("back_s")) if r.get("back_s") is not None
                      else "never (%s)" % ("exited" if r.get("exited")
                                           else "hung"),
@@ -283,7 +295,7 @@ def markdown(meta, res, plots, notes):
                      "%s/%s" % (r.get("delivered"), r.get("printed_during")),
                      fmt(r.get("exactly_once_in_order"))
                      if "exactly_once_in_order" in r else "n/a (screen)"])
-    L.append(table(["contender", "back (s)", "lost shown (s)",
+    L.append(table(["contender", "cut (s)", "back (s)", "lost shown (s)",
                     "lines delivered", "all lines once, in order"], rows))
     L.append("")
     if "recovery" in plots:
@@ -321,21 +333,24 @@ def markdown(meta, res, plots, notes):
 
     L.append("## 7. Memory")
     L.append("")
-    L.append("Resident size (KiB) of the session's server-side process and "
-             "of the client, idle and after the bulk output.")
+    L.append("Resident size (RSS, KiB) of the session's server-side "
+             "process and of the client, idle and after the bulk output; "
+             "PSS counts shared pages (libraries) divided among their "
+             "users. The relay lives only while a client is connected.")
     L.append("")
     rows = []
-    for key in ("memory-idle", "memory"):
-        for r in res.get(key, []):
-            if status(r):
-                continue
-            rows.append([r["contender"], r["when"], r["server_what"],
-                         fmt(r["server_kib"]),
-                         fmt(r.get("relay_kib")) if "relay_kib" in r
-                         else "-",
-                         r["client_what"], fmt(r["client_kib"])])
-    L.append(table(["contender", "when", "server process", "server KiB",
-                    "relay KiB", "client process", "client KiB"], rows))
+    key = "memory" if res.get("memory") else "memory-idle"
+    for r in res.get(key, []):
+        if status(r):
+            continue
+        rows.append([r["contender"], r["when"], r["server_what"],
+                     fmt(r["server_kib"]), fmt(r.get("server_pss_kib")),
+                     fmt(r.get("relay_kib")) if "relay_kib" in r else "-",
+                     r["client_what"], fmt(r["client_kib"]),
+                     fmt(r.get("client_pss_kib"))])
+    L.append(table(["contender", "when", "server process", "server RSS",
+                    "server PSS", "relay RSS", "client process",
+                    "client RSS", "client PSS"], rows))
     L.append("")
 
     sc = res.get("scale", [])
@@ -345,13 +360,16 @@ def markdown(meta, res, plots, notes):
     for r in sc:
         st = status(r)
         if st:
-            rows.append([r["contender"], st, "", "", "", "", ""])
+            rows.append([r["contender"], st, "", "", "", "", "", ""])
             continue
         rows.append([r["contender"], r["sessions"], fmt(r["create_s"], 1),
                      fmt(r["list_s"]), fmt(r["server_total_mib"], 1),
-                     fmt(r["per_session_kib"], 0), fmt(r["shells_mib"], 1)])
+                     fmt(r.get("server_pss_mib"), 1),
+                     fmt(r.get("per_session_pss_kib"), 0),
+                     fmt(r["shells_mib"], 1)])
     L.append(table(["contender", "sessions", "create (s)", "list (s)",
-                    "server MiB", "KiB/session", "shells MiB"], rows))
+                    "server RSS MiB", "server PSS MiB", "PSS KiB/session",
+                    "shells RSS MiB"], rows))
     L.append("")
     L.append("limpet sessions are made one client each (8 at a time, then "
              "`~.` to detach); tmux sessions by one ssh command running "
@@ -429,14 +447,15 @@ def plots(res, samples, outdir, log):
                 for r in rec:
                     b = r.get("back_s")
                     lo = r.get("lost_shown_s")
-                    f.write("\"%s\" %f %f\n" % (
-                        r["contender"], b if b is not None else -1,
+                    f.write("\"%s (%d s)\" %f %f\n" % (
+                        r["contender"], r["cut_s"],
+                        b if b is not None else -1,
                         lo if lo is not None else -1))
-            script = ["set terminal pngcairo size 800,420 font ',10'",
+            script = ["set terminal pngcairo size 1000,440 font ',10'",
                       "set output '%s'" % os.path.join(outdir,
                                                        "recovery.png"),
-                      "set title 'after a %d s blackhole (negative: never)'"
-                      % rec[0]["cut_s"],
+                      "set title 'recovery after a blackhole of (n) s "
+                      "(below zero: never / nothing shown)'",
                       "set style data histograms",
                       "set style histogram clustered gap 1",
                       "set style fill solid 0.8 border -1",

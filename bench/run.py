@@ -15,6 +15,7 @@ at all; a contender that cannot run is reported as skipped or failed.
 
 import argparse
 import datetime
+import json
 import os
 import platform
 import re
@@ -57,6 +58,7 @@ class Bench:
             self.bulk_timeout = 60
             self.flood_cap = 10
             self.cut_seconds = 6
+            self.short_cut = None
             self.cut_after = 3
             self.back_cap = 10
             self.idle_seconds = 12
@@ -69,9 +71,10 @@ class Bench:
             self.bulk_timeout = 120
             self.flood_cap = 45
             self.cut_seconds = 30
+            self.short_cut = 10
             self.cut_after = 8
             self.back_cap = 30
-            self.idle_seconds = 120
+            self.idle_seconds = 90
             self.scale_sessions = 500
         # Shorter than the cut, so flows from before it are gone after.
         self.nat_timeout = min(10, self.cut_seconds // 2)
@@ -126,6 +129,7 @@ def meta(bench, t0, limpet_status):
         "bulk_mb": bench.bulk_bytes / 1e6,
         "cut_s": bench.cut_seconds,
         "nat_timeout": bench.nat_timeout,
+        "short_cut": bench.short_cut,
         "idle_s": bench.idle_seconds,
         "limpet_status": limpet_status,
         "duration": time.monotonic() - t0,
@@ -191,8 +195,16 @@ def main():
                         c.name for c in C.ALL))
     ap.add_argument("--limpet", default=os.path.join(ROOT, "limpet"))
     ap.add_argument("--out", default=RESULTS)
+    ap.add_argument("--render", metavar="JSON",
+                    help="only rewrite the Markdown and plots from a "
+                    "latest.json of an earlier run")
     args = ap.parse_args()
 
+    if args.render:
+        with open(args.render) as f:
+            data = json.load(f)
+        write_results(data, args.out, lambda m: print(m, flush=True))
+        return 0
     t0 = time.monotonic()
     why = C.netlab.unavailable()
     if why:
@@ -288,22 +300,32 @@ def run(bench, args, t0, limpet):
                                bench.bulk_bytes // 1000000,
                                bench.cut_seconds, bench.idle_seconds,
                                bench.scale_sessions))
-    os.makedirs(args.out, exist_ok=True)
-    made = report.plots(bench.results, bench.samples, args.out, bench.log)
-    md = report.markdown(meta(bench, t0, limpet_status), bench.results,
-                         made, bench.notes)
-    path = os.path.join(args.out, "latest.md")
-    with open(path + ".tmp", "w") as f:
-        f.write(md + "\n")
-    os.replace(path + ".tmp", path)
-    if os.path.abspath(args.out) == os.path.abspath(RESULTS):
-        update_doc(md)
-    console(bench.results)
-    bench.log("wrote %s%s in %.0f s" % (
-        os.path.relpath(path, ROOT),
-        " and " + ", ".join(made.values()) if made else "",
-        time.monotonic() - t0))
+    data = {"meta": meta(bench, t0, limpet_status),
+            "results": bench.results, "notes": bench.notes,
+            "samples": [[list(k), v] for k, v in bench.samples.items()]}
+    write_results(data, args.out, bench.log)
     return 0
+
+
+def write_results(data, out, log):
+    """latest.json (raw), latest.md, the plots and docs/benchmarks.md."""
+    os.makedirs(out, exist_ok=True)
+    samples = {tuple(k): v for k, v in data["samples"]}
+    made = report.plots(data["results"], samples, out, log)
+    md = report.markdown(data["meta"], data["results"], made,
+                         data["notes"])
+    for name, text in (("latest.json", json.dumps(data, indent=1)),
+                       ("latest.md", md)):
+        path = os.path.join(out, name)
+        with open(path + ".tmp", "w") as f:
+            f.write(text + "\n")
+        os.replace(path + ".tmp", path)
+    if os.path.abspath(out) == os.path.abspath(RESULTS):
+        update_doc(md)
+    console(data["results"])
+    log("wrote %s%s" % (os.path.join(os.path.relpath(out, ROOT),
+                                      "latest.md"),
+                        " and " + ", ".join(made.values()) if made else ""))
 
 
 if __name__ == "__main__":

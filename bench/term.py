@@ -87,7 +87,7 @@ def end_pids(pids, grace=2.0):
 class Term:
     """argv on a fresh PTY of rows x cols; output read as it comes."""
 
-    def __init__(self, argv, env, rows=24, cols=80, keep=True):
+    def __init__(self, argv, env, rows=24, cols=80, keep=True, echo=True):
         self.argv = argv
         self.keep = keep
         self.out = bytearray()
@@ -98,6 +98,13 @@ class Term:
             try:
                 fcntl.ioctl(0, termios.TIOCSWINSZ,
                             struct.pack("HHHH", rows, cols, 0, 0))
+                if not echo:
+                    # A key then shows only when the remote side echoes
+                    # it, even while no client holds the terminal in raw
+                    # mode (between two ssh runs under autossh).
+                    attr = termios.tcgetattr(0)
+                    attr[3] &= ~termios.ECHO
+                    termios.tcsetattr(0, termios.TCSANOW, attr)
                 os.execvpe(argv[0], argv, env)
             finally:
                 os._exit(127)
