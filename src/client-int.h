@@ -26,7 +26,7 @@
 #define ATTEMPT_MS	(20 * 1000)	/* one reconnect attempt at most */
 #define BACKOFF_FIRST_MS 250
 #define BACKOFF_MAX_MS	(10 * 1000)
-#define PROBE_MS	1000		/* answer due after a network change */
+#define PROBE_MS	500		/* answer due after a network change */
 #define NOTICE_MS	1000		/* contact lost this long: say so */
 #define SILENCE_MS	1000		/* data stopped this long: probe */
 #define STALE_MS	(10 * 1000)	/* quiet this long: probe on typing */
