@@ -9,12 +9,18 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "client-screen.h"
 #include "client-ssh.h"
 #include "cmdline.h"
 #include "escape.h"
 #include "frame.h"
 #include "proto.h"
 #include "ring.h"
+
+#define NOTICE_NONE	0
+#define NOTICE_ALT	1	/* program on the alternate screen: redraw */
+#define NOTICE_BLANK	2	/* cursor above the bottom row: it was blank */
+#define NOTICE_LINE	3	/* cursor on the bottom row: replay its line */
 
 #define ST_CONNECTING	1
 #define ST_UP		2
@@ -28,6 +34,7 @@
 #define BACKOFF_MAX_MS	(10 * 1000)
 #define PROBE_MS	500		/* answer due after a network change */
 #define NOTICE_MS	1000		/* contact lost this long: say so */
+#define CPR_MS		300		/* a terminal answers ESC[6n by then */
 #define SILENCE_MS	1000		/* data stopped this long: probe */
 #define STALE_MS	(10 * 1000)	/* quiet this long: probe on typing */
 #define SLOW_ATTEMPT_MS	1500		/* a failed attempt this long waited
@@ -102,8 +109,10 @@ struct client {
 	uint64_t	 probe_deadline;
 	uint64_t	 srtt, rtt_last;
 
-	int		 notice_on;
+	int		 notice_on;	/* NOTICE_* while one is shown */
 	uint64_t	 notice_at;
+	uint64_t	 cpr_deadline;	/* asked the cursor row until then */
+	struct screen	 scr;
 	int		 netfd;
 	int		 exit_code;
 };

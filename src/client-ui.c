@@ -32,6 +32,7 @@ client_term_drain(struct client *c)
 	if (n == 0)
 		return;
 	sock_write_all(STDOUT_FILENO, buf_ptr(&c->term), n, 1000);
+	screen_track(&c->scr, buf_ptr(&c->term), n);
 	c->out_written += n;
 	buf_reset(&c->term);
 }
@@ -70,19 +71,62 @@ notice_draw(struct client *c, const char *text)
 	client_local(c, "%s", line);
 }
 
-/* Remove the notice; returns 1 if one was shown. */
+/*
+ * Remove the notice and put back what it covered, as well as can be known:
+ * a line that was blank (the cursor was above it), the cursor's own line
+ * (its bytes since the last newline, replayed), or, for a program on the
+ * alternate screen, nothing: it is told to redraw.  Returns 1 if the
+ * program should be made to redraw.
+ */
 int
 notice_clear(struct client *c)
 {
 	char		line[64];
 	uint16_t	rows = c->rows != 0 ? c->rows : 24;
+	int		mode = c->notice_on, redraw = 0;
 
-	if (!c->notice_on)
+	c->scr.cpr_wait = 0;
+	c->cpr_deadline = 0;
+	if (mode == NOTICE_NONE)
 		return 0;
-	c->notice_on = 0;
-	snprintf(line, sizeof line, "\0337\033[%u;1H\033[2K\0338", rows);
+	c->notice_on = NOTICE_NONE;
+	snprintf(line, sizeof line, "\0337\033[%u;1H\033[2K", rows);
 	client_local(c, "%s", line);
-	return 1;
+	if (mode == NOTICE_LINE && !c->scr.line_long) {
+		sock_write_all(STDOUT_FILENO, "\r", 1, 1000);
+		sock_write_all(STDOUT_FILENO, c->scr.line, c->scr.linelen,
+		    1000);
+	} else if (mode != NOTICE_BLANK)
+		redraw = 1;
+	client_local(c, "\0338");
+	return redraw;
+}
+
+/*
+ * Decide where the notice may go.  On the main screen the terminal is
+ * asked where the cursor is (answered within CPR_MS, or taken as the
+ * bottom row); returns NOTICE_NONE while the answer is awaited.
+ */
+static int
+notice_mode(struct client *c, uint64_t now)
+{
+	uint16_t	rows = c->rows != 0 ? c->rows : 24;
+
+	if (c->scr.alt)
+		return NOTICE_ALT;
+	if (c->cpr_deadline == 0) {
+		c->scr.row = 0;
+		c->scr.cpr_wait = 1;
+		c->cpr_deadline = now + CPR_MS;
+		client_local(c, "\033[6n");
+		return NOTICE_NONE;
+	}
+	if (c->scr.cpr_wait && now < c->cpr_deadline)
+		return NOTICE_NONE;
+	c->scr.cpr_wait = 0;
+	if (c->scr.row != 0 && c->scr.row < rows)
+		return NOTICE_BLANK;
+	return NOTICE_LINE;
 }
 
 /*
@@ -93,11 +137,15 @@ void
 notice_update(struct client *c, uint64_t now)
 {
 	char	text[256];
+	int	mode;
 
 	if (c->state == ST_UP || c->state == ST_DONE || !c->attached_once ||
 	    c->lost_at == 0 || !tty_is_raw())
 		return;
 	if (now - c->lost_at < NOTICE_MS || now < c->notice_at)
+		return;
+	if ((mode = c->notice_on) == NOTICE_NONE &&
+	    (mode = notice_mode(c, now)) == NOTICE_NONE)
 		return;
 	snprintf(text, sizeof text, "limpet: no contact with %s for %llus, "
 	    "%s (attempt %d). ~r retry now, ~. detach", c->ssh.dest,
@@ -105,7 +153,7 @@ notice_update(struct client *c, uint64_t now)
 	    c->state == ST_CONNECTING ? "connecting" : "waiting to retry",
 	    c->attempt);
 	notice_draw(c, text);
-	c->notice_on = 1;
+	c->notice_on = mode;
 	c->notice_at = now + 1000;
 }
 
@@ -287,8 +335,8 @@ client_timeout(struct client *c, uint64_t now)
 	uint64_t	due;
 
 	if (c->state != ST_UP || c->pending_since != 0 || c->ping_out ||
-	    c->notice_on)
-		return 200;
+	    c->notice_on || c->scr.cpr_wait)
+		return 100;
 	due = c->last_rx + c->keepalive_ms;
 	if (due <= now)
 		return 0;

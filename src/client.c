@@ -545,6 +545,9 @@ client_read_tty(struct client *c, uint64_t now)
 	}
 	if (n <= 0)
 		return;
+	/* The terminal's answer to our cursor query is not typed input. */
+	if ((n = screen_take_cpr(&c->scr, tmp, n)) == 0)
+		return;
 	buf_init(&pass, 0);
 	while (off < (size_t)n) {
 		used = escape_feed(&c->esc, tmp + off, n - off, &pass, &cmd);
@@ -571,9 +574,12 @@ client_write_tty(struct client *c)
 {
 	ssize_t	n;
 
-	n = buf_write_fd(&c->term, STDOUT_FILENO);
-	if (n > 0)
+	n = write(STDOUT_FILENO, buf_ptr(&c->term), buf_len(&c->term));
+	if (n > 0) {
+		screen_track(&c->scr, buf_ptr(&c->term), n);
+		buf_consume(&c->term, n);
 		c->out_written += n;
+	}
 	else if (n == -1 && errno != EAGAIN && errno != EINTR) {
 		/* The terminal is gone: nobody can read the session now. */
 		tty_restore();
