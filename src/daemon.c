@@ -92,6 +92,7 @@ struct daemon {
 	int		 win_full;
 
 	uint64_t	 hold_until;	/* no client: never overwrite before */
+	uint64_t	 dropped_told;	/* ring.dropped a client was told of */
 	int		 detach_on_purpose;
 
 	int		 killing;
@@ -451,6 +452,17 @@ daemon_attach(struct daemon *d, struct peer *p, const struct msg_hello *h,
 	w.out_end = d->out.end;
 	w.pid = (uint32_t)getpid();
 	proto_welcome_put(&p->out, &w);
+	if (!(h->flags & HELLO_RESUME) && d->out.dropped > d->dropped_told) {
+		char	msg[160];
+
+		/* A resuming client counts its own gap; a new one is told. */
+		snprintf(msg, sizeof msg, "%llu bytes of output were dropped "
+		    "while no client was attached (more than the session "
+		    "keeps; see --ring-size)",
+		    (unsigned long long)(d->out.dropped - d->dropped_told));
+		proto_str_put(&p->out, MSG_NOTICE, msg);
+	}
+	d->dropped_told = d->out.dropped;
 	if (h->rows != 0 && h->cols != 0 && d->ptyfd != -1) {
 		if (h->op == OP_ATTACH && !(h->flags & HELLO_RESUME) &&
 		    h->rows == d->rows &&

@@ -551,3 +551,23 @@ def test_exit_while_detached_is_kept_for_attach(spawn, lab):
     q.expect("bye-now")
     assert ended(q) == 5
     wait_for(lambda: lab.session_pids() == [], what="the daemon to end")
+
+
+def test_dropped_output_is_reported_on_attach(spawn, lab):
+    """More output than the ring keeps, while detached: attach says so."""
+    p = spawn(lab.limpet_cmd(opts=["--ring-size", "64K"],
+                             args=["sleep 1; seq 1 200000; echo END-M''ARK; "
+                                   "sleep 60"]))
+    time.sleep(0.5)
+    p.send("~.")
+    assert ended(p) == 0
+    time.sleep(3)
+    q = spawn(lab.limpet_cmd(sub="attach"))
+    q.expect(r"\[limpet: (\d+) bytes of output were dropped")
+    dropped = int(q.match.group(1))
+    q.expect("END-MARK")
+    total = len("".join("%d\r\n" % i for i in range(1, 200001)))
+    # What was kept is at most the ring; the rest was counted as dropped.
+    assert total - 64 * 1024 <= dropped < total
+    q.sendcontrol("c")
+    q.sendline("exit")
