@@ -157,6 +157,52 @@ doctor_shell_exact(const struct doctor_ctx *ctx, const char *file, int n)
 	return text;
 }
 
+/*
+ * tcsh: the last "set autologout" line of the startup files names the
+ * file; the user's own line gets a fix, a system file is the admin's.
+ */
+static void
+doctor_shell_csh_where(struct doctor_ctx *ctx, struct doctor_finding *f)
+{
+	struct shell_set	s, last;
+	int			i;
+
+	memset(&last, 0, sizeof last);
+	for (i = 0; i < ctx->remote.nkv; i++) {
+		if (strcmp(ctx->remote.kv[i].key, "grep") != 0 ||
+		    !doctor_shell_grep_line(ctx->remote.kv[i].value, &s))
+			continue;
+		if (strstr(s.text, "autologout") != NULL &&
+		    strstr(s.text, "set") != NULL) {
+			free(last.file);
+			free(last.text);
+			last = s;
+		} else {
+			free(s.file);
+			free(s.text);
+		}
+	}
+	if (last.file == NULL)
+		return;
+	doctor_report_where(f, last.file, last.line);
+	doctor_report_set(&f->fixfile, "%s", last.file);
+	if (doctor_server_in_home(ctx, last.file) &&
+	    doctor_shell_owned(ctx, last.file)) {
+		f->fixby = FIXBY_USER;
+		doctor_fix_add(&ctx->fixes, last.file, 1, EDIT_COMMENT,
+		    last.line, last.text, NULL);
+		doctor_report_set(&f->fix, "Comment out line %d:\n    # %s",
+		    last.line, last.text);
+	} else {
+		f->fixby = FIXBY_ADMIN;
+		doctor_report_set(&f->fix, "This is the admin's setting (%s "
+		    "line %d): only the admin can change it.", last.file,
+		    last.line);
+	}
+	free(last.file);
+	free(last.text);
+}
+
 /* Add the TMOUT finding from the trace and the grep. */
 void
 doctor_shell_check(struct doctor_ctx *ctx)
@@ -250,6 +296,7 @@ doctor_shell_check(struct doctor_ctx *ctx)
 			    "stops it.", sname, autologout);
 			doctor_report_set(&f->limpet, "limpet runs the same "
 			    "login shell, which logs itself out the same way.");
+			doctor_shell_csh_where(ctx, f);
 		}
 		goto out;
 	}

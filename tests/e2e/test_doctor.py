@@ -702,6 +702,29 @@ def test_tmout_mksh_readonly_in_user_file(limpet_bin, make_lab, run):
         user.remove()
 
 
+def test_tcsh_autologout(limpet_bin, make_lab, run):
+    need_root()
+    tcsh = _shell("tcsh")
+    lab = make_lab(sshd_extra=["Match User ldoc*",
+                               "  AuthorizedKeysFile .ssh/authorized_keys"])
+    user = LoginUser(lab, shell=tcsh)
+    try:
+        rc = user.append(".tcshrc", "# mine\nset autologout = 30\n")
+        cfg = user_ssh_config(lab, os.path.join(run.workdir, "cfg"),
+                              user.name, keepalive=True)
+        status, rep = doctor_json(limpet_bin, "-F", cfg, "story")
+        f = finding(rep, "shell", "autologout")
+        assert f["verdict"] == "kills" and f["seconds"] == 1800
+        assert (f["file"], f["line"]) == (rc, 2)
+        assert f["fix_by"] == "user"
+        r = doctor(limpet_bin, "--fix", "--yes", "-F", cfg, "story")
+        assert "# set autologout = 30" in read(rc), r.stdout
+        status, rep = doctor_json(limpet_bin, "-F", cfg, "story")
+        assert finding(rep, "shell", "autologout")["value"] == "unset"
+    finally:
+        user.remove()
+
+
 def pexpect_eof():
     import pexpect
     return pexpect.EOF
