@@ -69,6 +69,7 @@ struct client {
 	uint64_t	 in_sent;	/* next input offset to send */
 	uint64_t	 pending_since;	/* sent input waits for ACK since */
 	uint64_t	 input_dropped;
+	uint64_t	 input_told_at;	/* last "input buffer full" */
 
 	struct buf	 term;		/* output waiting for the terminal */
 	uint64_t	 out_have;	/* output received */

@@ -157,7 +157,7 @@ notice_update(struct client *c, uint64_t now)
 	c->notice_at = now + 1000;
 }
 
-/* Typed input could not be kept: say so (once per burst). */
+/* Typed input could not be kept: say so (at most once a second). */
 void
 notice_input_full(struct client *c)
 {

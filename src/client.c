@@ -556,7 +556,11 @@ client_read_tty(struct client *c, uint64_t now)
 			if (ring_append(&c->in, buf_ptr(&pass), buf_len(&pass),
 			    0) != 0) {
 				c->input_dropped += buf_len(&pass);
-				notice_input_full(c);
+				if (now - c->input_told_at >= 1000 ||
+				    c->input_told_at == 0) {
+					notice_input_full(c);
+					c->input_told_at = now;
+				}
 			}
 			buf_reset(&pass);
 		}

@@ -571,3 +571,22 @@ def test_dropped_output_is_reported_on_attach(spawn, lab):
     assert total - 64 * 1024 <= dropped < total
     q.sendcontrol("c")
     q.sendline("exit")
+
+
+def test_input_past_the_bound_is_reported(spawn, lab):
+    """Typing more than the client keeps while cut off says so."""
+    p = start(spawn, lab, opts=["--dead", "2"], timeout=30)
+    p.sendline("stty -echo; cat > /dev/null; stty echo; echo cat-d''one")
+    time.sleep(0.5)
+    lab.stop()
+    kill_ssh(p, signal.SIGSTOP)
+    line = "x" * 99 + "\n"
+    chunk = line * 100
+    for _ in range(120):          # 1.2 MB: more than the 1 MiB kept
+        p.send(chunk)
+    p.expect(r"input buffer full .*: (\d+) typed bytes were NOT sent")
+    lab.start()
+    p.sendcontrol("d")
+    p.expect("cat-done", timeout=30)
+    p.sendline("exit")
+    assert ended(p) == 0
