@@ -590,3 +590,20 @@ def test_input_past_the_bound_is_reported(spawn, lab):
     p.expect("cat-done", timeout=30)
     p.sendline("exit")
     assert ended(p) == 0
+
+
+def test_noise_before_the_relay_is_skipped(spawn, lab, limpet_bin):
+    """A server that prints before limpet starts (a chatty rc file)."""
+    noisy = os.path.join(lab.basedir, "noisy.sh")
+    with open(noisy, "w") as f:
+        f.write("#!/bin/sh\necho 'Welcome to the server!'\n"
+                "printf 'LIMPET\\0LIMP junk\\n'\nexec %s \"$@\"\n"
+                % limpet_bin)
+    os.chmod(noisy, 0o755)
+    argv = lab.limpet_cmd()
+    argv[argv.index("--server-path") + 1] = noisy
+    p = spawn(argv)
+    p.sendline("echo qu''iet-$((4*4))")
+    p.expect("quiet-16")
+    p.sendline("exit")
+    assert ended(p) == 0
