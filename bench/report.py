@@ -168,6 +168,87 @@ def goals(res):
     return out
 
 
+NAMES = ["ssh", "limpet", "mosh", "mosh-predict", "autossh+tmux"]
+
+
+def summary(res):
+    """(headers, rows): one row per figure, a column per contender, and
+    the ratios limpet/ssh and limpet/best other contender."""
+    rows = []
+
+    def add(label, get, better, nd=2):
+        vals = {}
+        for n in NAMES:
+            try:
+                v = get(n)
+            except (KeyError, TypeError, IndexError):
+                v = None
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                v = None
+            vals[n] = v
+        if all(vals[n] is None for n in NAMES):
+            return
+        # mosh-predict's echo is a local guess, not a round trip.
+        peers = [vals[n] for n in NAMES if n not in ("limpet",
+                                                     "mosh-predict") and
+                 vals[n] is not None]
+        best = (min(peers) if better == "low" else max(peers)) \
+            if peers else None
+        rows.append([label] + [fmt(vals[n], nd) for n in NAMES] +
+                    [fmt(ratio(vals["limpet"], vals["ssh"]), 2, "x"),
+                     fmt(ratio(vals["limpet"], best), 2, "x")])
+
+    lat = res.get("latency", [])
+    for d in (0, 25, 100):
+        for q in ("p50", "p90"):
+            add("key echo %s ms, %d ms delay" % (q, d),
+                lambda n, d=d, q=q: one(lat, contender=n,
+                                        delay_ms=d)[q + "_ms"], "low")
+    bulk = res.get("bulk", [])
+    for d in (0, 10):
+        add("bulk MB/s, %d ms delay" % d,
+            lambda n, d=d: one(bulk, contender=n, delay_ms=d)["mb_per_s"],
+            "high", 1)
+    add("Ctrl-C under flood, s",
+        lambda n: one(res.get("flood", []), contender=n)["seconds"], "low")
+    rec = res.get("recovery", [])
+    main_cut = max([r["cut_s"] for r in rec if "cut_s" in r] or [0])
+    add("back after %d s cut, s" % main_cut,
+        lambda n: one(rec, contender=n, cut_s=main_cut)["back_s"], "low")
+    add("cut -> loss shown, s",
+        lambda n: one(rec, contender=n, cut_s=main_cut)["lost_shown_s"],
+        "low")
+    add("lines across the cut, %",
+        lambda n: 100.0 * one(rec, contender=n, cut_s=main_cut)[
+            "delivered"] / one(rec, contender=n, cut_s=main_cut)[
+            "printed_during"], "high", 0)
+    idle = res.get("idle", [])
+    add("idle kB/hour",
+        lambda n: one(idle, contender=n)["bytes_per_hour"] / 1000, "low", 1)
+    add("idle server wakeups/min",
+        lambda n: one(idle, contender=n)["server_wakeups_per_min"], "low",
+        1)
+    mem = res.get("memory", [])
+    add("server process RSS idle, KiB",
+        lambda n: one(mem, contender=n, when="idle")["server_kib"], "low",
+        0)
+    add("server process PSS idle, KiB",
+        lambda n: one(mem, contender=n, when="idle")["server_pss_kib"],
+        "low", 0)
+    add("client RSS idle, KiB",
+        lambda n: one(mem, contender=n, when="idle")["client_kib"], "low",
+        0)
+    add("server CPU s / 100 MB",
+        lambda n: one(res.get("cpu", []), contender=n)[
+            "server_cpu_s_per_100mb"], "low")
+    sc = res.get("scale", [])
+    add("list sessions (scale), s",
+        lambda n: one(sc, contender="tmux" if n == "autossh+tmux"
+                      else n)["list_s"], "low")
+    return (["figure"] + NAMES + ["limpet/ssh", "limpet/best other"],
+            rows)
+
+
 def markdown(meta, res, plots, notes):
     """The whole results file."""
     L = []
@@ -185,6 +266,15 @@ def markdown(meta, res, plots, notes):
     L.append("## Goals")
     L.append("")
     L.append(table(["goal", "measured", "verdict"], goals(res)))
+    L.append("")
+    L.append("## Summary")
+    L.append("")
+    L.append("Medians unless marked p90; \"best other\" is the best of "
+             "ssh, mosh and autossh+tmux for that figure (lower is better "
+             "except MB/s and lines). mosh-predict is left out of it: its "
+             "echo is a local prediction, not a round trip.")
+    L.append("")
+    L.append(table(*summary(res)))
     L.append("")
 
     lat = res.get("latency", [])

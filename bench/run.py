@@ -154,7 +154,14 @@ def stale_binary(path):
 
 
 def console(res):
-    """The short table printed at the end of a run."""
+    """The tables printed at the end of a run."""
+    headers, rows = report.summary(res)
+    widths = [max(len(str(r[i])) for r in [headers] + rows)
+              for i in range(len(headers))]
+    print()
+    for r in [headers] + rows:
+        print("  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                        for i, (c, w) in enumerate(zip(r, widths))))
     print()
     print("%-58s %-40s %s" % ("goal", "measured", "verdict"))
     for g, m, v in report.goals(res):
