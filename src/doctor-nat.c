@@ -26,6 +26,7 @@
 
 #include "buf.h"
 #include "cmdline.h"
+#include "doctor-client.h"
 #include "doctor-ctx.h"
 #include "doctor-nat.h"
 #include "doctor-proc.h"
@@ -269,6 +270,8 @@ doctor_nat_probe(struct doctor_ctx *ctx)
 	struct nat_probe	 pr[NAT_MAXPROBES];
 	struct pollfd		 pfd[NAT_MAXPROBES];
 	struct nat_probe	*p;
+	struct doctor_finding	*f;
+	int			 k;
 	long long		 start, now, lastprog;
 	int			 i, left, idx[NAT_MAXPROBES], nfd;
 	unsigned int		 sum, lastsum;
@@ -277,6 +280,26 @@ doctor_nat_probe(struct doctor_ctx *ctx)
 
 	if (!n->enabled)
 		return;
+	/*
+	 * The server's ChannelTimeout closes an idle probe channel by itself:
+	 * probe only below it, or a drop would be blamed on the path.
+	 */
+	if ((f = doctor_report_find(&ctx->report, LAYER_SERVER,
+	    "ChannelTimeout")) != NULL &&
+	    (n->cap = doctor_client_session_timeout(f->value,
+	    "session:command")) > 0) {
+		for (i = 0, k = 0; i < n->ntimes; i++)
+			if (n->times[i] < n->cap)
+				n->times[k++] = n->times[i];
+		n->ntimes = k;
+		if (k == 0) {
+			xasprintf(&n->error, "the server's ChannelTimeout (%ld "
+			    "s) closes idle channels before the shortest probe "
+			    "time", n->cap);
+			return;
+		}
+	} else
+		n->cap = 0;
 	n->ran = 1;
 	doctor_proc_catch();
 	memset(pr, 0, sizeof pr);
@@ -398,6 +421,14 @@ doctor_nat_check(struct doctor_ctx *ctx)
 	if ((f = doctor_report_find(&ctx->report, LAYER_SERVER,
 	    "ClientAliveInterval")) != NULL)
 		cai = strtol(f->value, NULL, 10);
+	if (!n->ran && n->enabled && n->error != NULL) {
+		f = doctor_report_add(&ctx->report, LAYER_PATH,
+		    "NAT/firewall idle timeout", "not measured", DOCTOR_WARN);
+		f->line = -1;
+		f->lverdict = DOCTOR_OK;
+		doctor_report_set(&f->why, "Not measured: %s.", n->error);
+		return;
+	}
 	if (!n->ran) {
 		if (sai <= 0) {
 			f = doctor_report_add(&ctx->report, LAYER_PATH,
@@ -444,6 +475,10 @@ doctor_nat_check(struct doctor_ctx *ctx)
 			    "ClientAliveInterval (%ld s) sent traffic on the "
 			    "probed connections, so a NAT timeout longer than "
 			    "that cannot show here.", f->why, cai);
+		if (n->cap > 0)
+			doctor_report_set(&f->why, "%s  Probes stayed below the "
+			    "server's ChannelTimeout (%ld s), which closes idle "
+			    "channels by itself.", f->why, n->cap);
 		return;
 	}
 	safe = n->lo / 2 > 60 ? 60 : n->lo / 2;
@@ -465,6 +500,12 @@ doctor_nat_check(struct doctor_ctx *ctx)
 		doctor_report_set(&f->why, "%s  The server's "
 		    "ClientAliveInterval (%ld s) sends traffic on idle "
 		    "connections often enough to keep them.", f->why, cai);
+	if (doctor_report_find(&ctx->report, LAYER_SERVER, "sshd settings") !=
+	    NULL)
+		doctor_report_set(&f->why, "%s  The server's ChannelTimeout is "
+		    "unknown (see sshd settings): if it is about %ld s, the "
+		    "server closed the idle channels, not the path.", f->why,
+		    n->hi);
 	if (ctx->keepalive >= n->hi || (n->lo > 0 && ctx->keepalive > n->lo)) {
 		f->lverdict = DOCTOR_WARN;
 		doctor_report_set(&f->limpet, "limpet's heartbeat (every %d s) "

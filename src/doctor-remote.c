@@ -17,7 +17,13 @@
 
 static const char remote_script[] =
 "umask 077\n"
-"exec 2>/dev/null\n"
+"exec 3>&2 2>/dev/null\n"
+/*
+ * A dot on stderr twice a second keeps the channel in use: a server with
+ * a short ChannelTimeout would otherwise close it during a silent step.
+ */
+"( while sleep 0.5 2>/dev/null || sleep 1; do echo . >&3 || exit; done ) &"
+" tick=$!\n"
 "LC_ALL=C; export LC_ALL\n"
 "k() { printf '@k %s %s\\n' \"$1\" \"$2\"; }\n"
 "echo '@limpet-doctor 1'\n"
@@ -153,6 +159,7 @@ static const char remote_script[] =
 " do\n"
 "  [ -f \"$f\" ] && send \"$f\"\n"
 "done\n"
+"kill $tick\n"
 "echo '@done'\n";
 
 /* Free what the server sent. */
@@ -266,7 +273,7 @@ doctor_remote_run(struct doctor_ctx *ctx)
 	static const char *const extra[] = { "-T" };
 	struct doctor_remote	*rm = &ctx->remote;
 	struct doctor_proc	 p;
-	char			**argv, *out, *err;
+	char			**argv, *out, *err, *e;
 	int			 i, r;
 
 	argv = doctor_ssh_argv(ctx, NULL, extra, 1, 1);
@@ -289,9 +296,10 @@ doctor_remote_run(struct doctor_ctx *ctx)
 	free(out);
 	if (!rm->ok) {
 		err = doctor_proc_text(&p.err);
-		err[strcspn(err, "\n")] = '\0';
+		e = err + strspn(err, ".\n");	/* the script's ticks */
+		e[strcspn(e, "\n")] = '\0';
 		xasprintf(&rm->error, "%s (ssh exit status %d%s)",
-		    *err != '\0' ? err : "the server's checks did not finish",
+		    *e != '\0' ? e : "the server's checks did not finish",
 		    p.status, p.timedout ? ", timed out" : "");
 		free(err);
 	}

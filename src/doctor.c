@@ -158,20 +158,20 @@ doctor_run(struct doctor_ctx *ctx)
 	if (broken)
 		xasprintf(&ctx->remote.error, "ssh refuses the client "
 		    "configuration (see above), so no connection was made");
-	else {
+	else
 		doctor_remote_run(ctx);
-		doctor_nat_probe(ctx);
-	}
-	doctor_client_check(ctx);
+	/* The server's timers first: the probe must know them. */
 	if (ctx->remote.ok) {
 		doctor_server_check(ctx);
 		doctor_shell_check(ctx);
 		doctor_logind_check(ctx);
+		doctor_nat_probe(ctx);
 	} else {
 		doctor_report_note(&ctx->report, "could not check the server: "
 		    "%s", ctx->remote.error != NULL ? ctx->remote.error :
 		    "no answer");
 	}
+	doctor_client_check(ctx);
 	doctor_nat_check(ctx);
 	if (!ctx->remote.ok && !broken)
 		xasprintf(&ctx->report.error, "the server could not be "

@@ -380,6 +380,35 @@ def test_channel_timeout_and_limpet_heartbeat(limpet_bin, make_lab, spawn):
     assert "closing after" not in lab.log_text()
 
 
+def test_short_channel_timeout_does_not_cut_doctor(limpet_bin, make_lab,
+                                                   run):
+    need_root()
+    lab = make_lab(sshd_extra=["ChannelTimeout session:*=2s",
+                               "Match User ldoc*",
+                               "  AuthorizedKeysFile .ssh/authorized_keys"])
+    # Like Debian's /etc/ssh/sshd_config, readable by every user.
+    os.chmod(lab.basedir, 0o755)
+    os.chmod(lab.sshd_config, 0o644)
+    user = LoginUser(lab)
+    try:
+        # A slow login: the server's checks are silent for 3 s there.
+        user.append(".bashrc", "sleep 3\n")
+        cfg = user_ssh_config(lab, os.path.join(run.workdir, "cfg"),
+                              user.name, keepalive=True)
+        status, rep = doctor_json(limpet_bin, "--probe-nat",
+                                  "--probe-times", "2,4", "-F", cfg,
+                                  "story")
+        assert rep["error"] is None, rep["error"]
+        assert finding(rep, "shell", "TMOUT")["value"] == "unset"
+        f = finding(rep, "server", "ChannelTimeout")
+        assert f["seconds"] == 2
+        p = finding(rep, "path", "NAT/firewall idle timeout")
+        assert p["value"] == "not measured"
+        assert "ChannelTimeout (2 s)" in p["why"]
+    finally:
+        user.remove()
+
+
 def test_channel_timeout_bare_session_matches_nothing(limpet_bin, make_lab,
                                                       spawn):
     lab = make_lab(sshd_extra=["ChannelTimeout session=2s"])
