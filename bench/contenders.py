@@ -134,10 +134,14 @@ class Contender:
     def argv(self, lab):
         raise NotImplementedError
 
-    def start(self, lab, timeout=20):
-        """Open a session; returns a Term at the bench prompt."""
-        term = Term(self.argv(lab), lab.client_env(),
-                    echo=self.local_echo)
+    def start(self, lab, timeout=20, log=None):
+        """Open a session; returns a Term at the bench prompt.  With log,
+        a contender that can log its decisions writes them there."""
+        env = lab.client_env()
+        argv = self.argv(lab)
+        if log is not None:
+            argv, env = self.logging(argv, env, log)
+        term = Term(argv, env, echo=self.local_echo)
         if term.wait(PROMPT, timeout, since=0) is None:
             out = term.text()[-300:]
             term.close()
@@ -145,6 +149,10 @@ class Contender:
                                (timeout, out))
         term.drain(0.2)
         return term
+
+    def logging(self, argv, env, log):
+        """argv and env that make the client log to the file log."""
+        return argv, env
 
 
 class Ssh(Contender):
@@ -164,12 +172,22 @@ class Limpet(Contender):
     name = "limpet"
     server_names = ("limpet",)
     client_names = ("limpet",)
-    lost_re = rb"limpet"
+    lost_re = rb"limpet: no contact"
 
     def argv(self, lab):
         return lab.in_client([lab.limpet, "--server-path", lab.limpet,
                               "-F", lab.ssh.ssh_config, "lab"] +
                              lab.shell.split())
+
+    def logging(self, argv, env, log):
+        i = argv.index(self.bench_limpet(argv)) + 1
+        return argv[:i] + ["--verbose"] + argv[i:], dict(env,
+                                                         LIMPET_LOG=log)
+
+    @staticmethod
+    def bench_limpet(argv):
+        # The limpet binary: the first word after the namespace prefix.
+        return argv[4]
 
 
 class Mosh(Contender):

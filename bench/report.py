@@ -388,6 +388,14 @@ def markdown(meta, res, plots, notes):
     L.append(table(["contender", "cut (s)", "back (s)", "lost shown (s)",
                     "lines delivered", "all lines once, in order"], rows))
     L.append("")
+    dead = [r for r in rec if "dead_after_s" in r]
+    if dead:
+        L.append("limpet's own log (`--verbose`) says when it declared the "
+                 "link dead: %s." % "; ".join(
+                     "%.1f s after the start of the %d s cut (%s)" % (
+                         r["dead_after_s"], r["cut_s"], r["dead_why"])
+                     for r in dead))
+        L.append("")
     if "recovery" in plots:
         L.append("![recovery](%s)" % plots["recovery"])
         L.append("")

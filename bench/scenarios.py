@@ -350,17 +350,20 @@ def cut(bench):
             def one(c=c, length=length):
                 if length != secs:
                     lab.net.set_nat_timeout(max(1, length // 2))
-                term = c.start(lab, timeout=30)
+                clog = os.path.join(lab.dir, "client.log")
+                term = c.start(lab, timeout=30, log=clog)
                 try:
                     row = cut_one(bench, lab, c, term, length, log)
+                    row.update(client_log_times(clog, row))
                 finally:
                     term.close()
                     lab.reset()
                     lab.net.set_nat_timeout(bench.nat_timeout)
-                    try:
-                        os.unlink(log)
-                    except OSError:
-                        pass
+                    for f in (log, clog):
+                        try:
+                            os.unlink(f)
+                        except OSError:
+                            pass
                 bench.record("recovery", row)
                 bench.log("cut %-13s back %s lost-shown %s lines %s" % (
                     c.name, row.get("back_s"), row.get("lost_shown_s"),
@@ -368,6 +371,25 @@ def cut(bench):
             run_contender(bench, "recovery", c, one)
     finally:
         lab.close()
+
+
+def client_log_times(path, row):
+    """From limpet's --verbose log: seconds from the cut until the client
+    declared the link dead, and why."""
+    out = {}
+    try:
+        with open(path, errors="replace") as f:
+            lines = f.readlines()
+    except OSError:
+        return out
+    for ln in lines:
+        m = re.match(r"(\d+\.\d+) \S+ client_lost: connection lost: (.*)",
+                     ln.strip())
+        if m and float(m.group(1)) >= row["w_cut"]:
+            out["dead_after_s"] = float(m.group(1)) - row["w_cut"]
+            out["dead_why"] = m.group(2)
+            break
+    return out
 
 
 def cut_one(bench, lab, c, term, secs, log):
@@ -430,7 +452,7 @@ def cut_one(bench, lab, c, term, secs, log):
            "lost_shown_s": (lost - t_cut) if lost else None,
            "back_s": (back - t_heal) if back else None,
            "printed_during": len(during), "delivered": len(got),
-           "exited": term.exited() is not None}
+           "exited": term.exited() is not None, "w_cut": w_cut}
     if c.byte_stream:
         want = sorted(printed)
         row["exactly_once_in_order"] = bool(want) and seen == want
