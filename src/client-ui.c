@@ -118,7 +118,7 @@ notice_mode(struct client *c, uint64_t now)
 		c->scr.row = 0;
 		c->scr.cpr_wait = 1;
 		c->cpr_deadline = now + CPR_MS;
-		client_local(c, "\033[6n");
+		client_local(c, "\0337\033[6n\0338");
 		return NOTICE_NONE;
 	}
 	if (c->scr.cpr_wait && now < c->cpr_deadline)
