@@ -609,3 +609,29 @@ def test_noise_before_the_relay_is_skipped(spawn, lab, limpet_bin):
     p.expect("quiet-16")
     p.sendline("exit")
     assert ended(p) == 0
+
+
+def test_host_key_mismatch_is_final(spawn, lab, run):
+    other = os.path.join(run.workdir, "otherhost")
+    os.system("ssh-keygen -q -t ed25519 -N '' -f %s" % other)
+    with open(other + ".pub") as f:
+        kind, key = f.read().split()[:2]
+    with open(lab.known_hosts) as f:
+        alias = f.read().split()[0]
+    with open(lab.known_hosts, "w") as f:
+        f.write("%s %s %s\n" % (alias, kind, key))
+    p = spawn(lab.limpet_cmd())
+    p.expect("host key")
+    assert ended(p) == 255
+
+
+def test_symlinked_socket_directory_is_refused(spawn, lab, run):
+    real = os.path.join(run.workdir, "real-sessions")
+    os.mkdir(real, 0o700)
+    if os.path.isdir(lab.sessions):
+        os.rmdir(lab.sessions)
+    os.symlink(real, lab.sessions)
+    p = spawn(lab.limpet_cmd())
+    p.expect("symbolic link")
+    assert ended(p) == 255
+    os.unlink(lab.sessions)
