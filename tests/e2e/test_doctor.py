@@ -264,7 +264,7 @@ def test_client_alive_countmax_0(limpet_bin, make_lab, spawn):
     child = spawn(["ssh", "-tt", "-F", lab.ssh_config, "lab"])
     child.expect(r"[#$] ")
     os.kill(child.pid, signal.SIGSTOP)
-    time.sleep(4)
+    time.sleep(3)
     os.kill(child.pid, signal.SIGCONT)
     child.sendline("echo thawed-$((6*7))")
     child.expect("thawed-42")
@@ -374,7 +374,7 @@ def test_channel_timeout_and_limpet_heartbeat(limpet_bin, make_lab, spawn):
                   + lab.limpet_argv(bin=limpet_bin)[1:], timeout=15)
     child.sendline("echo up-$((6*7))")
     child.expect("up-42")
-    time.sleep(4)
+    time.sleep(3.5)
     child.sendline("echo still-$((6*7))")
     child.expect("still-42")
     assert "closing after" not in lab.log_text()
@@ -421,7 +421,7 @@ def test_channel_timeout_bare_session_matches_nothing(limpet_bin, make_lab,
     # The claim holds on this sshd: the idle shell outlives the timeout.
     child = spawn(["ssh", "-tt", "-F", lab.ssh_config, "lab"])
     child.expect(r"[#$] ")
-    time.sleep(4.5)
+    time.sleep(3.5)
     child.sendline("echo still-$((6*7))")
     child.expect("still-42")
 
@@ -569,7 +569,7 @@ def test_tmout_user_file_fixed(limpet_bin, make_lab, run, spawn):
                                "  SetEnv LIMPET_DIR="])
     user = LoginUser(lab)
     try:
-        rc = user.append(".bashrc", "\n# log out idle shells\nTMOUT=3\n")
+        rc = user.append(".bashrc", "\n# log out idle shells\nTMOUT=2\n")
         cfg = user_ssh_config(lab, os.path.join(run.workdir, "cfg"),
                               user.name, keepalive=True)
         # The real thing first: the shell logs itself out, under plain
@@ -584,15 +584,15 @@ def test_tmout_user_file_fixed(limpet_bin, make_lab, run, spawn):
         status, rep = doctor_json(limpet_bin, "-F", cfg, "story")
         assert status == 1
         f = finding(rep, "shell", "TMOUT")
-        assert f["verdict"] == "kills" and f["seconds"] == 3
+        assert f["verdict"] == "kills" and f["seconds"] == 2
         assert f["limpet_verdict"] == "kills"
-        assert (f["file"], f["line"]) == (rc, line_of(rc, "TMOUT=3"))
+        assert (f["file"], f["line"]) == (rc, line_of(rc, "TMOUT=2"))
         assert f["fix_by"] == "user"
         before = read(rc)
         r = doctor(limpet_bin, "--fix", "--yes", "-F", cfg, "story")
         assert "backup" in r.stdout, r.stdout + r.stderr
         assert read(rc + ".limpet-doctor.bak") == before
-        assert "# TMOUT=3" in read(rc)
+        assert "# TMOUT=2" in read(rc)
         status, rep = doctor_json(limpet_bin, "-F", cfg, "story")
         assert finding(rep, "shell", "TMOUT")["value"] == "unset"
         assert status == 0, json.dumps(rep, indent=1)
