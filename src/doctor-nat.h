@@ -23,6 +23,7 @@ struct doctor_nat {
 	int	interrupted;
 	long	lo;			/* longest idle time that survived */
 	long	hi;			/* shortest that did not, -1 none */
+	long	cap;			/* server's ChannelTimeout, or 0 */
 	char	*error;
 };
 
