@@ -78,6 +78,7 @@ struct client {
 
 	int		 exited;
 	int		 exit_acked;
+	const char	*exit_why;	/* why the program ended, if known */
 	int32_t		 status;
 	uint64_t	 exit_end;
 

@@ -50,6 +50,19 @@ screen_track(struct screen *s, const uint8_t *p, size_t n)
 	memcpy(scan + s->ncarry, p + n - k, k);
 	s->ncarry = m < sizeof s->carry ? m : sizeof s->carry;
 	memcpy(s->carry, scan + m - s->ncarry, s->ncarry);
+	/* The last bytes, to tell why a shell ended. */
+	if (n >= SCREEN_TAIL) {
+		memcpy(s->tail, p + n - SCREEN_TAIL, SCREEN_TAIL);
+		s->ntail = SCREEN_TAIL;
+	} else {
+		if (s->ntail + n > SCREEN_TAIL) {
+			memmove(s->tail, s->tail + (s->ntail + n - SCREEN_TAIL),
+			    SCREEN_TAIL - n);
+			s->ntail = SCREEN_TAIL - n;
+		}
+		memcpy(s->tail + s->ntail, p, n);
+		s->ntail += n;
+	}
 	/* The cursor's line: what came after the last newline. */
 	if ((nl = memrchr(p, '\n', n)) != NULL) {
 		s->linelen = 0;

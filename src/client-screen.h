@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #define SCREEN_LINE_MAX	1024
+#define SCREEN_TAIL	512
 
 struct screen {
 	uint8_t		line[SCREEN_LINE_MAX];	/* output since the last \n */
@@ -19,6 +20,8 @@ struct screen {
 	int		alt;		/* the program is on the alternate screen */
 	uint8_t		carry[8];	/* tail of the last write, for scans */
 	size_t		ncarry;
+	char		tail[SCREEN_TAIL];	/* the last bytes, for last words */
+	size_t		ntail;
 	int		cpr_wait;	/* asked for the cursor position */
 	int		row;		/* cursor row reported, 0 if unknown */
 };

@@ -27,6 +27,7 @@
 #include "client-int.h"
 #include "clock.h"
 #include "cmdline.h"
+#include "doctor-explain.h"
 #include "err.h"
 #include "escape.h"
 #include "frame.h"
@@ -803,6 +804,9 @@ client_loop(struct client *c)
 			}
 			client_flush(c, now);
 			client_finish(c, c->status);
+			/* A shell that logged itself out is named as such. */
+			c->exit_why = doctor_explain_exit(c->scr.tail,
+			    c->scr.ntail, c->status);
 			break;
 		}
 		if (c->state == ST_DONE)
@@ -882,6 +886,8 @@ client_loop(struct client *c)
 	    STDOUT_FILENO) > 0)
 		;
 	tty_restore();
+	if (c->exit_why != NULL)
+		tty_msg("%s", c->exit_why);
 	return c->exit_code;
 }
 

@@ -636,3 +636,11 @@ def test_symlinked_socket_directory_is_refused(spawn, lab, run):
     p.expect("symbolic link")
     assert ended(p) == 255
     os.unlink(lab.sessions)
+
+
+def test_shell_auto_logout_is_named(spawn, lab):
+    """A shell that logs itself out (TMOUT) ends the session with a reason."""
+    p = start(spawn, lab)
+    p.sendline("TMOUT=1")
+    p.expect("logged itself out: TMOUT expired", timeout=15)
+    ended(p)
