@@ -53,7 +53,7 @@ static const struct cmdline_opt client_opts[] = {
 };
 
 static void	client_connect(struct client *, uint64_t);
-static void	client_probe(struct client *, uint64_t);
+static void	client_probe(struct client *, uint64_t, uint64_t);
 
 /* A random id that tells this client's reconnects from other clients. */
 static uint64_t
@@ -524,7 +524,7 @@ client_send_input(struct client *c, uint64_t now)
 			 * us), an answer is due soon, not after --dead.
 			 */
 			if (now - c->last_rx >= STALE_MS)
-				client_probe(c, now);
+				client_probe(c, now, TYPED_PROBE_MS);
 		}
 	}
 }
@@ -657,10 +657,11 @@ client_ping(struct client *c, uint64_t now)
 
 /*
  * Something suggests the link may be broken (the network changed, the
- * client was stopped): probe now, and give the answer little time.
+ * client was stopped, the user typed into a quiet link): probe now, and
+ * give the answer grace ms plus two round trips.
  */
 static void
-client_probe(struct client *c, uint64_t now)
+client_probe(struct client *c, uint64_t now, uint64_t grace)
 {
 	if (c->state == ST_WAITING) {
 		c->next_try = now;
@@ -674,7 +675,7 @@ client_probe(struct client *c, uint64_t now)
 		c->ping_out = 0;
 	}
 	client_ping(c, now);
-	c->probe_deadline = now + PROBE_MS + 2 * c->srtt;
+	c->probe_deadline = now + grace + 2 * c->srtt;
 }
 
 /* Handle signals delivered into the loop. */
@@ -696,7 +697,7 @@ client_signals(struct client *c, uint64_t now)
 			if (c->attached_once && c->tty)
 				tty_raw(STDIN_FILENO);
 			c->resize_due = 1;
-			client_probe(c, now);
+			client_probe(c, now, PROBE_MS);
 			break;
 		case SIGTERM:
 		case SIGHUP:
@@ -859,7 +860,7 @@ client_loop(struct client *c)
 		if (i_net != -1 && (pfd[i_net].revents & POLLIN) &&
 		    net_watch_read(c->netfd)) {
 			debug_f("network changed");
-			client_probe(c, now);
+			client_probe(c, now, PROBE_MS);
 		}
 		if (i_out != -1 && (pfd[i_out].revents & (POLLOUT | POLLERR)))
 			client_write_tty(c);

@@ -36,6 +36,7 @@
 #define MAX_PEERS	16
 #define PTY_IN_MAX	(1024 * 1024)	/* input waiting for the program */
 #define DATA_CHUNK	(32 * 1024)	/* payload of one DATA frame */
+#define READ_MAX	(64 * 1024)	/* PTY bytes read per turn */
 #define OUT_QUEUE_MAX	(256 * 1024)	/* framed output waiting for fd */
 #define WIN_MIN		(32 * 1024)
 #define WIN_INIT	(256 * 1024)
@@ -305,7 +306,7 @@ daemon_pump(struct daemon *d, uint64_t now)
 
 /* Whether the PTY may be read now. */
 static int
-daemon_may_read_pty(const struct daemon *d)
+daemon_may_read_pty(struct daemon *d)
 {
 	if (d->ptyfd == -1 || d->pty_eof)
 		return 0;
@@ -313,35 +314,47 @@ daemon_may_read_pty(const struct daemon *d)
 		return ring_room(&d->out) > 0 || clock_ms() >= d->hold_until;
 	if (buf_len(&d->client->out) >= OUT_QUEUE_MAX)
 		return 0;
-	return ring_len(&d->out) < d->window && ring_room(&d->out) > 0;
+	if (ring_len(&d->out) >= d->window) {
+		d->win_full = 1;	/* the window, not the program, limits */
+		return 0;
+	}
+	return ring_room(&d->out) > 0;
 }
 
-/* Read program output into the ring. */
+/*
+ * Read program output into the ring: what the PTY has, up to READ_MAX per
+ * turn of the loop, so that a flood leaves in few large frames rather than
+ * many small ones (the PTY hands out a few KiB per read).
+ */
 static void
 daemon_read_pty(struct daemon *d)
 {
 	uint8_t	 tmp[DATA_CHUNK];
-	size_t	 want = sizeof tmp;
+	size_t	 want, total = 0;
 	ssize_t	 n;
 	int	 overwrite;
 
 	overwrite = d->client == NULL && clock_ms() >= d->hold_until;
-	if (d->client != NULL && want > d->window - ring_len(&d->out))
-		want = d->window - ring_len(&d->out);
-	if (!overwrite && want > ring_room(&d->out))
-		want = ring_room(&d->out);
-	if (want == 0)
-		return;
-	n = read(d->ptyfd, tmp, want);
-	if (n > 0) {
-		ring_append(&d->out, tmp, n, overwrite);
-		d->active = clock_wall();
-		return;
+	while (total < READ_MAX) {
+		want = sizeof tmp;
+		if (d->client != NULL && want > d->window - ring_len(&d->out))
+			want = d->window - ring_len(&d->out);
+		if (!overwrite && want > ring_room(&d->out))
+			want = ring_room(&d->out);
+		if (want == 0)
+			break;
+		n = read(d->ptyfd, tmp, want);
+		if (n > 0) {
+			ring_append(&d->out, tmp, n, overwrite);
+			total += n;
+			continue;
+		}
+		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR))
+			d->pty_eof = 1;	/* EIO: every slave fd is closed */
+		break;
 	}
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
-	/* EIO: every slave fd is closed; 0: end of file. */
-	d->pty_eof = 1;
+	if (total > 0)
+		d->active = clock_wall();
 }
 
 /* Write queued input to the program. */
