@@ -37,7 +37,7 @@
 #define CPR_MS		300		/* a terminal answers ESC[6n by then */
 #define SILENCE_MS	1000		/* data stopped this long: probe */
 #define STALE_MS	2000		/* quiet this long: probe on typing */
-#define TYPED_PROBE_MS	1000		/* then an answer is due this soon */
+#define TYPED_PROBE_MS	500		/* then an answer is due this soon */
 #define SLOW_ATTEMPT_MS	1500		/* a failed attempt this long waited
 					   enough: try again at once */
 #define INPUT_MAX	(1024 * 1024)	/* typed, not yet acknowledged */
