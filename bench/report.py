@@ -331,6 +331,16 @@ def markdown(meta, res, plots, notes):
     L.append("mosh and tmux send screen states, not every byte: their "
              "time is how long until the final screen shows.")
     L.append("")
+    for r in bulk:
+        if any(r.get("reconnects") or []):
+            L.append("**limpet reconnected during bulk output** at %d ms: "
+                     "%s times in the %d runs (its `--verbose` log says: "
+                     "%s). Each reconnect costs an ssh connection setup." %
+                     (r["delay_ms"], "+".join(str(x) for x in
+                                              r["reconnects"]),
+                      len(r["reconnects"]),
+                      "; ".join(r["reconnect_why"])))
+            L.append("")
 
     fl = res.get("flood", [])
     L.append("## 3. Interrupt under flood")

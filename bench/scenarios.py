@@ -167,7 +167,8 @@ def read_until_mark(term, timeout):
 def bulk_once(bench, lab, c, path, delay):
     """One bulk run: (seconds, client bytes, server CPU s, mem0, mem1),
     or None if the marker did not arrive in time."""
-    term = c.start(lab, timeout=30)
+    clog = os.path.join(lab.dir, "client.log")
+    term = c.start(lab, timeout=30, log=clog)
     term.keep = False
     try:
         time.sleep(0.5)
@@ -184,10 +185,26 @@ def bulk_once(bench, lab, c, path, delay):
         lab.reset()
         if delay:
             lab.net.set_delay(delay)
+    lost = client_lost_reasons(clog)
+    try:
+        os.unlink(clog)
+    except OSError:
+        pass
     if r is None:
         return None
     procs_ = ", ".join(sorted({i["comm"] for i in cpu1.values()}))
-    return r[0], r[1], cpu_delta(cpu0, cpu1), procs_, mem0, mem1
+    return r[0], r[1], cpu_delta(cpu0, cpu1), procs_, mem0, mem1, lost
+
+
+def client_lost_reasons(path):
+    """Why limpet's client dropped its connection, one entry per time,
+    from its --verbose log; [] for other contenders (no log)."""
+    try:
+        with open(path, errors="replace") as f:
+            return re.findall(r"client_lost: connection lost: (.*)",
+                              f.read())
+    except OSError:
+        return []
 
 
 def bulk(bench):
@@ -221,10 +238,15 @@ def bulk(bench):
                         "mbytes": size / 1e6, "runs": len(runs),
                         "seconds": secs, "mb_per_s": size / 1e6 / secs,
                         "all_seconds": [round(r[0], 3) for r in runs],
-                        "client_bytes": runs[0][1]})
-                    bench.log("bulk %2d ms %-13s %.2f s %.1f MB/s (%s)" % (
+                        "client_bytes": runs[0][1],
+                        "reconnects": [len(r[6]) for r in runs],
+                        "reconnect_why": sorted({w for r in runs
+                                                 for w in r[6]})})
+                    bench.log("bulk %2d ms %-13s %.2f s %.1f MB/s (%s)%s" % (
                         delay, c.name, secs, size / 1e6 / secs,
-                        " ".join("%.2f" % r[0] for r in runs)))
+                        " ".join("%.2f" % r[0] for r in runs),
+                        " reconnects %s" % [len(r[6]) for r in runs]
+                        if any(r[6] for r in runs) else ""))
                     if delay == 0:
                         cpu = median([r[2] for r in runs])
                         bench.record("cpu", {
