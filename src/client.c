@@ -425,15 +425,36 @@ client_magic(struct client *c, const uint8_t *p, size_t n)
 	return i;
 }
 
+/*
+ * Handle the frames received, as long as the terminal keeps up: the rest
+ * waits in the decoder (and ssh's stdout is not read) until it drains.
+ */
+static void
+client_frames(struct client *c, uint64_t now)
+{
+	struct frame	f;
+	int		r;
+
+	while ((c->state == ST_CONNECTING || c->state == ST_UP) &&
+	    buf_len(&c->term) < TERM_MAX) {
+		r = frame_dec_next(&c->rx, &f);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			client_lost(c, "oversized frame from the server", now);
+			break;
+		}
+		client_frame(c, &f, now);
+	}
+}
+
 /* Read ssh's stdout and handle the frames. */
 static void
 client_read_ssh(struct client *c, uint64_t now)
 {
 	uint8_t		tmp[FRAME_HDR + FRAME_MAX_PAYLOAD];
-	struct frame	f;
 	ssize_t		n;
 	size_t		used;
-	int		r;
 
 	n = read(c->proc.out, tmp, sizeof tmp);
 	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
@@ -452,16 +473,7 @@ client_read_ssh(struct client *c, uint64_t now)
 		client_lost(c, "receive buffer full", now);
 		return;
 	}
-	while (c->state == ST_CONNECTING || c->state == ST_UP) {
-		r = frame_dec_next(&c->rx, &f);
-		if (r == 0)
-			break;
-		if (r < 0) {
-			client_lost(c, "oversized frame from the server", now);
-			break;
-		}
-		client_frame(c, &f, now);
-	}
+	client_frames(c, now);
 }
 
 /* Read ssh's stderr: kept for diagnosis, shown when it matters. */
@@ -788,6 +800,8 @@ client_loop(struct client *c)
 			}
 			client_connect(c, now);
 		}
+		if (frame_dec_buffered(&c->rx) > 0)
+			client_frames(c, now);	/* a backlog, as room allows */
 		client_watch(c, now);
 		client_resize(c);
 		if (c->state == ST_UP)
@@ -828,6 +842,7 @@ client_loop(struct client *c)
 			pfd[n++].events = POLLOUT;
 		}
 		if (c->proc.out != -1 && buf_len(&c->term) < TERM_MAX &&
+		    frame_dec_buffered(&c->rx) < FRAME_HDR + FRAME_MAX_PAYLOAD &&
 		    (c->state == ST_CONNECTING || c->state == ST_UP)) {
 			i_ssh = n;
 			pfd[n].fd = c->proc.out;
@@ -1022,7 +1037,7 @@ client_main(int mode, int argc, char **argv)
 	escape_init(&c->esc);
 	ring_init(&c->in, INPUT_MAX, 0);
 	buf_init(&c->tx, TX_MAX);
-	buf_init(&c->term, TERM_MAX + FRAME_MAX_PAYLOAD);
+	buf_init(&c->term, TERM_MAX + 2 * (FRAME_HDR + FRAME_MAX_PAYLOAD));
 	frame_dec_init(&c->rx);
 	sock_nonblock(STDIN_FILENO);
 	sock_nonblock(STDOUT_FILENO);
