@@ -338,6 +338,9 @@ client_timeout(struct client *c, uint64_t now)
 	    c->notice_on || c->scr.cpr_wait)
 		return 100;
 	due = c->last_rx + c->keepalive_ms;
+	/* Data flowed since the last ping: wake to see whether it stops. */
+	if (c->last_data > c->ping_at && c->last_rx + SILENCE_MS < due)
+		due = c->last_rx + SILENCE_MS;
 	if (due <= now)
 		return 0;
 	return due - now > 60000 ? 60000 : (int)(due - now);

@@ -655,3 +655,25 @@ def test_shell_auto_logout_is_named(spawn, lab):
     p.sendline("TMOUT=1")
     p.expect("logged itself out: TMOUT expired", timeout=15)
     ended(p)
+
+
+def test_output_stopping_is_noticed(spawn, lab):
+    """A link that goes silent while output was flowing is found dead in
+    seconds (silence probe), not after the idle heartbeat (25 s)."""
+    p = start(spawn, lab, timeout=30)
+    p.sendline("while :; do echo tick; sleep 0.5; done")
+    p.expect("tick")
+    p.expect("tick")
+    lab.stop()                      # no quick way back
+    kill_ssh(p, signal.SIGSTOP)
+    t0 = time.monotonic()
+    p.expect("no contact with", timeout=20)
+    took = time.monotonic() - t0
+    print("no-contact notice after %.1f s" % took)
+    assert took < 12
+    lab.start()
+    p.send("~r")
+    p.expect("tick", timeout=30)
+    p.sendcontrol("c")
+    p.sendline("exit")
+    ended(p)
