@@ -9,10 +9,15 @@ import fcntl
 import os
 import re
 import select
-import signal
 import struct
+import sys
 import termios
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))), "tests", "e2e"))
+
+from sshlab import descendants, end_pids  # noqa: E402
 
 ESC_RE = re.compile(
     rb"\x1b\[[0-?]*[ -/]*[@-~]"          # CSI
@@ -25,63 +30,6 @@ ESC_RE = re.compile(
 def strip(data):
     """Text with escape sequences and control characters removed."""
     return ESC_RE.sub(b"", bytes(data))
-
-
-def children_map():
-    """pid -> [child pids], from /proc."""
-    kids = {}
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                st = f.read()
-        except OSError:
-            continue
-        fields = st[st.rfind(")") + 2:].split()
-        kids.setdefault(int(fields[1]), []).append(int(d))
-    return kids
-
-
-def descendants(pid):
-    """Every process below pid."""
-    kids = children_map()
-    out, todo = [], [pid]
-    while todo:
-        for k in kids.get(todo.pop(), []):
-            if k not in out:
-                out.append(k)
-                todo.append(k)
-    return out
-
-
-def alive(pid):
-    """True if pid exists and is not a zombie."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            st = f.read()
-    except OSError:
-        return False
-    return st[st.rfind(")") + 2:].split()[0] != "Z"
-
-
-def end_pids(pids, grace=2.0):
-    """SIGTERM the pids, SIGKILL whatever is left after grace seconds."""
-    pids = [p for p in pids if p > 1 and p != os.getpid()]
-    for p in pids:
-        try:
-            os.kill(p, signal.SIGTERM)
-        except OSError:
-            pass
-    end = time.monotonic() + grace
-    while time.monotonic() < end and any(alive(p) for p in pids):
-        time.sleep(0.02)
-    for p in pids:
-        if alive(p):
-            try:
-                os.kill(p, signal.SIGKILL)
-            except OSError:
-                pass
 
 
 class Term:
