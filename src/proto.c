@@ -440,7 +440,7 @@ proto_type_name(uint8_t type)
 	static const char *names[] = {
 		"?", "HELLO", "WELCOME", "DATA", "ACK", "PING", "PONG",
 		"RESIZE", "DETACH", "EXIT", "ERROR", "SESSION", "DONE",
-		"NOTICE"
+		"NOTICE", "WINDOW"
 	};
 
 	if (type > MSG_MAX)

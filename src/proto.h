@@ -11,7 +11,7 @@
 
 #include "buf.h"
 
-#define PROTO_VERSION		1
+#define PROTO_VERSION		2
 /* The relay writes this before its first frame; the client skips noise. */
 #define PROTO_MAGIC		"\0LIMPET\1"
 #define PROTO_MAGIC_LEN		8
@@ -30,7 +30,8 @@
 #define MSG_SESSION	11	/* server -> client: one session (ls) */
 #define MSG_DONE	12	/* server -> client: u32 count (ls, kill) */
 #define MSG_NOTICE	13	/* server -> client: string to show */
-#define MSG_MAX		13
+#define MSG_WINDOW	14	/* daemon -> client: u64 input limit */
+#define MSG_MAX		14
 
 /* HELLO operations. */
 #define OP_NEW		1
@@ -58,11 +59,14 @@
 #define SESS_DETACHED	0
 #define SESS_ATTACHED	1
 #define SESS_EXITED	2
+#define SESS_NOANSWER	3	/* relay: the daemon did not answer */
 
 #define PROTO_MAX_ARGS	256
 #define PROTO_MAX_ENV	64
 #define PROTO_MAX_STR	4096
 #define PROTO_ID_LEN	32
+/* Input the daemon lets a client have in flight beyond what it wrote. */
+#define PROTO_INPUT_WINDOW	(1024 * 1024)
 
 struct msg_hello {
 	uint32_t	 version;
