@@ -65,6 +65,8 @@
 #define PROTO_MAX_ENV	64
 #define PROTO_MAX_STR	4096
 #define PROTO_ID_LEN	32
+/* The client's default idle heartbeat (NATs keep an idle flow 60 s+). */
+#define PROTO_KEEPALIVE_S	25
 /* Input the daemon lets a client have in flight beyond what it wrote. */
 #define PROTO_INPUT_WINDOW	(1024 * 1024)
 
