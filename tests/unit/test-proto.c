@@ -794,7 +794,7 @@ test_type_names(void **state)
 	assert_string_equal(proto_type_name(MSG_DATA), "DATA");
 	assert_string_equal(proto_type_name(MSG_DETACH), "DETACH");
 	assert_string_equal(proto_type_name(MSG_NOTICE), "NOTICE");
-	assert_string_equal(proto_type_name(MSG_MAX), "NOTICE");
+	assert_string_equal(proto_type_name(MSG_MAX), "WINDOW");
 	assert_string_equal(proto_type_name(0), "?");
 	assert_string_equal(proto_type_name(MSG_MAX + 1), "unknown");
 	assert_string_equal(proto_type_name(255), "unknown");
