@@ -27,7 +27,7 @@
 #include "client-int.h"
 #include "clock.h"
 #include "cmdline.h"
-#include "doctor-explain.h"
+#include "doctor/doctor-explain.h"
 #include "err.h"
 #include "escape.h"
 #include "frame.h"

@@ -15,14 +15,14 @@
 
 #include "unit.h"
 
-#include "doctor-client.h"
-#include "doctor-ctx.h"
-#include "doctor-explain.h"
-#include "doctor-fix.h"
-#include "doctor-nat.h"
-#include "doctor-remote.h"
-#include "doctor-report.h"
-#include "doctor-server.h"
+#include "doctor/doctor-client.h"
+#include "doctor/doctor-ctx.h"
+#include "doctor/doctor-explain.h"
+#include "doctor/doctor-fix.h"
+#include "doctor/doctor-nat.h"
+#include "doctor/doctor-remote.h"
+#include "doctor/doctor-report.h"
+#include "doctor/doctor-server.h"
 #include "err.h"
 #include "xmalloc.h"
 
