@@ -114,6 +114,8 @@ doctor_setup(struct doctor_ctx *ctx, const struct cmdline *cl, char *err,
 		snprintf(err, errlen, "doctor takes no remote command");
 		return ERR_USAGE;
 	}
+	if (doctor_client_check_dest(ctx, err, errlen) != 0)
+		return ERR_USAGE;
 	if (cmdline_seconds(cl, "keepalive", PROTO_KEEPALIVE_S,
 	    &ctx->keepalive, err, errlen) != 0)
 		return ERR_USAGE;

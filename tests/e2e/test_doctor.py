@@ -539,6 +539,46 @@ def test_match_exec_with_tokens(limpet_bin, lab, run):
     assert rep["not_checked"] == []
 
 
+def test_match_exec_refuses_shell_in_destination(limpet_bin, lab, run):
+    """Defect 23 (the CVE-2023-51385 class): a destination with shell
+    syntax must never reach Match exec's shell; doctor refuses it in one
+    line, as ssh does."""
+    marker = os.path.join(run.workdir, "pwned")
+    cfg = _lab_config_with(lab, os.path.join(run.workdir, "cfg"),
+                           before=['Match exec "test %n = lab"',
+                                   "  ServerAliveInterval 42",
+                                   'Match exec "test %r = x"',
+                                   "  ServerAliveInterval 43"])
+    touch = "$(touch${IFS}%s)" % marker
+    bad = [["lab" + touch], ["x%s@lab" % touch], ["-l", "x" + touch, "lab"],
+           ["ssh://lab" + touch], ["lab`touch${IFS}%s`" % marker],
+           ["lab;touch " + marker], ["lab\ntouch"], ["lab\x01"],
+           ["ssh://-oProxyCommand=x"], ["ssh://-x@lab"]]
+    for args in bad:
+        r = doctor(limpet_bin, "-F", cfg, *args)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        assert not os.path.exists(marker), args
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and "refus" in lines[0], (args, r.stderr)
+        assert r.stdout == ""
+    # A name ssh accepts still works, tokens and all.
+    status, rep = doctor_json(limpet_bin, "-F", cfg, "lab")
+    assert finding(rep, "client", "ServerAliveInterval")["value"] == "42"
+
+
+def test_match_exec_skipped_when_ssh_g_fails(limpet_bin, lab, run):
+    """When ssh -G fails, doctor knows no effective values for the
+    tokens: it must not run Match exec with guesses."""
+    marker = os.path.join(run.workdir, "ran")
+    cfg = _lab_config_with(lab, os.path.join(run.workdir, "cfg"),
+                           before=['Match exec "touch %s.%%h"' % marker,
+                                   "  ServerAliveInterval 42"])
+    r = doctor(limpet_bin, "--ssh", "false", "-F", cfg, "lab")
+    assert r.returncode != 0
+    assert not os.path.exists(marker + ".lab"), r.stdout
+    assert "Match exec" in r.stdout + r.stderr
+
+
 def test_server_keyword_in_client_config(limpet_bin, lab, run):
     cfg = _lab_config_with(lab, os.path.join(run.workdir, "cfg"),
                            drop=(), inside=["  ClientAliveInterval 60"])
