@@ -645,6 +645,51 @@ def test_tmout_user_file_fixed(limpet_bin, make_lab, run, spawn):
         user.remove()
 
 
+def test_fix_on_server_keeps_symlink_mode_and_old_file(limpet_bin, make_lab,
+                                                     run):
+    """Defect 24 on the server: ~/.bashrc is a symlink into a dotfiles
+    directory; --fix edits the target, the link stays, mode and owner
+    stay, and the old file is replaced whole (renamed over), never
+    truncated and rewritten: a reader of the old file still sees it."""
+    need_root()
+    lab = make_lab(sshd_extra=["Match User ldoc*",
+                               "  AuthorizedKeysFile .ssh/authorized_keys",
+                               "  SetEnv LIMPET_DIR="])
+    user = LoginUser(lab)
+    try:
+        dots = os.path.join(user.home, "dotfiles")
+        os.mkdir(dots)
+        os.chown(dots, user.uid, user.gid)
+        target = user.append("dotfiles/bashrc",
+                             "# mine\nTMOUT=2\nexport EDITOR=vi\n")
+        os.chmod(target, 0o640)
+        rc = os.path.join(user.home, ".bashrc")
+        if os.path.lexists(rc):
+            os.unlink(rc)
+        os.symlink("dotfiles/bashrc", rc)
+        os.lchown(rc, user.uid, user.gid)
+        cfg = user_ssh_config(lab, os.path.join(run.workdir, "cfg"),
+                              user.name, keepalive=True)
+        before = read(target)
+        with open(target) as old:
+            r = doctor(limpet_bin, "--fix", "--yes", "-F", cfg, "story")
+            assert "backup" in r.stdout, r.stdout + r.stderr
+            old.seek(0)
+            assert old.read() == before
+        assert os.path.islink(rc) and os.readlink(rc) == "dotfiles/bashrc"
+        assert "# TMOUT=2" in read(target)
+        assert "export EDITOR=vi" in read(target)
+        st = os.stat(target)
+        assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == \
+            (0o640, user.uid, user.gid)
+        assert read(target + ".limpet-doctor.bak") == before
+        assert sorted(os.listdir(dots)) == ["bashrc",
+                                            "bashrc.limpet-doctor.bak"]
+    finally:
+        run.end_children()
+        user.remove()
+
+
 def test_tmout_readonly_policy_left_alone(limpet_bin, run, sshd_path):
     need_root()
     profd = os.path.join(run.workdir, "profile.d")
