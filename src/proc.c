@@ -132,7 +132,7 @@ proc_make_fds(struct proc *p, const int how[3], int child[3])
 		if (how[i] == PROC_PIPE) {
 			if (pipe2(pp, O_CLOEXEC) == -1)
 				goto fail;
-			/* stdin: the child reads pp[0]; else it writes pp[1]. */
+			/* stdin: the child reads pp[0], else writes pp[1]. */
 			child[i] = i == 0 ? pp[0] : pp[1];
 			p->fd[i] = i == 0 ? pp[1] : pp[0];
 		} else if (how[i] == PROC_NULL) {

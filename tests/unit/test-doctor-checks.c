@@ -400,6 +400,38 @@ test_explain(void **state)
 	free(text);
 }
 
+/* Host and user names with shell syntax are refused, as ssh does. */
+static void
+test_bad_name(void **state)
+{
+	static const char *const good_hosts[] = {
+		"lab", "web-1.example.com", "10.0.0.1", "::1", "h_x", NULL
+	};
+	static const char *const bad_hosts[] = {
+		"lab$(id)", "lab`id`", "-oProxyCommand=x", "a b", "a\tb",
+		"a\nb", "a;b", "a|b", "a&b", "a>b", "a'b", "a\"b", "a\\b",
+		"a{b}", "a(b)", "", "a\x7f", NULL
+	};
+	char	why[96];
+	int	i;
+
+	(void)state;
+	for (i = 0; good_hosts[i] != NULL; i++)
+		assert_null(doctor_client_bad_name(good_hosts[i], 1, why,
+		    sizeof why));
+	for (i = 0; bad_hosts[i] != NULL; i++)
+		assert_non_null(doctor_client_bad_name(bad_hosts[i], 1, why,
+		    sizeof why));
+	/* A user may be DOMAIN\user, but not end in a backslash. */
+	assert_null(doctor_client_bad_name("DOM\\alice", 0, why, sizeof why));
+	assert_non_null(doctor_client_bad_name("alice\\", 0, why, sizeof why));
+	assert_non_null(doctor_client_bad_name("-alice", 0, why, sizeof why));
+	assert_non_null(doctor_client_bad_name("a$(id)", 0, why, sizeof why));
+	assert_non_null(doctor_client_bad_name("a b", 0, why, sizeof why));
+	assert_non_null(strstr(doctor_client_bad_name("x;y", 0, why,
+	    sizeof why), "';'"));
+}
+
 /* JSON: strings escaped, ranked summary, status. */
 static void
 test_json(void **state)
@@ -563,6 +595,7 @@ main(void)
 		cmocka_unit_test(test_bracket),
 		cmocka_unit_test(test_nat_verdict),
 		cmocka_unit_test(test_explain),
+		cmocka_unit_test(test_bad_name),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_fix_local),
 		cmocka_unit_test(test_random_output),
