@@ -20,7 +20,8 @@ SANFL	= -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	  -fno-sanitize-recover=all
 LDLIBS	= -lutil
 
-SRCS	:= $(sort $(wildcard src/*.c))
+SRCS	:= $(sort $(wildcard src/*.c src/doctor/*.c))
+HDRS	:= $(wildcard src/*.h src/doctor/*.h)
 LIBSRCS	:= $(filter-out src/main.c,$(SRCS))
 UTESTS	:= $(sort $(wildcard tests/unit/test-*.c))
 
@@ -37,13 +38,13 @@ all: limpet
 limpet: $(OBJ)
 	$(CC) $(BASE) $(OPTFL) -o $@ $(OBJ) $(LDLIBS)
 
-build/opt/%.o: src/%.c $(wildcard src/*.h) | build/opt
+build/opt/%.o: src/%.c $(HDRS) | build/opt/doctor
 	$(CC) $(BASE) $(OPTFL) -c -o $@ $<
 
-build/san/%.o: src/%.c $(wildcard src/*.h) | build/san
+build/san/%.o: src/%.c $(HDRS) | build/san/doctor
 	$(CC) $(BASE) $(SANFL) -c -o $@ $<
 
-build/opt build/san build/fuzz:
+build/opt/doctor build/san/doctor build/fuzz:
 	mkdir -p $@
 
 # The sanitized binary: every end-to-end test runs against it.

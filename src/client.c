@@ -27,7 +27,7 @@
 #include "client-int.h"
 #include "clock.h"
 #include "cmdline.h"
-#include "doctor-explain.h"
+#include "client-why.h"
 #include "err.h"
 #include "escape.h"
 #include "frame.h"
@@ -820,7 +820,7 @@ client_loop(struct client *c)
 			client_flush(c, now);
 			client_finish(c, c->status);
 			/* A shell that logged itself out is named as such. */
-			c->exit_why = doctor_explain_exit(c->scr.tail,
+			c->exit_why = client_why_exit(c->scr.tail,
 			    c->scr.ntail, c->status);
 			break;
 		}

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "client.h"
-#include "doctor.h"
+#include "doctor/doctor.h"
 #include "relay.h"
 
 static const char usage_text[] =

@@ -539,6 +539,46 @@ def test_match_exec_with_tokens(limpet_bin, lab, run):
     assert rep["not_checked"] == []
 
 
+def test_match_exec_refuses_shell_in_destination(limpet_bin, lab, run):
+    """Defect 23 (the CVE-2023-51385 class): a destination with shell
+    syntax must never reach Match exec's shell; doctor refuses it in one
+    line, as ssh does."""
+    marker = os.path.join(run.workdir, "pwned")
+    cfg = _lab_config_with(lab, os.path.join(run.workdir, "cfg"),
+                           before=['Match exec "test %n = lab"',
+                                   "  ServerAliveInterval 42",
+                                   'Match exec "test %r = x"',
+                                   "  ServerAliveInterval 43"])
+    touch = "$(touch${IFS}%s)" % marker
+    bad = [["lab" + touch], ["x%s@lab" % touch], ["-l", "x" + touch, "lab"],
+           ["ssh://lab" + touch], ["lab`touch${IFS}%s`" % marker],
+           ["lab;touch " + marker], ["lab\ntouch"], ["lab\x01"],
+           ["ssh://-oProxyCommand=x"], ["ssh://-x@lab"]]
+    for args in bad:
+        r = doctor(limpet_bin, "-F", cfg, *args)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        assert not os.path.exists(marker), args
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and "refus" in lines[0], (args, r.stderr)
+        assert r.stdout == ""
+    # A name ssh accepts still works, tokens and all.
+    status, rep = doctor_json(limpet_bin, "-F", cfg, "lab")
+    assert finding(rep, "client", "ServerAliveInterval")["value"] == "42"
+
+
+def test_match_exec_skipped_when_ssh_g_fails(limpet_bin, lab, run):
+    """When ssh -G fails, doctor knows no effective values for the
+    tokens: it must not run Match exec with guesses."""
+    marker = os.path.join(run.workdir, "ran")
+    cfg = _lab_config_with(lab, os.path.join(run.workdir, "cfg"),
+                           before=['Match exec "touch %s.%%h"' % marker,
+                                   "  ServerAliveInterval 42"])
+    r = doctor(limpet_bin, "--ssh", "false", "-F", cfg, "lab")
+    assert r.returncode != 0
+    assert not os.path.exists(marker + ".lab"), r.stdout
+    assert "Match exec" in r.stdout + r.stderr
+
+
 def test_server_keyword_in_client_config(limpet_bin, lab, run):
     cfg = _lab_config_with(lab, os.path.join(run.workdir, "cfg"),
                            drop=(), inside=["  ClientAliveInterval 60"])
@@ -600,6 +640,51 @@ def test_tmout_user_file_fixed(limpet_bin, make_lab, run, spawn):
         r = doctor(limpet_bin, "--fix", "--yes", "-F", cfg, "story")
         assert read(rc) == after
         assert not os.path.exists(rc + ".limpet-doctor.bak.1")
+    finally:
+        run.end_children()
+        user.remove()
+
+
+def test_fix_on_server_keeps_symlink_mode_and_old_file(limpet_bin, make_lab,
+                                                     run):
+    """Defect 24 on the server: ~/.bashrc is a symlink into a dotfiles
+    directory; --fix edits the target, the link stays, mode and owner
+    stay, and the old file is replaced whole (renamed over), never
+    truncated and rewritten: a reader of the old file still sees it."""
+    need_root()
+    lab = make_lab(sshd_extra=["Match User ldoc*",
+                               "  AuthorizedKeysFile .ssh/authorized_keys",
+                               "  SetEnv LIMPET_DIR="])
+    user = LoginUser(lab)
+    try:
+        dots = os.path.join(user.home, "dotfiles")
+        os.mkdir(dots)
+        os.chown(dots, user.uid, user.gid)
+        target = user.append("dotfiles/bashrc",
+                             "# mine\nTMOUT=2\nexport EDITOR=vi\n")
+        os.chmod(target, 0o640)
+        rc = os.path.join(user.home, ".bashrc")
+        if os.path.lexists(rc):
+            os.unlink(rc)
+        os.symlink("dotfiles/bashrc", rc)
+        os.lchown(rc, user.uid, user.gid)
+        cfg = user_ssh_config(lab, os.path.join(run.workdir, "cfg"),
+                              user.name, keepalive=True)
+        before = read(target)
+        with open(target) as old:
+            r = doctor(limpet_bin, "--fix", "--yes", "-F", cfg, "story")
+            assert "backup" in r.stdout, r.stdout + r.stderr
+            old.seek(0)
+            assert old.read() == before
+        assert os.path.islink(rc) and os.readlink(rc) == "dotfiles/bashrc"
+        assert "# TMOUT=2" in read(target)
+        assert "export EDITOR=vi" in read(target)
+        st = os.stat(target)
+        assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == \
+            (0o640, user.uid, user.gid)
+        assert read(target + ".limpet-doctor.bak") == before
+        assert sorted(os.listdir(dots)) == ["bashrc",
+                                            "bashrc.limpet-doctor.bak"]
     finally:
         run.end_children()
         user.remove()

@@ -15,14 +15,14 @@
 
 #include "unit.h"
 
-#include "doctor-client.h"
-#include "doctor-ctx.h"
-#include "doctor-explain.h"
-#include "doctor-fix.h"
-#include "doctor-nat.h"
-#include "doctor-remote.h"
-#include "doctor-report.h"
-#include "doctor-server.h"
+#include "doctor/doctor-client.h"
+#include "doctor/doctor-ctx.h"
+#include "doctor/doctor-explain.h"
+#include "doctor/doctor-fix.h"
+#include "doctor/doctor-nat.h"
+#include "doctor/doctor-remote.h"
+#include "doctor/doctor-report.h"
+#include "doctor/doctor-server.h"
 #include "err.h"
 #include "xmalloc.h"
 
@@ -376,7 +376,7 @@ test_nat_verdict(void **state)
 	ctx_free(&ctx);
 }
 
-/* Disconnect messages and a session's last words. */
+/* Disconnect messages. */
 static void
 test_explain(void **state)
 {
@@ -398,10 +398,38 @@ test_explain(void **state)
 	fclose(fp);
 	assert_non_null(strstr(text, "not ssh's own"));
 	free(text);
-	assert_non_null(doctor_explain_exit("\atimed out waiting for input: "
-	    "auto-logout\r\n", 44, 0));
-	assert_null(doctor_explain_exit("bye\r\n", 5, 0));
-	assert_non_null(strstr(doctor_explain_exit("", 0, 143), "logind"));
+}
+
+/* Host and user names with shell syntax are refused, as ssh does. */
+static void
+test_bad_name(void **state)
+{
+	static const char *const good_hosts[] = {
+		"lab", "web-1.example.com", "10.0.0.1", "::1", "h_x", NULL
+	};
+	static const char *const bad_hosts[] = {
+		"lab$(id)", "lab`id`", "-oProxyCommand=x", "a b", "a\tb",
+		"a\nb", "a;b", "a|b", "a&b", "a>b", "a'b", "a\"b", "a\\b",
+		"a{b}", "a(b)", "", "a\x7f", NULL
+	};
+	char	why[96];
+	int	i;
+
+	(void)state;
+	for (i = 0; good_hosts[i] != NULL; i++)
+		assert_null(doctor_client_bad_name(good_hosts[i], 1, why,
+		    sizeof why));
+	for (i = 0; bad_hosts[i] != NULL; i++)
+		assert_non_null(doctor_client_bad_name(bad_hosts[i], 1, why,
+		    sizeof why));
+	/* A user may be DOMAIN\user, but not end in a backslash. */
+	assert_null(doctor_client_bad_name("DOM\\alice", 0, why, sizeof why));
+	assert_non_null(doctor_client_bad_name("alice\\", 0, why, sizeof why));
+	assert_non_null(doctor_client_bad_name("-alice", 0, why, sizeof why));
+	assert_non_null(doctor_client_bad_name("a$(id)", 0, why, sizeof why));
+	assert_non_null(doctor_client_bad_name("a b", 0, why, sizeof why));
+	assert_non_null(strstr(doctor_client_bad_name("x;y", 0, why,
+	    sizeof why), "';'"));
 }
 
 /* JSON: strings escaped, ranked summary, status. */
@@ -567,6 +595,7 @@ main(void)
 		cmocka_unit_test(test_bracket),
 		cmocka_unit_test(test_nat_verdict),
 		cmocka_unit_test(test_explain),
+		cmocka_unit_test(test_bad_name),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_fix_local),
 		cmocka_unit_test(test_random_output),

@@ -11,7 +11,7 @@
 
 #include "unit.h"
 
-#include "doctor-sshconf.h"
+#include "doctor/doctor-sshconf.h"
 #include "err.h"
 #include "xmalloc.h"
 

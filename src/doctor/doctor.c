@@ -22,10 +22,8 @@
 #include "doctor-report.h"
 #include "doctor-server.h"
 #include "err.h"
+#include "proto.h"
 #include "xmalloc.h"
-
-/* limpet's own heartbeat interval when idle (limpet --keepalive). */
-#define DOCTOR_KEEPALIVE	25
 
 static const struct cmdline_opt doctor_opts[] = {
 	{ "probe-nat", 0 },
@@ -116,7 +114,9 @@ doctor_setup(struct doctor_ctx *ctx, const struct cmdline *cl, char *err,
 		snprintf(err, errlen, "doctor takes no remote command");
 		return ERR_USAGE;
 	}
-	if (cmdline_seconds(cl, "keepalive", DOCTOR_KEEPALIVE,
+	if (doctor_client_check_dest(ctx, err, errlen) != 0)
+		return ERR_USAGE;
+	if (cmdline_seconds(cl, "keepalive", PROTO_KEEPALIVE_S,
 	    &ctx->keepalive, err, errlen) != 0)
 		return ERR_USAGE;
 	return doctor_nat_options(&ctx->nat, cl, err, errlen);

@@ -1,7 +1,8 @@
 /*
  * limpet doctor --explain: map the last words of a dead session (and the
  * exit status, if the user has it) to the timers that print them, and to
- * the checks that tell those causes apart.  The texts are the ones OpenSSH
+ * the checks that tell those causes apart (the client's own line after a
+ * session ends is client-why.c's).  The texts are the ones OpenSSH
  * 9.2 and the common shells print; several causes share a message, so the
  * table lists every cause a message can have.
  */
@@ -141,48 +142,4 @@ doctor_explain_print(const char *msg, int status, FILE *fp)
 		fprintf(fp, "No known timeout prints this message.  "
 		    "limpet doctor DEST checks every layer.\n");
 	return (int)n;
-}
-
-/* Recognised last words of a shell that ended itself. */
-static const struct {
-	const char	*text;
-	const char	*why;
-} exit_words[] = {
-	{ "timed out waiting for input: auto-logout",
-	  "the remote shell logged itself out: TMOUT expired at the prompt "
-	  "(limpet doctor shows where it is set)" },
-	{ "shell will timeout in 60 seconds due to inactivity",
-	  "the remote shell (ksh) logged itself out: TMOUT expired at the "
-	  "prompt (limpet doctor shows where it is set)" },
-	{ "timed out waiting for input",
-	  "the remote shell logged itself out: TMOUT expired at the prompt "
-	  "(limpet doctor shows where it is set)" },
-	{ "zsh: timeout",
-	  "the remote shell (zsh) logged itself out: TMOUT expired at the "
-	  "prompt (limpet doctor shows where it is set)" },
-	{ "auto-logout",
-	  "the remote shell (tcsh) logged itself out: autologout expired "
-	  "(limpet doctor shows where it is set)" },
-};
-
-/*
- * A one-line reason for the end of a session, from the last bytes it
- * printed (tail, len) and the shell's exit status (128 + signal for a
- * signal, -1 unknown), or NULL if nothing explains it.  The client prints
- * it instead of a bare exit.
- */
-const char *
-doctor_explain_exit(const char *tail, size_t len, int status)
-{
-	size_t	i;
-
-	for (i = 0; i < sizeof exit_words / sizeof exit_words[0]; i++)
-		if (tail != NULL && memmem(tail, len, exit_words[i].text,
-		    strlen(exit_words[i].text)) != NULL)
-			return exit_words[i].why;
-	if (status == 128 + 15 || status == 128 + 1 || status == 128 + 9)
-		return "the remote shell was killed by a signal: systemd-logind "
-		    "(StopIdleSessionSec, KillUserProcesses), an admin, or the "
-		    "OOM killer (limpet doctor checks logind)";
-	return NULL;
 }

@@ -5,6 +5,7 @@
  * catches what ssh -G cannot say: a "Host *" block above the specific
  * one, and sshd keywords in a client file.
  */
+#include <ctype.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,8 @@
 #include "err.h"
 #include "xmalloc.h"
 
+
+static char	*doctor_client_host(const char *);
 
 /* Keys whose origin the report names, with the shadow check. */
 static const char *const client_watch[] = {
@@ -44,15 +47,104 @@ doctor_client_parse_g(struct doctor_ctx *ctx, char *text)
 }
 
 /*
+ * Why name (a host name if host, else a user name) is not one ssh would
+ * accept on its command line, or NULL if it is fine.  As ssh does since
+ * CVE-2023-51385: no leading '-' (it would read as an option), no
+ * character a shell acts on, and for a host no blank or control
+ * character either; a user name may hold a backslash (DOMAIN\user), but
+ * not at its end.  The reason goes to why.
+ */
+const char *
+doctor_client_bad_name(const char *name, int host, char *why, size_t len)
+{
+	const char		*meta = host ? "'`\"$\\;&<>|(){}" :
+				    "'`\"$;&<>|(){}";
+	const unsigned char	*p;
+
+	if (*name == '\0') {
+		snprintf(why, len, "it is empty");
+		return why;
+	}
+	if (*name == '-') {
+		snprintf(why, len, "it starts with '-'");
+		return why;
+	}
+	for (p = (const unsigned char *)name; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			snprintf(why, len, "it contains a control character "
+			    "(0x%02x)", *p);
+		else if (*p == ' ' || (host && isspace(*p)))
+			snprintf(why, len, "it contains a blank");
+		else if (strchr(meta, *p) != NULL)
+			snprintf(why, len, "it contains '%c', which a shell "
+			    "would act on", *p);
+		else if (!host && *p == '\\' && p[1] == '\0')
+			snprintf(why, len, "it ends with a backslash");
+		else
+			continue;
+		return why;
+	}
+	return NULL;
+}
+
+/*
+ * Refuse a destination (or -l user) that ssh refuses too: doctor runs
+ * Match exec commands with its host and user in them, through a shell.
+ * Returns 0, or ERR_USAGE with a one-line reason in err.
+ */
+int
+doctor_client_check_dest(const struct doctor_ctx *ctx, char *err,
+    size_t errlen)
+{
+	const char	*p = ctx->dest, *at, *user = NULL, *r;
+	char		*host, *u = NULL, why[96];
+	int		 i, bad = 0;
+
+	if (strncmp(p, "ssh://", 6) == 0)
+		p += 6;
+	if ((at = strrchr(p, '@')) != NULL) {
+		u = xmalloc(at - p + 1);
+		memcpy(u, p, at - p);
+		u[at - p] = '\0';
+	}
+	host = doctor_client_host(ctx->dest);
+	if ((r = doctor_client_bad_name(host, 1, why, sizeof why)) != NULL) {
+		snprintf(err, errlen, "refusing the destination's host name: "
+		    "%s (ssh refuses it too)", r);
+		bad = 1;
+	}
+	for (i = 0; i < ctx->nsshopts && !bad; i++) {
+		if (strncmp(ctx->sshopts[i], "-l", 2) != 0)
+			continue;
+		user = ctx->sshopts[i][2] != '\0' ? ctx->sshopts[i] + 2 :
+		    i + 1 < ctx->nsshopts ? ctx->sshopts[i + 1] : NULL;
+		break;
+	}
+	if (user == NULL)
+		user = u;
+	if (!bad && user != NULL &&
+	    (r = doctor_client_bad_name(user, 0, why, sizeof why)) != NULL) {
+		snprintf(err, errlen, "refusing the user name: %s (ssh "
+		    "refuses it too)", r);
+		bad = 1;
+	}
+	free(host);
+	free(u);
+	return bad ? ERR_USAGE : 0;
+}
+
+/*
  * Expand the tokens ssh expands in Match exec (%h %n %p %r %u %L %l %d
- * %%) from what ssh -G says; a new string.
+ * %%) from what ssh -G says; a new string, or NULL if a value is unknown
+ * or is not a name ssh would accept (it would reach a shell).
  */
 static char *
 doctor_client_tokens(const struct doctor_ctx *ctx, const char *cmd)
 {
 	struct buf	 b;
 	const char	*v;
-	char		 host[256], *out;
+	char		 host[256], *out, why[96];
+	int		 checked;
 
 	buf_init(&b, 0);
 	if (gethostname(host, sizeof host) != 0)
@@ -64,18 +156,23 @@ doctor_client_tokens(const struct doctor_ctx *ctx, const char *cmd)
 			continue;
 		}
 		v = NULL;
+		checked = 0;
 		switch (*++cmd) {
 		case 'h':
 			v = doctor_kv_get(ctx->g, ctx->ng, "hostname");
+			checked = 1;
 			break;
 		case 'n':
 			v = ctx->host;
+			checked = 1;
 			break;
 		case 'p':
 			v = doctor_kv_get(ctx->g, ctx->ng, "port");
+			checked = 1;
 			break;
 		case 'r':
 			v = doctor_kv_get(ctx->g, ctx->ng, "user");
+			checked = 2;
 			break;
 		case 'u':
 			v = ctx->localuser;
@@ -93,9 +190,16 @@ doctor_client_tokens(const struct doctor_ctx *ctx, const char *cmd)
 		case '%':
 			v = "%";
 			break;
+		default:
+			/* ssh refuses an unknown token: so does doctor. */
+			buf_free(&b);
+			return NULL;
 		}
-		if (v == NULL)
-			v = ctx->host;
+		if (v == NULL || (checked && doctor_client_bad_name(v,
+		    checked == 1, why, sizeof why) != NULL)) {
+			buf_free(&b);
+			return NULL;
+		}
 		buf_put(&b, v, strlen(v));
 	}
 	out = doctor_proc_text(&b);
@@ -112,7 +216,12 @@ doctor_client_exec(void *arg, const char *cmd)
 	char			*argv[4], *line;
 	int			 r;
 
-	line = doctor_client_tokens(ctx, cmd);
+	if ((line = doctor_client_tokens(ctx, cmd)) == NULL) {
+		doctor_report_note(&ctx->report, "Match exec \"%s\" not run: "
+		    "a token in it has no safe value; doctor assumed no match",
+		    cmd);
+		return 0;
+	}
 	argv[0] = (char *)"/bin/sh";
 	argv[1] = (char *)"-c";
 	argv[2] = line;
@@ -121,6 +230,18 @@ doctor_client_exec(void *arg, const char *cmd)
 	doctor_proc_free(&p);
 	free(line);
 	return r;
+}
+
+/* Match exec while ssh -G failed: not run, said so, no match. */
+static int
+doctor_client_noexec(void *arg, const char *cmd)
+{
+	struct doctor_ctx	*ctx = arg;
+
+	doctor_report_note(&ctx->report, "Match exec \"%s\" not run: ssh -G "
+	    "failed, so the values of its tokens are unknown; doctor assumed "
+	    "no match", cmd);
+	return 0;
 }
 
 /* The host part of a destination: user@host, ssh://user@host:port. */
@@ -253,7 +374,8 @@ doctor_client_load(struct doctor_ctx *ctx)
 		m.user = ctx->localuser;
 	m.localuser = ctx->localuser;
 	io.home = ctx->home;
-	io.exec = doctor_client_exec;
+	/* Without ssh -G the tokens are unknown: run no Match exec. */
+	io.exec = ctx->ng > 0 ? doctor_client_exec : doctor_client_noexec;
 	io.arg = ctx;
 	sshconf_init(&ctx->client, 0);
 	cmdtext = doctor_client_cmdline(ctx);

@@ -68,25 +68,89 @@ doctor_fix_free(struct doctor_edits *es)
 }
 
 /*
- * True if a local file is the user's to edit: under the home directory,
+ * The real path of a local file, following every symlink, as a new
+ * string; for a file that does not exist yet (or a dangling symlink),
+ * the real path it would have.  NULL if it cannot be resolved.
+ */
+static char *
+doctor_fix_resolve(const char *path, int depth)
+{
+	struct stat	 st;
+	char		*r, *dir, *slash, *t, *parent, link[4096];
+	const char	*base;
+	ssize_t		 n;
+
+	if ((r = realpath(path, NULL)) != NULL)
+		return r;
+	if (errno != ENOENT || depth > 40)
+		return NULL;
+	dir = xstrdup(path);
+	if ((slash = strrchr(dir, '/')) != NULL) {
+		*slash = '\0';
+		base = slash + 1;
+	} else
+		base = path;
+	r = NULL;
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		/* Dangling: where it points, relative to its directory. */
+		if ((n = readlink(path, link, sizeof link - 1)) > 0) {
+			link[n] = '\0';
+			if (link[0] == '/' || slash == NULL)
+				t = xstrdup(link);
+			else
+				xasprintf(&t, "%s/%s", dir, link);
+			r = doctor_fix_resolve(t, depth + 1);
+			free(t);
+		}
+	} else if (*base != '\0' && strcmp(base, ".") != 0 &&
+	    strcmp(base, "..") != 0) {
+		/* Missing: its directory's real path, and its name. */
+		parent = doctor_fix_resolve(slash == NULL ? "." : *dir == '\0' ?
+		    "/" : dir, depth + 1);
+		if (parent != NULL)
+			xasprintf(&r, "%s/%s", strcmp(parent, "/") == 0 ? "" :
+			    parent, base);
+		free(parent);
+	}
+	free(dir);
+	return r;
+}
+
+/* True if real path p is inside real directory d. */
+static int
+doctor_fix_inside(const char *p, const char *d)
+{
+	size_t	len = strlen(d);
+
+	return len > 1 && strncmp(p, d, len) == 0 && p[len] == '/';
+}
+
+/*
+ * True if a local file is the user's to edit: under the home directory
+ * (both resolved first, so neither `..` nor a symlink leads out of it),
  * the config given with -F, or owned by a user who is not root.
  */
 int
 doctor_fix_is_user_file(const struct doctor_ctx *ctx, const char *path)
 {
-	struct stat	st;
-	size_t		len = strlen(ctx->home);
+	struct stat	 st;
+	char		*real, *home;
+	int		 in = 0;
 
 	if (strcmp(path, CMDLINE_FILE) == 0)
 		return 0;
-	if (len > 1 && strncmp(path, ctx->home, len) == 0 &&
-	    path[len] == '/')
-		return 1;
-	if (ctx->userconf != NULL && strcmp(path, ctx->userconf) == 0)
-		return 1;
-	if (stat(path, &st) == 0 && st.st_uid == getuid() && getuid() != 0)
-		return 1;
-	return 0;
+	real = doctor_fix_resolve(path, 0);
+	home = realpath(ctx->home, NULL);
+	if (real != NULL && home != NULL)
+		in = doctor_fix_inside(real, home);
+	free(home);
+	if (in || (ctx->userconf != NULL && strcmp(path, ctx->userconf) == 0))
+		in = 1;
+	else if (real != NULL && stat(real, &st) == 0 &&
+	    st.st_uid == getuid() && getuid() != 0)
+		in = 1;
+	free(real);
+	return in;
 }
 
 /* The leading blanks of s, as a new string. */
@@ -277,68 +341,95 @@ doctor_fix_backup_name(const char *path)
 	return b;
 }
 
-/* Write data to path through a temporary file and rename. */
-static int
-doctor_fix_write(const char *path, const char *data, size_t len, mode_t mode)
+/* Make the rename of a file in dir durable. */
+static void
+doctor_fix_sync_dir(const char *dir)
 {
-	char	*tmp;
-	int	 fd;
-	size_t	 off = 0;
-	ssize_t	 n;
+	int	fd;
 
-	xasprintf(&tmp, "%s.limpet-doctor.tmp", path);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    mode)) == -1) {
-		free(tmp);
-		return ERR_SYSTEM;
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		fsync(fd);
+		close(fd);
 	}
-	fchmod(fd, mode);
-	while (off < len) {
-		if ((n = write(fd, data + off, len - off)) <= 0)
-			break;
-		off += n;
-	}
-	if (off != len || fsync(fd) != 0 || close(fd) != 0 ||
-	    rename(tmp, path) != 0) {
-		unlink(tmp);
-		free(tmp);
-		return ERR_SYSTEM;
-	}
-	free(tmp);
-	return 0;
 }
 
 /*
- * Apply one local edit, with a backup of the old file.  Fills why on
- * failure; ERR_EXISTS means the file changed since it was checked.
+ * Write data to path (a real path, no symlink) so that it is either the
+ * old file or the whole new one: a temporary file in the same directory,
+ * with like's mode and owner (or 0600 and ours), synced, renamed over.
  */
-int
-doctor_fix_local(const struct doctor_edit *e, char *why, size_t whylen)
+static int
+doctor_fix_write(const char *path, const char *data, size_t len,
+    const struct stat *like)
 {
-	struct buf	 in, out;
-	struct stat	 st;
-	const char	*p, *end, *nl;
-	char		*bak = NULL, *dir, *slash;
-	int		 exists, n = 0, r, done = 0;
-	size_t		 len;
-	mode_t		 mode = 0600;
+	char		*tmp, *dir, *slash;
+	int		 fd, e;
+	size_t		 off = 0;
+	ssize_t		 n;
 
-	buf_init(&in, 0);
-	buf_init(&out, 0);
-	if ((r = doctor_fix_slurp(e->file, &in, &exists)) != 0) {
-		snprintf(why, whylen, "cannot read %s: %s", e->file,
-		    strerror(errno));
-		goto out;
+	dir = xstrdup(path);
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*slash = '\0';
+	xasprintf(&tmp, "%s/.limpet-doctor.XXXXXX", slash != NULL ?
+	    (*dir != '\0' ? dir : "/") : ".");
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
+		goto fail;
+	while (off < len) {
+		if ((n = write(fd, data + off, len - off)) <= 0) {
+			if (n == -1 && errno == EINTR)
+				continue;
+			if (n == 0)
+				errno = ENOSPC;
+			goto fail_fd;
+		}
+		off += n;
 	}
-	if (exists && stat(e->file, &st) == 0)
-		mode = st.st_mode & 07777;
-	if (!exists && e->kind != EDIT_APPEND) {
-		snprintf(why, whylen, "%s is gone", e->file);
-		r = ERR_NOTFOUND;
-		goto out;
+	if (fchmod(fd, like != NULL ? like->st_mode & 07777 : 0600) != 0)
+		goto fail_fd;
+	/* Keep the owner; only a different group may be out of reach. */
+	if (like != NULL && fchown(fd, like->st_uid, like->st_gid) != 0 &&
+	    like->st_uid != geteuid())
+		goto fail_fd;
+	if (fsync(fd) != 0)
+		goto fail_fd;
+	if (close(fd) != 0) {
+		fd = -1;
+		goto fail_fd;
 	}
-	p = (const char *)buf_ptr(&in);
-	end = p + buf_len(&in);
+	if (rename(tmp, path) != 0) {
+		fd = -1;
+		goto fail_fd;
+	}
+	doctor_fix_sync_dir(slash != NULL ? (*dir != '\0' ? dir : "/") : ".");
+	free(tmp);
+	free(dir);
+	return 0;
+fail_fd:
+	e = errno;
+	if (fd != -1)
+		close(fd);
+	unlink(tmp);
+	errno = e;
+fail:
+	free(tmp);
+	free(dir);
+	return ERR_SYSTEM;
+}
+
+/*
+ * The new text of a file: its old text in (exists: the file exists) with
+ * edit e applied, into out.  0, or an error with the reason in why.
+ */
+static int
+doctor_fix_edit(const struct doctor_edit *e, const char *file,
+    struct buf *in, int exists, struct buf *out, char *why, size_t whylen)
+{
+	const char	*p, *end, *nl;
+	size_t		 len, skip;
+	int		 n = 0, done = 0;
+
+	p = (const char *)buf_ptr(in);
+	end = p + buf_len(in);
 	while (p < end) {
 		nl = memchr(p, '\n', end - p);
 		len = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
@@ -348,67 +439,108 @@ doctor_fix_local(const struct doctor_edit *e, char *why, size_t whylen)
 			if (len != strlen(e->old) ||
 			    memcmp(p, e->old, len) != 0) {
 				snprintf(why, whylen, "%s line %d changed",
-				    e->file, n);
-				r = ERR_EXISTS;
-				goto out;
+				    file, n);
+				return ERR_EXISTS;
 			}
 			if (e->kind == EDIT_REPLACE)
-				buf_put(&out, e->text, strlen(e->text));
+				buf_put(out, e->text, strlen(e->text));
 			else {
-				buf_put(&out, "# ", 2);
-				buf_put(&out, p, len);
-				buf_put(&out, FIX_MARK "\n",
+				buf_put(out, "# ", 2);
+				buf_put(out, p, len);
+				buf_put(out, FIX_MARK "\n",
 				    strlen(FIX_MARK) + 1);
 			}
 			done = 1;
 		} else {
-			buf_put(&out, p, len);
-			buf_put(&out, "\n", 1);
+			buf_put(out, p, len);
+			buf_put(out, "\n", 1);
 		}
 		if (n == e->line && e->kind == EDIT_INSERT) {
-			buf_put(&out, e->text, strlen(e->text));
+			buf_put(out, e->text, strlen(e->text));
 			done = 1;
 		}
 		p += len + (nl != NULL);
 	}
 	if (e->kind == EDIT_APPEND) {
-		buf_put(&out, exists && buf_len(&in) > 0 ? e->text :
-		    e->text + strspn(e->text, "\n"), strlen(e->text) -
-		    (exists && buf_len(&in) > 0 ? 0 : strspn(e->text, "\n")));
+		/* The blank line before a new block only after text. */
+		skip = exists && buf_len(in) > 0 ? 0 : strspn(e->text, "\n");
+		buf_put(out, e->text + skip, strlen(e->text) - skip);
 		done = 1;
 	}
 	if (!done) {
-		snprintf(why, whylen, "%s has no line %d", e->file, e->line);
+		snprintf(why, whylen, "%s has no line %d", file, e->line);
+		return ERR_NOTFOUND;
+	}
+	return 0;
+}
+
+/*
+ * Apply one local edit, with a backup of the old file.  A symlink is
+ * followed: its target changes and the link stays.  Fills why (also on
+ * success); ERR_EXISTS means the file changed since it was checked.
+ */
+int
+doctor_fix_local(const struct doctor_edit *e, char *why, size_t whylen)
+{
+	struct buf	 in, out;
+	struct stat	 st;
+	char		*bak = NULL, *real, *dir, *slash, via[512];
+	int		 exists, r;
+
+	buf_init(&in, 0);
+	buf_init(&out, 0);
+	if ((real = doctor_fix_resolve(e->file, 0)) == NULL) {
+		snprintf(why, whylen, "cannot resolve %s: %s", e->file,
+		    strerror(errno));
+		return ERR_SYSTEM;
+	}
+	via[0] = '\0';
+	if (strcmp(real, e->file) != 0)
+		snprintf(via, sizeof via, ", through %s", e->file);
+	if ((r = doctor_fix_slurp(real, &in, &exists)) != 0 ||
+	    (exists && stat(real, &st) != 0)) {
+		snprintf(why, whylen, "cannot read %s: %s", real,
+		    strerror(errno));
+		r = ERR_SYSTEM;
+		goto out;
+	}
+	if (!exists && e->kind != EDIT_APPEND) {
+		snprintf(why, whylen, "%s is gone", real);
 		r = ERR_NOTFOUND;
 		goto out;
 	}
+	if ((r = doctor_fix_edit(e, real, &in, exists, &out, why,
+	    whylen)) != 0)
+		goto out;
 	if (exists) {
-		bak = doctor_fix_backup_name(e->file);
+		bak = doctor_fix_backup_name(real);
 		if ((r = doctor_fix_write(bak, (const char *)buf_ptr(&in),
-		    buf_len(&in), mode)) != 0) {
+		    buf_len(&in), &st)) != 0) {
 			snprintf(why, whylen, "cannot write %s: %s", bak,
 			    strerror(errno));
 			goto out;
 		}
 	} else {
-		dir = xstrdup(e->file);
+		dir = xstrdup(real);
 		if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
 			*slash = '\0';
 			mkdir(dir, 0700);
 		}
 		free(dir);
 	}
-	if ((r = doctor_fix_write(e->file, (const char *)buf_ptr(&out),
-	    buf_len(&out), mode)) != 0) {
-		snprintf(why, whylen, "cannot write %s: %s", e->file,
+	if ((r = doctor_fix_write(real, (const char *)buf_ptr(&out),
+	    buf_len(&out), exists ? &st : NULL)) != 0) {
+		snprintf(why, whylen, "cannot write %s: %s", real,
 		    strerror(errno));
 		goto out;
 	}
 	if (bak != NULL)
-		snprintf(why, whylen, "changed %s (backup: %s)", e->file, bak);
+		snprintf(why, whylen, "changed %s%s (backup: %s)", real, via,
+		    bak);
 	else
-		snprintf(why, whylen, "created %s", e->file);
+		snprintf(why, whylen, "created %s%s", real, via);
 out:
+	free(real);
 	free(bak);
 	buf_free(&in);
 	buf_free(&out);
@@ -429,26 +561,43 @@ doctor_fix_quote(struct buf *b, const char *s)
 	buf_put(b, "'", 1);
 }
 
-/* The sh function the remote edit script uses for every line. */
+/*
+ * The sh function the remote edit script uses for every line.  As on the
+ * client: a symlink's target is edited (the link stays), the path is
+ * resolved before the "your home" test, and the new file is written next
+ * to the old one with its mode and owner, synced, then renamed over it,
+ * so an interruption or a full disk leaves the old file whole.
+ */
 static const char remote_fix_fn[] =
+"home=$(cd && pwd -P)\n"
 "fix() {\n"
 "  f=$1; n=$2; old=$3\n"
+"  r=$(readlink -f -- \"$f\") && [ -n \"$r\" ] && f=$r\n"
 "  if [ ! -f \"$f\" ] || [ ! -w \"$f\" ]; then\n"
 "    echo \"@fail $f: not a file you may write\"; return; fi\n"
-"  if [ \"$sys\" = 0 ] && [ ! -O \"$f\" ]; then\n"
-"    echo \"@fail $f: not your file\"; return; fi\n"
+"  if [ \"$sys\" = 0 ]; then\n"
+"    [ -O \"$f\" ] || { echo \"@fail $f: not your file\"; return; }\n"
+"    case $f in \"$home\"/*) ;; *)\n"
+"      echo \"@fail $f: not in your home directory\"; return;; esac\n"
+"  fi\n"
 "  cur=$(sed -n \"${n}p\" \"$f\")\n"
 "  if [ \"$cur\" != \"$old\" ]; then\n"
 "    echo \"@fail $f line $n changed\"; return; fi\n"
 "  b=\"$f.limpet-doctor.bak\"; i=0\n"
 "  while [ -e \"$b\" ]; do i=$((i+1)); b=\"$f.limpet-doctor.bak.$i\"; done\n"
 "  cp -p \"$f\" \"$b\" || { echo \"@fail $f: no backup\"; return; }\n"
-"  t=\"$f.limpet-doctor.tmp\"\n"
-"  awk -v n=\"$n\" -v m=\"" FIX_MARK "\" "
+"  t=$(mktemp \"${f%/*}/.limpet-doctor.XXXXXX\") ||\n"
+"    { echo \"@fail $f: no temporary file\"; return; }\n"
+"  if awk -v n=\"$n\" -v m=\"" FIX_MARK "\" "
 "'NR == n { print \"# \" $0 m; next } { print }' \"$f\" > \"$t\" &&\n"
-"    cat \"$t\" > \"$f\" && rm -f \"$t\" &&\n"
-"    echo \"@done changed $f line $n on the server (backup: $b)\" ||\n"
-"    echo \"@fail $f: write failed\"\n"
+"    chmod --reference=\"$f\" \"$t\" &&\n"
+"    { chown --reference=\"$f\" \"$t\" 2>/dev/null ||"
+" [ \"$(id -u)\" != 0 ]; } &&\n"
+"    { sync \"$t\" 2>/dev/null || sync; } && mv -f \"$t\" \"$f\"; then\n"
+"    echo \"@done changed $f line $n on the server (backup: $b)\"\n"
+"  else\n"
+"    rm -f \"$t\"; echo \"@fail $f: write failed\"\n"
+"  fi\n"
 "}\n";
 
 static int doctor_fix_allowed(const struct doctor_ctx *,
@@ -558,8 +707,11 @@ doctor_fix_allowed(const struct doctor_ctx *ctx, const struct doctor_edit *e)
 		    (ctx->system && getuid() == 0);
 	home = doctor_kv_get(ctx->remote.kv, ctx->remote.nkv, "home");
 	uid = doctor_kv_get(ctx->remote.kv, ctx->remote.nkv, "uid");
+	/* No `..` may lead out (the server resolves symlinks itself). */
 	if (home != NULL && (len = strlen(home)) > 1 &&
-	    strncmp(e->file, home, len) == 0 && e->file[len] == '/')
+	    strncmp(e->file, home, len) == 0 && e->file[len] == '/' &&
+	    strstr(e->file + len, "/../") == NULL &&
+	    strcmp(e->file + strlen(e->file) - 3, "/..") != 0)
 		return 1;
 	return ctx->system && uid != NULL && strcmp(uid, "0") == 0;
 }

@@ -2,10 +2,8 @@
 #ifndef LIMPET_DOCTOR_EXPLAIN_H
 #define LIMPET_DOCTOR_EXPLAIN_H
 
-#include <stddef.h>
 #include <stdio.h>
 
 int		 doctor_explain_print(const char *, int, FILE *);
-const char	*doctor_explain_exit(const char *, size_t, int);
 
 #endif

@@ -11,26 +11,23 @@
  * every probe; progress goes to stderr; Ctrl-C ends the wait early and the
  * report says what is known so far.
  */
-#include <sys/types.h>
-#include <sys/wait.h>
-
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "cmdline.h"
 #include "doctor-client.h"
 #include "doctor-ctx.h"
 #include "doctor-nat.h"
 #include "doctor-proc.h"
 #include "err.h"
+#include "proc.h"
 #include "xmalloc.h"
 
 #define NAT_CONNECT_SECS	30
@@ -42,24 +39,12 @@ static const int nat_default_times[] = {
 
 /* One probe connection. */
 struct nat_probe {
-	pid_t		 pid;
-	int		 in;		/* ssh's stdin */
-	int		 out;		/* ssh's stdout */
+	struct proc	 pr;		/* ssh: fd[0] its stdin, fd[1] stdout */
 	struct buf	 got;
 	int		 phase;		/* 0 connecting, 1 idle, 2 pinged */
-	long long	 ready;		/* ms when the hello came back */
-	long long	 pinged;	/* ms when the ping went out */
+	uint64_t	 ready;		/* ms when the hello came back */
+	uint64_t	 pinged;	/* ms when the ping went out */
 };
-
-/* Milliseconds on the monotonic clock. */
-static long long
-doctor_nat_now(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Read --probe-nat, --probe-max, --probe-times, --probe-wait. */
 int
@@ -127,16 +112,10 @@ doctor_nat_start(struct doctor_ctx *ctx, struct nat_probe *pr)
 		"-o", "ControlMaster=no", "-o", "ControlPath=none",
 		"-o", "BatchMode=yes", "-o", "ConnectTimeout=20"
 	};
-	int	  ip[2], op[2], i;
+	static const int how[3] = { PROC_PIPE, PROC_PIPE, PROC_NULL };
+	int	  i, r;
 	char	**argv;
 
-	if (pipe2(ip, O_CLOEXEC) == -1)
-		return ERR_SYSTEM;
-	if (pipe2(op, O_CLOEXEC) == -1) {
-		close(ip[0]);
-		close(ip[1]);
-		return ERR_SYSTEM;
-	}
 	argv = doctor_ssh_argv(ctx, NULL, extra, sizeof extra /
 	    sizeof extra[0], 1);
 	for (i = 0; argv[i] != NULL; i++)
@@ -144,60 +123,21 @@ doctor_nat_start(struct doctor_ctx *ctx, struct nat_probe *pr)
 	argv = xreallocarray(argv, i + 2, sizeof *argv);
 	argv[i++] = xstrdup("cat");
 	argv[i] = NULL;
-	if ((pr->pid = fork()) == -1) {
-		doctor_argv_free(argv);
-		close(ip[0]);
-		close(ip[1]);
-		close(op[0]);
-		close(op[1]);
-		return ERR_SYSTEM;
-	}
-	if (pr->pid == 0) {
-		dup2(ip[0], 0);
-		dup2(op[1], 1);
-		i = open("/dev/null", O_WRONLY);
-		if (i != -1)
-			dup2(i, 2);
-		signal(SIGPIPE, SIG_DFL);
-		signal(SIGINT, SIG_IGN);	/* Ctrl-C is for doctor */
-		execvp(argv[0], argv);
-		_exit(127);
-	}
+	/* Ctrl-C is for doctor: it ends the wait, not the probes. */
+	r = proc_spawn(&pr->pr, argv, how, PROC_NONBLOCK | PROC_NOINT);
 	doctor_argv_free(argv);
-	close(ip[0]);
-	close(op[1]);
-	pr->in = ip[1];
-	pr->out = op[0];
-	fcntl(pr->in, F_SETFL, O_NONBLOCK);
-	fcntl(pr->out, F_SETFL, O_NONBLOCK);
-	buf_init(&pr->got, 4096);
-	if (write(pr->in, "hello\n", 6) != 6)
+	if (r != 0)
+		return r;
+	if (write(pr->pr.fd[0], "hello\n", 6) != 6)
 		return ERR_SYSTEM;
 	return 0;
 }
 
-/* End a probe's ssh (by its pid) and close its pipes. */
+/* End a probe's ssh (by its pid) and close its pipes; idempotent. */
 static void
 doctor_nat_stop(struct nat_probe *pr)
 {
-	int	st, i;
-
-	if (pr->in != -1)
-		close(pr->in);
-	if (pr->out != -1)
-		close(pr->out);
-	pr->in = pr->out = -1;
-	if (pr->pid > 0) {
-		kill(pr->pid, SIGTERM);
-		for (i = 0; i < 50 && waitpid(pr->pid, &st, WNOHANG) == 0;
-		    i++)
-			usleep(20000);
-		if (i == 50) {
-			kill(pr->pid, SIGKILL);
-			waitpid(pr->pid, &st, 0);
-		}
-	}
-	pr->pid = -1;
+	proc_stop(&pr->pr, 1000);
 	buf_free(&pr->got);
 }
 
@@ -243,8 +183,8 @@ doctor_nat_sum(const struct doctor_nat *n)
 
 /* Print one progress line. */
 static void
-doctor_nat_progress(const struct doctor_nat *n, long long start,
-    long long now)
+doctor_nat_progress(const struct doctor_nat *n, uint64_t start,
+    uint64_t now)
 {
 	int	i, alive = 0, dead = 0, wait = 0;
 
@@ -258,7 +198,7 @@ doctor_nat_progress(const struct doctor_nat *n, long long start,
 	}
 	fprintf(stderr, "limpet doctor: probing the path: %lld s of %d; "
 	    "%d survived, %d dropped, %d waiting (Ctrl-C stops and "
-	    "reports)\n", (now - start) / 1000,
+	    "reports)\n", (long long)(now - start) / 1000,
 	    n->times[n->ntimes - 1] + n->wait, alive, dead, wait);
 }
 
@@ -272,7 +212,7 @@ doctor_nat_probe(struct doctor_ctx *ctx)
 	struct nat_probe	*p;
 	struct doctor_finding	*f;
 	int			 k;
-	long long		 start, now, lastprog;
+	uint64_t		 start, now, lastprog;
 	int			 i, left, idx[NAT_MAXPROBES], nfd;
 	unsigned int		 sum, lastsum;
 	ssize_t			 r;
@@ -304,17 +244,18 @@ doctor_nat_probe(struct doctor_ctx *ctx)
 	doctor_proc_catch();
 	memset(pr, 0, sizeof pr);
 	for (i = 0; i < n->ntimes; i++) {
-		pr[i].in = pr[i].out = -1;
+		proc_init(&pr[i].pr);
+		buf_init(&pr[i].got, 4096);
 		if (doctor_nat_start(ctx, &pr[i]) != 0)
 			n->state[i] = NAT_FAILED;
 	}
-	start = lastprog = doctor_nat_now();
+	start = lastprog = clock_ms();
 	lastsum = doctor_nat_sum(n);
 	fprintf(stderr, "limpet doctor: probing the path with %d idle "
 	    "connections (up to %d s)\n", n->ntimes,
 	    n->times[n->ntimes - 1] + n->wait);
 	for (;;) {
-		now = doctor_nat_now();
+		now = clock_ms();
 		left = 0;
 		nfd = 0;
 		for (i = 0; i < n->ntimes; i++) {
@@ -328,9 +269,9 @@ doctor_nat_probe(struct doctor_ctx *ctx)
 				continue;
 			}
 			if (pr[i].phase == 1 &&
-			    now - pr[i].ready >= n->times[i] * 1000LL) {
+			    now - pr[i].ready >= (uint64_t)n->times[i] * 1000) {
 				snprintf(ping, sizeof ping, "ping %d\n", i);
-				if (write(pr[i].in, ping, strlen(ping)) !=
+				if (write(pr[i].pr.fd[0], ping, strlen(ping)) !=
 				    (ssize_t)strlen(ping)) {
 					n->state[i] = NAT_DEAD;
 					doctor_nat_stop(&pr[i]);
@@ -340,12 +281,12 @@ doctor_nat_probe(struct doctor_ctx *ctx)
 				pr[i].pinged = now;
 			}
 			if (pr[i].phase == 2 &&
-			    now - pr[i].pinged >= n->wait * 1000LL) {
+			    now - pr[i].pinged >= (uint64_t)n->wait * 1000) {
 				n->state[i] = NAT_DEAD;
 				doctor_nat_stop(&pr[i]);
 				continue;
 			}
-			pfd[nfd].fd = pr[i].out;
+			pfd[nfd].fd = pr[i].pr.fd[1];
 			pfd[nfd].events = POLLIN;
 			idx[nfd++] = i;
 		}
@@ -366,12 +307,12 @@ doctor_nat_probe(struct doctor_ctx *ctx)
 				continue;
 			break;
 		}
-		now = doctor_nat_now();
+		now = clock_ms();
 		for (i = 0; i < nfd; i++) {
 			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
 			p = &pr[idx[i]];
-			r = buf_read_fd(&p->got, p->out, 1024);
+			r = buf_read_fd(&p->got, p->pr.fd[1], 1024);
 			if (r == 0 || (r == -1 && errno != EAGAIN &&
 			    errno != EINTR)) {
 				/* ssh ended: reset, or never connected. */
@@ -393,8 +334,7 @@ doctor_nat_probe(struct doctor_ctx *ctx)
 	}
 	n->interrupted = doctor_proc_interrupted();
 	for (i = 0; i < n->ntimes; i++)
-		if (pr[i].pid > 0)
-			doctor_nat_stop(&pr[i]);
+		doctor_nat_stop(&pr[i]);
 	signal(SIGINT, SIG_DFL);
 	doctor_nat_bracket(n);
 	for (i = 0; i < n->ntimes; i++)
