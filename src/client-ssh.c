@@ -130,6 +130,7 @@ ssh_spawn(const struct ssh_conf *c, struct ssh_proc *p)
 		    c->connect_timeout);
 		argv[n++] = ct;
 	}
+	argv[n++] = (char *)"--";	/* the destination is no option */
 	argv[n++] = (char *)c->dest;
 	argv[n++] = cmd;
 	argv[n] = NULL;

@@ -40,18 +40,6 @@
 
 extern char	**environ;
 
-static const struct cmdline_opt client_opts[] = {
-	{ "keepalive", 1 },
-	{ "dead", 1 },
-	{ "give-up", 1 },
-	{ "ssh", 1 },
-	{ "server-path", 1 },
-	{ "ring-size", 1 },
-	{ "verbose", 0 },
-	{ "all", 0 },
-	{ NULL, 0 }
-};
-
 static void	client_connect(struct client *, uint64_t);
 static void	client_probe(struct client *, uint64_t, uint64_t);
 
@@ -915,7 +903,7 @@ client_parse(struct client *c, int mode, int argc, char **argv)
 	const char	*v;
 	int		 secs;
 
-	if (cmdline_split(argc, argv, client_opts, 1, &c->cl, err,
+	if (cmdline_split(argc, argv, cmdline_client_opts, 1, &c->cl, err,
 	    sizeof err) != 0) {
 		fprintf(stderr, "limpet: %s (limpet --help)\n", err);
 		return 255;

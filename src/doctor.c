@@ -27,7 +27,7 @@
 /* limpet's own heartbeat interval when idle (limpet --keepalive). */
 #define DOCTOR_KEEPALIVE	25
 
-static const struct cmdline_opt doctor_opts[] = {
+const struct cmdline_opt doctor_opts[] = {
 	{ "probe-nat", 0 },
 	{ "probe-max", 1 },
 	{ "probe-times", 1 },
