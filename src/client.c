@@ -17,9 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "client-net.h"
 #include "client-ssh.h"
 #include "client-tty.h"
@@ -49,7 +49,7 @@ client_random_id(void)
 {
 	uint64_t	v = 0;
 
-	if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v)
+	if (compat_random(&v, sizeof v) != 0)
 		v = (uint64_t)getpid() << 32 ^ clock_ms();
 	return v;
 }

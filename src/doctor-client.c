@@ -12,6 +12,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "buf.h"
 #include "cmdline.h"
 #include "doctor-client.h"

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "buf.h"
 #include "cmdline.h"
 #include "doctor-client.h"
@@ -130,9 +131,9 @@ doctor_nat_start(struct doctor_ctx *ctx, struct nat_probe *pr)
 	int	  ip[2], op[2], i;
 	char	**argv;
 
-	if (pipe2(ip, O_CLOEXEC) == -1)
+	if (compat_pipe2(ip, O_CLOEXEC) == -1)
 		return ERR_SYSTEM;
-	if (pipe2(op, O_CLOEXEC) == -1) {
+	if (compat_pipe2(op, O_CLOEXEC) == -1) {
 		close(ip[0]);
 		close(ip[1]);
 		return ERR_SYSTEM;

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "doctor-proc.h"
 #include "err.h"
 #include "xmalloc.h"
@@ -126,11 +127,11 @@ doctor_proc_run(char *const *argv, const char *in, size_t inlen,
 	buf_init(&p->out, 16 * 1024 * 1024);
 	buf_init(&p->err, 1024 * 1024);
 	p->status = -1;
-	if ((in != NULL && pipe2(ip, O_CLOEXEC) == -1))
+	if ((in != NULL && compat_pipe2(ip, O_CLOEXEC) == -1))
 		return ERR_SYSTEM;
-	if (pipe2(op, O_CLOEXEC) == -1)
+	if (compat_pipe2(op, O_CLOEXEC) == -1)
 		return ERR_SYSTEM;
-	if (pipe2(ep, O_CLOEXEC) == -1)
+	if (compat_pipe2(ep, O_CLOEXEC) == -1)
 		return ERR_SYSTEM;
 	if ((pid = fork()) == -1)
 		return ERR_SYSTEM;
