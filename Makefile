@@ -105,8 +105,15 @@ build/san/test-%: tests/unit/test-%.c $(SLIBOBJ) tests/unit/unit.h
 	$(CC) $(BASE) $(SANFL) -Wno-missing-prototypes -o $@ $< $(SLIBOBJ) \
 	    -lcmocka $(LDLIBS)
 
-unit: $(UBINS)
-	@set -e; for t in $(UBINS); do echo "== $$t"; ./$$t; done
+# test-compat runs twice: on the native calls and on the portable fallbacks.
+build/portable/test-compat: tests/unit/test-compat.c tests/unit/unit.h \
+    $(filter build/portable/compat-%,$(POBJ))
+	$(CC) $(PORTFL) -Wno-missing-prototypes -o $@ $< \
+	    $(filter build/portable/compat-%,$(POBJ)) -lcmocka
+
+unit: $(UBINS) build/portable/test-compat
+	@set -e; for t in $(UBINS) build/portable/test-compat; do \
+	    echo "== $$t"; ./$$t; done
 
 # libFuzzer target for the frame decoder; `make check` runs it briefly.
 FUZZSRC	:= src/frame.c src/buf.c src/proto.c src/log.c src/xmalloc.c src/err.c \
