@@ -1,8 +1,9 @@
 /*
  * Command-line splitting.  ssh's option letters are listed here so that
- * "-p 2222 host cmd" and "-p2222 host cmd" both find the destination; the
- * letters that make no sense under limpet (background, no command, stdio
- * forwarding, control commands) are refused with the reason.
+ * "-p 2222 host cmd", "-p2222 host cmd" and "host -p 2222 cmd" all find the
+ * destination and the command where ssh finds them; the letters that make
+ * no sense under limpet (background, no command, stdio forwarding, control
+ * commands) are refused with the reason.
  */
 #include <errno.h>
 #include <limits.h>
