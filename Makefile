@@ -13,25 +13,43 @@ VERSION	:= 0.1.0
 WARN	= -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wmissing-prototypes \
 	  -Wstrict-prototypes -Wwrite-strings -Wimplicit-fallthrough \
 	  -Wpointer-arith -Wundef
+# What the native build may use beyond POSIX (compat/compat.h says what
+# each HAVE_ selects; the BSDs' getpeereid and arc4random are found there).
+COMMON_HAVES = -DHAVE_STRSEP -DHAVE_MEMMEM -DHAVE_STRCASESTR \
+	  -DHAVE_VASPRINTF -DHAVE_USLEEP
+ifeq ($(shell uname -s),Linux)
+HAVES	= $(COMMON_HAVES) -DHAVE_PIPE2 -DHAVE_CLOSEFROM -DHAVE_MEMRCHR \
+	  -DHAVE_GETRANDOM -DHAVE_ACCEPT4 -DHAVE_SO_PEERCRED -DHAVE_FORKPTY \
+	  -DHAVE_NETLINK
+LDLIBS	= -lutil
+else
+HAVES	= $(COMMON_HAVES)
+LDLIBS	=
+endif
 BASE	= -std=c11 -D_GNU_SOURCE -DLIMPET_VERSION='"$(VERSION)"' \
-	  -fstack-protector-strong -iquote src $(WARN)
+	  -fstack-protector-strong -iquote src -iquote compat $(HAVES) $(WARN)
 OPTFL	= -O2 -g -D_FORTIFY_SOURCE=2
 SANFL	= -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	  -fno-sanitize-recover=all
-LDLIBS	= -lutil
 
 SRCS	:= $(sort $(wildcard src/*.c src/doctor/*.c))
-HDRS	:= $(wildcard src/*.h src/doctor/*.h)
+CSRCS	:= $(sort $(wildcard compat/*.c))
+HDRS	:= $(wildcard src/*.h src/doctor/*.h compat/*.h)
 LIBSRCS	:= $(filter-out src/main.c,$(SRCS))
 UTESTS	:= $(sort $(wildcard tests/unit/test-*.c))
 
-OBJ	:= $(patsubst src/%.c,build/opt/%.o,$(SRCS))
-LIBOBJ	:= $(patsubst src/%.c,build/opt/%.o,$(LIBSRCS))
-SOBJ	:= $(patsubst src/%.c,build/san/%.o,$(SRCS))
-SLIBOBJ	:= $(patsubst src/%.c,build/san/%.o,$(LIBSRCS))
+COBJ	:= $(patsubst compat/%.c,build/opt/compat-%.o,$(CSRCS))
+OBJ	:= $(patsubst src/%.c,build/opt/%.o,$(SRCS)) $(COBJ)
+LIBOBJ	:= $(patsubst src/%.c,build/opt/%.o,$(LIBSRCS)) $(COBJ)
+SCOBJ	:= $(patsubst compat/%.c,build/san/compat-%.o,$(CSRCS))
+SOBJ	:= $(patsubst src/%.c,build/san/%.o,$(SRCS)) $(SCOBJ)
+SLIBOBJ	:= $(patsubst src/%.c,build/san/%.o,$(LIBSRCS)) $(SCOBJ)
+POBJ	:= $(patsubst src/%.c,build/portable/%.o,$(SRCS)) \
+	   $(patsubst compat/%.c,build/portable/compat-%.o,$(CSRCS))
 UBINS	:= $(patsubst tests/unit/%.c,build/san/%,$(UTESTS))
 
-.PHONY: all san deps check unit e2e fuzz try bench install clean
+.PHONY: all san deps check unit e2e fuzz try bench install clean portable \
+	portable-e2e
 
 all: limpet
 
@@ -44,8 +62,38 @@ build/opt/%.o: src/%.c $(HDRS) | build/opt/doctor
 build/san/%.o: src/%.c $(HDRS) | build/san/doctor
 	$(CC) $(BASE) $(SANFL) -c -o $@ $<
 
-build/opt/doctor build/san/doctor build/fuzz:
+build/opt/compat-%.o: compat/%.c $(HDRS) | build/opt/doctor
+	$(CC) $(BASE) $(OPTFL) -c -o $@ $<
+
+build/san/compat-%.o: compat/%.c $(HDRS) | build/san/doctor
+	$(CC) $(BASE) $(SANFL) -c -o $@ $<
+
+build/opt/doctor build/san/doctor build/fuzz build/portable/doctor:
 	mkdir -p $@
+
+# The portable client: strict POSIX headers (POSIX.1-2008 with its XSI
+# part, for posix_openpt and putenv; no _GNU_SOURCE) and every Linux extra
+# off, so only compat/'s portable fallbacks are used, as on macOS and the
+# BSDs.  Sanitized, so that end-to-end tests can run it.
+PORTFL	= -std=c11 -D_POSIX_C_SOURCE=200809L -D_XOPEN_SOURCE=700 \
+	  -DLIMPET_VERSION='"$(VERSION)"' -fstack-protector-strong \
+	  -iquote src -iquote compat $(WARN) $(SANFL)
+
+portable: build/portable/limpet
+
+build/portable/limpet: $(POBJ)
+	$(CC) $(PORTFL) -o $@ $(POBJ)
+
+build/portable/%.o: src/%.c $(HDRS) | build/portable/doctor
+	$(CC) $(PORTFL) -c -o $@ $<
+
+build/portable/compat-%.o: compat/%.c $(HDRS) | build/portable/doctor
+	$(CC) $(PORTFL) -c -o $@ $<
+
+# The core session tests against the portable build.
+portable-e2e: build/portable/limpet
+	LIMPET_BIN=$(CURDIR)/build/portable/limpet $(PYTHON) -m pytest -q \
+	    -p no:cacheprovider tests/e2e/test_session.py $(PYTEST_ARGS)
 
 # The sanitized binary: every end-to-end test runs against it.
 san: build/san/limpet
@@ -57,14 +105,23 @@ build/san/test-%: tests/unit/test-%.c $(SLIBOBJ) tests/unit/unit.h
 	$(CC) $(BASE) $(SANFL) -Wno-missing-prototypes -o $@ $< $(SLIBOBJ) \
 	    -lcmocka $(LDLIBS)
 
-unit: $(UBINS)
-	@set -e; for t in $(UBINS); do echo "== $$t"; ./$$t; done
+# test-compat runs twice: on the native calls and on the portable fallbacks.
+build/portable/test-compat: tests/unit/test-compat.c tests/unit/unit.h \
+    $(filter build/portable/compat-%,$(POBJ))
+	$(CC) $(PORTFL) -Wno-missing-prototypes -o $@ $< \
+	    $(filter build/portable/compat-%,$(POBJ)) -lcmocka
+
+unit: $(UBINS) build/portable/test-compat
+	@set -e; for t in $(UBINS) build/portable/test-compat; do \
+	    echo "== $$t"; ./$$t; done
 
 # libFuzzer target for the frame decoder; `make check` runs it briefly.
-FUZZSRC	:= src/frame.c src/buf.c src/proto.c src/log.c src/xmalloc.c src/err.c
+FUZZSRC	:= src/frame.c src/buf.c src/proto.c src/log.c src/xmalloc.c src/err.c \
+	   $(CSRCS)
 
 build/fuzz/frame-fuzzer: fuzz/frame-fuzzer.c $(FUZZSRC) | build/fuzz
-	$(CLANG) -std=c11 -D_GNU_SOURCE -iquote src -g -O1 \
+	$(CLANG) -std=c11 -D_GNU_SOURCE -iquote src -iquote compat $(HAVES) \
+	    -g -O1 \
 	    -fsanitize=fuzzer,address,undefined -o $@ fuzz/frame-fuzzer.c \
 	    $(FUZZSRC)
 
@@ -82,7 +139,7 @@ deps:
 	bash .ci/deps --if-missing
 
 check: deps
-	$(MAKE) limpet unit fuzz e2e
+	$(MAKE) limpet unit fuzz e2e portable-e2e
 
 # Build, start a throwaway sshd on loopback and open a session to it.
 try:

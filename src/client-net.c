@@ -7,7 +7,7 @@
 #include "client-net.h"
 #include "err.h"
 
-#ifdef __linux__
+#ifdef HAVE_NETLINK
 #include <sys/socket.h>
 
 #include <linux/netlink.h>

@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "compat.h"
 #include "client-screen.h"
 
 /* Apply "ESC [ ? N h|l" found in p (at most n bytes) to the alt flag. */
@@ -64,7 +65,7 @@ screen_track(struct screen *s, const uint8_t *p, size_t n)
 		s->ntail += n;
 	}
 	/* The cursor's line: what came after the last newline. */
-	if ((nl = memrchr(p, '\n', n)) != NULL) {
+	if ((nl = compat_memrchr(p, '\n', n)) != NULL) {
 		s->linelen = 0;
 		s->line_long = 0;
 		n -= (size_t)(nl + 1 - p);

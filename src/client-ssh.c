@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "client-ssh.h"
 #include "err.h"
 #include "sig.h"
@@ -100,14 +101,14 @@ ssh_spawn(const struct ssh_conf *c, struct ssh_proc *p)
 	char	**argv, *cmd, ct[32];
 	pid_t	 pid;
 
-	if (pipe2(pin, O_CLOEXEC) == -1)
+	if (compat_pipe2(pin, O_CLOEXEC) == -1)
 		return ERR_SYSTEM;
-	if (pipe2(pout, O_CLOEXEC) == -1) {
+	if (compat_pipe2(pout, O_CLOEXEC) == -1) {
 		close(pin[0]);
 		close(pin[1]);
 		return ERR_SYSTEM;
 	}
-	if (pipe2(perr, O_CLOEXEC) == -1) {
+	if (compat_pipe2(perr, O_CLOEXEC) == -1) {
 		close(pin[0]);
 		close(pin[1]);
 		close(pout[0]);
@@ -130,6 +131,7 @@ ssh_spawn(const struct ssh_conf *c, struct ssh_proc *p)
 		    c->connect_timeout);
 		argv[n++] = ct;
 	}
+	argv[n++] = (char *)"--";	/* the destination is no option */
 	argv[n++] = (char *)c->dest;
 	argv[n++] = cmd;
 	argv[n] = NULL;
@@ -141,7 +143,7 @@ ssh_spawn(const struct ssh_conf *c, struct ssh_proc *p)
 		dup2(perr[1], STDERR_FILENO);
 		sig_reset();
 		signal(SIGPIPE, SIG_DFL);
-		closefrom(STDERR_FILENO + 1);
+		compat_closefrom(STDERR_FILENO + 1);
 		execvp(argv[0], argv);
 		fprintf(stderr, "limpet: cannot run %s: %s\n", argv[0],
 		    strerror(errno));

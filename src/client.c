@@ -17,9 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "client-net.h"
 #include "client-ssh.h"
 #include "client-tty.h"
@@ -40,18 +40,6 @@
 
 extern char	**environ;
 
-static const struct cmdline_opt client_opts[] = {
-	{ "keepalive", 1 },
-	{ "dead", 1 },
-	{ "give-up", 1 },
-	{ "ssh", 1 },
-	{ "server-path", 1 },
-	{ "ring-size", 1 },
-	{ "verbose", 0 },
-	{ "all", 0 },
-	{ NULL, 0 }
-};
-
 static void	client_connect(struct client *, uint64_t);
 static void	client_probe(struct client *, uint64_t, uint64_t);
 
@@ -61,7 +49,7 @@ client_random_id(void)
 {
 	uint64_t	v = 0;
 
-	if (getrandom(&v, sizeof v, 0) != (ssize_t)sizeof v)
+	if (compat_random(&v, sizeof v) != 0)
 		v = (uint64_t)getpid() << 32 ^ clock_ms();
 	return v;
 }
@@ -915,7 +903,7 @@ client_parse(struct client *c, int mode, int argc, char **argv)
 	const char	*v;
 	int		 secs;
 
-	if (cmdline_split(argc, argv, client_opts, 1, &c->cl, err,
+	if (cmdline_split(argc, argv, cmdline_client_opts, 1, &c->cl, err,
 	    sizeof err) != 0) {
 		fprintf(stderr, "limpet: %s (limpet --help)\n", err);
 		return 255;

@@ -26,6 +26,11 @@ struct cmdline {
 	int		 ncmd;
 };
 
+extern const struct cmdline_opt	cmdline_client_opts[];
+extern const struct cmdline_opt	doctor_opts[];	/* in doctor.c */
+
+int		 cmdline_lead(int, char **, const struct cmdline_opt *,
+		    const char *, char *, size_t);
 int		 cmdline_split(int, char **, const struct cmdline_opt *,
 		    int, struct cmdline *, char *, size_t);
 void		 cmdline_free(struct cmdline *);

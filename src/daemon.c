@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "clock.h"
 #include "daemon.h"
 #include "err.h"
@@ -660,8 +661,8 @@ daemon_accept(struct daemon *d)
 {
 	int	fd;
 
-	while ((fd = accept4(d->lfd, NULL, NULL,
-	    SOCK_NONBLOCK | SOCK_CLOEXEC)) != -1) {
+	while ((fd = compat_accept(d->lfd,
+	    O_NONBLOCK | O_CLOEXEC)) != -1) {
 		if (sock_peer_ok(fd) != 0) {
 			log_error("refused a connection from another user");
 			close(fd);

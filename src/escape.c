@@ -67,7 +67,7 @@ escape_feed(struct escape *e, const uint8_t *p, size_t n, struct buf *out,
 				e->state = ST_TILDE;
 				break;
 			}
-			/* FALLTHROUGH */
+			__attribute__((fallthrough));
 		default:
 			buf_put(out, &c, 1);
 			e->state = escape_is_eol(c) ? ST_LINE : ST_MID;

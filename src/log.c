@@ -59,7 +59,7 @@ log_get_level(void)
 }
 
 /* Write one line; errno is preserved so callers may log and then test it. */
-static void
+static void __attribute__((format(printf, 2, 0)))
 log_vwrite(const char *prefix, const char *fmt, va_list ap)
 {
 	FILE		*f = log_file != NULL ? log_file : stderr;

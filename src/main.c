@@ -3,11 +3,14 @@
  * and roaming.  One binary plays every role; this file picks the role.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "client.h"
+#include "cmdline.h"
 #include "doctor/doctor.h"
 #include "relay.h"
+#include "xmalloc.h"
 
 static const char usage_text[] =
 "usage: limpet [limpet options] [ssh options] destination [command [arg ...]]\n"
@@ -17,7 +20,8 @@ static const char usage_text[] =
 "       limpet kill --all [limpet options] [ssh options] destination\n"
 "       limpet doctor [doctor options] [ssh options] [destination]\n"
 "\n"
-"limpet options (long options, before any ssh option):\n"
+"limpet options (long options, before any ssh option; they may also come\n"
+"before the subcommand):\n"
 "  --keepalive SECONDS   heartbeat interval when idle (default 25)\n"
 "  --dead SECONDS        declare the link dead after this long without an\n"
 "                        answer to pending input or a heartbeat (default 5)\n"
@@ -29,8 +33,9 @@ static const char usage_text[] =
 "  --help, --version\n"
 "\n"
 "ssh options (-p -i -J -l -F -o -A -L -R -D -4 -6 -v ...) pass through to\n"
-"every ssh that limpet starts.  Escapes, typed after Enter: ~. detach and\n"
-"quit, ~r reconnect now, ~s status, ~^Z suspend, ~? help, ~~ a literal ~.\n";
+"every ssh that limpet starts; as with ssh they may also follow the\n"
+"destination.  Escapes, typed after Enter: ~. detach and quit, ~r reconnect\n"
+"now, ~s status, ~^Z suspend, ~? help, ~~ a literal ~.\n";
 
 /* Print usage to f. */
 static void
@@ -39,11 +44,65 @@ main_usage(FILE *f)
 	fputs(usage_text, f);
 }
 
-/* Pick the role from the first argument. */
+/*
+ * limpet's options given before a subcommand word (limpet --verbose attach
+ * host, as git takes them) go after it: argv[1..nlead] are those options
+ * and argv[nlead + 1] the subcommand.  Returns the subcommand's exit code.
+ */
+static int
+main_sub(int argc, char **argv, int nlead)
+{
+	const char	*sub = argv[nlead + 1];
+	char		**nargv, err[256];
+	int		  nargc = argc - 2, r;
+
+	if (strcmp(sub, "relay") == 0) {
+		fprintf(stderr, "limpet: limpet relay takes no options\n");
+		return 255;
+	}
+	if (strcmp(sub, "doctor") == 0 && cmdline_lead(nlead, argv + 1,
+	    doctor_opts, sub, err, sizeof err) < 0) {
+		fprintf(stderr, "limpet: %s (limpet doctor --help)\n", err);
+		return 2;
+	}
+	nargv = xcalloc((size_t)nargc + 1, sizeof *nargv);
+	memcpy(nargv, argv + 1, (size_t)nlead * sizeof *nargv);
+	memcpy(nargv + nlead, argv + nlead + 2,
+	    (size_t)(nargc - nlead) * sizeof *nargv);
+	if (strcmp(sub, "doctor") == 0)
+		r = doctor_main(nargc, nargv);
+	else if (strcmp(sub, "ls") == 0)
+		r = client_main(CLIENT_LS, nargc, nargv);
+	else if (strcmp(sub, "attach") == 0)
+		r = client_main(CLIENT_ATTACH, nargc, nargv);
+	else
+		r = client_main(CLIENT_KILL, nargc, nargv);
+	free(nargv);
+	return r;
+}
+
+/* True if word names a subcommand. */
+static int
+main_is_sub(const char *word)
+{
+	static const char *const subs[] = {
+		"relay", "doctor", "ls", "attach", "kill", NULL
+	};
+	int	i;
+
+	for (i = 0; subs[i] != NULL; i++)
+		if (strcmp(word, subs[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Pick the role from the first word that is not one of limpet's options. */
 int
 main(int argc, char **argv)
 {
 	const char	*sub = argc > 1 ? argv[1] : NULL;
+	char		 err[256];
+	int		 nlead;
 
 	if (sub == NULL) {
 		main_usage(stderr);
@@ -60,13 +119,13 @@ main(int argc, char **argv)
 	}
 	if (strcmp(sub, "relay") == 0)
 		return relay_main(argc - 2, argv + 2);
-	if (strcmp(sub, "doctor") == 0)
-		return doctor_main(argc - 2, argv + 2);
-	if (strcmp(sub, "ls") == 0)
-		return client_main(CLIENT_LS, argc - 2, argv + 2);
-	if (strcmp(sub, "attach") == 0)
-		return client_main(CLIENT_ATTACH, argc - 2, argv + 2);
-	if (strcmp(sub, "kill") == 0)
-		return client_main(CLIENT_KILL, argc - 2, argv + 2);
+	nlead = cmdline_lead(argc - 1, argv + 1, cmdline_client_opts, NULL,
+	    err, sizeof err);
+	if (nlead < 0) {
+		fprintf(stderr, "limpet: %s (limpet --help)\n", err);
+		return 255;
+	}
+	if (nlead + 1 < argc && main_is_sub(argv[nlead + 1]))
+		return main_sub(argc, argv, nlead);
 	return client_main(CLIENT_NEW, argc - 1, argv + 1);
 }

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "clock.h"
 #include "err.h"
 #include "proc.h"
@@ -80,7 +81,7 @@ proc_child_setup(int src[3], int *errfd, int flags)
 			return -1;
 		*errfd = 3;
 	}
-	closefrom(4);
+	compat_closefrom(4);
 	/* Our handlers mean nothing to the program: back to defaults. */
 	memset(&sa, 0, sizeof sa);
 	for (i = 1; i < NSIG; i++) {
@@ -130,7 +131,7 @@ proc_make_fds(struct proc *p, const int how[3], int child[3])
 		child[i] = -1;
 	for (i = 0; i < 3; i++) {
 		if (how[i] == PROC_PIPE) {
-			if (pipe2(pp, O_CLOEXEC) == -1)
+			if (compat_pipe2(pp, O_CLOEXEC) == -1)
 				goto fail;
 			/* stdin: the child reads pp[0], else writes pp[1]. */
 			child[i] = i == 0 ? pp[0] : pp[1];
@@ -188,7 +189,7 @@ proc_spawn(struct proc *p, char *const *argv, const int how[3], int flags)
 	proc_init(p);
 	if (proc_make_fds(p, how, child) != 0)
 		return ERR_SYSTEM;
-	if (pipe2(ep, O_CLOEXEC) == -1) {
+	if (compat_pipe2(ep, O_CLOEXEC) == -1) {
 		e = errno;
 		goto fail;
 	}

@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pty.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +18,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "err.h"
 #include "pty.h"
 #include "sig.h"
@@ -79,7 +79,7 @@ pty_child(const struct pty_spec *spec, const char *shell, const char *home)
 	signal(SIGTERM, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	closefrom(STDERR_FILENO + 1);
+	compat_closefrom(STDERR_FILENO + 1);
 
 	for (i = 0; i < spec->envc; i++)
 		if (pty_env_allowed(spec->env[i]))
@@ -136,7 +136,7 @@ pty_spawn(const struct pty_spec *spec, int *master, pid_t *pid)
 	/* No signal may run a handler in the child before it execs. */
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
-	p = forkpty(&fd, NULL, NULL, &ws);
+	p = compat_forkpty(&fd, &ws);
 	if (p == -1) {
 		saved = errno;
 		sigprocmask(SIG_SETMASK, &old, NULL);

@@ -19,9 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "buf.h"
 #include "clock.h"
 #include "daemon.h"
@@ -320,7 +320,7 @@ relay_new_id(char *id, size_t len)
 	uint8_t			 rnd[8];
 	size_t			 i;
 
-	if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+	if (compat_random(rnd, sizeof rnd) != 0)
 		fatal("getrandom");
 	for (i = 0; i < sizeof rnd && i + 1 < len; i++)
 		id[i] = al[rnd[i] % (sizeof al - 1)];
@@ -338,7 +338,7 @@ relay_spawn(const char *dir, const char *id, const struct msg_hello *h)
 	int	sv[2], st;
 	pid_t	pid;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+	if (compat_socketpair(AF_UNIX, SOCK_STREAM, 0, sv, O_CLOEXEC) == -1)
 		return ERR_SYSTEM;
 	if ((pid = fork()) == -1) {
 		close(sv[0]);

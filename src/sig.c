@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "err.h"
 #include "sig.h"
 
@@ -36,7 +37,7 @@ sig_init(const int *sigs, int n)
 	int			i;
 
 	if (sig_pipe[0] == -1) {
-		if (pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) == -1)
+		if (compat_pipe2(sig_pipe, O_NONBLOCK | O_CLOEXEC) == -1)
 			return ERR_SYSTEM;
 	}
 	memset(&sa, 0, sizeof sa);

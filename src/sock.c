@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "err.h"
 #include "sock.h"
 
@@ -142,8 +143,8 @@ sock_listen(const char *path)
 		return ERR_TOOBIG;
 	if ((r = sock_addr(&sun, tmp)) != 0)
 		return r;
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
-	    SOCK_NONBLOCK, 0)) == -1)
+	if ((fd = compat_socket(AF_UNIX, SOCK_STREAM, 0,
+	    O_CLOEXEC | O_NONBLOCK)) == -1)
 		return ERR_SYSTEM;
 	unlink(tmp);
 	old = umask(0177);
@@ -172,7 +173,7 @@ sock_connect(const char *path)
 
 	if ((r = sock_addr(&sun, path)) != 0)
 		return r;
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+	if ((fd = compat_socket(AF_UNIX, SOCK_STREAM, 0, O_CLOEXEC)) == -1)
 		return ERR_SYSTEM;
 	if (connect(fd, (struct sockaddr *)&sun, sizeof sun) == -1) {
 		saved = errno;
@@ -191,12 +192,11 @@ sock_connect(const char *path)
 int
 sock_peer_ok(int fd)
 {
-	struct ucred	cred;
-	socklen_t	len = sizeof cred;
+	uid_t	uid;
 
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1)
+	if (compat_getpeereid(fd, &uid) == -1)
 		return ERR_SYSTEM;
-	if (cred.uid != getuid())
+	if (uid != getuid())
 		return ERR_PEER;
 	return 0;
 }

@@ -11,6 +11,7 @@ root, /run/sshd is created if missing, as Debian's service would).
 
 import argparse
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -80,6 +81,23 @@ def write_helpers(workdir, pidfile):
     return paths
 
 
+def argv_shown(argv):
+    """argv with the program as typed from here: ./limpet, not limpet
+    (which the shell would look up on the PATH).  Other words, such as
+    the server's path to limpet, stay as they are."""
+    prog = os.path.relpath(argv[0], os.getcwd())
+    if prog.startswith(".."):
+        prog = argv[0]
+    elif "/" not in prog:
+        prog = "./" + prog
+    return [prog] + list(argv[1:])
+
+
+def shell_words(argv):
+    """One line that a shell reads back as argv."""
+    return " ".join(shlex.quote(a) for a in argv)
+
+
 def banner(lab, helpers, limpet):
     """What this is and how to see it work."""
     text = """\
@@ -111,11 +129,10 @@ def banner(lab, helpers, limpet):
     When you leave, sshd, the session and %(dir)s are removed.
     """ % {
         "port": lab.port, "dir": lab.basedir,
-        "cmd": " ".join(os.path.relpath(a, os.getcwd())
-                        if a == limpet else a
-                        for a in lab.limpet_cmd(bin=limpet)),
-        "cut": helpers["cut"], "freeze": helpers["freeze"],
-        "thaw": helpers["thaw"],
+        "cmd": shell_words(argv_shown(lab.limpet_cmd(bin=limpet))),
+        "cut": shlex.quote(helpers["cut"]),
+        "freeze": shlex.quote(helpers["freeze"]),
+        "thaw": shlex.quote(helpers["thaw"]),
     }
     print(textwrap.dedent(text))
 

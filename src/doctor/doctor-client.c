@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "buf.h"
 #include "cmdline.h"
 #include "doctor-client.h"

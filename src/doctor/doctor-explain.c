@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "compat.h"
 #include "doctor-explain.h"
 #include "doctor-report.h"
 

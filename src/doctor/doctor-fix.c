@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "buf.h"
 #include "doctor-client.h"
 #include "doctor-ctx.h"

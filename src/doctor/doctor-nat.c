@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "buf.h"
 #include "clock.h"
 #include "cmdline.h"

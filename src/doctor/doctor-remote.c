@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compat.h"
 #include "doctor-ctx.h"
 #include "doctor-proc.h"
 #include "doctor-remote.h"

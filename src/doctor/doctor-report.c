@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compat.h"
 #include "doctor-report.h"
 #include "xmalloc.h"
 

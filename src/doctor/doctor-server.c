@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "compat.h"
 #include "doctor-client.h"
 #include "doctor-ctx.h"
 #include "doctor-fix.h"

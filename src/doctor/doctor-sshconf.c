@@ -23,6 +23,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "compat.h"
 #include "doctor-sshconf.h"
 #include "err.h"
 #include "xmalloc.h"

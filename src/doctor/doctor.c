@@ -25,7 +25,7 @@
 #include "proto.h"
 #include "xmalloc.h"
 
-static const struct cmdline_opt doctor_opts[] = {
+const struct cmdline_opt doctor_opts[] = {
 	{ "probe-nat", 0 },
 	{ "probe-max", 1 },
 	{ "probe-times", 1 },

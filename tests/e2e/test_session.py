@@ -18,8 +18,10 @@ import pytest
 import sshlab
 
 
-NOTICE_RE = re.compile(rb"\x1b7\x1b\[\d+;1H\x1b\[2K(?:\x1b\[7m[^\x1b]*"
-                       rb"\x1b\[0m)?\x1b8")
+# The notice, its removal (which replays the cursor's line after \r) and
+# the cursor position query sent before it is drawn.
+NOTICE_RE = re.compile(rb"\x1b7(?:\x1b\[6n|\x1b\[\d+;1H\x1b\[2K(?:\x1b\[7m"
+                       rb"[^\x1b]*\x1b\[0m|\r[^\x1b]*)?)\x1b8")
 
 
 def ssh_pids(client_pid):

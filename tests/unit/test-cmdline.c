@@ -237,10 +237,19 @@ test_double_dash(void **state)
 	check_cmd(&cl, "-v", NULL);
 	cmdline_free(&cl);
 
-	assert_int_equal(split(&cl, 1, "--verbose", "--", "-odd", NULL), 0);
-	assert_true(cmdline_has(&cl, "verbose"));
+	/* Defect 14: a destination never reaches ssh as an option. */
+	assert_int_equal(split(&cl, 1, "--verbose", "--",
+	    "-oProxyCommand=touch x", NULL), ERR_USAGE);
+	assert_string_equal(err, "a destination cannot start with '-': "
+	    "-oProxyCommand=touch x");
+	assert_int_equal(split(&cl, 1, "-", "cmd", NULL), ERR_USAGE);
+	assert_int_equal(split(&cl, 0, "--", "-x", NULL), ERR_USAGE);
+
+	/* After "--" before the destination, options are the command. */
+	assert_int_equal(split(&cl, 1, "--", "host", "-p", "2", NULL), 0);
 	check_ssh(&cl, NULL);
-	assert_string_equal(cl.dest, "-odd");
+	assert_string_equal(cl.dest, "host");
+	check_cmd(&cl, "-p", "2", NULL);
 	cmdline_free(&cl);
 
 	assert_int_equal(split(&cl, 1, "--", "host", NULL), 0);
@@ -251,20 +260,115 @@ test_double_dash(void **state)
 	assert_string_equal(err, "no destination given");
 }
 
-/* Words after the destination are the command, options included. */
+/*
+ * Defect 26: as with ssh, options may follow the destination; the command
+ * starts at the first word that is not an option, or after "--".
+ */
 static void
 test_command_words(void **state)
 {
 	struct cmdline	cl;
 
 	(void)state;
-	assert_int_equal(split(&cl, 1, "host", "-p", "2", "--verbose", "-f",
-	    "--", "", NULL), 0);
-	check_ssh(&cl, NULL);
-	assert_int_equal(cl.nlong, 0);
+	assert_int_equal(split(&cl, 1, "host", "-p", "2", "-A", "ls", "-l",
+	    NULL), 0);
+	check_ssh(&cl, "-p", "2", "-A", NULL);
 	assert_string_equal(cl.dest, "host");
-	check_cmd(&cl, "-p", "2", "--verbose", "-f", "--", "", NULL);
+	check_cmd(&cl, "ls", "-l", NULL);
 	cmdline_free(&cl);
+
+	assert_int_equal(split(&cl, 1, "-4", "host", "-p2", "--", "-f",
+	    "--", "", NULL), 0);
+	check_ssh(&cl, "-4", "-p2", NULL);
+	assert_string_equal(cl.dest, "host");
+	check_cmd(&cl, "-f", "--", "", NULL);
+	cmdline_free(&cl);
+
+	/* "-" alone is not an option: it starts the command. */
+	assert_int_equal(split(&cl, 1, "host", "-", "-p", NULL), 0);
+	check_ssh(&cl, NULL);
+	check_cmd(&cl, "-", "-p", NULL);
+	cmdline_free(&cl);
+
+	/* A command word may be anything once the command started. */
+	assert_int_equal(split(&cl, 1, "host", "echo", "-p", "--verbose",
+	    NULL), 0);
+	check_ssh(&cl, NULL);
+	check_cmd(&cl, "echo", "-p", "--verbose", NULL);
+	cmdline_free(&cl);
+
+	/* The same checks hold after the destination. */
+	assert_int_equal(split(&cl, 1, "host", "-f", NULL), ERR_USAGE);
+	assert_string_equal(err, "ssh option -f is not supported: limpet "
+	    "stays in the foreground to keep the session");
+	assert_int_equal(split(&cl, 1, "host", "-p", NULL), ERR_USAGE);
+	assert_string_equal(err, "ssh option -p needs an argument");
+	assert_int_equal(split(&cl, 1, "host", "--verbose", NULL), ERR_USAGE);
+	assert_string_equal(err,
+	    "limpet option --verbose must come before the destination");
+}
+
+/*
+ * ssh takes the user of user@host where the destination stands (the first
+ * user given wins); with options moved before the destination, limpet
+ * says "-l user" at that place.
+ */
+static void
+test_user_at_host(void **state)
+{
+	struct cmdline	cl;
+
+	(void)state;
+	assert_int_equal(split(&cl, 1, "-p", "1", "a@b@host", "-l", "x",
+	    "cmd", NULL), 0);
+	check_ssh(&cl, "-p", "1", "-l", "a@b", "-l", "x", NULL);
+	assert_string_equal(cl.dest, "host");
+	check_cmd(&cl, "cmd", NULL);
+	cmdline_free(&cl);
+
+	/* Without options after it, the destination stays as given. */
+	assert_int_equal(split(&cl, 1, "me@host", "--", "-l", NULL), 0);
+	check_ssh(&cl, NULL);
+	assert_string_equal(cl.dest, "me@host");
+	check_cmd(&cl, "-l", NULL);
+	cmdline_free(&cl);
+
+	assert_int_equal(split(&cl, 1, "ssh://me@host:2", "-p", "3", NULL),
+	    ERR_USAGE);
+	assert_string_equal(err, "ssh options after an ssh:// destination: "
+	    "put them before it");
+}
+
+/* Defect 25: the options a user may put before a subcommand word. */
+static void
+test_lead(void **state)
+{
+	char	a0[] = "--server-path", a1[] = "/x", a2[] = "--verbose";
+	char	a3[] = "--dead=3", a4[] = "attach", a5[] = "host";
+	char	b0[] = "--nope", b1[] = "--keepalive";
+	char	*argv[] = { a0, a1, a2, a3, a4, a5, NULL };
+	char	*bad[] = { b0, a4, NULL };
+	char	*novalue[] = { b1, NULL };
+
+	(void)state;
+	assert_int_equal(cmdline_lead(6, argv, cmdline_client_opts, NULL, err,
+	    sizeof err), 4);
+	assert_int_equal(cmdline_lead(1, argv + 4, cmdline_client_opts, NULL,
+	    err, sizeof err), 0);
+	assert_int_equal(cmdline_lead(2, bad, cmdline_client_opts, NULL, err,
+	    sizeof err), ERR_USAGE);
+	assert_string_equal(err, "unknown option --nope");
+	assert_int_equal(cmdline_lead(1, novalue, cmdline_client_opts, NULL,
+	    err, sizeof err), ERR_USAGE);
+	assert_string_equal(err, "option --keepalive needs a value");
+	/* Before doctor, only what doctor knows. */
+	assert_int_equal(cmdline_lead(4, argv, doctor_opts, "doctor", err,
+	    sizeof err), ERR_USAGE);
+	assert_string_equal(err,
+	    "option --server-path does not apply to limpet doctor");
+	assert_int_equal(cmdline_lead(1, novalue, doctor_opts, "doctor", err,
+	    sizeof err), ERR_USAGE);
+	assert_string_equal(err, "option --keepalive needs a value");
 }
 
 /* Each refused ssh letter is refused with its reason. */
@@ -499,6 +603,8 @@ main(void)
 		cmocka_unit_test_teardown(test_combined_flags, teardown),
 		cmocka_unit_test_teardown(test_double_dash, teardown),
 		cmocka_unit_test_teardown(test_command_words, teardown),
+		cmocka_unit_test_teardown(test_user_at_host, teardown),
+		cmocka_unit_test(test_lead),
 		cmocka_unit_test_teardown(test_refused_letters, teardown),
 		cmocka_unit_test_teardown(test_missing_destination, teardown),
 		cmocka_unit_test_teardown(test_long_options, teardown),
