@@ -352,7 +352,7 @@ daemon_may_read_pty(struct daemon *d, uint64_t now)
 	if (buf_len(&d->client->out) >= OUT_QUEUE_MAX)
 		return 0;
 	if (ring_len(&d->out) >= d->window) {
-		d->win_full = 1;	/* the window, not the program, limits */
+		d->win_full = 1;	/* the window limits, not the program */
 		return 0;
 	}
 	return ring_room(&d->out) > 0;

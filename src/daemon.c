@@ -1,7 +1,8 @@
 /*
  * The session daemon's process.  One per session, running as the user,
- * detached from any ssh session.  It owns the PTY and the program on it, listens on
- * <dir>/<id>.sock, and serves one attached client at a time: output goes
+ * detached from any ssh session.  It owns the PTY and the program on it,
+ * listens on <dir>/<id>.sock, and serves one attached client at a time
+ * (daemon-core.c, daemon-frame.c hold the logic): output goes
  * into a ring addressed by offsets and stays there until the client
  * acknowledges it; input arrives with offsets, so a resent byte is never
  * delivered twice.  Peers that misbehave are dropped with a logged reason;
@@ -260,7 +261,8 @@ daemon_loop(struct daemon *d)
 			daemon_pty_ready(d, pfd[ipty].revents, now);
 		for (i = 0; i < np && !d->quit; i++) {
 			/* Peers are only freed by daemon_flush(). */
-			if (pfd[base + i].revents & (POLLIN | POLLHUP | POLLERR))
+			if (pfd[base + i].revents &
+			    (POLLIN | POLLHUP | POLLERR))
 				daemon_peer_read(d, peers[i], now);
 		}
 		if (ilfd != -1 && (pfd[ilfd].revents & POLLIN) && !d->quit)

@@ -12,6 +12,7 @@ import random
 import socket
 import struct
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -135,20 +136,20 @@ def cpu_seconds(pid):
 class Daemon:
     """A session started through a local `limpet relay`."""
 
-    def __init__(self, run, argv, env=None, detach=True):
-        self.dir = os.path.join(run.workdir, "s")
-        os.mkdir(self.dir, 0o700)
+    def __init__(self, run, argv, env=None, detach=True, bin=None,
+                 session_env=()):
+        self.dir = tempfile.mkdtemp(prefix="s", dir=run.workdir)
         e = run.env({"LIMPET_DIR": self.dir,
                      "LIMPET_LOG": os.path.join(run.workdir, "daemon.log")})
         e.update(env or {})
         self.run = run
         mine, theirs = socket.socketpair()
         self.relay = subprocess.Popen(
-            [sshlab.default_bin(), "relay"], stdin=theirs, stdout=theirs,
-            env=e)
+            [bin or sshlab.default_bin(), "relay"], stdin=theirs,
+            stdout=theirs, env=e)
         theirs.close()
         self.c = Peer(sock=mine)
-        self.c.send(hello(OP_NEW, argv=argv, client_id=7))
+        self.c.send(hello(OP_NEW, argv=argv, env=session_env, client_id=7))
         self.c.s.settimeout(10)
         while len(self.c.buf) < 8:
             self.c.buf += self.c.s.recv(8 - len(self.c.buf))
@@ -388,3 +389,19 @@ def test_malformed_frames_drop_only_that_peer(run, daemon):
         if t == DATA:
             got += p[8:]
     assert sshlab.alive(d.pid)
+
+
+@pytest.mark.parametrize("build,seen", [("san", b"[1]"), ("opt", b"[]")])
+def test_test_hooks_only_in_test_builds(run, daemon, build, seen):
+    """Defect 21: a client may set LIMPET_TEST_* for the session only in
+    the sanitized test build (-DLIMPET_TEST_HOOKS), never in a release."""
+    binary = os.path.join(sshlab.REPO, "limpet") if build == "opt" else None
+    if binary is not None and not os.access(binary, os.X_OK):
+        pytest.skip("no optimized build (make limpet)")
+    d = daemon(["echo \"<$LIMPET_TEST_HOOK>\" | tr '<>' '[]'"],
+               detach=False, bin=binary,
+               session_env=["LIMPET_TEST_HOOK=1", "TERM=dumb"])
+    got = b""
+    while b"]" not in got:
+        got += d.c.expect(DATA)[8:]
+    assert seen in got
