@@ -244,7 +244,7 @@ daemon_peer_timers(struct daemon *d, uint64_t now)
 static void
 daemon_end_timers(struct daemon *d, uint64_t now)
 {
-	if (d->child_done && !d->pty_eof && !d->pty_hup &&
+	if (d->child_done && !d->pty_eof && !d->pty_hup && d->ptyfd != -1 &&
 	    !daemon_may_read_pty(d, now))
 		d->drain_at = now + DRAIN_MS;	/* held back: not idle */
 	if (d->child_done && !d->pty_eof && now >= d->drain_at &&
