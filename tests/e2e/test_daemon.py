@@ -231,7 +231,7 @@ def test_paste_larger_than_the_window_arrives_whole(run, daemon):
         seen += c.expect(DATA)[8:]
     rnd = random.Random(16)
     data = bytes(rnd.randrange(32, 127) for _ in range(3 * 1024 * 1024))
-    sent, infos, chunk = 0, 0, 60000
+    sent, infos, windows, chunk = 0, 0, 0, 60000
     deadline = time.monotonic() + 60
     c.s.setblocking(True)
     while sent < len(data):
@@ -251,13 +251,39 @@ def test_paste_larger_than_the_window_arrives_whole(run, daemon):
         assert f is not None, "daemon dropped the client: " + d.log()[-2000:]
         if f[0] == WINDOW:
             new, = struct.unpack(">Q", f[1])
-            assert new >= limit
+            assert new >= limit + INPUT_WINDOW // 4
             limit = new
+            windows += 1
     assert infos > 0, "the paste never reached the window"
+    # One WINDOW per quarter window written at most, not one per write.
+    assert windows <= len(data) // (INPUT_WINDOW // 4)
     wait_for(lambda: os.path.getsize(out) == len(data), 30, "the paste")
     with open(out, "rb") as f:
         assert f.read() == data
     c.close()
+
+
+def test_full_input_queue_still_answers_ls_and_kill(run, daemon):
+    """Defect 16: a program that reads no input while the client has sent
+    a whole window: the daemon still answers INFO, PING and KILL."""
+    d = daemon(["sleep 1000"])
+    c, w, limit = d.attach()
+    sent = 0
+    while sent < limit:
+        n = min(60000, limit - sent)
+        c.send(frame(DATA, struct.pack(">Q", sent) + b"y" * n))
+        sent += n
+    while True:
+        t, p = c.frame(10)
+        if t == ACK and struct.unpack(">Q", p)[0] == limit:
+            break
+    assert d.info(timeout=3)["state"] == 1
+    c.send(frame(PING, struct.pack(">Q", 77)))
+    assert c.expect(PONG, 3) == struct.pack(">Q", 77)
+    k = d.peer()
+    k.send(hello(OP_KILL, d.id))
+    assert struct.unpack(">I", k.expect(DONE, 3)) == (1,)
+    wait_for(lambda: not sshlab.alive(d.pid), 10, "the daemon to end")
 
 
 def test_input_past_the_window_drops_the_peer_only(run, daemon):
