@@ -199,7 +199,7 @@ fuzz_print(struct fuzz *z, size_t n)
 	memset(tmp, 'o', sizeof tmp);
 	if (n > sizeof tmp)
 		n = sizeof tmp;
-	if (write(z->ptyfar, tmp, n) < 0) {
+	if (z->ptyfar != -1 && write(z->ptyfar, tmp, n) < 0) {
 		/* full: the program blocks */
 	}
 	daemon_read_pty(&z->d, z->now);
@@ -215,7 +215,7 @@ fuzz_turn(struct fuzz *z, uint64_t ms)
 	z->now += ms;
 	daemon_tick(&z->d, z->now);
 	daemon_write_pty(&z->d);
-	while (read(z->ptyfar, tmp, sizeof tmp) > 0)
+	while (z->ptyfar != -1 && read(z->ptyfar, tmp, sizeof tmp) > 0)
 		;
 	for (i = 0; i < z->d.npeers; i++)
 		if (peer_flush(z->d.peers[i], z->now) != 0)
@@ -278,6 +278,12 @@ fuzz_step(struct fuzz *z)
 			z->d.status = k;
 			z->d.drain_at = z->now + DRAIN_MS;
 		}
+		if (k % 8 == 1 && z->ptyfar != -1) {
+			close(z->ptyfar);	/* every slave fd is closed */
+			z->ptyfar = -1;
+			z->d.pty_hup = 1;
+			daemon_read_pty(&z->d, z->now);
+		}
 		fuzz_turn(z, 0);
 		break;
 	default:
@@ -310,7 +316,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_invariants(&z);
 	}
 	daemon_free(&z.d);
-	close(z.ptyfar);
+	if (z.ptyfar != -1)
+		close(z.ptyfar);
 	for (i = 0; i < z.nfar; i++)
 		close(z.far[i]);
 	return 0;
