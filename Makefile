@@ -30,7 +30,7 @@ BASE	= -std=c11 -D_GNU_SOURCE -DLIMPET_VERSION='"$(VERSION)"' \
 	  -fstack-protector-strong -iquote src -iquote compat $(HAVES) $(WARN)
 OPTFL	= -O2 -g -D_FORTIFY_SOURCE=2
 SANFL	= -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
-	  -fno-sanitize-recover=all
+	  -fno-sanitize-recover=all -DLIMPET_TEST_HOOKS
 
 SRCS	:= $(sort $(wildcard src/*.c src/doctor/*.c))
 CSRCS	:= $(sort $(wildcard compat/*.c))

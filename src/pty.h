@@ -18,5 +18,6 @@ struct pty_spec {
 int	pty_spawn(const struct pty_spec *, int *, pid_t *);
 int	pty_resize(int, uint16_t, uint16_t);
 char	*pty_command_line(const struct pty_spec *);
+int	 pty_env_allowed(const char *);
 
 #endif

@@ -1,9 +1,10 @@
 /*
- * A framed connection: one fd, a frame decoder for what arrives and a
- * buffer for what is to be sent.
+ * A framed connection to the session daemon: one fd, a frame decoder for
+ * what arrives and a buffer for what is to be sent, with the times the
+ * daemon's peer timeouts need.
  */
-#ifndef LIMPET_PEER_H
-#define LIMPET_PEER_H
+#ifndef LIMPET_DAEMON_PEER_H
+#define LIMPET_DAEMON_PEER_H
 
 #include <stdint.h>
 
@@ -18,6 +19,8 @@ struct peer {
 	int		 closing;	/* close once out is flushed */
 	int		 dead;		/* close now */
 	uint64_t	 last_rx;	/* monotonic ms */
+	uint64_t	 born;		/* accepted, monotonic ms */
+	uint64_t	 tx_ok;		/* out was empty or drained, ms */
 	uint64_t	 client_id;
 	uint8_t		 op;
 };
@@ -27,7 +30,7 @@ struct peer {
 struct peer	*peer_new(int);
 void		 peer_free(struct peer *);
 int		 peer_fill(struct peer *);
-int		 peer_flush(struct peer *);
+int		 peer_flush(struct peer *, uint64_t);
 short		 peer_events(const struct peer *, int);
 
 #endif

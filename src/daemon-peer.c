@@ -1,5 +1,5 @@
 /*
- * Framed connections over non-blocking fds.
+ * The session daemon's framed connections over non-blocking fds.
  */
 #include <errno.h>
 #include <poll.h>
@@ -8,7 +8,7 @@
 
 #include "clock.h"
 #include "err.h"
-#include "peer.h"
+#include "daemon-peer.h"
 #include "xmalloc.h"
 
 /* Wrap fd (already non-blocking) in a new peer. */
@@ -20,7 +20,7 @@ peer_new(int fd)
 	p->fd = fd;
 	frame_dec_init(&p->dec);
 	buf_init(&p->out, PEER_OUT_MAX);
-	p->last_rx = clock_ms();
+	p->last_rx = p->born = p->tx_ok = clock_ms();
 	return p;
 }
 
@@ -58,16 +58,24 @@ peer_fill(struct peer *p)
 	return ERR_SYSTEM;
 }
 
-/* Write what is queued; 0 or ERR_SYSTEM (the peer is gone). */
+/*
+ * Write what is queued, never blocking; 0 or ERR_SYSTEM (the peer is gone).
+ * Any progress, or nothing to send, moves tx_ok to now: a peer whose
+ * output stops draining for long is dropped by the daemon.
+ */
 int
-peer_flush(struct peer *p)
+peer_flush(struct peer *p, uint64_t now)
 {
 	ssize_t	n;
 
+	if (buf_len(&p->out) == 0)
+		p->tx_ok = now;
 	while (buf_len(&p->out) > 0) {
 		n = buf_write_fd(&p->out, p->fd);
-		if (n > 0)
+		if (n > 0) {
+			p->tx_ok = now;
 			continue;
+		}
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
 			return 0;
 		return ERR_SYSTEM;

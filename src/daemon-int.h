@@ -1,0 +1,129 @@
+/*
+ * The session daemon's state, shared by its files: daemon.c (the process:
+ * socket, poll loop, signals), daemon-core.c (peers, timers, the PTY's
+ * queues) and daemon-frame.c (what peers' frames do).  The core and the
+ * frame handlers make no assumption about the fds they are given, so unit
+ * tests and the fuzzer drive them with socketpairs and pipes.
+ */
+#ifndef LIMPET_DAEMON_INT_H
+#define LIMPET_DAEMON_INT_H
+
+#include <sys/types.h>
+
+#include <stdint.h>
+
+#include "buf.h"
+#include "daemon-peer.h"
+#include "proto.h"
+#include "ring.h"
+#include "sock.h"
+
+#define DAEMON_MAX_PEERS	16
+#define DATA_CHUNK	(32 * 1024)	/* payload of one DATA frame */
+#define READ_MAX	(64 * 1024)	/* PTY bytes read per turn */
+#define OUT_QUEUE_MAX	(256 * 1024)	/* framed output waiting for fd */
+#define WIN_MIN		(32 * 1024)
+#define WIN_INIT	(256 * 1024)
+#define WIN_MAX		(8 * 1024 * 1024)
+#define QUEUE_TARGET	100		/* ms of queueing we tolerate */
+#define MARKS		512
+#define STALL_MS	(30 * 1000)	/* window full, nothing heard */
+#define STALE_MS	(3600 * 1000)	/* nothing heard at all */
+#define DRAIN_MS	500		/* program gone, PTY still open */
+#define KILL_GRACE_MS	2000
+#define TOUCH_MS	(3600 * 1000)
+#define HOLD_MS		(60 * 1000)	/* link lost: keep output this long */
+#define HELLO_MS	(5 * 1000)	/* a peer must say HELLO by then */
+#define PEER_TX_MS	(5 * 1000)	/* an answer must drain by then */
+#define CLIENT_TX_MS	(60 * 1000)	/* the client's output must move */
+/* An exited session nobody acknowledged is kept this long (seconds). */
+#define KEEP_EXITED_S	(7 * 24 * 3600)
+
+struct mark {
+	uint64_t	off;
+	uint64_t	t;
+};
+
+struct daemon {
+	char		 dir[SOCK_PATH_MAX];
+	char		 id[PROTO_ID_LEN + 1];
+	char		 sockpath[SOCK_PATH_MAX];
+	char		 pidpath[SOCK_PATH_MAX];
+	int		 lfd;
+	char		*command;
+	uint64_t	 created;
+	uint64_t	 active;
+
+	int		 ptyfd;
+	pid_t		 child;		/* -1: none (tests) */
+	int		 child_done;
+	int		 status;
+	int		 pty_eof;
+	int		 pty_hup;	/* every slave fd is closed */
+	uint64_t	 drain_at;
+	int		 finished;	/* program gone and PTY drained */
+	uint64_t	 expire_at;	/* finished: exit anyway by then */
+	uint64_t	 keep_exited;	/* ms to keep a finished session */
+
+	struct ring	 out;		/* output not yet acknowledged */
+	struct buf	 pty_in;	/* input not yet written to the PTY */
+	uint64_t	 in_have;	/* input bytes received, in total */
+	uint64_t	 in_limit;	/* last WINDOW limit sent */
+	size_t		 in_window;	/* PROTO_INPUT_WINDOW */
+	int		 ack_due;
+
+	struct peer	*peers[DAEMON_MAX_PEERS];
+	int		 npeers;
+	struct peer	*client;	/* the attached one, if any */
+	uint64_t	 sent;		/* next output offset to send */
+	uint64_t	 acked;
+	int		 exit_sent;
+	uint16_t	 rows, cols;
+
+	size_t		 window;
+	struct mark	 marks[MARKS];
+	int		 mhead, mlen;
+	uint64_t	 min_rtt, min_rtt_at, last_cut;
+	int		 win_full;
+
+	uint64_t	 hold_until;	/* no client: never overwrite before */
+	uint64_t	 dropped_told;	/* ring.dropped a client was told of */
+	int		 detach_on_purpose;
+
+	int		 killing;
+	uint64_t	 kill_at;
+	uint64_t	 touch_at;
+
+	int		 quit;		/* the process should exit */
+	int		 quit_code;
+};
+
+/* daemon-core.c */
+void		 daemon_init(struct daemon *, size_t, uint64_t);
+void		 daemon_free(struct daemon *);
+struct peer	*daemon_add_peer(struct daemon *, int, uint64_t);
+void		 daemon_drop(struct daemon *, struct peer *, const char *);
+void		 daemon_refuse(struct daemon *, struct peer *, uint32_t,
+		    const char *);
+void		 daemon_detach(struct daemon *, const char *);
+void		 daemon_sweep(struct daemon *);
+void		 daemon_timers(struct daemon *, uint64_t);
+uint64_t	 daemon_deadline(const struct daemon *, uint64_t);
+void		 daemon_tick(struct daemon *, uint64_t);
+int		 daemon_may_read_pty(struct daemon *, uint64_t);
+void		 daemon_read_pty(struct daemon *, uint64_t);
+void		 daemon_write_pty(struct daemon *);
+void		 daemon_kill(struct daemon *, uint64_t);
+void		 daemon_quit(struct daemon *, int);
+
+/* daemon-frame.c */
+void		 daemon_attach(struct daemon *, struct peer *,
+		    const struct msg_hello *, uint64_t);
+void		 daemon_frames(struct daemon *, struct peer *, uint64_t);
+int		 daemon_feed(struct daemon *, struct peer *, const void *,
+		    size_t, uint64_t);
+void		 daemon_pump(struct daemon *, uint64_t);
+void		 daemon_in_window(struct daemon *, int);
+size_t		 daemon_inflight(const struct daemon *);
+
+#endif
