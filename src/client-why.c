@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "client-why.h"
+#include "compat.h"
 
 /* Recognised last words of a shell that ended itself. */
 static const struct {

@@ -23,6 +23,11 @@
 #include "err.h"
 #include "proc.h"
 
+/* Strict POSIX headers may hide NSIG: sigaction() refuses the extra ones. */
+#ifndef NSIG
+#define NSIG	128
+#endif
+
 /* An empty process: no pid, no fds. */
 void
 proc_init(struct proc *p)
@@ -77,7 +82,8 @@ proc_child_setup(int src[3], int *errfd, int flags)
 		if (src[i] != -1 && dup2(src[i], i) == -1)
 			return -1;
 	if (*errfd != 3) {
-		if (dup3(*errfd, 3, O_CLOEXEC) == -1)
+		if (dup2(*errfd, 3) == -1 ||
+		    fcntl(3, F_SETFD, FD_CLOEXEC) == -1)
 			return -1;
 		*errfd = 3;
 	}

@@ -373,8 +373,10 @@ doctor_fix_write(const char *path, const char *data, size_t len,
 		*slash = '\0';
 	xasprintf(&tmp, "%s/.limpet-doctor.XXXXXX", slash != NULL ?
 	    (*dir != '\0' ? dir : "/") : ".");
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
+	/* mkstemp, not mkostemp: POSIX.1-2008 has only the former. */
+	if ((fd = mkstemp(tmp)) == -1)
 		goto fail;
+	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
 	while (off < len) {
 		if ((n = write(fd, data + off, len - off)) <= 0) {
 			if (n == -1 && errno == EINTR)
