@@ -49,6 +49,8 @@ struct relay {
 	int			 in_open;	/* ssh's stdin */
 	struct buf		 up;		/* client -> daemon */
 	struct buf		 down;		/* -> client */
+	struct buf		 first;		/* the daemon's first frame */
+	char			 notice[SOCK_ERR_MAX + SOCK_PATH_MAX + 64];
 	struct pollfd		*pfd;
 
 	struct query		*q;		/* sorted by id */

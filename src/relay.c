@@ -194,7 +194,8 @@ relay_new(struct relay *r)
 	}
 	log_info("session %s in %s", r->id, r->dirs.path[0]);
 	if (*r->dirs.note != '\0')
-		proto_str_put(&r->down, MSG_NOTICE, r->dirs.note);
+		snprintf(r->notice, sizeof r->notice, "%s: this session lives "
+		    "in %s", r->dirs.note, r->dirs.path[0]);
 	relay_bridge(r, fd, 0);
 }
 
@@ -340,6 +341,29 @@ relay_write_stdout(struct relay *r)
 	}
 }
 
+/*
+ * Pass on the daemon's first frame, then our notice (the client takes
+ * nothing but WELCOME or ERROR first), then the rest.  With end set the
+ * daemon is gone: pass on whatever it sent.
+ */
+static void
+relay_notice(struct relay *r, int end)
+{
+	struct frame	f;
+	size_t		n;
+
+	if (relay_frame_peek(&r->first, &f) == 1) {
+		n = FRAME_HDR + f.len;
+		buf_put(&r->down, buf_ptr(&r->first), n);
+		buf_consume(&r->first, n);
+		proto_str_put(&r->down, MSG_NOTICE, r->notice);
+	} else if (!end)
+		return;
+	buf_put(&r->down, buf_ptr(&r->first), buf_len(&r->first));
+	buf_free(&r->first);
+	*r->notice = '\0';
+}
+
 /* Copy between the daemon and the buffers (PH_PIPE). */
 static void
 relay_pipe(struct relay *r, short revents, uint64_t now)
@@ -354,12 +378,17 @@ relay_pipe(struct relay *r, short revents, uint64_t now)
 		}
 	}
 	if (revents & (POLLIN | POLLHUP | POLLERR)) {
-		n = buf_read_fd(&r->down, r->fd, RELAY_BUF / 2);
-		if (n > 0)
+		n = buf_read_fd(*r->notice != '\0' ? &r->first : &r->down,
+		    r->fd, RELAY_BUF / 2);
+		if (n > 0) {
 			r->answered = 1;
-		else if (n == 0 || (errno != EAGAIN && errno != EINTR &&
+			if (*r->notice != '\0')
+				relay_notice(r, 0);
+		} else if (n == 0 || (errno != EAGAIN && errno != EINTR &&
 		    errno != ENOBUFS)) {
 			/* The daemon closed: deliver what it said. */
+			if (*r->notice != '\0')
+				relay_notice(r, 1);
 			relay_finish(r, 0);
 			return;
 		}
@@ -500,6 +529,7 @@ relay_main(int argc, char **argv)
 	r.deadline = clock_ms() + HELLO_WAIT_MS;
 	buf_init(&r.up, RELAY_BUF);
 	buf_init(&r.down, 0);
+	buf_init(&r.first, RELAY_BUF);
 	r.pfd = xreallocarray(NULL, 3 + relay_queries_max(&r), sizeof *r.pfd);
 	sock_nonblock(STDIN_FILENO);
 	sock_nonblock(STDOUT_FILENO);
@@ -516,6 +546,7 @@ relay_main(int argc, char **argv)
 		proto_hello_free(&r.h);
 	buf_free(&r.up);
 	buf_free(&r.down);
+	buf_free(&r.first);
 	free(r.pfd);
 	return r.rc;
 }
