@@ -71,8 +71,7 @@ void		 relay_queries_start(struct relay *);
 void		 relay_queries_tick(struct relay *, uint64_t);
 int		 relay_queries_timeout(struct relay *, uint64_t);
 int		 relay_queries_poll(struct relay *, struct pollfd *);
-void		 relay_queries_io(struct relay *, struct pollfd *, int,
-		    uint64_t);
+void		 relay_queries_io(struct relay *, struct pollfd *, int);
 void		 relay_queries_free(struct relay *);
 
 #endif

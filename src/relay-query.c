@@ -69,7 +69,8 @@ relay_queries_max(struct relay *r)
 	struct rlimit	rl;
 
 	r->cap = MAX_INFLIGHT;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY &&
 	    rl.rlim_cur < (rlim_t)MAX_INFLIGHT + 32)
 		r->cap = rl.rlim_cur > 40 ? (int)rl.rlim_cur - 32 : 8;
 	return r->cap;
@@ -228,14 +229,13 @@ relay_queries_poll(struct relay *r, struct pollfd *pfd)
 
 /* Send HELLOs and take answers. */
 void
-relay_queries_io(struct relay *r, struct pollfd *pfd, int n, uint64_t now)
+relay_queries_io(struct relay *r, struct pollfd *pfd, int n)
 {
 	struct query	*q;
 	struct frame	 f;
 	ssize_t		 got;
 	int		 i, k;
 
-	(void)now;
 	for (i = 0; i < n; i++) {
 		q = &r->q[r->qmap[i]];
 		if (q->state != Q_WAIT)

@@ -176,7 +176,8 @@ relay_bridge(struct relay *r, int fd, int send_hello)
 	r->up = b;
 	r->fd = fd;
 	r->phase = PH_PIPE;
-	r->answered = 0;
+	/* A daemon we did not just start may be stopped or hung. */
+	r->answered = !send_hello;
 	r->deadline = clock_ms() + ANSWER_WAIT_MS;
 }
 
@@ -366,7 +367,7 @@ relay_notice(struct relay *r, int end)
 
 /* Copy between the daemon and the buffers (PH_PIPE). */
 static void
-relay_pipe(struct relay *r, short revents, uint64_t now)
+relay_pipe(struct relay *r, short revents)
 {
 	ssize_t	n;
 
@@ -393,7 +394,6 @@ relay_pipe(struct relay *r, short revents, uint64_t now)
 			return;
 		}
 	}
-	(void)now;
 }
 
 /* Deadlines and state changes that do not wait for an fd. */
@@ -469,15 +469,14 @@ relay_turn(struct relay *r)
 			relay_finish(r, 1);
 		return;
 	}
-	now = clock_ms();
 	if (pfd[0].revents != 0)
 		relay_read_stdin(r);
 	if (r->phase == PH_HELLO)
 		relay_hello(r);
 	if (r->phase == PH_PIPE && pfd[2].revents != 0)
-		relay_pipe(r, pfd[2].revents, now);
+		relay_pipe(r, pfd[2].revents);
 	if (r->phase == PH_QUERY)
-		relay_queries_io(r, pfd + 3, n - 3, now);
+		relay_queries_io(r, pfd + 3, n - 3);
 	if (pfd[1].revents & POLLOUT)
 		relay_write_stdout(r);
 	else if (pfd[1].revents & (POLLERR | POLLHUP)) {

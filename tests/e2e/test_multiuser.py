@@ -21,7 +21,6 @@ import subprocess
 import tempfile
 import time
 
-import pexpect
 import pytest
 
 import sshlab

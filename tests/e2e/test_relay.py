@@ -114,6 +114,15 @@ def test_stuck_daemons_do_not_hang_the_others(spawn, lab, limpet_bin,
             q.send("~.")
             assert ended(q) == 0
 
+        # attach to one that does not answer says so, in bounded time
+        for sid in (frozen, "zzstuck"):
+            frames, took = wire.ask(lab, limpet_bin,
+                                    wire.hello(wire.OP_ATTACH, sid=sid))
+            assert took < 12
+            assert frames[-1][0] == wire.ERROR, frames
+            code, msg = wire.parse_error(frames[-1][1])
+            assert code == wire.PERR_INTERNAL and "does not answer" in msg
+
         # kill of one that does not answer says so, and fails
         frames, took = wire.ask(lab, limpet_bin,
                                 wire.hello(wire.OP_KILL, sid=frozen))
