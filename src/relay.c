@@ -165,7 +165,7 @@ relay_bridge(struct relay *r, int fd, int send_hello)
 {
 	struct buf	b;
 
-	buf_init(&b, RELAY_BUF);
+	buf_init(&b, RELAY_BUF + FRAME_HDR + FRAME_MAX_PAYLOAD);
 	if (send_hello) {
 		free(r->h.id);
 		r->h.id = xstrdup(r->id);
