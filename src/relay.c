@@ -440,6 +440,10 @@ relay_timeout(struct relay *r, uint64_t now)
 		return relay_queries_timeout(r, now);
 	case PH_PIPE:
 		return r->answered ? -1 : clock_timeout(now, r->deadline, -1);
+	case PH_FLUSH:
+		if (buf_len(&r->down) == 0)
+			return 0;
+		return clock_timeout(now, r->deadline, -1);
 	default:
 		return clock_timeout(now, r->deadline, -1);
 	}

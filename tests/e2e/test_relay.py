@@ -223,3 +223,22 @@ def test_unsafe_default_is_explained(spawn, lab):
         assert "--server-dir" in out, out
     finally:
         os.chmod(lab.sessions, 0o700)
+
+
+def test_relay_exits_once_the_client_is_gone(lab, limpet_bin):
+    """The relay ends as soon as ssh closes its stdin and all was passed
+    on; it does not linger (nor hold the ssh connection open)."""
+    r = wire.Relay(lab, limpet_bin)
+    try:
+        r.send(wire.hello(wire.OP_NEW, argv=["sleep", "30"]))
+        r.until(wire.WELCOME)
+        t0 = time.monotonic()
+        r.proc.stdin.close()
+        r.proc.wait(timeout=8)
+        took = time.monotonic() - t0
+        assert took < 2, "the relay lingered %.1f s" % took
+    finally:
+        r.close()
+    k, _ = wire.ask(lab, limpet_bin, wire.hello(wire.OP_KILL,
+                                                flags=wire.KILL_ALL))
+    assert k[-1] == (wire.DONE, (1).to_bytes(4, "big"))
