@@ -230,7 +230,7 @@ sock_dir_xdg(char *out, size_t len, int create, char *err, size_t errlen)
 	int		 r;
 
 	if (xdg == NULL || *xdg != '/') {
-		snprintf(err, errlen, "no XDG_RUNTIME_DIR");
+		snprintf(err, errlen, "XDG_RUNTIME_DIR is not set");
 		return ERR_NOTFOUND;
 	}
 	if ((r = sock_dir_check(xdg, err, errlen)) != 0)
