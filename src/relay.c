@@ -5,17 +5,24 @@
  * connects to an existing one, lists sessions or kills them.  Once
  * attached it only copies bytes both ways: it holds no state that matters,
  * so killing it loses nothing.
+ *
+ * Everything happens in one poll() loop over non-blocking descriptors:
+ * ssh's stdin and stdout, the daemon being bridged, and the daemons being
+ * asked for ls, kill or the choice of a session to attach.  Those are
+ * asked all at once, each with a deadline, so a daemon that is stopped
+ * or hung costs at most QUERY_WAIT_MS and is reported as not answering
+ * instead of hanging every other request.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,71 +37,41 @@
 #include "log.h"
 #include "proto.h"
 #include "relay.h"
+#include "relay-int.h"
 #include "sock.h"
 #include "xmalloc.h"
 
-#define RELAY_BUF	(256 * 1024)
-#define HELLO_WAIT_MS	(60 * 1000)
-#define QUERY_WAIT_MS	3000
-#define MAX_SESSIONS	4096
-
-/* Send an ERROR frame to the client and return the exit code. */
-static int
-relay_fail(uint32_t code, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static int
-relay_fail(uint32_t code, const char *fmt, ...)
+/* Send an ERROR frame to the client, then end once it is written. */
+void
+relay_fail(struct relay *r, uint32_t code, const char *fmt, ...)
 {
-	struct buf	b;
-	char		msg[1024];
-	va_list		ap;
+	char	msg[1024];
+	va_list	ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	log_info("%s", msg);
-	buf_init(&b, 0);
-	proto_error_put(&b, code, msg);
-	sock_write_all(STDOUT_FILENO, buf_ptr(&b), buf_len(&b), 10000);
-	buf_free(&b);
-	return 1;
+	proto_error_put(&r->down, code, msg);
+	relay_finish(r, 1);
 }
 
-/*
- * Read one frame from fd within ms milliseconds.  Returns 1 with f filled
- * (valid until the decoder is used again), or a negative code.
- */
-static int
-relay_read_frame(int fd, struct frame_dec *dec, struct frame *f, int ms)
+/* Stop everything but writing what the client is owed, then exit rc. */
+void
+relay_finish(struct relay *r, int rc)
 {
-	struct pollfd	pfd;
-	uint64_t	deadline = clock_ms() + ms;
-	ssize_t		n;
-	int		r;
-
-	for (;;) {
-		if ((r = frame_dec_next(dec, f)) != 0)
-			return r;
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		r = poll(&pfd, 1, clock_timeout(clock_ms(), deadline, -1));
-		if (r == 0)
-			return ERR_SHORT;
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			return ERR_SYSTEM;
-		}
-		n = frame_dec_read(dec, fd);
-		if (n == 0)
-			return ERR_EOF;
-		if (n == -1 && errno != EAGAIN && errno != EINTR)
-			return ERR_SYSTEM;
+	if (r->fd != -1) {
+		close(r->fd);
+		r->fd = -1;
 	}
+	relay_queries_free(r);
+	r->rc = rc;
+	r->phase = PH_FLUSH;
+	r->deadline = clock_ms() + FLUSH_WAIT_MS;
 }
 
 /* This host's name, for messages. */
-static const char *
+const char *
 relay_host(void)
 {
 	static char	host[256];
@@ -106,210 +83,28 @@ relay_host(void)
 }
 
 /*
- * Connect to session id.  A socket nobody listens on any more is stale:
- * it and its pid file are removed.
+ * Take one whole frame from the front of b.  Returns 1 with f pointing
+ * into b (the caller consumes FRAME_HDR + f->len), 0 if more bytes are
+ * needed, ERR_TOOBIG for a length over the limit.
  */
-static int
-relay_connect(const char *dir, const char *id)
+int
+relay_frame_peek(struct buf *b, struct frame *f)
 {
-	char	path[SOCK_PATH_MAX];
-	int	fd;
+	const uint8_t	*p = buf_ptr(b);
+	uint32_t	 len;
 
-	if (!sock_id_valid(id) || sock_path(path, sizeof path, dir, id,
-	    "sock") != 0)
-		return ERR_NOTFOUND;
-	fd = sock_connect(path);
-	if (fd == ERR_SYSTEM && errno == ECONNREFUSED) {
-		unlink(path);
-		if (sock_path(path, sizeof path, dir, id, "pid") == 0)
-			unlink(path);
-		return ERR_NOTFOUND;
-	}
-	if (fd == ERR_SYSTEM && errno == ENOENT)
-		return ERR_NOTFOUND;
-	return fd;
-}
-
-/*
- * Ask session id to describe itself (OP_INFO) or to end (OP_KILL); the
- * reply frame goes into reply (SESSION or DONE).
- */
-static int
-relay_query(const char *dir, const char *id, uint8_t op, struct buf *reply)
-{
-	struct msg_hello	h;
-	struct frame_dec	dec;
-	struct frame		f;
-	struct buf		b;
-	int			fd, r;
-
-	if ((fd = relay_connect(dir, id)) < 0)
-		return fd;
-	memset(&h, 0, sizeof h);
-	h.version = PROTO_VERSION;
-	h.op = op;
-	h.id = (char *)id;
-	buf_init(&b, 0);
-	proto_hello_put(&b, &h);
-	r = sock_write_all(fd, buf_ptr(&b), buf_len(&b), 10000);
-	buf_free(&b);
-	if (r != 0) {
-		close(fd);
-		return r;
-	}
-	sock_nonblock(fd);
-	frame_dec_init(&dec);
-	r = relay_read_frame(fd, &dec, &f, QUERY_WAIT_MS);
-	if (r == 1)
-		r = frame_put(reply, f.type, f.p, f.len);
-	frame_dec_free(&dec);
-	close(fd);
-	return r;
-}
-
-/* Compare strings for qsort. */
-static int
-relay_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char * const *)a, *(char * const *)b);
-}
-
-/* The ids of the sockets in dir, sorted; returns the count. */
-static int
-relay_ids(const char *dir, char ***out)
-{
-	DIR		*dp;
-	struct dirent	*de;
-	char		**ids = NULL, *dot;
-	int		 n = 0;
-
-	*out = NULL;
-	if ((dp = opendir(dir)) == NULL)
+	if (buf_len(b) < FRAME_HDR)
 		return 0;
-	while ((de = readdir(dp)) != NULL && n < MAX_SESSIONS) {
-		if ((dot = strrchr(de->d_name, '.')) == NULL ||
-		    strcmp(dot, ".sock") != 0)
-			continue;
-		*dot = '\0';
-		if (!sock_id_valid(de->d_name))
-			continue;
-		ids = xreallocarray(ids, n + 1, sizeof *ids);
-		ids[n++] = xstrdup(de->d_name);
-	}
-	closedir(dp);
-	if (n > 0)
-		qsort(ids, n, sizeof *ids, relay_cmp);
-	*out = ids;
-	return n;
-}
-
-/* Free an id list. */
-static void
-relay_ids_free(char **ids, int n)
-{
-	int	i;
-
-	for (i = 0; i < n; i++)
-		free(ids[i]);
-	free(ids);
-}
-
-/* Answer OP_LIST: one SESSION frame per live session, then DONE. */
-static int
-relay_list(const char *dir)
-{
-	struct buf	 b;
-	char		**ids;
-	int		 n, i, count = 0;
-
-	buf_init(&b, 0);
-	n = relay_ids(dir, &ids);
-	for (i = 0; i < n; i++)
-		if (relay_query(dir, ids[i], OP_INFO, &b) == 0)
-			count++;
-	proto_u32_put(&b, MSG_DONE, count);
-	sock_write_all(STDOUT_FILENO, buf_ptr(&b), buf_len(&b), 10000);
-	buf_free(&b);
-	relay_ids_free(ids, n);
-	return 0;
-}
-
-/* Answer OP_KILL: end session h->id, or all with HELLO_KILL_ALL. */
-static int
-relay_kill(const char *dir, const struct msg_hello *h)
-{
-	struct buf	 b, reply;
-	char		**ids;
-	int		 n, i, count = 0;
-
-	buf_init(&reply, 0);
-	if (h->flags & HELLO_KILL_ALL) {
-		n = relay_ids(dir, &ids);
-		for (i = 0; i < n; i++)
-			if (relay_query(dir, ids[i], OP_KILL, &reply) == 0)
-				count++;
-		relay_ids_free(ids, n);
-	} else if (relay_query(dir, h->id, OP_KILL, &reply) == 0)
-		count = 1;
-	else {
-		buf_free(&reply);
-		return relay_fail(PERR_NOSESSION, "no session %s on %s",
-		    h->id, relay_host());
-	}
-	buf_free(&reply);
-	buf_init(&b, 0);
-	proto_u32_put(&b, MSG_DONE, count);
-	sock_write_all(STDOUT_FILENO, buf_ptr(&b), buf_len(&b), 10000);
-	buf_free(&b);
-	return 0;
-}
-
-/*
- * Choose the session for an attach without an id: the only detached one.
- * Fills id (PROTO_ID_LEN + 1 bytes) or returns the exit code after telling
- * the client why not.
- */
-static int
-relay_pick(const char *dir, char *id, size_t idlen)
-{
-	struct msg_session	 s;
-	struct frame_dec	 dec;
-	struct frame		 f;
-	struct buf		 b;
-	char			**ids, list[512] = "";
-	int			 n, i, found = 0;
-
-	buf_init(&b, 0);
-	n = relay_ids(dir, &ids);
-	for (i = 0; i < n; i++)
-		relay_query(dir, ids[i], OP_INFO, &b);
-	relay_ids_free(ids, n);
-	frame_dec_init(&dec);
-	frame_dec_push(&dec, buf_ptr(&b), buf_len(&b));
-	while (frame_dec_next(&dec, &f) == 1) {
-		if (f.type != MSG_SESSION ||
-		    proto_session_parse(f.p, f.len, &s) != 0)
-			continue;
-		if (s.state != SESS_ATTACHED) {
-			if (found++ == 0)
-				snprintf(id, idlen, "%s", s.id);
-			if (strlen(list) + strlen(s.id) + 2 < sizeof list) {
-				if (*list != '\0')
-					strcat(list, " ");
-				strcat(list, s.id);
-			}
-		}
-		proto_session_free(&s);
-	}
-	frame_dec_free(&dec);
-	buf_free(&b);
-	if (found == 1)
+	len = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 8 | p[4];
+	if (len > FRAME_MAX_PAYLOAD)
+		return ERR_TOOBIG;
+	if (buf_len(b) < FRAME_HDR + (size_t)len)
 		return 0;
-	if (found == 0)
-		return relay_fail(PERR_NOSESSION, "no detached session on %s "
-		    "(limpet ls shows them all)", relay_host());
-	return relay_fail(PERR_AMBIGUOUS, "%d detached sessions on %s (%s): "
-	    "name one, limpet attach HOST ID", found, relay_host(), list);
+	f->type = p[0];
+	f->p = p + FRAME_HDR;
+	f->len = len;
+	return 1;
 }
 
 /* A new random session id. */
@@ -328,9 +123,10 @@ relay_new_id(char *id, size_t len)
 }
 
 /*
- * Start a session daemon for HELLO h.  It detaches (new session, double
- * fork) so that it outlives this ssh connection, and its first client is
- * the returned end of a socketpair, so there is no race with its listener.
+ * Start a session daemon for HELLO h in dir.  It detaches (new session,
+ * double fork) so that it outlives this ssh connection, and its first
+ * client is the returned end of a socketpair, so there is no race with
+ * its listener.
  */
 static int
 relay_spawn(const char *dir, const char *id, const struct msg_hello *h)
@@ -355,176 +151,405 @@ relay_spawn(const char *dir, const char *id, const struct msg_hello *h)
 	close(sv[1]);
 	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
 		;
+	sock_nonblock(sv[0]);
 	return sv[0];
 }
 
-/* Copy bytes between ssh's stdio and the daemon until either side ends. */
-static int
-relay_pipe(int fd)
+/*
+ * Bridge to the daemon on fd.  What goes first is the HELLO for it (with
+ * the chosen id; none for a daemon we started, it has HELLO already),
+ * then whatever the client sent after its HELLO, in order.
+ */
+static void
+relay_bridge(struct relay *r, int fd, int send_hello)
 {
-	struct buf	up, down;
-	struct pollfd	pfd[3];
-	ssize_t		n;
-	int		in_open = 1;
+	struct buf	b;
 
-	buf_init(&up, RELAY_BUF);
-	buf_init(&down, RELAY_BUF);
-	sock_nonblock(fd);
-	sock_nonblock(STDIN_FILENO);
-	sock_nonblock(STDOUT_FILENO);
-	for (;;) {
-		pfd[0].fd = in_open ? STDIN_FILENO : -1;
-		pfd[0].events = buf_len(&up) < RELAY_BUF / 2 ? POLLIN : 0;
-		pfd[1].fd = fd;
-		pfd[1].events = (buf_len(&down) < RELAY_BUF / 2 ? POLLIN : 0) |
-		    (buf_len(&up) > 0 ? POLLOUT : 0);
-		pfd[2].fd = STDOUT_FILENO;
-		pfd[2].events = buf_len(&down) > 0 ? POLLOUT : 0;
-		if (poll(pfd, 3, -1) == -1) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-			n = buf_read_fd(&up, STDIN_FILENO, RELAY_BUF / 2);
-			if (n == 0 || (n == -1 && errno != EAGAIN &&
-			    errno != EINTR))
-				in_open = 0;
-		}
-		if (pfd[1].revents & POLLOUT) {
-			if (buf_write_fd(&up, fd) == -1 && errno != EAGAIN)
-				break;
-		}
-		if (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-			n = buf_read_fd(&down, fd, RELAY_BUF / 2);
-			if (n == 0 || (n == -1 && errno != EAGAIN &&
-			    errno != EINTR)) {
-				/* The daemon closed: deliver what it said. */
-				fcntl(STDOUT_FILENO, F_SETFL, 0);
-				while (buf_len(&down) > 0 &&
-				    buf_write_fd(&down, STDOUT_FILENO) > 0)
-					;
-				break;
-			}
-		}
-		if (pfd[2].revents & POLLOUT) {
-			if (buf_write_fd(&down, STDOUT_FILENO) == -1 &&
-			    errno != EAGAIN)
-				break;
-		}
-		if (pfd[2].revents & (POLLERR | POLLHUP))
-			break;
-		/* ssh is gone and everything it sent was passed on. */
-		if (!in_open && buf_len(&up) == 0)
-			break;
+	buf_init(&b, RELAY_BUF + FRAME_HDR + FRAME_MAX_PAYLOAD);
+	if (send_hello) {
+		free(r->h.id);
+		r->h.id = xstrdup(r->id);
+		proto_hello_put(&b, &r->h);
 	}
-	buf_free(&up);
-	buf_free(&down);
-	close(fd);
-	return 0;
+	buf_put(&b, buf_ptr(&r->up), buf_len(&r->up));
+	buf_free(&r->up);
+	r->up = b;
+	r->fd = fd;
+	r->phase = PH_PIPE;
+	/* A daemon we did not just start may be stopped or hung. */
+	r->answered = !send_hello;
+	r->deadline = clock_ms() + ANSWER_WAIT_MS;
+}
+
+/* Start a new session. */
+static void
+relay_new(struct relay *r)
+{
+	int	fd;
+
+	relay_new_id(r->id, sizeof r->id);
+	if ((fd = relay_spawn(r->dirs.path[0], r->id, &r->h)) < 0) {
+		relay_fail(r, PERR_SPAWN, "cannot start a session: %s",
+		    err_str(fd));
+		return;
+	}
+	log_info("session %s in %s", r->id, r->dirs.path[0]);
+	if (*r->dirs.note != '\0')
+		snprintf(r->notice, sizeof r->notice, "%s: this session lives "
+		    "in %s", r->dirs.note, r->dirs.path[0]);
+	relay_bridge(r, fd, 0);
 }
 
 /*
- * Act on HELLO h.  For a session (new or attach) *fd is the daemon
- * connection to bridge; for ls and kill the answer was sent and *fd is -1.
- * Returns the relay's exit code.
+ * Try to connect to session r->id (attach).  A socket nobody listens on
+ * is stale and removed; a full backlog is tried again until the deadline.
  */
-static int
-relay_open(struct msg_hello *h, int *fd)
+static void
+relay_connect(struct relay *r, uint64_t now)
 {
-	struct buf	b;
-	char		dir[SOCK_PATH_MAX], err[512];
-	char		id[PROTO_ID_LEN + 1];
-	int		r;
+	char	path[SOCK_PATH_MAX];
+	int	fd, i, busy = 0;
 
-	*fd = -1;
-	if (sock_dir(dir, sizeof dir, err, sizeof err) != 0)
-		return relay_fail(PERR_UNSAFE, "session directory on %s "
-		    "refused: %s", relay_host(), err);
-	switch (h->op) {
-	case OP_LIST:
-		return relay_list(dir);
-	case OP_KILL:
-		return relay_kill(dir, h);
-	case OP_NEW:
-		relay_new_id(id, sizeof id);
-		if ((*fd = relay_spawn(dir, id, h)) < 0)
-			return relay_fail(PERR_SPAWN, "cannot start a "
-			    "session: %s", err_str(*fd));
-		return 0;
-	case OP_ATTACH:
-		if (*h->id == '\0') {
-			if ((r = relay_pick(dir, id, sizeof id)) != 0)
-				return r;
-		} else
-			snprintf(id, sizeof id, "%s", h->id);
-		if ((*fd = relay_connect(dir, id)) < 0)
-			return relay_fail(PERR_NOSESSION, "no session %s on "
-			    "%s: it ended or never existed (limpet ls shows "
-			    "the sessions)", id, relay_host());
-		free(h->id);
-		h->id = xstrdup(id);
-		buf_init(&b, 0);
-		proto_hello_put(&b, h);
-		r = sock_write_all(*fd, buf_ptr(&b), buf_len(&b), 10000);
-		buf_free(&b);
-		if (r != 0) {
-			close(*fd);
-			*fd = -1;
-			return relay_fail(PERR_INTERNAL, "session %s did "
-			    "not answer", id);
+	for (i = 0; i < r->dirs.n; i++) {
+		if (sock_path(path, sizeof path, r->dirs.path[i], r->id,
+		    "sock") != 0)
+			continue;
+		fd = sock_connect(path);
+		if (fd >= 0) {
+			relay_bridge(r, fd, 1);
+			return;
 		}
-		return 0;
-	default:
-		return relay_fail(PERR_PROTOCOL, "unknown operation");
+		if (fd == ERR_FULL)
+			busy = 1;
+		else if (fd == ERR_SYSTEM && errno == ECONNREFUSED)
+			relay_stale(r->dirs.path[i], r->id);
 	}
+	if (busy && now < r->deadline) {
+		r->retry_at = now + RETRY_MS;
+		return;
+	}
+	if (busy)
+		relay_fail(r, PERR_INTERNAL, "session %s on %s does not "
+		    "answer: it is stopped or hung", r->id, relay_host());
+	else
+		relay_fail(r, PERR_NOSESSION, "no session %s on %s: it ended "
+		    "or never existed (limpet ls shows the sessions)", r->id,
+		    relay_host());
+}
+
+/* Act on the client's HELLO. */
+static void
+relay_open(struct relay *r)
+{
+	char	err[SOCK_ERR_MAX];
+
+	if (sock_dirs(&r->dirs, r->dirarg, err, sizeof err) != 0) {
+		relay_fail(r, PERR_UNSAFE, "no session directory on %s: %s; "
+		    "use limpet --server-dir PATH (a directory of your own)",
+		    relay_host(), err);
+		return;
+	}
+	if (*r->dirs.note != '\0')
+		log_info("%s: sessions go to %s", r->dirs.note,
+		    r->dirs.path[0]);
+	switch (r->h.op) {
+	case OP_LIST:
+	case OP_KILL:
+		relay_queries_start(r);
+		break;
+	case OP_NEW:
+		relay_new(r);
+		break;
+	case OP_ATTACH:
+		if (*r->h.id == '\0') {
+			relay_queries_start(r);
+			break;
+		}
+		if (!sock_id_valid(r->h.id)) {
+			relay_fail(r, PERR_NOSESSION, "no session %.32s on %s",
+			    r->h.id, relay_host());
+			break;
+		}
+		snprintf(r->id, sizeof r->id, "%s", r->h.id);
+		r->phase = PH_CONNECT;
+		r->deadline = clock_ms() + QUERY_WAIT_MS;
+		relay_connect(r, clock_ms());
+		break;
+	default:
+		relay_fail(r, PERR_PROTOCOL, "unknown operation");
+		break;
+	}
+}
+
+/*
+ * Look for the HELLO at the front of what the client sent.  What follows
+ * it stays in r->up and goes to the daemon after it.
+ */
+static void
+relay_hello(struct relay *r)
+{
+	struct frame	f;
+	struct cur	c;
+	uint32_t	v;
+	int		n, has_v;
+
+	if ((n = relay_frame_peek(&r->up, &f)) == 0)
+		return;
+	if (n < 0 || f.type != MSG_HELLO) {
+		relay_fail(r, PERR_PROTOCOL, "no HELLO from the client");
+		return;
+	}
+	if ((n = proto_hello_parse(f.p, f.len, &r->h)) != 0) {
+		cur_init(&c, f.p, f.len);
+		has_v = cur_get_u32(&c, &v) == 0;
+		if (n == ERR_VERSION && has_v)
+			relay_fail(r, PERR_VERSION, "limpet on %s speaks "
+			    "protocol %d, the client %u: install the same "
+			    "limpet version on both ends (server: limpet %s)",
+			    relay_host(), PROTO_VERSION, v, LIMPET_VERSION);
+		else
+			relay_fail(r, PERR_PROTOCOL, "malformed HELLO");
+		return;
+	}
+	r->have_hello = 1;
+	buf_consume(&r->up, FRAME_HDR + f.len);
+	relay_open(r);
+}
+
+/* Read from ssh's stdin into r->up. */
+static void
+relay_read_stdin(struct relay *r)
+{
+	ssize_t	n;
+
+	n = buf_read_fd(&r->up, STDIN_FILENO, RELAY_BUF / 2);
+	if (n > 0 || (n == -1 && (errno == EAGAIN || errno == EINTR)))
+		return;
+	r->in_open = 0;
+	if (r->phase == PH_HELLO)
+		relay_finish(r, 1);
+}
+
+/* Write what the client is owed; a client that is gone ends us. */
+static void
+relay_write_stdout(struct relay *r)
+{
+	if (buf_write_fd(&r->down, STDOUT_FILENO) == -1 && errno != EAGAIN &&
+	    errno != EINTR) {
+		buf_reset(&r->down);
+		relay_finish(r, r->rc);
+		r->phase = PH_DONE;
+	}
+}
+
+/*
+ * Pass on the daemon's first frame, then our notice (the client takes
+ * nothing but WELCOME or ERROR first), then the rest.  With end set the
+ * daemon is gone: pass on whatever it sent.
+ */
+static void
+relay_notice(struct relay *r, int end)
+{
+	struct frame	f;
+	size_t		n;
+
+	if (relay_frame_peek(&r->first, &f) == 1) {
+		n = FRAME_HDR + f.len;
+		buf_put(&r->down, buf_ptr(&r->first), n);
+		buf_consume(&r->first, n);
+		proto_str_put(&r->down, MSG_NOTICE, r->notice);
+	} else if (!end)
+		return;
+	buf_put(&r->down, buf_ptr(&r->first), buf_len(&r->first));
+	buf_free(&r->first);
+	*r->notice = '\0';
+}
+
+/* Copy between the daemon and the buffers (PH_PIPE). */
+static void
+relay_pipe(struct relay *r, short revents)
+{
+	ssize_t	n;
+
+	if (revents & POLLOUT) {
+		if (buf_write_fd(&r->up, r->fd) == -1 && errno != EAGAIN &&
+		    errno != EINTR) {
+			relay_finish(r, 0);
+			return;
+		}
+	}
+	if (revents & (POLLIN | POLLHUP | POLLERR)) {
+		n = buf_read_fd(*r->notice != '\0' ? &r->first : &r->down,
+		    r->fd, RELAY_BUF / 2);
+		if (n > 0) {
+			r->answered = 1;
+			if (*r->notice != '\0')
+				relay_notice(r, 0);
+		} else if (n == 0 || (errno != EAGAIN && errno != EINTR &&
+		    errno != ENOBUFS)) {
+			/* The daemon closed: deliver what it said. */
+			if (*r->notice != '\0')
+				relay_notice(r, 1);
+			relay_finish(r, 0);
+			return;
+		}
+	}
+}
+
+/* Deadlines and state changes that do not wait for an fd. */
+static void
+relay_timers(struct relay *r, uint64_t now)
+{
+	switch (r->phase) {
+	case PH_HELLO:
+		if (now >= r->deadline)
+			relay_fail(r, PERR_PROTOCOL, "no HELLO from the "
+			    "client");
+		break;
+	case PH_CONNECT:
+		if (now >= r->retry_at)
+			relay_connect(r, now);
+		break;
+	case PH_QUERY:
+		relay_queries_tick(r, now);
+		break;
+	case PH_PIPE:
+		if (!r->answered && now >= r->deadline)
+			relay_fail(r, PERR_INTERNAL, "session %s on %s does "
+			    "not answer: it is stopped or hung", r->id,
+			    relay_host());
+		else if (!r->in_open && buf_len(&r->up) == 0)
+			relay_finish(r, 0);	/* ssh is gone, all passed on */
+		break;
+	case PH_FLUSH:
+		if (buf_len(&r->down) == 0 || now >= r->deadline)
+			r->phase = PH_DONE;
+		break;
+	}
+}
+
+/* The poll() timeout for the current phase. */
+static int
+relay_timeout(struct relay *r, uint64_t now)
+{
+	switch (r->phase) {
+	case PH_CONNECT:
+		return r->retry_at <= now ? 0 : clock_timeout(now, r->retry_at,
+		    -1);
+	case PH_QUERY:
+		return relay_queries_timeout(r, now);
+	case PH_PIPE:
+		return r->answered ? -1 : clock_timeout(now, r->deadline, -1);
+	case PH_FLUSH:
+		if (buf_len(&r->down) == 0)
+			return 0;
+		return clock_timeout(now, r->deadline, -1);
+	default:
+		return clock_timeout(now, r->deadline, -1);
+	}
+}
+
+/* One turn of the loop: wait for the fds, then act on them. */
+static void
+relay_turn(struct relay *r)
+{
+	struct pollfd	*pfd = r->pfd;
+	uint64_t	 now = clock_ms();
+	int		 n, reading;
+
+	reading = r->in_open && buf_len(&r->up) < RELAY_BUF / 2 &&
+	    (r->phase == PH_HELLO || r->phase == PH_CONNECT ||
+	    r->phase == PH_PIPE);
+	pfd[0].fd = reading ? STDIN_FILENO : -1;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = STDOUT_FILENO;
+	pfd[1].events = buf_len(&r->down) > 0 ? POLLOUT : 0;
+	pfd[2].fd = r->phase == PH_PIPE ? r->fd : -1;
+	pfd[2].events = (buf_len(&r->down) < RELAY_BUF / 2 ? POLLIN : 0) |
+	    (buf_len(&r->up) > 0 ? POLLOUT : 0);
+	n = 3 + relay_queries_poll(r, pfd + 3);
+	if (poll(pfd, n, relay_timeout(r, now)) == -1) {
+		if (errno != EINTR)
+			relay_finish(r, 1);
+		return;
+	}
+	if (pfd[0].revents != 0)
+		relay_read_stdin(r);
+	if (r->phase == PH_HELLO)
+		relay_hello(r);
+	if (r->phase == PH_PIPE && pfd[2].revents != 0)
+		relay_pipe(r, pfd[2].revents);
+	if (r->phase == PH_QUERY)
+		relay_queries_io(r, pfd + 3, n - 3);
+	if (pfd[1].revents & POLLOUT)
+		relay_write_stdout(r);
+	else if (pfd[1].revents & (POLLERR | POLLHUP)) {
+		relay_finish(r, r->rc);
+		r->phase = PH_DONE;
+	}
+}
+
+/* Parse "limpet relay [--dir PATH]"; returns 0 or tells the client. */
+static int
+relay_args(struct relay *r, int argc, char **argv)
+{
+	int	i;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
+			r->dirarg = argv[++i];
+		else if (strncmp(argv[i], "--dir=", 6) == 0)
+			r->dirarg = argv[i] + 6;
+		else {
+			relay_fail(r, PERR_PROTOCOL, "limpet relay on %s "
+			    "(limpet %s): unknown argument %.100s",
+			    relay_host(), LIMPET_VERSION, argv[i]);
+			return -1;
+		}
+	}
+	if (r->dirarg != NULL && *r->dirarg == '\0') {
+		relay_fail(r, PERR_UNSAFE, "limpet relay: --dir wants a "
+		    "directory");
+		return -1;
+	}
+	return 0;
 }
 
 /* Entry point of "limpet relay". */
 int
 relay_main(int argc, char **argv)
 {
-	struct msg_hello	 h;
-	struct frame_dec	 dec;
-	struct frame		 f;
-	const char		*logpath = getenv("LIMPET_LOG");
-	int			 r, fd;
-	uint32_t		 v;
+	struct relay	 r;
+	const char	*logpath = getenv("LIMPET_LOG");
 
-	(void)argv;
 	log_init("limpet-relay", logpath != NULL ? LOG_DEBUG : LOG_QUIET,
 	    logpath);
 	signal(SIGPIPE, SIG_IGN);
-	if (argc != 0)
-		return relay_fail(PERR_PROTOCOL, "limpet relay takes no "
-		    "arguments");
-	if (sock_write_all(STDOUT_FILENO, PROTO_MAGIC, PROTO_MAGIC_LEN,
-	    10000) != 0)
-		return 1;
-	frame_dec_init(&dec);
-	if ((r = relay_read_frame(STDIN_FILENO, &dec, &f,
-	    HELLO_WAIT_MS)) != 1 || f.type != MSG_HELLO) {
-		frame_dec_free(&dec);
-		return relay_fail(PERR_PROTOCOL, "no HELLO from the client");
+	memset(&r, 0, sizeof r);
+	r.fd = -1;
+	r.in_open = 1;
+	r.phase = PH_HELLO;
+	r.deadline = clock_ms() + HELLO_WAIT_MS;
+	buf_init(&r.up, RELAY_BUF);
+	buf_init(&r.down, 0);
+	buf_init(&r.first, RELAY_BUF);
+	r.pfd = xreallocarray(NULL, 3 + relay_queries_max(&r), sizeof *r.pfd);
+	sock_nonblock(STDIN_FILENO);
+	sock_nonblock(STDOUT_FILENO);
+	buf_put(&r.down, PROTO_MAGIC, PROTO_MAGIC_LEN);
+	relay_args(&r, argc, argv);
+	while (r.phase != PH_DONE) {
+		relay_turn(&r);
+		relay_timers(&r, clock_ms());
 	}
-	if ((r = proto_hello_parse(f.p, f.len, &h)) != 0) {
-		struct cur	c;
-		int		has_v;
-
-		cur_init(&c, f.p, f.len);
-		has_v = cur_get_u32(&c, &v) == 0;
-		frame_dec_free(&dec);
-		if (r == ERR_VERSION && has_v)
-			return relay_fail(PERR_VERSION, "limpet on %s speaks "
-			    "protocol %d, the client %u: install the same "
-			    "limpet version on both ends (server: limpet %s)",
-			    relay_host(), PROTO_VERSION, v, LIMPET_VERSION);
-		return relay_fail(PERR_PROTOCOL, "malformed HELLO");
-	}
-	frame_dec_free(&dec);
-	r = relay_open(&h, &fd);
-	proto_hello_free(&h);
-	if (r != 0 || fd < 0)
-		return r;
-	return relay_pipe(fd);
+	relay_queries_free(&r);
+	if (r.fd != -1)
+		close(r.fd);
+	if (r.have_hello)
+		proto_hello_free(&r.h);
+	buf_free(&r.up);
+	buf_free(&r.down);
+	buf_free(&r.first);
+	free(r.pfd);
+	return r.rc;
 }

@@ -1,0 +1,77 @@
+/*
+ * The relay's state, shared by relay.c (the loop, HELLO, bridging) and
+ * relay-query.c (asking every daemon at once: ls, kill, attach's choice).
+ */
+#ifndef LIMPET_RELAY_INT_H
+#define LIMPET_RELAY_INT_H
+
+#include <poll.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "frame.h"
+#include "proto.h"
+#include "sock.h"
+
+#define RELAY_BUF	(256 * 1024)
+#define HELLO_WAIT_MS	(60 * 1000)	/* the client's HELLO */
+#define QUERY_WAIT_MS	3000		/* a daemon's answer to INFO, KILL */
+#define ANSWER_WAIT_MS	5000		/* an attached daemon's first bytes */
+#define FLUSH_WAIT_MS	10000		/* the last words to the client */
+#define RETRY_MS	20		/* connect again to a full backlog */
+#define MAX_SESSIONS	4096
+#define MAX_INFLIGHT	256		/* daemons asked at the same time */
+
+enum relay_phase {
+	PH_HELLO,	/* waiting for the client's HELLO */
+	PH_CONNECT,	/* connecting to the session to attach */
+	PH_QUERY,	/* asking daemons */
+	PH_PIPE,	/* copying bytes between client and daemon */
+	PH_FLUSH,	/* writing the last bytes to the client */
+	PH_DONE
+};
+
+struct query;
+
+struct relay {
+	int			 phase;
+	int			 rc;		/* exit code */
+	uint64_t		 deadline;	/* of the phase */
+	uint64_t		 retry_at;	/* PH_CONNECT */
+	const char		*dirarg;	/* --dir */
+	struct sock_dirs	 dirs;
+	struct msg_hello	 h;
+	int			 have_hello;
+	char			 id[PROTO_ID_LEN + 1];
+
+	int			 fd;		/* the daemon bridged to */
+	int			 answered;	/* it sent something */
+	int			 in_open;	/* ssh's stdin */
+	struct buf		 up;		/* client -> daemon */
+	struct buf		 down;		/* -> client */
+	struct buf		 first;		/* the daemon's first frame */
+	char			 notice[SOCK_ERR_MAX + SOCK_PATH_MAX + 64];
+	struct pollfd		*pfd;
+
+	struct query		*q;		/* sorted by id */
+	int			 nq;
+	int			*qmap;		/* pfd slot -> query */
+	int			 inflight;
+	int			 cap;		/* MAX_INFLIGHT or fewer */
+};
+
+void		 relay_fail(struct relay *, uint32_t, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+void		 relay_finish(struct relay *, int);
+const char	*relay_host(void);
+int		 relay_frame_peek(struct buf *, struct frame *);
+void		 relay_stale(const char *, const char *);
+int		 relay_queries_max(struct relay *);
+void		 relay_queries_start(struct relay *);
+void		 relay_queries_tick(struct relay *, uint64_t);
+int		 relay_queries_timeout(struct relay *, uint64_t);
+int		 relay_queries_poll(struct relay *, struct pollfd *);
+void		 relay_queries_io(struct relay *, struct pollfd *, int);
+void		 relay_queries_free(struct relay *);
+
+#endif
