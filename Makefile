@@ -32,6 +32,7 @@ SLIBOBJ	:= $(patsubst src/%.c,build/san/%.o,$(LIBSRCS))
 UBINS	:= $(patsubst tests/unit/%.c,build/san/%,$(UTESTS))
 
 .PHONY: all san deps check unit e2e fuzz try bench install clean
+.PHONY: static uninstall deb
 
 all: limpet
 
@@ -103,10 +104,79 @@ bench:
 	-$(MAKE) bench/delayer
 	$(PYTHON) bench/run.py $(if $(QUICK),--quick)
 
+# The binary, its man page and the bash, zsh and fish completions, where
+# each shell looks for completions that a package ships.
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/vendor-completions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+
 install: limpet
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) \
+	    $(DESTDIR)$(FISHCOMPDIR)
 	install -m 0755 limpet $(DESTDIR)$(BINDIR)/limpet
 	install -m 0644 docs/limpet.1 $(DESTDIR)$(MANDIR)/man1/limpet.1
+	install -m 0644 completions/limpet.bash \
+	    $(DESTDIR)$(BASHCOMPDIR)/limpet
+	install -m 0644 completions/_limpet $(DESTDIR)$(ZSHCOMPDIR)/_limpet
+	install -m 0644 completions/limpet.fish \
+	    $(DESTDIR)$(FISHCOMPDIR)/limpet.fish
+
+# Removes exactly what install put there (the directories stay: they are
+# shared with other programs).
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/limpet \
+	    $(DESTDIR)$(MANDIR)/man1/limpet.1 \
+	    $(DESTDIR)$(BASHCOMPDIR)/limpet \
+	    $(DESTDIR)$(ZSHCOMPDIR)/_limpet \
+	    $(DESTDIR)$(FISHCOMPDIR)/limpet.fish
+
+# A statically linked limpet (musl, from Debian's musl-tools) for servers
+# whose libc is old, different or unknown: it runs on any Linux of the same
+# architecture.  musl-gcc sees no kernel headers of its own, so the build
+# borrows the system's linux/ and asm/ through symlinks; compat/musl.c adds
+# the libc calls musl lacks (closefrom).
+MUSLCC	?= musl-gcc
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+STFL	= -O2 -static -isystem build/static/include -include compat/musl.h
+STOBJ	:= $(patsubst src/%.c,build/static/obj/%.o,$(SRCS)) \
+	   build/static/obj/compat-musl.o
+
+static: build/static/limpet
+
+build/static/limpet: $(STOBJ)
+	$(MUSLCC) $(BASE) $(STFL) -o $@ $(STOBJ)
+	strip $@
+
+build/static/obj/%.o: src/%.c $(HDRS) compat/musl.h \
+    build/static/include/.stamp
+	@mkdir -p $(@D)
+	$(MUSLCC) $(BASE) $(STFL) -c -o $@ $<
+
+build/static/obj/compat-musl.o: compat/musl.c compat/musl.h
+	@mkdir -p $(@D)
+	$(MUSLCC) $(BASE) $(STFL) -c -o $@ compat/musl.c
+
+build/static/include/.stamp:
+	@command -v $(MUSLCC) >/dev/null || { echo "make static needs" \
+	    "$(MUSLCC): apt-get install musl-tools" >&2; exit 1; }
+	mkdir -p $(@D)
+	ln -sfn /usr/include/linux $(@D)/linux
+	ln -sfn /usr/include/asm-generic $(@D)/asm-generic
+	ln -sfn /usr/include/$(MULTIARCH)/asm $(@D)/asm
+	touch $@
+
+# The Debian package, built from a copy of the tree under build/deb/ so
+# that dpkg-buildpackage's ../*.deb lands in build/deb/ and not beside the
+# work tree.  Needs dpkg-dev, debhelper and fakeroot.
+deb:
+	rm -rf build/deb
+	mkdir -p build/deb/src
+	git ls-files -z --cached --others --exclude-standard | \
+	    xargs -0 cp --parents -t build/deb/src
+	cd build/deb/src && dpkg-buildpackage -us -uc -b
+	rm -rf build/deb/src
+	ls -l build/deb/*.deb
 
 clean:
 	rm -rf build limpet
