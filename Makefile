@@ -172,8 +172,13 @@ build/static/include/.stamp:
 deb:
 	rm -rf build/deb
 	mkdir -p build/deb/src
-	git ls-files -z --cached --others --exclude-standard | \
-	    xargs -0 cp --parents -t build/deb/src
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		git ls-files -z --cached --others --exclude-standard | \
+		    xargs -0 cp --parents -t build/deb/src; \
+	else \
+		tar cf - --exclude=./build --exclude=./limpet . | \
+		    tar xf - -C build/deb/src; \
+	fi
 	cd build/deb/src && dpkg-buildpackage -us -uc -b
 	rm -rf build/deb/src
 	ls -l build/deb/*.deb

@@ -290,6 +290,11 @@ def deb():
     debs = [f for f in os.listdir(DEBDIR)
             if f.startswith("limpet_") and f.endswith(".deb")]
     assert len(debs) == 1, debs
+    # debian/changelog and the Makefile's VERSION must agree.
+    with open(os.path.join(REPO, "Makefile")) as f:
+        version = [ln.split(":=")[1].strip() for ln in f
+                   if ln.startswith("VERSION")][0]
+    assert debs[0].startswith("limpet_%s_" % version), (debs, version)
     # Nothing may land beside the work tree.
     parent = os.path.dirname(REPO)
     assert not [f for f in os.listdir(parent)
