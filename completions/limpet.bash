@@ -39,6 +39,10 @@ _limpet()
 	    --yes --system --json --explain --status --ssh --keepalive --help'
 	local sshargs='-B -b -c -D -E -e -F -I -i -J -L -l -m -O -o -p -Q -R
 	    -S -W -w'
+	# limpet's options whose argument is the next word.
+	local valopts='--keepalive --dead --give-up --ssh --server-path
+	    --ring-size --probe-max --probe-times --probe-wait --explain
+	    --status'
 	local sub= cfg=~/.ssh/config dest= i w
 
 	# Find the subcommand, an -F file and whether a destination was typed.
@@ -46,14 +50,14 @@ _limpet()
 		w=${words[i]}
 		if ((i == 1)) && [[ $w == @(ls|attach|kill|doctor) ]]; then
 			sub=$w
-		elif [[ $w == --@(keepalive|dead|give-up|ssh|server-path|ring-size|probe-max|probe-times|probe-wait|explain|status) ]]; then
+		elif [[ " ${valopts//[[:space:]]/ } " == *" $w "* ]]; then
 			((i++))
 		elif [[ $w == -F ]]; then
 			((i++))
 			cfg=${words[i]/#\~/$HOME}
 		elif [[ $w == -F?* ]]; then
 			cfg=${w#-F}
-		elif [[ " "$sshargs" " == *" $w "* ]]; then
+		elif [[ " ${sshargs//[[:space:]]/ } " == *" $w "* ]]; then
 			((i++))
 		elif [[ $w != -* ]]; then
 			dest=$w

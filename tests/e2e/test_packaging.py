@@ -151,6 +151,7 @@ t() {
 t limpet --kee
 t limpet ''
 t limpet --dead 3 -p 22 j
+t limpet -R 1:h:2 --ring-size 4M -S /s --status x d
 t limpet doctor --probe-n
 t limpet kill --a
 t limpet web ''
@@ -183,6 +184,9 @@ def test_bash_completion(run):
     assert set(hosts) == {"web", "db.example", "jumpbox", "ls", "attach",
                           "kill", "doctor"}, out
     assert "[limpet --dead 3 -p 22 j] -> jumpbox <-" in out, out
+    # Arguments of ssh's and limpet's options are not destinations.
+    assert ("[limpet -R 1:h:2 --ring-size 4M -S /s --status x d] -> "
+            "db.example <-") in out, out
     assert "[limpet doctor --probe-n] -> --probe-nat <-" in out, out
     assert "[limpet kill --a] -> --all <-" in out, out
     assert "[limpet web ] ->  <-" in out, out
@@ -214,7 +218,7 @@ def test_zsh_completion(run):
     z.send("limpet --kee\t")
     z.expect("--keepalive")
     z.send("\x15")
-    z.send("limpet jum\t")
+    z.send("limpet -R 1:h:2 --give-up 9 jum\t")
     z.expect("jumpbox")
     z.send("\x15exit\r")
     z.expect(pexpect.EOF)
@@ -315,11 +319,12 @@ def test_deb_passes_lintian(deb):
 
 
 @pytest.fixture
-def installed_deb(deb):
+def installed_deb(request):
     """The package installed with dpkg -i; removed again at teardown."""
     if not dpkg_allowed():
         pytest.skip("dpkg -i installs on this machine: runs only as root "
                     "with CI=true or LIMPET_TEST_DPKG=1")
+    deb = request.getfixturevalue("deb")
     r = subprocess.run(["dpkg-query", "-W", "-f=${Status}", "limpet"],
                        capture_output=True, text=True)
     if "installed" in r.stdout and "not-installed" not in r.stdout:
