@@ -153,7 +153,8 @@ build/static/obj/%.o: src/%.c $(HDRS) compat/musl.h \
 	@mkdir -p $(@D)
 	$(MUSLCC) $(BASE) $(STFL) -c -o $@ $<
 
-build/static/obj/compat-musl.o: compat/musl.c compat/musl.h
+build/static/obj/compat-musl.o: compat/musl.c compat/musl.h \
+    build/static/include/.stamp
 	@mkdir -p $(@D)
 	$(MUSLCC) $(BASE) $(STFL) -c -o $@ compat/musl.c
 
