@@ -50,6 +50,7 @@ UBINS	:= $(patsubst tests/unit/%.c,build/san/%,$(UTESTS))
 
 .PHONY: all san deps check unit e2e fuzz try bench install clean portable \
 	portable-e2e
+.PHONY: static uninstall deb
 
 all: limpet
 
@@ -160,10 +161,84 @@ bench:
 	-$(MAKE) bench/delayer
 	$(PYTHON) bench/run.py $(if $(QUICK),--quick)
 
+# The binary, its man page and the bash, zsh and fish completions, where
+# each shell looks for completions that a package ships.
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/vendor-completions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+
 install: limpet
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) \
+	    $(DESTDIR)$(FISHCOMPDIR)
 	install -m 0755 limpet $(DESTDIR)$(BINDIR)/limpet
 	install -m 0644 docs/limpet.1 $(DESTDIR)$(MANDIR)/man1/limpet.1
+	install -m 0644 completions/limpet.bash \
+	    $(DESTDIR)$(BASHCOMPDIR)/limpet
+	install -m 0644 completions/_limpet $(DESTDIR)$(ZSHCOMPDIR)/_limpet
+	install -m 0644 completions/limpet.fish \
+	    $(DESTDIR)$(FISHCOMPDIR)/limpet.fish
+
+# Removes exactly what install put there (the directories stay: they are
+# shared with other programs).
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/limpet \
+	    $(DESTDIR)$(MANDIR)/man1/limpet.1 \
+	    $(DESTDIR)$(BASHCOMPDIR)/limpet \
+	    $(DESTDIR)$(ZSHCOMPDIR)/_limpet \
+	    $(DESTDIR)$(FISHCOMPDIR)/limpet.fish
+
+# A statically linked limpet (musl, from Debian's musl-tools) for servers
+# whose libc is old, different or unknown: it runs on any Linux of the same
+# architecture.  musl-gcc sees no kernel headers of its own, so the build
+# borrows the system's linux/ and asm/ through symlinks; musl lacks
+# closefrom(), so compat/ supplies it.
+MUSLCC	?= musl-gcc
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+STBASE	= $(subst -DHAVE_CLOSEFROM,,$(BASE))
+STFL	= -O2 -static -isystem build/static/include
+STOBJ	:= $(patsubst src/%.c,build/static/obj/%.o,$(SRCS)) \
+	   $(patsubst compat/%.c,build/static/obj/compat-%.o,$(CSRCS))
+
+static: build/static/limpet
+
+build/static/limpet: $(STOBJ)
+	$(MUSLCC) $(STBASE) $(STFL) -o $@ $(STOBJ)
+	strip $@
+
+build/static/obj/%.o: src/%.c $(HDRS) build/static/include/.stamp
+	@mkdir -p $(@D)
+	$(MUSLCC) $(STBASE) $(STFL) -c -o $@ $<
+
+build/static/obj/compat-%.o: compat/%.c $(HDRS) build/static/include/.stamp
+	@mkdir -p $(@D)
+	$(MUSLCC) $(STBASE) $(STFL) -c -o $@ $<
+
+build/static/include/.stamp:
+	@command -v $(MUSLCC) >/dev/null || { echo "make static needs" \
+	    "$(MUSLCC): apt-get install musl-tools" >&2; exit 1; }
+	mkdir -p $(@D)
+	ln -sfn /usr/include/linux $(@D)/linux
+	ln -sfn /usr/include/asm-generic $(@D)/asm-generic
+	ln -sfn /usr/include/$(MULTIARCH)/asm $(@D)/asm
+	touch $@
+
+# The Debian package, built from a copy of the tree under build/deb/ so
+# that dpkg-buildpackage's ../*.deb lands in build/deb/ and not beside the
+# work tree.  Needs dpkg-dev, debhelper and fakeroot.
+deb:
+	rm -rf build/deb
+	mkdir -p build/deb/src
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		git ls-files -z --cached --others --exclude-standard | \
+		    xargs -0 cp --parents -t build/deb/src; \
+	else \
+		tar cf - --exclude=./build --exclude=./limpet . | \
+		    tar xf - -C build/deb/src; \
+	fi
+	cd build/deb/src && dpkg-buildpackage -us -uc -b
+	rm -rf build/deb/src
+	ls -l build/deb/*.deb
 
 clean:
 	rm -rf build limpet
