@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "client-int.h"
+#include "client-ssh.h"
 #include "client.h"
-#include "client-tty.h"
 #include "clock.h"
 #include "err.h"
 #include "frame.h"
@@ -37,14 +37,22 @@ static int
 admin_session(const struct frame *f, int first)
 {
 	static const char	*states[] = { "detached", "attached",
-				    "exited" };
+				    "exited", "not answering" };
 	struct msg_session	 s;
 	char			 created[32], active[32], state[32];
+	char			 id[80], cmd[1024];
 
 	if (proto_session_parse(f->p, f->len, &s) != 0)
 		return ERR_FORMAT;
+	if (s.state > SESS_NOANSWER) {
+		proto_session_free(&s);
+		return ERR_FORMAT;
+	}
+	/* Server text: shown with its control bytes escaped. */
+	out_safe(id, sizeof id, s.id);
+	out_safe(cmd, sizeof cmd, s.command);
 	if (first)
-		printf("%-10s %-8s %-12s %-19s  %-19s  %s\n", "ID", "PID",
+		printf("%-10s %-8s %-13s %-19s  %-19s  %s\n", "ID", "PID",
 		    "STATE", "CREATED", "LAST ACTIVITY", "COMMAND");
 	admin_time(created, sizeof created, s.created);
 	admin_time(active, sizeof active, s.active);
@@ -52,9 +60,8 @@ admin_session(const struct frame *f, int first)
 		snprintf(state, sizeof state, "exited(%d)", s.status);
 	else
 		snprintf(state, sizeof state, "%s", states[s.state]);
-	printf("%-10s %-8u %-12s %-19s  %-19s  %s\n", s.id, s.pid, state,
-	    created, active, *s.command != '\0' ? s.command :
-	    "(login shell)");
+	printf("%-10s %-8u %-13s %-19s  %-19s  %s\n", id, s.pid, state,
+	    created, active, *cmd != '\0' ? cmd : "(login shell)");
 	proto_session_free(&s);
 	return 0;
 }
@@ -126,14 +133,7 @@ client_admin(struct client *c, int mode)
 			break;
 		if (n < 0)
 			continue;
-		used = 0;
-		while (used < (size_t)n && c->magic < PROTO_MAGIC_LEN) {
-			if (tmp[used] == (uint8_t)PROTO_MAGIC[c->magic])
-				c->magic++;
-			else
-				c->magic = tmp[used] == 0 ? 1 : 0;
-			used++;
-		}
+		used = ssh_magic_scan(&c->magic, tmp, (size_t)n);
 		frame_dec_push(&c->rx, tmp + used, n - used);
 		while (!done && (r = frame_dec_next(&c->rx, &f)) == 1) {
 			if (f.type == MSG_SESSION) {
@@ -151,7 +151,8 @@ client_admin(struct client *c, int mode)
 				rc = 0;
 			} else if (f.type == MSG_ERROR &&
 			    proto_error_parse(f.p, f.len, &code, &msg) == 0) {
-				fprintf(stderr, "limpet: %s\n", msg);
+				out_safe(why, sizeof why, msg);
+				fprintf(stderr, "limpet: %s\n", why);
 				free(msg);
 				done = 1;
 			}
@@ -178,7 +179,7 @@ client_admin(struct client *c, int mode)
 		}
 		break;
 	}
-	client_close_ssh(c);
+	ssh_close(&c->proc, 2000);
 	if (!done) {
 		status = 255;
 		ssh_classify(c->errtext, status, why, sizeof why);
