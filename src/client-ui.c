@@ -114,7 +114,11 @@ notice_text(struct client *c, uint64_t now, char *out, size_t len)
 	    c->attempt);
 	if (strlen(out) <= width)
 		return;
-	snprintf(out, len, "limpet: no contact for %llus, attempt %d. "
+	snprintf(out, len, "limpet: no contact with %s for %llus (attempt "
+	    "%d). ~r retry, ~. detach", host, secs, c->attempt);
+	if (strlen(out) <= width)
+		return;
+	snprintf(out, len, "limpet: no contact for %llus (attempt %d). "
 	    "~r retry, ~. detach", secs, c->attempt);
 	if (strlen(out) <= width)
 		return;
@@ -122,7 +126,7 @@ notice_text(struct client *c, uint64_t now, char *out, size_t len)
 	    secs, c->attempt);
 	if (strlen(out) <= width)
 		return;
-	snprintf(out, len, "no contact %llus ~r ~.", secs);
+	snprintf(out, len, "no contact ~r ~.");
 }
 
 /*

@@ -780,17 +780,21 @@ client_resize(struct client *c)
 {
 	uint16_t	rows, cols;
 
-	if (!c->resize_due || c->state != ST_UP)
+	if (!c->resize_due)
+		return;
+	/* Known at once (the notice fits the width); sent once up. */
+	if (c->tty && tty_size(STDIN_FILENO, &rows, &cols) == 0) {
+		c->rows = rows;
+		c->cols = cols;
+	}
+	if (c->state != ST_UP || c->rows == 0)
 		return;
 	c->resize_due = 0;
-	if (!c->tty || tty_size(STDIN_FILENO, &rows, &cols) != 0)
-		return;
-	if (c->wiggle && rows > 1)
-		client_queued(c, proto_resize_put(&c->tx, rows - 1, cols));
+	if (c->wiggle && c->rows > 1)
+		client_queued(c, proto_resize_put(&c->tx, c->rows - 1,
+		    c->cols));
 	c->wiggle = 0;
-	c->rows = rows;
-	c->cols = cols;
-	client_queued(c, proto_resize_put(&c->tx, rows, cols));
+	client_queued(c, proto_resize_put(&c->tx, c->rows, c->cols));
 }
 
 /* Write queued frames to ssh. */

@@ -8,15 +8,18 @@ Each test drives the real client in a PTY against a real sshd on loopback
 
 import os
 import re
+import shlex
 import signal
 import struct
 import subprocess
+import threading
 import time
 
 import pexpect
 import pytest
 
 import sshlab
+from test_notice import ssh_of, tmux_run  # noqa: F401 (a fixture)
 from test_session import ended, kill_ssh, session_id, ssh_pids, start, \
     wait_for
 
@@ -220,17 +223,24 @@ def test_ls_escapes_server_text(spawn, lab):
 
 @pytest.mark.timeout(180)
 def test_paste_of_any_size_arrives_whole(spawn, lab):
-    """The input window: 3 MB pasted at once reach the program whole,
-    nothing dropped, and ~. still works afterwards."""
-    p = start(spawn, lab, timeout=60)
+    """The input window: 3 MB pasted into a link that hangs for a while
+    reach the program whole (nothing dropped), and ~. still works."""
+    p = start(spawn, lab, opts=["--dead", "2"], timeout=60)
+    p.delaybeforesend = 0
     path = os.path.join(lab.basedir, "pasted")
     p.sendline("stty -echo; cat > %s; stty echo; echo cat-d''one" % path)
     time.sleep(0.5)
+    kill_ssh(p, signal.SIGSTOP)
     line = "z" * 99 + "\n"
-    total = 0
-    for _ in range(300):
-        p.send(line * 100)
-        total += len(line) * 100
+    total = 300 * 100 * len(line)
+
+    def paste():
+        for _ in range(300):
+            p.send(line * 100)
+    t = threading.Thread(target=paste, daemon=True)
+    t.start()
+    t.join(120)
+    assert not t.is_alive(), "the paste never went in"
     p.sendcontrol("d")
     p.expect("cat-done", timeout=120)
     assert os.path.getsize(path) == total
@@ -238,3 +248,122 @@ def test_paste_of_any_size_arrives_whole(spawn, lab):
     p.send("~.")
     p.expect("reattach with")
     assert ended(p) == 0
+
+
+FULLSCREEN = ("printf '\\033[?1049h\\033[?1h\\033=\\033[?25l\\033[?1000h"
+              "\\033[?2004h\\033[1;5r\\033[HFULL-''SCREEN'; sleep 300")
+
+
+@pytest.mark.parametrize("how", ["detach", "give-up"])
+def test_leaving_restores_the_terminal(tmux_run, lab, run, how):
+    """Defect 6: leaving a full-screen program puts the local terminal
+    back (normal screen, keypad off, cursor shown, no mouse) and prints
+    the message on a clean line of the normal screen."""
+    opts = ["--dead", "1", "--give-up", "2"] if how == "give-up" else []
+    argv = lab.limpet_cmd(opts=opts, args=[FULLSCREEN])
+    script = os.path.join(run.workdir, "pane.sh")
+    with open(script, "w") as f:
+        f.write("%s\necho LIMPET-EX''ITED\nsleep 300\n" %
+                " ".join(shlex.quote(a) for a in argv))
+    t = tmux_run(["sh", script], {"TERM": "screen"})
+    t.wait(lambda s: "FULL-SCREEN" in s, what="the program")
+    flags = t.tmux(["display-message", "-p", "-t", "t",
+                    "#{alternate_on} #{keypad_flag} #{keypad_cursor_flag} "
+                    "#{cursor_flag} #{mouse_any_flag}"]).split()
+    assert flags == ["1", "1", "1", "0", "1"]
+    if how == "detach":
+        t.keys("Enter", "~.")
+    else:
+        lab.stop()
+        os.kill(ssh_of(t), signal.SIGSTOP)
+    s = t.wait(lambda s: "LIMPET-EXITED" in s, what="limpet to leave")
+    flags = t.tmux(["display-message", "-p", "-t", "t",
+                    "#{alternate_on} #{keypad_flag} #{keypad_cursor_flag} "
+                    "#{cursor_flag} #{mouse_any_flag}"]).split()
+    assert flags == ["0", "0", "0", "1", "0"], s
+    assert "FULL-SCREEN" not in s
+    want = "reattach with" if how == "detach" else "gave up after"
+    line = [x for x in s.split("\n") if want in x]
+    assert line and line[0].startswith("limpet: "), s
+
+
+@pytest.mark.parametrize("cols", [40, 60, 80])
+def test_notice_fits_the_width(tmux_run, lab, cols):
+    """Defect 13: the notice keeps its hints (~r, ~.) at any width."""
+    argv = lab.limpet_cmd(opts=["--dead", "1"])
+    t = tmux_run(argv, {"TERM": "screen"})
+    t.tmux(["resize-window", "-t", "t", "-x", str(cols), "-y", "12"])
+    t.keys("echo rea''dy", "Enter")
+    t.wait(lambda s: "\nready" in s, what="the shell")
+    lab.stop()
+    os.kill(ssh_of(t), signal.SIGSTOP)
+    s = t.wait(lambda s: "no contact" in s, what="the notice")
+    line = [x for x in s.split("\n") if "no contact" in x][0]
+    assert "~r" in line and "~." in line, line
+    assert len(line.rstrip()) < cols
+
+
+def test_notice_counts_attempts_of_this_outage(spawn, lab):
+    """Defect 5: the attempt number starts again with each outage."""
+    p = start(spawn, lab, opts=["--dead", "1"])
+    for _ in range(3):
+        p.sendline("")
+        p.send("~r")
+        p.sendline("echo ok-$((1+1))")
+        p.expect("ok-2")
+    lab.stop()
+    kill_ssh(p, signal.SIGSTOP)
+    p.expect(r"attempt (\d+)\)", timeout=20)
+    assert int(p.match.group(1)) <= 2, p.match.group(0)
+    lab.start()
+    p.send("~r")
+    p.sendline("echo back-$((2+2))")
+    p.expect("back-4", timeout=30)
+    p.sendline("exit")
+    ended(p)
+
+
+def test_give_up_hint_is_pasteable(spawn, lab, run):
+    """Defect 9: the give-up hint carries every option needed (here -F,
+    --server-path) and starts on a line of its own."""
+    p = start(spawn, lab, opts=["--give-up", "2", "--dead", "1"])
+    sid = session_id(p)
+    lab.stop()
+    kill_ssh(p, signal.SIGSTOP)
+    p.expect(r"\n(limpet: gave up after[^\r\n]*)", timeout=30)
+    line = p.match.group(1)
+    assert ended(p) == 255
+    hint = line[line.index("limpet attach"):]
+    lab.start()
+    q = spawn(["sh", "-c", "PATH=%s:$PATH; %s" % (run.workdir, hint)])
+    os.symlink(lab.limpet_cmd()[0], os.path.join(run.workdir, "limpet"))
+    assert session_id(q) == sid
+    q.sendline("exit")
+    assert ended(q) == 0
+
+
+def test_missing_limpet_is_one_line(spawn, lab):
+    """Defect 12: limpet missing on the server: one line, exit 255."""
+    p = spawn([lab.limpet_cmd()[0], "--server-path", "/nonexistent/limpet",
+               "-F", lab.ssh_config, "lab"])
+    p.expect(pexpect.EOF)
+    lines = [x for x in p.before.replace("\r", "").split("\n") if x.strip()]
+    assert len(lines) == 1, lines
+    assert "server" in lines[0]
+    p.close()
+    assert p.exitstatus == 255
+
+
+def test_declined_host_key_is_named(spawn, lab, run):
+    """Defect 11: answering no to an unknown host key is not a mismatch."""
+    argv = lab.limpet_cmd()
+    i = argv.index("-F") + 2
+    argv[i:i] = ["-o", "UserKnownHostsFile=%s" %
+                 os.path.join(run.workdir, "empty_known"),
+                 "-o", "StrictHostKeyChecking=ask", "-o", "BatchMode=no"]
+    p = spawn(argv)
+    p.expect("continue connecting")
+    p.sendline("no")
+    p.expect("limpet: ([^\r\n]*)")
+    assert "not accepted" in p.match.group(1), p.match.group(1)
+    assert ended(p) == 255

@@ -1,0 +1,158 @@
+/*
+ * Unit tests for the client's pure parts: shell quoting of hint words
+ * (checked by round trips through /bin/sh), escaping of server text, the
+ * preamble scan and the screen mode tracker.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "unit.h"
+
+#include "client-int.h"
+#include "client-screen.h"
+#include "client-ssh.h"
+
+/* Run "printf %s <quoted>" with /bin/sh and return what it printed. */
+static char *
+sh_echo(const char *quoted)
+{
+	char	*cmd, *out = calloc(1, 4096);
+	FILE	*f;
+	size_t	 n;
+
+	assert_non_null(out);
+	assert_true(asprintf(&cmd, "printf %%s %s", quoted) > 0);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	n = fread(out, 1, 4095, f);
+	out[n] = '\0';
+	assert_int_equal(pclose(f), 0);
+	free(cmd);
+	return out;
+}
+
+/* Every word survives a trip through the shell unchanged. */
+static void
+test_quote_round_trip(void **state)
+{
+	static const char *words[] = {
+		"plain", "with space", "a';touch /tmp/x;'", "it's", "\"dq\"",
+		"$HOME", "`id`", "back\\slash", "semi;colon", "new\nline",
+		"*", "?", "~user", "-F", "/a/b c/d", "'", "''", "a'b'c",
+		"tab\there", "!bang", "{a,b}", "#hash", "x=y", "user@host",
+	};
+	size_t	 i;
+	char	*q, *got;
+
+	(void)state;
+	for (i = 0; i < sizeof words / sizeof words[0]; i++) {
+		q = ssh_shell_quote(words[i]);
+		got = sh_echo(q);
+		assert_string_equal(got, words[i]);
+		free(got);
+		free(q);
+	}
+	/* Safe words stay as they are; the empty word is quoted. */
+	q = ssh_shell_quote("host-1.example:22");
+	assert_string_equal(q, "host-1.example:22");
+	free(q);
+	q = ssh_shell_quote("");
+	assert_string_equal(q, "''");
+	free(q);
+}
+
+/* Control bytes in server text are escaped, printable text kept. */
+static void
+test_safe_text(void **state)
+{
+	char	out[64];
+
+	(void)state;
+	out_safe(out, sizeof out, "hi \x1b]0;x\x07 \xc2\x9b" "2J");
+	assert_string_equal(out, "hi \\e]0;x\\x07 \\xc2\\x9b2J");
+	out_safe(out, sizeof out, "caf\xc3\xa9 \\ ok\n");
+	assert_string_equal(out, "caf\xc3\xa9 \\\\ ok\\n");
+	/* Truncated, never overflowing or cutting an escape. */
+	out_safe(out, 6, "\x01\x02\x03");
+	assert_string_equal(out, "\\x01");
+}
+
+/* The preamble is found in any split, after noise and false starts. */
+static void
+test_magic_scan(void **state)
+{
+	static const uint8_t	in[] = "noise\0LIMP\0LIMPET\1frames";
+	size_t			m = 0, used, i;
+
+	(void)state;
+	used = ssh_magic_scan(&m, in, sizeof in - 1);
+	assert_int_equal(m, PROTO_MAGIC_LEN);
+	assert_memory_equal(in + used, "frames", 6);
+	for (m = 0, i = 0; m < PROTO_MAGIC_LEN; i++)
+		used = ssh_magic_scan(&m, in + i, 1);
+	assert_int_equal(i, sizeof in - 1 - 6);
+}
+
+/* Track s into a fresh screen and return its restore string. */
+static void
+track(struct screen *s, const char *in, size_t chunk)
+{
+	size_t	n = strlen(in), off;
+
+	for (off = 0; off < n; off += chunk)
+		screen_track(s, (const uint8_t *)in + off,
+		    n - off < chunk ? n - off : chunk);
+}
+
+/* The modes a full-screen program sets are seen in any split. */
+static void
+test_screen_modes(void **state)
+{
+	static const char *vim = "\x1b[?1049h\x1b[22;0;0t\x1b[?1h\x1b="
+	    "\x1b[1;24r\x1b[?25l\x1b[?1000h\x1b[?1006h\x1b[?2004htext";
+	struct screen	s;
+	char		out[256];
+	size_t		chunk;
+
+	(void)state;
+	for (chunk = 1; chunk <= strlen(vim); chunk++) {
+		memset(&s, 0, sizeof s);
+		track(&s, vim, chunk);
+		assert_true(s.alt);
+		assert_int_equal(s.modes, SM_ALT | SM_CKM | SM_KEYPAD |
+		    SM_REGION | SM_HIDDEN | SM_MOUSE | SM_PASTE);
+		screen_restore(&s, out, sizeof out);
+		assert_non_null(strstr(out, "\x1b[?1049l"));
+		assert_non_null(strstr(out, "\x1b>"));
+		assert_non_null(strstr(out, "\x1b[?25h"));
+		assert_non_null(strstr(out, "\x1b[?1000l"));
+		assert_non_null(strstr(out, "\x1b[?2004l"));
+		/* Leaving the alternate screen comes last. */
+		assert_non_null(strstr(out, "\x1b[?1049l\x1b[0m"));
+	}
+	memset(&s, 0, sizeof s);
+	track(&s, vim, 7);
+	track(&s, "\x1b[r\x1b[?25h\x1b[?1l\x1b>\x1b[?1000l\x1b[?2004l"
+	    "\x1b[?1049l", 3);
+	assert_false(s.alt);
+	assert_int_equal(s.modes, 0);
+	screen_restore(&s, out, sizeof out);
+	assert_string_equal(out, "\x1b[0m");
+}
+
+/* Run the client tests. */
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_quote_round_trip),
+		cmocka_unit_test(test_safe_text),
+		cmocka_unit_test(test_magic_scan),
+		cmocka_unit_test(test_screen_modes),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
