@@ -338,6 +338,7 @@ client_welcome(struct client *c, const struct frame *f, uint64_t now)
 		c->attached_once = 1;
 		/* Attached mid-stream: a full-screen mode may be unseen. */
 		c->scr.alt_unknown = w.out_start > 0;
+		c->wiggle = c->scr.alt_unknown;	/* have it redraw for us */
 		if (c->tty && tty_raw(STDIN_FILENO) != 0)
 			client_local(c, "limpet: cannot put the terminal in "
 			    "raw mode\r\n");

@@ -367,3 +367,54 @@ def test_declined_host_key_is_named(spawn, lab, run):
     p.expect("limpet: ([^\r\n]*)")
     assert "not accepted" in p.match.group(1), p.match.group(1)
     assert ended(p) == 255
+
+
+FULL_PROGRAM = r"""
+import os, signal, sys, time
+def draw(*_):
+    rows, cols = os.get_terminal_size(1)
+    out = "\033[H\033[2J"
+    for i in range(rows - 1):
+        out += "\033[%d;1Hline %d of the text" % (i + 1, i)
+    out += "\033[%d;1HBOTTOM-MARK %dx%d\033[1;1H" % (rows, rows, cols)
+    os.write(1, out.encode())
+signal.signal(signal.SIGWINCH, draw)
+os.write(1, b"\033[?1049h")
+draw()
+while True:
+    time.sleep(60)
+"""
+
+
+def test_attach_to_full_screen_then_outage(tmux_run, lab, run):
+    """Defect 7: after limpet attach onto a full-screen program (one that
+    redraws only on SIGWINCH, as htop), an outage leaves its bottom line
+    as it was, not blank."""
+    prog = os.path.join(run.workdir, "full.py")
+    with open(prog, "w") as f:
+        f.write(FULL_PROGRAM)
+    new = lab.limpet_cmd(args=["python3 %s" % prog])
+    att = lab.limpet_cmd(sub="attach", opts=["--dead", "1", "--keepalive",
+                                              "2"])
+    script = os.path.join(run.workdir, "pane.sh")
+    with open(script, "w") as f:
+        f.write("%s\n%s\nsleep 300\n" % (
+            " ".join(shlex.quote(a) for a in new),
+            " ".join(shlex.quote(a) for a in att)))
+    t = tmux_run(["sh", script], {"TERM": "screen"})
+    t.wait(lambda s: "BOTTOM-MARK" in s, what="the program")
+    t.keys("Enter", "~.")
+    t.wait(lambda s: "reattach with" in s, what="the detach")
+    # The attach shows the program again (it is made to redraw).
+    t.wait(lambda s: "BOTTOM-MARK" in s and "line 5 of" in s,
+           what="the program after attach")
+    time.sleep(1)
+    before = t.screen()
+    lab.stop()
+    os.kill(ssh_of(t), signal.SIGSTOP)
+    t.wait(lambda s: "no contact" in s, what="the notice")
+    lab.start()
+    t.wait(lambda s: "no contact" not in s, what="recovery")
+    time.sleep(1)
+    after = t.screen()
+    assert "BOTTOM-MARK" in after.split("\n")[-2], (before, after)
