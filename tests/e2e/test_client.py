@@ -68,12 +68,15 @@ def done(count):
 
 def fake_relay(lab, name, reply):
     """A --server-path program that writes the preamble and reply (bytes)
-    and then reads its stdin until the client goes."""
+    and then reads its stdin until the client goes.  Its arguments go to
+    <name>.args."""
     path = os.path.join(lab.basedir, name)
     with open(path, "w") as f:
         f.write("#!/usr/bin/python3\nimport os, sys\n"
+                "open(%r, 'w').write(repr(sys.argv[1:]))\n"
                 "os.write(1, %r)\n"
-                "while os.read(0, 65536):\n    pass\n" % (MAGIC + reply,))
+                "while os.read(0, 65536):\n    pass\n" %
+                (path + ".args", MAGIC + reply))
     os.chmod(path, 0o755)
     return path
 
@@ -418,3 +421,24 @@ def test_attach_to_full_screen_then_outage(tmux_run, lab, run):
     time.sleep(1)
     after = t.screen()
     assert "BOTTOM-MARK" in after.split("\n")[-2], (before, after)
+
+
+def test_server_dir_reaches_the_relay_and_the_hint(spawn, lab, run):
+    """--server-dir PATH: the relay gets --dir PATH as one word, and the
+    reattach hint keeps it, quoted."""
+    relay = fake_relay(lab, "relay-dir", welcome("abc") + window(1 << 20))
+    argv = fake_cmd(lab, relay)
+    argv[1:1] = ["--server-dir", "/srv dir/it's"]
+    p = spawn(argv)
+    wait_for(lambda: os.path.exists(relay + ".args"), what="the relay")
+    time.sleep(0.5)
+    p.send("\r~.")
+    p.expect(r"reattach with: ([^\r\n]*)")
+    hint = p.match.group(1)
+    assert ended(p) == 0
+    with open(relay + ".args") as f:
+        assert f.read() == repr(["relay", "--dir", "/srv dir/it's"])
+    words = shlex.split(hint)
+    i = words.index("--server-dir")
+    assert words[i + 1] == "/srv dir/it's", hint
+    assert words[-1] == "abc"

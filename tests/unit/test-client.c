@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -143,6 +144,50 @@ test_screen_modes(void **state)
 	assert_string_equal(out, "\x1b[0m");
 }
 
+/*
+ * The remote command passes --dir to the relay as one word, with or
+ * without --server-path: run it with a fake limpet that prints its args.
+ */
+static void
+test_remote_command(void **state)
+{
+	char	dir[] = "/tmp/limpet-unit-XXXXXX", path[256], *cmd, *q, *out;
+	FILE	*f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/limpet", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "#!/bin/sh\nfor a; do printf '[%%s]' \"$a\"; done\n");
+	fclose(f);
+	assert_int_equal(chmod(path, 0755), 0);
+
+	cmd = ssh_remote_command(NULL, "/x y/it's $HOME");
+	assert_true(asprintf(&q, "PATH=%s:$PATH; %s", dir, cmd) > 0);
+	free(cmd);
+	cmd = ssh_shell_quote(q);
+	free(q);
+	assert_true(asprintf(&q, "\"$(sh -c %s)\"", cmd) > 0);
+	out = sh_echo(q);
+	assert_string_equal(out, "[relay][--dir][/x y/it's $HOME]");
+	free(out);
+	free(q);
+	free(cmd);
+
+	cmd = ssh_remote_command(path, "/d");
+	q = ssh_shell_quote(cmd);
+	free(cmd);
+	assert_true(asprintf(&cmd, "\"$(sh -c %s)\"", q) > 0);
+	out = sh_echo(cmd);
+	assert_string_equal(out, "[relay][--dir][/d]");
+	free(out);
+	free(cmd);
+	free(q);
+	unlink(path);
+	rmdir(dir);
+}
+
 /* Run the client tests. */
 int
 main(void)
@@ -152,6 +197,7 @@ main(void)
 		cmocka_unit_test(test_safe_text),
 		cmocka_unit_test(test_magic_scan),
 		cmocka_unit_test(test_screen_modes),
+		cmocka_unit_test(test_remote_command),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
