@@ -30,6 +30,7 @@ enum client_state {
 	ST_DONE			/* leaving */
 };
 
+#define CLIENT_OFFSET_MAX (UINT64_C(1) << 62)	/* sane stream offsets */
 #define OUT_CHUNK	4096		/* one write to the (blocking) tty */
 #define OUT_SPANS	32		/* local text pieces queued at once */
 #define EXIT_OUT_MS	2000		/* the terminal drains by then */
@@ -135,6 +136,11 @@ struct client {
 };
 
 /* client.c */
+struct client *client_new(void);
+void	client_free(struct client *);
+void	client_begin(struct client *, uint64_t);
+void	client_feed(struct client *, const uint8_t *, size_t, uint64_t);
+void	client_send_input(struct client *, uint64_t);
 void	client_set_state(struct client *, enum client_state);
 void	client_lost(struct client *, const char *, uint64_t);
 void	client_finish(struct client *, int);
@@ -150,6 +156,7 @@ void	client_local(struct client *, const char *, ...)
 void	client_local_bytes(struct client *, const void *, size_t);
 int	out_write(struct client *);
 void	out_discard(struct client *);
+void	out_account(struct client *, size_t);
 void	out_drain(struct client *, int);
 size_t	out_safe(char *, size_t, const char *);
 

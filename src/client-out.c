@@ -25,6 +25,8 @@ out_session(struct client *c, size_t n)
 {
 	size_t	len = buf_len(&c->term);
 
+	if (n == 0)
+		return;
 	screen_track(&c->scr, buf_ptr(&c->term) + len - n, n);
 }
 
@@ -74,7 +76,7 @@ client_local(struct client *c, const char *fmt, ...)
 }
 
 /* Account for n queue bytes written: count the session output in them. */
-static void
+void
 out_account(struct client *c, size_t n)
 {
 	uint64_t	from = c->q_out, to = c->q_out + n, local = 0, s, e;

@@ -144,6 +144,25 @@ client_connect(struct client *c, uint64_t now)
 		/* Long enough for a key exchange on this link. */
 		c->ssh.connect_timeout = 2 + (int)(c->srtt * 6 / 1000);
 	}
+	ssh_stop(&c->proc);	/* a previous one, if any: reaped */
+	if ((r = ssh_spawn(&c->ssh, &c->proc)) != 0) {
+		client_finish_msg(c, 255, "cannot run %s: %s", c->ssh.prog,
+		    err_str(r));
+		return;
+	}
+	debug_f("attempt %d: ssh pid %ld", c->attempt + 1,
+	    (long)c->proc.pid);
+	client_begin(c, now);
+}
+
+/*
+ * A new connection begins (its ssh runs): fresh decoder, HELLO queued,
+ * no input until its WINDOW.  Separate from the spawn so the protocol
+ * can run without ssh (tests, fuzzer).
+ */
+void
+client_begin(struct client *c, uint64_t now)
+{
 	buf_reset(&c->tx);
 	frame_dec_free(&c->rx);
 	frame_dec_init(&c->rx);
@@ -152,13 +171,6 @@ client_connect(struct client *c, uint64_t now)
 	c->errtext[0] = '\0';
 	c->attempt++;
 	c->attempt_start = now;
-	ssh_stop(&c->proc);	/* a previous one, if any: reaped */
-	if ((r = ssh_spawn(&c->ssh, &c->proc)) != 0) {
-		client_finish_msg(c, 255, "cannot run %s: %s", c->ssh.prog,
-		    err_str(r));
-		return;
-	}
-	debug_f("attempt %d: ssh pid %ld", c->attempt, (long)c->proc.pid);
 	client_set_state(c, ST_CONNECTING);
 	c->attempt_deadline = c->attached_once ? now + ATTEMPT_MS : 0;
 	c->last_rx = c->last_tx = now;
@@ -315,6 +327,14 @@ client_welcome(struct client *c, const struct frame *f, uint64_t now)
 
 	if (proto_welcome_parse(f->p, f->len, &w) != 0) {
 		client_lost(c, "malformed WELCOME", now);
+		return;
+	}
+	/* Offsets near 2^64 would wrap once bytes are added to them. */
+	if (w.in_have > CLIENT_OFFSET_MAX || w.out_start > CLIENT_OFFSET_MAX ||
+	    w.out_end > CLIENT_OFFSET_MAX) {
+		proto_welcome_free(&w);
+		client_lost(c, "protocol error: WELCOME offsets out of range",
+		    now);
 		return;
 	}
 	if (!sock_id_valid(w.id) || (c->attached_once &&
@@ -525,7 +545,6 @@ client_read_ssh(struct client *c, uint64_t now)
 {
 	uint8_t		tmp[FRAME_HDR + FRAME_MAX_PAYLOAD];
 	ssize_t		n;
-	size_t		used;
 
 	n = read(c->proc.out, tmp, sizeof tmp);
 	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
@@ -535,12 +554,23 @@ client_read_ssh(struct client *c, uint64_t now)
 	}
 	if (n <= 0)
 		return;
+	client_feed(c, tmp, (size_t)n, now);
+}
+
+/*
+ * Bytes from the server (ssh's stdout): the preamble scan, then frames,
+ * handled as the terminal keeps up.  No fd involved: the fuzzer and the
+ * unit tests call it directly.
+ */
+void
+client_feed(struct client *c, const uint8_t *p, size_t n, uint64_t now)
+{
+	size_t	used = 0;
+
 	c->last_rx = now;
-	used = 0;
 	if (c->magic < PROTO_MAGIC_LEN)
-		used = ssh_magic_scan(&c->magic, tmp, n);
-	if (used < (size_t)n &&
-	    frame_dec_push(&c->rx, tmp + used, n - used) != 0) {
+		used = ssh_magic_scan(&c->magic, p, n);
+	if (used < n && frame_dec_push(&c->rx, p + used, n - used) != 0) {
 		client_lost(c, "receive buffer full", now);
 		return;
 	}
@@ -584,7 +614,7 @@ client_read_err(struct client *c)
 }
 
 /* Queue the input the daemon has not seen on this connection. */
-static void
+void
 client_send_input(struct client *c, uint64_t now)
 {
 	const uint8_t	*p;
@@ -1076,8 +1106,27 @@ bad:
 	return 255;
 }
 
+/* A client with its queues set up and nothing running. */
+struct client *
+client_new(void)
+{
+	struct client	*c = xcalloc(1, sizeof *c);
+
+	c->netfd = -1;
+	c->proc.pid = -1;
+	c->proc.in = c->proc.out = c->proc.err = -1;
+	c->keepalive_ms = PROTO_KEEPALIVE_S * 1000;
+	c->dead_ms = DEAD_S * 1000;
+	escape_init(&c->esc);
+	ring_init(&c->in, INPUT_MAX, 0);
+	buf_init(&c->tx, TX_MAX);
+	buf_init(&c->term, TERM_MAX + 2 * (FRAME_HDR + FRAME_MAX_PAYLOAD));
+	frame_dec_init(&c->rx);
+	return c;
+}
+
 /* Release everything the client holds. */
-static void
+void
 client_free(struct client *c)
 {
 	if (c->netfd >= 0)
@@ -1097,11 +1146,10 @@ client_main(int mode, int argc, char **argv)
 {
 	static const int	 sigs[] = { SIGWINCH, SIGCHLD, SIGCONT,
 				    SIGTERM, SIGHUP, SIGINT };
-	struct client		*c = xcalloc(1, sizeof *c);
+	struct client		*c = client_new();
 	const char		*logpath;
 	int			 r;
 
-	c->netfd = -1;
 	if ((r = client_parse(c, mode, argc, argv)) != 0) {
 		client_free(c);
 		return r;
@@ -1140,14 +1188,7 @@ client_main(int mode, int argc, char **argv)
 	c->user_verbose = ssh_user_verbose(&c->ssh);
 	c->pass_stderr = c->user_verbose;
 	c->stdin_open = 1;
-	c->proc.pid = -1;
-	c->proc.in = c->proc.out = c->proc.err = -1;
 	c->netfd = net_watch_open();
-	escape_init(&c->esc);
-	ring_init(&c->in, INPUT_MAX, 0);
-	buf_init(&c->tx, TX_MAX);
-	buf_init(&c->term, TERM_MAX + 2 * (FRAME_HDR + FRAME_MAX_PAYLOAD));
-	frame_dec_init(&c->rx);
 	r = client_loop(c);
 	client_free(c);
 	return r;

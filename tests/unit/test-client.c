@@ -188,6 +188,85 @@ test_remote_command(void **state)
 	rmdir(dir);
 }
 
+/* Build the preamble and a WELCOME into b. */
+static void
+put_welcome(struct buf *b, const char *id, uint64_t in_have)
+{
+	struct msg_welcome	w;
+
+	memset(&w, 0, sizeof w);
+	w.version = PROTO_VERSION;
+	w.id = (char *)id;
+	w.in_have = in_have;
+	buf_put(b, PROTO_MAGIC, PROTO_MAGIC_LEN);
+	assert_int_equal(proto_welcome_put(b, &w), 0);
+}
+
+/* Feed b to a fresh client that holds some typed input. */
+static struct client *
+feed_new(struct buf *b, int attached)
+{
+	struct client	*c = client_new();
+
+	c->attached_once = attached;
+	if (attached)
+		memcpy(c->session, "abc", 4);
+	ring_append(&c->in, "typed", 5, 0);
+	client_begin(c, 1000);
+	client_feed(c, buf_ptr(b), buf_len(b), 1000);
+	return c;
+}
+
+/*
+ * What the server says is checked: an invalid id or offsets that would
+ * wrap are protocol errors (final before the first WELCOME), and so is
+ * an ERROR 4 or 5 before it (found by fuzz/client-fuzzer.c).
+ */
+static void
+test_feed_checks(void **state)
+{
+	struct client	*c;
+	struct buf	 b;
+
+	(void)state;
+	buf_init(&b, 0);
+	put_welcome(&b, "a';touch x;'", 0);
+	c = feed_new(&b, 0);
+	assert_int_equal(c->state, ST_DONE);
+	assert_int_equal(c->exit_code, 255);
+	assert_string_equal(c->session, "");
+	client_free(c);
+
+	buf_reset(&b);
+	put_welcome(&b, "abc", UINT64_MAX);
+	c = feed_new(&b, 0);
+	assert_int_equal(c->state, ST_DONE);
+	client_free(c);
+
+	buf_reset(&b);
+	put_welcome(&b, "abc", 0);
+	c = feed_new(&b, 0);
+	assert_int_equal(c->state, ST_UP);
+	/* No input before the first WINDOW, then only inside it. */
+	client_send_input(c, 1000);
+	assert_int_equal(c->in_sent, 0);
+	buf_reset(&b);
+	assert_int_equal(proto_u64_put(&b, MSG_WINDOW, 3), 0);
+	client_feed(c, buf_ptr(&b), buf_len(&b), 1001);
+	client_send_input(c, 1001);
+	assert_int_equal(c->in_sent, 3);
+	client_free(c);
+
+	buf_reset(&b);
+	buf_put(&b, PROTO_MAGIC, PROTO_MAGIC_LEN);
+	assert_int_equal(proto_error_put(&b, PERR_PROTOCOL, "oops"), 0);
+	c = feed_new(&b, 0);
+	assert_int_equal(c->state, ST_DONE);
+	assert_int_equal(c->exit_code, 255);
+	client_free(c);
+	buf_free(&b);
+}
+
 /* Run the client tests. */
 int
 main(void)
@@ -198,6 +277,7 @@ main(void)
 		cmocka_unit_test(test_magic_scan),
 		cmocka_unit_test(test_screen_modes),
 		cmocka_unit_test(test_remote_command),
+		cmocka_unit_test(test_feed_checks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
