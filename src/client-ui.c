@@ -317,7 +317,10 @@ client_up_due(struct client *c)
 		since = c->last_rx > waiting ? c->last_rx : waiting;
 		due = client_due(due, since + c->dead_ms);
 	}
-	return client_due(due, c->probe_deadline);
+	/* A probe answered by anything at all is no longer pending. */
+	if (c->last_rx < c->ping_at)
+		due = client_due(due, c->probe_deadline);
+	return due;
 }
 
 /* How long the loop may sleep: until the nearest real deadline. */
@@ -332,7 +335,8 @@ client_timeout(struct client *c, uint64_t now)
 		due = c->next_try;
 	else if (c->state == ST_CONNECTING)
 		due = c->attempt_deadline;
-	if (c->state != ST_UP && c->attached_once && c->lost_at != 0) {
+	if (c->state != ST_UP && c->attached_once && c->lost_at != 0 &&
+	    tty_is_raw()) {
 		t = c->lost_at + NOTICE_MS;
 		due = client_due(due, t > c->notice_at ? t : c->notice_at);
 	}
