@@ -31,7 +31,7 @@ enum client_state {
 };
 
 #define CLIENT_OFFSET_MAX (UINT64_C(1) << 62)	/* sane stream offsets */
-#define OUT_CHUNK	4096		/* one write to the (blocking) tty */
+#define OUT_CHUNK	16384		/* one write to the (blocking) tty */
 #define OUT_SPANS	32		/* local text pieces queued at once */
 #define EXIT_OUT_MS	2000		/* the terminal drains by then */
 #define EXIT_TX_MS	1000		/* ssh takes the last frames by then */
