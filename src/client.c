@@ -931,8 +931,12 @@ client_poll(struct client *c, uint64_t now)
 	int		i_net = -1, i_tx = -1;
 
 	client_pfd(pfd, &n, sig_fd(), POLLIN);
-	/* While the input queue is full the terminal waits, as with ssh. */
-	if (c->stdin_open && ring_room(&c->in) >= 2)
+	/*
+	 * Before the first WELCOME the terminal belongs to ssh (host key,
+	 * password and passphrase prompts read it); typed-ahead keys wait in
+	 * it.  While the input queue is full it waits too, as with ssh.
+	 */
+	if (c->stdin_open && c->attached_once && ring_room(&c->in) >= 2)
 		i_in = client_pfd(pfd, &n, STDIN_FILENO, POLLIN);
 	if (buf_len(&c->term) > 0)
 		i_out = client_pfd(pfd, &n, STDOUT_FILENO, POLLOUT);
