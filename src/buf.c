@@ -49,7 +49,7 @@ buf_len(const struct buf *b)
 const uint8_t *
 buf_ptr(const struct buf *b)
 {
-	return b->d + b->off;
+	return b->d != NULL ? b->d + b->off : NULL;
 }
 
 /*

@@ -22,12 +22,20 @@
 #define NOTICE_BLANK	2	/* cursor above the bottom row: it was blank */
 #define NOTICE_LINE	3	/* cursor on the bottom row: replay its line */
 
-#define ST_CONNECTING	1
-#define ST_UP		2
-#define ST_WAITING	3
-#define ST_DONE		4
+/* The client's states; only client_set_state() changes c->state. */
+enum client_state {
+	ST_CONNECTING = 1,	/* an ssh runs, no WELCOME yet */
+	ST_UP,			/* WELCOME received: the session is ours */
+	ST_WAITING,		/* no ssh; the next attempt is due at next_try */
+	ST_DONE			/* leaving */
+};
 
-#define KEEPALIVE_S	25		/* idle heartbeat: NATs keep 60 s+ */
+#define CLIENT_OFFSET_MAX (UINT64_C(1) << 62)	/* sane stream offsets */
+#define OUT_CHUNK	16384		/* one write to the (blocking) tty */
+#define OUT_SPANS	32		/* local text pieces queued at once */
+#define EXIT_OUT_MS	2000		/* the terminal drains by then */
+#define EXIT_TX_MS	1000		/* ssh takes the last frames by then */
+#define EXIT_SSH_MS	2000		/* ssh leaves by itself by then */
 #define DEAD_S		5		/* owed an answer this long: dead */
 #define ATTEMPT_MS	(20 * 1000)	/* one reconnect attempt at most */
 #define BACKOFF_FIRST_MS 250
@@ -57,6 +65,7 @@ struct client {
 	const char	*want_id;
 	uint64_t	 client_id;
 	char		 session[PROTO_ID_LEN + 1];
+	char		*final_msg;	/* printed once the terminal is back */
 	int		 attached_once;
 
 	int		 tty;
@@ -69,10 +78,16 @@ struct client {
 	struct ring	 in;		/* typed input from the last ACK */
 	uint64_t	 in_sent;	/* next input offset to send */
 	uint64_t	 pending_since;	/* sent input waits for ACK since */
-	uint64_t	 input_dropped;
-	uint64_t	 input_told_at;	/* last "input buffer full" */
+	uint64_t	 in_limit;	/* the daemon's last WINDOW */
+	int		 in_window;	/* a WINDOW came since WELCOME */
 
-	struct buf	 term;		/* output waiting for the terminal */
+	struct buf	 term;		/* the output queue: session output and
+					   local text, in order */
+	uint64_t	 q_out;		/* queue bytes written so far */
+	struct {
+		uint64_t	start, end;	/* local text in the queue */
+	}		 local[OUT_SPANS];
+	int		 nlocal;
 	uint64_t	 out_have;	/* output received */
 	uint64_t	 out_written;	/* output written to the terminal */
 	uint64_t	 ack_sent;
@@ -83,7 +98,7 @@ struct client {
 	int32_t		 status;
 	uint64_t	 exit_end;
 
-	int		 state;
+	enum client_state state;
 	struct ssh_proc	 proc;
 	int		 ssh_exited;
 	int		 ssh_status;
@@ -95,7 +110,7 @@ struct client {
 	char		 errtext[4096];
 	size_t		 errtext_len;
 
-	int		 attempt;
+	int		 attempt;		/* since the last contact */
 	int		 fails;
 	uint64_t	 attempt_start;
 	uint64_t	 attempt_deadline;
@@ -121,19 +136,36 @@ struct client {
 };
 
 /* client.c */
+struct client *client_new(void);
+void	client_free(struct client *);
+void	client_begin(struct client *, uint64_t);
+void	client_feed(struct client *, const uint8_t *, size_t, uint64_t);
+void	client_send_input(struct client *, uint64_t);
+void	client_set_state(struct client *, enum client_state);
 void	client_lost(struct client *, const char *, uint64_t);
 void	client_finish(struct client *, int);
+void	client_finish_msg(struct client *, int, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
 void	client_ping(struct client *, uint64_t);
+void	client_reconnect_now(struct client *, uint64_t);
+
+/* client-out.c */
+void	out_session(struct client *, size_t);
+void	client_local(struct client *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	client_local_bytes(struct client *, const void *, size_t);
+int	out_write(struct client *);
+void	out_discard(struct client *);
+void	out_account(struct client *, size_t);
+void	out_drain(struct client *, int);
+size_t	out_safe(char *, size_t, const char *);
 
 /* client-ui.c */
 int	notice_clear(struct client *);
 void	notice_update(struct client *, uint64_t);
-void	notice_input_full(struct client *);
-void	client_local(struct client *, const char *, ...)
-	    __attribute__((format(printf, 2, 3)));
 void	client_escape(struct client *, int, uint64_t);
 void	client_detach(struct client *, int);
-void	client_close_ssh(struct client *);
+void	client_hint(struct client *, char *, size_t);
 int	client_timeout(struct client *, uint64_t);
 
 /* client-admin.c */

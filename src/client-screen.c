@@ -3,54 +3,180 @@
  * newlines and for the private modes that switch the alternate screen,
  * cheap enough to run on every byte of a bulk transfer.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "compat.h"
 #include "client-screen.h"
 
-/* Apply "ESC [ ? N h|l" found in p (at most n bytes) to the alt flag. */
-static void
-screen_mode(struct screen *s, const uint8_t *p, size_t n)
-{
-	unsigned	mode = 0;
-	size_t		i = 3;
+#define PS_GROUND	0
+#define PS_ESC		1
+#define PS_CSI		2
 
-	if (n < 5 || p[0] != 0x1b || p[1] != '[' || p[2] != '?')
-		return;
-	while (i < n && p[i] >= '0' && p[i] <= '9' && mode < 100000)
-		mode = mode * 10 + (p[i++] - '0');
-	if (i >= n || (p[i] != 'h' && p[i] != 'l'))
-		return;
-	if (mode == 1049 || mode == 1047 || mode == 47)
-		s->alt = p[i] == 'h';
+/* Apply one private mode (ESC [ ? N h|l). */
+static void
+screen_private(struct screen *s, unsigned mode, int set)
+{
+	unsigned	bit = 0;
+
+	switch (mode) {
+	case 47:
+	case 1047:
+	case 1049:
+		s->alt = set;
+		s->alt_unknown = 0;
+		bit = SM_ALT;
+		break;
+	case 1:
+		bit = SM_CKM;
+		break;
+	case 25:
+		bit = SM_HIDDEN;
+		set = !set;
+		break;
+	case 9:
+	case 1000:
+	case 1001:
+	case 1002:
+	case 1003:
+	case 1005:
+	case 1006:
+	case 1015:
+		bit = SM_MOUSE;
+		break;
+	case 1004:
+		bit = SM_FOCUS;
+		break;
+	case 2004:
+		bit = SM_PASTE;
+		break;
+	}
+	if (set)
+		s->modes |= bit;
+	else if (bit != SM_MOUSE)
+		s->modes &= ~bit;
+	else if (mode != 1005 && mode != 1006 && mode != 1015)
+		s->modes &= ~bit;	/* encodings alone report nothing */
+}
+
+/* A CSI sequence ended with final byte f. */
+static void
+screen_csi(struct screen *s, uint8_t f)
+{
+	int	i;
+
+	if (s->priv && (f == 'h' || f == 'l')) {
+		for (i = 0; i < s->nparam; i++)
+			screen_private(s, s->param[i], f == 'h');
+	} else if (!s->priv && f == 'r') {
+		if (s->nparam == 0 || (s->nparam <= 2 && s->param[0] <= 1 &&
+		    (s->nparam < 2 || s->param[1] == 0)))
+			s->modes &= ~SM_REGION;
+		else
+			s->modes |= SM_REGION;
+	}
+}
+
+/* Feed one byte of an escape sequence to the mode parser. */
+static void
+screen_byte(struct screen *s, uint8_t b)
+{
+	switch (s->pstate) {
+	case PS_ESC:
+		s->pstate = PS_GROUND;
+		if (b == '[') {
+			s->pstate = PS_CSI;
+			s->priv = 0;
+			s->nparam = 0;
+		} else if (b == '=')
+			s->modes |= SM_KEYPAD;
+		else if (b == '>')
+			s->modes &= ~SM_KEYPAD;
+		else if (b == 'c') {
+			s->modes = 0;	/* RIS: everything back to default */
+			s->alt = 0;
+		}
+		else if (b == 0x1b)
+			s->pstate = PS_ESC;
+		break;
+	case PS_CSI:
+		if (b == '?' && s->nparam == 0 && !s->priv) {
+			s->priv = 1;
+		} else if (b >= '0' && b <= '9') {
+			if (s->nparam == 0)
+				s->param[s->nparam++] = 0;
+			if (s->param[s->nparam - 1] < 100000)
+				s->param[s->nparam - 1] =
+				    s->param[s->nparam - 1] * 10 + (b - '0');
+		} else if (b == ';') {
+			if (s->nparam == 0)
+				s->param[s->nparam++] = 0;
+			if (s->nparam < SCREEN_PARAMS)
+				s->param[s->nparam++] = 0;
+		} else if (b >= 0x40 && b <= 0x7e) {
+			screen_csi(s, b);
+			s->pstate = PS_GROUND;
+		} else if (b == 0x1b)
+			s->pstate = PS_ESC;
+		else if (b < 0x20 || b > 0x3f)
+			s->pstate = PS_GROUND;	/* not a sequence we follow */
+		break;
+	}
+}
+
+/* Scan bytes on their way to the terminal for the modes they set. */
+static void
+screen_modes(struct screen *s, const uint8_t *p, size_t n)
+{
+	const uint8_t	*e = p + n, *x;
+
+	while (p < e) {
+		if (s->pstate == PS_GROUND) {
+			if ((x = memchr(p, 0x1b, (size_t)(e - p))) == NULL)
+				return;
+			s->pstate = PS_ESC;
+			p = x + 1;
+			continue;
+		}
+		screen_byte(s, *p++);
+	}
+}
+
+/*
+ * The bytes that undo what the program changed, for a clean way out:
+ * scroll region (with the cursor kept), keypad, cursor, mouse, paste and
+ * last the alternate screen.  Returns the length put in out.
+ */
+size_t
+screen_restore(const struct screen *s, char *out, size_t len)
+{
+	unsigned	m = s->modes;
+	int		n;
+
+	n = snprintf(out, len, "%s%s%s%s%s%s%s%s\033[0m",
+	    (m & SM_REGION) ? "\0337\033[r\0338" : "",
+	    (m & SM_CKM) ? "\033[?1l" : "",
+	    (m & SM_KEYPAD) ? "\033>" : "",
+	    (m & SM_HIDDEN) ? "\033[?25h" : "",
+	    (m & SM_MOUSE) ? "\033[?1000l\033[?1002l\033[?1003l"
+	    "\033[?1006l\033[?1015l\033[?1005l\033[?9l" : "",
+	    (m & SM_PASTE) ? "\033[?2004l" : "",
+	    (m & SM_FOCUS) ? "\033[?1004l" : "",
+	    s->alt ? "\033[?1049l" : "");
+	if (n < 0)
+		return 0;
+	return (size_t)n < len ? (size_t)n : len - 1;
 }
 
 /* Scan bytes written to the terminal. */
 void
 screen_track(struct screen *s, const uint8_t *p, size_t n)
 {
-	uint8_t		 scan[sizeof s->carry * 3];
-	const uint8_t	*e, *nl;
-	size_t		 i, k, m;
+	const uint8_t	*nl;
 
 	if (n == 0)
 		return;
-	/* A mode switch split across two writes: the old tail first. */
-	k = n < 16 ? n : 16;
-	memcpy(scan, s->carry, s->ncarry);
-	memcpy(scan + s->ncarry, p, k);
-	for (i = 0; i < s->ncarry; i++)
-		if (scan[i] == 0x1b)
-			screen_mode(s, scan + i, s->ncarry + k - i);
-	for (e = memchr(p, 0x1b, n); e != NULL;
-	    e = memchr(e + 1, 0x1b, n - (size_t)(e + 1 - p)))
-		screen_mode(s, e, n - (size_t)(e - p));
-	/* Keep the last bytes for the next call. */
-	m = s->ncarry + k;
-	memcpy(scan, s->carry, s->ncarry);
-	memcpy(scan + s->ncarry, p + n - k, k);
-	s->ncarry = m < sizeof s->carry ? m : sizeof s->carry;
-	memcpy(s->carry, scan + m - s->ncarry, s->ncarry);
+	screen_modes(s, p, n);
 	/* The last bytes, to tell why a shell ended. */
 	if (n >= SCREEN_TAIL) {
 		memcpy(s->tail, p + n - SCREEN_TAIL, SCREEN_TAIL);

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,19 +19,34 @@
 #include "compat.h"
 #include "client-ssh.h"
 #include "err.h"
+#include "proto.h"
 #include "sig.h"
 #include "xmalloc.h"
 
 #define NOT_INSTALLED	"limpet is not installed on the server"
 
-/* Quote s for a POSIX shell, in single quotes. */
-static char *
-ssh_quote(const char *s)
-{
-	size_t	 n = 3;
-	char	*q, *o;
-	const char *p;
+#define SSH_DYING_MAX	32
 
+/* ssh children killed but not yet reaped. */
+static pid_t	ssh_dying[SSH_DYING_MAX];
+static int	ssh_ndying;
+
+/*
+ * Quote s as one word for a POSIX shell: as it is if every byte is safe,
+ * else in single quotes with each embedded quote written as '\''.  The
+ * one quoting function for hints and remote commands.
+ */
+char *
+ssh_shell_quote(const char *s)
+{
+	static const char safe[] = "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-";
+	size_t		 n = 3;
+	char		*q, *o;
+	const char	*p;
+
+	if (*s != '\0' && strspn(s, safe) == strlen(s))
+		return xstrdup(s);
 	for (p = s; *p != '\0'; p++)
 		n += *p == '\'' ? 4 : 1;
 	q = o = xmalloc(n);
@@ -52,21 +68,30 @@ ssh_quote(const char *s)
  * is looked for on the PATH that sshd gives commands and in ~/.local/bin.
  */
 char *
-ssh_remote_command(const char *server_path)
+ssh_remote_command(const char *server_path, const char *server_dir)
 {
-	char	*q, *cmd;
+	char	*q, *d = NULL, *cmd;
 
-	if (server_path != NULL) {
-		q = ssh_quote(server_path);
-		xasprintf(&cmd, "exec %s relay", q);
+	if (server_dir != NULL) {
+		q = ssh_shell_quote(server_dir);
+		xasprintf(&d, " --dir %s", q);
 		free(q);
+	}
+	if (server_path != NULL) {
+		q = ssh_shell_quote(server_path);
+		xasprintf(&cmd, "exec %s relay%s", q, d != NULL ? d : "");
+		free(q);
+		free(d);
 		return cmd;
 	}
-	return xstrdup("sh -c 'if command -v limpet >/dev/null 2>&1; then "
-	    "exec limpet relay; elif [ -x \"$HOME/.local/bin/limpet\" ]; then "
-	    "exec \"$HOME/.local/bin/limpet\" relay; else echo \"limpet: "
-	    NOT_INSTALLED " (not on PATH, not in ~/.local/bin)\" >&2; "
-	    "exit 127; fi'");
+	/* The relay's arguments reach the script as "$@". */
+	xasprintf(&cmd, "sh -c 'if command -v limpet >/dev/null 2>&1; then "
+	    "exec limpet relay \"$@\"; elif [ -x \"$HOME/.local/bin/limpet\" ]; "
+	    "then exec \"$HOME/.local/bin/limpet\" relay \"$@\"; else echo "
+	    "\"limpet: " NOT_INSTALLED " (not on PATH, not in ~/.local/bin)\" "
+	    ">&2; exit 127; fi' limpet%s", d != NULL ? d : "");
+	free(d);
+	return cmd;
 }
 
 /* True if the user asked ssh to be verbose (-v): ssh's stderr is shown. */
@@ -115,7 +140,7 @@ ssh_spawn(const struct ssh_conf *c, struct ssh_proc *p)
 		close(pout[1]);
 		return ERR_SYSTEM;
 	}
-	cmd = ssh_remote_command(c->server_path);
+	cmd = ssh_remote_command(c->server_path, c->server_dir);
 	argv = xcalloc(c->nopts + 16, sizeof *argv);
 	argv[n++] = (char *)c->prog;
 	for (i = 0; i < c->nopts; i++)
@@ -170,7 +195,10 @@ ssh_spawn(const struct ssh_conf *c, struct ssh_proc *p)
 	return 0;
 }
 
-/* Close our ends and make sure ssh is gone (it is reaped later). */
+/*
+ * Close our ends and kill ssh.  Its pid moves to the dying list, reaped
+ * by ssh_reap_dying(): no ssh is ever left a zombie.
+ */
 void
 ssh_stop(struct ssh_proc *p)
 {
@@ -181,8 +209,85 @@ ssh_stop(struct ssh_proc *p)
 	if (p->err != -1)
 		close(p->err);
 	p->in = p->out = p->err = -1;
-	if (p->pid > 0)
-		kill(p->pid, SIGKILL);
+	if (p->pid <= 0)
+		return;
+	kill(p->pid, SIGKILL);
+	if (waitpid(p->pid, NULL, WNOHANG) != p->pid) {
+		if (ssh_ndying < SSH_DYING_MAX)
+			ssh_dying[ssh_ndying++] = p->pid;
+		else
+			waitpid(p->pid, NULL, 0);	/* killed: quick */
+	}
+	p->pid = -1;
+}
+
+/* Reap the killed ssh's that have gone; returns how many are left. */
+int
+ssh_reap_dying(void)
+{
+	int	i = 0;
+
+	while (i < ssh_ndying) {
+		if (waitpid(ssh_dying[i], NULL, WNOHANG) == 0) {
+			i++;
+			continue;
+		}
+		ssh_dying[i] = ssh_dying[--ssh_ndying];
+	}
+	return ssh_ndying;
+}
+
+/* Wait (at most timeout_ms) for every killed ssh to be reaped. */
+void
+ssh_reap_all(int timeout_ms)
+{
+	while (ssh_reap_dying() > 0 && timeout_ms > 0) {
+		poll(NULL, 0, 10);
+		timeout_ms -= 10;
+	}
+}
+
+/*
+ * End ssh: close its stdin so it delivers what it was given and leaves,
+ * wait for that at most timeout_ms, then kill it.  Bounded whatever ssh
+ * does (stopped, wedged, ignoring its stdin).
+ */
+void
+ssh_close(struct ssh_proc *p, int timeout_ms)
+{
+	int	status;
+
+	if (p->in != -1) {
+		close(p->in);
+		p->in = -1;
+	}
+	while (p->pid > 0 && timeout_ms > 0) {
+		if (ssh_reap(p, &status))
+			break;
+		poll(NULL, 0, 20);
+		timeout_ms -= 20;
+	}
+	ssh_stop(p);
+	ssh_reap_all(1000);
+}
+
+/*
+ * Find the preamble in what ssh printed first (a login shell may print
+ * before the relay starts).  *matched counts the preamble bytes seen so
+ * far; returns how many bytes of p were used up, the rest are frames.
+ */
+size_t
+ssh_magic_scan(size_t *matched, const uint8_t *p, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n && *matched < PROTO_MAGIC_LEN; i++) {
+		if (p[i] == (uint8_t)PROTO_MAGIC[*matched])
+			(*matched)++;
+		else
+			*matched = p[i] == (uint8_t)PROTO_MAGIC[0] ? 1 : 0;
+	}
+	return i;
 }
 
 /*
@@ -219,10 +324,11 @@ ssh_classify(const char *err, int status, char *why, size_t len)
 	} perm[] = {
 		{ "Permission denied", "authentication was refused: check "
 		    "your key or agent (ssh -v shows why)" },
-		{ "Host key verification failed", "the server's host key is "
-		    "not the one in known_hosts: check it with plain ssh" },
 		{ "REMOTE HOST IDENTIFICATION HAS CHANGED", "the server's "
-		    "host key changed: check it with plain ssh" },
+		    "host key is not the one in known_hosts: check it with "
+		    "plain ssh" },
+		{ "Host key verification failed", "the server's host key was "
+		    "not accepted: check it with plain ssh" },
 		{ NOT_INSTALLED, "limpet is not installed on the server: "
 		    "install it there (on the PATH or in ~/.local/bin) or "
 		    "give --server-path" },
@@ -246,4 +352,27 @@ ssh_classify(const char *err, int status, char *why, size_t len)
 	}
 	snprintf(why, len, "ssh exited with status %d", status);
 	return SSH_TEMPORARY;
+}
+
+/*
+ * The last non-empty line of what ssh printed, control bytes dropped, in
+ * out: what to show for a failure that is not one of the known ones.
+ */
+const char *
+ssh_last_line(const char *err, char *out, size_t len)
+{
+	const char	*e = err + strlen(err), *b;
+	size_t		 n = 0;
+
+	while (e > err && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' '))
+		e--;
+	for (b = e; b > err && b[-1] != '\n'; b--)
+		;
+	for (; b < e && n + 1 < len; b++) {
+		if ((unsigned char)*b >= 0x20 && *b != 0x7f)
+			out[n++] = *b;
+	}
+	if (len > 0)
+		out[n] = '\0';
+	return out;
 }

@@ -85,20 +85,3 @@ tty_size(int fd, uint16_t *rows, uint16_t *cols)
 	*cols = ws.ws_col;
 	return 0;
 }
-
-/*
- * Print "limpet: ..." on stderr as one line, with \r\n while the terminal
- * is raw so the next line starts at the left margin.
- */
-void
-tty_msg(const char *fmt, ...)
-{
-	char	msg[1024];
-	va_list	ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "limpet: %s%s", msg, tty_raw_on ? "\r\n" : "\n");
-	fflush(stderr);
-}

@@ -8,6 +8,5 @@ int	tty_raw(int);
 void	tty_restore(void);
 int	tty_is_raw(void);
 int	tty_size(int, uint16_t *, uint16_t *);
-void	tty_msg(const char *, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

@@ -3,8 +3,6 @@
  * notice, the ~ escapes, the status report and detaching.  Local text is
  * written only between whole pieces of session output, never inside them.
  */
-#include <sys/wait.h>
-
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -21,40 +19,7 @@
 #include "clock.h"
 #include "log.h"
 #include "proto.h"
-#include "sock.h"
 #include "xmalloc.h"
-
-/* Put the session's pending output on the terminal first. */
-static void
-client_term_drain(struct client *c)
-{
-	size_t	n = buf_len(&c->term);
-
-	if (n == 0)
-		return;
-	sock_write_all(STDOUT_FILENO, buf_ptr(&c->term), n, 1000);
-	screen_track(&c->scr, buf_ptr(&c->term), n);
-	c->out_written += n;
-	buf_reset(&c->term);
-}
-
-/* Write local text (not session output) to the terminal. */
-void
-client_local(struct client *c, const char *fmt, ...)
-{
-	char	*s;
-	va_list	 ap;
-	int	 n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	client_term_drain(c);
-	sock_write_all(STDOUT_FILENO, s, n, 1000);
-	free(s);
-}
 
 /* Draw text in reverse video on the bottom line, keeping the cursor. */
 static void
@@ -94,11 +59,12 @@ notice_clear(struct client *c)
 	snprintf(line, sizeof line, "\0337\033[%u;1H\033[2K", rows);
 	client_local(c, "%s", line);
 	if (mode == NOTICE_LINE && !c->scr.line_long) {
-		sock_write_all(STDOUT_FILENO, "\r", 1, 1000);
-		sock_write_all(STDOUT_FILENO, c->scr.line, c->scr.linelen,
-		    1000);
+		client_local_bytes(c, "\r", 1);
+		client_local_bytes(c, c->scr.line, c->scr.linelen);
 	} else if (mode != NOTICE_BLANK)
 		redraw = 1;
+	if (c->scr.alt_unknown)
+		redraw = 1;	/* attached mid-stream: it may be full-screen */
 	client_local(c, "\0338");
 	return redraw;
 }
@@ -131,6 +97,40 @@ notice_mode(struct client *c, uint64_t now)
 }
 
 /*
+ * The notice's text, as long as fits the width: the hints (~r, ~.) are
+ * kept to the last, the host name and the state go first.
+ */
+static void
+notice_text(struct client *c, uint64_t now, char *out, size_t len)
+{
+	char		 host[64];
+	const char	*state;
+	unsigned long long secs = (now - c->lost_at) / 1000;
+	size_t		 width = c->cols > 1 ? c->cols - 1 : 79;
+
+	state = c->state == ST_CONNECTING ? "connecting" : "waiting to retry";
+	out_safe(host, sizeof host, c->ssh.dest);
+	snprintf(out, len, "limpet: no contact with %s for %llus, %s "
+	    "(attempt %d). ~r retry now, ~. detach", host, secs, state,
+	    c->attempt);
+	if (strlen(out) <= width)
+		return;
+	snprintf(out, len, "limpet: no contact with %s for %llus (attempt "
+	    "%d). ~r retry, ~. detach", host, secs, c->attempt);
+	if (strlen(out) <= width)
+		return;
+	snprintf(out, len, "limpet: no contact for %llus (attempt %d). "
+	    "~r retry, ~. detach", secs, c->attempt);
+	if (strlen(out) <= width)
+		return;
+	snprintf(out, len, "no contact %llus, #%d. ~r retry ~. detach",
+	    secs, c->attempt);
+	if (strlen(out) <= width)
+		return;
+	snprintf(out, len, "no contact ~r ~.");
+}
+
+/*
  * While there is no contact, keep a one-line notice up to date: for how
  * long, which attempt, and the escapes that help.
  */
@@ -148,75 +148,70 @@ notice_update(struct client *c, uint64_t now)
 	if ((mode = c->notice_on) == NOTICE_NONE &&
 	    (mode = notice_mode(c, now)) == NOTICE_NONE)
 		return;
-	snprintf(text, sizeof text, "limpet: no contact with %s for %llus, "
-	    "%s (attempt %d). ~r retry now, ~. detach", c->ssh.dest,
-	    (unsigned long long)(now - c->lost_at) / 1000,
-	    c->state == ST_CONNECTING ? "connecting" : "waiting to retry",
-	    c->attempt);
+	notice_text(c, now, text, sizeof text);
 	notice_draw(c, text);
 	c->notice_on = mode;
 	c->notice_at = now + 1000;
 }
 
-/* Typed input could not be kept: say so (at most once a second). */
-void
-notice_input_full(struct client *c)
-{
-	client_local(c, "\r\n[limpet: input buffer full (%d KiB waiting for "
-	    "the server): %llu typed bytes were NOT sent]\r\n",
-	    INPUT_MAX / 1024, (unsigned long long)c->input_dropped);
-}
-
-/* Quote a word for the reattach hint if it needs it. */
+/* Append one shell-quoted word to the hint. */
 static void
 client_hint_word(char *out, size_t len, const char *w)
 {
-	size_t	n = strlen(out);
+	size_t	 n = strlen(out);
+	char	*q = ssh_shell_quote(w);
 
-	if (strpbrk(w, " \t'\"\\$`") == NULL)
-		snprintf(out + n, len - n, " %s", w);
-	else
-		snprintf(out + n, len - n, " '%s'", w);
+	snprintf(out + n, len - n, " %s", q);
+	free(q);
 }
 
-/* The exact command that reattaches this session. */
-static void
+/*
+ * The exact command that reattaches this session, pasteable as printed:
+ * every option needed to reach the host and the session, each word
+ * quoted for the shell.
+ */
+void
 client_hint(struct client *c, char *out, size_t len)
 {
-	int	i;
+	static const char	*carry[] = { "ssh", "server-path",
+				    "server-dir", "keepalive", "dead" };
+	const char		*v;
+	char			 opt[32];
+	size_t			 i;
+	int			 k;
 
 	snprintf(out, len, "limpet attach");
-	if (c->ssh.server_path != NULL) {
-		client_hint_word(out, len, "--server-path");
-		client_hint_word(out, len, c->ssh.server_path);
+	for (i = 0; i < sizeof carry / sizeof carry[0]; i++) {
+		if ((v = cmdline_get(&c->cl, carry[i])) == NULL)
+			continue;
+		snprintf(opt, sizeof opt, "--%s", carry[i]);
+		client_hint_word(out, len, opt);
+		client_hint_word(out, len, v);
 	}
-	for (i = 0; i < c->ssh.nopts; i++)
-		client_hint_word(out, len, c->ssh.opts[i]);
+	for (k = 0; k < c->ssh.nopts; k++)
+		client_hint_word(out, len, c->ssh.opts[k]);
 	client_hint_word(out, len, c->ssh.dest);
 	client_hint_word(out, len, c->session);
 }
 
 /*
  * Leave the session running and quit.  With say set, print the command
- * that brings it back.
+ * that brings it back (once the terminal is back to normal).
  */
 void
 client_detach(struct client *c, int say)
 {
-	char	hint[1024];
+	char	hint[2048];
 
 	if (c->state == ST_UP)
 		frame_put(&c->tx, MSG_DETACH, NULL, 0);
-	notice_clear(c);
-	client_term_drain(c);
-	tty_restore();
 	if (say && c->attached_once) {
 		client_hint(c, hint, sizeof hint);
-		fprintf(stderr, "\r\nlimpet: detached from session %s on %s; "
-		    "it keeps running.\r\nlimpet: reattach with: %s\r\n",
-		    c->session, c->ssh.dest, hint);
-	}
-	client_finish(c, 0);
+		client_finish_msg(c, 0, "detached from session %s on %s; it "
+		    "keeps running.\r\nlimpet: reattach with: %s", c->session,
+		    c->ssh.dest, hint);
+	} else
+		client_finish(c, 0);
 }
 
 /* Print the connection status (~s). */
@@ -271,24 +266,14 @@ client_escape(struct client *c, int cmd, uint64_t now)
 		client_detach(c, 1);
 		break;
 	case ESC_RECONNECT:
-		c->fails = 0;
-		if (c->state == ST_WAITING)
-			c->next_try = now;
-		else if (c->state == ST_UP || c->state == ST_CONNECTING) {
-			if (c->state == ST_UP)
-				c->lost_at = now;
-			c->state = ST_CONNECTING;
-			client_lost(c, "reconnect requested", now);
-			c->reconnects++;
-			c->next_try = now;
-		}
+		client_reconnect_now(c, now);
 		break;
 	case ESC_STATUS:
 		client_status(c, now);
 		break;
 	case ESC_SUSPEND:
 		notice_clear(c);
-		client_term_drain(c);
+		out_drain(c, EXIT_OUT_MS);
 		tty_restore();
 		raise(SIGTSTP);
 		/*
@@ -304,44 +289,62 @@ client_escape(struct client *c, int cmd, uint64_t now)
 	}
 }
 
-/*
- * End the ssh child: close its stdin so it delivers what we queued and
- * leaves, then insist after a short while.
- */
-void
-client_close_ssh(struct client *c)
+/* The nearer of two deadlines (0: none). */
+static uint64_t
+client_due(uint64_t due, uint64_t t)
 {
-	uint64_t	deadline = clock_ms() + 2000;
-	int		status;
-
-	if (c->proc.in != -1) {
-		close(c->proc.in);
-		c->proc.in = -1;
-	}
-	while (c->proc.pid > 0 && clock_ms() < deadline) {
-		if (ssh_reap(&c->proc, &status))
-			break;
-		poll(NULL, 0, 20);
-	}
-	ssh_stop(&c->proc);
-	if (c->proc.pid > 0)
-		waitpid(c->proc.pid, &status, 0);
-	c->proc.pid = -1;
+	return t != 0 && (due == 0 || t < due) ? t : due;
 }
 
-/* How long the loop may sleep. */
+/* The next deadline of a connected link, 0 if none. */
+static uint64_t
+client_up_due(struct client *c)
+{
+	uint64_t	due, since, waiting = 0;
+
+	due = c->last_rx + c->keepalive_ms;
+	if (c->last_tx + c->keepalive_ms / 2 > due)
+		due = c->last_tx + c->keepalive_ms / 2;
+	if (c->ping_out)
+		due = 0;
+	/* Data flowed since the last ping: wake to see whether it stops. */
+	if (!c->ping_out && c->last_data > c->ping_at)
+		due = client_due(due, c->last_rx + SILENCE_MS);
+	if (c->pending_since != 0)
+		waiting = c->pending_since;
+	if (c->ping_out && (waiting == 0 || c->ping_at < waiting))
+		waiting = c->ping_at;
+	if (waiting != 0) {
+		since = c->last_rx > waiting ? c->last_rx : waiting;
+		due = client_due(due, since + c->dead_ms);
+	}
+	/* A probe answered by anything at all is no longer pending. */
+	if (c->last_rx < c->ping_at)
+		due = client_due(due, c->probe_deadline);
+	return due;
+}
+
+/* How long the loop may sleep: until the nearest real deadline. */
 int
 client_timeout(struct client *c, uint64_t now)
 {
-	uint64_t	due;
+	uint64_t	due = 0, t;
 
-	if (c->state != ST_UP || c->pending_since != 0 || c->ping_out ||
-	    c->notice_on || c->scr.cpr_wait)
-		return 100;
-	due = c->last_rx + c->keepalive_ms;
-	/* Data flowed since the last ping: wake to see whether it stops. */
-	if (c->last_data > c->ping_at && c->last_rx + SILENCE_MS < due)
-		due = c->last_rx + SILENCE_MS;
+	if (c->state == ST_UP)
+		due = c->exit_acked ? 0 : client_up_due(c);
+	else if (c->state == ST_WAITING)
+		due = c->next_try;
+	else if (c->state == ST_CONNECTING)
+		due = c->attempt_deadline;
+	if (c->state != ST_UP && c->attached_once && c->lost_at != 0 &&
+	    tty_is_raw()) {
+		t = c->lost_at + NOTICE_MS;
+		due = client_due(due, t > c->notice_at ? t : c->notice_at);
+	}
+	if (c->scr.cpr_wait)
+		due = client_due(due, c->cpr_deadline);
+	if (due == 0)
+		return 60000;
 	if (due <= now)
 		return 0;
 	return due - now > 60000 ? 60000 : (int)(due - now);

@@ -5,8 +5,9 @@
  * to the terminal, so when a connection dies nothing is lost: the next
  * ssh resumes both streams at the offsets the two ends agree on.
  *
- * States: CONNECTING (an ssh is running, no WELCOME yet), UP, WAITING
- * (no ssh; the next attempt is due at next_try), DONE.
+ * States (enum client_state): CONNECTING (an ssh is running, no WELCOME
+ * yet), UP, WAITING (no ssh; the next attempt is due at next_try), DONE.
+ * client_set_state() is the only place that changes the state.
  */
 #include <sys/types.h>
 
@@ -14,6 +15,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +44,19 @@ extern char	**environ;
 
 static void	client_connect(struct client *, uint64_t);
 static void	client_probe(struct client *, uint64_t, uint64_t);
+
+/* The one place the client's state changes. */
+void
+client_set_state(struct client *c, enum client_state st)
+{
+	static const char	*names[] = { "?", "connecting", "up",
+				    "waiting", "done" };
+
+	if (c->state == st)
+		return;
+	debug_f("state %s -> %s", names[c->state], names[st]);
+	c->state = st;
+}
 
 /* A random id that tells this client's reconnects from other clients. */
 static uint64_t
@@ -116,6 +131,25 @@ client_connect(struct client *c, uint64_t now)
 		/* Long enough for a key exchange on this link. */
 		c->ssh.connect_timeout = 2 + (int)(c->srtt * 6 / 1000);
 	}
+	ssh_stop(&c->proc);	/* a previous one, if any: reaped */
+	if ((r = ssh_spawn(&c->ssh, &c->proc)) != 0) {
+		client_finish_msg(c, 255, "cannot run %s: %s", c->ssh.prog,
+		    err_str(r));
+		return;
+	}
+	debug_f("attempt %d: ssh pid %ld", c->attempt + 1,
+	    (long)c->proc.pid);
+	client_begin(c, now);
+}
+
+/*
+ * A new connection begins (its ssh runs): fresh decoder, HELLO queued,
+ * no input until its WINDOW.  Separate from the spawn so the protocol
+ * can run without ssh (tests, fuzzer).
+ */
+void
+client_begin(struct client *c, uint64_t now)
+{
 	buf_reset(&c->tx);
 	frame_dec_free(&c->rx);
 	frame_dec_init(&c->rx);
@@ -124,15 +158,10 @@ client_connect(struct client *c, uint64_t now)
 	c->errtext[0] = '\0';
 	c->attempt++;
 	c->attempt_start = now;
-	if ((r = ssh_spawn(&c->ssh, &c->proc)) != 0) {
-		tty_msg("cannot run %s: %s", c->ssh.prog, err_str(r));
-		client_finish(c, 255);
-		return;
-	}
-	debug_f("attempt %d: ssh pid %ld", c->attempt, (long)c->proc.pid);
-	c->state = ST_CONNECTING;
+	client_set_state(c, ST_CONNECTING);
 	c->attempt_deadline = c->attached_once ? now + ATTEMPT_MS : 0;
 	c->last_rx = c->last_tx = now;
+	c->in_window = 0;	/* no input until this connection's WINDOW */
 	c->ping_out = 0;
 	c->probe_deadline = 0;
 	c->in_sent = c->in.start;
@@ -153,7 +182,13 @@ client_lost(struct client *c, const char *why, uint64_t now)
 		return;
 	debug_f("connection lost: %s", why);
 	ssh_stop(&c->proc);
-	c->state = ST_WAITING;
+	if (!c->attached_once) {
+		/* Before the first WELCOME every failure is final. */
+		client_finish_msg(c, 255, "cannot start the session on %s: %s",
+		    c->ssh.dest, why);
+		return;
+	}
+	client_set_state(c, ST_WAITING);
 	if (was_up) {
 		/* A silent link was lost when it fell silent. */
 		c->lost_at = c->silent_since != 0 ? c->silent_since : now;
@@ -184,12 +219,48 @@ client_lost(struct client *c, const char *why, uint64_t now)
 		c->next_try = now;
 }
 
+/* ~r, or the user insists: drop this connection and try again now. */
+void
+client_reconnect_now(struct client *c, uint64_t now)
+{
+	c->fails = 0;
+	if (c->state == ST_WAITING)
+		c->next_try = now;
+	else if (c->state == ST_UP) {
+		client_lost(c, "reconnect requested", now);
+		c->lost_at = now;
+	} else if (c->state == ST_CONNECTING && c->attached_once) {
+		client_lost(c, "reconnect requested", now);
+		c->next_try = now;
+	}
+}
+
 /* Leave with code once the terminal is back to normal. */
 void
 client_finish(struct client *c, int code)
 {
-	c->state = ST_DONE;
+	client_set_state(c, ST_DONE);
 	c->exit_code = code;
+}
+
+/*
+ * Leave with code and a message, printed on a clean line once the
+ * terminal is back to normal.  The first message wins.
+ */
+void
+client_finish_msg(struct client *c, int code, const char *fmt, ...)
+{
+	va_list	ap;
+
+	if (c->state == ST_DONE)
+		return;
+	if (c->final_msg == NULL) {
+		va_start(ap, fmt);
+		if (vasprintf(&c->final_msg, fmt, ap) == -1)
+			c->final_msg = NULL;
+		va_end(ap);
+	}
+	client_finish(c, code);
 }
 
 /* Handle ssh's end: classify what it said. */
@@ -204,8 +275,10 @@ client_ssh_exited(struct client *c, int status, uint64_t now)
 	    !c->attached_once)) {
 		notice_clear(c);
 		if (kind == SSH_PERMANENT || c->errtext[0] == '\0')
-			tty_msg("%s", why);
-		client_finish(c, 255);
+			client_finish_msg(c, 255, "%s", why);
+		else
+			client_finish_msg(c, 255, "%s", ssh_last_line(c->errtext,
+			    why, sizeof why));
 		return;
 	}
 	client_lost(c, why, now);
@@ -243,30 +316,47 @@ client_welcome(struct client *c, const struct frame *f, uint64_t now)
 		client_lost(c, "malformed WELCOME", now);
 		return;
 	}
+	/* Offsets near 2^64 would wrap once bytes are added to them. */
+	if (w.in_have > CLIENT_OFFSET_MAX || w.out_start > CLIENT_OFFSET_MAX ||
+	    w.out_end > CLIENT_OFFSET_MAX) {
+		proto_welcome_free(&w);
+		client_lost(c, "protocol error: WELCOME offsets out of range",
+		    now);
+		return;
+	}
+	if (!sock_id_valid(w.id) || (c->attached_once &&
+	    strcmp(w.id, c->session) != 0)) {
+		proto_welcome_free(&w);
+		client_lost(c, "protocol error: invalid session id in WELCOME",
+		    now);
+		return;
+	}
 	if (!c->attached_once && w.in_have != c->in.start)
 		client_rebase_input(c, w.in_have);
 	if (w.in_have < c->in.start || w.in_have > c->in.end) {
-		tty_msg("the session's input does not match this client; "
-		    "attach again with limpet attach");
 		proto_welcome_free(&w);
-		client_finish(c, 255);
+		client_finish_msg(c, 255, "the session's input does not match "
+		    "this client; attach again with limpet attach");
 		return;
 	}
 	if (!c->attached_once) {
 		snprintf(c->session, sizeof c->session, "%s", w.id);
 		c->out_have = c->out_written = c->ack_sent = w.out_start;
 		c->attached_once = 1;
-		c->pass_stderr = c->user_verbose;
+		/* Attached mid-stream: a full-screen mode may be unseen. */
+		c->scr.alt_unknown = w.out_start > 0;
+		c->wiggle = c->scr.alt_unknown;	/* have it redraw for us */
 		if (c->tty && tty_raw(STDIN_FILENO) != 0)
-			tty_msg("cannot put the terminal in raw mode");
+			client_local(c, "limpet: cannot put the terminal in "
+			    "raw mode\r\n");
 	} else if (w.out_start > c->out_have) {
+		out_discard(c);
 		notice_clear(c);
 		client_local(c, "\r\n[limpet: %llu bytes of output were lost "
 		    "while disconnected: more than the session keeps]\r\n",
 		    (unsigned long long)(w.out_start - c->out_have));
 		c->out_have = w.out_start;
 		c->out_written = c->ack_sent = w.out_start;
-		buf_reset(&c->term);
 	}
 	/* Resend exactly the input the daemon lacks. */
 	ring_ack(&c->in, w.in_have);
@@ -276,8 +366,9 @@ client_welcome(struct client *c, const struct frame *f, uint64_t now)
 	if (c->state == ST_CONNECTING && c->lost_at != 0)
 		debug_f("back after %llu ms",
 		    (unsigned long long)(now - c->lost_at));
-	c->state = ST_UP;
+	client_set_state(c, ST_UP);
 	c->up_since = now;
+	c->attempt = 0;
 	c->lost_at = 0;
 	c->fails = 0;
 	c->attempt_deadline = 0;
@@ -309,25 +400,24 @@ static void
 client_error_frame(struct client *c, const struct frame *f, uint64_t now)
 {
 	uint32_t	 code;
-	char		*msg;
+	char		*msg, safe[512];
 
 	if (proto_error_parse(f->p, f->len, &code, &msg) != 0) {
 		client_lost(c, "malformed ERROR", now);
 		return;
 	}
+	out_safe(safe, sizeof safe, msg);
+	free(msg);
 	notice_clear(c);
 	if (code == PERR_TAKEN) {
-		tty_msg("session %s was taken over by another client; this "
-		    "one is detached", c->session);
-		client_finish(c, 0);
-	} else if (code == PERR_PROTOCOL || code == PERR_INTERNAL) {
-		tty_msg("server: %s", msg);
-		client_lost(c, msg, now);
-	} else {
-		tty_msg("%s", msg);
-		client_finish(c, 255);
-	}
-	free(msg);
+		client_finish_msg(c, 0, "session %s was taken over by another "
+		    "client; this one is detached", c->session);
+	} else if ((code == PERR_PROTOCOL || code == PERR_INTERNAL) &&
+	    c->attached_once) {
+		client_local(c, "\r\n[limpet: server: %s]\r\n", safe);
+		client_lost(c, safe, now);
+	} else
+		client_finish_msg(c, 255, "%s", safe);
 }
 
 /* Handle one frame from the server. */
@@ -337,7 +427,8 @@ client_frame(struct client *c, const struct frame *f, uint64_t now)
 	const uint8_t	*p;
 	uint64_t	 off, v;
 	size_t		 n;
-	char		*s;
+	char		*s, safe[1024];
+	int		 r;
 
 	if (c->state == ST_CONNECTING && f->type != MSG_WELCOME &&
 	    f->type != MSG_ERROR) {
@@ -354,8 +445,12 @@ client_frame(struct client *c, const struct frame *f, uint64_t now)
 	case MSG_DATA:
 		c->last_data = now;
 		if (proto_data_parse(f->p, f->len, &off, &p, &n) != 0 ||
-		    buf_put_stream(&c->term, &c->out_have, off, p, n) < 0)
+		    (r = buf_put_stream(&c->term, &c->out_have, off, p,
+		    n)) < 0) {
 			client_lost(c, "bad output DATA", now);
+			break;
+		}
+		out_session(c, (size_t)r);
 		break;
 	case MSG_ACK:
 		c->last_data = now;
@@ -365,6 +460,15 @@ client_frame(struct client *c, const struct frame *f, uint64_t now)
 			break;
 		}
 		c->pending_since = c->in.start < c->in_sent ? now : 0;
+		break;
+	case MSG_WINDOW:
+		if (proto_u64_parse(f->p, f->len, &v) != 0 ||
+		    v < c->in.start) {
+			client_lost(c, "bad WINDOW", now);
+			break;
+		}
+		c->in_limit = v;
+		c->in_window = 1;
 		break;
 	case MSG_PING:
 		if (proto_u64_parse(f->p, f->len, &v) == 0)
@@ -388,7 +492,8 @@ client_frame(struct client *c, const struct frame *f, uint64_t now)
 		break;
 	case MSG_NOTICE:
 		if (proto_str_parse(f->p, f->len, &s) == 0) {
-			client_local(c, "\r\n[limpet: %s]\r\n", s);
+			out_safe(safe, sizeof safe, s);
+			client_local(c, "\r\n[limpet: %s]\r\n", safe);
 			free(s);
 		}
 		break;
@@ -396,21 +501,6 @@ client_frame(struct client *c, const struct frame *f, uint64_t now)
 		client_lost(c, "unexpected frame from the server", now);
 		break;
 	}
-}
-
-/* Find the preamble in what ssh printed first; the rest is frames. */
-static size_t
-client_magic(struct client *c, const uint8_t *p, size_t n)
-{
-	size_t	i;
-
-	for (i = 0; i < n && c->magic < PROTO_MAGIC_LEN; i++) {
-		if (p[i] == (uint8_t)PROTO_MAGIC[c->magic])
-			c->magic++;
-		else
-			c->magic = p[i] == (uint8_t)PROTO_MAGIC[0] ? 1 : 0;
-	}
-	return i;
 }
 
 /*
@@ -442,7 +532,6 @@ client_read_ssh(struct client *c, uint64_t now)
 {
 	uint8_t		tmp[FRAME_HDR + FRAME_MAX_PAYLOAD];
 	ssize_t		n;
-	size_t		used;
 
 	n = read(c->proc.out, tmp, sizeof tmp);
 	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
@@ -452,12 +541,23 @@ client_read_ssh(struct client *c, uint64_t now)
 	}
 	if (n <= 0)
 		return;
+	client_feed(c, tmp, (size_t)n, now);
+}
+
+/*
+ * Bytes from the server (ssh's stdout): the preamble scan, then frames,
+ * handled as the terminal keeps up.  No fd involved: the fuzzer and the
+ * unit tests call it directly.
+ */
+void
+client_feed(struct client *c, const uint8_t *p, size_t n, uint64_t now)
+{
+	size_t	used = 0;
+
 	c->last_rx = now;
-	used = 0;
 	if (c->magic < PROTO_MAGIC_LEN)
-		used = client_magic(c, tmp, n);
-	if (used < (size_t)n &&
-	    frame_dec_push(&c->rx, tmp + used, n - used) != 0) {
+		used = ssh_magic_scan(&c->magic, p, n);
+	if (used < n && frame_dec_push(&c->rx, p + used, n - used) != 0) {
 		client_lost(c, "receive buffer full", now);
 		return;
 	}
@@ -501,18 +601,22 @@ client_read_err(struct client *c)
 }
 
 /* Queue the input the daemon has not seen on this connection. */
-static void
+void
 client_send_input(struct client *c, uint64_t now)
 {
 	const uint8_t	*p;
 	size_t		 n;
 
-	while (c->in_sent < c->in.end && buf_len(&c->tx) < TX_SOFT_MAX) {
+	/* Never at or beyond the daemon's window (none before WINDOW). */
+	while (c->in_window && c->in_sent < c->in.end &&
+	    c->in_sent < c->in_limit && buf_len(&c->tx) < TX_SOFT_MAX) {
 		n = ring_peek(&c->in, c->in_sent, &p);
 		if (n == 0)
 			break;
 		if (n > INPUT_CHUNK)
 			n = INPUT_CHUNK;
+		if (n > c->in_limit - c->in_sent)
+			n = c->in_limit - c->in_sent;
 		client_queued(c, proto_data_put(&c->tx, c->in_sent, p, n));
 		if (c->state != ST_UP)
 			return;
@@ -536,10 +640,14 @@ client_read_tty(struct client *c, uint64_t now)
 	uint8_t		tmp[4096];
 	struct buf	pass;
 	ssize_t		n;
-	size_t		off = 0, used;
+	size_t		off = 0, used, room = ring_room(&c->in);
 	int		cmd;
 
-	n = read(STDIN_FILENO, tmp, sizeof tmp);
+	/* An escape may add a held '~': one byte more than read. */
+	if (room < 2)
+		return;
+	n = read(STDIN_FILENO, tmp, room - 1 < sizeof tmp ? room - 1 :
+	    sizeof tmp);
 	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
 		c->stdin_open = 0;
 		return;
@@ -553,43 +661,17 @@ client_read_tty(struct client *c, uint64_t now)
 	while (off < (size_t)n) {
 		used = escape_feed(&c->esc, tmp + off, n - off, &pass, &cmd);
 		off += used;
-		if (buf_len(&pass) > 0) {
-			if (ring_append(&c->in, buf_ptr(&pass), buf_len(&pass),
-			    0) != 0) {
-				c->input_dropped += buf_len(&pass);
-				if (now - c->input_told_at >= 1000 ||
-				    c->input_told_at == 0) {
-					notice_input_full(c);
-					c->input_told_at = now;
-				}
-			}
-			buf_reset(&pass);
-		}
+		/* Room was checked before the read: this cannot fail. */
+		if (buf_len(&pass) > 0 && ring_append(&c->in, buf_ptr(&pass),
+		    buf_len(&pass), 0) != 0)
+			fatal("input queue overflow");
+		buf_reset(&pass);
 		if (cmd != ESC_NONE)
 			client_escape(c, cmd, now);
 		if (c->state == ST_DONE)
 			break;
 	}
 	buf_free(&pass);
-}
-
-/* Write output to the terminal and acknowledge what was written. */
-static void
-client_write_tty(struct client *c)
-{
-	ssize_t	n;
-
-	n = write(STDOUT_FILENO, buf_ptr(&c->term), buf_len(&c->term));
-	if (n > 0) {
-		screen_track(&c->scr, buf_ptr(&c->term), n);
-		buf_consume(&c->term, n);
-		c->out_written += n;
-	}
-	else if (n == -1 && errno != EAGAIN && errno != EINTR) {
-		/* The terminal is gone: nobody can read the session now. */
-		tty_restore();
-		client_finish(c, 255);
-	}
 }
 
 /* Queue an ACK for written output, not too often during a flood. */
@@ -692,6 +774,7 @@ client_signals(struct client *c, uint64_t now)
 		case SIGCHLD:
 			if (ssh_reap(&c->proc, &status))
 				c->ssh_status = status, c->ssh_exited = 1;
+			ssh_reap_dying();
 			break;
 		case SIGCONT:
 			if (c->attached_once && c->tty)
@@ -715,17 +798,21 @@ client_resize(struct client *c)
 {
 	uint16_t	rows, cols;
 
-	if (!c->resize_due || c->state != ST_UP)
+	if (!c->resize_due)
+		return;
+	/* Known at once (the notice fits the width); sent once up. */
+	if (c->tty && tty_size(STDIN_FILENO, &rows, &cols) == 0) {
+		c->rows = rows;
+		c->cols = cols;
+	}
+	if (c->state != ST_UP || c->rows == 0)
 		return;
 	c->resize_due = 0;
-	if (!c->tty || tty_size(STDIN_FILENO, &rows, &cols) != 0)
-		return;
-	if (c->wiggle && rows > 1)
-		client_queued(c, proto_resize_put(&c->tx, rows - 1, cols));
+	if (c->wiggle && c->rows > 1)
+		client_queued(c, proto_resize_put(&c->tx, c->rows - 1,
+		    c->cols));
 	c->wiggle = 0;
-	c->rows = rows;
-	c->cols = cols;
-	client_queued(c, proto_resize_put(&c->tx, rows, cols));
+	client_queued(c, proto_resize_put(&c->tx, c->rows, c->cols));
 }
 
 /* Write queued frames to ssh. */
@@ -743,155 +830,208 @@ client_flush(struct client *c, uint64_t now)
 		client_lost(c, "ssh stopped reading", now);
 }
 
+/* ssh exited: take what it left in its pipes, then see why it ended. */
+static void
+client_ssh_gone(struct client *c, uint64_t now)
+{
+	c->ssh_exited = 0;
+	if (c->state != ST_CONNECTING && c->state != ST_UP)
+		return;
+	while (c->proc.out != -1 &&
+	    (c->state == ST_CONNECTING || c->state == ST_UP)) {
+		client_read_ssh(c, now);
+		if (c->proc.out != -1 && frame_dec_buffered(&c->rx) == 0)
+			break;
+	}
+	while (c->proc.err != -1)
+		client_read_err(c);
+	if (c->state == ST_CONNECTING || c->state == ST_UP)
+		client_ssh_exited(c, c->ssh_status, now);
+}
+
+/* The program ended and its output is on the screen: ack and leave. */
+static void
+client_exit_done(struct client *c, uint64_t now)
+{
+	if (c->state == ST_UP && !c->exit_acked) {
+		proto_u64_put(&c->tx, MSG_ACK, c->exit_end);
+		c->ack_sent = c->exit_end;
+		c->exit_acked = 1;
+	}
+	client_flush(c, now);
+	/* A shell that logged itself out is named as such. */
+	c->exit_why = doctor_explain_exit(c->scr.tail, c->scr.ntail,
+	    c->status);
+	client_finish(c, c->status);
+}
+
+/* The work due before sleeping: timers, queued frames, the notice. */
+static void
+client_step(struct client *c, uint64_t now)
+{
+	char	hint[2048];
+
+	if (c->ssh_exited)
+		client_ssh_gone(c, now);
+	if (c->state == ST_WAITING && now >= c->next_try) {
+		if (c->give_up_ms != 0 && c->lost_at != 0 &&
+		    now - c->lost_at >= c->give_up_ms) {
+			notice_clear(c);
+			client_hint(c, hint, sizeof hint);
+			client_finish_msg(c, 255, "gave up after %llu s without "
+			    "contact; the session is still there: %s",
+			    (unsigned long long)(now - c->lost_at) / 1000, hint);
+			return;
+		}
+		client_connect(c, now);
+	}
+	if (frame_dec_buffered(&c->rx) > 0)
+		client_frames(c, now);	/* a backlog, as room allows */
+	client_watch(c, now);
+	client_resize(c);
+	if (c->state == ST_UP)
+		client_send_input(c, now);
+	client_ack(c);
+	client_flush(c, now);
+	notice_update(c, now);
+	if (c->exited && c->out_written == c->exit_end &&
+	    buf_len(&c->term) == 0 && c->state != ST_DONE)
+		client_exit_done(c, now);
+}
+
+/* Add fd to the poll set; returns its index. */
+static int
+client_pfd(struct pollfd *pfd, int *n, int fd, short events)
+{
+	pfd[*n].fd = fd;
+	pfd[*n].events = events;
+	pfd[*n].revents = 0;
+	return (*n)++;
+}
+
+/* Sleep until something is ready or the nearest deadline; handle it. */
+static void
+client_poll(struct client *c, uint64_t now)
+{
+	struct pollfd	pfd[6];
+	int		n = 0, i_in = -1, i_out = -1, i_ssh = -1, i_err = -1;
+	int		i_net = -1, i_tx = -1;
+
+	client_pfd(pfd, &n, sig_fd(), POLLIN);
+	/*
+	 * Before the first WELCOME the terminal belongs to ssh (host key,
+	 * password and passphrase prompts read it); typed-ahead keys wait in
+	 * it.  While the input queue is full it waits too, as with ssh.
+	 */
+	if (c->stdin_open && c->attached_once && ring_room(&c->in) >= 2)
+		i_in = client_pfd(pfd, &n, STDIN_FILENO, POLLIN);
+	if (buf_len(&c->term) > 0)
+		i_out = client_pfd(pfd, &n, STDOUT_FILENO, POLLOUT);
+	if (c->proc.out != -1 && buf_len(&c->term) < TERM_MAX &&
+	    frame_dec_buffered(&c->rx) < FRAME_HDR + FRAME_MAX_PAYLOAD &&
+	    (c->state == ST_CONNECTING || c->state == ST_UP))
+		i_ssh = client_pfd(pfd, &n, c->proc.out, POLLIN);
+	if (c->proc.err != -1)
+		i_err = client_pfd(pfd, &n, c->proc.err, POLLIN);
+	if (c->proc.in != -1 && buf_len(&c->tx) > 0)
+		i_tx = client_pfd(pfd, &n, c->proc.in, POLLOUT);
+	if (c->netfd >= 0)
+		i_net = client_pfd(pfd, &n, c->netfd, POLLIN);
+	if (poll(pfd, n, client_timeout(c, now)) == -1) {
+		if (errno == EINTR)
+			return;
+		fatal("poll");
+	}
+	now = clock_ms();
+	if (pfd[0].revents & POLLIN)
+		client_signals(c, now);
+	if (i_net != -1 && (pfd[i_net].revents & POLLIN) &&
+	    net_watch_read(c->netfd)) {
+		debug_f("network changed");
+		client_probe(c, now, PROBE_MS);
+	}
+	if (i_out != -1 && (pfd[i_out].revents & (POLLOUT | POLLERR |
+	    POLLHUP)) && out_write(c) != 0) {
+		/* The terminal is gone: nobody can read the session now. */
+		client_finish(c, 255);
+	}
+	if (i_ssh != -1 && c->proc.out != -1 &&
+	    (pfd[i_ssh].revents & (POLLIN | POLLHUP | POLLERR)))
+		client_read_ssh(c, now);
+	if (i_err != -1 && c->proc.err != -1 &&
+	    (pfd[i_err].revents & (POLLIN | POLLHUP | POLLERR)))
+		client_read_err(c);
+	if (i_tx != -1 && c->proc.in != -1 &&
+	    (pfd[i_tx].revents & (POLLOUT | POLLERR)))
+		client_flush(c, now);
+	if (i_in != -1 && c->state != ST_DONE &&
+	    (pfd[i_in].revents & (POLLIN | POLLHUP)))
+		client_read_tty(c, now);
+}
+
+/* Give ssh the last frames (DETACH, the final ACK), for a bounded time. */
+static void
+client_flush_last(struct client *c)
+{
+	uint64_t	deadline = clock_ms() + EXIT_TX_MS, now;
+	struct pollfd	pfd;
+
+	while (c->proc.in != -1 && buf_len(&c->tx) > 0 &&
+	    (now = clock_ms()) < deadline) {
+		pfd.fd = c->proc.in;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, (int)(deadline - now)) <= 0)
+			break;
+		if (buf_write_fd(&c->tx, c->proc.in) == -1 &&
+		    errno != EAGAIN && errno != EINTR)
+			break;
+	}
+}
+
+/*
+ * Every way out: the output the terminal takes in time, the terminal
+ * modes the program changed put back, ssh ended (bounded whatever it
+ * does), the terminal restored, then the message on a clean line.
+ */
+static void
+client_end(struct client *c)
+{
+	char	restore[256];
+	size_t	n;
+
+	notice_clear(c);
+	if (c->attached_once && c->tty) {
+		n = screen_restore(&c->scr, restore, sizeof restore);
+		client_local_bytes(c, restore, n);
+	}
+	out_drain(c, EXIT_OUT_MS);
+	client_flush_last(c);
+	ssh_close(&c->proc, EXIT_SSH_MS);
+	tty_restore();
+	if (c->final_msg != NULL)
+		fprintf(stderr, "%slimpet: %s\n", c->scr.linelen > 0 &&
+		    c->attached_once ? "\n" : "", c->final_msg);
+	else if (c->exit_why != NULL)
+		fprintf(stderr, "%slimpet: %s\n", c->scr.linelen > 0 ?
+		    "\n" : "", c->exit_why);
+	fflush(stderr);
+}
+
 /* The main loop. */
 static int
 client_loop(struct client *c)
 {
-	struct pollfd	pfd[6];
 	uint64_t	now;
-	int		n, timeout, i_in, i_out, i_ssh, i_err, i_net, i_tx;
 
 	client_connect(c, clock_ms());
 	while (c->state != ST_DONE) {
 		now = clock_ms();
-		if (c->ssh_exited) {
-			c->ssh_exited = 0;
-			if (c->state == ST_CONNECTING || c->state == ST_UP) {
-				/* Take what ssh left in its pipes first. */
-				while (c->proc.out != -1 &&
-				    (c->state == ST_CONNECTING ||
-				    c->state == ST_UP)) {
-					client_read_ssh(c, now);
-					if (c->proc.out != -1 &&
-					    frame_dec_buffered(&c->rx) == 0)
-						break;
-				}
-				while (c->proc.err != -1)
-					client_read_err(c);
-				if (c->state == ST_CONNECTING ||
-				    c->state == ST_UP)
-					client_ssh_exited(c, c->ssh_status,
-					    now);
-			}
-		}
-		if (c->state == ST_WAITING && now >= c->next_try) {
-			if (c->give_up_ms != 0 && c->lost_at != 0 &&
-			    now - c->lost_at >= c->give_up_ms) {
-				notice_clear(c);
-				tty_msg("gave up after %llu s without contact; "
-				    "the session is still there: limpet "
-				    "attach %s %s", (unsigned long long)
-				    (now - c->lost_at) / 1000, c->ssh.dest,
-				    c->session);
-				client_finish(c, 255);
-				break;
-			}
-			client_connect(c, now);
-		}
-		if (frame_dec_buffered(&c->rx) > 0)
-			client_frames(c, now);	/* a backlog, as room allows */
-		client_watch(c, now);
-		client_resize(c);
-		if (c->state == ST_UP)
-			client_send_input(c, now);
-		client_ack(c);
-		client_flush(c, now);
-		notice_update(c, now);
-		if (c->exited && c->out_written == c->exit_end &&
-		    buf_len(&c->term) == 0) {
-			/* Tell the daemon it may go, then leave. */
-			if (c->state == ST_UP && !c->exit_acked) {
-				proto_u64_put(&c->tx, MSG_ACK, c->exit_end);
-				c->ack_sent = c->exit_end;
-				c->exit_acked = 1;
-			}
-			client_flush(c, now);
-			client_finish(c, c->status);
-			/* A shell that logged itself out is named as such. */
-			c->exit_why = client_why_exit(c->scr.tail,
-			    c->scr.ntail, c->status);
-			break;
-		}
+		client_step(c, now);
 		if (c->state == ST_DONE)
 			break;
-
-		n = 0;
-		pfd[n].fd = sig_fd();
-		pfd[n++].events = POLLIN;
-		i_in = i_out = i_ssh = i_err = i_net = i_tx = -1;
-		if (c->stdin_open) {
-			i_in = n;
-			pfd[n].fd = STDIN_FILENO;
-			pfd[n++].events = POLLIN;
-		}
-		if (buf_len(&c->term) > 0) {
-			i_out = n;
-			pfd[n].fd = STDOUT_FILENO;
-			pfd[n++].events = POLLOUT;
-		}
-		if (c->proc.out != -1 && buf_len(&c->term) < TERM_MAX &&
-		    frame_dec_buffered(&c->rx) < FRAME_HDR + FRAME_MAX_PAYLOAD &&
-		    (c->state == ST_CONNECTING || c->state == ST_UP)) {
-			i_ssh = n;
-			pfd[n].fd = c->proc.out;
-			pfd[n++].events = POLLIN;
-		}
-		if (c->proc.err != -1) {
-			i_err = n;
-			pfd[n].fd = c->proc.err;
-			pfd[n++].events = POLLIN;
-		}
-		if (c->proc.in != -1 && buf_len(&c->tx) > 0) {
-			i_tx = n;
-			pfd[n].fd = c->proc.in;
-			pfd[n++].events = POLLOUT;
-		}
-		if (c->netfd >= 0) {
-			i_net = n;
-			pfd[n].fd = c->netfd;
-			pfd[n++].events = POLLIN;
-		}
-		timeout = client_timeout(c, now);
-		if (poll(pfd, n, timeout) == -1) {
-			if (errno == EINTR)
-				continue;
-			fatal("poll");
-		}
-		now = clock_ms();
-		if (pfd[0].revents & POLLIN)
-			client_signals(c, now);
-		if (i_net != -1 && (pfd[i_net].revents & POLLIN) &&
-		    net_watch_read(c->netfd)) {
-			debug_f("network changed");
-			client_probe(c, now, PROBE_MS);
-		}
-		if (i_out != -1 && (pfd[i_out].revents & (POLLOUT | POLLERR)))
-			client_write_tty(c);
-		if (i_ssh != -1 && c->proc.out != -1 &&
-		    (pfd[i_ssh].revents & (POLLIN | POLLHUP | POLLERR)))
-			client_read_ssh(c, now);
-		if (i_err != -1 && c->proc.err != -1 &&
-		    (pfd[i_err].revents & (POLLIN | POLLHUP | POLLERR)))
-			client_read_err(c);
-		if (i_tx != -1 && c->proc.in != -1 &&
-		    (pfd[i_tx].revents & (POLLOUT | POLLERR)))
-			client_flush(c, now);
-		if (i_in != -1 && (pfd[i_in].revents & (POLLIN | POLLHUP)))
-			client_read_tty(c, now);
+		client_poll(c, now);
 	}
-	/* Let ssh deliver the last frames (DETACH, the final ACK). */
-	if (c->proc.in != -1 && buf_len(&c->tx) > 0) {
-		fcntl(c->proc.in, F_SETFL, 0);
-		buf_write_fd(&c->tx, c->proc.in);
-	}
-	client_close_ssh(c);
-	notice_clear(c);
-	while (buf_len(&c->term) > 0 && buf_write_fd(&c->term,
-	    STDOUT_FILENO) > 0)
-		;
-	tty_restore();
-	if (c->exit_why != NULL)
-		tty_msg("%s", c->exit_why);
+	client_end(c);
 	return c->exit_code;
 }
 
@@ -912,7 +1052,7 @@ client_parse(struct client *c, int mode, int argc, char **argv)
 		fprintf(stderr, "limpet: --all is for limpet kill\n");
 		return 255;
 	}
-	if (cmdline_seconds(&c->cl, "keepalive", KEEPALIVE_S, &secs, err,
+	if (cmdline_seconds(&c->cl, "keepalive", PROTO_KEEPALIVE_S, &secs, err,
 	    sizeof err) != 0)
 		goto bad;
 	c->keepalive_ms = secs * 1000;
@@ -947,6 +1087,7 @@ client_parse(struct client *c, int mode, int argc, char **argv)
 	if (c->ssh.prog == NULL)
 		c->ssh.prog = "ssh";
 	c->ssh.server_path = cmdline_get(&c->cl, "server-path");
+	c->ssh.server_dir = cmdline_get(&c->cl, "server-dir");
 	c->ssh.opts = c->cl.ssh;
 	c->ssh.nopts = c->cl.nssh;
 	c->ssh.dest = c->cl.dest;
@@ -956,8 +1097,27 @@ bad:
 	return 255;
 }
 
+/* A client with its queues set up and nothing running. */
+struct client *
+client_new(void)
+{
+	struct client	*c = xcalloc(1, sizeof *c);
+
+	c->netfd = -1;
+	c->proc.pid = -1;
+	c->proc.in = c->proc.out = c->proc.err = -1;
+	c->keepalive_ms = PROTO_KEEPALIVE_S * 1000;
+	c->dead_ms = DEAD_S * 1000;
+	escape_init(&c->esc);
+	ring_init(&c->in, INPUT_MAX, 0);
+	buf_init(&c->tx, TX_MAX);
+	buf_init(&c->term, TERM_MAX + 2 * (FRAME_HDR + FRAME_MAX_PAYLOAD));
+	frame_dec_init(&c->rx);
+	return c;
+}
+
 /* Release everything the client holds. */
-static void
+void
 client_free(struct client *c)
 {
 	if (c->netfd >= 0)
@@ -967,6 +1127,7 @@ client_free(struct client *c)
 	buf_free(&c->tx);
 	buf_free(&c->term);
 	frame_dec_free(&c->rx);
+	free(c->final_msg);
 	free(c);
 }
 
@@ -976,11 +1137,10 @@ client_main(int mode, int argc, char **argv)
 {
 	static const int	 sigs[] = { SIGWINCH, SIGCHLD, SIGCONT,
 				    SIGTERM, SIGHUP, SIGINT };
-	struct client		*c = xcalloc(1, sizeof *c);
+	struct client		*c = client_new();
 	const char		*logpath;
 	int			 r;
 
-	c->netfd = -1;
 	if ((r = client_parse(c, mode, argc, argv)) != 0) {
 		client_free(c);
 		return r;
@@ -1017,21 +1177,10 @@ client_main(int mode, int argc, char **argv)
 	atexit(tty_restore);
 	c->client_id = client_random_id();
 	c->user_verbose = ssh_user_verbose(&c->ssh);
-	c->pass_stderr = 1;
+	c->pass_stderr = c->user_verbose;
 	c->stdin_open = 1;
-	c->proc.pid = -1;
-	c->proc.in = c->proc.out = c->proc.err = -1;
 	c->netfd = net_watch_open();
-	escape_init(&c->esc);
-	ring_init(&c->in, INPUT_MAX, 0);
-	buf_init(&c->tx, TX_MAX);
-	buf_init(&c->term, TERM_MAX + 2 * (FRAME_HDR + FRAME_MAX_PAYLOAD));
-	frame_dec_init(&c->rx);
-	sock_nonblock(STDIN_FILENO);
-	sock_nonblock(STDOUT_FILENO);
 	r = client_loop(c);
-	sock_blocking(STDIN_FILENO);
-	sock_blocking(STDOUT_FILENO);
 	client_free(c);
 	return r;
 }

@@ -452,18 +452,6 @@ sock_nonblock(int fd)
 	return 0;
 }
 
-/* Make fd blocking again (stdio is shared with the user's shell). */
-int
-sock_blocking(int fd)
-{
-	int	fl;
-
-	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
-	    fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1)
-		return ERR_SYSTEM;
-	return 0;
-}
-
 /*
  * Write all of p to fd, blocking or not, waiting up to timeout_ms each
  * time it is full.  For small writes outside the poll loops: a preamble,

@@ -27,7 +27,6 @@ int	sock_listen(const char *);
 int	sock_connect(const char *);
 int	sock_peer_ok(int);
 int	sock_nonblock(int);
-int	sock_blocking(int);
 int	sock_write_all(int, const void *, size_t, int);
 int	sock_path(char *, size_t, const char *, const char *, const char *);
 int	sock_id_valid(const char *);

@@ -576,38 +576,6 @@ def test_dropped_output_is_reported_on_attach(spawn, lab):
     q.sendline("exit")
 
 
-@pytest.mark.timeout(180)
-def test_input_past_the_bound_is_reported(spawn, lab):
-    """Typing more than the client keeps while cut off says so."""
-    p = start(spawn, lab, opts=["--dead", "2"], timeout=30)
-    p.sendline("stty -echo; cat > /dev/null; stty echo; echo cat-d''one")
-    time.sleep(0.5)
-    lab.stop()
-    kill_ssh(p, signal.SIGSTOP)
-    line = "x" * 99 + "\n"
-    chunk = line * 100
-    for _ in range(120):          # 1.2 MB: more than the 1 MiB kept
-        p.send(chunk)
-    p.expect(r"input buffer full .*: (\d+) typed bytes were NOT sent")
-    lab.start()
-    p.send("~r")                  # skip the backoff, as a user would
-    # A full buffer takes no more keys, ^D included: wait until it drained.
-    deadline = time.monotonic() + 90
-    while True:
-        assert time.monotonic() < deadline, "typed input never drained"
-        time.sleep(1)
-        p.send("~s")
-        p.expect(r"(\d+) waiting for the server")
-        if p.match.group(1) == "0":
-            break
-    # What was dropped was cut at a read boundary, mid-line: end the line.
-    p.send("\n")
-    p.sendcontrol("d")
-    p.expect("cat-done", timeout=30)
-    p.sendline("exit")
-    assert ended(p) == 0
-
-
 def test_noise_before_the_relay_is_skipped(spawn, lab, limpet_bin):
     """A server that prints before limpet starts (a chatty rc file)."""
     noisy = os.path.join(lab.basedir, "noisy.sh")
