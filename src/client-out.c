@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "client-int.h"
 #include "client-tty.h"
 #include "clock.h"

@@ -860,7 +860,7 @@ client_exit_done(struct client *c, uint64_t now)
 	}
 	client_flush(c, now);
 	/* A shell that logged itself out is named as such. */
-	c->exit_why = doctor_explain_exit(c->scr.tail, c->scr.ntail,
+	c->exit_why = client_why_exit(c->scr.tail, c->scr.ntail,
 	    c->status);
 	client_finish(c, c->status);
 }
