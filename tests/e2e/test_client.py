@@ -341,7 +341,10 @@ def test_give_up_hint_is_pasteable(spawn, lab, run):
     sid = session_id(p)
     lab.stop()
     kill_ssh(p, signal.SIGSTOP)
-    p.expect(r"\n(limpet: gave up after[^\r\n]*)", timeout=30)
+    # At a line start: after a newline, or after the escape sequence that
+    # put the cursor back when the no-contact notice went away.
+    p.expect(r"(?:\n|\x1b\[[0-9;]*[A-Za-z]|\x1b[78])"
+             r"(limpet: gave up after[^\r\n]*)", timeout=30)
     line = p.match.group(1)
     assert ended(p) == 255
     hint = line[line.index("limpet attach"):]
