@@ -8,7 +8,6 @@
 #include <sys/wait.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,8 +18,8 @@
 #include "compat.h"
 #include "client-ssh.h"
 #include "err.h"
+#include "proc.h"
 #include "proto.h"
-#include "sig.h"
 #include "xmalloc.h"
 
 #define NOT_INSTALLED	"limpet is not installed on the server"
@@ -118,28 +117,15 @@ ssh_user_verbose(const struct ssh_conf *c)
 	return 0;
 }
 
-/* Start ssh with three pipes. */
+/* Start ssh with three pipes (proc.c: no fd or child leaks on failure). */
 int
 ssh_spawn(const struct ssh_conf *c, struct ssh_proc *p)
 {
-	int	 pin[2], pout[2], perr[2], i, n = 0;
-	char	**argv, *cmd, ct[32];
-	pid_t	 pid;
+	static const int how[3] = { PROC_PIPE, PROC_PIPE, PROC_PIPE };
+	struct proc	 pr;
+	int		 i, n = 0, r;
+	char		**argv, *cmd, ct[32];
 
-	if (compat_pipe2(pin, O_CLOEXEC) == -1)
-		return ERR_SYSTEM;
-	if (compat_pipe2(pout, O_CLOEXEC) == -1) {
-		close(pin[0]);
-		close(pin[1]);
-		return ERR_SYSTEM;
-	}
-	if (compat_pipe2(perr, O_CLOEXEC) == -1) {
-		close(pin[0]);
-		close(pin[1]);
-		close(pout[0]);
-		close(pout[1]);
-		return ERR_SYSTEM;
-	}
 	cmd = ssh_remote_command(c->server_path, c->server_dir);
 	argv = xcalloc(c->nopts + 16, sizeof *argv);
 	argv[n++] = (char *)c->prog;
@@ -161,37 +147,16 @@ ssh_spawn(const struct ssh_conf *c, struct ssh_proc *p)
 	argv[n++] = cmd;
 	argv[n] = NULL;
 
-	pid = fork();
-	if (pid == 0) {
-		dup2(pin[0], STDIN_FILENO);
-		dup2(pout[1], STDOUT_FILENO);
-		dup2(perr[1], STDERR_FILENO);
-		sig_reset();
-		signal(SIGPIPE, SIG_DFL);
-		compat_closefrom(STDERR_FILENO + 1);
-		execvp(argv[0], argv);
-		fprintf(stderr, "limpet: cannot run %s: %s\n", argv[0],
-		    strerror(errno));
-		_exit(127);
-	}
+	proc_init(&pr);
+	r = proc_spawn(&pr, argv, how, PROC_NONBLOCK);
 	free(argv);
 	free(cmd);
-	close(pin[0]);
-	close(pout[1]);
-	close(perr[1]);
-	if (pid == -1) {
-		close(pin[1]);
-		close(pout[0]);
-		close(perr[0]);
-		return ERR_SYSTEM;
-	}
-	fcntl(pin[1], F_SETFL, O_NONBLOCK);
-	fcntl(pout[0], F_SETFL, O_NONBLOCK);
-	fcntl(perr[0], F_SETFL, O_NONBLOCK);
-	p->pid = pid;
-	p->in = pin[1];
-	p->out = pout[0];
-	p->err = perr[0];
+	if (r != 0)
+		return r;
+	p->pid = pr.pid;
+	p->in = pr.fd[0];
+	p->out = pr.fd[1];
+	p->err = pr.fd[2];
 	return 0;
 }
 

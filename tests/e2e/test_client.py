@@ -453,3 +453,18 @@ def test_server_dir_reaches_the_relay_and_the_hint(spawn, lab, run):
     i = words.index("--server-dir")
     assert words[i + 1] == "/srv dir/it's", hint
     assert words[-1] == "abc"
+
+
+def test_missing_ssh_program_is_named(spawn, lab):
+    """A --ssh program that does not exist is named as such in one line
+    (it used to be blamed on the server: ssh's exit 127 looked like a
+    relay that could not run limpet)."""
+    p = spawn([lab.limpet_cmd()[0], "--ssh", "/nonexistent/ssh",
+               "-F", lab.ssh_config, "lab"])
+    p.expect(pexpect.EOF)
+    lines = [x for x in p.before.replace("\r", "").split("\n") if x.strip()]
+    assert len(lines) == 1, lines
+    assert "cannot run /nonexistent/ssh" in lines[0], lines
+    assert "server" not in lines[0], lines
+    p.close()
+    assert p.exitstatus == 255
