@@ -569,6 +569,11 @@ class Soak:
     def finish(self):
         """Quiesce, measure idle, end the session, check everything."""
         open(os.path.join(self.peerdir, "pause"), "w").close()
+        if not self.cur.child.isalive():
+            self.find("the soak ended early: client %s is gone" %
+                      self.cur.name)
+            self.check_input()
+            return
         if not self.drain_input(300):
             self.find("input not all delivered 300 s after the last cut: "
                       "sent %d, peer got %d" % (self.sent,
@@ -766,6 +771,14 @@ class Soak:
         if self.lab is not None:
             self.lab.close()
         reports += sshlab.san_reports(self.workdir)
+        # A report may also land on the client's terminal (stderr).
+        for c in self.clients:
+            m = re.search(rb"[^\n]*(runtime error:|ERROR: AddressSanitizer|"
+                          rb"ERROR: LeakSanitizer)[^\n]*", bytes(c.raw))
+            if m:
+                self.find("sanitizer report on %s's terminal: %s" % (
+                    c.name, re.sub(rb"\x1b\[[0-9;]*m", b"",
+                                   m.group(0)).decode(errors="replace")))
         for path, text in reports:
             self.find("sanitizer report %s:\n%s" % (os.path.basename(path),
                                                      text[:4000]))
