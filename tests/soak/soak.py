@@ -517,10 +517,14 @@ class Soak:
                 (p, comm(p)) for p in left]))
 
     def recovered(self, kind, desc):
-        """After a fault: the output must move on again."""
+        """After a fault: the output must move on again.  Returns how long
+        after the fault healed a line written after it showed up."""
         c = self.cur
-        seq = max(self.status()[1], c.max_seq() + 1) + 5
         t = time.monotonic()
+        # Lines the peer writes from now on can only come through a
+        # connection that works: the status file is at most 0.2 s old.
+        time.sleep(0.3)
+        seq = max(self.status()[1], c.max_seq() + 1)
         if c.wait(lambda: c.max_seq() >= seq, RECOVER_S):
             return time.monotonic() - t
         self.find("output did not resume within %ds after %s (%s): the "
