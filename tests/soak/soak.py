@@ -215,7 +215,10 @@ class Client:
         """Type data; returns how much went in before the deadline."""
         fd = self.child.child_fd
         off = 0
-        os.set_blocking(fd, False)
+        try:
+            os.set_blocking(fd, False)
+        except OSError:
+            return 0
         while off < len(data) and time.monotonic() < deadline:
             try:
                 off += os.write(fd, data[off:off + 16384])
