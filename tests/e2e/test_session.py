@@ -546,6 +546,49 @@ def test_flood_is_bounded_and_interruptible(spawn, lab):
     assert ended(p) == 0
 
 
+def test_paste_through_cuts_while_output_waits(spawn, lab):
+    """A big paste while the terminal does not read the output and ssh
+    is killed twice: after each reconnect the client has every one of
+    its descriptors to poll at once (signals, terminal in and out, ssh's
+    three pipes, the network watcher).  Found by the chaos soak
+    (make soak SOAK_SEED=3 SOAK_CUTS=3 SOAK_MIN_PASTE=8388608
+    SOAK_MAX_PASTE=8388608 SOAK_MAX_BLACKHOLE=5): UBSan reported
+    index 6 out of bounds for pollfd[6] in client_loop."""
+    p = start(spawn, lab, encoding=None, timeout=30)
+    p.sendline(b"stty -echo; (while :; do seq 1 3000; sleep 0.05; done) & "
+               b"cat > /dev/null")
+    wait_for(lambda: server_procs(lab, ["cat"]), what="cat")
+    fd = p.child_fd
+    chunk = (b"x" * 99 + b"\n") * 100
+    sent, killed = 0, 0
+    os.set_blocking(fd, False)
+    try:
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline and sent < 4 << 20:
+            if killed < 2 and sent > (killed + 1) << 20:
+                killed += min(1, kill_ssh(p))
+            try:
+                sent += os.write(fd, chunk)
+            except BlockingIOError:
+                time.sleep(0.01)
+    finally:
+        os.set_blocking(fd, True)
+    data = b""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            data += p.read_nonblocking(1 << 16, timeout=0.2)
+        except pexpect.TIMEOUT:
+            pass
+        except pexpect.EOF:
+            break
+    i = data.find(b"runtime error")
+    assert i < 0, data[max(0, i - 100):i + 300].decode(errors="replace")
+    assert p.isalive(), data[-500:].decode(errors="replace")
+    # Megabytes of typed lines may still be on their way to cat: the
+    # teardown ends the client and the session by pid.
+
+
 def test_relay_killed(spawn, lab):
     """kill -9 of the server-side relay loses nothing."""
     p = start(spawn, lab)
