@@ -589,6 +589,40 @@ def test_paste_through_cuts_while_output_waits(spawn, lab):
     # teardown ends the client and the session by pid.
 
 
+def zombies(pid):
+    """The children of pid that exited and were not reaped."""
+    out = []
+    for kid in sshlab.proc_children().get(pid, []):
+        try:
+            with open("/proc/%d/stat" % kid) as f:
+                st = f.read()
+        except OSError:
+            continue
+        if st[st.rfind(")") + 2:].split()[0] == "Z":
+            out.append(kid)
+    return out
+
+
+def test_abandoned_ssh_is_reaped(spawn, lab):
+    """A hung link is given up on while its ssh still runs: the client
+    kills that ssh and must also reap it, or every such cut leaves a
+    zombie behind (the chaos soak found 9 after 100 cuts:
+    make soak SOAK_SEED=2 SOAK_CUTS=8 SOAK_MAX_PASTE=65536
+    SOAK_MAX_BLACKHOLE=5)."""
+    p = start(spawn, lab, opts=["--dead", "2"])
+    old = ssh_pids(p.pid)
+    assert kill_ssh(p, signal.SIGSTOP) == 1
+    p.sendline("echo af''ter-$((6*7))")     # an answer is owed: 2 s
+    p.expect("after-42", timeout=20)
+    assert [q for q in ssh_pids(p.pid) if q not in old]
+    # The old ssh was killed when the link was given up on; once the
+    # session is back it has long been a zombie unless it was reaped.
+    wait_for(lambda: not zombies(p.pid), timeout=5,
+             what="the abandoned ssh %s to be reaped" % old)
+    p.sendline("exit")
+    assert ended(p) == 0
+
+
 def test_relay_killed(spawn, lab):
     """kill -9 of the server-side relay loses nothing."""
     p = start(spawn, lab)
