@@ -609,6 +609,10 @@ class Soak:
             self.find("session daemon %d or relays %s still alive 10 s "
                       "after the session ended" % (self.daemon_pid,
                                                    self.relay_pids()))
+        left = [p for p in self.sshd.session_pids() if sshlab.alive(p)]
+        if left:
+            self.find("daemons %s still listed in the sessions directory "
+                      "after the session ended" % left)
         self.check_input()
         self.check_output()
 
