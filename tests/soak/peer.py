@@ -9,7 +9,8 @@ Puts its terminal in raw mode, then at once:
   out_line), so the driver can tell a gap, a duplicate or a damaged line
   and say which;
 - appends every byte it reads from the terminal to DIR/recv, and keeps
-  DIR/status ("<bytes received> <lines written> <sha256 of the output>")
+  DIR/status ("<bytes received> <lines written> <sha256 of the output>
+  <rows> <columns>")
   up to date (written to a temporary file and renamed).
 
 While DIR/pause exists it writes nothing (the driver measures idle CPU).
@@ -34,9 +35,13 @@ def out_line(seq):
 
 
 def write_status(d, got, lines, digest):
+    try:
+        cols, rows = os.get_terminal_size(0)
+    except OSError:
+        cols, rows = 0, 0
     tmp = os.path.join(d, "status.tmp")
     with open(tmp, "w") as f:
-        f.write("%d %d %s\n" % (got, lines, digest))
+        f.write("%d %d %s %d %d\n" % (got, lines, digest, rows, cols))
     os.rename(tmp, os.path.join(d, "status"))
 
 

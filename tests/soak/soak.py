@@ -11,17 +11,18 @@ sanitized limpet client runs in the client namespace on a PTY the driver
 holds, with tests/soak/peer.py as the session's program.  The peer writes
 a numbered output stream at a bounded rate and records every input byte;
 the driver pastes a numbered input stream in bursts of random size,
-resizes the terminal, and between pastes does one fault per cut: kill -9
-of the client's ssh, kill -9 of the relay, SIGSTOP of ssh for a while, a
-blackhole of the path, a new client address, an sshd restart, or a
-takeover by a second client and back.  After each fault the output must
+resizes the terminal (also during blackholes), and between pastes does
+one fault per cut: kill -9 of the client's ssh, kill -9 of the relay,
+SIGSTOP of ssh for a while, a blackhole of the path, a new client
+address, an sshd restart, or a takeover by a second client and back.
+After each fault the output must
 move on again.
 
 At the end: the input the peer got equals what was pasted (sha256; else
 where the first difference is and which records it hit), every output
 line reached the client exactly once and intact (a takeover may replay
 lines the old client already showed; that is counted, not a fault), the
-client and daemon use no CPU when idle, hold no more descriptors than at
+session's terminal has the client's last size, the client and daemon use no CPU when idle, hold no more descriptors than at
 the start, leave no zombie, the session ends when its program does with
 no daemon or relay left, and no sanitizer report was written.
 
@@ -187,6 +188,7 @@ class Client:
         self.eof = False
         self.written = 0
         self.fd_base = None
+        self.size = (24, 80)
         self.started = time.monotonic()
         self.rd = threading.Thread(target=self._read, daemon=True)
         self.rd.start()
@@ -394,10 +396,19 @@ class Soak:
         """(received, lines, sha256) from the peer."""
         try:
             with open(os.path.join(self.peerdir, "status")) as f:
-                got, lines, digest = f.read().split()
+                got, lines, digest, _, _ = f.read().split()
             return int(got), int(lines), digest
         except (OSError, ValueError):
             return 0, 0, ""
+
+    def peer_size(self):
+        """(rows, columns) of the session's terminal as the peer sees it."""
+        try:
+            with open(os.path.join(self.peerdir, "status")) as f:
+                rows, cols = f.read().split()[3:5]
+            return int(rows), int(cols)
+        except (OSError, ValueError):
+            return 0, 0
 
     def wait_until(self, pred, timeout, step=0.1):
         end = time.monotonic() + timeout
@@ -456,10 +467,14 @@ class Soak:
             secs = r.uniform(1, max(1, self.p.max_blackhole))
             self.lab.blackhole(True)
             try:
-                time.sleep(secs)
+                time.sleep(secs / 2)
+                # A resize nobody can hear must still arrive.
+                size = self.resize() if r.random() < 0.5 else None
+                time.sleep(secs / 2)
             finally:
                 self.lab.blackhole(False)
-            return "blackhole for %.1fs" % secs
+            return "blackhole for %.1fs%s" % (
+                secs, ", resized to %dx%d in it" % size if size else "")
         if kind == "addr-change":
             return "client moved to %s" % self.lab.change_client_addr()
         if kind == "sshd-restart":
@@ -539,6 +554,7 @@ class Soak:
         rows, cols = self.rng.randint(5, 80), self.rng.randint(20, 250)
         try:
             self.cur.child.setwinsize(rows, cols)
+            self.cur.size = (rows, cols)
         except Exception:
             pass
         return rows, cols
@@ -592,6 +608,13 @@ class Soak:
                       "peer wrote %d lines, %s shows up to %d" % (
                           lines, c.name, c.max_seq()))
         time.sleep(1.0)
+        want = self.cur.size
+        if not self.wait_until(lambda: self.peer_size() == want, 10):
+            self.find("the session's terminal is %dx%d, %s's is %dx%d" % (
+                self.peer_size() + (self.cur.name,) + want))
+        else:
+            self.info.append("terminal size %dx%d reached the session" %
+                             want)
         self.idle_checks()
         self.pastes.put(None)
         with open(os.path.join(self.peerdir, "stop.tmp"), "w") as f:
