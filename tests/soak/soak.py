@@ -15,16 +15,17 @@ resizes the terminal (also during blackholes), and between pastes does
 one fault per cut: kill -9 of the client's ssh, kill -9 of the relay,
 SIGSTOP of ssh for a while, a blackhole of the path, a new client
 address, an sshd restart, or a takeover by a second client and back.
-After each fault the output must
-move on again.
+After each fault the output must move on again.
 
 At the end: the input the peer got equals what was pasted (sha256; else
 where the first difference is and which records it hit), every output
 line reached the client exactly once and intact (a takeover may replay
 lines the old client already showed; that is counted, not a fault), the
-session's terminal has the client's last size, the client and daemon use no CPU when idle, hold no more descriptors than at
-the start, leave no zombie, the session ends when its program does with
-no daemon or relay left, and no sanitizer report was written.
+session's terminal has the client's last size, the client and daemon
+use no CPU when idle, hold no more descriptors than at the start, leave
+no zombie, the session ends when its program does with no daemon or
+relay left, and no sanitizer report was written (in the report files or
+on a client's terminal).
 
 Everything random follows random.Random(SOAK_SEED); the seed is printed
 first, and every failure prints the command that replays the run.
