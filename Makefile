@@ -48,9 +48,8 @@ POBJ	:= $(patsubst src/%.c,build/portable/%.o,$(SRCS)) \
 	   $(patsubst compat/%.c,build/portable/compat-%.o,$(CSRCS))
 UBINS	:= $(patsubst tests/unit/%.c,build/san/%,$(UTESTS))
 
-.PHONY: all san deps check unit e2e fuzz try bench install clean portable \
-	portable-e2e
-.PHONY: static uninstall deb
+.PHONY: all san deps check unit e2e fuzz fuzzers fuzz-long soak try bench \
+	install clean portable portable-e2e static uninstall deb
 
 all: limpet
 
@@ -116,24 +115,55 @@ unit: $(UBINS) build/portable/test-compat
 	@set -e; for t in $(UBINS) build/portable/test-compat; do \
 	    echo "== $$t"; ./$$t; done
 
-# libFuzzer target for the frame decoder; `make check` runs it briefly.
-FUZZSRC	:= src/frame.c src/buf.c src/proto.c src/log.c src/xmalloc.c src/err.c \
-	   $(CSRCS)
+# libFuzzer targets: every fuzz/<name>-fuzzer.c builds to
+# build/fuzz/<name>-fuzzer, linked with all of the library (src/*.c and
+# src/doctor/*.c, not main.c), so a new target needs no edit here.
+# fuzz/run.sh finds each target's seeds (fuzz/corpus-<name>/), dictionary
+# (fuzz/<name>.dict) and extra flags (fuzz/<name>.options).
+FUZZERS	:= $(patsubst fuzz/%-fuzzer.c,build/fuzz/%-fuzzer,\
+	    $(sort $(wildcard fuzz/*-fuzzer.c)))
+FUZZLIB	:= $(filter-out src/main.c,$(sort $(wildcard src/*.c src/doctor/*.c)))
+FUZZOBJ	:= $(patsubst src/%.c,build/fuzz/obj/%.o,$(FUZZLIB)) \
+	   $(patsubst compat/%.c,build/fuzz/obj/compat-%.o,$(CSRCS))
+FUZZFL	= -std=c11 -D_GNU_SOURCE -DLIMPET_VERSION='"$(VERSION)"' \
+	  -iquote src -iquote compat $(HAVES) -g -O1 -fno-omit-frame-pointer
 
-build/fuzz/frame-fuzzer: fuzz/frame-fuzzer.c $(FUZZSRC) | build/fuzz
-	$(CLANG) -std=c11 -D_GNU_SOURCE -iquote src -iquote compat $(HAVES) \
-	    -g -O1 \
-	    -fsanitize=fuzzer,address,undefined -o $@ fuzz/frame-fuzzer.c \
-	    $(FUZZSRC)
+.SECONDARY: $(FUZZOBJ)
 
-fuzz: build/fuzz/frame-fuzzer
-	mkdir -p build/fuzz/corpus
-	./build/fuzz/frame-fuzzer -max_total_time=$${FUZZ_SECONDS:-20} \
-	    -max_len=4096 -dict=fuzz/frame.dict build/fuzz/corpus fuzz/corpus
+build/fuzz/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZFL) -fsanitize=fuzzer-no-link,address,undefined \
+	    -c -o $@ $<
+
+build/fuzz/obj/compat-%.o: compat/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZFL) -fsanitize=fuzzer-no-link,address,undefined \
+	    -c -o $@ $<
+
+build/fuzz/%-fuzzer: fuzz/%-fuzzer.c $(FUZZOBJ) | build/fuzz
+	$(CLANG) $(FUZZFL) -fsanitize=fuzzer,address,undefined -o $@ $< \
+	    $(FUZZOBJ) $(LDLIBS)
+
+fuzzers: $(FUZZERS)
+
+# Every target briefly (`make check`): FUZZ_SECONDS each (default 15),
+# two at a time.
+fuzz: $(FUZZERS)
+	sh fuzz/run.sh $(or $(FUZZ_SECONDS),15) $(FUZZERS)
+
+# Every target for FUZZ_SECONDS each (default 600), two at a time.
+fuzz-long: $(FUZZERS)
+	sh fuzz/run.sh $(or $(FUZZ_SECONDS),600) $(FUZZERS)
 
 e2e: build/san/limpet limpet
 	LIMPET_BIN=$(CURDIR)/build/san/limpet $(PYTHON) -m pytest -q \
 	    -p no:cacheprovider tests/e2e $(PYTEST_ARGS)
+
+# The chaos soak (not part of `make check`): faults at random moments in a
+# network lab while data flows both ways.  SOAK_CUTS, SOAK_SEED,
+# SOAK_MAX_PASTE, SOAK_MAX_BLACKHOLE: see docs/reliability.md.
+soak: build/san/limpet
+	$(PYTHON) tests/soak/soak.py
 
 # Install from Debian whatever the tests need and this machine lacks.
 deps:

@@ -18,10 +18,10 @@ import pytest
 import sshlab
 
 
-# The notice, its removal (which replays the cursor's line after \r) and
-# the cursor position query sent before it is drawn.
-NOTICE_RE = re.compile(rb"\x1b7(?:\x1b\[6n|\x1b\[\d+;1H\x1b\[2K(?:\x1b\[7m"
-                       rb"[^\x1b]*\x1b\[0m|\r[^\x1b]*)?)\x1b8")
+# Everything limpet draws itself is bracketed by save/restore cursor
+# (ESC 7 ... ESC 8): the notice, taking it away (which repaints the
+# cursor's line) and the cursor position query; sessions here use neither.
+NOTICE_RE = re.compile(rb"\x1b7.*?\x1b8", re.S)
 
 
 def ssh_pids(client_pid):
@@ -58,6 +58,50 @@ def wait_for(pred, timeout=10.0, what="condition"):
             return v
         time.sleep(0.05)
     raise AssertionError("timed out waiting for " + what)
+
+
+def server_procs(lab, argv):
+    """Pids of the session daemons' descendants running exactly argv."""
+    want = [a.encode() for a in argv]
+    out = []
+    for daemon in lab.session_pids():
+        for pid in sshlab.descendants(daemon):
+            try:
+                with open("/proc/%d/cmdline" % pid, "rb") as f:
+                    if f.read().split(b"\0")[:-1] == want:
+                        out.append(pid)
+            except OSError:
+                pass
+    return out
+
+
+def relay_pids(lab):
+    """The relays sshd is running now."""
+    out = []
+    for pid in sshlab.descendants(lab.pid):
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if len(argv) > 1 and argv[1] == b"relay" and sshlab.alive(pid):
+            out.append(pid)
+    return out
+
+
+def ls_until(spawn, lab, pattern, timeout=10):
+    """Run `limpet ls` until its output matches pattern; returns it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ls = spawn(lab.limpet_cmd(sub="ls"))
+        ls.expect(pexpect.EOF)
+        out = ls.before
+        ls.close()
+        if re.search(pattern, out, re.M):
+            return out
+        assert time.monotonic() < deadline, \
+            "limpet ls never matched %r; last:\n%s" % (pattern, out)
+        time.sleep(0.2)
 
 
 def start(spawn, lab, opts=(), args=(), sub=None, **kw):
@@ -179,17 +223,27 @@ def test_typed_input_arrives_exactly_once(spawn, lab):
     p.sendline("stty -echo; echo cat''-ready; cat > %s; "
                "stty echo; echo saved-$((1+1))" % path)
     p.expect("cat-ready")
-    time.sleep(0.2)
     sent = []
+    hit, relays = set(), set()
     for i in range(30):
         line = "line-%03d-%s" % (i, "x" * (i % 7))
-        if i % 10 == 3:
-            kill_ssh(p)                     # ssh dies: seen at once
-        if i % 10 == 7:
-            kill_ssh(p, signal.SIGSTOP)     # link hangs: seen by timeout
+        if i % 10 in (3, 7):
+            # Each cut hits an established connection: wait until the
+            # reconnect after the previous cut has reached a new relay.
+            wait_for(lambda: set(relay_pids(lab)) - relays,
+                     what="a new relay")
+            relays.update(relay_pids(lab))
+            pids = wait_for(lambda: [q for q in ssh_pids(p.pid)
+                                     if q not in hit and sshlab.alive(q)],
+                            what="a new ssh")
+            hit.update(pids)
+            for q in pids:
+                # ssh dies (seen at once) or the link hangs (by timeout)
+                os.kill(q, signal.SIGKILL if i % 10 == 3 else
+                        signal.SIGSTOP)
         p.sendline(line)
         sent.append(line)
-        time.sleep(0.05)
+        time.sleep(0.05)    # pacing: the cuts fall between lines
     p.sendcontrol("d")
     p.expect("saved-2", timeout=30)
     p.sendline("echo do''ne")
@@ -197,6 +251,11 @@ def test_typed_input_arrives_exactly_once(spawn, lab):
     with open(path) as f:
         got = f.read().split("\n")
     assert got[:-1] == sent
+    # Every cut really cost a connection: one reconnect each.
+    p.sendline("")
+    p.send("~s")
+    p.expect(r"reconnects: +(\d+)")
+    assert int(p.match.group(1)) >= 6, p.match.group(0)
     p.sendline("exit")
     assert ended(p) == 0
 
@@ -206,12 +265,15 @@ def test_resize_reaches_remote_also_while_disconnected(spawn, lab):
     p.sendline("stty size")
     p.expect("24 80")
     p.setwinsize(30, 100)
-    time.sleep(0.3)
-    p.sendline("stty size")
-    p.expect("30 100")
+    # The resize travels on its own; ask until it has arrived.
+    for _ in range(50):
+        p.sendline("stty size")
+        if p.expect(["30 100", r"24 80\r"]) == 0:
+            break
+    else:
+        raise AssertionError("the resize never reached the remote")
     # Hang the link, resize while nobody can hear it, and come back.
-    kill_ssh(p, signal.SIGSTOP)
-    time.sleep(0.2)
+    assert kill_ssh(p, signal.SIGSTOP) >= 1
     p.setwinsize(40, 120)
     p.sendline("stty size")
     p.expect("40 120", timeout=20)
@@ -224,11 +286,14 @@ def test_kill9_client_then_attach(spawn, lab):
     sid = session_id(p)
     # Output made while no client is attached must come back on attach.
     p.sendline("sleep 1; echo late-$((500+5))")
-    time.sleep(0.3)
+    # The command reached the shell once its sleep runs.
+    wait_for(lambda: server_procs(lab, ["sleep", "1"]), what="sleep 1")
     for pid in [p.pid] + ssh_pids(p.pid):
         os.kill(pid, signal.SIGKILL)
     p.close(force=True)
-    time.sleep(1.5)
+    # The output is made while no client is attached.
+    wait_for(lambda: not server_procs(lab, ["sleep", "1"]),
+             what="sleep 1 to end")
     q = spawn(lab.limpet_cmd(sub="attach"))
     q.expect("late-505")
     assert session_id(q) == sid
@@ -255,10 +320,7 @@ def test_ls_attach_and_kill(spawn, lab, run):
     a.expect("reattach with: limpet attach .*%s" % sid_a)
     assert ended(a) == 0
     b = start(spawn, lab, args=["sleep", "300"])
-    time.sleep(1.0)
-    ls = spawn(lab.limpet_cmd(sub="ls"))
-    ls.expect(pexpect.EOF)
-    out = ls.before
+    out = ls_until(spawn, lab, r"\s\d+\s+attached\s.*sleep 300")
     assert re.search(r"%s\s+\d+\s+detached" % sid_a, out), out
     assert re.search(r"\s\d+\s+attached\s.*sleep 300", out), out
     # kill one by id; the attached client learns its session is gone.
@@ -434,6 +496,9 @@ def test_malformed_frames_drop_the_peer_not_the_session(spawn, lab):
     assert ended(p) == 0
 
 
+RSS_BOUND_KB = 48 * 1024
+
+
 def rss_kb(pid):
     """Resident memory of pid in KiB (0 if gone)."""
     try:
@@ -466,14 +531,96 @@ def test_flood_is_bounded_and_interruptible(spawn, lab):
     t0 = time.monotonic()
     p.expect("intr-42", timeout=20)
     waited = time.monotonic() - t0
-    # Sanitized builds carry ASan's shadow memory: the bound is loose but
-    # would catch a buffer that grows with the flood.
-    assert peak[0] < 120 * 1024, "daemon RSS %d KiB" % peak[0]
-    assert peak[1] < 120 * 1024, "client RSS %d KiB" % peak[1]
-    # A bound for correctness, not a benchmark: without flow control the
-    # backlog of a flood on loopback would take far longer to drain.
-    print("Ctrl-C brought the prompt back in %.2f s" % waited)
-    assert waited < 10, "Ctrl-C took %.1f s to bring the prompt" % waited
+    print("flood: peak RSS daemon %d KiB, client %d KiB; Ctrl-C brought "
+          "the prompt back in %.2f s" % (peak[0], peak[1], waited))
+    # Measured under ASan+UBSan (shadow memory included), three runs on
+    # a loaded 2-core machine: the daemon peaked at 26-34 MiB, the
+    # client at 15-21 MiB.  48 MiB leaves honest headroom yet catches a
+    # buffer that grows with the flood (the ring is 4 MiB, the client's
+    # queues a few MiB at most).
+    assert peak[0] < RSS_BOUND_KB, "daemon RSS %d KiB" % peak[0]
+    assert peak[1] < RSS_BOUND_KB, "client RSS %d KiB" % peak[1]
+    # The benchmark's goal is under 2 s on a 1 Mbit/s link; on loopback
+    # with flow control the backlog is small, so 2 s is generous even
+    # on a loaded machine.
+    assert waited < 2.0, "Ctrl-C took %.2f s to bring the prompt" % waited
+    p.sendline("exit")
+    assert ended(p) == 0
+
+
+def test_paste_through_cuts_while_output_waits(spawn, lab):
+    """A big paste while the terminal does not read the output and ssh
+    is killed twice: after each reconnect the client has every one of
+    its descriptors to poll at once (signals, terminal in and out, ssh's
+    three pipes, the network watcher).  Found by the chaos soak
+    (make soak SOAK_SEED=3 SOAK_CUTS=3 SOAK_MIN_PASTE=8388608
+    SOAK_MAX_PASTE=8388608 SOAK_MAX_BLACKHOLE=5): UBSan reported
+    index 6 out of bounds for pollfd[6] in client_loop."""
+    p = start(spawn, lab, encoding=None, timeout=30)
+    p.sendline(b"stty -echo; (while :; do seq 1 3000; sleep 0.05; done) & "
+               b"cat > /dev/null")
+    wait_for(lambda: server_procs(lab, ["cat"]), what="cat")
+    fd = p.child_fd
+    chunk = (b"x" * 99 + b"\n") * 100
+    sent, killed = 0, 0
+    os.set_blocking(fd, False)
+    try:
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline and sent < 4 << 20:
+            if killed < 2 and sent > (killed + 1) << 20:
+                killed += min(1, kill_ssh(p))
+            try:
+                sent += os.write(fd, chunk)
+            except BlockingIOError:
+                time.sleep(0.01)
+    finally:
+        os.set_blocking(fd, True)
+    data = b""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            data += p.read_nonblocking(1 << 16, timeout=0.2)
+        except pexpect.TIMEOUT:
+            pass
+        except pexpect.EOF:
+            break
+    i = data.find(b"runtime error")
+    assert i < 0, data[max(0, i - 100):i + 300].decode(errors="replace")
+    assert p.isalive(), data[-500:].decode(errors="replace")
+    # Megabytes of typed lines may still be on their way to cat: the
+    # teardown ends the client and the session by pid.
+
+
+def zombies(pid):
+    """The children of pid that exited and were not reaped."""
+    out = []
+    for kid in sshlab.proc_children().get(pid, []):
+        try:
+            with open("/proc/%d/stat" % kid) as f:
+                st = f.read()
+        except OSError:
+            continue
+        if st[st.rfind(")") + 2:].split()[0] == "Z":
+            out.append(kid)
+    return out
+
+
+def test_abandoned_ssh_is_reaped(spawn, lab):
+    """A hung link is given up on while its ssh still runs: the client
+    kills that ssh and must also reap it, or every such cut leaves a
+    zombie behind (the chaos soak found 9 after 100 cuts:
+    make soak SOAK_SEED=2 SOAK_CUTS=8 SOAK_MAX_PASTE=65536
+    SOAK_MAX_BLACKHOLE=5)."""
+    p = start(spawn, lab, opts=["--dead", "2"])
+    old = ssh_pids(p.pid)
+    assert kill_ssh(p, signal.SIGSTOP) == 1
+    p.sendline("echo af''ter-$((6*7))")     # an answer is owed: 2 s
+    p.expect("after-42", timeout=20)
+    assert [q for q in ssh_pids(p.pid) if q not in old]
+    # The old ssh was killed when the link was given up on; once the
+    # session is back it has long been a zombie unless it was reaped.
+    wait_for(lambda: not zombies(p.pid), timeout=5,
+             what="the abandoned ssh %s to be reaped" % old)
     p.sendline("exit")
     assert ended(p) == 0
 
@@ -542,14 +689,11 @@ def test_exit_while_detached_is_kept_for_attach(spawn, lab):
     """A session that ends while nobody is attached keeps its last output
     and status until a client collects them."""
     p = spawn(lab.limpet_cmd(args=["sleep 1.5; echo by''e-now; exit 5"]))
-    time.sleep(0.8)
+    wait_for(lambda: server_procs(lab, ["sleep", "1.5"]), what="the session")
     p.send("~.")
     p.expect("reattach with")
     assert ended(p) == 0
-    time.sleep(1.5)
-    ls = spawn(lab.limpet_cmd(sub="ls"))
-    ls.expect(r"exited\(5\)")
-    ended(ls)
+    ls_until(spawn, lab, r"exited\(5\)")
     q = spawn(lab.limpet_cmd(sub="attach"))
     q.expect("bye-now")
     assert ended(q) == 5
@@ -561,10 +705,11 @@ def test_dropped_output_is_reported_on_attach(spawn, lab):
     p = spawn(lab.limpet_cmd(opts=["--ring-size", "64K"],
                              args=["sleep 1; seq 1 200000; echo END-M''ARK; "
                                    "sleep 60"]))
-    time.sleep(0.5)
+    wait_for(lambda: server_procs(lab, ["sleep", "1"]), what="the session")
     p.send("~.")
     assert ended(p) == 0
-    time.sleep(3)
+    # All the output is made (into the ring) while detached.
+    wait_for(lambda: server_procs(lab, ["sleep", "60"]), what="sleep 60")
     q = spawn(lab.limpet_cmd(sub="attach"))
     q.expect(r"\[limpet: (\d+) bytes of output were dropped")
     dropped = int(q.match.group(1))

@@ -1,0 +1,89 @@
+/*
+ * Unit tests for src/client-screen.c: the screen facts the client learns
+ * from the output stream, and taking a cursor position report out of
+ * typed bytes.  The cases come from fuzz/screen-fuzzer.c's checks.
+ */
+#include <string.h>
+
+#include "unit.h"
+
+#include "client-screen.h"
+
+/* Take a report out of s (as typed); returns the new length. */
+static size_t
+take(struct screen *sc, char *s)
+{
+	sc->cpr_wait = 1;
+	sc->row = 0;
+	return screen_take_cpr(sc, (uint8_t *)s, strlen(s));
+}
+
+/* A report is taken out whole and its row stored. */
+static void
+test_cpr(void **state)
+{
+	struct screen	sc;
+	char		s[64];
+
+	(void)state;
+	memset(&sc, 0, sizeof sc);
+	strcpy(s, "ab\x1b[12;80Rcd");
+	assert_int_equal(take(&sc, s), 4);
+	assert_memory_equal(s, "abcd", 4);
+	assert_int_equal(sc.row, 12);
+	assert_int_equal(sc.cpr_wait, 0);
+	strcpy(s, "\x1b[0;1R");
+	assert_int_equal(take(&sc, s), 6);
+	assert_int_equal(sc.cpr_wait, 1);
+}
+
+/*
+ * A row too long to be a row is not a report, even when the number
+ * wraps around to a small one (fuzz/findings/screen-cpr-row-wrap).
+ */
+static void
+test_cpr_long_row(void **state)
+{
+	struct screen	sc;
+	char		s[64];
+
+	(void)state;
+	memset(&sc, 0, sizeof sc);
+	/* 4294967297 is 2^32 + 1. */
+	strcpy(s, "\x1b[4294967297;1R");
+	assert_int_equal(take(&sc, s), strlen("\x1b[4294967297;1R"));
+	assert_int_equal(sc.row, 0);
+	assert_int_equal(sc.cpr_wait, 1);
+}
+
+/* The line, tail and alternate screen follow the stream across splits. */
+static void
+test_track(void **state)
+{
+	struct screen	sc;
+	const char	*s = "one\r\ntwo\x1b[?1049hx\x1b[?10";
+	size_t		i;
+
+	(void)state;
+	memset(&sc, 0, sizeof sc);
+	for (i = 0; i < strlen(s); i++)
+		screen_track(&sc, (const uint8_t *)s + i, 1);
+	assert_int_equal(sc.alt, 1);
+	screen_track(&sc, (const uint8_t *)"49l$ ", 5);
+	assert_int_equal(sc.alt, 0);
+	assert_int_equal(sc.ntail, strlen(s) + 5);
+	assert_int_equal(sc.linelen, strlen("two\x1b[?1049hx\x1b[?1049l$ "));
+	assert_int_equal(sc.line_long, 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cpr),
+		cmocka_unit_test(test_cpr_long_row),
+		cmocka_unit_test(test_track),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
