@@ -222,7 +222,8 @@ screen_take_cpr(struct screen *s, uint8_t *p, size_t n)
 			continue;
 		row = 0;
 		for (j = i + 2; j < n && p[j] >= '0' && p[j] <= '9'; j++)
-			row = row * 10 + (p[j] - '0');
+			if (row <= 10000)	/* stays too big, never wraps */
+				row = row * 10 + (p[j] - '0');
 		if (j >= n || p[j] != ';' || row == 0 || row > 10000)
 			continue;
 		for (j++; j < n && p[j] >= '0' && p[j] <= '9'; j++)
