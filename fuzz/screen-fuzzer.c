@@ -6,8 +6,9 @@
  * state is checked against the whole stream so far: lengths within their
  * arrays, the tail equal to the stream's last bytes, the line equal to
  * what follows the last newline (cut at SCREEN_LINE_MAX, then marked
- * long), and the alternate-screen flag equal to the last switch in the
- * stream (when every switch is short enough for the tracker's carry).
+ * long), and the alternate screen and the modes (SM_*) equal to what a
+ * model that scans the whole stream at once says (when it only holds
+ * sequences the model knows), and screen_restore() undoing them.
  * The typed bytes go through screen_take_cpr(), which may only take out
  * one whole cursor position report and must store its row.
  */
@@ -40,51 +41,154 @@ fuzz_rand(uint32_t *s)
 	return *s;
 }
 
+/* A model of the modes: what the stream says, scanned whole. */
+struct fuzz_modes {
+	unsigned	modes;		/* SM_* */
+	int		alt;
+};
+
+/* Apply private mode m, set or reset, to the model. */
+static void
+fuzz_private(struct fuzz_modes *f, unsigned long m, int set)
+{
+	if (m == 47 || m == 1047 || m == 1049) {
+		f->alt = set;
+		f->modes = set ? f->modes | SM_ALT : f->modes & ~SM_ALT;
+	} else if (m == 1)
+		f->modes = set ? f->modes | SM_CKM : f->modes & ~SM_CKM;
+	else if (m == 25)
+		f->modes = set ? f->modes & ~SM_HIDDEN : f->modes | SM_HIDDEN;
+	else if (m == 2004)
+		f->modes = set ? f->modes | SM_PASTE : f->modes & ~SM_PASTE;
+	else if (m == 1004)
+		f->modes = set ? f->modes | SM_FOCUS : f->modes & ~SM_FOCUS;
+	else if (m == 9 || (m >= 1000 && m <= 1003))
+		f->modes = set ? f->modes | SM_MOUSE : f->modes & ~SM_MOUSE;
+	else if ((m == 1005 || m == 1006 || m == 1015) && set)
+		f->modes |= SM_MOUSE;	/* an encoding turned on: assume use */
+}
+
 /*
- * The alternate-screen flag after p (ESC [ ? 1049|1047|47 h|l, the last
- * one wins), starting from alt; -1 if a switch-like sequence is too long
- * for the tracker to see across a split (more than five digits).
+ * One CSI at p[i] (after ESC [), for the model: private modes (? N;...
+ * h|l) and the scroll region (r; none, or a top of at most 1 and no
+ * bottom, resets it).  Returns the index after it; n if it is unfinished;
+ * 0 if it holds anything the model does not say (other intermediate or
+ * control bytes, more than SCREEN_PARAMS numbers, a number of 100000 or
+ * more).
+ */
+static size_t
+fuzz_csi(struct fuzz_modes *f, const uint8_t *p, size_t n, size_t i)
+{
+	unsigned long	 v[SCREEN_PARAMS];
+	size_t		 k, nv = 0;
+	int		 priv = 0;
+
+	if (i < n && p[i] == '?') {
+		priv = 1;
+		i++;
+	}
+	/* Numbers split at ';': none if no bytes, an empty one is 0. */
+	for (; i < n && ((p[i] >= '0' && p[i] <= '9') || p[i] == ';'); i++) {
+		if (nv == 0)
+			v[nv++] = 0;
+		if (p[i] == ';') {
+			if (nv == SCREEN_PARAMS)
+				return 0;
+			v[nv++] = 0;
+			continue;
+		}
+		v[nv - 1] = v[nv - 1] * 10 + (p[i] - '0');
+		if (v[nv - 1] >= 100000)
+			return 0;
+	}
+	if (i >= n)
+		return n;
+	if (p[i] < 0x40 || p[i] > 0x7e)
+		return 0;
+	if (priv && (p[i] == 'h' || p[i] == 'l')) {
+		for (k = 0; k < nv; k++)
+			fuzz_private(f, v[k], p[i] == 'h');
+	} else if (!priv && p[i] == 'r') {
+		if (nv == 0 || (nv <= 2 && v[0] <= 1 && (nv < 2 || v[1] == 0)))
+			f->modes &= ~SM_REGION;
+		else
+			f->modes |= SM_REGION;
+	}
+	return i + 1;
+}
+
+/*
+ * The modes after the stream p, scanned whole: CSI as fuzz_csi() says,
+ * ESC = and ESC > for the keypad, ESC c resets everything, any other
+ * ESC x is nothing.  Returns -1 if the stream holds a sequence the model
+ * does not say (see fuzz_csi(); also ESC inside a CSI).
  */
 static int
-fuzz_alt(const uint8_t *p, size_t n, int alt)
+fuzz_modes(struct fuzz_modes *f, const uint8_t *p, size_t n)
 {
-	size_t		i, j;
-	unsigned	mode;
+	const uint8_t	*x;
+	size_t		 i = 0;
 
-	for (i = 0; i + 3 < n; i++) {
-		if (p[i] != 0x1b || p[i + 1] != '[' || p[i + 2] != '?')
-			continue;
-		mode = 0;
-		for (j = i + 3; j < n && p[j] >= '0' && p[j] <= '9'; j++) {
-			if (j - (i + 3) >= 5)
+	memset(f, 0, sizeof *f);
+	while (i < n) {
+		if ((x = memchr(p + i, 0x1b, n - i)) == NULL)
+			break;
+		i = (size_t)(x - p) + 1;
+		while (i < n && p[i] == 0x1b)
+			i++;
+		if (i >= n)
+			break;
+		if (p[i] == '[') {
+			if ((i = fuzz_csi(f, p, n, i + 1)) == 0)
 				return -1;
-			mode = mode * 10 + (p[j] - '0');
-		}
-		if (j >= n || (p[j] != 'h' && p[j] != 'l') || j == i + 3)
 			continue;
-		if (mode == 1049 || mode == 1047 || mode == 47)
-			alt = p[j] == 'h';
+		}
+		if (p[i] == '=')
+			f->modes |= SM_KEYPAD;
+		else if (p[i] == '>')
+			f->modes &= ~SM_KEYPAD;
+		else if (p[i] == 'c')
+			memset(f, 0, sizeof *f);
+		i++;
 	}
-	return alt;
+	return 0;
+}
+
+/*
+ * Check what screen_restore() writes: it fits, ends with the attribute
+ * reset, and leaves the alternate screen and bracketed paste if, and
+ * only if, the program turned them on.
+ */
+static void
+fuzz_restore(const struct screen *s)
+{
+	char	out[512], small[8];
+	size_t	n;
+
+	n = screen_restore(s, out, sizeof out);
+	fuzz_check(n < sizeof out && n == strlen(out));
+	fuzz_check(n >= 4 && memcmp(out + n - 4, "\033[0m", 4) == 0);
+	fuzz_check((strstr(out, "\033[?1049l") != NULL) == (s->alt != 0));
+	fuzz_check((strstr(out, "\033[?2004l") != NULL) ==
+	    ((s->modes & SM_PASTE) != 0));
+	n = screen_restore(s, small, sizeof small);
+	fuzz_check(n < sizeof small && n == strlen(small));
 }
 
 /* Check the tracker's state against the first n bytes of the stream. */
 static void
 fuzz_state(const struct screen *s, const uint8_t *p, size_t n)
 {
+	struct fuzz_modes f;
 	const uint8_t	*nl;
 	size_t		 line, want;
-	int		 alt;
 
 	fuzz_check(s->linelen <= SCREEN_LINE_MAX);
-	fuzz_check(s->ncarry <= sizeof s->carry);
 	fuzz_check(s->ntail <= SCREEN_TAIL);
+	fuzz_check(s->nparam >= 0 && s->nparam <= SCREEN_PARAMS);
 	want = n < SCREEN_TAIL ? n : SCREEN_TAIL;
 	fuzz_check(s->ntail == want);
 	fuzz_check(memcmp(s->tail, p + n - want, want) == 0);
-	want = n < sizeof s->carry ? n : sizeof s->carry;
-	fuzz_check(s->ncarry == want);
-	fuzz_check(memcmp(s->carry, p + n - want, want) == 0);
 	nl = n > 0 ? memrchr(p, '\n', n) : NULL;
 	line = nl != NULL ? (size_t)(nl + 1 - p) : 0;
 	want = n - line;
@@ -93,8 +197,13 @@ fuzz_state(const struct screen *s, const uint8_t *p, size_t n)
 		want = SCREEN_LINE_MAX;
 	fuzz_check(s->linelen == want);
 	fuzz_check(memcmp(s->line, p + line, want) == 0);
-	if ((alt = fuzz_alt(p, n, 0)) != -1)
-		fuzz_check(s->alt == alt);
+	fuzz_check(s->alt == ((s->modes & SM_ALT) != 0));
+	fuzz_check(s->alt_unknown == 0);	/* never set from the stream */
+	if (fuzz_modes(&f, p, n) == 0) {
+		fuzz_check(s->alt == f.alt);
+		fuzz_check(s->modes == f.modes);
+	}
+	fuzz_restore(s);
 }
 
 /*
