@@ -899,10 +899,19 @@ client_step(struct client *c, uint64_t now)
 		client_exit_done(c, now);
 }
 
-/* Add fd to the poll set; returns its index. */
+/*
+ * The most descriptors client_poll() watches at once: the signal pipe,
+ * the terminal in and out, ssh's stdout, stderr and stdin, the network
+ * watcher.  Killed ssh's are not polled (SIGCHLD reaps them).
+ */
+#define CLIENT_NPFD	7
+
+/* Add fd to the poll set (of CLIENT_NPFD); returns its index. */
 static int
 client_pfd(struct pollfd *pfd, int *n, int fd, short events)
 {
+	if (*n >= CLIENT_NPFD)
+		fatalx("%s: poll set full", __func__);
 	pfd[*n].fd = fd;
 	pfd[*n].events = events;
 	pfd[*n].revents = 0;
@@ -913,7 +922,7 @@ client_pfd(struct pollfd *pfd, int *n, int fd, short events)
 static void
 client_poll(struct client *c, uint64_t now)
 {
-	struct pollfd	pfd[6];
+	struct pollfd	pfd[CLIENT_NPFD];
 	int		n = 0, i_in = -1, i_out = -1, i_ssh = -1, i_err = -1;
 	int		i_net = -1, i_tx = -1;
 
