@@ -431,7 +431,8 @@ doctor_fix_edit(const struct doctor_edit *e, const char *file,
 	size_t		 len, skip;
 	int		 n = 0, done = 0;
 
-	p = (const char *)buf_ptr(in);
+	/* An empty buffer may have no storage: NULL + 0 is undefined. */
+	p = buf_len(in) > 0 ? (const char *)buf_ptr(in) : "";
 	end = p + buf_len(in);
 	while (p < end) {
 		nl = memchr(p, '\n', end - p);
