@@ -555,7 +555,9 @@ def test_paste_through_cuts_while_output_waits(spawn, lab):
     three pipes, the network watcher).  Found by the chaos soak
     (make soak SOAK_SEED=3 SOAK_CUTS=3 SOAK_MIN_PASTE=8388608
     SOAK_MAX_PASTE=8388608 SOAK_MAX_BLACKHOLE=5): UBSan reported
-    index 6 out of bounds for pollfd[6] in client_loop."""
+    index 6 out of bounds for pollfd[6] in client_loop.  The client
+    since stops reading the terminal while its input queue is full and
+    this no longer reaches all seven descriptors; the test below does."""
     p = start(spawn, lab, encoding=None, timeout=30)
     p.sendline(b"stty -echo; (while :; do seq 1 3000; sleep 0.05; done) & "
                b"cat > /dev/null")
@@ -589,6 +591,56 @@ def test_paste_through_cuts_while_output_waits(spawn, lab):
     assert p.isalive(), data[-500:].decode(errors="replace")
     # Megabytes of typed lines may still be on their way to cat: the
     # teardown ends the client and the session by pid.
+
+
+def test_every_descriptor_polled_at_once(spawn, lab):
+    """Output waits for the terminal, a paste is being read and ssh has
+    stopped reading its stdin: the client polls all seven descriptors
+    at once (signals, terminal in and out, ssh's stdout, stderr and
+    stdin, the network watcher).  Its poll set held six (soak finding
+    2: index 6 out of bounds for pollfd[6])."""
+    p = start(spawn, lab, encoding=None, timeout=30)
+    p.sendline(b"stty -echo; (while :; do seq 1 3000; sleep 0.05; done) & "
+               b"cat > /dev/null")
+    wait_for(lambda: server_procs(lab, ["cat"]), what="cat")
+    fd = p.child_fd
+    chunk = (b"y" * 99 + b"\n") * 10
+    # The output is not read from here on: it waits in the client.
+    p.expect(b"3000")
+    stopped = []
+    os.set_blocking(fd, False)
+    try:
+        sent = 0
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline and sent < 512 << 10:
+            if not stopped and time.monotonic() > deadline - 3:
+                stopped = ssh_pids(p.pid)
+                for pid in stopped:
+                    os.kill(pid, signal.SIGSTOP)
+            try:
+                sent += os.write(fd, chunk)
+            except BlockingIOError:
+                time.sleep(0.01)
+    finally:
+        os.set_blocking(fd, True)
+        for pid in stopped:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except OSError:
+                pass
+    assert stopped, "no ssh to stop"
+    data = b""
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        try:
+            data += p.read_nonblocking(1 << 16, timeout=0.2)
+        except pexpect.TIMEOUT:
+            pass
+        except pexpect.EOF:
+            break
+    i = data.find(b"runtime error")
+    assert i < 0, data[max(0, i - 100):i + 300].decode(errors="replace")
+    assert p.isalive(), data[-500:].decode(errors="replace")
 
 
 def zombies(pid):
