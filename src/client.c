@@ -277,8 +277,8 @@ client_ssh_exited(struct client *c, int status, uint64_t now)
 		if (kind == SSH_PERMANENT || c->errtext[0] == '\0')
 			client_finish_msg(c, 255, "%s", why);
 		else
-			client_finish_msg(c, 255, "%s", ssh_last_line(c->errtext,
-			    why, sizeof why));
+			client_finish_msg(c, 255, "%s",
+			    ssh_last_line(c->errtext, why, sizeof why));
 		return;
 	}
 	client_lost(c, why, now);
@@ -878,9 +878,10 @@ client_step(struct client *c, uint64_t now)
 		    now - c->lost_at >= c->give_up_ms) {
 			notice_clear(c);
 			client_hint(c, hint, sizeof hint);
-			client_finish_msg(c, 255, "gave up after %llu s without "
-			    "contact; the session is still there: %s",
-			    (unsigned long long)(now - c->lost_at) / 1000, hint);
+			client_finish_msg(c, 255, "gave up after %llu s "
+			    "without contact; the session is still there: "
+			    "%s", (unsigned long long)(now - c->lost_at) /
+			    1000, hint);
 			return;
 		}
 		client_connect(c, now);
