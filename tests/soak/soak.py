@@ -287,7 +287,11 @@ class Soak:
         self.clients = []       # every client, in order of attach
         self.cur = None
         self.pastes = queue.Queue()
-        self.writer_busy = threading.Event()
+        # Pastes queued or being typed: paste() counts up, the writer down
+        # once a paste is all typed (a flag cleared after the first of two
+        # queued pastes let drain_input() return early).
+        self.pending = 0
+        self.pending_lock = threading.Lock()
         self.instream = InStream(os.path.join(self.workdir, "sent"))
         self.sent = 0
         self.session_id = None
@@ -383,13 +387,15 @@ class Soak:
                 self.find("paste of %d bytes: only %d typed in 600 s "
                           "(the client stopped reading its terminal)"
                           % (len(data), off))
-            self.writer_busy.clear()
+            with self.pending_lock:
+                self.pending -= 1
 
     def paste(self):
         n = int(math.exp(self.rng.uniform(math.log(self.p.min_paste),
                                           math.log(self.p.max_paste))))
         n = max(self.p.min_paste, min(n, self.p.max_paste))
-        self.writer_busy.set()
+        with self.pending_lock:
+            self.pending += 1
         self.pastes.put(n)
         return n
 
@@ -421,8 +427,7 @@ class Soak:
 
     def drain_input(self, timeout):
         """Wait until every pasted byte reached the peer."""
-        if not self.wait_until(lambda: not self.writer_busy.is_set(),
-                               timeout):
+        if not self.wait_until(lambda: self.pending == 0, timeout):
             return False
         return self.wait_until(lambda: self.status()[0] >= self.sent,
                                timeout)
