@@ -45,11 +45,43 @@ buf_len(const struct buf *b)
 	return b->len;
 }
 
-/* Pointer to the first byte held. */
+/*
+ * Pointer to the first byte held; never NULL, so that callers may do
+ * pointer arithmetic on an empty buffer (NULL + 0 is undefined).
+ */
 const uint8_t *
 buf_ptr(const struct buf *b)
 {
-	return b->d != NULL ? b->d + b->off : NULL;
+	static const uint8_t	empty[1];
+
+	return b->d != NULL ? b->d + b->off : empty;
+}
+
+/* How many more bytes the cap allows. */
+size_t
+buf_room(const struct buf *b)
+{
+	return b->max - b->len;
+}
+
+/* Keep only the first len bytes held (len no more than buf_len). */
+int
+buf_truncate(struct buf *b, size_t len)
+{
+	if (len > b->len)
+		return ERR_RANGE;
+	b->len = len;
+	return 0;
+}
+
+/* Overwrite n bytes held, from offset at (a length filled in later). */
+int
+buf_poke(struct buf *b, size_t at, const void *p, size_t n)
+{
+	if (at > b->len || n > b->len - at)
+		return ERR_RANGE;
+	memcpy(b->d + b->off + at, p, n);
+	return 0;
 }
 
 /*

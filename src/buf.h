@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The fields are buf.c's own: everything else uses the functions below. */
 struct buf {
 	uint8_t	*d;
 	size_t	 off;		/* first unconsumed byte */
@@ -26,6 +27,9 @@ void		 buf_free(struct buf *);
 void		 buf_reset(struct buf *);
 size_t		 buf_len(const struct buf *);
 const uint8_t	*buf_ptr(const struct buf *);
+size_t		 buf_room(const struct buf *);
+int		 buf_truncate(struct buf *, size_t);
+int		 buf_poke(struct buf *, size_t, const void *, size_t);
 int		 buf_reserve(struct buf *, size_t, uint8_t **);
 int		 buf_put(struct buf *, const void *, size_t);
 int		 buf_consume(struct buf *, size_t);

@@ -52,7 +52,7 @@ frame_dec_read(struct frame_dec *d, int fd)
 	size_t	room;
 
 	frame_dec_settle(d);
-	room = d->in.max - buf_len(&d->in);
+	room = buf_room(&d->in);
 	if (room > FRAME_HDR + FRAME_MAX_PAYLOAD)
 		room = FRAME_HDR + FRAME_MAX_PAYLOAD;
 	if (room == 0) {
@@ -139,20 +139,19 @@ frame_abort(struct buf *b, size_t mark, int r)
 int
 frame_end(struct buf *b, size_t mark)
 {
-	uint8_t	*h;
-	size_t	 len;
+	uint8_t	h[4];
+	size_t	len;
 
 	if (buf_len(b) < mark + FRAME_HDR)
 		return ERR_RANGE;
 	len = buf_len(b) - mark - FRAME_HDR;
 	if (len > FRAME_MAX_PAYLOAD) {
-		b->len = mark;		/* drop the partial frame */
+		buf_truncate(b, mark);	/* drop the partial frame */
 		return ERR_TOOBIG;
 	}
-	h = b->d + b->off + mark;
-	h[1] = len >> 24;
-	h[2] = len >> 16;
-	h[3] = len >> 8;
-	h[4] = len;
-	return 0;
+	h[0] = len >> 24;
+	h[1] = len >> 16;
+	h[2] = len >> 8;
+	h[3] = len;
+	return buf_poke(b, mark + 1, h, sizeof h);
 }

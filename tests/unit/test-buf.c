@@ -24,12 +24,39 @@ test_init(void **state)
 	(void)state;
 	buf_init(&b, 0);
 	assert_int_equal(buf_len(&b), 0);
-	assert_int_equal(b.max, BUF_MAX_DEFAULT);
+	assert_int_equal(buf_room(&b), BUF_MAX_DEFAULT);
+	assert_non_null(buf_ptr(&b));	/* never NULL, even unallocated */
 	buf_free(&b);
 	buf_init(&b, 10);
-	assert_int_equal(b.max, 10);
+	assert_int_equal(buf_room(&b), 10);
 	buf_free(&b);
 	buf_free(&b);		/* twice is harmless */
+}
+
+/* Truncate and poke change bytes already held, and nothing beyond them. */
+static void
+test_truncate_poke(void **state)
+{
+	struct buf	b;
+
+	(void)state;
+	buf_init(&b, 8);
+	assert_int_equal(buf_put(&b, "abcdef", 6), 0);
+	assert_int_equal(buf_room(&b), 2);
+	assert_int_equal(buf_consume(&b, 1), 0);	/* offsets follow */
+	assert_int_equal(buf_poke(&b, 1, "XY", 2), 0);
+	assert_memory_equal(buf_ptr(&b), "bXYef", 5);
+	assert_int_equal(buf_poke(&b, 4, "XY", 2), ERR_RANGE);
+	assert_int_equal(buf_poke(&b, 6, "", 0), ERR_RANGE);
+	assert_int_equal(buf_poke(&b, 5, "", 0), 0);
+	assert_memory_equal(buf_ptr(&b), "bXYef", 5);
+	assert_int_equal(buf_truncate(&b, 6), ERR_RANGE);
+	assert_int_equal(buf_truncate(&b, 2), 0);
+	assert_int_equal(buf_len(&b), 2);
+	assert_memory_equal(buf_ptr(&b), "bX", 2);
+	assert_int_equal(buf_truncate(&b, 0), 0);
+	assert_int_equal(buf_len(&b), 0);
+	buf_free(&b);
 }
 
 /* Appending stops exactly at the cap and a refused append changes nothing. */
@@ -413,6 +440,7 @@ main(void)
 		cmocka_unit_test(test_cursor_bytes),
 		cmocka_unit_test(test_put_bytes_limit),
 		cmocka_unit_test(test_fd_io),
+		cmocka_unit_test(test_truncate_poke),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
