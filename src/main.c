@@ -81,6 +81,36 @@ main_sub(int argc, char **argv, int nlead)
 	return r;
 }
 
+/*
+ * --help, -h or --version among limpet's leading options (an alias such
+ * as l='limpet --server-path X' used as `l --help`): 'h' or 'v', else 0.
+ */
+static int
+main_lead_info(int argc, char **argv)
+{
+	const struct cmdline_opt	*o;
+	size_t				 len;
+	int				 i;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-h") == 0)
+			return 'h';
+		if (strcmp(argv[i], "--version") == 0)
+			return 'v';
+		if (strncmp(argv[i], "--", 2) != 0 || argv[i][2] == '\0')
+			return 0;	/* ssh's options or "--": not ours */
+		len = strcspn(argv[i] + 2, "=");
+		for (o = cmdline_client_opts; o->name != NULL; o++)
+			if (strlen(o->name) == len &&
+			    strncmp(o->name, argv[i] + 2, len) == 0)
+				break;
+		if (o->name != NULL && o->has_arg && argv[i][2 + len] == '\0')
+			i++;	/* its value */
+	}
+	return 0;
+}
+
 /* True if word names a subcommand. */
 static int
 main_is_sub(const char *word)
@@ -108,11 +138,11 @@ main(int argc, char **argv)
 		main_usage(stderr);
 		return 255;
 	}
-	if (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0) {
+	switch (main_lead_info(argc, argv)) {
+	case 'h':
 		main_usage(stdout);
 		return 0;
-	}
-	if (strcmp(sub, "--version") == 0) {
+	case 'v':
 		printf("limpet %s (protocol %d)\n", LIMPET_VERSION,
 		    CLIENT_PROTO_VERSION);
 		return 0;

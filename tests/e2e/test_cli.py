@@ -232,3 +232,19 @@ def test_tryit_banner_commands_paste(spawn, lab, run, monkeypatch, capsys):
     p.expect(pexpect.EOF)
     p.close()
     assert p.exitstatus == 0
+
+
+@pytest.mark.parametrize("args,first", [
+    (["--server-path", "/x/limpet", "--help"], "usage: limpet"),
+    (["--verbose", "-h"], "usage: limpet"),
+    (["--keepalive=5", "--version"], "limpet "),
+])
+def test_help_and_version_after_options(limpet_bin, run, args, first):
+    """An alias that carries limpet's options (l='limpet --server-path X')
+    still answers `l --help` and `l --version`."""
+    r = subprocess.run([limpet_bin] + args, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=10, env=run.env())
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(first)
+    assert r.stderr == ""
