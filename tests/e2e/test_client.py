@@ -261,6 +261,52 @@ def test_paste_of_any_size_arrives_whole(spawn, lab):
     assert ended(p) == 0
 
 
+@pytest.mark.timeout(240)
+def test_paste_of_20_mib_is_byte_exact_across_kills(spawn, lab):
+    """The issue's bound: 20 MiB pasted into a program arrive byte for
+    byte (sha256), while the client's ssh is killed three times during the
+    paste.  The terminal is raw on the server so every byte (not just
+    lines) reaches the program unchanged."""
+    import hashlib
+    import random
+    size = 20 * 1024 * 1024
+    rng = random.Random(20261129)
+    # Printable bytes and newlines, no '~' (the escape character).
+    alphabet = bytes(sorted(set(range(32, 127)) - {ord("~")})) + b"\n" * 4
+    data = bytes(rng.choices(alphabet, k=size))
+    want = hashlib.sha256(data).hexdigest()
+    text = data.decode("ascii")     # the spawn is in text mode
+    p = start(spawn, lab, opts=["--dead", "2"], timeout=60)
+    p.delaybeforesend = 0
+    path = os.path.join(lab.basedir, "pasted20")
+    p.sendline("stty raw -echo; head -c %d > %s; stty sane; echo h''ead-done"
+               % (size, path))
+    wait_for(lambda: os.path.exists(path), what="head to start")
+    chunk = 256 * 1024
+
+    def paste():
+        for off in range(0, size, chunk):
+            p.send(text[off:off + chunk])
+    t = threading.Thread(target=paste, daemon=True)
+    t.start()
+    for mark in (size // 5, 2 * size // 5, 3 * size // 5):
+        wait_for(lambda: os.path.getsize(path) >= mark, timeout=120,
+                 what="%d bytes to arrive" % mark)
+        assert kill_ssh(p) > 0
+    t.join(180)
+    assert not t.is_alive(), "the paste never went in"
+    p.expect("head-done", timeout=180)
+    with open(path, "rb") as f:
+        got = f.read()
+    assert len(got) == size
+    assert hashlib.sha256(got).hexdigest() == want
+    p.send("\r~s")             # after Enter, as escapes need
+    p.expect(r"reconnects: (\d+)")
+    assert int(p.match.group(1)) >= 3
+    p.sendline("exit")
+    assert ended(p) == 0
+
+
 FULLSCREEN = ("printf '\\033[?1049h\\033[?1h\\033=\\033[?25l\\033[?1000h"
               "\\033[?2004h\\033[1;5r\\033[HFULL-''SCREEN'; sleep 300")
 
