@@ -476,8 +476,9 @@ client_frame(struct client *c, const struct frame *f, uint64_t now)
 			client_queued(c, proto_u64_put(&c->tx, MSG_PONG, v));
 		break;
 	case MSG_PONG:
+		/* Only the PONG of the PING out (its token is ping_at). */
 		if (proto_u64_parse(f->p, f->len, &v) == 0 && v <= now &&
-		    c->ping_out) {
+		    c->ping_out && v == c->ping_at) {
 			c->rtt_last = now - v;
 			c->srtt = c->srtt == 0 ? c->rtt_last :
 			    (c->srtt * 7 + c->rtt_last) / 8;
