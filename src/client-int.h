@@ -125,6 +125,7 @@ struct client {
 	int		 ping_out;
 	uint64_t	 ping_at;
 	uint64_t	 probe_deadline;
+	uint64_t	 probe_grace;	/* PONG due this long after a byte */
 	uint64_t	 srtt, rtt_last;
 
 	int		 notice_on;	/* NOTICE_* while one is shown */

@@ -318,9 +318,8 @@ client_up_due(struct client *c)
 		since = c->last_rx > waiting ? c->last_rx : waiting;
 		due = client_due(due, since + c->dead_ms);
 	}
-	/* A probe answered by anything at all is no longer pending. */
-	if (c->last_rx < c->ping_at)
-		due = client_due(due, c->probe_deadline);
+	/* A probe is pending until its PONG (0 then). */
+	due = client_due(due, c->probe_deadline);
 	return due;
 }
 

@@ -44,6 +44,7 @@ extern char	**environ;
 
 static void	client_connect(struct client *, uint64_t);
 static void	client_probe(struct client *, uint64_t, uint64_t);
+static void	client_probe_check(struct client *, uint64_t);
 
 /* The one place the client's state changes. */
 void
@@ -475,8 +476,9 @@ client_frame(struct client *c, const struct frame *f, uint64_t now)
 			client_queued(c, proto_u64_put(&c->tx, MSG_PONG, v));
 		break;
 	case MSG_PONG:
+		/* Only the PONG of the PING out (its token is ping_at). */
 		if (proto_u64_parse(f->p, f->len, &v) == 0 && v <= now &&
-		    c->ping_out) {
+		    c->ping_out && v == c->ping_at) {
 			c->rtt_last = now - v;
 			c->srtt = c->srtt == 0 ? c->rtt_last :
 			    (c->srtt * 7 + c->rtt_last) / 8;
@@ -719,11 +721,26 @@ client_watch(struct client *c, uint64_t now)
 		client_lost(c, "no answer from the server", now);
 		return;
 	}
-	if (c->probe_deadline != 0 && now >= c->probe_deadline &&
-	    c->last_rx < c->ping_at) {
-		c->silent_since = c->last_rx;
-		client_lost(c, "no answer to a probe", now);
+	client_probe_check(c, now);
+}
+
+/*
+ * A probe is answered only by its PONG (which clears the deadline).
+ * Bytes heard after the PING may have been on their way before the
+ * network changed, so they do not answer it; but while they keep coming
+ * the PONG may be queued behind them, so give it grace after the last.
+ */
+static void
+client_probe_check(struct client *c, uint64_t now)
+{
+	if (c->probe_deadline == 0 || now < c->probe_deadline)
+		return;
+	if (now - c->last_rx < c->probe_grace) {
+		c->probe_deadline = c->last_rx + c->probe_grace;
+		return;
 	}
+	c->silent_since = c->last_rx;
+	client_lost(c, "no answer to a probe", now);
 }
 
 /* Send a PING whose token is the send time. */
@@ -757,7 +774,8 @@ client_probe(struct client *c, uint64_t now, uint64_t grace)
 		c->ping_out = 0;
 	}
 	client_ping(c, now);
-	c->probe_deadline = now + grace + 2 * c->srtt;
+	c->probe_grace = grace + 2 * c->srtt;
+	c->probe_deadline = now + c->probe_grace;
 }
 
 /* Handle signals delivered into the loop. */

@@ -15,6 +15,7 @@ own lab, so the whole file takes about 80 s.
 
 import os
 import re
+import select
 import shutil
 import signal
 import sys
@@ -361,3 +362,64 @@ def test_one_minute_outages(netns, make_lab, spawn, limpet_bin):
         elif r.error:
             errors.append("%s failed:\n%s" % (r.name, r.error))
     assert not errors, "\n".join(errors)
+
+
+def paste_until(s, stop, typed):
+    """Type a stream of letters into s until stop is set (the soak's
+    large paste); typed[0] counts the bytes written."""
+    chunk = ("abcdefghij" * 409 + "\r").encode()
+    fd = s.child.child_fd
+    try:
+        while not stop.is_set():
+            _, w, _ = select.select([], [fd], [], 0.1)
+            if w:
+                typed[0] += os.write(fd, chunk)
+    except OSError:
+        pass
+
+
+def log_times(text, what):
+    """The client log's timestamps of the lines containing what."""
+    return [float(ln.split()[0]) for ln in text.splitlines()
+            if what in ln]
+
+
+@pytest.mark.timeout(90)
+def test_address_change_during_paste(netns, make_lab, spawn, limpet_bin):
+    """The client moves while a large paste is being sent: the probe must
+    find the old path dead in about a second, not the 5 s dead timer.
+    Bytes the server sent before the move still arrive after the probe
+    went out; they must not count as its answer (soak finding 7)."""
+    lab = netns.lab()
+    sshd = netns.sshd(make_lab, lab)
+    s = netns.session("mp", spawn, sshd, limpet_bin, lab)
+    s.ready()
+    s.type("stty raw -echo; cat >/dev/null\r")
+    stop = threading.Event()
+    typed = [0]
+    writer = threading.Thread(target=paste_until, args=(s, stop, typed),
+                              daemon=True)
+    writer.start()
+    try:
+        deadline = time.monotonic() + 30
+        while typed[0] < 4 * 1024 * 1024 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert typed[0] >= 4 * 1024 * 1024, "paste stalled"
+        lab.change_client_addr()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            log = s.client_log()
+            if log_times(log, "connection lost"):
+                break
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        writer.join(5)
+    changed = log_times(log, "network changed")
+    lost = [ln for ln in log.splitlines() if "connection lost" in ln]
+    assert changed and lost, log
+    took = float(lost[-1].split()[0]) - changed[0]
+    print("paste + address change: link lost %.2fs after the move (%s)"
+          % (took, lost[-1].split("connection lost: ")[-1]))
+    assert "no answer to a probe" in lost[-1], log
+    assert took < 2.0, "old path found dead only after %.2fs" % took
