@@ -18,6 +18,7 @@ import time
 import pytest
 
 import sshlab
+from test_session import wait_for  # noqa: E402 (one copy of the helper)
 
 MAGIC = b"\0LIMPET\1"
 VERSION = 2
@@ -207,16 +208,6 @@ def daemon(run):
     yield make
     for d in started:
         d.stop()
-
-
-def wait_for(pred, timeout=10.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
 
 
 def test_paste_larger_than_the_window_arrives_whole(run, daemon):
