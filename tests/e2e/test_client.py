@@ -395,8 +395,9 @@ def test_give_up_hint_is_pasteable(spawn, lab, run):
     assert ended(p) == 255
     hint = line[line.index("limpet attach"):]
     lab.start()
-    q = spawn(["sh", "-c", "PATH=%s:$PATH; %s" % (run.workdir, hint)])
+    # The hint says `limpet`: put one on the PATH before the shell runs it.
     os.symlink(lab.limpet_cmd()[0], os.path.join(run.workdir, "limpet"))
+    q = spawn(["sh", "-c", "PATH=%s:$PATH; %s" % (run.workdir, hint)])
     assert session_id(q) == sid
     q.sendline("exit")
     assert ended(q) == 0
