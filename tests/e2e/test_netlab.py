@@ -35,9 +35,12 @@ def missing(reason):
 PEER = r'''
 import socket, sys, threading, time
 
+LOCK = threading.Lock()
+
 def server():
     def echo(c, a):
-        print("peer", a[0], flush=True)
+        with LOCK:      # threads' print()s interleave word by word
+            print("peer", a[0], flush=True)
         while True:
             d = c.recv(4096)
             if not d:
