@@ -79,9 +79,9 @@ def free_port(addr="127.0.0.1"):
         return s.getsockname()[1]
 
 
-def proc_children():
-    """Map of pid -> list of child pids, read from /proc."""
-    kids = {}
+def proc_stats():
+    """(pid, state, ppid) of every process, read from /proc."""
+    out = []
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
@@ -93,7 +93,15 @@ def proc_children():
         # The command name may hold spaces and parens: split after it.
         fields = stat[stat.rfind(")") + 2:].split()
         if len(fields) > 1:
-            kids.setdefault(int(fields[1]), []).append(int(d))
+            out.append((int(d), fields[0], int(fields[1])))
+    return out
+
+
+def proc_children():
+    """Map of pid -> list of child pids, read from /proc."""
+    kids = {}
+    for pid, _, ppid in proc_stats():
+        kids.setdefault(ppid, []).append(pid)
     return kids
 
 

@@ -89,19 +89,8 @@ def fake_cmd(lab, path, sub=None, args=()):
 
 def zombies(pid):
     """Children of pid that exited and were never reaped."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        if len(fields) > 1 and int(fields[1]) == pid and fields[0] == "Z":
-            out.append(int(d))
-    return out
+    return [p for p, state, ppid in sshlab.proc_stats()
+            if ppid == pid and state == "Z"]
 
 
 def fd_flags(pid, fd):

@@ -18,6 +18,7 @@ import time
 import pytest
 
 import sshlab
+import wire
 from test_session import wait_for  # noqa: E402 (one copy of the helper)
 
 MAGIC = b"\0LIMPET\1"
@@ -29,23 +30,14 @@ RESUME = 1
 INPUT_WINDOW = 1024 * 1024
 
 
-def sstr(s):
-    b = s.encode() if isinstance(s, str) else s
-    return struct.pack(">I", len(b)) + b
-
-
-def frame(t, payload=b""):
-    return struct.pack(">BI", t, len(payload)) + payload
+sstr = wire.string
+frame = wire.frame
 
 
 def hello(op, sid="", argv=(), env=(), flags=0, client_id=1, out_have=0,
           rows=24, cols=80):
-    p = struct.pack(">IBBQQHHI", VERSION, op, flags, client_id, out_have,
-                    rows, cols, 0)
-    p += sstr(sid) + struct.pack(">I", len(argv))
-    p += b"".join(sstr(a) for a in argv)
-    p += struct.pack(">I", len(env)) + b"".join(sstr(e) for e in env)
-    return frame(HELLO, p)
+    return wire.hello(op, sid, argv, env, flags, rows, cols, client_id,
+                      out_have)
 
 
 def parse_str(b, i):
@@ -70,12 +62,10 @@ class Peer:
         """The next frame as (type, payload); None at end of stream."""
         deadline = time.monotonic() + timeout
         while True:
-            if len(self.buf) >= 5:
-                t, n = struct.unpack_from(">BI", self.buf, 0)
-                if len(self.buf) >= 5 + n:
-                    p = self.buf[5:5 + n]
-                    self.buf = self.buf[5 + n:]
-                    return t, p
+            got = wire.take(self.buf)
+            if got is not None:
+                f, self.buf = got
+                return f
             if self.eof:
                 return None
             left = deadline - time.monotonic()

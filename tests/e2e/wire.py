@@ -25,14 +25,25 @@ def frame(ftype, payload=b""):
     return struct.pack(">BI", ftype, len(payload)) + payload
 
 
+def take(buf):
+    """Split one whole frame off buf: ((type, payload), rest) or None."""
+    if len(buf) < 5:
+        return None
+    t, n = struct.unpack_from(">BI", buf, 0)
+    if len(buf) < 5 + n:
+        return None
+    return (t, buf[5:5 + n]), buf[5 + n:]
+
+
 def string(s):
     b = s.encode() if isinstance(s, str) else s
     return struct.pack(">I", len(b)) + b
 
 
-def hello(op, sid="", argv=(), env=(), flags=0, rows=24, cols=80):
-    p = struct.pack(">IBBQQHHI", VERSION, op, flags, 0x1234, 0, rows, cols,
-                    0)
+def hello(op, sid="", argv=(), env=(), flags=0, rows=24, cols=80,
+          client_id=0x1234, out_have=0):
+    p = struct.pack(">IBBQQHHI", VERSION, op, flags, client_id, out_have,
+                    rows, cols, 0)
     p += string(sid)
     p += struct.pack(">I", len(argv)) + b"".join(string(a) for a in argv)
     p += struct.pack(">I", len(env)) + b"".join(string(e) for e in env)
@@ -107,12 +118,10 @@ class Relay:
                 break
             self._fill(deadline)
         while True:
-            if len(self.buf) >= 5:
-                t, n = struct.unpack_from(">BI", self.buf, 0)
-                if len(self.buf) >= 5 + n:
-                    p = self.buf[5:5 + n]
-                    self.buf = self.buf[5 + n:]
-                    return t, p
+            got = take(self.buf)
+            if got is not None:
+                f, self.buf = got
+                return f
             self._fill(deadline)
 
     def until(self, ftype, timeout=10.0):
