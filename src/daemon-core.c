@@ -32,6 +32,12 @@ daemon_init(struct daemon *d, size_t ring, uint64_t now)
 	d->touch_at = now + TOUCH_MS;
 	d->keep_exited = (uint64_t)KEEP_EXITED_S * 1000;
 	d->in_window = PROTO_INPUT_WINDOW;
+	d->hold_ms = HOLD_MS;
+#ifdef LIMPET_TEST_HOOKS
+	/* Test builds only: a hold short enough to outlast in a test. */
+	if (getenv("LIMPET_TEST_HOLD_MS") != NULL)
+		d->hold_ms = strtoull(getenv("LIMPET_TEST_HOLD_MS"), NULL, 10);
+#endif
 	ring_init(&d->out, ring, 0);
 	buf_init(&d->pty_in, PROTO_INPUT_WINDOW + 1);
 }
@@ -136,7 +142,7 @@ daemon_detach(struct daemon *d, const char *why)
 	 * program back rather than lose output.  A client that left on
 	 * purpose, or a link gone for long, must not stall the program.
 	 */
-	d->hold_until = d->detach_on_purpose ? 0 : clock_ms() + HOLD_MS;
+	d->hold_until = d->detach_on_purpose ? 0 : clock_ms() + d->hold_ms;
 	d->detach_on_purpose = 0;
 	d->mlen = 0;
 	d->active = clock_wall();

@@ -87,6 +87,7 @@ struct daemon {
 	int		 win_full;
 
 	uint64_t	 hold_until;	/* no client: never overwrite before */
+	uint64_t	 hold_ms;	/* HOLD_MS; tests may shorten it */
 	uint64_t	 dropped_told;	/* ring.dropped a client was told of */
 	int		 detach_on_purpose;
 

@@ -170,7 +170,7 @@ class SshLab:
 
     def __init__(self, basedir, sshd_extra=(), port=None, proxy=False,
                  netns=None, listen_addr="127.0.0.1", start=True,
-                 server_log=True):
+                 server_log=True, server_env=None):
         self.basedir = os.path.abspath(str(basedir))
         self.sshd_extra = list(sshd_extra)
         self.proxy = proxy
@@ -195,6 +195,7 @@ class SshLab:
         # The relay and daemon log at debug level when LIMPET_LOG is set.
         self.server_log = (os.path.join(self.basedir, "server.log")
                            if server_log else None)
+        self.extra_env = dict(server_env or {})
         self.proc = None
         self._old_procs = []
         self._auto_port = False
@@ -243,6 +244,7 @@ class SshLab:
         if self.server_log:
             env["LIMPET_LOG"] = self.server_log
         env.update(san_options(self.san_prefix))
+        env.update(self.extra_env)
         return env
 
     def _write_sshd_config(self):

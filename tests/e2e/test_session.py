@@ -844,3 +844,58 @@ def test_output_stopping_is_noticed(spawn, lab):
     p.sendcontrol("c")
     p.sendline("exit")
     ended(p)
+
+
+def relay_pids(lab):
+    """The server-side relays running under the lab's sshd."""
+    out = []
+    for pid in sshlab.descendants(lab.pid):
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if len(argv) > 1 and argv[1] == b"relay":
+            out.append(pid)
+    return out
+
+
+def test_output_lost_while_cut_is_told_exactly(spawn, make_lab):
+    """Output beyond the ring while the link is cut for longer than the
+    daemon holds the program back is gone; the client says exactly how
+    many bytes, and the bytes before and after that hole are the stream's
+    own (the chaos soak accepts a gap only with this line)."""
+    lab = make_lab(server_env={"LIMPET_TEST_HOLD_MS": "500"})
+    p = spawn(lab.limpet_cmd(opts=["--ring-size", "64K", "--dead", "60"]),
+              encoding=None)
+    # No bracketed-paste toggles between the command's echo and seq.
+    p.sendline("bind 'set enable-bracketed-paste off'; echo rea''dy-$((6*7))")
+    p.expect(b"ready-42")
+    p.sendline("sleep 1; seq 1 300000; echo END-M''ARK; sleep 60")
+    p.expect(b"sleep 60\r\n")         # the echo: seq starts after it
+    # The client cannot reconnect while its ssh is stopped; the relay's
+    # death detaches it on the server, and 0.5 s later the ring wraps.
+    assert kill_ssh(p, signal.SIGSTOP) == 1
+    relays = relay_pids(lab)
+    assert relays, "no relay found under sshd"
+    for pid in relays:
+        os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: server_procs(lab, ["sleep", "60"]), timeout=30,
+             what="seq to finish into the ring")
+    kill_ssh(p, signal.SIGKILL)
+    p.expect(rb"\r\n\[limpet: (\d+) bytes of output were lost[^\]]*\]"
+             rb"\r\n", timeout=20)
+    lost = int(p.match.group(1))
+    before = NOTICE_RE.sub(b"", p.before)
+    p.expect(b"END-MARK")
+    after = NOTICE_RE.sub(b"", p.before)
+    full = b"".join(b"%d\r\n" % i for i in range(1, 300001))
+    # What was shown before the hole is a prefix of seq's output; what
+    # follows the line is the rest, from exactly `lost` bytes further on.
+    shown = before
+    assert full.startswith(shown)
+    assert lost > 0 and len(shown) + lost + len(after) == len(full)
+    assert full[len(shown) + lost:] == after
+    p.sendcontrol("c")
+    p.sendline("exit 0")
+    assert ended(p) == 0
