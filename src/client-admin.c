@@ -16,8 +16,10 @@
 #include "err.h"
 #include "frame.h"
 #include "proto.h"
+#include "xmalloc.h"
 
 #define ADMIN_WAIT_MS	(60 * 1000)
+#define ADMIN_AGAIN	(-1)	/* say it again in an older version */
 
 /* Format a time as local "YYYY-MM-DD HH:MM". */
 static void
@@ -32,38 +34,109 @@ admin_time(char *out, size_t len, uint64_t t)
 		strftime(out, len, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
-/* Print one SESSION line. */
+/* One session of an ls answer: its SESSION and the DETAIL after it. */
+struct admin_row {
+	struct msg_session	s;
+	struct msg_detail	d;
+};
+
+struct admin_ls {
+	struct admin_row	*rows;
+	int			 n;
+};
+
+/* Take a SESSION frame into the list. */
 static int
-admin_session(const struct frame *f, int first)
+admin_session(struct admin_ls *ls, const struct frame *f)
+{
+	struct admin_row	*row;
+
+	if (ls->n >= 65536)
+		return ERR_FORMAT;
+	ls->rows = xreallocarray(ls->rows, ls->n + 1, sizeof *ls->rows);
+	row = &ls->rows[ls->n];
+	memset(row, 0, sizeof *row);
+	if (proto_session_parse(f->p, f->len, &row->s) != 0)
+		return ERR_FORMAT;
+	if (row->s.state > SESS_NOANSWER) {
+		proto_session_free(&row->s);
+		return ERR_FORMAT;
+	}
+	ls->n++;
+	return 0;
+}
+
+/* Take a DETAIL frame: it tells more about the last SESSION. */
+static int
+admin_detail(struct admin_ls *ls, const struct frame *f)
+{
+	struct admin_row	*row;
+
+	if (ls->n == 0)
+		return ERR_FORMAT;
+	row = &ls->rows[ls->n - 1];
+	proto_detail_free(&row->d);
+	return proto_detail_parse(f->p, f->len, &row->d);
+}
+
+/* A DETAIL value for the table: escaped, "-" when unknown. */
+static void
+admin_value(char *out, size_t len, const struct admin_row *row,
+    const char *key)
+{
+	const char	*v = proto_detail_get(&row->d, key);
+
+	if (v == NULL || *v == '\0')
+		snprintf(out, len, "-");
+	else
+		out_safe(out, len, v);
+}
+
+/* Print the table of sessions. */
+static void
+admin_print(const struct admin_ls *ls)
 {
 	static const char	*states[] = { "detached", "attached",
 				    "exited", "not answering" };
-	struct msg_session	 s;
+	const struct admin_row	*row;
 	char			 created[32], active[32], state[32];
-	char			 id[80], cmd[1024];
+	char			 id[80], cmd[1024], proto[16];
+	int			 i;
 
-	if (proto_session_parse(f->p, f->len, &s) != 0)
-		return ERR_FORMAT;
-	if (s.state > SESS_NOANSWER) {
-		proto_session_free(&s);
-		return ERR_FORMAT;
+	printf("%-10s %-8s %-13s %-19s  %-19s  %-5s %s\n", "ID", "PID",
+	    "STATE", "CREATED", "LAST ACTIVITY", "PROTO", "COMMAND");
+	for (i = 0; i < ls->n; i++) {
+		row = &ls->rows[i];
+		/* Server text: shown with its control bytes escaped. */
+		out_safe(id, sizeof id, row->s.id);
+		out_safe(cmd, sizeof cmd, row->s.command);
+		admin_value(proto, sizeof proto, row, "proto");
+		admin_time(created, sizeof created, row->s.created);
+		admin_time(active, sizeof active, row->s.active);
+		if (row->s.state == SESS_EXITED)
+			snprintf(state, sizeof state, "exited(%d)",
+			    row->s.status);
+		else
+			snprintf(state, sizeof state, "%s",
+			    states[row->s.state]);
+		printf("%-10s %-8u %-13s %-19s  %-19s  %-5s %s\n", id,
+		    row->s.pid, state, created, active, proto,
+		    *cmd != '\0' ? cmd : "(login shell)");
 	}
-	/* Server text: shown with its control bytes escaped. */
-	out_safe(id, sizeof id, s.id);
-	out_safe(cmd, sizeof cmd, s.command);
-	if (first)
-		printf("%-10s %-8s %-13s %-19s  %-19s  %s\n", "ID", "PID",
-		    "STATE", "CREATED", "LAST ACTIVITY", "COMMAND");
-	admin_time(created, sizeof created, s.created);
-	admin_time(active, sizeof active, s.active);
-	if (s.state == SESS_EXITED)
-		snprintf(state, sizeof state, "exited(%d)", s.status);
-	else
-		snprintf(state, sizeof state, "%s", states[s.state]);
-	printf("%-10s %-8u %-13s %-19s  %-19s  %s\n", id, s.pid, state,
-	    created, active, *cmd != '\0' ? cmd : "(login shell)");
-	proto_session_free(&s);
-	return 0;
+}
+
+/* Free the list. */
+static void
+admin_ls_free(struct admin_ls *ls)
+{
+	int	i;
+
+	for (i = 0; i < ls->n; i++) {
+		proto_session_free(&ls->rows[i].s);
+		proto_detail_free(&ls->rows[i].d);
+	}
+	free(ls->rows);
+	memset(ls, 0, sizeof *ls);
 }
 
 /* Build the request from the command line; 0, or an exit code. */
@@ -71,10 +144,11 @@ static int
 admin_hello(struct client *c, int mode, struct msg_hello *h)
 {
 	memset(h, 0, sizeof *h);
-	h->version = PROTO_VERSION;
+	h->version = c->hello_version;
 	h->id = (char *)"";
 	if (mode == CLIENT_LS) {
 		h->op = OP_LIST;
+		h->flags = HELLO_DETAIL;
 		if (c->cl.ncmd != 0) {
 			fprintf(stderr, "limpet: ls takes no command\n");
 			return 255;
@@ -103,20 +177,23 @@ admin_hello(struct client *c, int mode, struct msg_hello *h)
  * complete (rc then says how it went), else 0.
  */
 static int
-admin_frames(struct client *c, int mode, int *first, int *rc)
+admin_frames(struct client *c, int mode, struct admin_ls *ls, int *rc)
 {
 	struct frame	 f;
 	uint32_t	 count, code;
 	char		*msg, safe[512];
 
 	while (frame_dec_next(&c->rx, &f) == 1) {
-		if (f.type == MSG_SESSION) {
-			if (admin_session(&f, *first) == 0)
-				*first = 0;
-		} else if (f.type == MSG_DONE &&
+		if (f.type == MSG_SESSION)
+			admin_session(ls, &f);
+		else if (f.type == MSG_DETAIL)
+			admin_detail(ls, &f);
+		else if (f.type == MSG_DONE &&
 		    proto_u32_parse(f.p, f.len, &count) == 0) {
 			if (mode == CLIENT_LS && count == 0)
 				printf("no sessions on %s\n", c->ssh.dest);
+			else if (mode == CLIENT_LS)
+				admin_print(ls);
 			else if (mode == CLIENT_KILL)
 				printf("killed %u session%s\n", count,
 				    count == 1 ? "" : "s");
@@ -124,6 +201,14 @@ admin_frames(struct client *c, int mode, int *first, int *rc)
 			return 1;
 		} else if (f.type == MSG_ERROR &&
 		    proto_error_parse(f.p, f.len, &code, &msg) == 0) {
+			if (code == PERR_VERSION &&
+			    c->hello_version > PROTO_VERSION_MIN) {
+				/* A relay from before negotiation. */
+				free(msg);
+				c->hello_version = PROTO_VERSION_MIN;
+				*rc = ADMIN_AGAIN;
+				return 1;
+			}
 			out_safe(safe, sizeof safe, msg);
 			fprintf(stderr, "limpet: %s\n", safe);
 			free(msg);
@@ -161,20 +246,22 @@ admin_stderr(struct client *c, int show)
 }
 
 /* Run one request over one ssh and print the answer. */
-int
-client_admin(struct client *c, int mode)
+static int
+admin_once(struct client *c, int mode)
 {
 	struct msg_hello	h;
+	struct admin_ls		ls;
 	struct pollfd		pfd[2];
 	uint8_t			tmp[8192];
 	uint64_t		deadline;
 	ssize_t			n;
 	size_t			used;
 	char			why[256];
-	int			r, first = 1, done = 0, rc = 255;
+	int			r, done = 0, rc = 255;
 
 	if ((r = admin_hello(c, mode, &h)) != 0)
 		return r;
+	memset(&ls, 0, sizeof ls);
 	if ((r = ssh_spawn(&c->ssh, &c->proc)) != 0) {
 		fprintf(stderr, "limpet: cannot run %s: %s\n", c->ssh.prog,
 		    err_str(r));
@@ -201,17 +288,38 @@ client_admin(struct client *c, int mode)
 		used = ssh_magic_scan(&c->magic, tmp, (size_t)n);
 		if (frame_dec_push(&c->rx, tmp + used, n - used) != 0)
 			break;
-		done = admin_frames(c, mode, &first, &rc);
+		done = admin_frames(c, mode, &ls, &rc);
 	}
+	admin_ls_free(&ls);
 	close(c->proc.in);
 	c->proc.in = -1;
 	admin_stderr(c, !done);
 	ssh_close(&c->proc, 2000);
+	if (rc == ADMIN_AGAIN)
+		return rc;
 	if (!done) {
 		ssh_classify(c->errtext, 255, why, sizeof why);
 		fprintf(stderr, "limpet: no answer from %s: %s\n",
 		    c->ssh.dest, why);
 	}
 	fflush(stdout);
+	return rc;
+}
+
+/*
+ * Run the request; a server from before version negotiation refuses our
+ * version, and is asked again in the oldest one (a new ssh connection).
+ */
+int
+client_admin(struct client *c, int mode)
+{
+	int	rc;
+
+	while ((rc = admin_once(c, mode)) == ADMIN_AGAIN) {
+		buf_reset(&c->tx);
+		frame_dec_free(&c->rx);
+		frame_dec_init(&c->rx);
+		c->magic = 0;
+	}
 	return rc;
 }

@@ -134,6 +134,8 @@ struct client {
 	struct screen	 scr;
 	int		 netfd;
 	int		 exit_code;
+	uint32_t	 hello_version;	/* the version HELLO announces */
+	uint32_t	 version;	/* the one WELCOME chose */
 };
 
 /* client.c */

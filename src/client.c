@@ -87,7 +87,7 @@ client_hello(struct client *c)
 	int			 n = 0;
 
 	memset(&h, 0, sizeof h);
-	h.version = PROTO_VERSION;
+	h.version = c->hello_version;
 	h.client_id = c->client_id;
 	h.rows = c->rows;
 	h.cols = c->cols;
@@ -332,6 +332,13 @@ client_welcome(struct client *c, const struct frame *f, uint64_t now)
 		    now);
 		return;
 	}
+	if (w.version > c->hello_version) {
+		proto_welcome_free(&w);
+		client_lost(c, "protocol error: WELCOME in a version newer "
+		    "than asked", now);
+		return;
+	}
+	c->version = w.version;		/* what this daemon and we speak */
 	if (!c->attached_once && w.in_have != c->in.start)
 		client_rebase_input(c, w.in_have);
 	if (w.in_have < c->in.start || w.in_have > c->in.end) {
@@ -410,7 +417,15 @@ client_error_frame(struct client *c, const struct frame *f, uint64_t now)
 	out_safe(safe, sizeof safe, msg);
 	free(msg);
 	notice_clear(c);
-	if (code == PERR_TAKEN) {
+	if (code == PERR_VERSION && c->hello_version > PROTO_VERSION_MIN) {
+		/* A server from before negotiation: say HELLO in its version. */
+		debug_f("server refused version %u: %s", c->hello_version,
+		    safe);
+		c->hello_version = PROTO_VERSION_MIN;
+		ssh_stop(&c->proc);
+		client_set_state(c, ST_WAITING);
+		c->next_try = now;
+	} else if (code == PERR_TAKEN) {
 		client_finish_msg(c, 0, "session %s was taken over by another "
 		    "client; this one is detached", c->session);
 	} else if ((code == PERR_PROTOCOL || code == PERR_INTERNAL) &&
@@ -1136,6 +1151,7 @@ client_new(void)
 	c->proc.in = c->proc.out = c->proc.err = -1;
 	c->keepalive_ms = PROTO_KEEPALIVE_S * 1000;
 	c->dead_ms = DEAD_S * 1000;
+	c->hello_version = proto_version();
 	escape_init(&c->esc);
 	ring_init(&c->in, INPUT_MAX, 0);
 	buf_init(&c->tx, TX_MAX);

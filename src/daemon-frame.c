@@ -155,6 +155,26 @@ daemon_describe(struct daemon *d, struct buf *b)
 	proto_session_put(b, &s);
 }
 
+/*
+ * What ls shows beyond SESSION, for a relay that asked (HELLO_DETAIL):
+ * this daemon's protocol version and program version.
+ */
+static void
+daemon_detail(struct daemon *d, struct buf *b)
+{
+	struct msg_detail	m;
+	char			ver[16];
+
+	(void)d;
+	memset(&m, 0, sizeof m);
+	snprintf(ver, sizeof ver, "%u", proto_version());
+	m.key[m.n] = (char *)"proto";
+	m.value[m.n++] = ver;
+	m.key[m.n] = (char *)"version";
+	m.value[m.n++] = (char *)LIMPET_VERSION;
+	proto_detail_put(b, &m);
+}
+
 /* Where output resumes for HELLO h, or ERR_RANGE if h lies. */
 static int
 daemon_resume_at(struct daemon *d, const struct msg_hello *h,
@@ -239,7 +259,10 @@ daemon_attach(struct daemon *d, struct peer *p, const struct msg_hello *h,
 	}
 	daemon_take(d, p, h, start);
 	memset(&w, 0, sizeof w);
-	w.version = PROTO_VERSION;
+	/* Speak the older of the two versions; the client learns which. */
+	p->version = h->version < proto_version() ? h->version :
+	    proto_version();
+	w.version = p->version;
 	w.id = d->id;
 	w.in_have = d->in_have;
 	w.out_start = start;
@@ -258,7 +281,8 @@ daemon_attach(struct daemon *d, struct peer *p, const struct msg_hello *h,
 	d->dropped_told = d->out.dropped;
 	daemon_hello_size(d, h);
 	d->active = clock_wall();
-	log_info("client attached (resume %d, from %llu, input %llu)",
+	log_info("client attached (protocol %u, resume %d, from %llu, "
+	    "input %llu)", p->version,
 	    (h->flags & HELLO_RESUME) != 0, (unsigned long long)start,
 	    (unsigned long long)d->in_have);
 	daemon_pump(d, now);
@@ -279,8 +303,8 @@ daemon_hello(struct daemon *d, struct peer *p, const struct frame *f,
 	if ((r = proto_hello_parse(f->p, f->len, &h)) != 0) {
 		daemon_refuse(d, p, r == ERR_VERSION ? PERR_VERSION :
 		    PERR_PROTOCOL, r == ERR_VERSION ? "protocol version "
-		    "mismatch: install the same limpet version on both ends" :
-		    "malformed HELLO");
+		    "mismatch: this session's limpet is too old or too new "
+		    "for the client" : "malformed HELLO");
 		return;
 	}
 	p->hello = 1;
@@ -288,6 +312,8 @@ daemon_hello(struct daemon *d, struct peer *p, const struct frame *f,
 	switch (h.op) {
 	case OP_INFO:
 		daemon_describe(d, &p->out);
+		if (h.flags & HELLO_DETAIL)
+			daemon_detail(d, &p->out);
 		p->closing = 1;
 		break;
 	case OP_KILL:

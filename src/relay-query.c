@@ -201,8 +201,11 @@ relay_query_connect(struct relay *r, struct query *q, uint64_t now)
 	q->fd = fd;
 	q->state = Q_WAIT;
 	memset(&h, 0, sizeof h);
-	h.version = PROTO_VERSION;
+	/* Every daemon, of any version, speaks the oldest one. */
+	h.version = PROTO_VERSION_MIN;
 	h.op = r->h.op == OP_KILL ? OP_KILL : OP_INFO;
+	if (h.op == OP_INFO)
+		h.flags = HELLO_DETAIL;
 	h.id = q->id;
 	proto_hello_put(&q->out, &h);
 }
@@ -227,6 +230,23 @@ relay_queries_poll(struct relay *r, struct pollfd *pfd)
 	return n;
 }
 
+/*
+ * Whether q's answer, whose first frame is f, is complete: a SESSION
+ * may be followed by a DETAIL (a daemon from before DETAIL sends none);
+ * every daemon closes after its answer, so eof completes it too.
+ */
+static int
+relay_query_whole(struct query *q, const struct frame *f, int eof)
+{
+	struct frame	next;
+	size_t		n = FRAME_HDR + f->len;
+
+	if (f->type != MSG_SESSION || eof)
+		return 1;
+	return relay_frame_at(buf_ptr(&q->in) + n, buf_len(&q->in) - n,
+	    &next) != 0;
+}
+
 /* Send HELLOs and take answers. */
 void
 relay_queries_io(struct relay *r, struct pollfd *pfd, int n)
@@ -247,9 +267,10 @@ relay_queries_io(struct relay *r, struct pollfd *pfd, int n)
 		}
 		if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
-		got = buf_read_fd(&q->in, q->fd, FRAME_HDR +
-		    FRAME_MAX_PAYLOAD);
-		if ((k = relay_frame_peek(&q->in, &f)) == 1)
+		got = buf_read_fd(&q->in, q->fd, 2 * (FRAME_HDR +
+		    FRAME_MAX_PAYLOAD));
+		if ((k = relay_frame_peek(&q->in, &f)) == 1 &&
+		    relay_query_whole(q, &f, got == 0))
 			relay_query_end(r, q, Q_ANSWERED);
 		else if (k < 0 || got == 0 || (got == -1 &&
 		    errno != EAGAIN && errno != EINTR))
@@ -306,6 +327,29 @@ relay_query_frame(struct query *q, uint8_t type, struct frame *f)
 	    f->type == type;
 }
 
+/*
+ * Pass on the DETAIL that followed SESSION frame f of query q.  A daemon
+ * that sent none predates DETAIL and with it version negotiation: it
+ * speaks protocol 2.
+ */
+static void
+relay_detail_put(struct relay *r, struct query *q, const struct frame *f)
+{
+	struct msg_detail	m;
+	struct frame		next;
+	size_t			n = FRAME_HDR + f->len;
+
+	if (relay_frame_at(buf_ptr(&q->in) + n, buf_len(&q->in) - n,
+	    &next) == 1 && next.type == MSG_DETAIL) {
+		frame_put(&r->down, next.type, next.p, next.len);
+		return;
+	}
+	memset(&m, 0, sizeof m);
+	m.key[m.n] = (char *)"proto";
+	m.value[m.n++] = (char *)"2";
+	proto_detail_put(&r->down, &m);
+}
+
 /* ls: every session that answered, every one that did not, then DONE. */
 static void
 relay_done_list(struct relay *r)
@@ -317,6 +361,8 @@ relay_done_list(struct relay *r)
 	for (i = 0; i < r->nq; i++) {
 		if (relay_query_frame(&r->q[i], MSG_SESSION, &f)) {
 			frame_put(&r->down, f.type, f.p, f.len);
+			if (r->h.flags & HELLO_DETAIL)
+				relay_detail_put(r, &r->q[i], &f);
 			count++;
 		} else if (r->q[i].state == Q_NOANSWER) {
 			relay_noanswer_put(r, &r->q[i], NULL);
