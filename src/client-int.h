@@ -136,6 +136,7 @@ struct client {
 	int		 exit_code;
 	uint32_t	 hello_version;	/* the version HELLO announces */
 	uint32_t	 version;	/* the one WELCOME chose */
+	int		 not_installed;	/* the server has no limpet */
 };
 
 /* client.c */

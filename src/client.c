@@ -26,6 +26,7 @@
 #include "client-ssh.h"
 #include "client-tty.h"
 #include "client.h"
+#include "client-install.h"
 #include "client-int.h"
 #include "clock.h"
 #include "cmdline.h"
@@ -272,6 +273,8 @@ client_ssh_exited(struct client *c, int status, uint64_t now)
 	int	kind;
 
 	kind = ssh_classify(c->errtext, status, why, sizeof why);
+	if (!c->attached_once && ssh_not_installed(c->errtext, status))
+		c->not_installed = 1;	/* client_main may offer to */
 	if (c->state == ST_CONNECTING && (kind == SSH_PERMANENT ||
 	    !c->attached_once)) {
 		notice_clear(c);
@@ -1179,6 +1182,7 @@ client_free(struct client *c)
 int
 client_main(int mode, int argc, char **argv)
 {
+	static int		 asked;
 	static const int	 sigs[] = { SIGWINCH, SIGCHLD, SIGCONT,
 				    SIGTERM, SIGHUP, SIGINT };
 	struct client		*c = client_new();
@@ -1207,6 +1211,10 @@ client_main(int mode, int argc, char **argv)
 		}
 		c->want_id = c->cl.ncmd == 1 ? c->cl.cmd[0] : NULL;
 	}
+	if (cmdline_has(&c->cl, "install") && client_install(&c->ssh) != 0) {
+		client_free(c);
+		return 255;
+	}
 	c->tty = isatty(STDIN_FILENO);
 	if (!c->tty) {
 		fprintf(stderr, "limpet: standard input is not a terminal: "
@@ -1225,6 +1233,12 @@ client_main(int mode, int argc, char **argv)
 	c->stdin_open = 1;
 	c->netfd = net_watch_open();
 	r = client_loop(c);
+	if (c->not_installed && !asked++ && !cmdline_has(&c->cl, "install") &&
+	    client_install_ask(&c->ssh) && client_install(&c->ssh) == 0) {
+		/* Installed at the user's word: start over, once. */
+		client_free(c);
+		return client_main(mode, argc, argv);
+	}
 	client_free(c);
 	return r;
 }

@@ -162,10 +162,11 @@ class SshLab:
 
     def __init__(self, basedir, sshd_extra=(), port=None, proxy=False,
                  netns=None, listen_addr="127.0.0.1", start=True,
-                 server_log=True):
+                 server_log=True, env=None):
         self.basedir = os.path.abspath(str(basedir))
         self.sshd_extra = list(sshd_extra)
         self.proxy = proxy
+        self.extra_env = dict(env or {})
         self.netns = netns
         self.listen_addr = listen_addr
         self.sshd = find_sshd()
@@ -235,6 +236,7 @@ class SshLab:
         if self.server_log:
             env["LIMPET_LOG"] = self.server_log
         env.update(san_options(self.san_prefix))
+        env.update(self.extra_env)
         return env
 
     def _write_sshd_config(self):
