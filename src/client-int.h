@@ -12,6 +12,7 @@
 #include "client-screen.h"
 #include "client-ssh.h"
 #include "cmdline.h"
+#include "config.h"
 #include "escape.h"
 #include "frame.h"
 #include "proto.h"
@@ -57,6 +58,7 @@ enum client_state {
 struct client {
 	int		 mode;
 	struct cmdline	 cl;
+	struct config	 cfg;		/* the user's file, for this host */
 	struct ssh_conf	 ssh;
 	int		 keepalive_ms;
 	int		 dead_ms;

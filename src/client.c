@@ -1094,6 +1094,10 @@ client_parse(struct client *c, int mode, int argc, char **argv)
 		fprintf(stderr, "limpet: %s (limpet --help)\n", err);
 		return 255;
 	}
+	if (config_for(&c->cfg, &c->cl, err, sizeof err) != 0) {
+		fprintf(stderr, "limpet: %s\n", err);
+		return 255;
+	}
 	if (cmdline_has(&c->cl, "all") && mode != CLIENT_KILL) {
 		fprintf(stderr, "limpet: --all is for limpet kill\n");
 		return 255;
@@ -1170,6 +1174,7 @@ client_free(struct client *c)
 	if (c->netfd >= 0)
 		close(c->netfd);
 	cmdline_free(&c->cl);
+	config_free(&c->cfg);
 	ring_free(&c->in);
 	buf_free(&c->tx);
 	buf_free(&c->term);
@@ -1197,6 +1202,11 @@ client_main(int mode, int argc, char **argv)
 	log_init("limpet", cmdline_has(&c->cl, "verbose") ? LOG_DEBUG :
 	    LOG_ERROR, logpath);
 	c->mode = mode;
+	if (mode == CLIENT_CONFIG) {
+		config_print(&c->cfg, &c->cl, stdout);
+		client_free(c);
+		return 0;
+	}
 	if (mode == CLIENT_LS || mode == CLIENT_KILL) {
 		r = client_admin(c, mode);
 		client_free(c);

@@ -10,6 +10,7 @@
 #define CLIENT_ATTACH	2
 #define CLIENT_LS	3
 #define CLIENT_KILL	4
+#define CLIENT_CONFIG	5	/* -G: print the effective settings */
 
 int	client_main(int, int, char **);
 
