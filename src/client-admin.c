@@ -16,6 +16,7 @@
 #include "err.h"
 #include "frame.h"
 #include "proto.h"
+#include "sock.h"
 #include "xmalloc.h"
 
 #define ADMIN_WAIT_MS	(60 * 1000)
@@ -139,6 +140,58 @@ admin_ls_free(struct admin_ls *ls)
 	memset(ls, 0, sizeof *ls);
 }
 
+/*
+ * Take -S NAME (or -SNAME) out of the ssh options: limpet -S NAME host
+ * attaches the session NAME or starts it, as tmux new -A -s NAME does.
+ * 0, or 255 after saying what is wrong.
+ */
+int
+client_take_name(struct client *c)
+{
+	struct cmdline	*cl = &c->cl;
+	int		 i, k, n;
+
+	for (i = 0; i < cl->nssh; i++) {
+		if (strcmp(cl->ssh[i], "-S") == 0 && i + 1 < cl->nssh) {
+			free(c->name);
+			c->name = xstrdup(cl->ssh[i + 1]);
+			n = 2;
+		} else if (strncmp(cl->ssh[i], "-S", 2) == 0 &&
+		    cl->ssh[i][2] != '\0') {
+			free(c->name);
+			c->name = xstrdup(cl->ssh[i] + 2);
+			n = 1;
+		} else if (cl->ssh[i][0] == '-' && cl->ssh[i][1] != '\0' &&
+		    cl->ssh[i][2] == '\0' &&
+		    cmdline_ssh_takes_arg(cl->ssh[i][1])) {
+			i++;	/* another option's argument */
+			continue;
+		} else
+			continue;
+		for (k = 0; k < n; k++)
+			free(cl->ssh[i + k]);
+		memmove(cl->ssh + i, cl->ssh + i + n, (size_t)(cl->nssh - i -
+		    n + 1) * sizeof *cl->ssh);
+		cl->nssh -= n;
+		i--;
+	}
+	c->ssh.opts = cl->ssh;
+	c->ssh.nopts = cl->nssh;
+	if (c->name != NULL && !proto_name_valid(c->name)) {
+		fprintf(stderr, "limpet: -S wants a session name: 1 to %d "
+		    "letters, digits, _ . - (not '%s')\n", PROTO_ID_LEN,
+		    c->name);
+		return 255;
+	}
+	if (c->name != NULL && c->mode != CLIENT_NEW &&
+	    c->mode != CLIENT_DETACHED) {
+		fprintf(stderr, "limpet: -S NAME starts or attaches a session; "
+		    "for attach, name it: limpet attach HOST NAME\n");
+		return 255;
+	}
+	return 0;
+}
+
 /* Build the request from the command line; 0, or an exit code. */
 static int
 admin_hello(struct client *c, int mode, struct msg_hello *h)
@@ -146,6 +199,17 @@ admin_hello(struct client *c, int mode, struct msg_hello *h)
 	memset(h, 0, sizeof *h);
 	h->version = c->hello_version;
 	h->id = (char *)"";
+	if (mode == CLIENT_DETACHED) {
+		/* As a session would, then leave at once (DETACH). */
+		h->op = c->name != NULL ? OP_OPEN : OP_NEW;
+		h->id = c->name != NULL ? (char *)c->name : (char *)"";
+		h->argc = c->cl.ncmd;
+		h->argv = c->cl.cmd;
+		h->ring_kb = c->ring_kb;
+		h->rows = 24;
+		h->cols = 80;
+		return 0;
+	}
 	if (mode == CLIENT_LS) {
 		h->op = OP_LIST;
 		h->flags = HELLO_DETAIL;
@@ -172,6 +236,22 @@ admin_hello(struct client *c, int mode, struct msg_hello *h)
 	return 0;
 }
 
+/* new -d: the session is there; print its id for scripts. */
+static int
+admin_welcome(const struct frame *f)
+{
+	struct msg_welcome	w;
+
+	if (proto_welcome_parse(f->p, f->len, &w) != 0 ||
+	    !sock_id_valid(w.id)) {
+		fprintf(stderr, "limpet: malformed WELCOME\n");
+		return 255;
+	}
+	printf("%s\n", w.id);
+	proto_welcome_free(&w);
+	return 0;
+}
+
 /*
  * Handle the frames received so far.  Returns 1 once the answer is
  * complete (rc then says how it went), else 0.
@@ -184,6 +264,10 @@ admin_frames(struct client *c, int mode, struct admin_ls *ls, int *rc)
 	char		*msg, safe[512];
 
 	while (frame_dec_next(&c->rx, &f) == 1) {
+		if (f.type == MSG_WELCOME && mode == CLIENT_DETACHED) {
+			*rc = admin_welcome(&f);
+			return 1;
+		}
 		if (f.type == MSG_SESSION)
 			admin_session(ls, &f);
 		else if (f.type == MSG_DETAIL)
@@ -268,6 +352,8 @@ admin_once(struct client *c, int mode)
 		return 255;
 	}
 	proto_hello_put(&c->tx, &h);
+	if (mode == CLIENT_DETACHED)
+		frame_put(&c->tx, MSG_DETACH, NULL, 0);
 	deadline = clock_ms() + ADMIN_WAIT_MS;
 	while (!done && clock_ms() < deadline) {
 		pfd[0].fd = c->proc.out;

@@ -65,6 +65,7 @@ struct client {
 	uint64_t	 give_up_ms;
 	uint32_t	 ring_kb;
 	const char	*want_id;
+	char		*name;		/* -S NAME: attach it or start it */
 	uint64_t	 client_id;
 	char		 session[PROTO_ID_LEN + 1];
 	char		*final_msg;	/* printed once the terminal is back */
@@ -176,5 +177,6 @@ int	client_timeout(struct client *, uint64_t);
 
 /* client-admin.c */
 int	client_admin(struct client *, int);
+int	client_take_name(struct client *);
 
 #endif

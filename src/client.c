@@ -102,8 +102,8 @@ client_hello(struct client *c)
 		h.op = OP_ATTACH;
 		h.id = c->want_id != NULL ? (char *)c->want_id : (char *)"";
 	} else {
-		h.op = OP_NEW;
-		h.id = (char *)"";
+		h.op = c->name != NULL ? OP_OPEN : OP_NEW;
+		h.id = c->name != NULL ? (char *)c->name : (char *)"";
 		h.argc = c->cl.ncmd;
 		h.argv = c->cl.cmd;
 		h.ring_kb = c->ring_kb;
@@ -1098,6 +1098,9 @@ client_parse(struct client *c, int mode, int argc, char **argv)
 		fprintf(stderr, "limpet: %s\n", err);
 		return 255;
 	}
+	c->mode = mode;
+	if (client_take_name(c) != 0)
+		return 255;
 	if (cmdline_has(&c->cl, "all") && mode != CLIENT_KILL) {
 		fprintf(stderr, "limpet: --all is for limpet kill\n");
 		return 255;
@@ -1175,6 +1178,7 @@ client_free(struct client *c)
 		close(c->netfd);
 	cmdline_free(&c->cl);
 	config_free(&c->cfg);
+	free(c->name);
 	ring_free(&c->in);
 	buf_free(&c->tx);
 	buf_free(&c->term);
@@ -1207,7 +1211,8 @@ client_main(int mode, int argc, char **argv)
 		client_free(c);
 		return 0;
 	}
-	if (mode == CLIENT_LS || mode == CLIENT_KILL) {
+	if (mode == CLIENT_LS || mode == CLIENT_KILL ||
+	    mode == CLIENT_DETACHED) {
 		r = client_admin(c, mode);
 		client_free(c);
 		return r;

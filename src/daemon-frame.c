@@ -165,13 +165,14 @@ daemon_detail(struct daemon *d, struct buf *b)
 	struct msg_detail	m;
 	char			ver[16];
 
-	(void)d;
 	memset(&m, 0, sizeof m);
 	snprintf(ver, sizeof ver, "%u", proto_version());
 	m.key[m.n] = (char *)"proto";
 	m.value[m.n++] = ver;
 	m.key[m.n] = (char *)"version";
 	m.value[m.n++] = (char *)LIMPET_VERSION;
+	m.key[m.n] = (char *)"name";
+	m.value[m.n++] = d->name;
 	proto_detail_put(b, &m);
 }
 

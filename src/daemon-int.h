@@ -47,6 +47,7 @@ struct mark {
 struct daemon {
 	char		 dir[SOCK_PATH_MAX];
 	char		 id[PROTO_ID_LEN + 1];
+	char		 name[PROTO_ID_LEN + 1];	/* limpet -S, or "" */
 	char		 sockpath[SOCK_PATH_MAX];
 	char		 pidpath[SOCK_PATH_MAX];
 	int		 lfd;

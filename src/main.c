@@ -20,6 +20,8 @@ static const char usage_text[] =
 "       limpet kill --all [limpet options] [ssh options] destination\n"
 "       limpet doctor [doctor options] [ssh options] [destination]\n"
 "       limpet [limpet options] -G destination   (the effective settings)\n"
+"       limpet new -d [limpet options] [ssh options] destination [command]\n"
+"       limpet [limpet options] -S NAME destination   (attach or start NAME)\n"
 "\n"
 "limpet options (long options, before any ssh option; they may also come\n"
 "before the subcommand):\n"
@@ -81,6 +83,14 @@ main_sub(int argc, char **argv, int nlead)
 		r = client_main(CLIENT_ATTACH, nargc, nargv);
 	else if (strcmp(sub, "-G") == 0)
 		r = client_main(CLIENT_CONFIG, nargc, nargv);
+	else if (strcmp(sub, "new") == 0 && nargc > nlead &&
+	    strcmp(nargv[nlead], "-d") == 0) {
+		/* new -d: the -d is ours, not an ssh option. */
+		memmove(nargv + nlead, nargv + nlead + 1,
+		    (size_t)(nargc - nlead) * sizeof *nargv);
+		r = client_main(CLIENT_DETACHED, nargc - 1, nargv);
+	} else if (strcmp(sub, "new") == 0)
+		r = client_main(CLIENT_NEW, nargc, nargv);
 	else
 		r = client_main(CLIENT_KILL, nargc, nargv);
 	free(nargv);
@@ -122,7 +132,7 @@ static int
 main_is_sub(const char *word)
 {
 	static const char *const subs[] = {
-		"relay", "doctor", "ls", "attach", "kill", "-G", NULL
+		"relay", "doctor", "ls", "attach", "kill", "-G", "new", NULL
 	};
 	int	i;
 

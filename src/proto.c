@@ -46,6 +46,22 @@ proto_version_ok(uint32_t v)
 	return v >= PROTO_VERSION_MIN;
 }
 
+/*
+ * Whether s may name a session (limpet -S NAME): 1 to 32 of letters,
+ * digits, '_', '.' and '-', not starting with '-' or '.'.  Names end up
+ * in commands the user pastes.
+ */
+int
+proto_name_valid(const char *s)
+{
+	static const char	ok[] = "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-";
+	size_t			n = strlen(s);
+
+	return n >= 1 && n <= PROTO_ID_LEN && strspn(s, ok) == n &&
+	    s[0] != '-' && s[0] != '.';
+}
+
 /* Free a NULL-terminated-by-count string vector. */
 static void
 proto_strv_free(char **v, uint32_t n)
@@ -146,7 +162,7 @@ proto_hello_parse(const uint8_t *p, size_t n, struct msg_hello *m)
 		goto fail;
 	/* A newer peer may add fields at the end: ours are all there. */
 	if ((!cur_end(&c) && m->version <= proto_version()) ||
-	    m->op < OP_NEW || m->op > OP_INFO) {
+	    m->op < OP_NEW || m->op > OP_OPEN) {
 		r = ERR_FORMAT;
 		goto fail;
 	}

@@ -48,6 +48,8 @@
 #define OP_LIST		3
 #define OP_KILL		4
 #define OP_INFO		5	/* relay -> daemon: describe yourself */
+#define OP_OPEN		6	/* client -> relay: attach the session named
+				   id, or start it (limpet -S NAME) */
 
 /* HELLO flags. */
 #define HELLO_RESUME	0x01	/* the client holds this session's stream */
@@ -128,6 +130,7 @@ int	proto_detail_put(struct buf *, const struct msg_detail *);
 int	proto_detail_parse(const uint8_t *, size_t, struct msg_detail *);
 void	proto_detail_free(struct msg_detail *);
 const char *proto_detail_get(const struct msg_detail *, const char *);
+int	proto_name_valid(const char *);
 int	proto_hello_put(struct buf *, const struct msg_hello *);
 int	proto_hello_parse(const uint8_t *, size_t, struct msg_hello *);
 void	proto_hello_free(struct msg_hello *);

@@ -200,8 +200,8 @@ relay_bridge(struct relay *r, int fd, int send_hello)
 	r->deadline = clock_ms() + ANSWER_WAIT_MS;
 }
 
-/* Start a new session. */
-static void
+/* Start a new session (named: r->h.id, for OP_OPEN). */
+void
 relay_new(struct relay *r)
 {
 	int	fd;
@@ -250,7 +250,12 @@ relay_connect(struct relay *r, uint64_t now)
 	if (busy)
 		relay_fail(r, PERR_INTERNAL, "session %s on %s does not "
 		    "answer: it is stopped or hung", r->id, relay_host());
-	else
+	else if (r->h.op == OP_ATTACH && !r->resolved &&
+	    proto_name_valid(r->h.id)) {
+		/* Not an id: a name or the start of one (relay-query.c). */
+		r->resolved = 1;
+		relay_queries_start(r);
+	} else
 		relay_fail(r, PERR_NOSESSION, "no session %s on %s: it ended "
 		    "or never existed (limpet ls shows the sessions)", r->id,
 		    relay_host());
@@ -276,6 +281,15 @@ relay_open(struct relay *r)
 	case OP_KILL:
 		relay_queries_start(r);
 		break;
+	case OP_OPEN:
+		if (!proto_name_valid(r->h.id)) {
+			relay_fail(r, PERR_NOSESSION, "not a session name: "
+			    "%.32s (letters, digits, _ . -)", r->h.id);
+			break;
+		}
+		r->resolved = 1;
+		relay_queries_start(r);
+		break;
 	case OP_NEW:
 		relay_new(r);
 		break;
@@ -284,9 +298,14 @@ relay_open(struct relay *r)
 			relay_queries_start(r);
 			break;
 		}
-		if (!sock_id_valid(r->h.id)) {
+		if (!sock_id_valid(r->h.id) && !proto_name_valid(r->h.id)) {
 			relay_fail(r, PERR_NOSESSION, "no session %.32s on %s",
 			    r->h.id, relay_host());
+			break;
+		}
+		if (!sock_id_valid(r->h.id)) {
+			r->resolved = 1;
+			relay_queries_start(r);
 			break;
 		}
 		snprintf(r->id, sizeof r->id, "%s", r->h.id);
