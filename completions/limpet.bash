@@ -34,7 +34,7 @@ _limpet()
 	fi
 
 	local client='--keepalive --dead --give-up --ssh --server-path
-	    --ring-size --verbose --install'
+	    --ring-size --verbose --install --json'
 	local doctor='--probe-nat --probe-max --probe-times --probe-wait --fix
 	    --yes --system --json --explain --status --ssh --keepalive --help'
 	local sshargs='-B -b -c -D -E -e -F -I -i -J -L -l -m -O -o -p -Q -R

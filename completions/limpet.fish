@@ -39,6 +39,7 @@ complete -c limpet -n $c -l ssh -x -a '(__fish_complete_command)' \
     -d 'the ssh program to run'
 complete -c limpet -n $c -l server-path -r -F -d 'limpet on the server'
 complete -c limpet -n $c -l install -d 'install limpet on the server if missing'
+complete -c limpet -n $c -l json -d 'ls: sessions as JSON'
 complete -c limpet -n $c -l ring-size -x -d 'output kept for replay'
 complete -c limpet -n $c -l verbose -d 'log what happens'
 complete -c limpet -n __limpet_first -l help -d usage

@@ -93,25 +93,50 @@ admin_value(char *out, size_t len, const struct admin_row *row,
 		out_safe(out, len, v);
 }
 
+static const char *admin_states[] = { "detached", "attached", "exited",
+    "not answering" };
+
+/* Where the session is held: "from ADDRESS" or "since TIME" ("-"). */
+static void
+admin_where(char *out, size_t len, const struct admin_row *row)
+{
+	const char	*from = proto_detail_get(&row->d, "from");
+	const char	*since = proto_detail_get(&row->d, "since");
+	char		 t[32], safe[64];
+
+	if (row->s.state == SESS_ATTACHED && from != NULL && *from != '\0') {
+		out_safe(safe, sizeof safe, from);
+		snprintf(out, len, "from %s", safe);
+	} else if (row->s.state == SESS_DETACHED && since != NULL &&
+	    strtoull(since, NULL, 10) != 0) {
+		admin_time(t, sizeof t, strtoull(since, NULL, 10));
+		snprintf(out, len, "since %s", t);
+	} else
+		snprintf(out, len, "-");
+}
+
 /* Print the table of sessions. */
 static void
 admin_print(const struct admin_ls *ls)
 {
-	static const char	*states[] = { "detached", "attached",
-				    "exited", "not answering" };
 	const struct admin_row	*row;
 	char			 created[32], active[32], state[32];
-	char			 id[80], cmd[1024], proto[16];
+	char			 id[80], cmd[1024], proto[16], name[80];
+	char			 prog[80], where[96];
 	int			 i;
 
-	printf("%-10s %-8s %-13s %-19s  %-19s  %-5s %s\n", "ID", "PID",
-	    "STATE", "CREATED", "LAST ACTIVITY", "PROTO", "COMMAND");
+	printf("%-10s %-8s %-13s %-10s %-15s %-26s %-19s  %-19s  %-5s %s\n",
+	    "ID", "PID", "STATE", "NAME", "PROGRAM", "WHERE", "CREATED",
+	    "LAST ACTIVITY", "PROTO", "COMMAND");
 	for (i = 0; i < ls->n; i++) {
 		row = &ls->rows[i];
 		/* Server text: shown with its control bytes escaped. */
 		out_safe(id, sizeof id, row->s.id);
 		out_safe(cmd, sizeof cmd, row->s.command);
 		admin_value(proto, sizeof proto, row, "proto");
+		admin_value(name, sizeof name, row, "name");
+		admin_value(prog, sizeof prog, row, "program");
+		admin_where(where, sizeof where, row);
 		admin_time(created, sizeof created, row->s.created);
 		admin_time(active, sizeof active, row->s.active);
 		if (row->s.state == SESS_EXITED)
@@ -119,11 +144,85 @@ admin_print(const struct admin_ls *ls)
 			    row->s.status);
 		else
 			snprintf(state, sizeof state, "%s",
-			    states[row->s.state]);
-		printf("%-10s %-8u %-13s %-19s  %-19s  %-5s %s\n", id,
-		    row->s.pid, state, created, active, proto,
-		    *cmd != '\0' ? cmd : "(login shell)");
+			    admin_states[row->s.state]);
+		printf("%-10s %-8u %-13s %-10s %-15s %-26s %-19s  %-19s  %-5s "
+		    "%s\n", id, row->s.pid, state, name, prog, where, created,
+		    active, proto, *cmd != '\0' ? cmd : "(login shell)");
 	}
+}
+
+/* s as a JSON string: quotes, backslashes and control bytes escaped. */
+static void
+admin_json_str(const char *s)
+{
+	putchar('"');
+	for (; s != NULL && *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			printf("\\u%04x", (unsigned char)*s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+/* A DETAIL value as a JSON string, or null. */
+static void
+admin_json_detail(const struct admin_row *row, const char *key)
+{
+	const char	*v = proto_detail_get(&row->d, key);
+
+	if (v == NULL || *v == '\0')
+		fputs("null", stdout);
+	else
+		admin_json_str(v);
+}
+
+/* Print the sessions as a JSON array (ls --json): one object each. */
+static void
+admin_json(const struct admin_ls *ls)
+{
+	const struct admin_row	*row;
+	const char		*since;
+	unsigned long long	 t;
+	int			 i;
+
+	putchar('[');
+	for (i = 0; i < ls->n; i++) {
+		row = &ls->rows[i];
+		printf("%s\n  {\"id\": ", i > 0 ? "," : "");
+		admin_json_str(row->s.id);
+		printf(", \"pid\": %u, \"state\": ", row->s.pid);
+		admin_json_str(admin_states[row->s.state]);
+		if (row->s.state == SESS_EXITED)
+			printf(", \"status\": %d", row->s.status);
+		printf(", \"name\": ");
+		admin_json_detail(row, "name");
+		printf(", \"program\": ");
+		admin_json_detail(row, "program");
+		printf(", \"from\": ");
+		admin_json_detail(row, row->s.state == SESS_ATTACHED ?
+		    "from" : "-");
+		since = proto_detail_get(&row->d, "since");
+		t = since != NULL && row->s.state == SESS_DETACHED ?
+		    strtoull(since, NULL, 10) : 0;
+		if (t != 0)
+			printf(", \"detached_since\": %llu", t);
+		else
+			printf(", \"detached_since\": null");
+		printf(", \"created\": %llu, \"last_activity\": %llu",
+		    (unsigned long long)row->s.created,
+		    (unsigned long long)row->s.active);
+		printf(", \"proto\": ");
+		admin_json_detail(row, "proto");
+		printf(", \"version\": ");
+		admin_json_detail(row, "version");
+		printf(", \"command\": ");
+		admin_json_str(row->s.command);
+		putchar('}');
+	}
+	printf("%s]\n", ls->n > 0 ? "\n" : "");
 }
 
 /* Free the list. */
@@ -274,7 +373,9 @@ admin_frames(struct client *c, int mode, struct admin_ls *ls, int *rc)
 			admin_detail(ls, &f);
 		else if (f.type == MSG_DONE &&
 		    proto_u32_parse(f.p, f.len, &count) == 0) {
-			if (mode == CLIENT_LS && count == 0)
+			if (mode == CLIENT_LS && cmdline_has(&c->cl, "json"))
+				admin_json(ls);
+			else if (mode == CLIENT_LS && count == 0)
 				printf("no sessions on %s\n", c->ssh.dest);
 			else if (mode == CLIENT_LS)
 				admin_print(ls);

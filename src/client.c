@@ -1105,6 +1105,10 @@ client_parse(struct client *c, int mode, int argc, char **argv)
 		fprintf(stderr, "limpet: --all is for limpet kill\n");
 		return 255;
 	}
+	if (cmdline_has(&c->cl, "json") && mode != CLIENT_LS) {
+		fprintf(stderr, "limpet: --json is for limpet ls\n");
+		return 255;
+	}
 	if (cmdline_seconds(&c->cl, "keepalive", PROTO_KEEPALIVE_S, &secs, err,
 	    sizeof err) != 0)
 		goto bad;

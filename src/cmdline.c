@@ -30,6 +30,7 @@ const struct cmdline_opt cmdline_client_opts[] = {
 	{ "verbose", 0 },
 	{ "all", 0 },
 	{ "install", 0 },
+	{ "json", 0 },
 	{ NULL, 0 }
 };
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "clock.h"
 #include "daemon-int.h"
 #include "err.h"
@@ -163,9 +164,21 @@ static void
 daemon_detail(struct daemon *d, struct buf *b)
 {
 	struct msg_detail	m;
-	char			ver[16];
+	char			ver[16], prog[64] = "", since[24];
+	pid_t			pg;
 
+	/* The program in the foreground of the session's terminal. */
+	if (d->ptyfd >= 0 && !d->finished && (pg = tcgetpgrp(d->ptyfd)) > 0)
+		compat_proc_name(pg, prog, sizeof prog);
+	snprintf(since, sizeof since, "%llu", d->client == NULL ?
+	    (unsigned long long)d->detached_at : 0ULL);
 	memset(&m, 0, sizeof m);
+	m.key[m.n] = (char *)"program";
+	m.value[m.n++] = prog;
+	m.key[m.n] = (char *)"from";
+	m.value[m.n++] = d->client != NULL ? d->from : (char *)"";
+	m.key[m.n] = (char *)"since";
+	m.value[m.n++] = since;
 	snprintf(ver, sizeof ver, "%u", proto_version());
 	m.key[m.n] = (char *)"proto";
 	m.value[m.n++] = ver;
@@ -174,6 +187,20 @@ daemon_detail(struct daemon *d, struct buf *b)
 	m.key[m.n] = (char *)"name";
 	m.value[m.n++] = d->name;
 	proto_detail_put(b, &m);
+}
+
+/* Where the attaching client is: LIMPET_FROM, which the relay adds. */
+static void
+daemon_from(struct daemon *d, const struct msg_hello *h)
+{
+	uint32_t	i;
+
+	d->from[0] = '\0';
+	d->detached_at = 0;
+	for (i = 0; i < h->envc; i++)
+		if (strncmp(h->env[i], "LIMPET_FROM=", 12) == 0)
+			snprintf(d->from, sizeof d->from, "%s",
+			    h->env[i] + 12);
 }
 
 /* Where output resumes for HELLO h, or ERR_RANGE if h lies. */
@@ -259,6 +286,7 @@ daemon_attach(struct daemon *d, struct peer *p, const struct msg_hello *h,
 		return;
 	}
 	daemon_take(d, p, h, start);
+	daemon_from(d, h);
 	memset(&w, 0, sizeof w);
 	/* Speak the older of the two versions; the client learns which. */
 	p->version = h->version < proto_version() ? h->version :

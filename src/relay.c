@@ -320,6 +320,29 @@ relay_open(struct relay *r)
 }
 
 /*
+ * Tell the daemon where the client is (ls shows it): the address sshd
+ * gives in SSH_CLIENT, as LIMPET_FROM=ADDRESS in the HELLO's environment
+ * (never passed on to the session's programs).
+ */
+static void
+relay_from(struct relay *r)
+{
+	const char	*sc = getenv("SSH_CLIENT");
+	char		*kv;
+	size_t		 n;
+
+	if (sc == NULL || r->h.envc >= PROTO_MAX_ENV ||
+	    (r->h.op != OP_NEW && r->h.op != OP_ATTACH && r->h.op != OP_OPEN))
+		return;
+	n = strcspn(sc, " ");
+	if (n == 0 || n > 45)
+		return;
+	xasprintf(&kv, "LIMPET_FROM=%.*s", (int)n, sc);
+	r->h.env = xreallocarray(r->h.env, r->h.envc + 1, sizeof *r->h.env);
+	r->h.env[r->h.envc++] = kv;
+}
+
+/*
  * Look for the HELLO at the front of what the client sent.  What follows
  * it stays in r->up and goes to the daemon after it.
  */
@@ -351,6 +374,7 @@ relay_hello(struct relay *r)
 		return;
 	}
 	r->have_hello = 1;
+	relay_from(r);
 	/* What we pass on is a HELLO of our version at most. */
 	if (r->h.version > proto_version())
 		r->h.version = proto_version();
