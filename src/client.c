@@ -431,6 +431,10 @@ client_error_frame(struct client *c, const struct frame *f, uint64_t now)
 	} else if (code == PERR_TAKEN) {
 		client_finish_msg(c, 0, "session %s was taken over by another "
 		    "client; this one is detached", c->session);
+	} else if (code == PERR_PROTOCOL && c->name != NULL &&
+	    !c->attached_once) {
+		client_finish_msg(c, 255, "%s (the server's limpet is too old "
+		    "for -S NAME: limpet --install upgrades it)", safe);
 	} else if ((code == PERR_PROTOCOL || code == PERR_INTERNAL) &&
 	    c->attached_once) {
 		client_local(c, "\r\n[limpet: server: %s]\r\n", safe);
@@ -1215,6 +1219,11 @@ client_main(int mode, int argc, char **argv)
 		client_free(c);
 		return 0;
 	}
+	if (mode != CLIENT_LS && mode != CLIENT_KILL &&
+	    cmdline_has(&c->cl, "install") && client_install(&c->ssh) != 0) {
+		client_free(c);
+		return 255;
+	}
 	if (mode == CLIENT_LS || mode == CLIENT_KILL ||
 	    mode == CLIENT_DETACHED) {
 		r = client_admin(c, mode);
@@ -1229,10 +1238,6 @@ client_main(int mode, int argc, char **argv)
 			return 255;
 		}
 		c->want_id = c->cl.ncmd == 1 ? c->cl.cmd[0] : NULL;
-	}
-	if (cmdline_has(&c->cl, "install") && client_install(&c->ssh) != 0) {
-		client_free(c);
-		return 255;
 	}
 	c->tty = isatty(STDIN_FILENO);
 	if (!c->tty) {

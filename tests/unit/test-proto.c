@@ -340,10 +340,10 @@ test_hello_limits(void **state)
 
 	(void)state;
 	hello_sample(&h);
-	for (i = 0; i <= OP_INFO + 1; i++) {
+	for (i = 0; i <= OP_OPEN + 1; i++) {
 		h.op = i;
 		assert_int_equal(hello_reparse(&h),
-		    i >= OP_NEW && i <= OP_INFO ? 0 : ERR_FORMAT);
+		    i >= OP_NEW && i <= OP_OPEN ? 0 : ERR_FORMAT);
 	}
 	h.op = OP_ATTACH;
 
@@ -535,6 +535,24 @@ test_version_negotiation(void **state)
 	assert_int_equal(wout.version, PROTO_VERSION_MIN);
 	proto_welcome_free(&wout);
 	buf_free(&b);
+}
+
+/* Session names: what limpet -S accepts. */
+static void
+test_names(void **state)
+{
+	(void)state;
+	assert_true(proto_name_valid("work"));
+	assert_true(proto_name_valid("Build_2.x-y"));
+	assert_true(proto_name_valid("abcdefghijklmnopqrstuvwxyz012345"));
+	assert_false(proto_name_valid("abcdefghijklmnopqrstuvwxyz0123456"));
+	assert_false(proto_name_valid(""));
+	assert_false(proto_name_valid("-x"));
+	assert_false(proto_name_valid(".x"));
+	assert_false(proto_name_valid("a b"));
+	assert_false(proto_name_valid("a/b"));
+	assert_false(proto_name_valid("a;b"));
+	assert_false(proto_name_valid("\x1b[31m"));
 }
 
 /* DETAIL: pairs round-trip; truncation and trailing bytes are refused. */
@@ -917,6 +935,7 @@ main(void)
 		cmocka_unit_test(test_type_names),
 		cmocka_unit_test(test_version_negotiation),
 		cmocka_unit_test(test_detail),
+		cmocka_unit_test(test_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
