@@ -102,7 +102,7 @@ relay_query_add(struct relay *r, int dir, const char *id)
 	q->fd = -1;
 	q->state = Q_IDLE;
 	buf_init(&q->out, 0);
-	buf_init(&q->in, FRAME_HDR + FRAME_MAX_PAYLOAD + 1);
+	buf_init(&q->in, 2 * (FRAME_HDR + FRAME_MAX_PAYLOAD) + 1);
 }
 
 /* A query for every socket in directory i. */
