@@ -18,16 +18,17 @@ function __limpet_first
     test (count $t) -eq 1
 end
 
-set -l subs ls attach kill doctor
+set -l subs ls attach kill doctor new
 complete -c limpet -f
 complete -c limpet -n __limpet_first -a ls -d 'list your sessions on a host'
 complete -c limpet -n __limpet_first -a attach -d 'reattach to a session'
 complete -c limpet -n __limpet_first -a kill -d 'end a session'
+complete -c limpet -n __limpet_first -a new -d 'start a session (-d: detached)'
 complete -c limpet -n __limpet_first -a doctor \
     -d 'find and fix what ends idle SSH sessions'
 complete -c limpet -n "not __fish_seen_subcommand_from $subs" \
     -a '(__limpet_hosts)' -d host
-complete -c limpet -n "__fish_seen_subcommand_from ls attach kill" \
+complete -c limpet -n "__fish_seen_subcommand_from ls attach kill new" \
     -a '(__limpet_hosts)' -d host
 
 # limpet's own options (not after doctor).

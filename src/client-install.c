@@ -380,7 +380,8 @@ static int
 install_needed(const struct install *in, const struct install_probe *pr,
     const char *target)
 {
-	const char	*v = pr->version;
+	const char	*w = pr->version;
+	char		 v[32];
 	int		 cmp;
 
 	if (*pr->current == '\0') {
@@ -388,8 +389,10 @@ install_needed(const struct install *in, const struct install_probe *pr,
 		    in->conf->dest, pr->uname);
 		return 1;
 	}
-	if (strncmp(v, "limpet ", 7) == 0)
-		v += 7;
+	/* "limpet 0.1.0 (protocol 2)": the version word. */
+	if (strncmp(w, "limpet ", 7) == 0)
+		w += 7;
+	snprintf(v, sizeof v, "%.*s", (int)strcspn(w, " "), w);
 	if ((cmp = install_vercmp(v, LIMPET_VERSION)) >= 0)
 		return 0;
 	if (*target != '\0' && strcmp(pr->current, target) != 0) {
@@ -549,15 +552,25 @@ client_install(const struct ssh_conf *conf)
 
 /*
  * After a first connection found no limpet on the server: ask on the
- * terminal whether to install it.  1 for yes.
+ * terminal whether to install it, if this client has a server binary
+ * to offer at all.  1 for yes.
  */
 int
 client_install_ask(const struct ssh_conf *conf)
 {
-	char	line[64];
+	char	line[64], have[512] = "", *dir;
 	FILE	*tty;
 	int	 yes;
 
+	/* Offer only what we could deliver: some server binary. */
+	if ((dir = install_dir()) != NULL) {
+		install_list(dir, have, sizeof have);
+		free(dir);
+	}
+#ifndef LIMPET_STATIC
+	if (*have == '\0')
+		return 0;
+#endif
 	if (!isatty(STDIN_FILENO) || (tty = fopen("/dev/tty", "r+e")) ==
 	    NULL)
 		return 0;

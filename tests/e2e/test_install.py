@@ -122,3 +122,21 @@ def test_prompt_yes_installs_no_does_not(spawn, bare, run, limpet_bin):
     p.expect("installed limpet")
     shell_works(p)
     assert os.path.exists(installed(bare))
+
+
+def test_older_limpet_in_local_bin_is_replaced(spawn, bare, run,
+                                               limpet_bin):
+    # An older limpet where limpet installs: replaced, atomically.
+    d = os.path.dirname(installed(bare))
+    os.makedirs(d)
+    with open(installed(bare), "w") as f:
+        f.write("#!/bin/sh\necho 'limpet 0.0.9 (protocol 2)'\nexit 1\n")
+    os.chmod(installed(bare), 0o755)
+    env = {"LIMPET_SERVER_BINARIES": offer(run, limpet_bin)}
+    p = spawn(argv(limpet_bin, bare, "--install"), env=env, timeout=30)
+    p.expect(r"%s has limpet 0\.0\.9, older than this client's" %
+             sshlab.HOST)
+    p.expect("installed limpet")
+    shell_works(p)
+    with open(installed(bare), "rb") as a, open(limpet_bin, "rb") as b:
+        assert a.read() == b.read()
