@@ -142,6 +142,7 @@ install_find(const struct install_probe *pr, char *out, size_t len,
 	struct stat	 sb;
 	char		*dir, os[64], arch[64];
 	const char	*sep = "";
+	ssize_t		 n;
 	int		 found = 0;
 
 	*have = '\0';
@@ -163,8 +164,8 @@ install_find(const struct install_probe *pr, char *out, size_t len,
 		snprintf(have + strlen(have), havelen - strlen(have),
 		    "%s%s-%s (itself)", sep, os, arch);
 		if (strcmp(os, pr->os) == 0 && strcmp(arch, pr->arch) == 0 &&
-		    readlink("/proc/self/exe", out, len - 1) > 0) {
-			out[len - 1] = '\0';
+		    (n = readlink("/proc/self/exe", out, len - 1)) > 0) {
+			out[n] = '\0';
 			return 0;
 		}
 	}
@@ -173,6 +174,7 @@ install_find(const struct install_probe *pr, char *out, size_t len,
 	(void)os;
 	(void)arch;
 	(void)sep;
+	(void)n;
 #endif
 	return ERR_NOTFOUND;
 }

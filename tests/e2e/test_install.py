@@ -14,6 +14,7 @@ import pexpect
 import pytest
 
 import sshlab
+from conftest import missing
 from test_session import ended
 
 
@@ -139,4 +140,22 @@ def test_older_limpet_in_local_bin_is_replaced(spawn, bare, run,
     p.expect("installed limpet")
     shell_works(p)
     with open(installed(bare), "rb") as a, open(limpet_bin, "rb") as b:
+        assert a.read() == b.read()
+
+
+@pytest.mark.timeout(300)
+def test_static_client_installs_itself(spawn, bare, run):
+    """A static build (make static) offers itself to a server of its
+    own OS and architecture: nothing else needs to be set up."""
+    import test_packaging
+    if shutil.which("musl-gcc") is None:
+        missing("make static needs musl-gcc (apt-get install musl-tools)")
+    test_packaging.make("static")
+    static = test_packaging.STATIC
+    env = {"LIMPET_SERVER_BINARIES": os.path.join(run.workdir, "none")}
+    p = spawn(argv(static, bare, "--install"), env=env, timeout=30)
+    p.expect("limpet is not installed on %s" % sshlab.HOST)
+    p.expect("installed limpet")
+    shell_works(p)
+    with open(installed(bare), "rb") as a, open(static, "rb") as b:
         assert a.read() == b.read()
