@@ -53,7 +53,7 @@ POBJ	:= $(patsubst src/%.c,build/portable/%.o,$(SRCS)) \
 UBINS	:= $(patsubst tests/unit/%.c,build/san/%,$(UTESTS))
 
 .PHONY: all san deps check unit e2e fuzz fuzzers fuzz-long soak try bench \
-	install clean portable portable-e2e static uninstall deb
+	install clean portable portable-e2e static uninstall deb install-server
 
 all: limpet
 
@@ -213,6 +213,15 @@ install: limpet
 	install -m 0644 completions/limpet.fish \
 	    $(DESTDIR)$(FISHCOMPDIR)/limpet.fish
 
+# The static server binary where the client's --install finds it
+# (PREFIX/lib/limpet/limpet-OS-ARCH): make static install-server.
+LIBDIR	?= $(PREFIX)/lib/limpet
+SRVNAME	:= limpet-$(shell uname -s | tr A-Z a-z)-$(shell uname -m | tr A-Z a-z)
+
+install-server: build/static/limpet
+	install -d $(DESTDIR)$(LIBDIR)
+	install -m 0755 build/static/limpet $(DESTDIR)$(LIBDIR)/$(SRVNAME)
+
 # Removes exactly what install put there (the directories stay: they are
 # shared with other programs).
 uninstall:
@@ -220,7 +229,8 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man1/limpet.1 \
 	    $(DESTDIR)$(BASHCOMPDIR)/limpet \
 	    $(DESTDIR)$(ZSHCOMPDIR)/_limpet \
-	    $(DESTDIR)$(FISHCOMPDIR)/limpet.fish
+	    $(DESTDIR)$(FISHCOMPDIR)/limpet.fish \
+	    $(DESTDIR)$(LIBDIR)/$(SRVNAME)
 
 # A statically linked limpet (musl, from Debian's musl-tools) for servers
 # whose libc is old, different or unknown: it runs on any Linux of the same
@@ -230,7 +240,7 @@ uninstall:
 MUSLCC	?= musl-gcc
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 STBASE	= $(subst -DHAVE_CLOSEFROM,,$(BASE))
-STFL	= -O2 -static -isystem build/static/include
+STFL	= -O2 -static -isystem build/static/include -DLIMPET_STATIC
 STOBJ	:= $(patsubst src/%.c,build/static/obj/%.o,$(SRCS)) \
 	   $(patsubst compat/%.c,build/static/obj/compat-%.o,$(CSRCS))
 

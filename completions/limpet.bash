@@ -34,7 +34,7 @@ _limpet()
 	fi
 
 	local client='--keepalive --dead --give-up --ssh --server-path
-	    --ring-size --verbose'
+	    --ring-size --verbose --install --json'
 	local doctor='--probe-nat --probe-max --probe-times --probe-wait --fix
 	    --yes --system --json --explain --status --ssh --keepalive --help'
 	local sshargs='-B -b -c -D -E -e -F -I -i -J -L -l -m -O -o -p -Q -R
@@ -48,7 +48,7 @@ _limpet()
 	# Find the subcommand, an -F file and whether a destination was typed.
 	for ((i = 1; i < cword; i++)); do
 		w=${words[i]}
-		if ((i == 1)) && [[ $w == @(ls|attach|kill|doctor) ]]; then
+		if ((i == 1)) && [[ $w == @(ls|attach|kill|doctor|new) ]]; then
 			sub=$w
 		elif [[ " ${valopts//[[:space:]]/ } " == *" $w "* ]]; then
 			((i++))
@@ -108,7 +108,7 @@ _limpet()
 		local hosts
 		hosts=$(_limpet_hosts "$cfg")
 		if [[ -z $sub ]] && ((cword == 1)); then
-			hosts+=$'\nls\nattach\nkill\ndoctor'
+			hosts+=$'\nls\nattach\nkill\ndoctor\nnew'
 		fi
 		COMPREPLY=($(compgen -W "$hosts" -- "$cur"))
 		;;

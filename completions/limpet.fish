@@ -18,16 +18,17 @@ function __limpet_first
     test (count $t) -eq 1
 end
 
-set -l subs ls attach kill doctor
+set -l subs ls attach kill doctor new
 complete -c limpet -f
 complete -c limpet -n __limpet_first -a ls -d 'list your sessions on a host'
 complete -c limpet -n __limpet_first -a attach -d 'reattach to a session'
 complete -c limpet -n __limpet_first -a kill -d 'end a session'
+complete -c limpet -n __limpet_first -a new -d 'start a session (-d: detached)'
 complete -c limpet -n __limpet_first -a doctor \
     -d 'find and fix what ends idle SSH sessions'
 complete -c limpet -n "not __fish_seen_subcommand_from $subs" \
     -a '(__limpet_hosts)' -d host
-complete -c limpet -n "__fish_seen_subcommand_from ls attach kill" \
+complete -c limpet -n "__fish_seen_subcommand_from ls attach kill new" \
     -a '(__limpet_hosts)' -d host
 
 # limpet's own options (not after doctor).
@@ -38,6 +39,8 @@ complete -c limpet -n $c -l give-up -x -d 'stop reconnecting after (seconds)'
 complete -c limpet -n $c -l ssh -x -a '(__fish_complete_command)' \
     -d 'the ssh program to run'
 complete -c limpet -n $c -l server-path -r -F -d 'limpet on the server'
+complete -c limpet -n $c -l install -d 'install limpet on the server if missing'
+complete -c limpet -n $c -l json -d 'ls: sessions as JSON'
 complete -c limpet -n $c -l ring-size -x -d 'output kept for replay'
 complete -c limpet -n $c -l verbose -d 'log what happens'
 complete -c limpet -n __limpet_first -l help -d usage

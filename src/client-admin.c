@@ -16,8 +16,11 @@
 #include "err.h"
 #include "frame.h"
 #include "proto.h"
+#include "sock.h"
+#include "xmalloc.h"
 
 #define ADMIN_WAIT_MS	(60 * 1000)
+#define ADMIN_AGAIN	(-1)	/* say it again in an older version */
 
 /* Format a time as local "YYYY-MM-DD HH:MM". */
 static void
@@ -32,37 +35,259 @@ admin_time(char *out, size_t len, uint64_t t)
 		strftime(out, len, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
-/* Print one SESSION line. */
-static int
-admin_session(const struct frame *f, int first)
-{
-	static const char	*states[] = { "detached", "attached",
-				    "exited", "not answering" };
-	struct msg_session	 s;
-	char			 created[32], active[32], state[32];
-	char			 id[80], cmd[1024];
+/* One session of an ls answer: its SESSION and the DETAIL after it. */
+struct admin_row {
+	struct msg_session	s;
+	struct msg_detail	d;
+};
 
-	if (proto_session_parse(f->p, f->len, &s) != 0)
+struct admin_ls {
+	struct admin_row	*rows;
+	int			 n;
+};
+
+/* Take a SESSION frame into the list. */
+static int
+admin_session(struct admin_ls *ls, const struct frame *f)
+{
+	struct admin_row	*row;
+
+	if (ls->n >= 65536)
 		return ERR_FORMAT;
-	if (s.state > SESS_NOANSWER) {
-		proto_session_free(&s);
+	ls->rows = xreallocarray(ls->rows, ls->n + 1, sizeof *ls->rows);
+	row = &ls->rows[ls->n];
+	memset(row, 0, sizeof *row);
+	if (proto_session_parse(f->p, f->len, &row->s) != 0)
+		return ERR_FORMAT;
+	if (row->s.state > SESS_NOANSWER) {
+		proto_session_free(&row->s);
 		return ERR_FORMAT;
 	}
-	/* Server text: shown with its control bytes escaped. */
-	out_safe(id, sizeof id, s.id);
-	out_safe(cmd, sizeof cmd, s.command);
-	if (first)
-		printf("%-10s %-8s %-13s %-19s  %-19s  %s\n", "ID", "PID",
-		    "STATE", "CREATED", "LAST ACTIVITY", "COMMAND");
-	admin_time(created, sizeof created, s.created);
-	admin_time(active, sizeof active, s.active);
-	if (s.state == SESS_EXITED)
-		snprintf(state, sizeof state, "exited(%d)", s.status);
+	ls->n++;
+	return 0;
+}
+
+/* Take a DETAIL frame: it tells more about the last SESSION. */
+static int
+admin_detail(struct admin_ls *ls, const struct frame *f)
+{
+	struct admin_row	*row;
+
+	if (ls->n == 0)
+		return ERR_FORMAT;
+	row = &ls->rows[ls->n - 1];
+	proto_detail_free(&row->d);
+	return proto_detail_parse(f->p, f->len, &row->d);
+}
+
+/* A DETAIL value for the table: escaped, "-" when unknown. */
+static void
+admin_value(char *out, size_t len, const struct admin_row *row,
+    const char *key)
+{
+	const char	*v = proto_detail_get(&row->d, key);
+
+	if (v == NULL || *v == '\0')
+		snprintf(out, len, "-");
 	else
-		snprintf(state, sizeof state, "%s", states[s.state]);
-	printf("%-10s %-8u %-13s %-19s  %-19s  %s\n", id, s.pid, state,
-	    created, active, *cmd != '\0' ? cmd : "(login shell)");
-	proto_session_free(&s);
+		out_safe(out, len, v);
+}
+
+static const char *admin_states[] = { "detached", "attached", "exited",
+    "not answering" };
+
+/* Where the session is held: "from ADDRESS" or "since TIME" ("-"). */
+static void
+admin_where(char *out, size_t len, const struct admin_row *row)
+{
+	const char	*from = proto_detail_get(&row->d, "from");
+	const char	*since = proto_detail_get(&row->d, "since");
+	char		 t[32], safe[64];
+
+	if (row->s.state == SESS_ATTACHED && from != NULL && *from != '\0') {
+		out_safe(safe, sizeof safe, from);
+		snprintf(out, len, "from %s", safe);
+	} else if (row->s.state == SESS_DETACHED && since != NULL &&
+	    strtoull(since, NULL, 10) != 0) {
+		admin_time(t, sizeof t, strtoull(since, NULL, 10));
+		snprintf(out, len, "since %s", t);
+	} else
+		snprintf(out, len, "-");
+}
+
+/* Print the table of sessions. */
+static void
+admin_print(const struct admin_ls *ls)
+{
+	const struct admin_row	*row;
+	char			 created[32], active[32], state[32];
+	char			 id[80], cmd[1024], proto[16], name[80];
+	char			 prog[80], where[96];
+	int			 i;
+
+	printf("%-10s %-8s %-13s %-10s %-15s %-26s %-19s  %-19s  %-5s %s\n",
+	    "ID", "PID", "STATE", "NAME", "PROGRAM", "WHERE", "CREATED",
+	    "LAST ACTIVITY", "PROTO", "COMMAND");
+	for (i = 0; i < ls->n; i++) {
+		row = &ls->rows[i];
+		/* Server text: shown with its control bytes escaped. */
+		out_safe(id, sizeof id, row->s.id);
+		out_safe(cmd, sizeof cmd, row->s.command);
+		admin_value(proto, sizeof proto, row, "proto");
+		admin_value(name, sizeof name, row, "name");
+		admin_value(prog, sizeof prog, row, "program");
+		admin_where(where, sizeof where, row);
+		admin_time(created, sizeof created, row->s.created);
+		admin_time(active, sizeof active, row->s.active);
+		if (row->s.state == SESS_EXITED)
+			snprintf(state, sizeof state, "exited(%d)",
+			    row->s.status);
+		else
+			snprintf(state, sizeof state, "%s",
+			    admin_states[row->s.state]);
+		printf("%-10s %-8u %-13s %-10s %-15s %-26s %-19s  %-19s  %-5s "
+		    "%s\n", id, row->s.pid, state, name, prog, where, created,
+		    active, proto, *cmd != '\0' ? cmd : "(login shell)");
+	}
+}
+
+/* s as a JSON string: quotes, backslashes and control bytes escaped. */
+static void
+admin_json_str(const char *s)
+{
+	putchar('"');
+	for (; s != NULL && *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			printf("\\u%04x", (unsigned char)*s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+/* A DETAIL value as a JSON string, or null. */
+static void
+admin_json_detail(const struct admin_row *row, const char *key)
+{
+	const char	*v = proto_detail_get(&row->d, key);
+
+	if (v == NULL || *v == '\0')
+		fputs("null", stdout);
+	else
+		admin_json_str(v);
+}
+
+/* Print the sessions as a JSON array (ls --json): one object each. */
+static void
+admin_json(const struct admin_ls *ls)
+{
+	const struct admin_row	*row;
+	const char		*since;
+	unsigned long long	 t;
+	int			 i;
+
+	putchar('[');
+	for (i = 0; i < ls->n; i++) {
+		row = &ls->rows[i];
+		printf("%s\n  {\"id\": ", i > 0 ? "," : "");
+		admin_json_str(row->s.id);
+		printf(", \"pid\": %u, \"state\": ", row->s.pid);
+		admin_json_str(admin_states[row->s.state]);
+		if (row->s.state == SESS_EXITED)
+			printf(", \"status\": %d", row->s.status);
+		printf(", \"name\": ");
+		admin_json_detail(row, "name");
+		printf(", \"program\": ");
+		admin_json_detail(row, "program");
+		printf(", \"from\": ");
+		admin_json_detail(row, row->s.state == SESS_ATTACHED ?
+		    "from" : "-");
+		since = proto_detail_get(&row->d, "since");
+		t = since != NULL && row->s.state == SESS_DETACHED ?
+		    strtoull(since, NULL, 10) : 0;
+		if (t != 0)
+			printf(", \"detached_since\": %llu", t);
+		else
+			printf(", \"detached_since\": null");
+		printf(", \"created\": %llu, \"last_activity\": %llu",
+		    (unsigned long long)row->s.created,
+		    (unsigned long long)row->s.active);
+		printf(", \"proto\": ");
+		admin_json_detail(row, "proto");
+		printf(", \"version\": ");
+		admin_json_detail(row, "version");
+		printf(", \"command\": ");
+		admin_json_str(row->s.command);
+		putchar('}');
+	}
+	printf("%s]\n", ls->n > 0 ? "\n" : "");
+}
+
+/* Free the list. */
+static void
+admin_ls_free(struct admin_ls *ls)
+{
+	int	i;
+
+	for (i = 0; i < ls->n; i++) {
+		proto_session_free(&ls->rows[i].s);
+		proto_detail_free(&ls->rows[i].d);
+	}
+	free(ls->rows);
+	memset(ls, 0, sizeof *ls);
+}
+
+/*
+ * Take -S NAME (or -SNAME) out of the ssh options: limpet -S NAME host
+ * attaches the session NAME or starts it, as tmux new -A -s NAME does.
+ * 0, or 255 after saying what is wrong.
+ */
+int
+client_take_name(struct client *c)
+{
+	struct cmdline	*cl = &c->cl;
+	int		 i, k, n;
+
+	for (i = 0; i < cl->nssh; i++) {
+		if (strcmp(cl->ssh[i], "-S") == 0 && i + 1 < cl->nssh) {
+			free(c->name);
+			c->name = xstrdup(cl->ssh[i + 1]);
+			n = 2;
+		} else if (strncmp(cl->ssh[i], "-S", 2) == 0 &&
+		    cl->ssh[i][2] != '\0') {
+			free(c->name);
+			c->name = xstrdup(cl->ssh[i] + 2);
+			n = 1;
+		} else if (cl->ssh[i][0] == '-' && cl->ssh[i][1] != '\0' &&
+		    cl->ssh[i][2] == '\0' &&
+		    cmdline_ssh_takes_arg(cl->ssh[i][1])) {
+			i++;	/* another option's argument */
+			continue;
+		} else
+			continue;
+		for (k = 0; k < n; k++)
+			free(cl->ssh[i + k]);
+		memmove(cl->ssh + i, cl->ssh + i + n, (size_t)(cl->nssh - i -
+		    n + 1) * sizeof *cl->ssh);
+		cl->nssh -= n;
+		i--;
+	}
+	c->ssh.opts = cl->ssh;
+	c->ssh.nopts = cl->nssh;
+	if (c->name != NULL && !proto_name_valid(c->name)) {
+		fprintf(stderr, "limpet: -S wants a session name: 1 to %d "
+		    "letters, digits, _ . - (not '%s')\n", PROTO_ID_LEN,
+		    c->name);
+		return 255;
+	}
+	if (c->name != NULL && c->mode != CLIENT_NEW &&
+	    c->mode != CLIENT_DETACHED) {
+		fprintf(stderr, "limpet: -S NAME starts or attaches a session; "
+		    "for attach, name it: limpet attach HOST NAME\n");
+		return 255;
+	}
 	return 0;
 }
 
@@ -71,10 +296,22 @@ static int
 admin_hello(struct client *c, int mode, struct msg_hello *h)
 {
 	memset(h, 0, sizeof *h);
-	h->version = PROTO_VERSION;
+	h->version = c->hello_version;
 	h->id = (char *)"";
+	if (mode == CLIENT_DETACHED) {
+		/* As a session would, then leave at once (DETACH). */
+		h->op = c->name != NULL ? OP_OPEN : OP_NEW;
+		h->id = c->name != NULL ? (char *)c->name : (char *)"";
+		h->argc = c->cl.ncmd;
+		h->argv = c->cl.cmd;
+		h->ring_kb = c->ring_kb;
+		h->rows = 24;
+		h->cols = 80;
+		return 0;
+	}
 	if (mode == CLIENT_LS) {
 		h->op = OP_LIST;
+		h->flags = HELLO_DETAIL;
 		if (c->cl.ncmd != 0) {
 			fprintf(stderr, "limpet: ls takes no command\n");
 			return 255;
@@ -98,25 +335,50 @@ admin_hello(struct client *c, int mode, struct msg_hello *h)
 	return 0;
 }
 
+/* new -d: the session is there; print its id for scripts. */
+static int
+admin_welcome(const struct frame *f)
+{
+	struct msg_welcome	w;
+
+	if (proto_welcome_parse(f->p, f->len, &w) != 0 ||
+	    !sock_id_valid(w.id)) {
+		fprintf(stderr, "limpet: malformed WELCOME\n");
+		return 255;
+	}
+	printf("%s\n", w.id);
+	proto_welcome_free(&w);
+	return 0;
+}
+
 /*
  * Handle the frames received so far.  Returns 1 once the answer is
  * complete (rc then says how it went), else 0.
  */
 static int
-admin_frames(struct client *c, int mode, int *first, int *rc)
+admin_frames(struct client *c, int mode, struct admin_ls *ls, int *rc)
 {
 	struct frame	 f;
 	uint32_t	 count, code;
 	char		*msg, safe[512];
 
 	while (frame_dec_next(&c->rx, &f) == 1) {
-		if (f.type == MSG_SESSION) {
-			if (admin_session(&f, *first) == 0)
-				*first = 0;
-		} else if (f.type == MSG_DONE &&
+		if (f.type == MSG_WELCOME && mode == CLIENT_DETACHED) {
+			*rc = admin_welcome(&f);
+			return 1;
+		}
+		if (f.type == MSG_SESSION)
+			admin_session(ls, &f);
+		else if (f.type == MSG_DETAIL)
+			admin_detail(ls, &f);
+		else if (f.type == MSG_DONE &&
 		    proto_u32_parse(f.p, f.len, &count) == 0) {
-			if (mode == CLIENT_LS && count == 0)
+			if (mode == CLIENT_LS && cmdline_has(&c->cl, "json"))
+				admin_json(ls);
+			else if (mode == CLIENT_LS && count == 0)
 				printf("no sessions on %s\n", c->ssh.dest);
+			else if (mode == CLIENT_LS)
+				admin_print(ls);
 			else if (mode == CLIENT_KILL)
 				printf("killed %u session%s\n", count,
 				    count == 1 ? "" : "s");
@@ -124,6 +386,14 @@ admin_frames(struct client *c, int mode, int *first, int *rc)
 			return 1;
 		} else if (f.type == MSG_ERROR &&
 		    proto_error_parse(f.p, f.len, &code, &msg) == 0) {
+			if (code == PERR_VERSION &&
+			    c->hello_version > PROTO_VERSION_MIN) {
+				/* A relay from before negotiation. */
+				free(msg);
+				c->hello_version = PROTO_VERSION_MIN;
+				*rc = ADMIN_AGAIN;
+				return 1;
+			}
 			out_safe(safe, sizeof safe, msg);
 			fprintf(stderr, "limpet: %s\n", safe);
 			free(msg);
@@ -161,26 +431,30 @@ admin_stderr(struct client *c, int show)
 }
 
 /* Run one request over one ssh and print the answer. */
-int
-client_admin(struct client *c, int mode)
+static int
+admin_once(struct client *c, int mode)
 {
 	struct msg_hello	h;
+	struct admin_ls		ls;
 	struct pollfd		pfd[2];
 	uint8_t			tmp[8192];
 	uint64_t		deadline;
 	ssize_t			n;
 	size_t			used;
 	char			why[256];
-	int			r, first = 1, done = 0, rc = 255;
+	int			r, done = 0, rc = 255;
 
 	if ((r = admin_hello(c, mode, &h)) != 0)
 		return r;
+	memset(&ls, 0, sizeof ls);
 	if ((r = ssh_spawn(&c->ssh, &c->proc)) != 0) {
 		fprintf(stderr, "limpet: cannot run %s: %s\n", c->ssh.prog,
 		    err_str(r));
 		return 255;
 	}
 	proto_hello_put(&c->tx, &h);
+	if (mode == CLIENT_DETACHED)
+		frame_put(&c->tx, MSG_DETACH, NULL, 0);
 	deadline = clock_ms() + ADMIN_WAIT_MS;
 	while (!done && clock_ms() < deadline) {
 		pfd[0].fd = c->proc.out;
@@ -201,17 +475,38 @@ client_admin(struct client *c, int mode)
 		used = ssh_magic_scan(&c->magic, tmp, (size_t)n);
 		if (frame_dec_push(&c->rx, tmp + used, n - used) != 0)
 			break;
-		done = admin_frames(c, mode, &first, &rc);
+		done = admin_frames(c, mode, &ls, &rc);
 	}
+	admin_ls_free(&ls);
 	close(c->proc.in);
 	c->proc.in = -1;
 	admin_stderr(c, !done);
 	ssh_close(&c->proc, 2000);
+	if (rc == ADMIN_AGAIN)
+		return rc;
 	if (!done) {
 		ssh_classify(c->errtext, 255, why, sizeof why);
 		fprintf(stderr, "limpet: no answer from %s: %s\n",
 		    c->ssh.dest, why);
 	}
 	fflush(stdout);
+	return rc;
+}
+
+/*
+ * Run the request; a server from before version negotiation refuses our
+ * version, and is asked again in the oldest one (a new ssh connection).
+ */
+int
+client_admin(struct client *c, int mode)
+{
+	int	rc;
+
+	while ((rc = admin_once(c, mode)) == ADMIN_AGAIN) {
+		buf_reset(&c->tx);
+		frame_dec_free(&c->rx);
+		frame_dec_init(&c->rx);
+		c->magic = 0;
+	}
 	return rc;
 }

@@ -12,6 +12,7 @@
 #include "client-screen.h"
 #include "client-ssh.h"
 #include "cmdline.h"
+#include "config.h"
 #include "escape.h"
 #include "frame.h"
 #include "proto.h"
@@ -57,12 +58,14 @@ enum client_state {
 struct client {
 	int		 mode;
 	struct cmdline	 cl;
+	struct config	 cfg;		/* the user's file, for this host */
 	struct ssh_conf	 ssh;
 	int		 keepalive_ms;
 	int		 dead_ms;
 	uint64_t	 give_up_ms;
 	uint32_t	 ring_kb;
 	const char	*want_id;
+	char		*name;		/* -S NAME: attach it or start it */
 	uint64_t	 client_id;
 	char		 session[PROTO_ID_LEN + 1];
 	char		*final_msg;	/* printed once the terminal is back */
@@ -134,6 +137,9 @@ struct client {
 	struct screen	 scr;
 	int		 netfd;
 	int		 exit_code;
+	uint32_t	 hello_version;	/* the version HELLO announces */
+	uint32_t	 version;	/* the one WELCOME chose */
+	int		 not_installed;	/* the server has no limpet */
 };
 
 /* client.c */
@@ -171,5 +177,6 @@ int	client_timeout(struct client *, uint64_t);
 
 /* client-admin.c */
 int	client_admin(struct client *, int);
+int	client_take_name(struct client *);
 
 #endif

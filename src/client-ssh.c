@@ -126,7 +126,8 @@ ssh_spawn(const struct ssh_conf *c, struct ssh_proc *p)
 	int		 i, n = 0, r;
 	char		**argv, *cmd, ct[32];
 
-	cmd = ssh_remote_command(c->server_path, c->server_dir);
+	cmd = c->command != NULL ? xstrdup(c->command) :
+	    ssh_remote_command(c->server_path, c->server_dir);
 	argv = xcalloc(c->nopts + 16, sizeof *argv);
 	argv[n++] = (char *)c->prog;
 	for (i = 0; i < c->nopts; i++)
@@ -295,8 +296,8 @@ ssh_classify(const char *err, int status, char *why, size_t len)
 		{ "Host key verification failed", "the server's host key was "
 		    "not accepted: check it with plain ssh" },
 		{ NOT_INSTALLED, "limpet is not installed on the server: "
-		    "install it there (on the PATH or in ~/.local/bin) or "
-		    "give --server-path" },
+		    "limpet --install puts it in ~/.local/bin there (or "
+		    "install it yourself, or give --server-path)" },
 		{ "Bad configuration option", "ssh refused its "
 		    "configuration" },
 		{ "command-line line", "ssh refused an option" },
@@ -312,11 +313,20 @@ ssh_classify(const char *err, int status, char *why, size_t len)
 	}
 	if (status == 127 || status == 126) {
 		snprintf(why, len, "the server could not run limpet (exit "
-		    "%d): install it there or give --server-path", status);
+		    "%d): limpet --install puts it there, or give "
+		    "--server-path", status);
 		return SSH_PERMANENT;
 	}
 	snprintf(why, len, "ssh exited with status %d", status);
 	return SSH_TEMPORARY;
+}
+
+/* True if ssh's stderr and exit status say the server has no limpet. */
+int
+ssh_not_installed(const char *err, int status)
+{
+	return (err != NULL && strstr(err, NOT_INSTALLED) != NULL) ||
+	    status == 127;
 }
 
 /*

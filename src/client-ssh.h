@@ -16,6 +16,7 @@ struct ssh_conf {
 	const char	 *server_dir;	/* the relay's --dir, or NULL */
 	int		  reconnect;	/* not the first connection */
 	int		  connect_timeout;	/* seconds, 0 for ssh's own */
+	const char	 *command;	/* run this, not the relay (install) */
 };
 
 struct ssh_proc {
@@ -36,6 +37,7 @@ size_t	ssh_magic_scan(size_t *, const uint8_t *, size_t);
 void	ssh_reap_all(int);
 int	ssh_reap(struct ssh_proc *, int *);
 int	ssh_classify(const char *, int, char *, size_t);
+int	ssh_not_installed(const char *, int);
 const char *ssh_last_line(const char *, char *, size_t);
 int	ssh_user_verbose(const struct ssh_conf *);
 char	*ssh_remote_command(const char *, const char *);

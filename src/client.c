@@ -26,6 +26,7 @@
 #include "client-ssh.h"
 #include "client-tty.h"
 #include "client.h"
+#include "client-install.h"
 #include "client-int.h"
 #include "clock.h"
 #include "cmdline.h"
@@ -87,7 +88,7 @@ client_hello(struct client *c)
 	int			 n = 0;
 
 	memset(&h, 0, sizeof h);
-	h.version = PROTO_VERSION;
+	h.version = c->hello_version;
 	h.client_id = c->client_id;
 	h.rows = c->rows;
 	h.cols = c->cols;
@@ -101,8 +102,8 @@ client_hello(struct client *c)
 		h.op = OP_ATTACH;
 		h.id = c->want_id != NULL ? (char *)c->want_id : (char *)"";
 	} else {
-		h.op = OP_NEW;
-		h.id = (char *)"";
+		h.op = c->name != NULL ? OP_OPEN : OP_NEW;
+		h.id = c->name != NULL ? (char *)c->name : (char *)"";
 		h.argc = c->cl.ncmd;
 		h.argv = c->cl.cmd;
 		h.ring_kb = c->ring_kb;
@@ -272,6 +273,8 @@ client_ssh_exited(struct client *c, int status, uint64_t now)
 	int	kind;
 
 	kind = ssh_classify(c->errtext, status, why, sizeof why);
+	if (!c->attached_once && ssh_not_installed(c->errtext, status))
+		c->not_installed = 1;	/* client_main may offer to */
 	if (c->state == ST_CONNECTING && (kind == SSH_PERMANENT ||
 	    !c->attached_once)) {
 		notice_clear(c);
@@ -332,6 +335,13 @@ client_welcome(struct client *c, const struct frame *f, uint64_t now)
 		    now);
 		return;
 	}
+	if (w.version > c->hello_version) {
+		proto_welcome_free(&w);
+		client_lost(c, "protocol error: WELCOME in a version newer "
+		    "than asked", now);
+		return;
+	}
+	c->version = w.version;		/* what this daemon and we speak */
 	if (!c->attached_once && w.in_have != c->in.start)
 		client_rebase_input(c, w.in_have);
 	if (w.in_have < c->in.start || w.in_have > c->in.end) {
@@ -410,9 +420,21 @@ client_error_frame(struct client *c, const struct frame *f, uint64_t now)
 	out_safe(safe, sizeof safe, msg);
 	free(msg);
 	notice_clear(c);
-	if (code == PERR_TAKEN) {
+	if (code == PERR_VERSION && c->hello_version > PROTO_VERSION_MIN) {
+		/* A server from before negotiation: say HELLO in its version. */
+		debug_f("server refused version %u: %s", c->hello_version,
+		    safe);
+		c->hello_version = PROTO_VERSION_MIN;
+		ssh_stop(&c->proc);
+		client_set_state(c, ST_WAITING);
+		c->next_try = now;
+	} else if (code == PERR_TAKEN) {
 		client_finish_msg(c, 0, "session %s was taken over by another "
 		    "client; this one is detached", c->session);
+	} else if (code == PERR_PROTOCOL && c->name != NULL &&
+	    !c->attached_once) {
+		client_finish_msg(c, 255, "%s (the server's limpet is too old "
+		    "for -S NAME: limpet --install upgrades it)", safe);
 	} else if ((code == PERR_PROTOCOL || code == PERR_INTERNAL) &&
 	    c->attached_once) {
 		client_local(c, "\r\n[limpet: server: %s]\r\n", safe);
@@ -1076,8 +1098,19 @@ client_parse(struct client *c, int mode, int argc, char **argv)
 		fprintf(stderr, "limpet: %s (limpet --help)\n", err);
 		return 255;
 	}
+	if (config_for(&c->cfg, &c->cl, err, sizeof err) != 0) {
+		fprintf(stderr, "limpet: %s\n", err);
+		return 255;
+	}
+	c->mode = mode;
+	if (client_take_name(c) != 0)
+		return 255;
 	if (cmdline_has(&c->cl, "all") && mode != CLIENT_KILL) {
 		fprintf(stderr, "limpet: --all is for limpet kill\n");
+		return 255;
+	}
+	if (cmdline_has(&c->cl, "json") && mode != CLIENT_LS) {
+		fprintf(stderr, "limpet: --json is for limpet ls\n");
 		return 255;
 	}
 	if (cmdline_seconds(&c->cl, "keepalive", PROTO_KEEPALIVE_S, &secs, err,
@@ -1136,6 +1169,7 @@ client_new(void)
 	c->proc.in = c->proc.out = c->proc.err = -1;
 	c->keepalive_ms = PROTO_KEEPALIVE_S * 1000;
 	c->dead_ms = DEAD_S * 1000;
+	c->hello_version = proto_version();
 	escape_init(&c->esc);
 	ring_init(&c->in, INPUT_MAX, 0);
 	buf_init(&c->tx, TX_MAX);
@@ -1151,6 +1185,8 @@ client_free(struct client *c)
 	if (c->netfd >= 0)
 		close(c->netfd);
 	cmdline_free(&c->cl);
+	config_free(&c->cfg);
+	free(c->name);
 	ring_free(&c->in);
 	buf_free(&c->tx);
 	buf_free(&c->term);
@@ -1163,6 +1199,7 @@ client_free(struct client *c)
 int
 client_main(int mode, int argc, char **argv)
 {
+	static int		 asked;
 	static const int	 sigs[] = { SIGWINCH, SIGCHLD, SIGCONT,
 				    SIGTERM, SIGHUP, SIGINT };
 	struct client		*c = client_new();
@@ -1177,7 +1214,18 @@ client_main(int mode, int argc, char **argv)
 	log_init("limpet", cmdline_has(&c->cl, "verbose") ? LOG_DEBUG :
 	    LOG_ERROR, logpath);
 	c->mode = mode;
-	if (mode == CLIENT_LS || mode == CLIENT_KILL) {
+	if (mode == CLIENT_CONFIG) {
+		config_print(&c->cfg, &c->cl, stdout);
+		client_free(c);
+		return 0;
+	}
+	if (mode != CLIENT_LS && mode != CLIENT_KILL &&
+	    cmdline_has(&c->cl, "install") && client_install(&c->ssh) != 0) {
+		client_free(c);
+		return 255;
+	}
+	if (mode == CLIENT_LS || mode == CLIENT_KILL ||
+	    mode == CLIENT_DETACHED) {
 		r = client_admin(c, mode);
 		client_free(c);
 		return r;
@@ -1209,6 +1257,12 @@ client_main(int mode, int argc, char **argv)
 	c->stdin_open = 1;
 	c->netfd = net_watch_open();
 	r = client_loop(c);
+	if (c->not_installed && !asked++ && !cmdline_has(&c->cl, "install") &&
+	    client_install_ask(&c->ssh) && client_install(&c->ssh) == 0) {
+		/* Installed at the user's word: start over, once. */
+		client_free(c);
+		return client_main(mode, argc, argv);
+	}
 	client_free(c);
 	return r;
 }

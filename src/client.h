@@ -10,6 +10,8 @@
 #define CLIENT_ATTACH	2
 #define CLIENT_LS	3
 #define CLIENT_KILL	4
+#define CLIENT_CONFIG	5	/* -G: print the effective settings */
+#define CLIENT_DETACHED	6	/* new -d: start a session, detached */
 
 int	client_main(int, int, char **);
 

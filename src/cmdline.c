@@ -29,6 +29,8 @@ const struct cmdline_opt cmdline_client_opts[] = {
 	{ "ring-size", 1 },
 	{ "verbose", 0 },
 	{ "all", 0 },
+	{ "install", 0 },
+	{ "json", 0 },
 	{ NULL, 0 }
 };
 

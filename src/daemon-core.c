@@ -146,6 +146,7 @@ daemon_detach(struct daemon *d, const char *why)
 	d->detach_on_purpose = 0;
 	d->mlen = 0;
 	d->active = clock_wall();
+	d->detached_at = d->active;
 }
 
 /* Free peers that are done. */

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "clock.h"
 #include "daemon-int.h"
 #include "err.h"
@@ -155,6 +156,53 @@ daemon_describe(struct daemon *d, struct buf *b)
 	proto_session_put(b, &s);
 }
 
+/*
+ * What ls shows beyond SESSION, for a relay that asked (HELLO_DETAIL):
+ * this daemon's protocol version and program version.
+ */
+static void
+daemon_detail(struct daemon *d, struct buf *b)
+{
+	struct msg_detail	m;
+	char			ver[16], prog[64] = "", since[24];
+	pid_t			pg;
+
+	/* The program in the foreground of the session's terminal. */
+	if (d->ptyfd >= 0 && !d->finished && (pg = tcgetpgrp(d->ptyfd)) > 0)
+		compat_proc_name(pg, prog, sizeof prog);
+	snprintf(since, sizeof since, "%llu", d->client == NULL ?
+	    (unsigned long long)d->detached_at : 0ULL);
+	memset(&m, 0, sizeof m);
+	m.key[m.n] = (char *)"program";
+	m.value[m.n++] = prog;
+	m.key[m.n] = (char *)"from";
+	m.value[m.n++] = d->client != NULL ? d->from : (char *)"";
+	m.key[m.n] = (char *)"since";
+	m.value[m.n++] = since;
+	snprintf(ver, sizeof ver, "%u", proto_version());
+	m.key[m.n] = (char *)"proto";
+	m.value[m.n++] = ver;
+	m.key[m.n] = (char *)"version";
+	m.value[m.n++] = (char *)LIMPET_VERSION;
+	m.key[m.n] = (char *)"name";
+	m.value[m.n++] = d->name;
+	proto_detail_put(b, &m);
+}
+
+/* Where the attaching client is: LIMPET_FROM, which the relay adds. */
+static void
+daemon_from(struct daemon *d, const struct msg_hello *h)
+{
+	uint32_t	i;
+
+	d->from[0] = '\0';
+	d->detached_at = 0;
+	for (i = 0; i < h->envc; i++)
+		if (strncmp(h->env[i], "LIMPET_FROM=", 12) == 0)
+			snprintf(d->from, sizeof d->from, "%s",
+			    h->env[i] + 12);
+}
+
 /* Where output resumes for HELLO h, or ERR_RANGE if h lies. */
 static int
 daemon_resume_at(struct daemon *d, const struct msg_hello *h,
@@ -238,8 +286,12 @@ daemon_attach(struct daemon *d, struct peer *p, const struct msg_hello *h,
 		return;
 	}
 	daemon_take(d, p, h, start);
+	daemon_from(d, h);
 	memset(&w, 0, sizeof w);
-	w.version = PROTO_VERSION;
+	/* Speak the older of the two versions; the client learns which. */
+	p->version = h->version < proto_version() ? h->version :
+	    proto_version();
+	w.version = p->version;
 	w.id = d->id;
 	w.in_have = d->in_have;
 	w.out_start = start;
@@ -258,7 +310,8 @@ daemon_attach(struct daemon *d, struct peer *p, const struct msg_hello *h,
 	d->dropped_told = d->out.dropped;
 	daemon_hello_size(d, h);
 	d->active = clock_wall();
-	log_info("client attached (resume %d, from %llu, input %llu)",
+	log_info("client attached (protocol %u, resume %d, from %llu, "
+	    "input %llu)", p->version,
 	    (h->flags & HELLO_RESUME) != 0, (unsigned long long)start,
 	    (unsigned long long)d->in_have);
 	daemon_pump(d, now);
@@ -279,8 +332,8 @@ daemon_hello(struct daemon *d, struct peer *p, const struct frame *f,
 	if ((r = proto_hello_parse(f->p, f->len, &h)) != 0) {
 		daemon_refuse(d, p, r == ERR_VERSION ? PERR_VERSION :
 		    PERR_PROTOCOL, r == ERR_VERSION ? "protocol version "
-		    "mismatch: install the same limpet version on both ends" :
-		    "malformed HELLO");
+		    "mismatch: this session's limpet is too old or too new "
+		    "for the client" : "malformed HELLO");
 		return;
 	}
 	p->hello = 1;
@@ -288,6 +341,8 @@ daemon_hello(struct daemon *d, struct peer *p, const struct frame *f,
 	switch (h.op) {
 	case OP_INFO:
 		daemon_describe(d, &p->out);
+		if (h.flags & HELLO_DETAIL)
+			daemon_detail(d, &p->out);
 		p->closing = 1;
 		break;
 	case OP_KILL:

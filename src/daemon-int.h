@@ -47,6 +47,9 @@ struct mark {
 struct daemon {
 	char		 dir[SOCK_PATH_MAX];
 	char		 id[PROTO_ID_LEN + 1];
+	char		 name[PROTO_ID_LEN + 1];	/* limpet -S, or "" */
+	char		 from[64];	/* SSH_CLIENT of the last attach */
+	uint64_t	 detached_at;	/* wall time the client left, or 0 */
 	char		 sockpath[SOCK_PATH_MAX];
 	char		 pidpath[SOCK_PATH_MAX];
 	int		 lfd;

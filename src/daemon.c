@@ -345,6 +345,9 @@ daemon_run(const char *dir, const char *id, const struct msg_hello *h, int fd)
 	d->keep_exited = daemon_keep_exited();
 	snprintf(d->dir, sizeof d->dir, "%s", dir);
 	snprintf(d->id, sizeof d->id, "%s", id);
+	/* A new session's HELLO carries its name (OP_OPEN) as the id. */
+	if (h->id != NULL && proto_name_valid(h->id))
+		snprintf(d->name, sizeof d->name, "%s", h->id);
 	sock_nonblock(fd);
 	p = daemon_add_peer(d, fd, clock_ms());
 

@@ -19,6 +19,9 @@ static const char usage_text[] =
 "       limpet kill [limpet options] [ssh options] destination ID\n"
 "       limpet kill --all [limpet options] [ssh options] destination\n"
 "       limpet doctor [doctor options] [ssh options] [destination]\n"
+"       limpet [limpet options] -G destination   (the effective settings)\n"
+"       limpet new -d [limpet options] [ssh options] destination [command]\n"
+"       limpet [limpet options] -S NAME destination   (attach or start NAME)\n"
 "\n"
 "limpet options (long options, before any ssh option; they may also come\n"
 "before the subcommand):\n"
@@ -30,12 +33,15 @@ static const char usage_text[] =
 "  --server-path PATH    the limpet binary on the server\n"
 "  --ring-size BYTES     output kept on the server for replay (new session)\n"
 "  --verbose             log what happens to stderr (or $LIMPET_LOG)\n"
+"  --install             install limpet on the server if it has none\n"
 "  --help, --version\n"
 "\n"
 "ssh options (-p -i -J -l -F -o -A -L -R -D -4 -6 -v ...) pass through to\n"
 "every ssh that limpet starts; as with ssh they may also follow the\n"
 "destination.  Escapes, typed after Enter: ~. detach and quit, ~r reconnect\n"
-"now, ~s status, ~^Z suspend, ~? help, ~~ a literal ~.\n";
+"now, ~s status, ~^Z suspend, ~? help, ~~ a literal ~.\n"
+"Per-host defaults: ~/.config/limpet/config (Host sections, ssh_config\n"
+"style; keywords are the long options without --).\n";
 
 /* Print usage to f. */
 static void
@@ -75,6 +81,16 @@ main_sub(int argc, char **argv, int nlead)
 		r = client_main(CLIENT_LS, nargc, nargv);
 	else if (strcmp(sub, "attach") == 0)
 		r = client_main(CLIENT_ATTACH, nargc, nargv);
+	else if (strcmp(sub, "-G") == 0)
+		r = client_main(CLIENT_CONFIG, nargc, nargv);
+	else if (strcmp(sub, "new") == 0 && nargc > nlead &&
+	    strcmp(nargv[nlead], "-d") == 0) {
+		/* new -d: the -d is ours, not an ssh option. */
+		memmove(nargv + nlead, nargv + nlead + 1,
+		    (size_t)(nargc - nlead) * sizeof *nargv);
+		r = client_main(CLIENT_DETACHED, nargc - 1, nargv);
+	} else if (strcmp(sub, "new") == 0)
+		r = client_main(CLIENT_NEW, nargc, nargv);
 	else
 		r = client_main(CLIENT_KILL, nargc, nargv);
 	free(nargv);
@@ -116,7 +132,7 @@ static int
 main_is_sub(const char *word)
 {
 	static const char *const subs[] = {
-		"relay", "doctor", "ls", "attach", "kill", NULL
+		"relay", "doctor", "ls", "attach", "kill", "-G", "new", NULL
 	};
 	int	i;
 

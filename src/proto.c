@@ -11,6 +11,57 @@
 #include "proto.h"
 #include "xmalloc.h"
 
+/*
+ * This process's own protocol version.  Test builds (LIMPET_TEST_HOOKS)
+ * may pretend to be another version with LIMPET_TEST_PROTO_VERSION, so
+ * the negotiation can be tested between builds of one tree.
+ */
+uint32_t
+proto_version(void)
+{
+#ifdef LIMPET_TEST_HOOKS
+	const char	*s = getenv("LIMPET_TEST_PROTO_VERSION");
+
+	if (s != NULL && *s != '\0')
+		return (uint32_t)strtoul(s, NULL, 10);
+#endif
+	return PROTO_VERSION;
+}
+
+/*
+ * Whether a peer announcing version v is spoken to: any version from
+ * PROTO_VERSION_MIN up (a newer peer is answered in ours).  Test builds
+ * can act as a daemon from before negotiation existed, which accepted
+ * only its own version (LIMPET_TEST_PROTO_LEGACY).
+ */
+int
+proto_version_ok(uint32_t v)
+{
+#ifdef LIMPET_TEST_HOOKS
+	const char	*s = getenv("LIMPET_TEST_PROTO_LEGACY");
+
+	if (s != NULL && *s != '\0')
+		return v == proto_version();
+#endif
+	return v >= PROTO_VERSION_MIN;
+}
+
+/*
+ * Whether s may name a session (limpet -S NAME): 1 to 32 of letters,
+ * digits, '_', '.' and '-', not starting with '-' or '.'.  Names end up
+ * in commands the user pastes.
+ */
+int
+proto_name_valid(const char *s)
+{
+	static const char	ok[] = "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-";
+	size_t			n = strlen(s);
+
+	return n >= 1 && n <= PROTO_ID_LEN && strspn(s, ok) == n &&
+	    s[0] != '-' && s[0] != '.';
+}
+
 /* Free a NULL-terminated-by-count string vector. */
 static void
 proto_strv_free(char **v, uint32_t n)
@@ -92,7 +143,7 @@ proto_hello_parse(const uint8_t *p, size_t n, struct msg_hello *m)
 	cur_init(&c, p, n);
 	if ((r = cur_get_u32(&c, &m->version)) != 0)
 		return ERR_FORMAT;
-	if (m->version != PROTO_VERSION)
+	if (!proto_version_ok(m->version))
 		return ERR_VERSION;
 	if ((r = cur_get_u8(&c, &m->op)) != 0 ||
 	    (r = cur_get_u8(&c, &m->flags)) != 0 ||
@@ -109,7 +160,9 @@ proto_hello_parse(const uint8_t *p, size_t n, struct msg_hello *m)
 	if ((r = proto_strv_parse(&c, PROTO_MAX_ENV, &m->envc,
 	    &m->env)) != 0)
 		goto fail;
-	if (!cur_end(&c) || m->op < OP_NEW || m->op > OP_INFO) {
+	/* A newer peer may add fields at the end: ours are all there. */
+	if ((!cur_end(&c) && m->version <= proto_version()) ||
+	    m->op < OP_NEW || m->op > OP_OPEN) {
 		r = ERR_FORMAT;
 		goto fail;
 	}
@@ -158,7 +211,8 @@ proto_welcome_parse(const uint8_t *p, size_t n, struct msg_welcome *m)
 	cur_init(&c, p, n);
 	if ((r = cur_get_u32(&c, &m->version)) != 0)
 		return ERR_FORMAT;
-	if (m->version != PROTO_VERSION)
+	/* The daemon answers in our version or an older one we speak. */
+	if (m->version < PROTO_VERSION_MIN || m->version > proto_version())
 		return ERR_VERSION;
 	if ((r = cur_get_str(&c, &m->id, PROTO_ID_LEN)) != 0 ||
 	    (r = cur_get_u64(&c, &m->in_have)) != 0 ||
@@ -443,7 +497,78 @@ proto_type_name(uint8_t type)
 		"NOTICE", "WINDOW"
 	};
 
+	if (type == MSG_DETAIL)
+		return "DETAIL";
 	if (type > MSG_MAX)
 		return "unknown";
 	return names[type];
+}
+
+/* Append a DETAIL frame: u32 count, then count (key, value) strings. */
+int
+proto_detail_put(struct buf *b, const struct msg_detail *m)
+{
+	size_t		mark;
+	uint32_t	i;
+	int		r;
+
+	if ((r = frame_begin(b, MSG_DETAIL, &mark)) != 0 ||
+	    (r = buf_put_u32(b, m->n)) != 0)
+		return frame_abort(b, mark, r);
+	for (i = 0; i < m->n; i++)
+		if ((r = buf_put_str(b, m->key[i])) != 0 ||
+		    (r = buf_put_str(b, m->value[i])) != 0)
+			return frame_abort(b, mark, r);
+	return frame_end(b, mark);
+}
+
+/* Parse a DETAIL payload; keys this build does not know are kept too. */
+int
+proto_detail_parse(const uint8_t *p, size_t n, struct msg_detail *m)
+{
+	struct cur	c;
+	uint32_t	cnt, i;
+
+	memset(m, 0, sizeof *m);
+	cur_init(&c, p, n);
+	if (cur_get_u32(&c, &cnt) != 0 || cnt > PROTO_DETAIL_MAX)
+		return ERR_FORMAT;
+	for (i = 0; i < cnt; i++) {
+		if (cur_get_str(&c, &m->key[i], 64) != 0)
+			goto fail;
+		m->n = i + 1;
+		if (cur_get_str(&c, &m->value[i], PROTO_MAX_STR) != 0)
+			goto fail;
+	}
+	if (!cur_end(&c))
+		goto fail;
+	return 0;
+fail:
+	proto_detail_free(m);
+	return ERR_FORMAT;
+}
+
+/* Free what proto_detail_parse() allocated. */
+void
+proto_detail_free(struct msg_detail *m)
+{
+	uint32_t	i;
+
+	for (i = 0; i < m->n; i++) {
+		free(m->key[i]);
+		free(m->value[i]);
+	}
+	memset(m, 0, sizeof *m);
+}
+
+/* The value of key in m, or NULL. */
+const char *
+proto_detail_get(const struct msg_detail *m, const char *key)
+{
+	uint32_t	i;
+
+	for (i = 0; i < m->n; i++)
+		if (m->value[i] != NULL && strcmp(m->key[i], key) == 0)
+			return m->value[i];
+	return NULL;
 }

@@ -12,6 +12,13 @@
 #include "buf.h"
 
 #define PROTO_VERSION		2
+/*
+ * The oldest version this build still speaks.  A daemon accepts a HELLO
+ * of any version from PROTO_VERSION_MIN up and speaks the lower of the
+ * two (WELCOME says which); a client or relay that meets an older peer
+ * that refuses its version (ERROR 1) says HELLO again at this version.
+ */
+#define PROTO_VERSION_MIN	2
 /* The relay writes this before its first frame; the client skips noise. */
 #define PROTO_MAGIC		"\0LIMPET\1"
 #define PROTO_MAGIC_LEN		8
@@ -32,6 +39,8 @@
 #define MSG_NOTICE	13	/* server -> client: string to show */
 #define MSG_WINDOW	14	/* daemon -> client: u64 input limit */
 #define MSG_MAX		14
+/* 30-34: the everyday helper's frames (not counted in MSG_MAX). */
+#define MSG_DETAIL	30	/* server -> client: more about a SESSION */
 
 /* HELLO operations. */
 #define OP_NEW		1
@@ -39,10 +48,13 @@
 #define OP_LIST		3
 #define OP_KILL		4
 #define OP_INFO		5	/* relay -> daemon: describe yourself */
+#define OP_OPEN		6	/* client -> relay: attach the session named
+				   id, or start it (limpet -S NAME) */
 
 /* HELLO flags. */
 #define HELLO_RESUME	0x01	/* the client holds this session's stream */
 #define HELLO_KILL_ALL	0x02	/* OP_KILL: every session */
+#define HELLO_DETAIL	0x04	/* OP_LIST, OP_INFO: send DETAIL frames */
 
 /* ERROR codes. */
 #define PERR_VERSION	1	/* permanent */
@@ -104,6 +116,21 @@ struct msg_session {
 	char		*command;
 };
 
+/* One DETAIL frame: the SESSION it follows, told as key/value pairs. */
+#define PROTO_DETAIL_MAX	32
+struct msg_detail {
+	uint32_t	 n;
+	char		*key[PROTO_DETAIL_MAX];
+	char		*value[PROTO_DETAIL_MAX];
+};
+
+uint32_t proto_version(void);
+int	proto_version_ok(uint32_t);
+int	proto_detail_put(struct buf *, const struct msg_detail *);
+int	proto_detail_parse(const uint8_t *, size_t, struct msg_detail *);
+void	proto_detail_free(struct msg_detail *);
+const char *proto_detail_get(const struct msg_detail *, const char *);
+int	proto_name_valid(const char *);
 int	proto_hello_put(struct buf *, const struct msg_hello *);
 int	proto_hello_parse(const uint8_t *, size_t, struct msg_hello *);
 void	proto_hello_free(struct msg_hello *);

@@ -42,6 +42,7 @@ struct relay {
 	struct sock_dirs	 dirs;
 	struct msg_hello	 h;
 	int			 have_hello;
+	int			 resolved;	/* a name was looked up */
 	char			 id[PROTO_ID_LEN + 1];
 
 	int			 fd;		/* the daemon bridged to */
@@ -50,6 +51,8 @@ struct relay {
 	struct buf		 up;		/* client -> daemon */
 	struct buf		 down;		/* -> client */
 	struct buf		 first;		/* the daemon's first frame */
+	int			 greet;		/* its version may be refused */
+	struct buf		 resend;	/* then: what followed HELLO */
 	char			 notice[SOCK_ERR_MAX + SOCK_PATH_MAX + 64];
 	struct pollfd		*pfd;
 
@@ -65,7 +68,9 @@ void		 relay_fail(struct relay *, uint32_t, const char *, ...)
 void		 relay_finish(struct relay *, int);
 const char	*relay_host(void);
 int		 relay_frame_peek(struct buf *, struct frame *);
+int		 relay_frame_at(const uint8_t *, size_t, struct frame *);
 void		 relay_stale(const char *, const char *);
+void		 relay_new(struct relay *);
 int		 relay_queries_max(struct relay *);
 void		 relay_queries_start(struct relay *);
 void		 relay_queries_tick(struct relay *, uint64_t);

@@ -102,7 +102,7 @@ relay_query_add(struct relay *r, int dir, const char *id)
 	q->fd = -1;
 	q->state = Q_IDLE;
 	buf_init(&q->out, 0);
-	buf_init(&q->in, FRAME_HDR + FRAME_MAX_PAYLOAD + 1);
+	buf_init(&q->in, 2 * (FRAME_HDR + FRAME_MAX_PAYLOAD) + 1);
 }
 
 /* A query for every socket in directory i. */
@@ -201,8 +201,11 @@ relay_query_connect(struct relay *r, struct query *q, uint64_t now)
 	q->fd = fd;
 	q->state = Q_WAIT;
 	memset(&h, 0, sizeof h);
-	h.version = PROTO_VERSION;
+	/* Every daemon, of any version, speaks the oldest one. */
+	h.version = PROTO_VERSION_MIN;
 	h.op = r->h.op == OP_KILL ? OP_KILL : OP_INFO;
+	if (h.op == OP_INFO)
+		h.flags = HELLO_DETAIL;
 	h.id = q->id;
 	proto_hello_put(&q->out, &h);
 }
@@ -227,6 +230,23 @@ relay_queries_poll(struct relay *r, struct pollfd *pfd)
 	return n;
 }
 
+/*
+ * Whether q's answer, whose first frame is f, is complete: a SESSION
+ * may be followed by a DETAIL (a daemon from before DETAIL sends none);
+ * every daemon closes after its answer, so eof completes it too.
+ */
+static int
+relay_query_whole(struct query *q, const struct frame *f, int eof)
+{
+	struct frame	next;
+	size_t		n = FRAME_HDR + f->len;
+
+	if (f->type != MSG_SESSION || eof)
+		return 1;
+	return relay_frame_at(buf_ptr(&q->in) + n, buf_len(&q->in) - n,
+	    &next) != 0;
+}
+
 /* Send HELLOs and take answers. */
 void
 relay_queries_io(struct relay *r, struct pollfd *pfd, int n)
@@ -247,9 +267,10 @@ relay_queries_io(struct relay *r, struct pollfd *pfd, int n)
 		}
 		if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
-		got = buf_read_fd(&q->in, q->fd, FRAME_HDR +
-		    FRAME_MAX_PAYLOAD);
-		if ((k = relay_frame_peek(&q->in, &f)) == 1)
+		got = buf_read_fd(&q->in, q->fd, 2 * (FRAME_HDR +
+		    FRAME_MAX_PAYLOAD));
+		if ((k = relay_frame_peek(&q->in, &f)) == 1 &&
+		    relay_query_whole(q, &f, got == 0))
 			relay_query_end(r, q, Q_ANSWERED);
 		else if (k < 0 || got == 0 || (got == -1 &&
 		    errno != EAGAIN && errno != EINTR))
@@ -306,6 +327,29 @@ relay_query_frame(struct query *q, uint8_t type, struct frame *f)
 	    f->type == type;
 }
 
+/*
+ * Pass on the DETAIL that followed SESSION frame f of query q.  A daemon
+ * that sent none predates DETAIL and with it version negotiation: it
+ * speaks protocol 2.
+ */
+static void
+relay_detail_put(struct relay *r, struct query *q, const struct frame *f)
+{
+	struct msg_detail	m;
+	struct frame		next;
+	size_t			n = FRAME_HDR + f->len;
+
+	if (relay_frame_at(buf_ptr(&q->in) + n, buf_len(&q->in) - n,
+	    &next) == 1 && next.type == MSG_DETAIL) {
+		frame_put(&r->down, next.type, next.p, next.len);
+		return;
+	}
+	memset(&m, 0, sizeof m);
+	m.key[m.n] = (char *)"proto";
+	m.value[m.n++] = (char *)"2";
+	proto_detail_put(&r->down, &m);
+}
+
 /* ls: every session that answered, every one that did not, then DONE. */
 static void
 relay_done_list(struct relay *r)
@@ -317,6 +361,8 @@ relay_done_list(struct relay *r)
 	for (i = 0; i < r->nq; i++) {
 		if (relay_query_frame(&r->q[i], MSG_SESSION, &f)) {
 			frame_put(&r->down, f.type, f.p, f.len);
+			if (r->h.flags & HELLO_DETAIL)
+				relay_detail_put(r, &r->q[i], &f);
 			count++;
 		} else if (r->q[i].state == Q_NOANSWER) {
 			relay_noanswer_put(r, &r->q[i], NULL);
@@ -414,6 +460,95 @@ relay_done_pick(struct relay *r)
 		    relay_host(), list);
 }
 
+/* The name in the DETAIL after query q's SESSION f, in out ("" if none). */
+static void
+relay_query_name(struct query *q, const struct frame *f, char *out,
+    size_t len)
+{
+	struct msg_detail	m;
+	struct frame		next;
+	const char		*v;
+	size_t			n = FRAME_HDR + f->len;
+
+	*out = '\0';
+	if (relay_frame_at(buf_ptr(&q->in) + n, buf_len(&q->in) - n,
+	    &next) != 1 || next.type != MSG_DETAIL ||
+	    proto_detail_parse(next.p, next.len, &m) != 0)
+		return;
+	if ((v = proto_detail_get(&m, "name")) != NULL)
+		snprintf(out, len, "%s", v);
+	proto_detail_free(&m);
+}
+
+/* Attach to session id (found by its name) or start the named one. */
+static void
+relay_resolved(struct relay *r, const char *id)
+{
+	relay_queries_free(r);
+	if (id == NULL) {
+		r->h.op = OP_NEW;	/* the name stays in r->h.id */
+		relay_new(r);
+		return;
+	}
+	snprintf(r->id, sizeof r->id, "%s", id);
+	r->h.op = OP_ATTACH;
+	r->phase = PH_CONNECT;
+	r->deadline = clock_ms() + QUERY_WAIT_MS;
+	r->retry_at = 0;
+}
+
+/*
+ * A name (limpet -S NAME, OP_OPEN) or an attach that named no id: the
+ * session of that name (one that has not exited), else for attach the
+ * only session whose id or name starts with it.  OP_OPEN starts the
+ * session when none has the name.
+ */
+static void
+relay_done_resolve(struct relay *r)
+{
+	struct msg_session	s;
+	struct frame		f;
+	char			name[PROTO_ID_LEN + 1], id[PROTO_ID_LEN + 1];
+	char			pick[PROTO_ID_LEN + 1] = "", list[512] = "";
+	const char		*want = r->h.id;
+	size_t			wl = strlen(want);
+	int			i, exact = 0, prefix = 0;
+
+	for (i = 0; i < r->nq; i++) {
+		if (!relay_query_frame(&r->q[i], MSG_SESSION, &f) ||
+		    proto_session_parse(f.p, f.len, &s) != 0)
+			continue;
+		relay_query_name(&r->q[i], &f, name, sizeof name);
+		snprintf(id, sizeof id, "%s", s.id);
+		if (strcmp(name, want) == 0 && s.state != SESS_EXITED) {
+			if (exact++ == 0)
+				snprintf(pick, sizeof pick, "%s", id);
+		} else if (exact == 0 && r->h.op == OP_ATTACH &&
+		    (strncmp(id, want, wl) == 0 ||
+		    strncmp(name, want, wl) == 0)) {
+			if (prefix++ == 0)
+				snprintf(pick, sizeof pick, "%s", id);
+			if (strlen(list) + strlen(id) + 2 < sizeof list)
+				snprintf(list + strlen(list), sizeof list -
+				    strlen(list), "%s%s", *list != '\0' ?
+				    " " : "", id);
+		}
+		proto_session_free(&s);
+	}
+	if (exact > 0 || prefix == 1)
+		relay_resolved(r, pick);
+	else if (r->h.op == OP_OPEN)
+		relay_resolved(r, NULL);
+	else if (prefix == 0)
+		relay_fail(r, PERR_NOSESSION, "no session %s on %s: it ended "
+		    "or never existed (limpet ls shows the sessions)", want,
+		    relay_host());
+	else
+		relay_fail(r, PERR_AMBIGUOUS, "%d sessions on %s start with "
+		    "%s (%s): name one, limpet attach HOST ID", prefix,
+		    relay_host(), want, list);
+}
+
 /*
  * Start what may start, give up on what is overdue, and when every
  * daemon has answered or not, answer the client.
@@ -441,6 +576,8 @@ relay_queries_tick(struct relay *r, uint64_t now)
 		relay_done_list(r);
 	else if (r->h.op == OP_KILL)
 		relay_done_kill(r);
+	else if (r->resolved)
+		relay_done_resolve(r);
 	else
 		relay_done_pick(r);
 }

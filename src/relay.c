@@ -91,16 +91,22 @@ relay_host(void)
 int
 relay_frame_peek(struct buf *b, struct frame *f)
 {
-	const uint8_t	*p = buf_ptr(b);
+	return relay_frame_at(buf_ptr(b), buf_len(b), f);
+}
+
+/* The same on n bytes at p. */
+int
+relay_frame_at(const uint8_t *p, size_t n, struct frame *f)
+{
 	uint32_t	 len;
 
-	if (buf_len(b) < FRAME_HDR)
+	if (n < FRAME_HDR)
 		return 0;
 	len = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 |
 	    (uint32_t)p[3] << 8 | p[4];
 	if (len > FRAME_MAX_PAYLOAD)
 		return ERR_TOOBIG;
-	if (buf_len(b) < FRAME_HDR + (size_t)len)
+	if (n < FRAME_HDR + (size_t)len)
 		return 0;
 	f->type = p[0];
 	f->p = p + FRAME_HDR;
@@ -171,6 +177,18 @@ relay_bridge(struct relay *r, int fd, int send_hello)
 		free(r->h.id);
 		r->h.id = xstrdup(r->id);
 		proto_hello_put(&b, &r->h);
+		/*
+		 * A daemon from before version negotiation refuses any
+		 * version but its own (the oldest, PROTO_VERSION_MIN): keep
+		 * what follows the HELLO to say it all again in that one.
+		 */
+		r->greet = r->h.version > PROTO_VERSION_MIN;
+		if (r->greet) {
+			buf_free(&r->resend);
+			buf_init(&r->resend, RELAY_BUF);
+			buf_put(&r->resend, buf_ptr(&r->up),
+			    buf_len(&r->up));
+		}
 	}
 	buf_put(&b, buf_ptr(&r->up), buf_len(&r->up));
 	buf_free(&r->up);
@@ -182,8 +200,8 @@ relay_bridge(struct relay *r, int fd, int send_hello)
 	r->deadline = clock_ms() + ANSWER_WAIT_MS;
 }
 
-/* Start a new session. */
-static void
+/* Start a new session (named: r->h.id, for OP_OPEN). */
+void
 relay_new(struct relay *r)
 {
 	int	fd;
@@ -232,7 +250,12 @@ relay_connect(struct relay *r, uint64_t now)
 	if (busy)
 		relay_fail(r, PERR_INTERNAL, "session %s on %s does not "
 		    "answer: it is stopped or hung", r->id, relay_host());
-	else
+	else if (r->h.op == OP_ATTACH && !r->resolved &&
+	    proto_name_valid(r->h.id)) {
+		/* Not an id: a name or the start of one (relay-query.c). */
+		r->resolved = 1;
+		relay_queries_start(r);
+	} else
 		relay_fail(r, PERR_NOSESSION, "no session %s on %s: it ended "
 		    "or never existed (limpet ls shows the sessions)", r->id,
 		    relay_host());
@@ -258,6 +281,15 @@ relay_open(struct relay *r)
 	case OP_KILL:
 		relay_queries_start(r);
 		break;
+	case OP_OPEN:
+		if (!proto_name_valid(r->h.id)) {
+			relay_fail(r, PERR_NOSESSION, "not a session name: "
+			    "%.32s (letters, digits, _ . -)", r->h.id);
+			break;
+		}
+		r->resolved = 1;
+		relay_queries_start(r);
+		break;
 	case OP_NEW:
 		relay_new(r);
 		break;
@@ -266,9 +298,14 @@ relay_open(struct relay *r)
 			relay_queries_start(r);
 			break;
 		}
-		if (!sock_id_valid(r->h.id)) {
+		if (!sock_id_valid(r->h.id) && !proto_name_valid(r->h.id)) {
 			relay_fail(r, PERR_NOSESSION, "no session %.32s on %s",
 			    r->h.id, relay_host());
+			break;
+		}
+		if (!sock_id_valid(r->h.id)) {
+			r->resolved = 1;
+			relay_queries_start(r);
 			break;
 		}
 		snprintf(r->id, sizeof r->id, "%s", r->h.id);
@@ -280,6 +317,29 @@ relay_open(struct relay *r)
 		relay_fail(r, PERR_PROTOCOL, "unknown operation");
 		break;
 	}
+}
+
+/*
+ * Tell the daemon where the client is (ls shows it): the address sshd
+ * gives in SSH_CLIENT, as LIMPET_FROM=ADDRESS in the HELLO's environment
+ * (never passed on to the session's programs).
+ */
+static void
+relay_from(struct relay *r)
+{
+	const char	*sc = getenv("SSH_CLIENT");
+	char		*kv;
+	size_t		 n;
+
+	if (sc == NULL || r->h.envc >= PROTO_MAX_ENV ||
+	    (r->h.op != OP_NEW && r->h.op != OP_ATTACH && r->h.op != OP_OPEN))
+		return;
+	n = strcspn(sc, " ");
+	if (n == 0 || n > 45)
+		return;
+	xasprintf(&kv, "LIMPET_FROM=%.*s", (int)n, sc);
+	r->h.env = xreallocarray(r->h.env, r->h.envc + 1, sizeof *r->h.env);
+	r->h.env[r->h.envc++] = kv;
 }
 
 /*
@@ -305,14 +365,19 @@ relay_hello(struct relay *r)
 		has_v = cur_get_u32(&c, &v) == 0;
 		if (n == ERR_VERSION && has_v)
 			relay_fail(r, PERR_VERSION, "limpet on %s speaks "
-			    "protocol %d, the client %u: install the same "
+			    "protocol %d to %u, the client %u: install the same "
 			    "limpet version on both ends (server: limpet %s)",
-			    relay_host(), PROTO_VERSION, v, LIMPET_VERSION);
+			    relay_host(), PROTO_VERSION_MIN, proto_version(),
+			    v, LIMPET_VERSION);
 		else
 			relay_fail(r, PERR_PROTOCOL, "malformed HELLO");
 		return;
 	}
 	r->have_hello = 1;
+	relay_from(r);
+	/* What we pass on is a HELLO of our version at most. */
+	if (r->h.version > proto_version())
+		r->h.version = proto_version();
 	buf_consume(&r->up, FRAME_HDR + f.len);
 	relay_open(r);
 }
@@ -366,6 +431,48 @@ relay_notice(struct relay *r, int end)
 	*r->notice = '\0';
 }
 
+/*
+ * The first bytes from a daemon we said HELLO to in a version newer than
+ * the oldest.  An ERROR 1 as its first frame is a daemon from before
+ * version negotiation: connect again and say HELLO in the oldest version.
+ * Returns 1 when it did (the connection changed), else 0.
+ */
+static int
+relay_greeted(struct relay *r)
+{
+	struct frame	f;
+	struct cur	c;
+	uint32_t	code;
+
+	if (relay_frame_peek(&r->first, &f) != 1)
+		return 0;
+	r->greet = 0;
+	cur_init(&c, f.p, f.len);
+	if (f.type == MSG_ERROR && cur_get_u32(&c, &code) == 0 &&
+	    code == PERR_VERSION) {
+		log_info("session %s speaks an older protocol: HELLO again "
+		    "in version %d", r->id, PROTO_VERSION_MIN);
+		close(r->fd);
+		r->fd = -1;
+		buf_reset(&r->first);
+		buf_free(&r->up);
+		r->up = r->resend;
+		buf_init(&r->resend, RELAY_BUF);
+		r->h.version = PROTO_VERSION_MIN;
+		r->phase = PH_CONNECT;
+		r->deadline = clock_ms() + QUERY_WAIT_MS;
+		relay_connect(r, clock_ms());
+		return 1;
+	}
+	buf_free(&r->resend);
+	buf_init(&r->resend, RELAY_BUF);
+	if (*r->notice == '\0') {
+		buf_put(&r->down, buf_ptr(&r->first), buf_len(&r->first));
+		buf_reset(&r->first);
+	}
+	return 0;
+}
+
 /* Copy between the daemon and the buffers (PH_PIPE). */
 static void
 relay_pipe(struct relay *r, short revents)
@@ -380,16 +487,20 @@ relay_pipe(struct relay *r, short revents)
 		}
 	}
 	if (revents & (POLLIN | POLLHUP | POLLERR)) {
-		n = buf_read_fd(*r->notice != '\0' ? &r->first : &r->down,
-		    r->fd, RELAY_BUF / 2);
+		n = buf_read_fd(*r->notice != '\0' || r->greet ? &r->first :
+		    &r->down, r->fd, RELAY_BUF / 2);
 		if (n > 0) {
 			r->answered = 1;
+			if (r->greet && relay_greeted(r) != 0)
+				return;
 			if (*r->notice != '\0')
 				relay_notice(r, 0);
 		} else if (n == 0 || (errno != EAGAIN && errno != EINTR &&
 		    errno != ENOBUFS)) {
 			/* The daemon closed: deliver what it said. */
-			if (*r->notice != '\0')
+			if (r->greet && relay_greeted(r) != 0)
+				return;
+			if (r->greet || *r->notice != '\0')
 				relay_notice(r, 1);
 			relay_finish(r, 0);
 			return;
@@ -419,7 +530,7 @@ relay_timers(struct relay *r, uint64_t now)
 			relay_fail(r, PERR_INTERNAL, "session %s on %s does "
 			    "not answer: it is stopped or hung", r->id,
 			    relay_host());
-		else if (!r->in_open && buf_len(&r->up) == 0)
+		else if (!r->in_open && buf_len(&r->up) == 0 && !r->greet)
 			relay_finish(r, 0);	/* ssh is gone, all passed on */
 		break;
 	case PH_FLUSH:
@@ -460,7 +571,7 @@ relay_turn(struct relay *r)
 
 	reading = r->in_open && buf_len(&r->up) < RELAY_BUF / 2 &&
 	    (r->phase == PH_HELLO || r->phase == PH_CONNECT ||
-	    r->phase == PH_PIPE);
+	    (r->phase == PH_PIPE && !r->greet));
 	pfd[0].fd = reading ? STDIN_FILENO : -1;
 	pfd[0].events = POLLIN;
 	pfd[1].fd = STDOUT_FILENO;
@@ -534,6 +645,7 @@ relay_main(int argc, char **argv)
 	buf_init(&r.up, RELAY_BUF);
 	buf_init(&r.down, 0);
 	buf_init(&r.first, RELAY_BUF);
+	buf_init(&r.resend, RELAY_BUF);
 	r.pfd = xreallocarray(NULL, 3 + relay_queries_max(&r), sizeof *r.pfd);
 	sock_nonblock(STDIN_FILENO);
 	sock_nonblock(STDOUT_FILENO);
@@ -551,6 +663,7 @@ relay_main(int argc, char **argv)
 	buf_free(&r.up);
 	buf_free(&r.down);
 	buf_free(&r.first);
+	buf_free(&r.resend);
 	free(r.pfd);
 	return r.rc;
 }

@@ -170,10 +170,11 @@ class SshLab:
 
     def __init__(self, basedir, sshd_extra=(), port=None, proxy=False,
                  netns=None, listen_addr="127.0.0.1", start=True,
-                 server_log=True, server_env=None):
+                 server_log=True, env=None):
         self.basedir = os.path.abspath(str(basedir))
         self.sshd_extra = list(sshd_extra)
         self.proxy = proxy
+        self.extra_env = dict(env or {})
         self.netns = netns
         self.listen_addr = listen_addr
         self.sshd = find_sshd()
@@ -195,7 +196,6 @@ class SshLab:
         # The relay and daemon log at debug level when LIMPET_LOG is set.
         self.server_log = (os.path.join(self.basedir, "server.log")
                            if server_log else None)
-        self.extra_env = dict(server_env or {})
         self.proc = None
         self._old_procs = []
         self._auto_port = False

@@ -182,7 +182,7 @@ def test_bash_completion(run):
     assert "[limpet --kee] -> --keepalive <-" in out, out
     hosts = out.split("[limpet ] -> ")[1].split(" <-")[0].split()
     assert set(hosts) == {"web", "db.example", "jumpbox", "ls", "attach",
-                          "kill", "doctor"}, out
+                          "kill", "doctor", "new"}, out
     assert "[limpet --dead 3 -p 22 j] -> jumpbox <-" in out, out
     # Arguments of ssh's and limpet's options are not destinations.
     assert ("[limpet -R 1:h:2 --ring-size 4M -S /s --status x d] -> "

@@ -865,7 +865,7 @@ def test_output_lost_while_cut_is_told_exactly(spawn, make_lab):
     daemon holds the program back is gone; the client says exactly how
     many bytes, and the bytes before and after that hole are the stream's
     own (the chaos soak accepts a gap only with this line)."""
-    lab = make_lab(server_env={"LIMPET_TEST_HOLD_MS": "500"})
+    lab = make_lab(env={"LIMPET_TEST_HOLD_MS": "500"})
     p = spawn(lab.limpet_cmd(opts=["--ring-size", "64K", "--dead", "60"]),
               encoding=None)
     # No bracketed-paste toggles between the command's echo and seq.

@@ -181,6 +181,11 @@ parse_any(uint8_t type, const uint8_t *p, size_t n)
 	if (r == 0) {
 		assert_int_equal(e, 0);
 		assert_int_equal(one_frame(&b, &q, &qn), type);
+		/* A newer HELLO may carry more: ours re-encode to a prefix. */
+		if (type == MSG_HELLO && n >= 4 && ((uint32_t)p[0] << 24 |
+		    (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]) >
+		    PROTO_VERSION && qn < n)
+			n = qn;
 		assert_int_equal(qn, n);
 		if (n > 0)
 			assert_memory_equal(q, p, n);
@@ -335,10 +340,10 @@ test_hello_limits(void **state)
 
 	(void)state;
 	hello_sample(&h);
-	for (i = 0; i <= OP_INFO + 1; i++) {
+	for (i = 0; i <= OP_OPEN + 1; i++) {
 		h.op = i;
 		assert_int_equal(hello_reparse(&h),
-		    i >= OP_NEW && i <= OP_INFO ? 0 : ERR_FORMAT);
+		    i >= OP_NEW && i <= OP_OPEN ? 0 : ERR_FORMAT);
 	}
 	h.op = OP_ATTACH;
 
@@ -430,11 +435,17 @@ test_embedded_nul(void **state)
 	buf_free(&b);
 }
 
-/* A different protocol version is told apart from a malformed message. */
+/*
+ * A version older than the oldest spoken is told apart from a malformed
+ * message; so is a WELCOME in a version newer than ours (a daemon must
+ * answer in the older of the two).
+ */
 static void
 test_version_mismatch(void **state)
 {
-	static const uint32_t	 vers[] = { 0, PROTO_VERSION + 1, 0xffffffff };
+	static const uint32_t	 vers[] = { 0, PROTO_VERSION_MIN - 1 };
+	static const uint32_t	 wvers[] = { 0, PROTO_VERSION_MIN - 1,
+				    PROTO_VERSION + 1, 0xffffffff };
 	struct msg_hello	 h;
 	struct msg_welcome	 w = { 0, s_s1, 0, 0, 0, 1 };
 	struct msg_welcome	 wout;
@@ -455,26 +466,127 @@ test_version_mismatch(void **state)
 		assert_int_equal(proto_hello_parse(p, n, &hout), ERR_VERSION);
 		assert_null(hout.id);
 		assert_null(hout.argv);
-		w.version = vers[i];
+		/* Only the version is read first. */
+		v[0] = vers[i] >> 24;
+		v[1] = vers[i] >> 16;
+		v[2] = vers[i] >> 8;
+		v[3] = vers[i];
+		assert_int_equal(proto_hello_parse(v, 4, &hout), ERR_VERSION);
+	}
+	for (i = 0; i < sizeof wvers / sizeof wvers[0]; i++) {
+		w.version = wvers[i];
 		buf_reset(&b);
 		assert_int_equal(proto_welcome_put(&b, &w), 0);
 		assert_int_equal(one_frame(&b, &p, &n), MSG_WELCOME);
 		assert_int_equal(proto_welcome_parse(p, n, &wout),
 		    ERR_VERSION);
 		assert_null(wout.id);
-
-		/*
-		 * Only the version is read first: a future version may lay
-		 * out the rest differently and must still be recognized.
-		 */
-		v[0] = vers[i] >> 24;
-		v[1] = vers[i] >> 16;
-		v[2] = vers[i] >> 8;
-		v[3] = vers[i];
-		assert_int_equal(proto_hello_parse(v, 4, &hout), ERR_VERSION);
+		v[0] = wvers[i] >> 24;
+		v[1] = wvers[i] >> 16;
+		v[2] = wvers[i] >> 8;
+		v[3] = wvers[i];
 		assert_int_equal(proto_welcome_parse(v, 4, &wout),
 		    ERR_VERSION);
 	}
+	buf_free(&b);
+}
+
+/*
+ * Every version from the oldest up is accepted in HELLO; a newer one may
+ * carry fields after ours (ignored), ours or an older one may not.
+ */
+static void
+test_version_negotiation(void **state)
+{
+	static const uint32_t	 vers[] = { PROTO_VERSION_MIN, PROTO_VERSION,
+				    PROTO_VERSION + 1, 0xffffffff };
+	struct msg_hello	 h, hout;
+	struct msg_welcome	 w = { PROTO_VERSION_MIN, s_s1, 0, 0, 0, 1 };
+	struct msg_welcome	 wout;
+	struct buf		 b;
+	const uint8_t		*p;
+	uint8_t			*q;
+	size_t			 n, i;
+
+	(void)state;
+	buf_init(&b, 0);
+	for (i = 0; i < sizeof vers / sizeof vers[0]; i++) {
+		hello_sample(&h);
+		h.version = vers[i];
+		buf_reset(&b);
+		assert_int_equal(proto_hello_put(&b, &h), 0);
+		assert_int_equal(one_frame(&b, &p, &n), MSG_HELLO);
+		assert_int_equal(proto_hello_parse(p, n, &hout), 0);
+		assert_int_equal(hout.version, vers[i]);
+		proto_hello_free(&hout);
+		/* The same with a field a newer version added. */
+		q = malloc(n + 3);
+		memcpy(q, p, n);
+		memcpy(q + n, "new", 3);
+		assert_int_equal(proto_hello_parse(q, n + 3, &hout),
+		    vers[i] > PROTO_VERSION ? 0 : ERR_FORMAT);
+		proto_hello_free(&hout);
+		free(q);
+	}
+	buf_reset(&b);
+	assert_int_equal(proto_welcome_put(&b, &w), 0);
+	assert_int_equal(one_frame(&b, &p, &n), MSG_WELCOME);
+	assert_int_equal(proto_welcome_parse(p, n, &wout), 0);
+	assert_int_equal(wout.version, PROTO_VERSION_MIN);
+	proto_welcome_free(&wout);
+	buf_free(&b);
+}
+
+/* Session names: what limpet -S accepts. */
+static void
+test_names(void **state)
+{
+	(void)state;
+	assert_true(proto_name_valid("work"));
+	assert_true(proto_name_valid("Build_2.x-y"));
+	assert_true(proto_name_valid("abcdefghijklmnopqrstuvwxyz012345"));
+	assert_false(proto_name_valid("abcdefghijklmnopqrstuvwxyz0123456"));
+	assert_false(proto_name_valid(""));
+	assert_false(proto_name_valid("-x"));
+	assert_false(proto_name_valid(".x"));
+	assert_false(proto_name_valid("a b"));
+	assert_false(proto_name_valid("a/b"));
+	assert_false(proto_name_valid("a;b"));
+	assert_false(proto_name_valid("\x1b[31m"));
+}
+
+/* DETAIL: pairs round-trip; truncation and trailing bytes are refused. */
+static void
+test_detail(void **state)
+{
+	struct msg_detail	 m, out;
+	struct buf		 b;
+	const uint8_t		*p;
+	size_t			 n, k;
+
+	(void)state;
+	memset(&m, 0, sizeof m);
+	m.key[0] = (char *)"proto";
+	m.value[0] = (char *)"3";
+	m.key[1] = (char *)"name";
+	m.value[1] = (char *)"";
+	m.n = 2;
+	buf_init(&b, 0);
+	assert_int_equal(proto_detail_put(&b, &m), 0);
+	assert_int_equal(one_frame(&b, &p, &n), MSG_DETAIL);
+	assert_int_equal(proto_detail_parse(p, n, &out), 0);
+	assert_int_equal(out.n, 2);
+	assert_string_equal(proto_detail_get(&out, "proto"), "3");
+	assert_string_equal(proto_detail_get(&out, "name"), "");
+	assert_null(proto_detail_get(&out, "nope"));
+	proto_detail_free(&out);
+	for (k = 0; k < n; k++)
+		assert_int_equal(proto_detail_parse(p, k, &out), ERR_FORMAT);
+	buf_reset(&b);
+	assert_int_equal(buf_put_u32(&b, PROTO_DETAIL_MAX + 1), 0);
+	assert_int_equal(proto_detail_parse(buf_ptr(&b), buf_len(&b), &out),
+	    ERR_FORMAT);
+	assert_string_equal(proto_type_name(MSG_DETAIL), "DETAIL");
 	buf_free(&b);
 }
 
@@ -821,6 +933,9 @@ main(void)
 		    samples_setup, samples_teardown),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_type_names),
+		cmocka_unit_test(test_version_negotiation),
+		cmocka_unit_test(test_detail),
+		cmocka_unit_test(test_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

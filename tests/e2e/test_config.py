@@ -1,0 +1,69 @@
+"""The per-host settings file, $XDG_CONFIG_HOME/limpet/config
+(src/config.c): ssh_config-style Host sections, first match wins, the
+command line wins, `limpet -G host` prints the effective settings, bad
+lines are named by file:line."""
+
+import os
+
+import pexpect
+
+import sshlab
+from test_session import ended
+
+
+def write_config(run, text):
+    d = os.path.join(run.workdir, "xdg", "limpet")
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, "config")
+    with open(path, "w") as f:
+        f.write(text)
+    return {"XDG_CONFIG_HOME": os.path.join(run.workdir, "xdg")}, path
+
+
+def output(p):
+    p.expect(pexpect.EOF)
+    out = p.before
+    return ended(p), out
+
+
+def test_server_path_from_the_config(spawn, lab, run, limpet_bin):
+    env, _ = write_config(run, "Host nothere\n  server-path /nope\n"
+                          "Host %s\n  server-path %s\n  keepalive 7\n"
+                          % (sshlab.HOST, limpet_bin))
+    # No --server-path: the file gives it (limpet is not on the PATH).
+    p = spawn([limpet_bin, "-F", lab.ssh_config, sshlab.HOST], env=env)
+    p.sendline("echo rea''dy-$((40+2))")
+    p.expect("ready-42")
+    p.sendline("exit 5")
+    assert ended(p) == 5
+    # The same file serves ls (the alias form needs no options at all).
+    rc, out = output(spawn([limpet_bin, "ls", "-F", lab.ssh_config,
+                            sshlab.HOST], env=env))
+    assert rc == 0, out
+
+
+def test_dash_G_prints_effective_settings(spawn, run, limpet_bin):
+    env, _ = write_config(run, "ring-size 8M\n"
+                          "Host web* !webtest\n  keepalive=7\n"
+                          "  server-path \"/opt/my limpet\"\n"
+                          "Host *\n  keepalive 20\n  install yes\n")
+    rc, out = output(spawn([limpet_bin, "-G", "u@web1"], env=env))
+    assert rc == 0
+    lines = out.replace("\r", "").splitlines()
+    assert lines == ["server-path /opt/my limpet", "server-dir none",
+                     "keepalive 7", "dead 5", "give-up none",
+                     "predict none", "ring-size 8M", "install yes"], lines
+    rc, out = output(spawn([limpet_bin, "--keepalive", "3", "-G",
+                            "webtest"], env=env))
+    assert "keepalive 3\r\n" in out and "server-path none" in out, out
+
+
+def test_bad_line_is_named(spawn, lab, run, limpet_bin):
+    env, path = write_config(run, "Host *\n  keepalive 9\n  colour blue\n")
+    for argv in ([limpet_bin, "-F", lab.ssh_config, sshlab.HOST],
+                 [limpet_bin, "ls", "-F", lab.ssh_config, sshlab.HOST],
+                 [limpet_bin, "-G", sshlab.HOST]):
+        rc, out = output(spawn(argv, env=env))
+        assert rc == 255
+        assert out.strip() == "limpet: %s:3: unknown keyword 'colour'" \
+            % path, out

@@ -1,0 +1,64 @@
+"""A useful ls: name, the program in the foreground of the session's
+terminal, where it is attached from or since when it is detached, how it
+exited, the protocol its daemon speaks; --json for scripts."""
+
+import json
+import re
+import subprocess
+
+import pexpect
+
+from test_session import ended, server_procs, session_id, wait_for
+
+
+def ls(spawn, lab, *opts):
+    p = spawn(lab.limpet_cmd(sub="ls", opts=list(opts)), timeout=20)
+    p.expect(pexpect.EOF)
+    out = p.before
+    assert ended(p) == 0, out
+    return out
+
+
+def test_ls_shows_program_name_where_and_json(spawn, lab, run):
+    a = spawn(lab.limpet_cmd(opts=["-S", "edit"]))
+    a.sendline("echo rea''dy-$((40+2))")
+    a.expect("ready-42")
+    sid = session_id(a)
+    # The shell in the foreground, then sleep (as vim would be).
+    out = ls(spawn, lab)
+    assert re.search(r"^%s\s+\d+\s+attached\s+edit\s+\S*sh\s+from "
+                     r"127\.0\.0\.1\s" % sid, out, re.M), out
+    a.sendline("sleep 300")
+    wait_for(lambda: server_procs(lab, ["sleep", "300"]), what="sleep")
+    out = ls(spawn, lab)
+    assert re.search(r"^%s\s+\d+\s+attached\s+edit\s+sleep\s+from "
+                     r"127\.0\.0\.1\s" % sid, out, re.M), out
+    a.send("\r~.")
+    assert ended(a) == 0
+    out = ls(spawn, lab)
+    assert re.search(r"^%s\s+\d+\s+detached\s+edit\s+sleep\s+since "
+                     r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s" % sid, out,
+                     re.M), out
+    # A session whose program exited, kept for its status.
+    argv = lab.limpet_cmd(sub="new") + ["exit 7"]
+    argv.insert(2, "-d")
+    r = subprocess.run(argv, env=run.env(), stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    gone = r.stdout.strip()
+    wait_for(lambda: re.search(r"^%s\s+\d+\s+exited\(7\)" % gone,
+                               ls(spawn, lab), re.M), what="exit 7")
+    j = json.loads(ls(spawn, lab, "--json"))
+    by_id = {s["id"]: s for s in j}
+    s = by_id[sid]
+    assert s["name"] == "edit" and s["program"] == "sleep"
+    assert s["state"] == "detached" and s["from"] is None
+    assert s["detached_since"] >= s["created"] > 0
+    assert s["proto"] == "2" and s["command"] == ""
+    e = by_id[gone]
+    assert e["state"] == "exited" and e["status"] == 7
+    assert e["name"] is None and e["command"] == "exit 7"
+    k = spawn(lab.limpet_cmd(sub="kill", opts=["--all"]))
+    k.expect("killed 2 sessions")
+    assert ended(k) == 0
+    assert json.loads(ls(spawn, lab, "--json")) == []
