@@ -281,7 +281,7 @@ class Soak:
         self.findings = []
         self.cuts = collections.Counter()
         self.info = []
-        self.workdir = tempfile.mkdtemp(prefix="lpsoak", dir="/tmp")
+        self.workdir = tempfile.mkdtemp(prefix="lpsoak")  # $TMPDIR or /tmp
         os.chmod(self.workdir, 0o755)
         self.peerdir = os.path.join(self.workdir, "peer")
         os.makedirs(self.peerdir)
