@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "client-fwd.h"
 #include "client-screen.h"
 #include "client-ssh.h"
 #include "cmdline.h"
@@ -134,6 +135,7 @@ struct client {
 	struct screen	 scr;
 	int		 netfd;
 	int		 exit_code;
+	struct cfwd	*fwd;		/* forwards and their channels */
 };
 
 /* client.c */

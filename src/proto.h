@@ -32,6 +32,24 @@
 #define MSG_NOTICE	13	/* server -> client: string to show */
 #define MSG_WINDOW	14	/* daemon -> client: u64 input limit */
 #define MSG_MAX		14
+/* Channels (forwarded connections, the agent): docs/PROTOCOL.md. */
+#define MSG_CHAN_OPEN	20	/* either way: u32 id, u8 kind, string */
+#define MSG_CHAN_DATA	21	/* either way: u32 id, u64 offset, bytes */
+#define MSG_CHAN_ACK	22	/* either way: u32 id, u64 have, u64 limit */
+#define MSG_CHAN_EOF	23	/* either way: u32 id, u64 end */
+#define MSG_CHAN_CLOSE	24	/* either way: u32 id, u32 reason */
+#define MSG_CHAN_FIRST	MSG_CHAN_OPEN
+#define MSG_CHAN_LAST	MSG_CHAN_CLOSE
+/*
+ * The first protocol version whose peers understand channel frames.  Until
+ * the version is raised to 3 this branch's own version speaks them, so
+ * that the branch is testable; the condition goes away with the bump.
+ */
+#if PROTO_VERSION >= 3
+#define PROTO_V_CHAN	3
+#else
+#define PROTO_V_CHAN	PROTO_VERSION
+#endif
 
 /* HELLO operations. */
 #define OP_NEW		1
@@ -43,6 +61,7 @@
 /* HELLO flags. */
 #define HELLO_RESUME	0x01	/* the client holds this session's stream */
 #define HELLO_KILL_ALL	0x02	/* OP_KILL: every session */
+#define HELLO_AGENT	0x04	/* the client relays an ssh agent (-A) */
 
 /* ERROR codes. */
 #define PERR_VERSION	1	/* permanent */

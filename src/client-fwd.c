@@ -1,0 +1,306 @@
+/*
+ * The client's end of forwarding.  limpet serves -L and -A itself, as
+ * channels inside the session's link, so that they survive reconnects:
+ * they are taken out of the options given to each short-lived ssh, which
+ * also gets ClearAllForwardings=yes and -a so that nothing is set up
+ * twice.  -L listeners are opened once, before the first connection, and
+ * live as long as the client; each connection accepted becomes a channel
+ * that the daemon connects to the target.  Agent channels opened by the
+ * daemon are connected to this machine's SSH_AUTH_SOCK.
+ */
+#include <sys/types.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "client-fwd.h"
+#include "client-int.h"
+#include "cmdline.h"
+#include "err.h"
+#include "log.h"
+#include "xmalloc.h"
+
+/* The daemon opened ch: an agent connection, relayed to ours. */
+static int
+cfwd_open(void *arg, struct chan *ch)
+{
+	struct cfwd	*f = arg;
+	const char	*sock = getenv("SSH_AUTH_SOCK");
+	int		 fd, r;
+
+	if (ch->kind != CHAN_KIND_AGENT)
+		return CHAN_R_REFUSED;
+	if (!f->agent || sock == NULL || *sock != '/')
+		return CHAN_R_NOAGENT;
+	if ((r = fwd_connect(sock, &fd)) < 0)
+		return CHAN_R_NOAGENT;
+	ch->fd = fd;
+	ch->connecting = r == 1;
+	return 0;
+}
+
+/* A channel ends: close its socket. */
+static void
+cfwd_gone(void *arg, struct chan *ch, uint32_t why)
+{
+	(void)arg;
+	debug_f("channel %u ends: %s", ch->id, chan_reason(why));
+	fwd_close_fd(ch);
+}
+
+static const struct chan_ops cfwd_ops = { cfwd_open, cfwd_gone };
+
+/* An empty forwarding state. */
+struct cfwd *
+cfwd_new(void)
+{
+	struct cfwd	*f = xcalloc(1, sizeof *f);
+
+	fwd_init(&f->w, 0, &cfwd_ops, f);
+	return f;
+}
+
+/* Close every listener and channel. */
+void
+cfwd_free(struct cfwd *f)
+{
+	int	i;
+
+	if (f == NULL)
+		return;
+	fwd_free(&f->w);
+	for (i = 0; i < f->nopts; i++)
+		free(f->opts[i]);
+	free(f->opts);
+	free(f);
+}
+
+/* Record one -L/-R/-D argument. */
+static int
+cfwd_add_spec(struct cfwd *f, int type, const char *arg, char *err,
+    size_t errlen)
+{
+	if (type != 'L') {
+		snprintf(err, errlen, "-%c is not served by this limpet yet",
+		    type);
+		return ERR_USAGE;
+	}
+	if (f->w.nspec == FWD_MAX_SPECS) {
+		snprintf(err, errlen, "too many forwards (at most %d)",
+		    FWD_MAX_SPECS);
+		return ERR_USAGE;
+	}
+	if (fwd_parse(arg, type, &f->w.spec[f->w.nspec], err, errlen) != 0)
+		return ERR_USAGE;
+	f->w.nspec++;
+	return 0;
+}
+
+/* Note -o ExitOnForwardFailure=yes (either spelling of -o). */
+static void
+cfwd_note_o(struct cfwd *f, const char *v)
+{
+	static const char	key[] = "ExitOnForwardFailure";
+	size_t			n = sizeof key - 1;
+
+	if (strncasecmp(v, key, n) != 0)
+		return;
+	v += n;
+	v += strspn(v, " \t=");
+	f->exit_on_failure = strcasecmp(v, "yes") == 0;
+}
+
+/*
+ * Take one ssh option word (and its argument, the next word, if the
+ * letter needing it ends the word) apart: forwarding letters are kept
+ * here, the rest is passed on to ssh.  Returns the words used.
+ */
+static int
+cfwd_word(struct cfwd *f, char **v, int left, char *err, size_t errlen)
+{
+	const char	*a = v[0], *arg;
+	char		 keep[256];
+	size_t		 n = 1;
+	int		 k, used = 1;
+
+	if (a[0] != '-' || strlen(a) >= sizeof keep) {
+		f->opts[f->nopts++] = xstrdup(a);
+		return 1;
+	}
+	keep[0] = '-';
+	for (k = 1; a[k] != '\0'; k++) {
+		if (a[k] == 'A' || a[k] == 'a') {
+			f->agent = a[k] == 'A';
+			continue;
+		}
+		if (!cmdline_ssh_takes_arg(a[k])) {
+			keep[n++] = a[k];
+			continue;
+		}
+		arg = a[k + 1] != '\0' ? a + k + 1 : left > 1 ? v[1] : "";
+		if (a[k + 1] == '\0')
+			used = 2;
+		if (strchr("LRD", a[k]) != NULL) {
+			if (cfwd_add_spec(f, a[k], arg, err, errlen) != 0)
+				return -1;
+			break;
+		}
+		if (a[k] == 'o')
+			cfwd_note_o(f, arg);
+		memcpy(keep + n, a + k, strlen(a + k));
+		n += strlen(a + k);
+		break;
+	}
+	keep[n] = '\0';
+	if (n > 1)
+		f->opts[f->nopts++] = xstrdup(keep);
+	if (used == 2 && strchr("LRD", a[k]) == NULL)
+		f->opts[f->nopts++] = xstrdup(v[1]);
+	return used;
+}
+
+/*
+ * Split the user's ssh options: limpet serves -L and -A; each ssh gets
+ * the rest, after ClearAllForwardings=yes and -a (first, so that a
+ * forward in the user's ssh config is not set up by every ssh too).
+ */
+int
+cfwd_options(struct client *c, char *err, size_t errlen)
+{
+	struct cfwd	*f = c->fwd;
+	int		 i, u;
+
+	f->opts = xcalloc(c->ssh.nopts + 3, sizeof *f->opts);
+	f->opts[f->nopts++] = xstrdup("-oClearAllForwardings=yes");
+	f->opts[f->nopts++] = xstrdup("-a");
+	for (i = 0; i < c->ssh.nopts; i += u) {
+		if ((u = cfwd_word(f, c->ssh.opts + i, c->ssh.nopts - i, err,
+		    errlen)) < 0)
+			return ERR_USAGE;
+	}
+	c->ssh.opts = f->opts;
+	c->ssh.nopts = f->nopts;
+	return 0;
+}
+
+/*
+ * Open the -L listeners.  One that cannot listen says so in one line;
+ * with ExitOnForwardFailure that ends limpet (255), as with ssh.
+ */
+int
+cfwd_listen(struct client *c)
+{
+	struct cfwd	*f = c->fwd;
+	char		 err[512];
+	int		 i, failed = 0;
+
+	for (i = 0; i < f->w.nspec; i++) {
+		if (fwd_listen(&f->w.spec[i], err, sizeof err) != 0) {
+			fprintf(stderr, "limpet: %s\n", err);
+			failed = 1;
+		}
+	}
+	if (failed && f->exit_on_failure) {
+		fprintf(stderr, "limpet: exiting: a forward failed and "
+		    "ExitOnForwardFailure is set\n");
+		return 255;
+	}
+	return 0;
+}
+
+/* HELLO flags forwarding adds. */
+uint8_t
+cfwd_hello_flags(const struct client *c)
+{
+	return c->fwd->agent && getenv("SSH_AUTH_SOCK") != NULL ?
+	    HELLO_AGENT : 0;
+}
+
+/*
+ * WELCOME arrived: channel frames may flow if the daemon knows them; on
+ * a reconnect to the same session every channel resumes.
+ */
+void
+cfwd_welcome(struct client *c, uint32_t version, int resumed)
+{
+	struct cfwd	*f = c->fwd;
+
+	f->version = version;
+	if (resumed)
+		chan_resume(&f->w.set);
+}
+
+/* A channel frame from the daemon; <0: a protocol error. */
+int
+cfwd_frame(struct client *c, const struct frame *fr)
+{
+	if (c->fwd->version < PROTO_V_CHAN)
+		return ERR_FORMAT;
+	return chan_frame(&c->fwd->w.set, fr->type, fr->p, fr->len);
+}
+
+/*
+ * Queue channel frames behind the terminal's: channel data only while
+ * the queue to ssh is short.
+ */
+void
+cfwd_pump(struct client *c)
+{
+	struct cfwd	*f = c->fwd;
+
+	chan_sweep(&f->w.set);
+	if (c->state != ST_UP || f->version < PROTO_V_CHAN)
+		return;
+	chan_pump(&f->w.set, &c->tx, FWD_QUEUE_MAX);
+}
+
+/* Add the listeners and channel sockets to the poll set at pfd[n]. */
+int
+cfwd_poll(struct client *c, struct pollfd *pfd, int n)
+{
+	c->fwd->base = n;
+	return n + fwd_poll_fill(&c->fwd->w, pfd + n, 0);
+}
+
+/* A -L listener has a connection: it becomes a channel. */
+static void
+cfwd_accept(struct cfwd *f, int spec, int lfd)
+{
+	struct chan	*ch;
+	int		 fd;
+
+	if ((fd = fwd_accept(lfd)) == -1)
+		return;
+	if ((ch = chan_open(&f->w.set, CHAN_KIND_TCP,
+	    f->w.spec[spec].target)) == NULL) {
+		close(fd);
+		return;
+	}
+	ch->fd = fd;
+	ch->spec = spec;
+	f->w.spec[spec].conns++;
+}
+
+/* Handle what poll() said about the forwarding entries. */
+void
+cfwd_ready(struct client *c, struct pollfd *pfd)
+{
+	struct cfwd	*f = c->fwd;
+	struct pollfd	*q = pfd + f->base;
+	struct chan	*ch;
+	int		 i;
+
+	for (i = 0; i < f->w.nslot; i++) {
+		if (q[i].revents == 0)
+			continue;
+		if (f->w.slot[i].what == FWD_SLOT_LISTEN)
+			cfwd_accept(f, f->w.slot[i].spec, q[i].fd);
+		else if (f->w.slot[i].what == FWD_SLOT_CHAN &&
+		    (ch = chan_find(&f->w.set, f->w.slot[i].id)) != NULL &&
+		    ch->fd == q[i].fd)
+			fwd_chan_io(&f->w, ch, q[i].revents);
+	}
+}

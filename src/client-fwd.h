@@ -1,0 +1,41 @@
+/*
+ * The client's end of forwarding (client-fwd.c): -L listeners, the agent
+ * relay to the local SSH_AUTH_SOCK, and the ssh options that forwarding
+ * takes away from the short-lived ssh children.
+ */
+#ifndef LIMPET_CLIENT_FWD_H
+#define LIMPET_CLIENT_FWD_H
+
+#include <poll.h>
+#include <stdint.h>
+
+#include "frame.h"
+#include "fwd.h"
+
+struct client;
+
+#define CFWD_NPFD	FWD_NPFD
+
+struct cfwd {
+	struct fwd	 w;
+	int		 agent;		/* -A: relay the local agent */
+	int		 exit_on_failure;	/* -o ExitOnForwardFailure */
+	char		**opts;		/* ssh's options without forwards */
+	int		 nopts;
+	uint32_t	 version;	/* the daemon's, from WELCOME */
+	int		 up;		/* channel frames may be sent */
+	int		 base;
+};
+
+struct cfwd	*cfwd_new(void);
+void		 cfwd_free(struct cfwd *);
+int		 cfwd_options(struct client *, char *, size_t);
+int		 cfwd_listen(struct client *);
+uint8_t		 cfwd_hello_flags(const struct client *);
+void		 cfwd_welcome(struct client *, uint32_t, int);
+int		 cfwd_frame(struct client *, const struct frame *);
+void		 cfwd_pump(struct client *);
+int		 cfwd_poll(struct client *, struct pollfd *, int);
+void		 cfwd_ready(struct client *, struct pollfd *);
+
+#endif

@@ -1,0 +1,197 @@
+"""End-to-end tests of limpet's own forwarding (-L, -A), driven as a user
+would: a real client in a PTY, a real sshd on loopback, real sockets on
+both ends, and cuts made by killing the ssh process.
+"""
+
+import hashlib
+import os
+import socket
+import threading
+import time
+
+import pexpect
+
+import sshlab
+from test_session import kill_ssh, ssh_pids, start, wait_for, ended
+
+MB = 1 << 20
+
+
+class Target:
+    """A TCP server on loopback that counts its connections; each one is
+    handed to handler(conn) in a thread."""
+
+    def __init__(self, handler):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.handler = handler
+        self.conns = 0
+        self.done = threading.Event()
+        self.errors = []
+        self.t = threading.Thread(target=self._serve, daemon=True)
+        self.t.start()
+
+    def _serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns += 1
+            threading.Thread(target=self._one, args=(c,),
+                             daemon=True).start()
+
+    def _one(self, c):
+        try:
+            self.handler(c)
+        except Exception as e:  # reported by the test
+            self.errors.append(repr(e))
+        finally:
+            c.close()
+
+    def close(self):
+        self.sock.close()
+
+
+def pump(sock, chunks, gate, result):
+    """Send chunks (waiting for gate(i) before chunk i), then EOF, while
+    reading everything the other side sends until its EOF."""
+    h = hashlib.sha256()
+    result["got"] = 0
+
+    def reader():
+        while True:
+            b = sock.recv(1 << 16)
+            if not b:
+                return
+            result["got"] += len(b)
+            h.update(b)
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    for i, c in enumerate(chunks):
+        gate(i)
+        sock.sendall(c)
+    sock.shutdown(socket.SHUT_WR)
+    t.join(120)
+    result["sha"] = h.hexdigest()
+    result["len"] = result["got"]
+
+
+def chunks_of(seed, n, size):
+    """n chunks of size pseudo-random bytes, and their sha256."""
+    h = hashlib.sha256()
+    out = []
+    block = hashlib.sha256(seed).digest() * (size // 32)
+    for i in range(n):
+        c = bytes([i]) + block[1:]
+        out.append(c)
+        h.update(c)
+    return out, h.hexdigest()
+
+
+def start_l(spawn, lab, spec, **kw):
+    return start(spawn, lab, args=("-L", spec), **kw)
+
+
+def test_local_forward_survives_ten_kills(spawn, lab):
+    """20 MB each way through one -L connection while ssh is killed 10
+    times: byte-exact, and the same connection on both ends throughout."""
+    up, up_sha = chunks_of(b"up", 10, 2 * MB)
+    down, down_sha = chunks_of(b"down", 10, 2 * MB)
+    kills = [0]
+    server_res = {}
+
+    def gate(i):
+        # Chunk i goes out only after i cuts: the transfer spans them.
+        wait_for(lambda: kills[0] >= i, timeout=60, what="cut %d" % i)
+
+    tgt = Target(lambda c: pump(c, down, gate, server_res))
+    lport = sshlab.free_port()
+    p = start(spawn, lab, opts=("-L", "%d:127.0.0.1:%d" % (lport, tgt.port)),
+              timeout=30)
+    s = socket.create_connection(("127.0.0.1", lport), timeout=60)
+    client_res = {}
+    t = threading.Thread(target=pump, args=(s, up, gate, client_res),
+                         daemon=True)
+    t.start()
+    wait_for(lambda: tgt.conns == 1, what="the target's connection")
+    in_flight = [0]
+    for i in range(10):
+        # Cut while chunk i is under way; chunk i+1 is then released, and
+        # chunk i arriving whole both ways says the link is back.
+        time.sleep(0.02)
+        released = (i + 1) * 2 * MB
+        if (client_res.get("got", 0) < released or
+                server_res.get("got", 0) < released):
+            in_flight[0] += 1
+        assert kill_ssh(p) >= 1
+        kills[0] += 1
+        wait_for(lambda: client_res.get("got", 0) >= (i + 1) * 2 * MB and
+                 server_res.get("got", 0) >= (i + 1) * 2 * MB,
+                 timeout=30, what="chunk %d through after cut %d" %
+                 (i, i + 1))
+    t.join(120)
+    wait_for(lambda: "sha" in server_res, timeout=60, what="server done")
+    s.close()
+    assert not tgt.errors, tgt.errors
+    assert tgt.conns == 1, "the target saw %d connections" % tgt.conns
+    assert in_flight[0] >= 5, "data was in flight at %d cuts" % in_flight[0]
+    assert client_res["len"] == 20 * MB
+    assert client_res["sha"] == down_sha
+    assert server_res["len"] == 20 * MB
+    assert server_res["sha"] == up_sha
+    tgt.close()
+    p.sendline("exit")
+    assert ended(p) == 0
+
+
+def test_local_forward_binds_loopback_and_says_why_it_cannot(spawn, lab,
+                                                             run):
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    port = busy.getsockname()[1]
+    # Taken: one line saying so, and the session still starts.
+    p = start(spawn, lab, opts=("-L", "%d:127.0.0.1:9" % port))
+    p.sendline("exit")
+    p.expect(pexpect.EOF)
+    p.close()
+    # With ExitOnForwardFailure it ends limpet, as with ssh.
+    p = spawn(lab.limpet_cmd(opts=("-o", "ExitOnForwardFailure=yes",
+                                   "-L", "%d:127.0.0.1:9" % port)))
+    p.expect("cannot listen on localhost:%d for -L" % port)
+    assert ended(p) == 255
+    busy.close()
+    # Loopback by default: not reachable on another local address.
+    tgt = Target(lambda c: c.sendall(b"hello\n"))
+    lport = sshlab.free_port()
+    p = start(spawn, lab, opts=("-L", "%d:127.0.0.1:%d" % (lport,
+                                                          tgt.port)))
+    with socket.create_connection(("127.0.0.1", lport), timeout=10) as s:
+        assert s.makefile("rb").readline() == b"hello\n"
+    for addr in other_addresses():
+        try:
+            socket.create_connection((addr, lport), timeout=2).close()
+            raise AssertionError("listening on %s" % addr)
+        except OSError:
+            pass
+    tgt.close()
+    p.sendline("exit")
+    assert ended(p) == 0
+
+
+def other_addresses():
+    """Local non-loopback IPv4 addresses (may be none)."""
+    out = []
+    try:
+        import subprocess
+        r = subprocess.run(["hostname", "-I"], capture_output=True,
+                           text=True, timeout=5)
+        out = [a for a in r.stdout.split() if ":" not in a and
+               not a.startswith("127.")]
+    except Exception:
+        pass
+    return out
