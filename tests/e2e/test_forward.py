@@ -5,14 +5,18 @@ both ends, and cuts made by killing the ssh process.
 
 import hashlib
 import os
+import signal
 import socket
+import stat
+import subprocess
 import threading
 import time
 
 import pexpect
 
 import sshlab
-from test_session import kill_ssh, ssh_pids, start, wait_for, ended
+from test_session import (kill_ssh, ssh_pids, start, wait_for, ended,
+                          session_id, ls_until)
 
 MB = 1 << 20
 
@@ -195,3 +199,86 @@ def other_addresses():
     except Exception:
         pass
     return out
+
+
+def make_agent(run, name):
+    """An ssh-agent holding one new key commented key-NAME; returns its
+    socket and process (the test stops it by pid)."""
+    sock = os.path.join(run.workdir, name + ".agent")
+    key = os.path.join(run.workdir, name + "_key")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
+                    "key-" + name, "-f", key], check=True,
+                   stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(["ssh-agent", "-D", "-a", sock],
+                            stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    wait_for(lambda: os.path.exists(sock), what="ssh-agent's socket")
+    subprocess.run(["ssh-add", key], check=True, capture_output=True,
+                   env=dict(os.environ, SSH_AUTH_SOCK=sock))
+    return sock, proc
+
+
+def agent_list(p, want):
+    """Run ssh-add -l in the session; expect key want and status 0."""
+    p.sendline("ssh-add -l; echo r''c=$?")
+    p.expect(r"rc=(\d+)")
+    seen = p.before
+    assert p.match.group(1) == "0", seen
+    assert want in seen, seen
+    return seen
+
+
+def test_agent_is_stable_and_follows_the_client(spawn, lab, run):
+    """-A: SSH_AUTH_SOCK is the session's own socket; it works after
+    reconnects, switches to the agent of a client that attaches, fails at
+    once with no client, and is closed to other users."""
+    sock1, a1 = make_agent(run, "one")
+    sock2, a2 = make_agent(run, "two")
+    try:
+        p = start(spawn, lab, opts=("-A",), env={"SSH_AUTH_SOCK": sock1})
+        p.sendline("echo au''th=[$SSH_AUTH_SOCK]")
+        p.expect(r"auth=\[(.*?)\]")
+        path = p.match.group(1)
+        assert os.path.dirname(path) == lab.sessions, path
+        assert stat.S_ISSOCK(os.stat(path).st_mode)
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(lab.sessions).st_mode) == 0o700
+        agent_list(p, "key-one")
+        for i in range(5):
+            assert kill_ssh(p) >= 1
+            p.sendline("echo ba''ck-%d" % i)
+            p.expect("back-%d" % i)
+        seen = agent_list(p, "key-one")
+        assert "key-two" not in seen
+        # Another user cannot reach it.
+        r = subprocess.run(["ssh-add", "-l"], user="nobody",
+                           capture_output=True, text=True, timeout=10,
+                           env={"SSH_AUTH_SOCK": path, "PATH": "/usr/bin"})
+        assert r.returncode != 0 and "key-" not in r.stdout, r
+        # Another client attaches with its own agent: that one is used.
+        sid = session_id(p)
+        q = spawn(lab.limpet_cmd(sub="attach", opts=("-A",), args=[sid]),
+                  env={"SSH_AUTH_SOCK": sock2})
+        p.expect("taken over by another client")
+        ended(p)
+        q.sendline("echo ready-$((6*7))")
+        q.expect("ready-42")
+        seen = agent_list(q, "key-two")
+        assert "key-one" not in seen
+        # No client attached: a request fails at once.
+        for pid in [q.pid] + ssh_pids(q.pid):
+            os.kill(pid, signal.SIGKILL)
+        q.close(force=True)
+        ls_until(spawn, lab, r"detached")
+        t0 = time.monotonic()
+        r = subprocess.run(["ssh-add", "-l"], capture_output=True,
+                           text=True, timeout=10,
+                           env=dict(os.environ, SSH_AUTH_SOCK=path))
+        took = time.monotonic() - t0
+        assert r.returncode != 0 and "key-" not in r.stdout, r
+        assert took < 1.0, "ssh-add took %.2f s" % took
+    finally:
+        for a in (a1, a2):
+            a.kill()
+            a.wait()
