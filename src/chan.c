@@ -215,6 +215,18 @@ chan_rx_done(const struct chan *ch)
 	    buf_len(&ch->rx) == 0;
 }
 
+/*
+ * True when nothing is left to exchange with the peer: its stream arrived
+ * whole, EOF included, and ours was acknowledged to its EOF.  Only local
+ * writing may remain.
+ */
+static int
+chan_peer_done(const struct chan *ch)
+{
+	return ch->rx_eof && ch->rx_have == ch->rx_end && ch->eof_acked &&
+	    ch->ack_sent > ch->rx_end;
+}
+
 /* Free channels that ended both ways with nothing owed. */
 void
 chan_sweep(struct chan_set *s)
@@ -224,8 +236,8 @@ chan_sweep(struct chan_set *s)
 
 	for (i = s->n - 1; i >= 0; i--) {
 		ch = s->ch[i];
-		if (ch->tx_eof && ch->eof_acked && chan_rx_done(ch) &&
-		    ch->ack_sent > ch->rx_end && ch->shut_wr && !ch->ack_due)
+		if ((chan_peer_done(ch) || ch->peer_gone) &&
+		    chan_rx_done(ch) && ch->shut_wr)
 			chan_remove(s, ch, CHAN_R_DONE);
 	}
 }
@@ -352,7 +364,13 @@ chan_in_eof(struct chan_set *s, struct cur *c)
 	return 0;
 }
 
-/* CLOSE from the peer: the channel is gone there; never answered. */
+/*
+ * CLOSE from the peer: the channel is gone there; never answered.  When
+ * the peer no longer knows a channel whose stream we received whole and
+ * to which we sent EOF, the peer finished it (it frees a channel only
+ * once it holds all we sent): ours is not reset but finishes writing
+ * what it holds.
+ */
 static int
 chan_in_close(struct chan_set *s, struct cur *c)
 {
@@ -362,7 +380,12 @@ chan_in_close(struct chan_set *s, struct cur *c)
 	if (cur_get_u32(c, &id) != 0 || cur_get_u32(c, &why) != 0 ||
 	    !cur_end(c))
 		return ERR_FORMAT;
-	if ((ch = chan_find(s, id)) != NULL)
+	if ((ch = chan_find(s, id)) == NULL)
+		return 0;
+	if (why == CHAN_R_UNKNOWN && ch->rx_eof && ch->rx_have == ch->rx_end &&
+	    ch->tx_eof)
+		ch->peer_gone = 1;
+	else
 		chan_remove(s, ch, why == CHAN_R_DONE ? CHAN_R_RESET : why);
 	return 0;
 }
@@ -452,6 +475,8 @@ chan_pump_ack(struct chan *ch, struct buf *b)
 {
 	uint64_t	have, limit;
 
+	if (chan_peer_done(ch) && !ch->ack_due)
+		return 0;	/* the peer sends nothing more: no news */
 	have = ch->rx_have + (ch->rx_eof && ch->rx_have == ch->rx_end);
 	limit = ch->rx_have - buf_len(&ch->rx) + CHAN_WINDOW;
 	if (limit < ch->limit_sent)
@@ -518,6 +543,8 @@ chan_pump(struct chan_set *s, struct buf *b, size_t qmax)
 	}
 	for (k = 0; k < s->n; k++) {
 		ch = s->ch[(s->rr + k) % s->n];
+		if (ch->peer_gone)
+			continue;
 		if (ch->mine && !ch->open_sent) {
 			if (chan_put_open(b, ch) != 0)
 				return;
@@ -528,7 +555,8 @@ chan_pump(struct chan_set *s, struct buf *b, size_t qmax)
 	}
 	for (k = 0; k < s->n; k++) {
 		i = (s->rr + k) % s->n;
-		if (chan_pump_data(s->ch[i], b, qmax) != 0)
+		if (!s->ch[i]->peer_gone &&
+		    chan_pump_data(s->ch[i], b, qmax) != 0)
 			return;
 	}
 	if (s->n > 0)

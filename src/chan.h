@@ -62,6 +62,7 @@ struct chan {
 	uint64_t	 ack_sent;	/* last have we acknowledged */
 	uint64_t	 limit_sent;	/* last limit we gave */
 	int		 ack_due;
+	int		 peer_gone;	/* the peer finished it: write, end */
 
 	/* The owner's (fwd.c): the local socket and its state. */
 	int		 fd;
