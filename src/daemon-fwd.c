@@ -32,10 +32,10 @@ static const uint8_t dfwd_agent_failure[] = { 0, 0, 0, 1, 5 };
 static int
 dfwd_open(void *arg, struct chan *ch)
 {
-	int	fd, r;
+	struct dfwd	*f = arg;
+	int		 fd, r;
 
-	(void)arg;
-	if (ch->kind != CHAN_KIND_TCP)
+	if (ch->kind != CHAN_KIND_TCP || !f->live)
 		return CHAN_R_REFUSED;
 	if ((r = fwd_connect(ch->target, &fd)) < 0) {
 		log_info("channel %u: cannot connect to %s", ch->id,
@@ -93,7 +93,7 @@ dfwd_agent_listen(struct daemon *d)
 	struct dfwd	*f = d->fwd;
 	int		 fd;
 
-	if (f->agent_lfd != -1)
+	if (f->agent_lfd != -1 || !f->live)
 		return 0;
 	if (sock_path(f->agent_path, sizeof f->agent_path, d->dir, d->id,
 	    "agent") != 0)
@@ -110,11 +110,13 @@ dfwd_agent_listen(struct daemon *d)
 
 /*
  * Before the program starts: with -A its SSH_AUTH_SOCK is the session's
- * agent socket, whichever client is attached later.
+ * agent socket, whichever client is attached later.  Only a real daemon
+ * (not the unit tests' or the fuzzer's) makes sockets and connections.
  */
 int
 dfwd_start(struct daemon *d, const struct msg_hello *h)
 {
+	d->fwd->live = 1;
 	if (!(h->flags & HELLO_AGENT))
 		return 0;
 	if (dfwd_agent_listen(d) != 0)

@@ -27,6 +27,7 @@ struct dfwd {
 	uint64_t	 client_id;	/* whose channels these are */
 	char		 agent_path[108];
 	int		 agent_lfd;
+	int		 live;		/* a real session: sockets allowed */
 	int		 nagent_fd[DFWD_NOAGENT_MAX];
 	uint64_t	 nagent_end[DFWD_NOAGENT_MAX];
 	int		 nnagent;
