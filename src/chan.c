@@ -64,7 +64,7 @@ chan_remove(struct chan_set *s, struct chan *ch, uint32_t why)
 void
 chan_set_free(struct chan_set *s)
 {
-	chan_reset_all(s, CHAN_R_GONE);
+	chan_reset_all(s, CHAN_R_GONE_ALL);
 }
 
 /* The channel with this id, or NULL. */
@@ -141,13 +141,26 @@ chan_reset(struct chan_set *s, struct chan *ch, uint32_t why)
 
 /*
  * Forget every channel without telling the peer: the link now leads to
- * another client, which never knew them.
+ * another client, which never knew them.  Channels this end opened that
+ * no peer acknowledged yet (a connection waiting for a client) are kept
+ * and offered to the new peer from their start.
  */
 void
 chan_reset_all(struct chan_set *s, uint32_t why)
 {
-	while (s->n > 0)
-		chan_remove(s, s->ch[s->n - 1], why);
+	struct chan	*ch;
+	int		 i;
+
+	for (i = s->n - 1; i >= 0; i--) {
+		ch = s->ch[i];
+		if (ch->mine && !ch->confirmed && why != CHAN_R_GONE_ALL) {
+			ch->open_sent = ch->eof_sent = 0;
+			ch->tx_sent = ch->tx.start;
+			ch->synced = 1;
+			continue;
+		}
+		chan_remove(s, ch, why);
+	}
 	s->nowed = 0;
 }
 

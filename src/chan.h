@@ -28,6 +28,7 @@
 #define CHAN_R_NOAGENT	4	/* no agent to relay to */
 #define CHAN_R_LIMIT	5	/* too many channels */
 #define CHAN_R_GONE	6	/* the session changed hands */
+#define CHAN_R_GONE_ALL	7	/* local only: every channel goes */
 
 #define CHAN_WINDOW	(256 * 1024)	/* receive window per channel */
 #define CHAN_CHUNK	(16 * 1024)	/* payload of one CHAN_DATA */

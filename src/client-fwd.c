@@ -23,6 +23,32 @@
 #include "log.h"
 #include "xmalloc.h"
 
+/*
+ * The daemon opened a TCP channel: a connection to one of our -R
+ * listeners on the server, to be connected to that forward's target here
+ * (and nowhere else).
+ */
+static int
+cfwd_open_r(struct cfwd *f, struct chan *ch)
+{
+	int	i, fd, r;
+
+	for (i = 0; i < f->w.nspec; i++) {
+		if (f->w.spec[i].type == 'R' &&
+		    strcmp(f->w.spec[i].target, ch->target) == 0)
+			break;
+	}
+	if (i == f->w.nspec)
+		return CHAN_R_REFUSED;
+	if ((r = fwd_connect(ch->target, &fd)) < 0)
+		return CHAN_R_REFUSED;
+	ch->fd = fd;
+	ch->connecting = r == 1;
+	ch->spec = i;
+	f->w.spec[i].conns++;
+	return 0;
+}
+
 /* The daemon opened ch: an agent connection, relayed to ours. */
 static int
 cfwd_open(void *arg, struct chan *ch)
@@ -31,6 +57,8 @@ cfwd_open(void *arg, struct chan *ch)
 	const char	*sock = getenv("SSH_AUTH_SOCK");
 	int		 fd, r;
 
+	if (ch->kind == CHAN_KIND_TCP)
+		return cfwd_open_r(f, ch);
 	if (ch->kind != CHAN_KIND_AGENT)
 		return CHAN_R_REFUSED;
 	if (!f->agent || sock == NULL || *sock != '/')
@@ -83,7 +111,7 @@ static int
 cfwd_add_spec(struct cfwd *f, int type, const char *arg, char *err,
     size_t errlen)
 {
-	if (type != 'L') {
+	if (type == 'D') {
 		snprintf(err, errlen, "-%c is not served by this limpet yet",
 		    type);
 		return ERR_USAGE;
@@ -198,6 +226,8 @@ cfwd_listen(struct client *c)
 	int		 i, failed = 0;
 
 	for (i = 0; i < f->w.nspec; i++) {
+		if (f->w.spec[i].type == 'R')
+			continue;	/* the daemon listens */
 		if (fwd_listen(&f->w.spec[i], err, sizeof err) != 0) {
 			fprintf(stderr, "limpet: %s\n", err);
 			failed = 1;
@@ -229,8 +259,68 @@ cfwd_welcome(struct client *c, uint32_t version, int resumed)
 	struct cfwd	*f = c->fwd;
 
 	f->version = version;
+	f->listen_due = 1;
 	if (resumed)
 		chan_resume(&f->w.set);
+}
+
+/* Ask the daemon for the -R listeners (again: it keeps those it has). */
+static void
+cfwd_ask_listen(struct client *c)
+{
+	struct cfwd	*f = c->fwd;
+	struct fwd_spec	*s;
+	size_t		 mark;
+	int		 i;
+
+	for (i = 0; i < f->w.nspec; i++) {
+		s = &f->w.spec[i];
+		if (s->type != 'R')
+			continue;
+		if (frame_begin(&c->tx, MSG_FWD_LISTEN, &mark) != 0)
+			return;
+		if (buf_put_u32(&c->tx, (uint32_t)i) != 0 ||
+		    buf_put_str(&c->tx, s->bind != NULL ? s->bind : "") != 0 ||
+		    buf_put_str(&c->tx, s->port) != 0 ||
+		    buf_put_str(&c->tx, s->target) != 0) {
+			frame_abort(&c->tx, mark, ERR_FULL);
+			return;
+		}
+		frame_end(&c->tx, mark);
+	}
+	f->listen_due = 0;
+}
+
+/* FWD_RESULT: an -R listener that failed is reported once. */
+static int
+cfwd_result(struct client *c, const struct frame *fr)
+{
+	struct cfwd	*f = c->fwd;
+	struct cur	 cu;
+	uint32_t	 n, err;
+	char		*msg, safe[600];
+
+	cur_init(&cu, fr->p, fr->len);
+	if (cur_get_u32(&cu, &n) != 0 || cur_get_u32(&cu, &err) != 0 ||
+	    cur_get_str(&cu, &msg, PROTO_MAX_STR) != 0)
+		return ERR_FORMAT;
+	if (!cur_end(&cu) || n >= (uint32_t)f->w.nspec) {
+		free(msg);
+		return ERR_FORMAT;
+	}
+	if (err != 0 && !f->told[n]) {
+		f->told[n] = 1;
+		out_safe(safe, sizeof safe, msg);
+		if (f->exit_on_failure)
+			client_finish_msg(c, 255, "-R %s: %s (and "
+			    "ExitOnForwardFailure is set)", f->w.spec[n].text,
+			    safe);
+		else
+			client_local(c, "\r\n[limpet: -R %s: %s]\r\n",
+			    f->w.spec[n].text, safe);
+	}
+	free(msg);
+	return 0;
 }
 
 /* A channel frame from the daemon; <0: a protocol error. */
@@ -239,6 +329,8 @@ cfwd_frame(struct client *c, const struct frame *fr)
 {
 	if (c->fwd->version < PROTO_V_CHAN)
 		return ERR_FORMAT;
+	if (fr->type == MSG_FWD_RESULT)
+		return cfwd_result(c, fr);
 	return chan_frame(&c->fwd->w.set, fr->type, fr->p, fr->len);
 }
 
@@ -254,6 +346,8 @@ cfwd_pump(struct client *c)
 	chan_sweep(&f->w.set);
 	if (c->state != ST_UP || f->version < PROTO_V_CHAN)
 		return;
+	if (f->listen_due)
+		cfwd_ask_listen(c);
 	chan_pump(&f->w.set, &c->tx, FWD_QUEUE_MAX);
 }
 

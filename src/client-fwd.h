@@ -23,7 +23,8 @@ struct cfwd {
 	char		**opts;		/* ssh's options without forwards */
 	int		 nopts;
 	uint32_t	 version;	/* the daemon's, from WELCOME */
-	int		 up;		/* channel frames may be sent */
+	int		 listen_due;	/* ask for the -R listeners */
+	uint8_t		 told[FWD_MAX_SPECS];	/* failure shown */
 	int		 base;
 };
 

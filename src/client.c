@@ -500,6 +500,7 @@ client_frame(struct client *c, const struct frame *f, uint64_t now)
 	case MSG_CHAN_ACK:
 	case MSG_CHAN_EOF:
 	case MSG_CHAN_CLOSE:
+	case MSG_FWD_RESULT:
 		if (cfwd_frame(c, f) != 0)
 			client_lost(c, "bad channel frame", now);
 		break;

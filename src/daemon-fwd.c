@@ -125,12 +125,19 @@ dfwd_start(struct daemon *d, const struct msg_hello *h)
 	return 0;
 }
 
-/* The session ends: remove the agent socket. */
+/* The session ends: remove the agent socket and -R socket files. */
 void
 dfwd_cleanup(struct daemon *d)
 {
-	if (d->fwd != NULL && d->fwd->agent_path[0] != '\0')
+	int	i;
+
+	if (d->fwd == NULL)
+		return;
+	if (d->fwd->agent_path[0] != '\0')
 		unlink(d->fwd->agent_path);
+	for (i = 0; i < d->fwd->w.nspec; i++)
+		if (d->fwd->w.spec[i].port[0] == '/')
+			unlink(d->fwd->w.spec[i].port);
 }
 
 /*
@@ -153,13 +160,146 @@ dfwd_attach(struct daemon *d, const struct msg_hello *h)
 		dfwd_agent_listen(d);
 }
 
+/* Answer FWD_LISTEN number n: 0 and "" when listening. */
+static void
+dfwd_result(struct daemon *d, uint32_t n, uint32_t err, const char *msg)
+{
+	size_t	mark;
+
+	if (d->client == NULL || frame_begin(&d->client->out, MSG_FWD_RESULT,
+	    &mark) != 0)
+		return;
+	if (buf_put_u32(&d->client->out, n) != 0 ||
+	    buf_put_u32(&d->client->out, err) != 0 ||
+	    buf_put_str(&d->client->out, msg) != 0) {
+		frame_abort(&d->client->out, mark, ERR_FULL);
+		return;
+	}
+	frame_end(&d->client->out, mark);
+}
+
+/* The -R listener for bind, port and target, if the session has it. */
+static int
+dfwd_find_spec(struct dfwd *f, const char *bind, const char *port,
+    const char *target)
+{
+	struct fwd_spec	*s;
+	int		 i;
+
+	for (i = 0; i < f->w.nspec; i++) {
+		s = &f->w.spec[i];
+		if (strcmp(s->bind != NULL ? s->bind : "", bind) == 0 &&
+		    strcmp(s->port, port) == 0 && strcmp(s->target, target) == 0)
+			return i;
+	}
+	return -1;
+}
+
+/*
+ * FWD_LISTEN (-R): listen on the server for the session's lifetime.  A
+ * listener the session already has (the same client again, or another
+ * with the same -R) is kept.  The answer says whether it works.
+ */
+static int
+dfwd_listen_frame(struct daemon *d, const struct frame *fr)
+{
+	struct dfwd	*f = d->fwd;
+	struct fwd_spec	*s;
+	struct cur	 c;
+	uint32_t	 n;
+	char		*bind = NULL, *port = NULL, *target = NULL, err[512];
+	int		 r = ERR_FORMAT;
+
+	cur_init(&c, fr->p, fr->len);
+	if (cur_get_u32(&c, &n) != 0 ||
+	    cur_get_str(&c, &bind, 256) != 0 ||
+	    cur_get_str(&c, &port, 108) != 0 ||
+	    cur_get_str(&c, &target, CHAN_TARGET_MAX) != 0 || !cur_end(&c) ||
+	    *port == '\0' || *target == '\0')
+		goto out;
+	r = 0;
+	if (dfwd_find_spec(f, bind, port, target) != -1) {
+		dfwd_result(d, n, 0, "");
+		goto out;
+	}
+	if (f->w.nspec == FWD_MAX_SPECS || !f->live) {
+		dfwd_result(d, n, 1, "too many -R forwards in this session");
+		goto out;
+	}
+	s = &f->w.spec[f->w.nspec];
+	memset(s, 0, sizeof *s);
+	s->type = 'R';
+	xasprintf(&s->text, "%s%s%s:%s", bind, *bind != '\0' ? ":" : "",
+	    port, target);
+	s->bind = *bind != '\0' ? xstrdup(bind) : NULL;
+	s->port = xstrdup(port);
+	s->target = xstrdup(target);
+	if (fwd_listen(s, err, sizeof err) != 0) {
+		fwd_spec_free(s);
+		dfwd_result(d, n, 1, err);
+		goto out;
+	}
+	f->w.nspec++;
+	log_info("-R %s: listening", s->text);
+	dfwd_result(d, n, 0, "");
+out:
+	free(bind);
+	free(port);
+	free(target);
+	return r;
+}
+
 /* A channel frame from the attached client; <0 drops that client. */
 int
 dfwd_frame(struct daemon *d, const struct frame *f)
 {
 	if (d->fwd->version < PROTO_V_CHAN)
 		return ERR_FORMAT;
+	if (f->type == MSG_FWD_LISTEN)
+		return dfwd_listen_frame(d, f);
 	return chan_frame(&d->fwd->w.set, f->type, f->p, f->len);
+}
+
+/*
+ * An -R listener has a connection: it becomes a channel to the client,
+ * which connects it to the target.  With no client attached it waits up
+ * to DFWD_RWAIT_MS for one (a reconnect), then is closed.
+ */
+static void
+dfwd_r_accept(struct dfwd *f, int spec, int lfd, uint64_t now)
+{
+	struct chan	*ch;
+	int		 fd;
+
+	if ((fd = fwd_accept(lfd)) == -1)
+		return;
+	if ((ch = chan_open(&f->w.set, CHAN_KIND_TCP,
+	    f->w.spec[spec].target)) == NULL) {
+		log_info("-R %s: too many channels", f->w.spec[spec].text);
+		close(fd);
+		return;
+	}
+	ch->fd = fd;
+	ch->spec = spec;
+	ch->born = now;
+	f->w.spec[spec].conns++;
+}
+
+/* Close -R connections that waited too long for a client. */
+static void
+dfwd_r_expire(struct dfwd *f, uint64_t now)
+{
+	struct chan	*ch;
+	int		 i;
+
+	for (i = f->w.set.n - 1; i >= 0; i--) {
+		ch = f->w.set.ch[i];
+		if (ch->mine && !ch->open_sent && ch->born != 0 &&
+		    now >= ch->born + DFWD_RWAIT_MS) {
+			log_info("channel %u: no client attached", ch->id);
+			chan_reset(&f->w.set, ch, CHAN_R_REFUSED);
+		}
+	}
 }
 
 /*
@@ -172,7 +312,7 @@ dfwd_pump(struct daemon *d, uint64_t now)
 {
 	struct peer	*p = d->client;
 
-	(void)now;
+	dfwd_r_expire(d->fwd, now);
 	chan_sweep(&d->fwd->w.set);
 	if (p == NULL || p->closing || p->dead ||
 	    d->fwd->version < PROTO_V_CHAN)
@@ -277,6 +417,8 @@ dfwd_ready(struct daemon *d, struct pollfd *pfd, uint64_t now)
 			continue;
 		if (f->w.slot[i].what == FWD_SLOT_OTHER)
 			dfwd_agent_accept(d, now);
+		else if (f->w.slot[i].what == FWD_SLOT_LISTEN)
+			dfwd_r_accept(f, f->w.slot[i].spec, q[i].fd, now);
 		else if (f->w.slot[i].what == FWD_SLOT_CHAN &&
 		    (ch = chan_find(&f->w.set, f->w.slot[i].id)) != NULL &&
 		    ch->fd == q[i].fd)
@@ -290,11 +432,18 @@ dfwd_ready(struct daemon *d, struct pollfd *pfd, uint64_t now)
 uint64_t
 dfwd_deadline(const struct daemon *d)
 {
-	uint64_t	t = 0;
-	int		i;
+	struct chan	*ch;
+	uint64_t	 t = 0;
+	int		 i;
 
 	for (i = 0; i < d->fwd->nnagent; i++)
 		if (t == 0 || d->fwd->nagent_end[i] < t)
 			t = d->fwd->nagent_end[i];
+	for (i = 0; i < d->fwd->w.set.n; i++) {
+		ch = d->fwd->w.set.ch[i];
+		if (ch->mine && !ch->open_sent && ch->born != 0 &&
+		    (t == 0 || ch->born + DFWD_RWAIT_MS < t))
+			t = ch->born + DFWD_RWAIT_MS;
+	}
 	return t;
 }

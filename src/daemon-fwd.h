@@ -18,6 +18,7 @@ struct peer;
 
 #define DFWD_NOAGENT_MAX	8	/* failure answers being drained */
 #define DFWD_NOAGENT_MS		1000	/* then they are closed anyway */
+#define DFWD_RWAIT_MS		(10 * 1000)	/* -R: wait for a client */
 #define DFWD_NPFD		(FWD_NPFD + DFWD_NOAGENT_MAX + 1)
 
 struct dfwd {

@@ -40,6 +40,8 @@
 #define MSG_CHAN_CLOSE	24	/* either way: u32 id, u32 reason */
 #define MSG_CHAN_FIRST	MSG_CHAN_OPEN
 #define MSG_CHAN_LAST	MSG_CHAN_CLOSE
+#define MSG_FWD_LISTEN	25	/* client -> daemon: u32 n, 3 strings (-R) */
+#define MSG_FWD_RESULT	26	/* daemon -> client: u32 n, u32 err, string */
 /*
  * The first protocol version whose peers understand channel frames.  Until
  * the version is raised to 3 this branch's own version speaks them, so

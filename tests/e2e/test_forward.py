@@ -13,6 +13,7 @@ import threading
 import time
 
 import pexpect
+import pytest
 
 import sshlab
 from test_session import (kill_ssh, ssh_pids, start, wait_for, ended,
@@ -100,9 +101,25 @@ def start_l(spawn, lab, spec, **kw):
     return start(spawn, lab, args=("-L", spec), **kw)
 
 
-def test_local_forward_survives_ten_kills(spawn, lab):
-    """20 MB each way through one -L connection while ssh is killed 10
-    times: byte-exact, and the same connection on both ends throughout."""
+def listening(port):
+    """True if something listens on TCP port (IPv4 or IPv6)."""
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                for line in f.readlines()[1:]:
+                    w = line.split()
+                    if w[3] == "0A" and int(w[1].split(":")[1], 16) == port:
+                        return True
+        except OSError:
+            pass
+    return False
+
+
+@pytest.mark.parametrize("how", ["-L", "-R"])
+def test_forward_survives_ten_kills(spawn, lab, how):
+    """20 MB each way through one -L (or -R) connection while ssh is
+    killed 10 times: byte-exact, and the same connection on both ends
+    throughout."""
     up, up_sha = chunks_of(b"up", 10, 2 * MB)
     down, down_sha = chunks_of(b"down", 10, 2 * MB)
     kills = [0]
@@ -114,8 +131,9 @@ def test_local_forward_survives_ten_kills(spawn, lab):
 
     tgt = Target(lambda c: pump(c, down, gate, server_res))
     lport = sshlab.free_port()
-    p = start(spawn, lab, opts=("-L", "%d:127.0.0.1:%d" % (lport, tgt.port)),
+    p = start(spawn, lab, opts=(how, "%d:127.0.0.1:%d" % (lport, tgt.port)),
               timeout=30)
+    wait_for(lambda: listening(lport), what="the listener")
     s = socket.create_connection(("127.0.0.1", lport), timeout=60)
     client_res = {}
     t = threading.Thread(target=pump, args=(s, up, gate, client_res),
@@ -282,3 +300,31 @@ def test_agent_is_stable_and_follows_the_client(spawn, lab, run):
         for a in (a1, a2):
             a.kill()
             a.wait()
+
+
+def test_remote_listener_belongs_to_the_session(spawn, lab):
+    """An -R listener lives as long as the session, also with no client
+    attached; a connection made then waits for the next client."""
+    tgt = Target(lambda c: c.sendall(b"hi from the client side\n"))
+    rport = sshlab.free_port()
+    spec = "%d:127.0.0.1:%d" % (rport, tgt.port)
+    p = start(spawn, lab, opts=("-R", spec))
+    wait_for(lambda: listening(rport), what="the -R listener")
+    with socket.create_connection(("127.0.0.1", rport), timeout=10) as s:
+        assert s.makefile("rb").readline() == b"hi from the client side\n"
+    sid = session_id(p)
+    for pid in [p.pid] + ssh_pids(p.pid):
+        os.kill(pid, signal.SIGKILL)
+    p.close(force=True)
+    ls_until(spawn, lab, r"detached")
+    assert listening(rport)
+    # No client: the connection waits (bounded) for the next one.
+    s = socket.create_connection(("127.0.0.1", rport), timeout=20)
+    q = spawn(lab.limpet_cmd(sub="attach", opts=("-R", spec), args=[sid]))
+    assert s.makefile("rb").readline() == b"hi from the client side\n"
+    s.close()
+    assert tgt.conns == 2
+    q.sendline("exit")
+    assert ended(q) == 0
+    wait_for(lambda: not listening(rport), what="the listener to go")
+    tgt.close()

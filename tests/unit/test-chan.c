@@ -385,8 +385,21 @@ test_refuse_and_reset(void **state)
 	assert_int_equal(deliver(&b.set, &ab), 0);
 	assert_int_equal(b.set.n, 0);
 	assert_int_equal(b.why, CHAN_R_RESET);
-	/* Another client: everything goes, nothing is sent. */
+	/*
+	 * Another client: a channel no peer acknowledged yet is offered to
+	 * it; the others go, and nothing is sent about them.
+	 */
 	chan_open(&a.set, CHAN_KIND_TCP, "h:1");
+	chan_pump(&a.set, &ab, 1 << 20);
+	buf_reset(&ab);
+	chan_reset_all(&a.set, CHAN_R_GONE);
+	assert_int_equal(a.set.n, 1);
+	chan_pump(&a.set, &ab, 1 << 20);
+	assert_int_equal(buf_ptr(&ab)[0], MSG_CHAN_OPEN);
+	assert_int_equal(deliver(&b.set, &ab), 0);
+	chan_pump(&b.set, &ba, 1 << 20);
+	assert_int_equal(deliver(&a.set, &ba), 0);
+	assert_true(a.set.ch[0]->confirmed);
 	chan_reset_all(&a.set, CHAN_R_GONE);
 	assert_int_equal(a.set.n, 0);
 	assert_int_equal(a.why, CHAN_R_GONE);
