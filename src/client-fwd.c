@@ -18,6 +18,7 @@
 
 #include "client-fwd.h"
 #include "client-int.h"
+#include "clock.h"
 #include "cmdline.h"
 #include "err.h"
 #include "log.h"
@@ -100,6 +101,8 @@ cfwd_free(struct cfwd *f)
 	if (f == NULL)
 		return;
 	fwd_free(&f->w);
+	for (i = 0; i < f->nsocks; i++)
+		close(f->socks[i].fd);
 	for (i = 0; i < f->nopts; i++)
 		free(f->opts[i]);
 	free(f->opts);
@@ -111,11 +114,6 @@ static int
 cfwd_add_spec(struct cfwd *f, int type, const char *arg, char *err,
     size_t errlen)
 {
-	if (type == 'D') {
-		snprintf(err, errlen, "-%c is not served by this limpet yet",
-		    type);
-		return ERR_USAGE;
-	}
 	if (f->w.nspec == FWD_MAX_SPECS) {
 		snprintf(err, errlen, "too many forwards (at most %d)",
 		    FWD_MAX_SPECS);
@@ -355,8 +353,15 @@ cfwd_pump(struct client *c)
 int
 cfwd_poll(struct client *c, struct pollfd *pfd, int n)
 {
-	c->fwd->base = n;
-	return n + fwd_poll_fill(&c->fwd->w, pfd + n, 0);
+	struct cfwd	*f = c->fwd;
+	int		 i;
+
+	f->base = n;
+	n += fwd_poll_fill(&f->w, pfd + n, 0);
+	for (i = 0; i < f->nsocks; i++)
+		pfd[n++] = (struct pollfd){ f->socks[i].fd, POLLIN, 0 };
+	f->nsocks_polled = f->nsocks;
+	return n;
 }
 
 /* A -L listener has a connection: it becomes a channel. */
@@ -385,12 +390,23 @@ cfwd_ready(struct client *c, struct pollfd *pfd)
 	struct cfwd	*f = c->fwd;
 	struct pollfd	*q = pfd + f->base;
 	struct chan	*ch;
-	int		 i;
+	uint64_t	 now = clock_ms();
+	int		 i, k;
 
+	/* Pending SOCKS connections first: accepting may add some. */
+	for (i = f->nsocks_polled - 1; i >= 0; i--) {
+		k = f->w.nslot + i;
+		if (i < f->nsocks && f->socks[i].fd == q[k].fd &&
+		    (q[k].revents != 0 || now >= f->socks[i].deadline))
+			csocks_read(f, i, now);
+	}
 	for (i = 0; i < f->w.nslot; i++) {
 		if (q[i].revents == 0)
 			continue;
-		if (f->w.slot[i].what == FWD_SLOT_LISTEN)
+		if (f->w.slot[i].what == FWD_SLOT_LISTEN &&
+		    f->w.spec[f->w.slot[i].spec].type == 'D')
+			csocks_accept(f, f->w.slot[i].spec, q[i].fd, now);
+		else if (f->w.slot[i].what == FWD_SLOT_LISTEN)
 			cfwd_accept(f, f->w.slot[i].spec, q[i].fd);
 		else if (f->w.slot[i].what == FWD_SLOT_CHAN &&
 		    (ch = chan_find(&f->w.set, f->w.slot[i].id)) != NULL &&

@@ -14,7 +14,18 @@
 
 struct client;
 
-#define CFWD_NPFD	FWD_NPFD
+#define CSOCKS_MAX	8		/* -D connections still in SOCKS */
+#define CSOCKS_MS	(10 * 1000)	/* to finish the SOCKS request */
+#define CFWD_NPFD	(FWD_NPFD + CSOCKS_MAX)
+
+struct csocks {
+	int		 fd;
+	int		 spec;
+	int		 greeted;
+	uint8_t		 in[600];
+	size_t		 len;
+	uint64_t	 deadline;
+};
 
 struct cfwd {
 	struct fwd	 w;
@@ -26,6 +37,9 @@ struct cfwd {
 	int		 listen_due;	/* ask for the -R listeners */
 	uint8_t		 told[FWD_MAX_SPECS];	/* failure shown */
 	int		 base;
+	struct csocks	 socks[CSOCKS_MAX];
+	int		 nsocks;
+	int		 nsocks_polled;
 };
 
 struct cfwd	*cfwd_new(void);
@@ -38,5 +52,9 @@ int		 cfwd_frame(struct client *, const struct frame *);
 void		 cfwd_pump(struct client *);
 int		 cfwd_poll(struct client *, struct pollfd *, int);
 void		 cfwd_ready(struct client *, struct pollfd *);
+
+/* client-socks.c */
+void		 csocks_accept(struct cfwd *, int, int, uint64_t);
+int		 csocks_read(struct cfwd *, int, uint64_t);
 
 #endif

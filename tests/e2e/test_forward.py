@@ -328,3 +328,48 @@ def test_remote_listener_belongs_to_the_session(spawn, lab):
     assert ended(q) == 0
     wait_for(lambda: not listening(rport), what="the listener to go")
     tgt.close()
+
+
+def test_dynamic_forward_socks5(spawn, lab, run):
+    """-D: curl through limpet's SOCKS5 to an HTTP server on the server's
+    loopback, by name (the server resolves it)."""
+    root = os.path.join(run.workdir, "www")
+    os.mkdir(root)
+    body = os.urandom(300000)
+    with open(os.path.join(root, "f.bin"), "wb") as f:
+        f.write(body)
+    hport = sshlab.free_port()
+    http = subprocess.Popen(["/usr/bin/python3", "-m", "http.server",
+                             "--bind", "127.0.0.1", "--directory", root,
+                             str(hport)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: listening(hport), what="the HTTP server")
+        dport = sshlab.free_port()
+        p = start(spawn, lab, opts=("-D", "%d" % dport))
+        wait_for(lambda: listening(dport), what="the SOCKS listener")
+        out = os.path.join(run.workdir, "got.bin")
+        for i in range(2):
+            r = subprocess.run(["curl", "-sS", "--max-time", "20",
+                                "--socks5-hostname", "127.0.0.1:%d" % dport,
+                                "-o", out,
+                                "http://localhost:%d/f.bin" % hport],
+                               capture_output=True, text=True, timeout=30)
+            assert r.returncode == 0, r.stderr
+            with open(out, "rb") as f:
+                assert f.read() == body
+            if i == 0:
+                assert kill_ssh(p) >= 1   # and again after a cut
+        # A target nobody listens on: curl fails, limpet goes on.
+        r = subprocess.run(["curl", "-sS", "--max-time", "10",
+                            "--socks5-hostname", "127.0.0.1:%d" % dport,
+                            "http://127.0.0.1:%d/" % sshlab.free_port()],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode != 0
+        p.sendline("echo st''ill-$((1+1))")
+        p.expect("still-2")
+        p.sendline("exit")
+        assert ended(p) == 0
+    finally:
+        http.kill()
+        http.wait()
