@@ -414,3 +414,43 @@ cfwd_ready(struct client *c, struct pollfd *pfd)
 			fwd_chan_io(&f->w, ch, q[i].revents);
 	}
 }
+
+/* ~#: the forwards, then each open connection with its bytes each way. */
+void
+cfwd_list(struct client *c)
+{
+	struct cfwd	*f = c->fwd;
+	struct fwd_spec	*s;
+	struct chan	*ch;
+	char		 safe[CHAN_TARGET_MAX + 1], what[CHAN_TARGET_MAX + 32];
+	int		 i;
+
+	client_local(c, "\r\nlimpet forwards:\r\n");
+	if (f->w.nspec == 0 && !f->agent)
+		client_local(c, "  none\r\n");
+	for (i = 0; i < f->w.nspec; i++) {
+		s = &f->w.spec[i];
+		client_local(c, "  -%c %s  (%llu connection%s)\r\n", s->type,
+		    s->text, (unsigned long long)s->conns,
+		    s->conns == 1 ? "" : "s");
+	}
+	if (f->agent)
+		client_local(c, "  -A  agent %s\r\n",
+		    getenv("SSH_AUTH_SOCK") != NULL ? "relayed" :
+		    "not relayed: SSH_AUTH_SOCK is not set");
+	for (i = 0; i < f->w.set.n; i++) {
+		ch = f->w.set.ch[i];
+		out_safe(safe, sizeof safe, ch->target);
+		if (ch->kind == CHAN_KIND_AGENT)
+			snprintf(what, sizeof what, "-A agent");
+		else if (ch->spec >= 0 && ch->spec < f->w.nspec)
+			snprintf(what, sizeof what, "-%c to %s",
+			    f->w.spec[ch->spec].type, safe);
+		else
+			snprintf(what, sizeof what, "to %s", safe);
+		client_local(c, "  connection %u, %s: sent %llu, received "
+		    "%llu bytes\r\n", ch->id & ~CHAN_ID_DAEMON, what,
+		    (unsigned long long)ch->tx.end,
+		    (unsigned long long)ch->rx_have);
+	}
+}

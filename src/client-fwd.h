@@ -53,6 +53,8 @@ void		 cfwd_pump(struct client *);
 int		 cfwd_poll(struct client *, struct pollfd *, int);
 void		 cfwd_ready(struct client *, struct pollfd *);
 
+void		 cfwd_list(struct client *);
+
 /* client-socks.c */
 void		 csocks_accept(struct cfwd *, int, int, uint64_t);
 int		 csocks_read(struct cfwd *, int, uint64_t);

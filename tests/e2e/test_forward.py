@@ -373,3 +373,27 @@ def test_dynamic_forward_socks5(spawn, lab, run):
     finally:
         http.kill()
         http.wait()
+
+
+def test_escape_lists_forwards_and_connections(spawn, lab):
+    """~# lists the forwards and each open connection with its bytes."""
+    def serve(c):
+        c.sendall(b"hello\n")
+        while c.recv(4096):
+            pass
+    tgt = Target(serve)
+    lport = sshlab.free_port()
+    spec = "%d:127.0.0.1:%d" % (lport, tgt.port)
+    p = start(spawn, lab, opts=("-L", spec))
+    s = socket.create_connection(("127.0.0.1", lport), timeout=10)
+    assert s.makefile("rb").readline() == b"hello\n"
+    s.sendall(b"12345")
+    time.sleep(0.3)
+    p.send("\r~#")
+    p.expect(r"-L %s  \(1 connection\)" % spec)
+    p.expect(r"connection \d+, -L to 127.0.0.1:%d: sent 5, received 6 "
+             r"bytes" % tgt.port)
+    s.close()
+    tgt.close()
+    p.sendline("exit")
+    assert ended(p) == 0
