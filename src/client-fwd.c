@@ -22,6 +22,7 @@
 #include "cmdline.h"
 #include "err.h"
 #include "log.h"
+#include "proc.h"
 #include "xmalloc.h"
 
 /*
@@ -159,7 +160,7 @@ cfwd_word(struct cfwd *f, char **v, int left, char *err, size_t errlen)
 	keep[0] = '-';
 	for (k = 1; a[k] != '\0'; k++) {
 		if (a[k] == 'A' || a[k] == 'a') {
-			f->agent = a[k] == 'A';
+			f->agent = f->agent_cli = a[k] == 'A';
 			continue;
 		}
 		if (!cmdline_ssh_takes_arg(a[k])) {
@@ -199,6 +200,7 @@ cfwd_options(struct client *c, char *err, size_t errlen)
 	struct cfwd	*f = c->fwd;
 	int		 i, u;
 
+	f->agent_cli = -1;
 	f->opts = xcalloc(c->ssh.nopts + 3, sizeof *f->opts);
 	f->opts[f->nopts++] = xstrdup("-oClearAllForwardings=yes");
 	f->opts[f->nopts++] = xstrdup("-a");
@@ -212,9 +214,88 @@ cfwd_options(struct client *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* One line of ssh -G: a forward or a setting forwarding cares about. */
+static void
+cfwd_config_line(struct cfwd *f, char *line, int *cleared)
+{
+	static const char	*keys[] = { "localforward", "remoteforward",
+				    "dynamicforward" };
+	char			*v = strchr(line, ' '), *w, spec[1100], err[256];
+	int			 i;
+
+	if (v == NULL)
+		return;
+	*v++ = '\0';
+	if (strcmp(line, "clearallforwardings") == 0)
+		*cleared = strcmp(v, "yes") == 0;
+	else if (strcmp(line, "exitonforwardfailure") == 0)
+		f->exit_on_failure = strcmp(v, "yes") == 0;
+	else if (strcmp(line, "forwardagent") == 0 && f->agent_cli == -1)
+		f->agent = strcmp(v, "no") != 0;
+	for (i = 0; i < 3; i++) {
+		if (strcmp(line, keys[i]) != 0 || *cleared)
+			continue;
+		/* "listen target" becomes ssh's "listen:target". */
+		if ((w = strchr(v, ' ')) != NULL)
+			*w = ':';
+		snprintf(spec, sizeof spec, "%s", v);
+		if (cfwd_add_spec(f, "LRD"[i], spec, err, sizeof err) != 0)
+			fprintf(stderr, "limpet: ssh config: %s\n", err);
+	}
+}
+
 /*
- * Open the -L listeners.  One that cannot listen says so in one line;
- * with ExitOnForwardFailure that ends limpet (255), as with ssh.
+ * Forwards from the user's ssh configuration (LocalForward, RemoteForward,
+ * DynamicForward, ForwardAgent, ExitOnForwardFailure), as `ssh -G` reads
+ * it for this destination and these options.  Its ssh children do not set
+ * them up (ClearAllForwardings): limpet does.  Best effort: an ssh that
+ * cannot say leaves the command line's forwards alone.
+ */
+static void
+cfwd_config(struct client *c)
+{
+	static const int how[3] = { PROC_NULL, PROC_PIPE, PROC_NULL };
+	struct cfwd	*f = c->fwd;
+	struct proc	 pr;
+	char		**argv, buf[65536], *line, *nl;
+	size_t		 len = 0;
+	ssize_t		 n;
+	int		 i, k = 0, cleared = 0;
+
+	if (c->ssh.dest == NULL)
+		return;
+	argv = xcalloc(f->nopts + 4, sizeof *argv);
+	argv[k++] = (char *)c->ssh.prog;
+	argv[k++] = (char *)"-G";
+	for (i = 2; i < f->nopts; i++)	/* not ClearAllForwardings, -a */
+		argv[k++] = f->opts[i];
+	argv[k++] = (char *)c->ssh.dest;
+	proc_init(&pr);
+	if (proc_spawn(&pr, argv, how, 0) != 0) {
+		free(argv);
+		return;
+	}
+	free(argv);
+	while (len < sizeof buf - 1 &&
+	    (n = read(pr.fd[1], buf + len, sizeof buf - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	if (proc_wait(&pr, 5000) != 1) {
+		proc_stop(&pr, 500);
+		return;
+	}
+	proc_close(&pr);
+	if (pr.status != 0)
+		return;
+	for (line = buf; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+		*nl = '\0';
+		cfwd_config_line(f, line, &cleared);
+	}
+}
+
+/*
+ * Open the -L and -D listeners.  One that cannot listen says so in one
+ * line; with ExitOnForwardFailure that ends limpet (255), as with ssh.
  */
 int
 cfwd_listen(struct client *c)
@@ -223,6 +304,7 @@ cfwd_listen(struct client *c)
 	char		 err[512];
 	int		 i, failed = 0;
 
+	cfwd_config(c);
 	for (i = 0; i < f->w.nspec; i++) {
 		if (f->w.spec[i].type == 'R')
 			continue;	/* the daemon listens */

@@ -30,6 +30,7 @@ struct csocks {
 struct cfwd {
 	struct fwd	 w;
 	int		 agent;		/* -A: relay the local agent */
+	int		 agent_cli;	/* -A (1) or -a (0) given, else -1 */
 	int		 exit_on_failure;	/* -o ExitOnForwardFailure */
 	char		**opts;		/* ssh's options without forwards */
 	int		 nopts;

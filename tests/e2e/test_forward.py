@@ -397,3 +397,39 @@ def test_escape_lists_forwards_and_connections(spawn, lab):
     tgt.close()
     p.sendline("exit")
     assert ended(p) == 0
+
+
+def test_forwards_from_ssh_config(spawn, lab, run):
+    """LocalForward and ForwardAgent in the user's ssh config are served
+    by limpet; its ssh children get ClearAllForwardings=yes and -a."""
+    tgt = Target(lambda c: c.sendall(b"from config\n"))
+    lport = sshlab.free_port()
+    cfg = os.path.join(run.workdir, "ssh_config_fwd")
+    with open(lab.ssh_config) as f:
+        text = f.read()
+    with open(cfg, "w") as f:
+        f.write(text.replace(
+            "Host %s\n" % sshlab.HOST,
+            "Host %s\n  LocalForward %d 127.0.0.1:%d\n  ForwardAgent yes\n"
+            % (sshlab.HOST, lport, tgt.port), 1))
+    sock, agent = make_agent(run, "cfg")
+    try:
+        argv = lab.limpet_cmd()
+        argv[argv.index(lab.ssh_config)] = cfg
+        p = spawn(argv, env={"SSH_AUTH_SOCK": sock})
+        p.sendline("echo rea''dy-$((40+2))")
+        p.expect("ready-42")
+        with socket.create_connection(("127.0.0.1", lport), timeout=10) as s:
+            assert s.makefile("rb").readline() == b"from config\n"
+        agent_list(p, "key-cfg")
+        for pid in ssh_pids(p.pid):
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                words = f.read().split(b"\0")
+            assert b"-oClearAllForwardings=yes" in words
+            assert b"-a" in words
+        p.sendline("exit")
+        assert ended(p) == 0
+    finally:
+        agent.kill()
+        agent.wait()
+        tgt.close()
