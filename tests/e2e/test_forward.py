@@ -219,9 +219,9 @@ def other_addresses():
     return out
 
 
-def make_agent(run, name):
-    """An ssh-agent holding one new key commented key-NAME; returns its
-    socket and process (the test stops it by pid)."""
+def make_agent(run, name, extra=None):
+    """An ssh-agent holding one new key commented key-NAME (and the key
+    file extra); returns its socket and process (the test stops it)."""
     sock = os.path.join(run.workdir, name + ".agent")
     key = os.path.join(run.workdir, name + "_key")
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
@@ -232,8 +232,9 @@ def make_agent(run, name):
                             stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     wait_for(lambda: os.path.exists(sock), what="ssh-agent's socket")
-    subprocess.run(["ssh-add", key], check=True, capture_output=True,
-                   env=dict(os.environ, SSH_AUTH_SOCK=sock))
+    for k in [key] + ([extra] if extra else []):
+        subprocess.run(["ssh-add", k], check=True, capture_output=True,
+                       env=dict(os.environ, SSH_AUTH_SOCK=sock))
     return sock, proc
 
 
@@ -251,7 +252,7 @@ def test_agent_is_stable_and_follows_the_client(spawn, lab, run):
     """-A: SSH_AUTH_SOCK is the session's own socket; it works after
     reconnects, switches to the agent of a client that attaches, fails at
     once with no client, and is closed to other users."""
-    sock1, a1 = make_agent(run, "one")
+    sock1, a1 = make_agent(run, "one", extra=lab.user_key)
     sock2, a2 = make_agent(run, "two")
     try:
         p = start(spawn, lab, opts=("-A",), env={"SSH_AUTH_SOCK": sock1})
@@ -269,6 +270,12 @@ def test_agent_is_stable_and_follows_the_client(spawn, lab, run):
             p.expect("back-%d" % i)
         seen = agent_list(p, "key-one")
         assert "key-two" not in seen
+        # A real login signed by the relayed agent (no key file).
+        p.sendline("ssh -F %s -o IdentityFile=none -o IdentitiesOnly=no "
+                   "%s echo sig''ned-$((2*3)); echo r''c=$?"
+                   % (lab.ssh_config, sshlab.HOST))
+        p.expect("signed-6")
+        p.expect("rc=0")
         # Another user cannot reach it.
         r = subprocess.run(["ssh-add", "-l"], user="nobody",
                            capture_output=True, text=True, timeout=10,
