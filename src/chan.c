@@ -507,7 +507,7 @@ chan_pump_ack(struct chan *ch, struct buf *b)
 
 /* Queue ch's data within its window and the queue's room, then EOF. */
 static int
-chan_pump_data(struct chan *ch, struct buf *b, size_t qmax)
+chan_pump_data(struct chan *ch, struct buf *b, size_t qmax, size_t *sent)
 {
 	const uint8_t	*p;
 	size_t		 n;
@@ -525,6 +525,7 @@ chan_pump_data(struct chan *ch, struct buf *b, size_t qmax)
 		if (chan_put_data(b, ch->id, ch->tx_sent, p, n) != 0)
 			return ERR_FULL;
 		ch->tx_sent += n;
+		*sent += n;
 	}
 	if (ch->tx_eof && !ch->eof_sent && ch->tx_sent == ch->tx.end) {
 		if (chan_put(b, MSG_CHAN_EOF, ch->id, 1, ch->tx.end, 0) != 0)
@@ -538,17 +539,19 @@ chan_pump_data(struct chan *ch, struct buf *b, size_t qmax)
  * Queue what the channels owe the peer into b: OPENs, ACKs and CLOSEs
  * always (they are small), data only while b holds less than qmax, the
  * channels taking turns so one busy channel does not starve the others.
+ * Returns the data bytes queued.
  */
-void
+size_t
 chan_pump(struct chan_set *s, struct buf *b, size_t qmax)
 {
 	struct chan	*ch;
+	size_t		 sent = 0;
 	int		 i, k;
 
 	while (s->nowed > 0) {
 		if (chan_put(b, MSG_CHAN_CLOSE, s->owed[0], 0,
 		    s->owed_why[0], 0) != 0)
-			return;
+			return sent;
 		s->nowed--;
 		memmove(s->owed, s->owed + 1, s->nowed * sizeof *s->owed);
 		memmove(s->owed_why, s->owed_why + 1,
@@ -560,20 +563,21 @@ chan_pump(struct chan_set *s, struct buf *b, size_t qmax)
 			continue;
 		if (ch->mine && !ch->open_sent) {
 			if (chan_put_open(b, ch) != 0)
-				return;
+				return sent;
 			ch->open_sent = 1;
 		}
 		if (chan_pump_ack(ch, b) != 0)
-			return;
+			return sent;
 	}
 	for (k = 0; k < s->n; k++) {
 		i = (s->rr + k) % s->n;
 		if (!s->ch[i]->peer_gone &&
-		    chan_pump_data(s->ch[i], b, qmax) != 0)
-			return;
+		    chan_pump_data(s->ch[i], b, qmax, &sent) != 0)
+			return sent;
 	}
 	if (s->n > 0)
 		s->rr = (s->rr + 1) % s->n;
+	return sent;
 }
 
 /* A CHAN_R_ reason in words. */

@@ -104,7 +104,7 @@ void		 chan_reset_all(struct chan_set *, uint32_t);
 void		 chan_resume(struct chan_set *);
 int		 chan_frame(struct chan_set *, uint8_t, const uint8_t *,
 		    size_t);
-void		 chan_pump(struct chan_set *, struct buf *, size_t);
+size_t		 chan_pump(struct chan_set *, struct buf *, size_t);
 size_t		 chan_tx_room(const struct chan *);
 int		 chan_local_data(struct chan *, const void *, size_t);
 void		 chan_local_eof(struct chan *);

@@ -428,7 +428,12 @@ cfwd_pump(struct client *c)
 		return;
 	if (f->listen_due)
 		cfwd_ask_listen(c);
-	chan_pump(&f->w.set, &c->tx, FWD_QUEUE_MAX);
+	/*
+	 * Forwarded data wants an answer as typed input does: a PING makes
+	 * a link that died under a transfer known within --dead.
+	 */
+	if (chan_pump(&f->w.set, &c->tx, FWD_QUEUE_MAX) > 0)
+		client_ping(c, clock_ms());
 }
 
 /* Add the listeners and channel sockets to the poll set at pfd[n]. */

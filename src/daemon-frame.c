@@ -394,6 +394,7 @@ daemon_client_frame(struct daemon *d, struct peer *p, const struct frame *f,
 	case MSG_DETACH:
 		d->detach_on_purpose = 1;
 		daemon_detach(d, "client detached on purpose");
+		dfwd_detached(d);
 		break;
 	case MSG_CHAN_OPEN:
 	case MSG_CHAN_DATA:

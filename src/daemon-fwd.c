@@ -249,6 +249,14 @@ out:
 	return r;
 }
 
+/* The client left on purpose: its channels end with it. */
+void
+dfwd_detached(struct daemon *d)
+{
+	chan_reset_all(&d->fwd->w.set, CHAN_R_GONE);
+	d->fwd->client_id = 0;
+}
+
 /* A channel frame from the attached client; <0 drops that client. */
 int
 dfwd_frame(struct daemon *d, const struct frame *f)

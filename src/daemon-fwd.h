@@ -41,6 +41,7 @@ void		 dfwd_free(struct dfwd *);
 int		 dfwd_start(struct daemon *, const struct msg_hello *);
 void		 dfwd_cleanup(struct daemon *);
 void		 dfwd_attach(struct daemon *, const struct msg_hello *);
+void		 dfwd_detached(struct daemon *);
 int		 dfwd_frame(struct daemon *, const struct frame *);
 void		 dfwd_pump(struct daemon *, uint64_t);
 int		 dfwd_poll(struct daemon *, struct pollfd *, int, uint64_t);
