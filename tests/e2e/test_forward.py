@@ -177,7 +177,11 @@ def test_local_forward_binds_loopback_and_says_why_it_cannot(spawn, lab,
     busy.listen(1)
     port = busy.getsockname()[1]
     # Taken: one line saying so, and the session still starts.
-    p = start(spawn, lab, opts=("-L", "%d:127.0.0.1:9" % port))
+    p = spawn(lab.limpet_cmd(opts=("-L", "%d:127.0.0.1:9" % port)))
+    p.expect(r"limpet: cannot listen on localhost:%d for -L "
+             r"%d:127.0.0.1:9: [^\r\n]+\r\n" % (port, port))
+    p.sendline("echo rea''dy-$((40+2))")
+    p.expect("ready-42")
     p.sendline("exit")
     p.expect(pexpect.EOF)
     p.close()
@@ -440,3 +444,78 @@ def test_forwards_from_ssh_config(spawn, lab, run):
         agent.kill()
         agent.wait()
         tgt.close()
+
+
+def test_unix_socket_forward_and_remote_bind_failure(spawn, lab, run):
+    """-L from a Unix socket path; an -R that cannot listen says so in
+    the session, and ends limpet with ExitOnForwardFailure."""
+    tgt = Target(lambda c: c.sendall(b"via unix\n"))
+    path = os.path.join(run.workdir, "fwd.sock")
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    bport = busy.getsockname()[1]
+    p = spawn(lab.limpet_cmd(opts=("-L", "%s:127.0.0.1:%d" % (path,
+                                                               tgt.port),
+                                   "-R", "%d:127.0.0.1:9" % bport)))
+    p.expect(r"-R %d:127.0.0.1:9: cannot listen" % bport)
+    wait_for(lambda: os.path.exists(path), what="the socket")
+    assert stat.S_IMODE(os.stat(path).st_mode) & 0o077 == 0
+    u = socket.socket(socket.AF_UNIX)
+    u.connect(path)
+    assert u.makefile("rb").readline() == b"via unix\n"
+    u.close()
+    p.sendline("exit")
+    assert ended(p) == 0
+    p = spawn(lab.limpet_cmd(opts=("-o", "ExitOnForwardFailure=yes",
+                                   "-R", "%d:127.0.0.1:9" % bport)))
+    p.expect("ExitOnForwardFailure")
+    assert ended(p) == 255
+    busy.close()
+    tgt.close()
+
+
+def test_typing_stays_fast_under_a_bulk_forward(spawn, lab):
+    """Keystrokes are echoed promptly while a forward moves bulk data
+    both ways (terminal traffic goes first)."""
+    stop = threading.Event()
+
+    def flood(c):
+        blob = b"x" * (1 << 16)
+        c.settimeout(30)
+        while not stop.is_set():
+            c.sendall(blob)
+
+    tgt = Target(flood)
+    lport = sshlab.free_port()
+    p = start(spawn, lab, opts=("-L", "%d:127.0.0.1:%d" % (lport, tgt.port)))
+    s = socket.create_connection(("127.0.0.1", lport), timeout=30)
+    got = [0]
+
+    def drain():
+        try:
+            while not stop.is_set():
+                b = s.recv(1 << 16)
+                if not b:
+                    return
+                got[0] += len(b)
+        except OSError:
+            pass
+
+    t = threading.Thread(target=drain, daemon=True)
+    t.start()
+    wait_for(lambda: got[0] > 4 * MB, what="the flood")
+    worst = 0.0
+    for i in range(10):
+        t0 = time.monotonic()
+        p.sendline("echo ti''ck-%d" % i)
+        p.expect("tick-%d" % i, timeout=10)
+        worst = max(worst, time.monotonic() - t0)
+    moved = got[0]
+    stop.set()
+    s.close()
+    tgt.close()
+    assert moved > 8 * MB
+    assert worst < 1.0, "an echo took %.2f s" % worst
+    p.sendline("exit")
+    assert ended(p) == 0
