@@ -308,10 +308,10 @@ cfwd_listen(struct client *c)
 	for (i = 0; i < f->w.nspec; i++) {
 		if (f->w.spec[i].type == 'R')
 			continue;	/* the daemon listens */
-		if (fwd_listen(&f->w.spec[i], err, sizeof err) != 0) {
-			fprintf(stderr, "limpet: %s\n", err);
+		if (fwd_listen(&f->w.spec[i], err, sizeof err) != 0)
 			failed = 1;
-		}
+		if (err[0] != '\0')
+			fprintf(stderr, "limpet: %s\n", err);
 	}
 	if (failed && f->exit_on_failure) {
 		fprintf(stderr, "limpet: exiting: a forward failed and "

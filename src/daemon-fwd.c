@@ -240,7 +240,8 @@ dfwd_listen_frame(struct daemon *d, const struct frame *fr)
 		goto out;
 	}
 	f->w.nspec++;
-	log_info("-R %s: listening", s->text);
+	log_info("-R %s: listening%s%s", s->text, err[0] != '\0' ? "; " : "",
+	    err);
 	dfwd_result(d, n, 0, "");
 out:
 	free(bind);

@@ -198,16 +198,19 @@ fwd_listen_ai(const struct addrinfo *ai)
 
 /*
  * Open f's listeners: loopback unless a bind address is given ("*" or an
- * empty one: every address).  At least one address must work; err says
- * in one line why none did.
+ * empty one: every address).  At least one address must work, else an
+ * error; err says in one line which address failed and why (also when
+ * another one worked: then 0 is returned with err set, as ssh warns).
  */
 int
 fwd_listen(struct fwd_spec *f, char *err, size_t errlen)
 {
 	struct addrinfo	 hints, *res, *ai;
 	const char	*host = f->bind;
+	char		 addr[64] = "";
 	int		 fd, r, saved = 0;
 
+	err[0] = '\0';
 	if (f->port[0] == '/')
 		return fwd_listen_unix(f, err, errlen);
 	memset(&hints, 0, sizeof hints);
@@ -225,19 +228,22 @@ fwd_listen(struct fwd_spec *f, char *err, size_t errlen)
 	}
 	for (ai = res; ai != NULL && f->nlfd < FWD_MAX_LFD; ai = ai->ai_next) {
 		if ((fd = fwd_listen_ai(ai)) == -1) {
-			saved = errno;
+			if (saved == 0) {
+				saved = errno;
+				getnameinfo(ai->ai_addr, ai->ai_addrlen, addr,
+				    sizeof addr, NULL, 0, NI_NUMERICHOST);
+			}
 			continue;
 		}
 		f->lfd[f->nlfd++] = fd;
 	}
 	freeaddrinfo(res);
-	if (f->nlfd == 0) {
-		snprintf(err, errlen, "cannot listen on %s:%s for -%c %s: %s",
-		    f->bind != NULL ? f->bind : "localhost", f->port, f->type,
+	if (saved != 0)
+		snprintf(err, errlen, "cannot listen on %s%s%s:%s for -%c %s: %s",
+		    strchr(addr, ':') != NULL ? "[" : "", addr,
+		    strchr(addr, ':') != NULL ? "]" : "", f->port, f->type,
 		    f->text, strerror(saved));
-		return ERR_SYSTEM;
-	}
-	return 0;
+	return f->nlfd == 0 ? ERR_SYSTEM : 0;
 }
 
 /* Start connecting to a Unix socket path; never blocks. */

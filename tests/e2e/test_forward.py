@@ -176,9 +176,17 @@ def test_local_forward_binds_loopback_and_says_why_it_cannot(spawn, lab,
     busy.bind(("127.0.0.1", 0))
     busy.listen(1)
     port = busy.getsockname()[1]
+    busy6 = None
+    try:
+        busy6 = socket.socket(socket.AF_INET6)
+        busy6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        busy6.bind(("::1", port))
+        busy6.listen(1)
+    except OSError:
+        busy6 = None    # no IPv6 loopback here
     # Taken: one line saying so, and the session still starts.
     p = spawn(lab.limpet_cmd(opts=("-L", "%d:127.0.0.1:9" % port)))
-    p.expect(r"limpet: cannot listen on localhost:%d for -L "
+    p.expect(r"limpet: cannot listen on (127.0.0.1|\[::1\]):%d for -L "
              r"%d:127.0.0.1:9: [^\r\n]+\r\n" % (port, port))
     p.sendline("echo rea''dy-$((40+2))")
     p.expect("ready-42")
@@ -188,9 +196,11 @@ def test_local_forward_binds_loopback_and_says_why_it_cannot(spawn, lab,
     # With ExitOnForwardFailure it ends limpet, as with ssh.
     p = spawn(lab.limpet_cmd(opts=("-o", "ExitOnForwardFailure=yes",
                                    "-L", "%d:127.0.0.1:9" % port)))
-    p.expect("cannot listen on localhost:%d for -L" % port)
+    p.expect("cannot listen on .*:%d for -L" % port)
     assert ended(p) == 255
     busy.close()
+    if busy6 is not None:
+        busy6.close()
     # Loopback by default: not reachable on another local address.
     tgt = Target(lambda c: c.sendall(b"hello\n"))
     lport = sshlab.free_port()
@@ -446,15 +456,31 @@ def test_forwards_from_ssh_config(spawn, lab, run):
         tgt.close()
 
 
+def busy_port():
+    """A loopback port taken on 127.0.0.1 and (if there is one) ::1;
+    returns the port and the sockets to close."""
+    a = socket.socket()
+    a.bind(("127.0.0.1", 0))
+    a.listen(1)
+    port = a.getsockname()[1]
+    socks = [a]
+    try:
+        b = socket.socket(socket.AF_INET6)
+        b.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        b.bind(("::1", port))
+        b.listen(1)
+        socks.append(b)
+    except OSError:
+        pass
+    return port, socks
+
+
 def test_unix_socket_forward_and_remote_bind_failure(spawn, lab, run):
     """-L from a Unix socket path; an -R that cannot listen says so in
     the session, and ends limpet with ExitOnForwardFailure."""
     tgt = Target(lambda c: c.sendall(b"via unix\n"))
     path = os.path.join(run.workdir, "fwd.sock")
-    busy = socket.socket()
-    busy.bind(("127.0.0.1", 0))
-    busy.listen(1)
-    bport = busy.getsockname()[1]
+    bport, busy = busy_port()
     p = spawn(lab.limpet_cmd(opts=("-L", "%s:127.0.0.1:%d" % (path,
                                                                tgt.port),
                                    "-R", "%d:127.0.0.1:9" % bport)))
@@ -471,7 +497,8 @@ def test_unix_socket_forward_and_remote_bind_failure(spawn, lab, run):
                                    "-R", "%d:127.0.0.1:9" % bport)))
     p.expect("ExitOnForwardFailure")
     assert ended(p) == 255
-    busy.close()
+    for b in busy:
+        b.close()
     tgt.close()
 
 
