@@ -1,12 +1,15 @@
 /*
- * The client's end of forwarding.  limpet serves -L and -A itself, as
- * channels inside the session's link, so that they survive reconnects:
- * they are taken out of the options given to each short-lived ssh, which
- * also gets ClearAllForwardings=yes and -a so that nothing is set up
- * twice.  -L listeners are opened once, before the first connection, and
- * live as long as the client; each connection accepted becomes a channel
- * that the daemon connects to the target.  Agent channels opened by the
- * daemon are connected to this machine's SSH_AUTH_SOCK.
+ * The client's end of forwarding.  limpet serves -L, -R, -D and -A itself
+ * (and their ssh config keywords, read with ssh -G), as channels inside
+ * the session's link, so that they survive reconnects: they are taken out
+ * of the options given to each short-lived ssh, which also gets
+ * ClearAllForwardings=yes and -a so that nothing is set up twice.  -L and
+ * -D listeners are opened once, before the first connection, and live as
+ * long as the client; each connection accepted becomes a channel that the
+ * daemon connects to the target (-D after SOCKS, client-socks.c).  -R
+ * listeners are asked of the daemon after every WELCOME; their channels,
+ * and agent channels, are opened by the daemon and connected here to the
+ * -R target or this machine's SSH_AUTH_SOCK.
  */
 #include <sys/types.h>
 

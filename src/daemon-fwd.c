@@ -3,8 +3,10 @@
  * the client that opened them: they go on while that client is away (its
  * sockets here keep their bytes, within each channel's window) and resume
  * when it comes back; another client attaching ends them, since their
- * other ends were on the old client's machine.  A -L channel from the
- * client connects here to its target.  With -A the session's shell gets
+ * other ends were on the old client's machine.  A -L (or -D) channel from
+ * the client connects here to its target.  -R listeners, asked for with
+ * FWD_LISTEN, live as long as the session; each connection to one becomes
+ * a channel to the client.  With -A the session's shell gets
  * SSH_AUTH_SOCK=<dir>/<id>.agent, a socket that lives as long as the
  * session; each connection to it becomes an agent channel to the client
  * attached now, or, with none (or one without an agent), gets the agent
