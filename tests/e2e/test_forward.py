@@ -546,3 +546,55 @@ def test_typing_stays_fast_under_a_bulk_forward(spawn, lab):
     assert worst < 1.0, "an echo took %.2f s" % worst
     p.sendline("exit")
     assert ended(p) == 0
+
+
+def test_forward_survives_a_silent_link(spawn, lab):
+    """ssh stopped (the link goes silent, as in a blackhole) under a
+    forwarded transfer with no typing: the owed answer to forwarded data
+    makes the client notice within --dead and resume the connection."""
+    up, up_sha = chunks_of(b"su", 4, 2 * MB)
+    down, down_sha = chunks_of(b"sd", 4, 2 * MB)
+    cuts = [0]
+    server_res, client_res = {}, {}
+
+    def gate(i):
+        wait_for(lambda: cuts[0] >= i, timeout=60, what="cut %d" % i)
+
+    tgt = Target(lambda c: pump(c, down, gate, server_res))
+    lport = sshlab.free_port()
+    p = start(spawn, lab, opts=("--dead", "2", "-L",
+                                "%d:127.0.0.1:%d" % (lport, tgt.port)),
+              timeout=30)
+    s = socket.create_connection(("127.0.0.1", lport), timeout=60)
+    t = threading.Thread(target=pump, args=(s, up, gate, client_res),
+                         daemon=True)
+    t.start()
+    stopped = []
+    for i in range(3):
+        wait_for(lambda: client_res.get("got", 0) >= (i + 1) * 2 * MB and
+                 server_res.get("got", 0) >= (i + 1) * 2 * MB,
+                 timeout=30, what="chunk %d through" % i)
+        pids = ssh_pids(p.pid)
+        assert pids
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        stopped += pids
+        cuts[0] += 1    # the next chunk goes into the silent link
+        t0 = time.monotonic()
+        wait_for(lambda: [x for x in ssh_pids(p.pid) if x not in stopped],
+                 timeout=10, what="a new ssh")
+        assert time.monotonic() - t0 < 8
+    cuts[0] += 1
+    t.join(60)
+    wait_for(lambda: "sha" in server_res, timeout=30, what="server done")
+    s.close()
+    for pid in stopped:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except OSError:
+            pass
+    assert tgt.conns == 1
+    assert client_res["sha"] == down_sha and server_res["sha"] == up_sha
+    tgt.close()
+    p.sendline("exit")
+    assert ended(p) == 0
