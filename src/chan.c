@@ -162,6 +162,7 @@ chan_reset_all(struct chan_set *s, uint32_t why)
 		chan_remove(s, ch, why);
 	}
 	s->nowed = 0;
+	s->peer_max = 0;	/* the next peer counts from 1 again */
 }
 
 /*
@@ -277,6 +278,16 @@ chan_in_open(struct chan_set *s, struct cur *c)
 		ch->ack_due = 1;	/* a resent OPEN: confirm again */
 		return 0;
 	}
+	/*
+	 * Ids are opened in order: an OPEN at or below the highest seen is a
+	 * resent one for a channel that ended here since.  Never again.
+	 */
+	if ((id & ~CHAN_ID_DAEMON) <= s->peer_max) {
+		free(target);
+		chan_owe(s, id, CHAN_R_UNKNOWN);
+		return 0;
+	}
+	s->peer_max = id & ~CHAN_ID_DAEMON;
 	if (s->n == CHAN_MAX) {
 		free(target);
 		chan_owe(s, id, CHAN_R_LIMIT);
@@ -505,7 +516,37 @@ chan_pump_ack(struct chan *ch, struct buf *b)
 	return 0;
 }
 
-/* Queue ch's data within its window and the queue's room, then EOF. */
+/* The channel of this end with the lowest id whose OPEN is owed. */
+static struct chan *
+chan_next_open(struct chan_set *s)
+{
+	struct chan	*best = NULL;
+	int		 i;
+
+	for (i = 0; i < s->n; i++) {
+		if (s->ch[i]->mine && !s->ch[i]->open_sent &&
+		    (best == NULL || s->ch[i]->id < best->id))
+			best = s->ch[i];
+	}
+	return best;
+}
+
+/* Channel data sent and not acknowledged, all channels together. */
+static size_t
+chan_inflight(const struct chan_set *s)
+{
+	size_t	n = 0;
+	int	i;
+
+	for (i = 0; i < s->n; i++)
+		n += (size_t)(s->ch[i]->tx_sent - s->ch[i]->tx.start);
+	return n;
+}
+
+/*
+ * Queue ch's data within its window, the queue's room and what may be in
+ * flight (*sent counts on from what already is), then EOF.
+ */
 static int
 chan_pump_data(struct chan *ch, struct buf *b, size_t qmax, size_t *sent)
 {
@@ -515,13 +556,15 @@ chan_pump_data(struct chan *ch, struct buf *b, size_t qmax, size_t *sent)
 	if (!ch->synced)
 		return 0;
 	while (ch->tx_sent < ch->tx.end && ch->tx_sent < ch->tx_limit &&
-	    buf_len(b) < qmax) {
+	    buf_len(b) < qmax && *sent < CHAN_INFLIGHT_MAX) {
 		if ((n = ring_peek(&ch->tx, ch->tx_sent, &p)) == 0)
 			break;
 		if (n > CHAN_CHUNK)
 			n = CHAN_CHUNK;
 		if (n > ch->tx_limit - ch->tx_sent)
 			n = (size_t)(ch->tx_limit - ch->tx_sent);
+		if (n > CHAN_INFLIGHT_MAX - *sent)
+			n = CHAN_INFLIGHT_MAX - *sent;
 		if (chan_put_data(b, ch->id, ch->tx_sent, p, n) != 0)
 			return ERR_FULL;
 		ch->tx_sent += n;
@@ -545,7 +588,7 @@ size_t
 chan_pump(struct chan_set *s, struct buf *b, size_t qmax)
 {
 	struct chan	*ch;
-	size_t		 sent = 0;
+	size_t		 sent = 0, flight, start;
 	int		 i, k;
 
 	while (s->nowed > 0) {
@@ -557,24 +600,26 @@ chan_pump(struct chan_set *s, struct buf *b, size_t qmax)
 		memmove(s->owed_why, s->owed_why + 1,
 		    s->nowed * sizeof *s->owed_why);
 	}
+	/* OPENs in id order: the peer refuses an id below one it saw. */
+	while ((ch = chan_next_open(s)) != NULL) {
+		if (chan_put_open(b, ch) != 0)
+			return sent;
+		ch->open_sent = 1;
+	}
 	for (k = 0; k < s->n; k++) {
 		ch = s->ch[(s->rr + k) % s->n];
-		if (ch->peer_gone)
-			continue;
-		if (ch->mine && !ch->open_sent) {
-			if (chan_put_open(b, ch) != 0)
-				return sent;
-			ch->open_sent = 1;
-		}
-		if (chan_pump_ack(ch, b) != 0)
+		if (!ch->peer_gone && chan_pump_ack(ch, b) != 0)
 			return sent;
 	}
+	/* Terminal traffic and typing must not wait behind much more. */
+	flight = start = chan_inflight(s);
 	for (k = 0; k < s->n; k++) {
 		i = (s->rr + k) % s->n;
 		if (!s->ch[i]->peer_gone &&
-		    chan_pump_data(s->ch[i], b, qmax, &sent) != 0)
-			return sent;
+		    chan_pump_data(s->ch[i], b, qmax, &flight) != 0)
+			break;
 	}
+	sent = flight - start;
 	if (s->n > 0)
 		s->rr = (s->rr + 1) % s->n;
 	return sent;

@@ -33,6 +33,8 @@
 #define CHAN_WINDOW	(256 * 1024)	/* receive window per channel */
 #define CHAN_CHUNK	(16 * 1024)	/* payload of one CHAN_DATA */
 #define CHAN_MAX	64		/* channels at once, per end */
+/* Channel data sent and not yet acknowledged, all channels together. */
+#define CHAN_INFLIGHT_MAX (512 * 1024)
 #define CHAN_TARGET_MAX	1024
 #define CHAN_ID_DAEMON	0x80000000u	/* ids the daemon opens */
 /* Offsets past this are refused: they would wrap once counted on. */
@@ -87,6 +89,7 @@ struct chan_set {
 	int			 rr;		/* round-robin start */
 	uint32_t		 next_id;
 	uint32_t		 id_bit;	/* CHAN_ID_DAEMON or 0 */
+	uint32_t		 peer_max;	/* highest id the peer opened */
 	const struct chan_ops	*ops;
 	void			*arg;
 	uint32_t		 owed[CHAN_MAX];	/* CLOSEs to send */

@@ -260,6 +260,40 @@ test_window_bounds_memory(void **state)
 	free(src);
 }
 
+/* All channels together keep at most CHAN_INFLIGHT_MAX unacknowledged. */
+static void
+test_inflight_bounded(void **state)
+{
+	struct end	 a, b;
+	struct buf	 ab;
+	uint8_t		*src = calloc(1, CHAN_WINDOW);
+	size_t		 sent, total = 0;
+	int		 i;
+
+	(void)state;
+	ends_init(&a, &b, 16);
+	buf_init(&ab, 0);
+	for (i = 0; i < 8; i++) {
+		chan_open(&a.set, CHAN_KIND_TCP, "h:1");
+		assert_int_equal(chan_local_data(a.set.ch[i], src,
+		    CHAN_WINDOW), 0);
+	}
+	sent = chan_pump(&a.set, &ab, 1 << 30);
+	assert_int_equal(sent, CHAN_INFLIGHT_MAX);
+	for (i = 0; i < 8; i++)
+		total += a.set.ch[i]->tx_sent - a.set.ch[i]->tx.start;
+	assert_int_equal(total, CHAN_INFLIGHT_MAX);
+	assert_int_equal(chan_pump(&a.set, &ab, 1 << 30), 0);
+	/* Acknowledged: more may go. */
+	assert_int_equal(deliver(&b.set, &ab), 0);
+	chan_pump(&b.set, &ab, 1 << 30);
+	assert_int_equal(deliver(&a.set, &ab), 0);
+	assert_true(chan_pump(&a.set, &ab, 1 << 30) > 0);
+	buf_free(&ab);
+	ends_free(&a, &b);
+	free(src);
+}
+
 /* Build a frame of a u32 id and up to two u64s into b. */
 static void
 put(struct buf *b, uint8_t type, uint32_t id, int nv, uint64_t v1,
@@ -410,6 +444,44 @@ test_refuse_and_reset(void **state)
 	ends_free(&a, &b);
 }
 
+/*
+ * A resent OPEN for a channel the receiver ended meanwhile (its CLOSE was
+ * lost in a cut) is refused, not made into a new channel whose resent
+ * data would leave a gap (found by chan-fuzzer).
+ */
+static void
+test_resent_open_of_an_ended_channel(void **state)
+{
+	struct end	 a, b;
+	struct buf	 ab, ba;
+	uint8_t		 src[100];
+
+	(void)state;
+	memset(src, 7, sizeof src);
+	ends_init(&a, &b, 16);
+	buf_init(&ab, 0);
+	buf_init(&ba, 0);
+	chan_open(&a.set, CHAN_KIND_TCP, "h:1");
+	chan_local_data(a.set.ch[0], src, sizeof src);
+	chan_pump(&a.set, &ab, 1 << 20);
+	assert_int_equal(deliver(&b.set, &ab), 0);
+	chan_reset(&b.set, b.set.ch[0], CHAN_R_RESET);
+	chan_pump(&b.set, &ba, 1 << 20);
+	buf_reset(&ba);			/* the CLOSE is lost in a cut */
+	chan_resume(&a.set);
+	chan_resume(&b.set);
+	chan_pump(&a.set, &ab, 1 << 20);	/* OPEN again, data again */
+	assert_int_equal(deliver(&b.set, &ab), 0);
+	assert_int_equal(b.set.n, 0);
+	chan_pump(&b.set, &ba, 1 << 20);
+	assert_int_equal(deliver(&a.set, &ba), 0);
+	assert_int_equal(a.set.n, 0);
+	assert_int_equal(a.why, CHAN_R_UNKNOWN);
+	buf_free(&ab);
+	buf_free(&ba);
+	ends_free(&a, &b);
+}
+
 /* Too many channels: open says no; the peer's extra opens get CLOSE. */
 static void
 test_channel_limit(void **state)
@@ -433,8 +505,10 @@ main(void)
 		cmocka_unit_test(test_transfer),
 		cmocka_unit_test(test_transfer_with_cuts),
 		cmocka_unit_test(test_window_bounds_memory),
+		cmocka_unit_test(test_inflight_bounded),
 		cmocka_unit_test(test_bad_frames),
 		cmocka_unit_test(test_refuse_and_reset),
+		cmocka_unit_test(test_resent_open_of_an_ended_channel),
 		cmocka_unit_test(test_channel_limit),
 	};
 
