@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "client-fwd.h"
 #include "client-screen.h"
 #include "client-ssh.h"
 #include "cmdline.h"
@@ -140,6 +141,7 @@ struct client {
 	uint32_t	 hello_version;	/* the version HELLO announces */
 	uint32_t	 version;	/* the one WELCOME chose */
 	int		 not_installed;	/* the server has no limpet */
+	struct cfwd	*fwd;		/* forwards and their channels */
 };
 
 /* client.c */

@@ -252,6 +252,7 @@ client_help(struct client *c)
 	    "  ~.   detach and quit (the session keeps running)\r\n"
 	    "  ~r   reconnect now\r\n"
 	    "  ~s   connection status\r\n"
+	    "  ~#   forwards and their connections\r\n"
 	    "  ~^Z  suspend limpet\r\n"
 	    "  ~?   this help\r\n"
 	    "  ~~   send a literal ~\r\n");
@@ -285,6 +286,9 @@ client_escape(struct client *c, int cmd, uint64_t now)
 		break;
 	case ESC_HELP:
 		client_help(c);
+		break;
+	case ESC_FORWARDS:
+		cfwd_list(c);
 		break;
 	}
 }

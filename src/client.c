@@ -117,6 +117,7 @@ client_hello(struct client *c)
 		h.envc = n;
 		h.env = env;
 	}
+	h.flags |= cfwd_hello_flags(c);
 	client_queued(c, proto_hello_put(&c->tx, &h));
 	free(env);
 }
@@ -315,6 +316,7 @@ static void
 client_welcome(struct client *c, const struct frame *f, uint64_t now)
 {
 	struct msg_welcome	w;
+	int			resumed = c->attached_once;
 
 	if (proto_welcome_parse(f->p, f->len, &w) != 0) {
 		client_lost(c, "malformed WELCOME", now);
@@ -373,6 +375,7 @@ client_welcome(struct client *c, const struct frame *f, uint64_t now)
 	ring_ack(&c->in, w.in_have);
 	c->in_sent = w.in_have;
 	c->pending_since = 0;
+	cfwd_welcome(c, w.version, resumed);
 	proto_welcome_free(&w);
 	if (c->state == ST_CONNECTING && c->lost_at != 0)
 		debug_f("back after %llu ms",
@@ -513,6 +516,15 @@ client_frame(struct client *c, const struct frame *f, uint64_t now)
 		break;
 	case MSG_ERROR:
 		client_error_frame(c, f, now);
+		break;
+	case MSG_CHAN_OPEN:
+	case MSG_CHAN_DATA:
+	case MSG_CHAN_ACK:
+	case MSG_CHAN_EOF:
+	case MSG_CHAN_CLOSE:
+	case MSG_FWD_RESULT:
+		if (cfwd_frame(c, f) != 0)
+			client_lost(c, "bad channel frame", now);
 		break;
 	case MSG_NOTICE:
 		if (proto_str_parse(f->p, f->len, &s) == 0) {
@@ -933,6 +945,7 @@ client_step(struct client *c, uint64_t now)
 	if (c->state == ST_UP)
 		client_send_input(c, now);
 	client_ack(c);
+	cfwd_pump(c);
 	client_flush(c, now);
 	notice_update(c, now);
 	if (c->exited && c->out_written == c->exit_end &&
@@ -963,7 +976,7 @@ client_pfd(struct pollfd *pfd, int *n, int fd, short events)
 static void
 client_poll(struct client *c, uint64_t now)
 {
-	struct pollfd	pfd[CLIENT_NPFD];
+	struct pollfd	pfd[CLIENT_NPFD + CFWD_NPFD];
 	int		n = 0, i_in = -1, i_out = -1, i_ssh = -1, i_err = -1;
 	int		i_net = -1, i_tx = -1;
 
@@ -987,6 +1000,7 @@ client_poll(struct client *c, uint64_t now)
 		i_tx = client_pfd(pfd, &n, c->proc.in, POLLOUT);
 	if (c->netfd >= 0)
 		i_net = client_pfd(pfd, &n, c->netfd, POLLIN);
+	n = cfwd_poll(c, pfd, n);
 	if (poll(pfd, n, client_timeout(c, now)) == -1) {
 		if (errno == EINTR)
 			return;
@@ -1017,6 +1031,8 @@ client_poll(struct client *c, uint64_t now)
 	if (i_in != -1 && c->state != ST_DONE &&
 	    (pfd[i_in].revents & (POLLIN | POLLHUP)))
 		client_read_tty(c, now);
+	if (c->state != ST_DONE)
+		cfwd_ready(c, pfd);
 }
 
 /* Give ssh the last frames (DETACH, the final ACK), for a bounded time. */
@@ -1152,6 +1168,8 @@ client_parse(struct client *c, int mode, int argc, char **argv)
 	c->ssh.opts = c->cl.ssh;
 	c->ssh.nopts = c->cl.nssh;
 	c->ssh.dest = c->cl.dest;
+	if (cfwd_options(c, err, sizeof err) != 0)
+		goto bad;
 	return 0;
 bad:
 	fprintf(stderr, "limpet: %s\n", err);
@@ -1175,6 +1193,7 @@ client_new(void)
 	buf_init(&c->tx, TX_MAX);
 	buf_init(&c->term, TERM_MAX + 2 * (FRAME_HDR + FRAME_MAX_PAYLOAD));
 	frame_dec_init(&c->rx);
+	c->fwd = cfwd_new();
 	return c;
 }
 
@@ -1192,6 +1211,7 @@ client_free(struct client *c)
 	buf_free(&c->term);
 	frame_dec_free(&c->rx);
 	free(c->final_msg);
+	cfwd_free(c->fwd);
 	free(c);
 }
 
@@ -1256,7 +1276,8 @@ client_main(int mode, int argc, char **argv)
 	c->pass_stderr = c->user_verbose;
 	c->stdin_open = 1;
 	c->netfd = net_watch_open();
-	r = client_loop(c);
+	if ((r = cfwd_listen(c)) == 0)
+		r = client_loop(c);
 	if (c->not_installed && !asked++ && !cmdline_has(&c->cl, "install") &&
 	    client_install_ask(&c->ssh) && client_install(&c->ssh) == 0) {
 		/* Installed at the user's word: start over, once. */

@@ -40,6 +40,7 @@ daemon_init(struct daemon *d, size_t ring, uint64_t now)
 #endif
 	ring_init(&d->out, ring, 0);
 	buf_init(&d->pty_in, PROTO_INPUT_WINDOW + 1);
+	d->fwd = dfwd_new();
 }
 
 /* Free everything the session holds (the PTY fd included). */
@@ -59,6 +60,8 @@ daemon_free(struct daemon *d)
 	buf_free(&d->pty_in);
 	free(d->command);
 	d->command = NULL;
+	dfwd_free(d->fwd);
+	d->fwd = NULL;
 }
 
 /* Which peer to drop to make room: the oldest without HELLO, else oldest. */
@@ -330,6 +333,7 @@ daemon_deadline(const struct daemon *d, uint64_t now)
 	}
 	for (i = 0; i < d->npeers; i++)
 		t = daemon_min(t, daemon_peer_deadline(d, d->peers[i]));
+	t = daemon_min(t, dfwd_deadline(d));
 	return t;
 }
 
@@ -346,6 +350,7 @@ daemon_tick(struct daemon *d, uint64_t now)
 	    proto_u64_put(&d->client->out, MSG_ACK, d->in_have) == 0)
 		d->ack_due = 0;
 	daemon_in_window(d, 0);
+	dfwd_pump(d, now);
 }
 
 /* Whether the PTY may be read now. */

@@ -308,6 +308,7 @@ daemon_attach(struct daemon *d, struct peer *p, const struct msg_hello *h,
 		proto_str_put(&p->out, MSG_NOTICE, msg);
 	}
 	d->dropped_told = d->out.dropped;
+	dfwd_attach(d, h);
 	daemon_hello_size(d, h);
 	d->active = clock_wall();
 	log_info("client attached (protocol %u, resume %d, from %llu, "
@@ -448,6 +449,16 @@ daemon_client_frame(struct daemon *d, struct peer *p, const struct frame *f,
 	case MSG_DETACH:
 		d->detach_on_purpose = 1;
 		daemon_detach(d, "client detached on purpose");
+		dfwd_detached(d);
+		break;
+	case MSG_CHAN_OPEN:
+	case MSG_CHAN_DATA:
+	case MSG_CHAN_ACK:
+	case MSG_CHAN_EOF:
+	case MSG_CHAN_CLOSE:
+	case MSG_FWD_LISTEN:
+		if (dfwd_frame(d, f) != 0)
+			daemon_drop(d, p, "bad channel frame");
 		break;
 	default:
 		daemon_drop(d, p, "unexpected frame type");

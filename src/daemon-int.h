@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "daemon-fwd.h"
 #include "daemon-peer.h"
 #include "proto.h"
 #include "ring.h"
@@ -100,6 +101,8 @@ struct daemon {
 
 	int		 quit;		/* the process should exit */
 	int		 quit_code;
+
+	struct dfwd	*fwd;		/* channels, the agent socket */
 };
 
 /* daemon-core.c */

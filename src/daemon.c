@@ -47,6 +47,7 @@ daemon_exit(struct daemon *d, int code)
 		peer_flush(d->peers[i], clock_ms());
 	unlink(d->sockpath);
 	unlink(d->pidpath);
+	dfwd_cleanup(d);
 	log_info("session %s ends", d->id);
 	exit(code);
 }
@@ -219,7 +220,7 @@ daemon_pty_ready(struct daemon *d, short rev, uint64_t now)
 static void __attribute__((noreturn))
 daemon_loop(struct daemon *d)
 {
-	struct pollfd	 pfd[DAEMON_MAX_PEERS + 3];
+	struct pollfd	 pfd[DAEMON_MAX_PEERS + 3 + DFWD_NPFD];
 	struct peer	*peers[DAEMON_MAX_PEERS];
 	uint64_t	 now;
 	int		 i, n, ipty, ilfd, base, np, skip;
@@ -250,6 +251,7 @@ daemon_loop(struct daemon *d)
 			pfd[n].fd = peers[i]->fd;
 			pfd[n++].events = peer_events(peers[i], 1);
 		}
+		n = dfwd_poll(d, pfd, n, now);
 		if (poll(pfd, n, daemon_poll_timeout(d, now)) == -1) {
 			if (errno == EINTR)
 				continue;
@@ -268,6 +270,8 @@ daemon_loop(struct daemon *d)
 		}
 		if (ilfd != -1 && (pfd[ilfd].revents & POLLIN) && !d->quit)
 			daemon_accept(d, now);
+		if (!d->quit)
+			dfwd_ready(d, pfd, now);
 		daemon_write_pty(d);
 	}
 }
@@ -376,6 +380,7 @@ daemon_run(const char *dir, const char *id, const struct msg_hello *h, int fd)
 	spec.rows = d->rows = h->rows != 0 ? h->rows : 24;
 	spec.cols = d->cols = h->cols != 0 ? h->cols : 80;
 	d->command = spec.argc > 0 ? pty_command_line(&spec) : xstrdup("");
+	dfwd_start(d, h);
 	if ((r = pty_spawn(&spec, &d->ptyfd, &d->child)) != 0) {
 		char	msg[256];
 

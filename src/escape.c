@@ -47,6 +47,7 @@ escape_feed(struct escape *e, const uint8_t *p, size_t n, struct buf *out,
 			case ESC_STATUS:
 			case ESC_SUSPEND:
 			case ESC_HELP:
+			case ESC_FORWARDS:
 				/* After a command, a new line may follow. */
 				e->state = ST_LINE;
 				*cmd = c;

@@ -19,6 +19,7 @@
 #define ESC_STATUS	's'
 #define ESC_SUSPEND	0x1a	/* ^Z */
 #define ESC_HELP	'?'
+#define ESC_FORWARDS	'#'	/* list forwards and their connections */
 
 struct escape {
 	int	state;

@@ -41,6 +41,26 @@
 #define MSG_MAX		14
 /* 30-34: the everyday helper's frames (not counted in MSG_MAX). */
 #define MSG_DETAIL	30	/* server -> client: more about a SESSION */
+/* Channels (forwarded connections, the agent): docs/PROTOCOL.md. */
+#define MSG_CHAN_OPEN	20	/* either way: u32 id, u8 kind, string */
+#define MSG_CHAN_DATA	21	/* either way: u32 id, u64 offset, bytes */
+#define MSG_CHAN_ACK	22	/* either way: u32 id, u64 have, u64 limit */
+#define MSG_CHAN_EOF	23	/* either way: u32 id, u64 end */
+#define MSG_CHAN_CLOSE	24	/* either way: u32 id, u32 reason */
+#define MSG_CHAN_FIRST	MSG_CHAN_OPEN
+#define MSG_CHAN_LAST	MSG_CHAN_CLOSE
+#define MSG_FWD_LISTEN	25	/* client -> daemon: u32 n, 3 strings (-R) */
+#define MSG_FWD_RESULT	26	/* daemon -> client: u32 n, u32 err, string */
+/*
+ * The first protocol version whose peers understand channel frames.  Until
+ * the version is raised to 3 this branch's own version speaks them, so
+ * that the branch is testable; the condition goes away with the bump.
+ */
+#if PROTO_VERSION >= 3
+#define PROTO_V_CHAN	3
+#else
+#define PROTO_V_CHAN	PROTO_VERSION
+#endif
 
 /* HELLO operations. */
 #define OP_NEW		1
@@ -55,6 +75,7 @@
 #define HELLO_RESUME	0x01	/* the client holds this session's stream */
 #define HELLO_KILL_ALL	0x02	/* OP_KILL: every session */
 #define HELLO_DETAIL	0x04	/* OP_LIST, OP_INFO: send DETAIL frames */
+#define HELLO_AGENT	0x08	/* the client relays an ssh agent (-A) */
 
 /* ERROR codes. */
 #define PERR_VERSION	1	/* permanent */

@@ -1,0 +1,649 @@
+/*
+ * The channel state machine (chan.h).  Each channel is two byte streams
+ * numbered from 0.  The sender keeps what it read locally until the peer
+ * acknowledges it (the ring tx); the receiver keeps what it received until
+ * it is written locally (the buffer rx) and gives the sender a window:
+ * the sender sends nothing at or past the last limit, so both queues are
+ * bounded by CHAN_WINDOW.  EOF takes the offset after the last byte; an
+ * acknowledgement one past it says the EOF arrived.  After a reconnect
+ * each end first tells the other what it holds (an ACK for every channel)
+ * and resends from the peer's acknowledged offset, as the terminal stream
+ * does with WELCOME.  A frame that breaks these rules returns an error
+ * (the caller drops that link); a frame for a channel this end no longer
+ * has is answered with CLOSE, so both ends converge after any loss.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "chan.h"
+#include "err.h"
+#include "frame.h"
+#include "proto.h"
+#include "xmalloc.h"
+
+/* Set up an empty set; ids this end opens carry id_bit. */
+void
+chan_set_init(struct chan_set *s, uint32_t id_bit, const struct chan_ops *ops,
+    void *arg)
+{
+	memset(s, 0, sizeof *s);
+	s->next_id = 1;
+	s->id_bit = id_bit;
+	s->ops = ops;
+	s->arg = arg;
+}
+
+/* Free one channel's memory (the owner has closed its socket). */
+static void
+chan_free(struct chan *ch)
+{
+	ring_free(&ch->tx);
+	buf_free(&ch->rx);
+	free(ch->target);
+	free(ch);
+}
+
+/* Remove ch from the set and free it, telling the owner why. */
+static void
+chan_remove(struct chan_set *s, struct chan *ch, uint32_t why)
+{
+	int	i;
+
+	for (i = 0; i < s->n; i++) {
+		if (s->ch[i] == ch) {
+			s->ch[i] = s->ch[--s->n];
+			break;
+		}
+	}
+	if (s->ops != NULL && s->ops->gone != NULL)
+		s->ops->gone(s->arg, ch, why);
+	chan_free(ch);
+}
+
+/* Free every channel, telling the owner. */
+void
+chan_set_free(struct chan_set *s)
+{
+	chan_reset_all(s, CHAN_R_GONE_ALL);
+}
+
+/* The channel with this id, or NULL. */
+struct chan *
+chan_find(struct chan_set *s, uint32_t id)
+{
+	int	i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->ch[i]->id == id)
+			return s->ch[i];
+	return NULL;
+}
+
+/* A new channel with both windows at their initial size. */
+static struct chan *
+chan_new(struct chan_set *s, uint32_t id, uint8_t kind, const char *target)
+{
+	struct chan	*ch = xcalloc(1, sizeof *ch);
+
+	ch->id = id;
+	ch->kind = kind;
+	ch->target = xstrdup(target);
+	ring_init(&ch->tx, CHAN_WINDOW, 0);
+	buf_init(&ch->rx, CHAN_WINDOW);
+	ch->tx_limit = CHAN_WINDOW;
+	ch->limit_sent = CHAN_WINDOW;
+	ch->fd = -1;
+	ch->spec = -1;
+	s->ch[s->n++] = ch;
+	return ch;
+}
+
+/* Open a channel of this end; NULL if too many are open. */
+struct chan *
+chan_open(struct chan_set *s, uint8_t kind, const char *target)
+{
+	struct chan	*ch;
+	uint32_t	 id;
+
+	if (s->n == CHAN_MAX)
+		return NULL;
+	id = (s->next_id++ & ~CHAN_ID_DAEMON) | s->id_bit;
+	if ((s->next_id & ~CHAN_ID_DAEMON) == 0)
+		s->next_id = 1;
+	ch = chan_new(s, id, kind, target);
+	ch->mine = 1;
+	ch->synced = 1;
+	return ch;
+}
+
+/* Owe the peer a CLOSE for id (bounded: the peer asks again if lost). */
+static void
+chan_owe(struct chan_set *s, uint32_t id, uint32_t why)
+{
+	int	i;
+
+	for (i = 0; i < s->nowed; i++)
+		if (s->owed[i] == id)
+			return;
+	if (s->nowed == CHAN_MAX)
+		return;
+	s->owed[s->nowed] = id;
+	s->owed_why[s->nowed++] = why;
+}
+
+/* End ch at once: the peer is told, the owner closes its side. */
+void
+chan_reset(struct chan_set *s, struct chan *ch, uint32_t why)
+{
+	chan_owe(s, ch->id, why);
+	chan_remove(s, ch, why);
+}
+
+/*
+ * Forget every channel without telling the peer: the link now leads to
+ * another client, which never knew them.  Channels this end opened that
+ * no peer acknowledged yet (a connection waiting for a client) are kept
+ * and offered to the new peer from their start.
+ */
+void
+chan_reset_all(struct chan_set *s, uint32_t why)
+{
+	struct chan	*ch;
+	int		 i;
+
+	for (i = s->n - 1; i >= 0; i--) {
+		ch = s->ch[i];
+		if (ch->mine && !ch->confirmed && why != CHAN_R_GONE_ALL) {
+			ch->open_sent = ch->eof_sent = 0;
+			ch->tx_sent = ch->tx.start;
+			ch->synced = 1;
+			continue;
+		}
+		chan_remove(s, ch, why);
+	}
+	s->nowed = 0;
+	s->peer_max = 0;	/* the next peer counts from 1 again */
+}
+
+/*
+ * A new link to the same peer: every channel says what it holds (an ACK)
+ * and resends from what the peer says it holds.  A channel the peer may
+ * never have heard of (its OPEN was not acknowledged) is opened again.
+ */
+void
+chan_resume(struct chan_set *s)
+{
+	struct chan	*ch;
+	int		 i;
+
+	for (i = 0; i < s->n; i++) {
+		ch = s->ch[i];
+		ch->tx_sent = ch->tx.start;
+		ch->eof_sent = ch->eof_acked;
+		ch->ack_due = 1;
+		if (ch->mine && !ch->confirmed) {
+			ch->open_sent = 0;
+			ch->synced = 1;
+		} else
+			ch->synced = 0;
+	}
+}
+
+/* Bytes the local side may still hand to ch. */
+size_t
+chan_tx_room(const struct chan *ch)
+{
+	if (ch->tx_eof)
+		return 0;
+	return ring_room(&ch->tx);
+}
+
+/* Bytes read from the local side, to send; ERR_FULL past the room. */
+int
+chan_local_data(struct chan *ch, const void *p, size_t n)
+{
+	if (ch->tx_eof || n > ring_room(&ch->tx))
+		return ERR_FULL;
+	return ring_append(&ch->tx, p, n, 0);
+}
+
+/* The local side will send nothing more. */
+void
+chan_local_eof(struct chan *ch)
+{
+	ch->tx_eof = 1;
+}
+
+/* The local side took n bytes of rx. */
+void
+chan_written(struct chan *ch, size_t n)
+{
+	buf_consume(&ch->rx, n);
+}
+
+/* True once everything the peer sent, EOF included, was written. */
+int
+chan_rx_done(const struct chan *ch)
+{
+	return ch->rx_eof && ch->rx_have == ch->rx_end &&
+	    buf_len(&ch->rx) == 0;
+}
+
+/*
+ * True when nothing is left to exchange with the peer: its stream arrived
+ * whole, EOF included, and ours was acknowledged to its EOF.  Only local
+ * writing may remain.
+ */
+static int
+chan_peer_done(const struct chan *ch)
+{
+	return ch->rx_eof && ch->rx_have == ch->rx_end && ch->eof_acked &&
+	    ch->ack_sent > ch->rx_end;
+}
+
+/* Free channels that ended both ways with nothing owed. */
+void
+chan_sweep(struct chan_set *s)
+{
+	struct chan	*ch;
+	int		 i;
+
+	for (i = s->n - 1; i >= 0; i--) {
+		ch = s->ch[i];
+		if ((chan_peer_done(ch) || ch->peer_gone) &&
+		    chan_rx_done(ch) && ch->shut_wr)
+			chan_remove(s, ch, CHAN_R_DONE);
+	}
+}
+
+/* OPEN from the peer: a new channel, or one we have (resent). */
+static int
+chan_in_open(struct chan_set *s, struct cur *c)
+{
+	struct chan	*ch;
+	uint32_t	 id, why;
+	uint8_t		 kind;
+	char		*target;
+
+	if (cur_get_u32(c, &id) != 0 || cur_get_u8(c, &kind) != 0 ||
+	    cur_get_str(c, &target, CHAN_TARGET_MAX) != 0)
+		return ERR_FORMAT;
+	if (!cur_end(c) || (id & CHAN_ID_DAEMON) == s->id_bit ||
+	    (id & ~CHAN_ID_DAEMON) == 0) {
+		free(target);
+		return ERR_FORMAT;
+	}
+	if ((ch = chan_find(s, id)) != NULL) {
+		free(target);
+		ch->ack_due = 1;	/* a resent OPEN: confirm again */
+		return 0;
+	}
+	/*
+	 * Ids are opened in order: an OPEN at or below the highest seen is a
+	 * resent one for a channel that ended here since.  Never again.
+	 */
+	if ((id & ~CHAN_ID_DAEMON) <= s->peer_max) {
+		free(target);
+		chan_owe(s, id, CHAN_R_UNKNOWN);
+		return 0;
+	}
+	s->peer_max = id & ~CHAN_ID_DAEMON;
+	if (s->n == CHAN_MAX) {
+		free(target);
+		chan_owe(s, id, CHAN_R_LIMIT);
+		return 0;
+	}
+	ch = chan_new(s, id, kind, target);
+	free(target);
+	ch->confirmed = ch->open_sent = ch->synced = 1;
+	ch->ack_due = 1;
+	why = s->ops != NULL && s->ops->open != NULL ?
+	    (uint32_t)s->ops->open(s->arg, ch) : CHAN_R_REFUSED;
+	if (why != 0) {
+		s->ch[--s->n] = NULL;	/* it was the last one added */
+		chan_free(ch);
+		chan_owe(s, id, why);
+	}
+	return 0;
+}
+
+/* DATA from the peer: in order, within the window, before any EOF. */
+static int
+chan_in_data(struct chan_set *s, struct cur *c)
+{
+	struct chan	*ch;
+	uint32_t	 id;
+	uint64_t	 off;
+	int		 r;
+
+	if (cur_get_u32(c, &id) != 0 || cur_get_u64(c, &off) != 0)
+		return ERR_FORMAT;
+	if (off > CHAN_OFFSET_MAX || c->len > CHAN_OFFSET_MAX - off)
+		return ERR_FORMAT;
+	if ((ch = chan_find(s, id)) == NULL) {
+		chan_owe(s, id, CHAN_R_UNKNOWN);
+		return 0;
+	}
+	if (off > ch->rx_have || off + c->len > ch->limit_sent ||
+	    (ch->rx_eof && off + c->len > ch->rx_end))
+		return ERR_RANGE;
+	r = buf_put_stream(&ch->rx, &ch->rx_have, off, c->p, c->len);
+	return r < 0 ? r : 0;
+}
+
+/* ACK from the peer: frees what it holds, opens its window. */
+static int
+chan_in_ack(struct chan_set *s, struct cur *c)
+{
+	struct chan	*ch;
+	uint32_t	 id;
+	uint64_t	 have, limit;
+
+	if (cur_get_u32(c, &id) != 0 || cur_get_u64(c, &have) != 0 ||
+	    cur_get_u64(c, &limit) != 0 || !cur_end(c) ||
+	    limit > CHAN_OFFSET_MAX)
+		return ERR_FORMAT;
+	if ((ch = chan_find(s, id)) == NULL) {
+		chan_owe(s, id, CHAN_R_UNKNOWN);
+		return 0;
+	}
+	if (have > ch->tx.end + (ch->tx_eof ? 1 : 0))
+		return ERR_RANGE;
+	if (have > ch->tx.end) {
+		ch->eof_acked = ch->eof_sent = 1;
+		have = ch->tx.end;
+	}
+	if (have > ch->tx.start)
+		ring_ack(&ch->tx, have);
+	if (ch->tx_sent < ch->tx.start)
+		ch->tx_sent = ch->tx.start;
+	if (limit > ch->tx_limit)
+		ch->tx_limit = limit;
+	ch->confirmed = ch->open_sent = ch->synced = 1;
+	return 0;
+}
+
+/* EOF from the peer: its stream ends at end. */
+static int
+chan_in_eof(struct chan_set *s, struct cur *c)
+{
+	struct chan	*ch;
+	uint32_t	 id;
+	uint64_t	 end;
+
+	if (cur_get_u32(c, &id) != 0 || cur_get_u64(c, &end) != 0 ||
+	    !cur_end(c))
+		return ERR_FORMAT;
+	if ((ch = chan_find(s, id)) == NULL) {
+		chan_owe(s, id, CHAN_R_UNKNOWN);
+		return 0;
+	}
+	if (end < ch->rx_have || end > ch->limit_sent ||
+	    (ch->rx_eof && end != ch->rx_end))
+		return ERR_RANGE;
+	if (!ch->rx_eof)
+		ch->ack_due = 1;
+	ch->rx_eof = 1;
+	ch->rx_end = end;
+	return 0;
+}
+
+/*
+ * CLOSE from the peer: the channel is gone there; never answered.  When
+ * the peer no longer knows a channel whose stream we received whole and
+ * to which we sent EOF, the peer finished it (it frees a channel only
+ * once it holds all we sent): ours is not reset but finishes writing
+ * what it holds.
+ */
+static int
+chan_in_close(struct chan_set *s, struct cur *c)
+{
+	struct chan	*ch;
+	uint32_t	 id, why;
+
+	if (cur_get_u32(c, &id) != 0 || cur_get_u32(c, &why) != 0 ||
+	    !cur_end(c))
+		return ERR_FORMAT;
+	if ((ch = chan_find(s, id)) == NULL)
+		return 0;
+	if (why == CHAN_R_UNKNOWN && ch->rx_eof && ch->rx_have == ch->rx_end &&
+	    ch->tx_eof)
+		ch->peer_gone = 1;
+	else
+		chan_remove(s, ch, why == CHAN_R_DONE ? CHAN_R_RESET : why);
+	return 0;
+}
+
+/*
+ * Handle one channel frame from the peer.  Returns 0, or a negative code
+ * when the frame is malformed or breaks the rules: drop that link.
+ */
+int
+chan_frame(struct chan_set *s, uint8_t type, const uint8_t *p, size_t n)
+{
+	struct cur	c;
+
+	cur_init(&c, p, n);
+	switch (type) {
+	case MSG_CHAN_OPEN:
+		return chan_in_open(s, &c);
+	case MSG_CHAN_DATA:
+		return chan_in_data(s, &c);
+	case MSG_CHAN_ACK:
+		return chan_in_ack(s, &c);
+	case MSG_CHAN_EOF:
+		return chan_in_eof(s, &c);
+	case MSG_CHAN_CLOSE:
+		return chan_in_close(s, &c);
+	}
+	return ERR_FORMAT;
+}
+
+/* Queue OPEN for ch. */
+static int
+chan_put_open(struct buf *b, const struct chan *ch)
+{
+	size_t	mark;
+	int	r;
+
+	if ((r = frame_begin(b, MSG_CHAN_OPEN, &mark)) != 0 ||
+	    (r = buf_put_u32(b, ch->id)) != 0 ||
+	    (r = buf_put_u8(b, ch->kind)) != 0 ||
+	    (r = buf_put_str(b, ch->target)) != 0)
+		return frame_abort(b, mark, r);
+	return frame_end(b, mark);
+}
+
+/* Queue a channel frame of a u32 id and up to two u64s or one u32. */
+static int
+chan_put(struct buf *b, uint8_t type, uint32_t id, int nv, uint64_t v1,
+    uint64_t v2)
+{
+	size_t	mark;
+	int	r;
+
+	if ((r = frame_begin(b, type, &mark)) != 0 ||
+	    (r = buf_put_u32(b, id)) != 0)
+		return frame_abort(b, mark, r);
+	if (nv == 0)
+		r = buf_put_u32(b, (uint32_t)v1);
+	else {
+		r = buf_put_u64(b, v1);
+		if (r == 0 && nv == 2)
+			r = buf_put_u64(b, v2);
+	}
+	if (r != 0)
+		return frame_abort(b, mark, r);
+	return frame_end(b, mark);
+}
+
+/* Queue DATA for ch: bytes p..p+n at offset off. */
+static int
+chan_put_data(struct buf *b, uint32_t id, uint64_t off, const uint8_t *p,
+    size_t n)
+{
+	size_t	mark;
+	int	r;
+
+	if ((r = frame_begin(b, MSG_CHAN_DATA, &mark)) != 0 ||
+	    (r = buf_put_u32(b, id)) != 0 ||
+	    (r = buf_put_u64(b, off)) != 0 ||
+	    (r = buf_put(b, p, n)) != 0)
+		return frame_abort(b, mark, r);
+	return frame_end(b, mark);
+}
+
+/* Queue an ACK for ch if it has news (data, EOF, a wider window). */
+static int
+chan_pump_ack(struct chan *ch, struct buf *b)
+{
+	uint64_t	have, limit;
+
+	if (chan_peer_done(ch) && !ch->ack_due)
+		return 0;	/* the peer sends nothing more: no news */
+	have = ch->rx_have + (ch->rx_eof && ch->rx_have == ch->rx_end);
+	limit = ch->rx_have - buf_len(&ch->rx) + CHAN_WINDOW;
+	if (limit < ch->limit_sent)
+		limit = ch->limit_sent;		/* never taken back */
+	if (!ch->ack_due && have == ch->ack_sent &&
+	    limit < ch->limit_sent + CHAN_WINDOW / 4)
+		return 0;
+	if (chan_put(b, MSG_CHAN_ACK, ch->id, 2, have, limit) != 0)
+		return ERR_FULL;
+	ch->ack_sent = have;
+	ch->limit_sent = limit;
+	ch->ack_due = 0;
+	return 0;
+}
+
+/* The channel of this end with the lowest id whose OPEN is owed. */
+static struct chan *
+chan_next_open(struct chan_set *s)
+{
+	struct chan	*best = NULL;
+	int		 i;
+
+	for (i = 0; i < s->n; i++) {
+		if (s->ch[i]->mine && !s->ch[i]->open_sent &&
+		    (best == NULL || s->ch[i]->id < best->id))
+			best = s->ch[i];
+	}
+	return best;
+}
+
+/* Channel data sent and not acknowledged, all channels together. */
+static size_t
+chan_inflight(const struct chan_set *s)
+{
+	size_t	n = 0;
+	int	i;
+
+	for (i = 0; i < s->n; i++)
+		n += (size_t)(s->ch[i]->tx_sent - s->ch[i]->tx.start);
+	return n;
+}
+
+/*
+ * Queue ch's data within its window, the queue's room and what may be in
+ * flight (*sent counts on from what already is), then EOF.
+ */
+static int
+chan_pump_data(struct chan *ch, struct buf *b, size_t qmax, size_t *sent)
+{
+	const uint8_t	*p;
+	size_t		 n;
+
+	if (!ch->synced)
+		return 0;
+	while (ch->tx_sent < ch->tx.end && ch->tx_sent < ch->tx_limit &&
+	    buf_len(b) < qmax && *sent < CHAN_INFLIGHT_MAX) {
+		if ((n = ring_peek(&ch->tx, ch->tx_sent, &p)) == 0)
+			break;
+		if (n > CHAN_CHUNK)
+			n = CHAN_CHUNK;
+		if (n > ch->tx_limit - ch->tx_sent)
+			n = (size_t)(ch->tx_limit - ch->tx_sent);
+		if (n > CHAN_INFLIGHT_MAX - *sent)
+			n = CHAN_INFLIGHT_MAX - *sent;
+		if (chan_put_data(b, ch->id, ch->tx_sent, p, n) != 0)
+			return ERR_FULL;
+		ch->tx_sent += n;
+		*sent += n;
+	}
+	if (ch->tx_eof && !ch->eof_sent && ch->tx_sent == ch->tx.end) {
+		if (chan_put(b, MSG_CHAN_EOF, ch->id, 1, ch->tx.end, 0) != 0)
+			return ERR_FULL;
+		ch->eof_sent = 1;
+	}
+	return 0;
+}
+
+/*
+ * Queue what the channels owe the peer into b: OPENs, ACKs and CLOSEs
+ * always (they are small), data only while b holds less than qmax, the
+ * channels taking turns so one busy channel does not starve the others.
+ * Returns the data bytes queued.
+ */
+size_t
+chan_pump(struct chan_set *s, struct buf *b, size_t qmax)
+{
+	struct chan	*ch;
+	size_t		 sent = 0, flight, start;
+	int		 i, k;
+
+	while (s->nowed > 0) {
+		if (chan_put(b, MSG_CHAN_CLOSE, s->owed[0], 0,
+		    s->owed_why[0], 0) != 0)
+			return sent;
+		s->nowed--;
+		memmove(s->owed, s->owed + 1, s->nowed * sizeof *s->owed);
+		memmove(s->owed_why, s->owed_why + 1,
+		    s->nowed * sizeof *s->owed_why);
+	}
+	/* OPENs in id order: the peer refuses an id below one it saw. */
+	while ((ch = chan_next_open(s)) != NULL) {
+		if (chan_put_open(b, ch) != 0)
+			return sent;
+		ch->open_sent = 1;
+	}
+	for (k = 0; k < s->n; k++) {
+		ch = s->ch[(s->rr + k) % s->n];
+		if (!ch->peer_gone && chan_pump_ack(ch, b) != 0)
+			return sent;
+	}
+	/* Terminal traffic and typing must not wait behind much more. */
+	flight = start = chan_inflight(s);
+	for (k = 0; k < s->n; k++) {
+		i = (s->rr + k) % s->n;
+		if (!s->ch[i]->peer_gone &&
+		    chan_pump_data(s->ch[i], b, qmax, &flight) != 0)
+			break;
+	}
+	sent = flight - start;
+	if (s->n > 0)
+		s->rr = (s->rr + 1) % s->n;
+	return sent;
+}
+
+/* A CHAN_R_ reason in words. */
+const char *
+chan_reason(uint32_t why)
+{
+	switch (why) {
+	case CHAN_R_DONE:
+		return "closed";
+	case CHAN_R_REFUSED:
+		return "connection refused";
+	case CHAN_R_RESET:
+		return "connection reset";
+	case CHAN_R_UNKNOWN:
+		return "no such channel";
+	case CHAN_R_NOAGENT:
+		return "no agent";
+	case CHAN_R_LIMIT:
+		return "too many channels";
+	case CHAN_R_GONE:
+		return "the session changed hands";
+	}
+	return "closed";
+}

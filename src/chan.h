@@ -1,0 +1,119 @@
+/*
+ * Channels: byte streams (a forwarded connection, an agent connection)
+ * carried inside the session's link, each with its own offsets, its own
+ * acknowledgements and its own window both ways, so that a channel goes on
+ * across reconnects with nothing lost or repeated.  This file is the
+ * protocol-neutral state machine: frames in, frames out, bytes in and out
+ * of two queues.  No socket is touched here (fwd.c does that), so unit
+ * tests and the fuzzer drive it directly.  docs/PROTOCOL.md describes the
+ * frames.
+ */
+#ifndef LIMPET_CHAN_H
+#define LIMPET_CHAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "ring.h"
+
+#define CHAN_KIND_TCP	1	/* connect to the target "host:port" */
+#define CHAN_KIND_AGENT	2	/* the ssh agent of the other end */
+
+/* CHAN_CLOSE reasons. */
+#define CHAN_R_DONE	0	/* both ways ended, nothing owed */
+#define CHAN_R_REFUSED	1	/* the target could not be reached */
+#define CHAN_R_RESET	2	/* a connection was reset or failed */
+#define CHAN_R_UNKNOWN	3	/* no such channel (here any more) */
+#define CHAN_R_NOAGENT	4	/* no agent to relay to */
+#define CHAN_R_LIMIT	5	/* too many channels */
+#define CHAN_R_GONE	6	/* the session changed hands */
+#define CHAN_R_GONE_ALL	7	/* local only: every channel goes */
+
+#define CHAN_WINDOW	(256 * 1024)	/* receive window per channel */
+#define CHAN_CHUNK	(16 * 1024)	/* payload of one CHAN_DATA */
+#define CHAN_MAX	64		/* channels at once, per end */
+/* Channel data sent and not yet acknowledged, all channels together. */
+#define CHAN_INFLIGHT_MAX (512 * 1024)
+#define CHAN_TARGET_MAX	1024
+#define CHAN_ID_DAEMON	0x80000000u	/* ids the daemon opens */
+/* Offsets past this are refused: they would wrap once counted on. */
+#define CHAN_OFFSET_MAX	(UINT64_C(1) << 62)
+
+struct chan {
+	uint32_t	 id;
+	uint8_t		 kind;
+	char		*target;
+	int		 mine;		/* opened by this end */
+	int		 confirmed;	/* the peer acknowledged the open */
+	int		 open_sent;	/* OPEN queued on this link */
+	int		 synced;	/* the peer's ACK came on this link */
+
+	/* This end -> the peer. */
+	struct ring	 tx;		/* read locally, not yet acknowledged */
+	uint64_t	 tx_sent;	/* next offset to send */
+	uint64_t	 tx_limit;	/* the peer's window */
+	int		 tx_eof;	/* the local side ended at tx.end */
+	int		 eof_sent;
+	int		 eof_acked;
+
+	/* The peer -> this end. */
+	struct buf	 rx;		/* received, not yet written locally */
+	uint64_t	 rx_have;	/* received in total */
+	int		 rx_eof;	/* the peer ended at rx_end */
+	uint64_t	 rx_end;
+	uint64_t	 ack_sent;	/* last have we acknowledged */
+	uint64_t	 limit_sent;	/* last limit we gave */
+	int		 ack_due;
+	int		 peer_gone;	/* the peer finished it: write, end */
+
+	/* The owner's (fwd.c): the local socket and its state. */
+	int		 fd;
+	int		 connecting;
+	int		 shut_wr;	/* EOF passed on locally */
+	int		 spec;		/* which forward it came from, or -1 */
+	uint64_t	 born;
+};
+
+/* What the owner of a channel set is told. */
+struct chan_ops {
+	/* The peer opened ch: 0 to accept, else a CHAN_R_ reason. */
+	int	(*open)(void *, struct chan *);
+	/* ch is about to be freed (closed, reset, finished). */
+	void	(*gone)(void *, struct chan *, uint32_t);
+};
+
+struct chan_set {
+	struct chan		*ch[CHAN_MAX];
+	int			 n;
+	int			 rr;		/* round-robin start */
+	uint32_t		 next_id;
+	uint32_t		 id_bit;	/* CHAN_ID_DAEMON or 0 */
+	uint32_t		 peer_max;	/* highest id the peer opened */
+	const struct chan_ops	*ops;
+	void			*arg;
+	uint32_t		 owed[CHAN_MAX];	/* CLOSEs to send */
+	uint32_t		 owed_why[CHAN_MAX];
+	int			 nowed;
+};
+
+void		 chan_set_init(struct chan_set *, uint32_t,
+		    const struct chan_ops *, void *);
+void		 chan_set_free(struct chan_set *);
+struct chan	*chan_find(struct chan_set *, uint32_t);
+struct chan	*chan_open(struct chan_set *, uint8_t, const char *);
+void		 chan_reset(struct chan_set *, struct chan *, uint32_t);
+void		 chan_reset_all(struct chan_set *, uint32_t);
+void		 chan_resume(struct chan_set *);
+int		 chan_frame(struct chan_set *, uint8_t, const uint8_t *,
+		    size_t);
+size_t		 chan_pump(struct chan_set *, struct buf *, size_t);
+size_t		 chan_tx_room(const struct chan *);
+int		 chan_local_data(struct chan *, const void *, size_t);
+void		 chan_local_eof(struct chan *);
+void		 chan_written(struct chan *, size_t);
+int		 chan_rx_done(const struct chan *);
+void		 chan_sweep(struct chan_set *);
+const char	*chan_reason(uint32_t);
+
+#endif

@@ -1,0 +1,546 @@
+/*
+ * The client's end of forwarding.  limpet serves -L, -R, -D and -A itself
+ * (and their ssh config keywords, read with ssh -G), as channels inside
+ * the session's link, so that they survive reconnects: they are taken out
+ * of the options given to each short-lived ssh, which also gets
+ * ClearAllForwardings=yes and -a so that nothing is set up twice.  -L and
+ * -D listeners are opened once, before the first connection, and live as
+ * long as the client; each connection accepted becomes a channel that the
+ * daemon connects to the target (-D after SOCKS, client-socks.c).  -R
+ * listeners are asked of the daemon after every WELCOME; their channels,
+ * and agent channels, are opened by the daemon and connected here to the
+ * -R target or this machine's SSH_AUTH_SOCK.
+ */
+#include <sys/types.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "client-fwd.h"
+#include "client-int.h"
+#include "clock.h"
+#include "cmdline.h"
+#include "err.h"
+#include "log.h"
+#include "proc.h"
+#include "xmalloc.h"
+
+/*
+ * The daemon opened a TCP channel: a connection to one of our -R
+ * listeners on the server, to be connected to that forward's target here
+ * (and nowhere else).
+ */
+static int
+cfwd_open_r(struct cfwd *f, struct chan *ch)
+{
+	int	i, fd, r;
+
+	for (i = 0; i < f->w.nspec; i++) {
+		if (f->w.spec[i].type == 'R' &&
+		    strcmp(f->w.spec[i].target, ch->target) == 0)
+			break;
+	}
+	if (i == f->w.nspec)
+		return CHAN_R_REFUSED;
+	if ((r = fwd_connect(ch->target, &fd)) < 0)
+		return CHAN_R_REFUSED;
+	ch->fd = fd;
+	ch->connecting = r == 1;
+	ch->spec = i;
+	f->w.spec[i].conns++;
+	return 0;
+}
+
+/* The daemon opened ch: an agent connection, relayed to ours. */
+static int
+cfwd_open(void *arg, struct chan *ch)
+{
+	struct cfwd	*f = arg;
+	const char	*sock = getenv("SSH_AUTH_SOCK");
+	int		 fd, r;
+
+	if (ch->kind == CHAN_KIND_TCP)
+		return cfwd_open_r(f, ch);
+	if (ch->kind != CHAN_KIND_AGENT)
+		return CHAN_R_REFUSED;
+	if (!f->agent || sock == NULL || *sock != '/')
+		return CHAN_R_NOAGENT;
+	if ((r = fwd_connect(sock, &fd)) < 0)
+		return CHAN_R_NOAGENT;
+	ch->fd = fd;
+	ch->connecting = r == 1;
+	return 0;
+}
+
+/* A channel ends: close its socket. */
+static void
+cfwd_gone(void *arg, struct chan *ch, uint32_t why)
+{
+	(void)arg;
+	debug_f("channel %u ends: %s", ch->id, chan_reason(why));
+	fwd_close_fd(ch);
+}
+
+static const struct chan_ops cfwd_ops = { cfwd_open, cfwd_gone };
+
+/* An empty forwarding state. */
+struct cfwd *
+cfwd_new(void)
+{
+	struct cfwd	*f = xcalloc(1, sizeof *f);
+
+	fwd_init(&f->w, 0, &cfwd_ops, f);
+	return f;
+}
+
+/* Close every listener and channel. */
+void
+cfwd_free(struct cfwd *f)
+{
+	int	i;
+
+	if (f == NULL)
+		return;
+	fwd_free(&f->w);
+	for (i = 0; i < f->nsocks; i++)
+		close(f->socks[i].fd);
+	for (i = 0; i < f->nopts; i++)
+		free(f->opts[i]);
+	free(f->opts);
+	free(f);
+}
+
+/* Record one -L/-R/-D argument. */
+static int
+cfwd_add_spec(struct cfwd *f, int type, const char *arg, char *err,
+    size_t errlen)
+{
+	if (f->w.nspec == FWD_MAX_SPECS) {
+		snprintf(err, errlen, "too many forwards (at most %d)",
+		    FWD_MAX_SPECS);
+		return ERR_USAGE;
+	}
+	if (fwd_parse(arg, type, &f->w.spec[f->w.nspec], err, errlen) != 0)
+		return ERR_USAGE;
+	f->w.nspec++;
+	return 0;
+}
+
+/* Note -o ExitOnForwardFailure=yes (either spelling of -o). */
+static void
+cfwd_note_o(struct cfwd *f, const char *v)
+{
+	static const char	key[] = "ExitOnForwardFailure";
+	size_t			n = sizeof key - 1;
+
+	if (strncasecmp(v, key, n) != 0)
+		return;
+	v += n;
+	v += strspn(v, " \t=");
+	f->exit_on_failure = strcasecmp(v, "yes") == 0;
+}
+
+/*
+ * Take one ssh option word (and its argument, the next word, if the
+ * letter needing it ends the word) apart: forwarding letters are kept
+ * here, the rest is passed on to ssh.  Returns the words used.
+ */
+static int
+cfwd_word(struct cfwd *f, char **v, int left, char *err, size_t errlen)
+{
+	const char	*a = v[0], *arg;
+	char		 keep[256];
+	size_t		 n = 1;
+	int		 k, used = 1;
+
+	if (a[0] != '-' || strlen(a) >= sizeof keep) {
+		f->opts[f->nopts++] = xstrdup(a);
+		return 1;
+	}
+	keep[0] = '-';
+	for (k = 1; a[k] != '\0'; k++) {
+		if (a[k] == 'A' || a[k] == 'a') {
+			f->agent = f->agent_cli = a[k] == 'A';
+			continue;
+		}
+		if (!cmdline_ssh_takes_arg(a[k])) {
+			keep[n++] = a[k];
+			continue;
+		}
+		arg = a[k + 1] != '\0' ? a + k + 1 : left > 1 ? v[1] : "";
+		if (a[k + 1] == '\0')
+			used = 2;
+		if (strchr("LRD", a[k]) != NULL) {
+			if (cfwd_add_spec(f, a[k], arg, err, errlen) != 0)
+				return -1;
+			break;
+		}
+		if (a[k] == 'o')
+			cfwd_note_o(f, arg);
+		memcpy(keep + n, a + k, strlen(a + k));
+		n += strlen(a + k);
+		break;
+	}
+	keep[n] = '\0';
+	if (n > 1)
+		f->opts[f->nopts++] = xstrdup(keep);
+	if (used == 2 && strchr("LRD", a[k]) == NULL)
+		f->opts[f->nopts++] = xstrdup(v[1]);
+	return used;
+}
+
+/*
+ * Split the user's ssh options: limpet serves -L and -A; each ssh gets
+ * the rest, after ClearAllForwardings=yes and -a (first, so that a
+ * forward in the user's ssh config is not set up by every ssh too).
+ */
+int
+cfwd_options(struct client *c, char *err, size_t errlen)
+{
+	struct cfwd	*f = c->fwd;
+	int		 i, u;
+
+	f->agent_cli = -1;
+	f->opts = xcalloc(c->ssh.nopts + 3, sizeof *f->opts);
+	f->opts[f->nopts++] = xstrdup("-oClearAllForwardings=yes");
+	f->opts[f->nopts++] = xstrdup("-a");
+	for (i = 0; i < c->ssh.nopts; i += u) {
+		if ((u = cfwd_word(f, c->ssh.opts + i, c->ssh.nopts - i, err,
+		    errlen)) < 0)
+			return ERR_USAGE;
+	}
+	c->ssh.opts = f->opts;
+	c->ssh.nopts = f->nopts;
+	return 0;
+}
+
+/* One line of ssh -G: a forward or a setting forwarding cares about. */
+static void
+cfwd_config_line(struct cfwd *f, char *line, int *cleared)
+{
+	static const char	*keys[] = { "localforward", "remoteforward",
+				    "dynamicforward" };
+	char			*v = strchr(line, ' '), *w, spec[1100], err[256];
+	int			 i;
+
+	if (v == NULL)
+		return;
+	*v++ = '\0';
+	if (strcmp(line, "clearallforwardings") == 0)
+		*cleared = strcmp(v, "yes") == 0;
+	else if (strcmp(line, "exitonforwardfailure") == 0)
+		f->exit_on_failure = strcmp(v, "yes") == 0;
+	else if (strcmp(line, "forwardagent") == 0 && f->agent_cli == -1)
+		f->agent = strcmp(v, "no") != 0;
+	for (i = 0; i < 3; i++) {
+		if (strcmp(line, keys[i]) != 0 || *cleared)
+			continue;
+		/* "listen target" becomes ssh's "listen:target". */
+		if ((w = strchr(v, ' ')) != NULL)
+			*w = ':';
+		snprintf(spec, sizeof spec, "%s", v);
+		if (cfwd_add_spec(f, "LRD"[i], spec, err, sizeof err) != 0)
+			fprintf(stderr, "limpet: ssh config: %s\n", err);
+	}
+}
+
+/*
+ * Forwards from the user's ssh configuration (LocalForward, RemoteForward,
+ * DynamicForward, ForwardAgent, ExitOnForwardFailure), as `ssh -G` reads
+ * it for this destination and these options.  Its ssh children do not set
+ * them up (ClearAllForwardings): limpet does.  Best effort: an ssh that
+ * cannot say leaves the command line's forwards alone.
+ */
+static void
+cfwd_config(struct client *c)
+{
+	static const int how[3] = { PROC_NULL, PROC_PIPE, PROC_NULL };
+	struct cfwd	*f = c->fwd;
+	struct proc	 pr;
+	char		**argv, buf[65536], *line, *nl;
+	size_t		 len = 0;
+	ssize_t		 n;
+	int		 i, k = 0, cleared = 0;
+
+	if (c->ssh.dest == NULL)
+		return;
+	argv = xcalloc(f->nopts + 4, sizeof *argv);
+	argv[k++] = (char *)c->ssh.prog;
+	argv[k++] = (char *)"-G";
+	for (i = 2; i < f->nopts; i++)	/* not ClearAllForwardings, -a */
+		argv[k++] = f->opts[i];
+	argv[k++] = (char *)c->ssh.dest;
+	proc_init(&pr);
+	if (proc_spawn(&pr, argv, how, 0) != 0) {
+		free(argv);
+		return;
+	}
+	free(argv);
+	while (len < sizeof buf - 1 &&
+	    (n = read(pr.fd[1], buf + len, sizeof buf - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	if (proc_wait(&pr, 5000) != 1) {
+		proc_stop(&pr, 500);
+		return;
+	}
+	proc_close(&pr);
+	if (pr.status != 0)
+		return;
+	for (line = buf; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+		*nl = '\0';
+		cfwd_config_line(f, line, &cleared);
+	}
+}
+
+/*
+ * Open the -L and -D listeners.  One that cannot listen says so in one
+ * line; with ExitOnForwardFailure that ends limpet (255), as with ssh.
+ */
+int
+cfwd_listen(struct client *c)
+{
+	struct cfwd	*f = c->fwd;
+	char		 err[512];
+	int		 i, failed = 0;
+
+	cfwd_config(c);
+	for (i = 0; i < f->w.nspec; i++) {
+		if (f->w.spec[i].type == 'R')
+			continue;	/* the daemon listens */
+		if (fwd_listen(&f->w.spec[i], err, sizeof err) != 0)
+			failed = 1;
+		if (err[0] != '\0')
+			fprintf(stderr, "limpet: %s\n", err);
+	}
+	if (failed && f->exit_on_failure) {
+		fprintf(stderr, "limpet: exiting: a forward failed and "
+		    "ExitOnForwardFailure is set\n");
+		return 255;
+	}
+	return 0;
+}
+
+/* HELLO flags forwarding adds. */
+uint8_t
+cfwd_hello_flags(const struct client *c)
+{
+	return c->fwd->agent && getenv("SSH_AUTH_SOCK") != NULL ?
+	    HELLO_AGENT : 0;
+}
+
+/*
+ * WELCOME arrived: channel frames may flow if the daemon knows them; on
+ * a reconnect to the same session every channel resumes.
+ */
+void
+cfwd_welcome(struct client *c, uint32_t version, int resumed)
+{
+	struct cfwd	*f = c->fwd;
+
+	f->version = version;
+	f->listen_due = 1;
+	if (resumed)
+		chan_resume(&f->w.set);
+}
+
+/* Ask the daemon for the -R listeners (again: it keeps those it has). */
+static void
+cfwd_ask_listen(struct client *c)
+{
+	struct cfwd	*f = c->fwd;
+	struct fwd_spec	*s;
+	size_t		 mark;
+	int		 i;
+
+	for (i = 0; i < f->w.nspec; i++) {
+		s = &f->w.spec[i];
+		if (s->type != 'R')
+			continue;
+		if (frame_begin(&c->tx, MSG_FWD_LISTEN, &mark) != 0)
+			return;
+		if (buf_put_u32(&c->tx, (uint32_t)i) != 0 ||
+		    buf_put_str(&c->tx, s->bind != NULL ? s->bind : "") != 0 ||
+		    buf_put_str(&c->tx, s->port) != 0 ||
+		    buf_put_str(&c->tx, s->target) != 0) {
+			frame_abort(&c->tx, mark, ERR_FULL);
+			return;
+		}
+		frame_end(&c->tx, mark);
+	}
+	f->listen_due = 0;
+}
+
+/* FWD_RESULT: an -R listener that failed is reported once. */
+static int
+cfwd_result(struct client *c, const struct frame *fr)
+{
+	struct cfwd	*f = c->fwd;
+	struct cur	 cu;
+	uint32_t	 n, err;
+	char		*msg, safe[600];
+
+	cur_init(&cu, fr->p, fr->len);
+	if (cur_get_u32(&cu, &n) != 0 || cur_get_u32(&cu, &err) != 0 ||
+	    cur_get_str(&cu, &msg, PROTO_MAX_STR) != 0)
+		return ERR_FORMAT;
+	if (!cur_end(&cu) || n >= (uint32_t)f->w.nspec) {
+		free(msg);
+		return ERR_FORMAT;
+	}
+	if (err != 0 && !f->told[n]) {
+		f->told[n] = 1;
+		out_safe(safe, sizeof safe, msg);
+		if (f->exit_on_failure)
+			client_finish_msg(c, 255, "-R %s: %s (and "
+			    "ExitOnForwardFailure is set)", f->w.spec[n].text,
+			    safe);
+		else
+			client_local(c, "\r\n[limpet: -R %s: %s]\r\n",
+			    f->w.spec[n].text, safe);
+	}
+	free(msg);
+	return 0;
+}
+
+/* A channel frame from the daemon; <0: a protocol error. */
+int
+cfwd_frame(struct client *c, const struct frame *fr)
+{
+	if (c->fwd->version < PROTO_V_CHAN)
+		return ERR_FORMAT;
+	if (fr->type == MSG_FWD_RESULT)
+		return cfwd_result(c, fr);
+	return chan_frame(&c->fwd->w.set, fr->type, fr->p, fr->len);
+}
+
+/*
+ * Queue channel frames behind the terminal's: channel data only while
+ * the queue to ssh is short.
+ */
+void
+cfwd_pump(struct client *c)
+{
+	struct cfwd	*f = c->fwd;
+
+	chan_sweep(&f->w.set);
+	if (c->state != ST_UP || f->version < PROTO_V_CHAN)
+		return;
+	if (f->listen_due)
+		cfwd_ask_listen(c);
+	/*
+	 * Forwarded data wants an answer as typed input does: a PING makes
+	 * a link that died under a transfer known within --dead.
+	 */
+	if (chan_pump(&f->w.set, &c->tx, FWD_QUEUE_MAX) > 0)
+		client_ping(c, clock_ms());
+}
+
+/* Add the listeners and channel sockets to the poll set at pfd[n]. */
+int
+cfwd_poll(struct client *c, struct pollfd *pfd, int n)
+{
+	struct cfwd	*f = c->fwd;
+	int		 i;
+
+	f->base = n;
+	n += fwd_poll_fill(&f->w, pfd + n, 0);
+	for (i = 0; i < f->nsocks; i++)
+		pfd[n++] = (struct pollfd){ f->socks[i].fd, POLLIN, 0 };
+	f->nsocks_polled = f->nsocks;
+	return n;
+}
+
+/* A -L listener has a connection: it becomes a channel. */
+static void
+cfwd_accept(struct cfwd *f, int spec, int lfd)
+{
+	struct chan	*ch;
+	int		 fd;
+
+	if ((fd = fwd_accept(lfd)) == -1)
+		return;
+	if ((ch = chan_open(&f->w.set, CHAN_KIND_TCP,
+	    f->w.spec[spec].target)) == NULL) {
+		close(fd);
+		return;
+	}
+	ch->fd = fd;
+	ch->spec = spec;
+	f->w.spec[spec].conns++;
+}
+
+/* Handle what poll() said about the forwarding entries. */
+void
+cfwd_ready(struct client *c, struct pollfd *pfd)
+{
+	struct cfwd	*f = c->fwd;
+	struct pollfd	*q = pfd + f->base;
+	struct chan	*ch;
+	uint64_t	 now = clock_ms();
+	int		 i, k;
+
+	/* Pending SOCKS connections first: accepting may add some. */
+	for (i = f->nsocks_polled - 1; i >= 0; i--) {
+		k = f->w.nslot + i;
+		if (i < f->nsocks && f->socks[i].fd == q[k].fd &&
+		    (q[k].revents != 0 || now >= f->socks[i].deadline))
+			csocks_read(f, i, now);
+	}
+	for (i = 0; i < f->w.nslot; i++) {
+		if (q[i].revents == 0)
+			continue;
+		if (f->w.slot[i].what == FWD_SLOT_LISTEN &&
+		    f->w.spec[f->w.slot[i].spec].type == 'D')
+			csocks_accept(f, f->w.slot[i].spec, q[i].fd, now);
+		else if (f->w.slot[i].what == FWD_SLOT_LISTEN)
+			cfwd_accept(f, f->w.slot[i].spec, q[i].fd);
+		else if (f->w.slot[i].what == FWD_SLOT_CHAN &&
+		    (ch = chan_find(&f->w.set, f->w.slot[i].id)) != NULL &&
+		    ch->fd == q[i].fd)
+			fwd_chan_io(&f->w, ch, q[i].revents);
+	}
+}
+
+/* ~#: the forwards, then each open connection with its bytes each way. */
+void
+cfwd_list(struct client *c)
+{
+	struct cfwd	*f = c->fwd;
+	struct fwd_spec	*s;
+	struct chan	*ch;
+	char		 safe[CHAN_TARGET_MAX + 1], what[CHAN_TARGET_MAX + 32];
+	int		 i;
+
+	client_local(c, "\r\nlimpet forwards:\r\n");
+	if (f->w.nspec == 0 && !f->agent)
+		client_local(c, "  none\r\n");
+	for (i = 0; i < f->w.nspec; i++) {
+		s = &f->w.spec[i];
+		client_local(c, "  -%c %s  (%llu connection%s)\r\n", s->type,
+		    s->text, (unsigned long long)s->conns,
+		    s->conns == 1 ? "" : "s");
+	}
+	if (f->agent)
+		client_local(c, "  -A  agent %s\r\n",
+		    getenv("SSH_AUTH_SOCK") != NULL ? "relayed" :
+		    "not relayed: SSH_AUTH_SOCK is not set");
+	for (i = 0; i < f->w.set.n; i++) {
+		ch = f->w.set.ch[i];
+		out_safe(safe, sizeof safe, ch->target);
+		if (ch->kind == CHAN_KIND_AGENT)
+			snprintf(what, sizeof what, "-A agent");
+		else if (ch->spec >= 0 && ch->spec < f->w.nspec)
+			snprintf(what, sizeof what, "-%c to %s",
+			    f->w.spec[ch->spec].type, safe);
+		else
+			snprintf(what, sizeof what, "to %s", safe);
+		client_local(c, "  connection %u, %s: sent %llu, received "
+		    "%llu bytes\r\n", ch->id & ~CHAN_ID_DAEMON, what,
+		    (unsigned long long)ch->tx.end,
+		    (unsigned long long)ch->rx_have);
+	}
+}

@@ -1,0 +1,160 @@
+/*
+ * -D: a SOCKS5 server on the client's side, as ssh's dynamic forwarding.
+ * Each connection to a -D listener first speaks SOCKS5 (no
+ * authentication, CONNECT only, IPv4, IPv6 or a name, which the server
+ * resolves: curl --socks5-hostname); then it becomes a channel like an
+ * -L connection, whose target the daemon connects to.  The answer is
+ * sent at once: a target the server cannot reach closes the connection.
+ * A connection that has not finished its request within CSOCKS_MS, or the
+ * oldest one when CSOCKS_MAX are pending, is closed.
+ */
+#include <sys/types.h>
+
+#include <arpa/inet.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client-fwd.h"
+#include "xmalloc.h"
+
+/* Forget pending connection i, closing it unless it was handed on. */
+static void
+csocks_drop(struct cfwd *f, int i, int close_fd)
+{
+	if (close_fd)
+		close(f->socks[i].fd);
+	f->socks[i] = f->socks[--f->nsocks];
+}
+
+/* A -D listener has a connection: it starts with SOCKS. */
+void
+csocks_accept(struct cfwd *f, int spec, int lfd, uint64_t now)
+{
+	int	fd;
+
+	if ((fd = fwd_accept(lfd)) == -1)
+		return;
+	if (f->nsocks == CSOCKS_MAX)
+		csocks_drop(f, 0, 1);
+	memset(&f->socks[f->nsocks], 0, sizeof f->socks[0]);
+	f->socks[f->nsocks].fd = fd;
+	f->socks[f->nsocks].spec = spec;
+	f->socks[f->nsocks].deadline = now + CSOCKS_MS;
+	f->nsocks++;
+}
+
+/*
+ * The target of a whole CONNECT request in p (n bytes) into t; returns
+ * the request's length, 0 if more bytes are needed, -1 if it is bad.
+ */
+static int
+csocks_request(const uint8_t *p, size_t n, char *t, size_t tlen)
+{
+	char	host[INET6_ADDRSTRLEN];
+	size_t	need, hl;
+
+	if (n < 5)
+		return 0;
+	if (p[0] != 5 || p[1] != 1 || p[2] != 0)
+		return -1;
+	switch (p[3]) {
+	case 1:
+		need = 4 + 4 + 2;
+		break;
+	case 3:
+		need = 4 + 1 + p[4] + 2;
+		break;
+	case 4:
+		need = 4 + 16 + 2;
+		break;
+	default:
+		return -1;
+	}
+	if (n < need)
+		return 0;
+	if (p[3] == 1)
+		inet_ntop(AF_INET, p + 4, host, sizeof host);
+	else if (p[3] == 4)
+		inet_ntop(AF_INET6, p + 4, host, sizeof host);
+	if (p[3] == 3) {
+		hl = p[4];
+		if (hl == 0 || memchr(p + 5, '\0', hl) != NULL ||
+		    memchr(p + 5, ':', hl) != NULL)
+			return -1;
+		snprintf(t, tlen, "%.*s:%u", (int)hl, (const char *)p + 5,
+		    (unsigned)(p[need - 2] << 8 | p[need - 1]));
+	} else
+		snprintf(t, tlen, p[3] == 4 ? "[%s]:%u" : "%s:%u", host,
+		    (unsigned)(p[need - 2] << 8 | p[need - 1]));
+	return (int)need;
+}
+
+/*
+ * Move pending connection i on as far as its bytes allow: the greeting,
+ * then the request, then it becomes a channel.  Returns 1 if i is gone
+ * from the list.
+ */
+static int
+csocks_advance(struct cfwd *f, int i)
+{
+	static const uint8_t	 ok[] = { 5, 0, 0, 1, 0, 0, 0, 0, 0, 0 };
+	static const uint8_t	 noauth[] = { 5, 0 };
+	struct csocks		*s = &f->socks[i];
+	struct chan		*ch;
+	char			 target[300];
+	size_t			 need;
+	int			 r;
+
+	if (!s->greeted) {
+		if (s->len < 2 || s->len < 2 + (size_t)s->in[1])
+			return 0;
+		need = 2 + s->in[1];
+		if (s->in[0] != 5 || memchr(s->in + 2, 0, s->in[1]) == NULL ||
+		    write(s->fd, noauth, sizeof noauth) != sizeof noauth) {
+			csocks_drop(f, i, 1);
+			return 1;
+		}
+		memmove(s->in, s->in + need, s->len - need);
+		s->len -= need;
+		s->greeted = 1;
+	}
+	if ((r = csocks_request(s->in, s->len, target, sizeof target)) == 0)
+		return 0;
+	if (r < 0 || (ch = chan_open(&f->w.set, CHAN_KIND_TCP,
+	    target)) == NULL || write(s->fd, ok, sizeof ok) != sizeof ok) {
+		csocks_drop(f, i, 1);
+		return 1;
+	}
+	ch->fd = s->fd;
+	ch->spec = s->spec;
+	f->w.spec[s->spec].conns++;
+	if (s->len > (size_t)r)
+		chan_local_data(ch, s->in + r, s->len - (size_t)r);
+	csocks_drop(f, i, 0);
+	return 1;
+}
+
+/* Read pending connection i; returns 1 if it is gone from the list. */
+int
+csocks_read(struct cfwd *f, int i, uint64_t now)
+{
+	struct csocks	*s = &f->socks[i];
+	ssize_t		 n;
+
+	if (now >= s->deadline) {
+		csocks_drop(f, i, 1);
+		return 1;
+	}
+	n = read(s->fd, s->in + s->len, sizeof s->in - s->len);
+	if (n <= 0) {
+		if (n == 0 || s->len == sizeof s->in) {
+			csocks_drop(f, i, 1);
+			return 1;
+		}
+		return 0;
+	}
+	s->len += (size_t)n;
+	return csocks_advance(f, i);
+}

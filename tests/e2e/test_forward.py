@@ -1,0 +1,600 @@
+"""End-to-end tests of limpet's own forwarding (-L, -A), driven as a user
+would: a real client in a PTY, a real sshd on loopback, real sockets on
+both ends, and cuts made by killing the ssh process.
+"""
+
+import hashlib
+import os
+import signal
+import socket
+import stat
+import subprocess
+import threading
+import time
+
+import pexpect
+import pytest
+
+import sshlab
+from test_session import (kill_ssh, ssh_pids, start, wait_for, ended,
+                          session_id, ls_until)
+
+MB = 1 << 20
+
+
+class Target:
+    """A TCP server on loopback that counts its connections; each one is
+    handed to handler(conn) in a thread."""
+
+    def __init__(self, handler):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.handler = handler
+        self.conns = 0
+        self.done = threading.Event()
+        self.errors = []
+        self.t = threading.Thread(target=self._serve, daemon=True)
+        self.t.start()
+
+    def _serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns += 1
+            threading.Thread(target=self._one, args=(c,),
+                             daemon=True).start()
+
+    def _one(self, c):
+        try:
+            self.handler(c)
+        except Exception as e:  # reported by the test
+            self.errors.append(repr(e))
+        finally:
+            c.close()
+
+    def close(self):
+        self.sock.close()
+
+
+def pump(sock, chunks, gate, result):
+    """Send chunks (waiting for gate(i) before chunk i), then EOF, while
+    reading everything the other side sends until its EOF."""
+    h = hashlib.sha256()
+    result["got"] = 0
+
+    def reader():
+        while True:
+            b = sock.recv(1 << 16)
+            if not b:
+                return
+            result["got"] += len(b)
+            h.update(b)
+
+    t = threading.Thread(target=reader, daemon=True)
+    t.start()
+    for i, c in enumerate(chunks):
+        gate(i)
+        sock.sendall(c)
+    sock.shutdown(socket.SHUT_WR)
+    t.join(120)
+    result["sha"] = h.hexdigest()
+    result["len"] = result["got"]
+
+
+def chunks_of(seed, n, size):
+    """n chunks of size pseudo-random bytes, and their sha256."""
+    h = hashlib.sha256()
+    out = []
+    block = hashlib.sha256(seed).digest() * (size // 32)
+    for i in range(n):
+        c = bytes([i]) + block[1:]
+        out.append(c)
+        h.update(c)
+    return out, h.hexdigest()
+
+
+def start_l(spawn, lab, spec, **kw):
+    return start(spawn, lab, args=("-L", spec), **kw)
+
+
+def listening(port):
+    """True if something listens on TCP port (IPv4 or IPv6)."""
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path) as f:
+                for line in f.readlines()[1:]:
+                    w = line.split()
+                    if w[3] == "0A" and int(w[1].split(":")[1], 16) == port:
+                        return True
+        except OSError:
+            pass
+    return False
+
+
+@pytest.mark.parametrize("how", ["-L", "-R"])
+def test_forward_survives_ten_kills(spawn, lab, how):
+    """20 MB each way through one -L (or -R) connection while ssh is
+    killed 10 times: byte-exact, and the same connection on both ends
+    throughout."""
+    up, up_sha = chunks_of(b"up", 10, 2 * MB)
+    down, down_sha = chunks_of(b"down", 10, 2 * MB)
+    kills = [0]
+    server_res = {}
+
+    def gate(i):
+        # Chunk i goes out only after i cuts: the transfer spans them.
+        wait_for(lambda: kills[0] >= i, timeout=60, what="cut %d" % i)
+
+    tgt = Target(lambda c: pump(c, down, gate, server_res))
+    lport = sshlab.free_port()
+    p = start(spawn, lab, opts=(how, "%d:127.0.0.1:%d" % (lport, tgt.port)),
+              timeout=30)
+    wait_for(lambda: listening(lport), what="the listener")
+    s = socket.create_connection(("127.0.0.1", lport), timeout=60)
+    client_res = {}
+    t = threading.Thread(target=pump, args=(s, up, gate, client_res),
+                         daemon=True)
+    t.start()
+    wait_for(lambda: tgt.conns == 1, what="the target's connection")
+    in_flight = [0]
+    for i in range(10):
+        # Cut while chunk i is under way; chunk i+1 is then released, and
+        # chunk i arriving whole both ways says the link is back.
+        time.sleep(0.02)
+        released = (i + 1) * 2 * MB
+        if (client_res.get("got", 0) < released or
+                server_res.get("got", 0) < released):
+            in_flight[0] += 1
+        assert kill_ssh(p) >= 1
+        kills[0] += 1
+        wait_for(lambda: client_res.get("got", 0) >= (i + 1) * 2 * MB and
+                 server_res.get("got", 0) >= (i + 1) * 2 * MB,
+                 timeout=30, what="chunk %d through after cut %d" %
+                 (i, i + 1))
+    t.join(120)
+    wait_for(lambda: "sha" in server_res, timeout=60, what="server done")
+    s.close()
+    assert not tgt.errors, tgt.errors
+    assert tgt.conns == 1, "the target saw %d connections" % tgt.conns
+    assert in_flight[0] >= 5, "data was in flight at %d cuts" % in_flight[0]
+    assert client_res["len"] == 20 * MB
+    assert client_res["sha"] == down_sha
+    assert server_res["len"] == 20 * MB
+    assert server_res["sha"] == up_sha
+    tgt.close()
+    p.sendline("exit")
+    assert ended(p) == 0
+
+
+def test_local_forward_binds_loopback_and_says_why_it_cannot(spawn, lab,
+                                                             run):
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    port = busy.getsockname()[1]
+    busy6 = None
+    try:
+        busy6 = socket.socket(socket.AF_INET6)
+        busy6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        busy6.bind(("::1", port))
+        busy6.listen(1)
+    except OSError:
+        busy6 = None    # no IPv6 loopback here
+    # Taken: one line saying so, and the session still starts.
+    p = spawn(lab.limpet_cmd(opts=("-L", "%d:127.0.0.1:9" % port)))
+    p.expect(r"limpet: cannot listen on (127.0.0.1|\[::1\]):%d for -L "
+             r"%d:127.0.0.1:9: [^\r\n]+\r\n" % (port, port))
+    p.sendline("echo rea''dy-$((40+2))")
+    p.expect("ready-42")
+    p.sendline("exit")
+    p.expect(pexpect.EOF)
+    p.close()
+    # With ExitOnForwardFailure it ends limpet, as with ssh.
+    p = spawn(lab.limpet_cmd(opts=("-o", "ExitOnForwardFailure=yes",
+                                   "-L", "%d:127.0.0.1:9" % port)))
+    p.expect("cannot listen on .*:%d for -L" % port)
+    assert ended(p) == 255
+    busy.close()
+    if busy6 is not None:
+        busy6.close()
+    # Loopback by default: not reachable on another local address.
+    tgt = Target(lambda c: c.sendall(b"hello\n"))
+    lport = sshlab.free_port()
+    p = start(spawn, lab, opts=("-L", "%d:127.0.0.1:%d" % (lport,
+                                                          tgt.port)))
+    with socket.create_connection(("127.0.0.1", lport), timeout=10) as s:
+        assert s.makefile("rb").readline() == b"hello\n"
+    for addr in other_addresses():
+        try:
+            socket.create_connection((addr, lport), timeout=2).close()
+            raise AssertionError("listening on %s" % addr)
+        except OSError:
+            pass
+    tgt.close()
+    p.sendline("exit")
+    assert ended(p) == 0
+
+
+def other_addresses():
+    """Local non-loopback IPv4 addresses (may be none)."""
+    out = []
+    try:
+        import subprocess
+        r = subprocess.run(["hostname", "-I"], capture_output=True,
+                           text=True, timeout=5)
+        out = [a for a in r.stdout.split() if ":" not in a and
+               not a.startswith("127.")]
+    except Exception:
+        pass
+    return out
+
+
+def make_agent(run, name, extra=None):
+    """An ssh-agent holding one new key commented key-NAME (and the key
+    file extra); returns its socket and process (the test stops it)."""
+    sock = os.path.join(run.workdir, name + ".agent")
+    key = os.path.join(run.workdir, name + "_key")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
+                    "key-" + name, "-f", key], check=True,
+                   stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(["ssh-agent", "-D", "-a", sock],
+                            stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    wait_for(lambda: os.path.exists(sock), what="ssh-agent's socket")
+    for k in [key] + ([extra] if extra else []):
+        subprocess.run(["ssh-add", k], check=True, capture_output=True,
+                       env=dict(os.environ, SSH_AUTH_SOCK=sock))
+    return sock, proc
+
+
+def agent_list(p, want):
+    """Run ssh-add -l in the session; expect key want and status 0."""
+    p.sendline("ssh-add -l; echo r''c=$?")
+    p.expect(r"rc=(\d+)")
+    seen = p.before
+    assert p.match.group(1) == "0", seen
+    assert want in seen, seen
+    return seen
+
+
+def test_agent_is_stable_and_follows_the_client(spawn, lab, run):
+    """-A: SSH_AUTH_SOCK is the session's own socket; it works after
+    reconnects, switches to the agent of a client that attaches, fails at
+    once with no client, and is closed to other users."""
+    sock1, a1 = make_agent(run, "one", extra=lab.user_key)
+    sock2, a2 = make_agent(run, "two")
+    try:
+        p = start(spawn, lab, opts=("-A",), env={"SSH_AUTH_SOCK": sock1})
+        p.sendline("echo au''th=[$SSH_AUTH_SOCK]")
+        p.expect(r"auth=\[(.*?)\]")
+        path = p.match.group(1)
+        assert os.path.dirname(path) == lab.sessions, path
+        assert stat.S_ISSOCK(os.stat(path).st_mode)
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(lab.sessions).st_mode) == 0o700
+        agent_list(p, "key-one")
+        for i in range(5):
+            assert kill_ssh(p) >= 1
+            p.sendline("echo ba''ck-%d" % i)
+            p.expect("back-%d" % i)
+        seen = agent_list(p, "key-one")
+        assert "key-two" not in seen
+        # A real login signed by the relayed agent (no key file).
+        p.sendline("ssh -F %s -o IdentityFile=none -o IdentitiesOnly=no "
+                   "%s echo sig''ned-$((2*3)); echo r''c=$?"
+                   % (lab.ssh_config, sshlab.HOST))
+        p.expect("signed-6")
+        p.expect("rc=0")
+        # Another user cannot reach it.
+        r = subprocess.run(["ssh-add", "-l"], user="nobody",
+                           capture_output=True, text=True, timeout=10,
+                           env={"SSH_AUTH_SOCK": path, "PATH": "/usr/bin"})
+        assert r.returncode != 0 and "key-" not in r.stdout, r
+        # Another client attaches with its own agent: that one is used.
+        sid = session_id(p)
+        q = spawn(lab.limpet_cmd(sub="attach", opts=("-A",), args=[sid]),
+                  env={"SSH_AUTH_SOCK": sock2})
+        p.expect("taken over by another client")
+        ended(p)
+        q.sendline("echo ready-$((6*7))")
+        q.expect("ready-42")
+        seen = agent_list(q, "key-two")
+        assert "key-one" not in seen
+        # No client attached: a request fails at once.
+        for pid in [q.pid] + ssh_pids(q.pid):
+            os.kill(pid, signal.SIGKILL)
+        q.close(force=True)
+        ls_until(spawn, lab, r"detached")
+        t0 = time.monotonic()
+        r = subprocess.run(["ssh-add", "-l"], capture_output=True,
+                           text=True, timeout=10,
+                           env=dict(os.environ, SSH_AUTH_SOCK=path))
+        took = time.monotonic() - t0
+        assert r.returncode != 0 and "key-" not in r.stdout, r
+        assert took < 1.0, "ssh-add took %.2f s" % took
+    finally:
+        for a in (a1, a2):
+            a.kill()
+            a.wait()
+
+
+def test_remote_listener_belongs_to_the_session(spawn, lab):
+    """An -R listener lives as long as the session, also with no client
+    attached; a connection made then waits for the next client."""
+    tgt = Target(lambda c: c.sendall(b"hi from the client side\n"))
+    rport = sshlab.free_port()
+    spec = "%d:127.0.0.1:%d" % (rport, tgt.port)
+    p = start(spawn, lab, opts=("-R", spec))
+    wait_for(lambda: listening(rport), what="the -R listener")
+    with socket.create_connection(("127.0.0.1", rport), timeout=10) as s:
+        assert s.makefile("rb").readline() == b"hi from the client side\n"
+    sid = session_id(p)
+    for pid in [p.pid] + ssh_pids(p.pid):
+        os.kill(pid, signal.SIGKILL)
+    p.close(force=True)
+    ls_until(spawn, lab, r"detached")
+    assert listening(rport)
+    # No client: the connection waits (bounded) for the next one.
+    s = socket.create_connection(("127.0.0.1", rport), timeout=20)
+    q = spawn(lab.limpet_cmd(sub="attach", opts=("-R", spec), args=[sid]))
+    assert s.makefile("rb").readline() == b"hi from the client side\n"
+    s.close()
+    assert tgt.conns == 2
+    q.sendline("exit")
+    assert ended(q) == 0
+    wait_for(lambda: not listening(rport), what="the listener to go")
+    tgt.close()
+
+
+def test_dynamic_forward_socks5(spawn, lab, run):
+    """-D: curl through limpet's SOCKS5 to an HTTP server on the server's
+    loopback, by name (the server resolves it)."""
+    root = os.path.join(run.workdir, "www")
+    os.mkdir(root)
+    body = os.urandom(300000)
+    with open(os.path.join(root, "f.bin"), "wb") as f:
+        f.write(body)
+    hport = sshlab.free_port()
+    http = subprocess.Popen(["/usr/bin/python3", "-m", "http.server",
+                             "--bind", "127.0.0.1", "--directory", root,
+                             str(hport)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: listening(hport), what="the HTTP server")
+        dport = sshlab.free_port()
+        p = start(spawn, lab, opts=("-D", "%d" % dport))
+        wait_for(lambda: listening(dport), what="the SOCKS listener")
+        out = os.path.join(run.workdir, "got.bin")
+        for i in range(2):
+            r = subprocess.run(["curl", "-sS", "--max-time", "20",
+                                "--socks5-hostname", "127.0.0.1:%d" % dport,
+                                "-o", out,
+                                "http://localhost:%d/f.bin" % hport],
+                               capture_output=True, text=True, timeout=30)
+            assert r.returncode == 0, r.stderr
+            with open(out, "rb") as f:
+                assert f.read() == body
+            if i == 0:
+                assert kill_ssh(p) >= 1   # and again after a cut
+        # A target nobody listens on: curl fails, limpet goes on.
+        r = subprocess.run(["curl", "-sS", "--max-time", "10",
+                            "--socks5-hostname", "127.0.0.1:%d" % dport,
+                            "http://127.0.0.1:%d/" % sshlab.free_port()],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode != 0
+        p.sendline("echo st''ill-$((1+1))")
+        p.expect("still-2")
+        p.sendline("exit")
+        assert ended(p) == 0
+    finally:
+        http.kill()
+        http.wait()
+
+
+def test_escape_lists_forwards_and_connections(spawn, lab):
+    """~# lists the forwards and each open connection with its bytes."""
+    def serve(c):
+        c.sendall(b"hello\n")
+        while c.recv(4096):
+            pass
+    tgt = Target(serve)
+    lport = sshlab.free_port()
+    spec = "%d:127.0.0.1:%d" % (lport, tgt.port)
+    p = start(spawn, lab, opts=("-L", spec))
+    s = socket.create_connection(("127.0.0.1", lport), timeout=10)
+    assert s.makefile("rb").readline() == b"hello\n"
+    s.sendall(b"12345")
+    time.sleep(0.3)
+    p.send("\r~#")
+    p.expect(r"-L %s  \(1 connection\)" % spec)
+    p.expect(r"connection \d+, -L to 127.0.0.1:%d: sent 5, received 6 "
+             r"bytes" % tgt.port)
+    s.close()
+    tgt.close()
+    p.sendline("exit")
+    assert ended(p) == 0
+
+
+def test_forwards_from_ssh_config(spawn, lab, run):
+    """LocalForward and ForwardAgent in the user's ssh config are served
+    by limpet; its ssh children get ClearAllForwardings=yes and -a."""
+    tgt = Target(lambda c: c.sendall(b"from config\n"))
+    lport = sshlab.free_port()
+    cfg = os.path.join(run.workdir, "ssh_config_fwd")
+    with open(lab.ssh_config) as f:
+        text = f.read()
+    with open(cfg, "w") as f:
+        f.write(text.replace(
+            "Host %s\n" % sshlab.HOST,
+            "Host %s\n  LocalForward %d 127.0.0.1:%d\n  ForwardAgent yes\n"
+            % (sshlab.HOST, lport, tgt.port), 1))
+    sock, agent = make_agent(run, "cfg")
+    try:
+        argv = lab.limpet_cmd()
+        argv[argv.index(lab.ssh_config)] = cfg
+        p = spawn(argv, env={"SSH_AUTH_SOCK": sock})
+        p.sendline("echo rea''dy-$((40+2))")
+        p.expect("ready-42")
+        with socket.create_connection(("127.0.0.1", lport), timeout=10) as s:
+            assert s.makefile("rb").readline() == b"from config\n"
+        agent_list(p, "key-cfg")
+        for pid in ssh_pids(p.pid):
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                words = f.read().split(b"\0")
+            assert b"-oClearAllForwardings=yes" in words
+            assert b"-a" in words
+        p.sendline("exit")
+        assert ended(p) == 0
+    finally:
+        agent.kill()
+        agent.wait()
+        tgt.close()
+
+
+def busy_port():
+    """A loopback port taken on 127.0.0.1 and (if there is one) ::1;
+    returns the port and the sockets to close."""
+    a = socket.socket()
+    a.bind(("127.0.0.1", 0))
+    a.listen(1)
+    port = a.getsockname()[1]
+    socks = [a]
+    try:
+        b = socket.socket(socket.AF_INET6)
+        b.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        b.bind(("::1", port))
+        b.listen(1)
+        socks.append(b)
+    except OSError:
+        pass
+    return port, socks
+
+
+def test_unix_socket_forward_and_remote_bind_failure(spawn, lab, run):
+    """-L from a Unix socket path; an -R that cannot listen says so in
+    the session, and ends limpet with ExitOnForwardFailure."""
+    tgt = Target(lambda c: c.sendall(b"via unix\n"))
+    path = os.path.join(run.workdir, "fwd.sock")
+    bport, busy = busy_port()
+    p = spawn(lab.limpet_cmd(opts=("-L", "%s:127.0.0.1:%d" % (path,
+                                                               tgt.port),
+                                   "-R", "%d:127.0.0.1:9" % bport)))
+    p.expect(r"-R %d:127.0.0.1:9: cannot listen" % bport)
+    wait_for(lambda: os.path.exists(path), what="the socket")
+    assert stat.S_IMODE(os.stat(path).st_mode) & 0o077 == 0
+    u = socket.socket(socket.AF_UNIX)
+    u.connect(path)
+    assert u.makefile("rb").readline() == b"via unix\n"
+    u.close()
+    p.sendline("exit")
+    assert ended(p) == 0
+    p = spawn(lab.limpet_cmd(opts=("-o", "ExitOnForwardFailure=yes",
+                                   "-R", "%d:127.0.0.1:9" % bport)))
+    p.expect("ExitOnForwardFailure")
+    assert ended(p) == 255
+    for b in busy:
+        b.close()
+    tgt.close()
+
+
+def test_typing_stays_fast_under_a_bulk_forward(spawn, lab):
+    """Keystrokes are echoed promptly while a forward moves bulk data
+    both ways (terminal traffic goes first)."""
+    stop = threading.Event()
+
+    def flood(c):
+        blob = b"x" * (1 << 16)
+        c.settimeout(30)
+        while not stop.is_set():
+            c.sendall(blob)
+
+    tgt = Target(flood)
+    lport = sshlab.free_port()
+    p = start(spawn, lab, opts=("-L", "%d:127.0.0.1:%d" % (lport, tgt.port)))
+    s = socket.create_connection(("127.0.0.1", lport), timeout=30)
+    got = [0]
+
+    def drain():
+        try:
+            while not stop.is_set():
+                b = s.recv(1 << 16)
+                if not b:
+                    return
+                got[0] += len(b)
+        except OSError:
+            pass
+
+    t = threading.Thread(target=drain, daemon=True)
+    t.start()
+    wait_for(lambda: got[0] > 4 * MB, what="the flood")
+    worst = 0.0
+    for i in range(10):
+        t0 = time.monotonic()
+        p.sendline("echo ti''ck-%d" % i)
+        p.expect("tick-%d" % i, timeout=10)
+        worst = max(worst, time.monotonic() - t0)
+    moved = got[0]
+    stop.set()
+    s.close()
+    tgt.close()
+    assert moved > 8 * MB
+    assert worst < 1.0, "an echo took %.2f s" % worst
+    p.sendline("exit")
+    assert ended(p) == 0
+
+
+def test_forward_survives_a_silent_link(spawn, lab):
+    """ssh stopped (the link goes silent, as in a blackhole) under a
+    forwarded transfer with no typing: the owed answer to forwarded data
+    makes the client notice within --dead and resume the connection."""
+    up, up_sha = chunks_of(b"su", 4, 2 * MB)
+    down, down_sha = chunks_of(b"sd", 4, 2 * MB)
+    cuts = [0]
+    server_res, client_res = {}, {}
+
+    def gate(i):
+        wait_for(lambda: cuts[0] >= i, timeout=60, what="cut %d" % i)
+
+    tgt = Target(lambda c: pump(c, down, gate, server_res))
+    lport = sshlab.free_port()
+    p = start(spawn, lab, opts=("--dead", "2", "-L",
+                                "%d:127.0.0.1:%d" % (lport, tgt.port)),
+              timeout=30)
+    s = socket.create_connection(("127.0.0.1", lport), timeout=60)
+    t = threading.Thread(target=pump, args=(s, up, gate, client_res),
+                         daemon=True)
+    t.start()
+    stopped = []
+    for i in range(3):
+        wait_for(lambda: client_res.get("got", 0) >= (i + 1) * 2 * MB and
+                 server_res.get("got", 0) >= (i + 1) * 2 * MB,
+                 timeout=30, what="chunk %d through" % i)
+        pids = ssh_pids(p.pid)
+        assert pids
+        for pid in pids:
+            os.kill(pid, signal.SIGSTOP)
+        stopped += pids
+        cuts[0] += 1    # the next chunk goes into the silent link
+        t0 = time.monotonic()
+        wait_for(lambda: [x for x in ssh_pids(p.pid) if x not in stopped],
+                 timeout=10, what="a new ssh")
+        assert time.monotonic() - t0 < 8
+    cuts[0] += 1
+    t.join(60)
+    wait_for(lambda: "sha" in server_res, timeout=30, what="server done")
+    s.close()
+    for pid in stopped:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except OSError:
+            pass
+    assert tgt.conns == 1
+    assert client_res["sha"] == down_sha and server_res["sha"] == up_sha
+    tgt.close()
+    p.sendline("exit")
+    assert ended(p) == 0

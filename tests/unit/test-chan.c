@@ -1,0 +1,516 @@
+/*
+ * Unit tests for src/chan.c: the channel state machine, without sockets.
+ * Two channel sets (a client's and a daemon's) talk through two buffers;
+ * a "cut" throws away what is in flight and both sides resume, as after
+ * a reconnect.  The streams must arrive byte-exact, in order, once.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "unit.h"
+
+#include "chan.h"
+#include "err.h"
+#include "frame.h"
+#include "proto.h"
+
+struct end {
+	struct chan_set	 set;
+	uint8_t		*got;		/* what the local side received */
+	size_t		 ngot;
+	int		 opened;
+	int		 gone;
+	uint32_t	 why;
+	int		 refuse;
+};
+
+/* The peer opened a channel: accept unless told to refuse. */
+static int
+end_open(void *arg, struct chan *ch)
+{
+	struct end	*e = arg;
+
+	(void)ch;
+	e->opened++;
+	return e->refuse ? CHAN_R_REFUSED : 0;
+}
+
+/* A channel went away. */
+static void
+end_gone(void *arg, struct chan *ch, uint32_t why)
+{
+	struct end	*e = arg;
+
+	(void)ch;
+	e->gone++;
+	e->why = why;
+}
+
+static const struct chan_ops end_ops = { end_open, end_gone };
+
+/* Set up both ends. */
+static void
+ends_init(struct end *a, struct end *b, size_t cap)
+{
+	memset(a, 0, sizeof *a);
+	memset(b, 0, sizeof *b);
+	chan_set_init(&a->set, 0, &end_ops, a);
+	chan_set_init(&b->set, CHAN_ID_DAEMON, &end_ops, b);
+	a->got = calloc(1, cap);
+	b->got = calloc(1, cap);
+}
+
+/* Free both ends. */
+static void
+ends_free(struct end *a, struct end *b)
+{
+	chan_set_free(&a->set);
+	chan_set_free(&b->set);
+	free(a->got);
+	free(b->got);
+}
+
+/* Hand every frame in b to set; returns the first error. */
+static int
+deliver(struct chan_set *s, struct buf *b)
+{
+	struct frame_dec	d;
+	struct frame		f;
+	size_t			off = 0, n;
+	int			r = 0;
+
+	frame_dec_init(&d);
+	while (r == 0 && off < buf_len(b)) {
+		n = buf_len(b) - off;
+		if (n > FRAME_HDR + FRAME_MAX_PAYLOAD)
+			n = FRAME_HDR + FRAME_MAX_PAYLOAD;
+		assert_int_equal(frame_dec_push(&d, buf_ptr(b) + off, n), 0);
+		off += n;
+		while (r == 0 && frame_dec_next(&d, &f) == 1)
+			r = chan_frame(s, f.type, f.p, f.len);
+	}
+	buf_reset(b);
+	frame_dec_free(&d);
+	return r;
+}
+
+/* The local side of e's first channel takes up to max bytes. */
+static void
+take(struct end *e, size_t max)
+{
+	struct chan	*ch;
+	size_t		 n;
+
+	if (e->set.n == 0)
+		return;
+	ch = e->set.ch[0];
+	n = buf_len(&ch->rx) < max ? buf_len(&ch->rx) : max;
+	memcpy(e->got + e->ngot, buf_ptr(&ch->rx), n);
+	e->ngot += n;
+	chan_written(ch, n);
+	if (chan_rx_done(ch))
+		ch->shut_wr = 1;
+}
+
+/* Fill a pattern. */
+static void
+pattern(uint8_t *p, size_t n, uint8_t seed)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (uint8_t)(i * 31 + seed + (i >> 9));
+}
+
+/* Feed e's channel from src, as its room allows. */
+static void
+feed(struct end *e, const uint8_t *src, size_t total, size_t *fed,
+    size_t step)
+{
+	struct chan	*ch;
+	size_t		 n;
+
+	if (e->set.n == 0 || *fed == total)
+		return;
+	ch = e->set.ch[0];
+	n = chan_tx_room(ch);
+	if (n > step)
+		n = step;
+	if (n > total - *fed)
+		n = total - *fed;
+	assert_int_equal(chan_local_data(ch, src + *fed, n), 0);
+	*fed += n;
+	if (*fed == total)
+		chan_local_eof(ch);
+}
+
+/*
+ * Move total bytes each way through one channel with random cuts: after
+ * a cut, what was in flight is lost and both sides resume.  Everything
+ * must arrive once, in order, and both channels end cleanly.
+ */
+static void
+transfer(uint64_t seed, size_t total, int cuts)
+{
+	struct end	 a, b;
+	struct buf	 ab, ba;
+	struct unit_rng	 rng;
+	uint8_t		*up = malloc(total), *down = malloc(total);
+	size_t		 fa = 0, fb = 0;
+	int		 turn = 0, want = cuts;
+
+	unit_rng_init(&rng, seed);
+	pattern(up, total, 1);
+	pattern(down, total, 2);
+	ends_init(&a, &b, total);
+	buf_init(&ab, 0);
+	buf_init(&ba, 0);
+	assert_non_null(chan_open(&a.set, CHAN_KIND_TCP, "h:1"));
+	while (a.set.n > 0 || b.set.n > 0) {
+		assert_true(++turn < 100000);
+		feed(&a, up, total, &fa, 1 + unit_rng_next(&rng) % 70000);
+		feed(&b, down, total, &fb, 1 + unit_rng_next(&rng) % 70000);
+		chan_pump(&a.set, &ab, 1 + unit_rng_next(&rng) % 100000);
+		chan_pump(&b.set, &ba, 1 + unit_rng_next(&rng) % 100000);
+		if (cuts > 0 && unit_rng_next(&rng) % 3 == 0) {
+			/* A cut: one direction may get through, not both. */
+			if (unit_rng_next(&rng) % 2)
+				buf_reset(&ab);
+			else
+				buf_reset(&ba);
+			assert_int_equal(deliver(&b.set, &ab), 0);
+			assert_int_equal(deliver(&a.set, &ba), 0);
+			chan_resume(&a.set);
+			chan_resume(&b.set);
+			cuts--;
+			continue;
+		}
+		assert_int_equal(deliver(&b.set, &ab), 0);
+		assert_int_equal(deliver(&a.set, &ba), 0);
+		/* Bounded queues, whatever the local sides do. */
+		if (b.set.n > 0)
+			assert_true(buf_len(&b.set.ch[0]->rx) <= CHAN_WINDOW);
+		take(&a, unit_rng_next(&rng) % 90000);
+		take(&b, unit_rng_next(&rng) % 90000);
+		chan_sweep(&a.set);
+		chan_sweep(&b.set);
+	}
+	assert_true(want == 0 || cuts < want);
+	assert_int_equal(b.opened, 1);
+	assert_int_equal(a.ngot, total);
+	assert_int_equal(b.ngot, total);
+	assert_memory_equal(a.got, down, total);
+	assert_memory_equal(b.got, up, total);
+	assert_int_equal(a.why, CHAN_R_DONE);
+	assert_int_equal(b.why, CHAN_R_DONE);
+	buf_free(&ab);
+	buf_free(&ba);
+	ends_free(&a, &b);
+	free(up);
+	free(down);
+}
+
+/* A clean transfer both ways, then a clean close on both ends. */
+static void
+test_transfer(void **state)
+{
+	(void)state;
+	transfer(1, 3 * CHAN_WINDOW + 12345, 0);
+}
+
+/* The same with cuts: nothing lost, nothing repeated. */
+static void
+test_transfer_with_cuts(void **state)
+{
+	uint64_t	seed;
+
+	(void)state;
+	for (seed = 1; seed <= 20; seed++)
+		transfer(seed, 2 * 1024 * 1024 + seed, 12);
+}
+
+/* A receiver that never writes holds at most a window; so does the sender. */
+static void
+test_window_bounds_memory(void **state)
+{
+	struct end	 a, b;
+	struct buf	 ab, ba;
+	uint8_t		*src = calloc(1, 4 * CHAN_WINDOW);
+	size_t		 fed = 0;
+	int		 i;
+
+	(void)state;
+	ends_init(&a, &b, 16);
+	buf_init(&ab, 0);
+	buf_init(&ba, 0);
+	chan_open(&a.set, CHAN_KIND_TCP, "h:1");
+	for (i = 0; i < 50; i++) {
+		feed(&a, src, 4 * CHAN_WINDOW, &fed, 4 * CHAN_WINDOW);
+		chan_pump(&a.set, &ab, 1 << 30);
+		assert_int_equal(deliver(&b.set, &ab), 0);
+		chan_pump(&b.set, &ba, 1 << 30);
+		assert_int_equal(deliver(&a.set, &ba), 0);
+	}
+	assert_int_equal(buf_len(&b.set.ch[0]->rx), CHAN_WINDOW);
+	assert_int_equal(ring_len(&a.set.ch[0]->tx), CHAN_WINDOW);
+	assert_int_equal(chan_tx_room(a.set.ch[0]), 0);
+	buf_free(&ab);
+	buf_free(&ba);
+	ends_free(&a, &b);
+	free(src);
+}
+
+/* All channels together keep at most CHAN_INFLIGHT_MAX unacknowledged. */
+static void
+test_inflight_bounded(void **state)
+{
+	struct end	 a, b;
+	struct buf	 ab;
+	uint8_t		*src = calloc(1, CHAN_WINDOW);
+	size_t		 sent, total = 0;
+	int		 i;
+
+	(void)state;
+	ends_init(&a, &b, 16);
+	buf_init(&ab, 0);
+	for (i = 0; i < 8; i++) {
+		chan_open(&a.set, CHAN_KIND_TCP, "h:1");
+		assert_int_equal(chan_local_data(a.set.ch[i], src,
+		    CHAN_WINDOW), 0);
+	}
+	sent = chan_pump(&a.set, &ab, 1 << 30);
+	assert_int_equal(sent, CHAN_INFLIGHT_MAX);
+	for (i = 0; i < 8; i++)
+		total += a.set.ch[i]->tx_sent - a.set.ch[i]->tx.start;
+	assert_int_equal(total, CHAN_INFLIGHT_MAX);
+	assert_int_equal(chan_pump(&a.set, &ab, 1 << 30), 0);
+	/* Acknowledged: more may go. */
+	assert_int_equal(deliver(&b.set, &ab), 0);
+	chan_pump(&b.set, &ab, 1 << 30);
+	assert_int_equal(deliver(&a.set, &ab), 0);
+	assert_true(chan_pump(&a.set, &ab, 1 << 30) > 0);
+	buf_free(&ab);
+	ends_free(&a, &b);
+	free(src);
+}
+
+/* Build a frame of a u32 id and up to two u64s into b. */
+static void
+put(struct buf *b, uint8_t type, uint32_t id, int nv, uint64_t v1,
+    uint64_t v2, size_t extra)
+{
+	size_t	mark, i;
+
+	buf_reset(b);
+	assert_int_equal(frame_begin(b, type, &mark), 0);
+	buf_put_u32(b, id);
+	if (nv >= 1)
+		buf_put_u64(b, v1);
+	if (nv >= 2)
+		buf_put_u64(b, v2);
+	for (i = 0; i < extra; i++)
+		buf_put_u8(b, 'x');
+	assert_int_equal(frame_end(b, mark), 0);
+}
+
+/* Frames that break the rules are errors; strays get a CLOSE. */
+static void
+test_bad_frames(void **state)
+{
+	struct end	 a, b;
+	struct buf	 f, out;
+	uint32_t	 id;
+	int		 i;
+
+	(void)state;
+	ends_init(&a, &b, 16);
+	buf_init(&f, 0);
+	buf_init(&out, 0);
+	id = chan_open(&a.set, CHAN_KIND_TCP, "h:1")->id;
+	chan_pump(&a.set, &f, 1 << 20);
+	assert_int_equal(deliver(&b.set, &f), 0);
+	/* A gap. */
+	put(&f, MSG_CHAN_DATA, id, 1, 5, 0, 3);
+	assert_true(deliver(&b.set, &f) < 0);
+	/* Past the window. */
+	for (i = 0; i < 4; i++) {
+		put(&f, MSG_CHAN_DATA, id, 1, i * (CHAN_WINDOW / 4), 0,
+		    CHAN_WINDOW / 4);
+		assert_int_equal(deliver(&b.set, &f), 0);
+	}
+	put(&f, MSG_CHAN_DATA, id, 1, CHAN_WINDOW, 0, 1);
+	assert_true(deliver(&b.set, &f) < 0);
+	/* Written: the window moves on. */
+	chan_written(b.set.ch[0], CHAN_WINDOW - CHAN_WINDOW / 4);
+	chan_pump(&b.set, &out, 1 << 20);
+	buf_reset(&out);
+	/* A duplicate is skipped, not an error. */
+	put(&f, MSG_CHAN_DATA, id, 1, 0, 0, 10);
+	assert_int_equal(deliver(&b.set, &f), 0);
+	assert_int_equal(b.set.ch[0]->rx_have, CHAN_WINDOW);
+	/* EOF before bytes already received; a second, different EOF. */
+	put(&f, MSG_CHAN_EOF, id, 1, 1, 0, 0);
+	assert_true(deliver(&b.set, &f) < 0);
+	put(&f, MSG_CHAN_EOF, id, 1, CHAN_WINDOW, 0, 0);
+	assert_int_equal(deliver(&b.set, &f), 0);
+	put(&f, MSG_CHAN_EOF, id, 1, CHAN_WINDOW + 1, 0, 0);
+	assert_true(deliver(&b.set, &f) < 0);
+	/* Data after EOF. */
+	put(&f, MSG_CHAN_DATA, id, 1, CHAN_WINDOW, 0, 1);
+	assert_true(deliver(&b.set, &f) < 0);
+	/* An ACK of bytes never sent. */
+	put(&f, MSG_CHAN_ACK, id, 2, 1, CHAN_WINDOW, 0);
+	assert_true(deliver(&a.set, &f) < 0);
+	/* Trailing bytes, short frames. */
+	put(&f, MSG_CHAN_ACK, id, 2, 0, CHAN_WINDOW, 1);
+	assert_true(deliver(&a.set, &f) < 0);
+	put(&f, MSG_CHAN_ACK, id, 1, 0, 0, 0);
+	assert_true(deliver(&a.set, &f) < 0);
+	put(&f, MSG_CHAN_CLOSE, id, 0, 0, 0, 0);
+	assert_true(deliver(&a.set, &f) < 0);
+	/* An OPEN in the receiver's own id space, or id 0. */
+	put(&f, MSG_CHAN_OPEN, 7, 0, 0, 0, 0);
+	assert_true(deliver(&a.set, &f) < 0);
+	put(&f, MSG_CHAN_OPEN, CHAN_ID_DAEMON, 0, 0, 0, 0);
+	assert_true(deliver(&a.set, &f) < 0);
+	/* Frames for a channel we do not have: answered with CLOSE. */
+	buf_reset(&out);
+	put(&f, MSG_CHAN_DATA, 999, 1, 0, 0, 3);
+	assert_int_equal(deliver(&a.set, &f), 0);
+	chan_pump(&a.set, &out, 1 << 20);
+	assert_true(buf_len(&out) > 0);
+	assert_int_equal(buf_ptr(&out)[0], MSG_CHAN_CLOSE);
+	assert_int_equal(a.set.n, 1);
+	/* An unknown frame type. */
+	assert_true(chan_frame(&a.set, MSG_DATA, NULL, 0) < 0);
+	buf_free(&f);
+	buf_free(&out);
+	ends_free(&a, &b);
+}
+
+/* A refused open and a reset reach the other end. */
+static void
+test_refuse_and_reset(void **state)
+{
+	struct end	 a, b;
+	struct buf	 ab, ba;
+	struct chan	*ch;
+
+	(void)state;
+	ends_init(&a, &b, 16);
+	buf_init(&ab, 0);
+	buf_init(&ba, 0);
+	b.refuse = 1;
+	chan_open(&a.set, CHAN_KIND_TCP, "h:1");
+	chan_pump(&a.set, &ab, 1 << 20);
+	assert_int_equal(deliver(&b.set, &ab), 0);
+	assert_int_equal(b.set.n, 0);
+	chan_pump(&b.set, &ba, 1 << 20);
+	assert_int_equal(deliver(&a.set, &ba), 0);
+	assert_int_equal(a.set.n, 0);
+	assert_int_equal(a.why, CHAN_R_REFUSED);
+	b.refuse = 0;
+	ch = chan_open(&a.set, CHAN_KIND_TCP, "h:1");
+	chan_pump(&a.set, &ab, 1 << 20);
+	assert_int_equal(deliver(&b.set, &ab), 0);
+	assert_int_equal(b.set.n, 1);
+	chan_reset(&a.set, ch, CHAN_R_RESET);
+	chan_pump(&a.set, &ab, 1 << 20);
+	assert_int_equal(deliver(&b.set, &ab), 0);
+	assert_int_equal(b.set.n, 0);
+	assert_int_equal(b.why, CHAN_R_RESET);
+	/*
+	 * Another client: a channel no peer acknowledged yet is offered to
+	 * it; the others go, and nothing is sent about them.
+	 */
+	chan_open(&a.set, CHAN_KIND_TCP, "h:1");
+	chan_pump(&a.set, &ab, 1 << 20);
+	buf_reset(&ab);
+	chan_reset_all(&a.set, CHAN_R_GONE);
+	assert_int_equal(a.set.n, 1);
+	chan_pump(&a.set, &ab, 1 << 20);
+	assert_int_equal(buf_ptr(&ab)[0], MSG_CHAN_OPEN);
+	assert_int_equal(deliver(&b.set, &ab), 0);
+	chan_pump(&b.set, &ba, 1 << 20);
+	assert_int_equal(deliver(&a.set, &ba), 0);
+	assert_true(a.set.ch[0]->confirmed);
+	chan_reset_all(&a.set, CHAN_R_GONE);
+	assert_int_equal(a.set.n, 0);
+	assert_int_equal(a.why, CHAN_R_GONE);
+	chan_pump(&a.set, &ab, 1 << 20);
+	assert_int_equal(buf_len(&ab), 0);
+	buf_free(&ab);
+	buf_free(&ba);
+	ends_free(&a, &b);
+}
+
+/*
+ * A resent OPEN for a channel the receiver ended meanwhile (its CLOSE was
+ * lost in a cut) is refused, not made into a new channel whose resent
+ * data would leave a gap (found by chan-fuzzer).
+ */
+static void
+test_resent_open_of_an_ended_channel(void **state)
+{
+	struct end	 a, b;
+	struct buf	 ab, ba;
+	uint8_t		 src[100];
+
+	(void)state;
+	memset(src, 7, sizeof src);
+	ends_init(&a, &b, 16);
+	buf_init(&ab, 0);
+	buf_init(&ba, 0);
+	chan_open(&a.set, CHAN_KIND_TCP, "h:1");
+	chan_local_data(a.set.ch[0], src, sizeof src);
+	chan_pump(&a.set, &ab, 1 << 20);
+	assert_int_equal(deliver(&b.set, &ab), 0);
+	chan_reset(&b.set, b.set.ch[0], CHAN_R_RESET);
+	chan_pump(&b.set, &ba, 1 << 20);
+	buf_reset(&ba);			/* the CLOSE is lost in a cut */
+	chan_resume(&a.set);
+	chan_resume(&b.set);
+	chan_pump(&a.set, &ab, 1 << 20);	/* OPEN again, data again */
+	assert_int_equal(deliver(&b.set, &ab), 0);
+	assert_int_equal(b.set.n, 0);
+	chan_pump(&b.set, &ba, 1 << 20);
+	assert_int_equal(deliver(&a.set, &ba), 0);
+	assert_int_equal(a.set.n, 0);
+	assert_int_equal(a.why, CHAN_R_UNKNOWN);
+	buf_free(&ab);
+	buf_free(&ba);
+	ends_free(&a, &b);
+}
+
+/* Too many channels: open says no; the peer's extra opens get CLOSE. */
+static void
+test_channel_limit(void **state)
+{
+	struct end	 a, b;
+	int		 i;
+
+	(void)state;
+	ends_init(&a, &b, 16);
+	for (i = 0; i < CHAN_MAX; i++)
+		assert_non_null(chan_open(&a.set, CHAN_KIND_TCP, "h:1"));
+	assert_null(chan_open(&a.set, CHAN_KIND_TCP, "h:1"));
+	ends_free(&a, &b);
+}
+
+/* Run the channel tests. */
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_transfer),
+		cmocka_unit_test(test_transfer_with_cuts),
+		cmocka_unit_test(test_window_bounds_memory),
+		cmocka_unit_test(test_inflight_bounded),
+		cmocka_unit_test(test_bad_frames),
+		cmocka_unit_test(test_refuse_and_reset),
+		cmocka_unit_test(test_resent_open_of_an_ended_channel),
+		cmocka_unit_test(test_channel_limit),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
