@@ -55,6 +55,8 @@ int	 compat_socketpair(int, int, int, int [2], int);
 int	 compat_getpeereid(int, uid_t *);
 /* Fork a child on a new PTY of this size, as forkpty(3). */
 pid_t	 compat_forkpty(int *, const struct winsize *);
+/* The slave's termios, read through the master fd; 0 or -1. */
+int	 compat_pty_termios(int, struct termios *);
 
 #ifndef HAVE_STRSEP
 #define strsep		compat_strsep

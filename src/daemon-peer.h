@@ -23,6 +23,7 @@ struct peer {
 	uint64_t	 tx_ok;		/* out was empty or drained, ms */
 	uint64_t	 client_id;
 	uint8_t		 op;
+	uint32_t	 version;	/* HELLO's protocol version */
 };
 
 #define PEER_OUT_MAX	(4 * 1024 * 1024)
