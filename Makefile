@@ -24,8 +24,8 @@ COMMON_HAVES = -DHAVE_STRSEP -DHAVE_MEMMEM -DHAVE_STRCASESTR \
 ifeq ($(shell uname -s),Linux)
 HAVES	= $(COMMON_HAVES) -DHAVE_PIPE2 -DHAVE_CLOSEFROM -DHAVE_MEMRCHR \
 	  -DHAVE_GETRANDOM -DHAVE_ACCEPT4 -DHAVE_SO_PEERCRED -DHAVE_FORKPTY \
-	  -DHAVE_NETLINK
-LDLIBS	= -lutil
+	  -DHAVE_NETLINK -DHAVE_LIBVTERM
+LDLIBS	= -lutil -lvterm
 else
 HAVES	= $(COMMON_HAVES)
 LDLIBS	=
@@ -229,7 +229,7 @@ uninstall:
 # closefrom(), so compat/ supplies it.
 MUSLCC	?= musl-gcc
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
-STBASE	= $(subst -DHAVE_CLOSEFROM,,$(BASE))
+STBASE	= $(filter-out -DHAVE_CLOSEFROM -DHAVE_LIBVTERM,$(BASE))
 STFL	= -O2 -static -isystem build/static/include
 STOBJ	:= $(patsubst src/%.c,build/static/obj/%.o,$(SRCS)) \
 	   $(patsubst compat/%.c,build/static/obj/compat-%.o,$(CSRCS))

@@ -36,7 +36,9 @@
 #define MSG_MAX		15
 
 /* Peers that announced this version or later are sent MSG_TERMIOS. */
+#ifndef PROTO_V_TERMIOS
 #define PROTO_V_TERMIOS	3
+#endif
 /* MSG_TERMIOS flags: the PTY's local modes as the program set them. */
 #define TIO_ICANON	0x01	/* canonical (line) mode */
 #define TIO_ECHO	0x02	/* the kernel echoes input */
