@@ -22,7 +22,6 @@
 #include "client-vt.h"
 #include "predict.h"
 #include "proto.h"
-#include "log.h"
 
 #define PS_GROUND	0
 #define PS_ESC		1
@@ -370,6 +369,7 @@ static void
 predict_judge(struct predict *pr, int ok)
 {
 	struct pitem	*it;
+	uint32_t	 cell;
 	int		 i, match;
 
 	if (!ok) {
@@ -382,8 +382,13 @@ predict_judge(struct predict *pr, int ok)
 			pr->n = i;	/* its line is gone */
 			break;
 		}
-		match = it->kind == PK_CHAR &&
-		    cvt_cell(pr->vt, it->row, it->col) == it->ch;
+		cell = cvt_cell(pr->vt, it->row, it->col);
+		match = it->kind == PK_CHAR && cell == it->ch;
+		if (!match && it->append && cell != CVT_ERASED) {
+			pr->n_wrong++;	/* the server wrote something else */
+			pr->n = i;
+			break;
+		}
 		if (!match && it->off < pr->settled && it->kind != PK_CHAR)
 			match = 1;	/* no contradiction to see */
 		if (match) {
@@ -608,6 +613,7 @@ predict_one(struct predict *pr, int kind, uint8_t ch, uint64_t off,
 	memset(it, 0, sizeof *it);
 	it->kind = kind;
 	it->ch = ch;
+	it->append = kind == PK_CHAR && cells[col] == CVT_ERASED;
 	it->row = row;
 	it->col = kind == PK_ERASE ? col - 1 : col;
 	it->off = off;
@@ -651,14 +657,8 @@ predict_keys(struct predict *pr, const uint8_t *p, size_t n, uint64_t off,
 			kind = p[i + 2] == 'C' ? PK_RIGHT : PK_LEFT;
 			k = 3;
 		}
-		if (kind == 0 || !predict_one(pr, kind, p[i], off + i, now)) {
-			debug_f("PRED no: kind %d tio %d settled %llu brk %llu "
-			    "bad %d full %d ps %d n %d", kind, pr->tio,
-			    (unsigned long long)pr->settled,
-			    (unsigned long long)pr->brk, pr->line_bad, pr->full,
-			    pr->ps, pr->n);
+		if (kind == 0 || !predict_one(pr, kind, p[i], off + i, now))
 			predict_break(pr, off + i + k);
-		}
 	}
 	predict_show(pr, now, out);
 }

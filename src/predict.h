@@ -38,6 +38,7 @@ struct cvt;
 struct pitem {
 	uint8_t		 kind;		/* PK_* */
 	uint8_t		 ch;
+	uint8_t		 append;	/* a CHAR over an erased cell */
 	int		 row, col;	/* where it acts */
 	uint64_t	 off;		/* input offset of its key */
 	uint64_t	 brk;		/* input offset after the last break */

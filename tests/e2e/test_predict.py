@@ -260,15 +260,15 @@ UPPER = ("python3 -c 'import os,tty;tty.setraw(0);n=0\n"
 
 def typing_script(s, long_line):
     """The same keys, typed the same way, in either mode."""
-    s.type(UPPER + "\r")
+    s.type(UPPER + "; stty sane\r")
     time.sleep(1.5)
     for ch in "abcdefgh":
         s.type(ch)
         time.sleep(0.08)
     time.sleep(0.6)
+    start = s.screen.mark()
     s.type("\r")
-    s.screen.wait(r"abcDEFGH\r\n", 10)
-    s.screen.wait(PROMPT, 10)
+    s.screen.wait(PROMPT, 10, start)
     for ch in "ech":
         s.type(ch)
         time.sleep(0.08)
@@ -277,16 +277,18 @@ def typing_script(s, long_line):
     for ch in " tab-ok":
         s.type(ch)
         time.sleep(0.08)
+    start = s.screen.mark()
     s.type("\r")
-    s.screen.wait(r"\rtab-ok\r\n", 10)
-    s.screen.wait(PROMPT, 10)
+    s.screen.wait(r"\rtab-ok\r\n", 10, start)
+    s.screen.wait(PROMPT, 10, start)
     for ch in "echo " + long_line:
         s.type(ch)
         time.sleep(0.03)
     time.sleep(0.8)
+    start = s.screen.mark()
     s.type("\r")
-    s.screen.wait(re.escape(long_line) + r"\r\n", 10)
-    s.screen.wait(PROMPT, 10)
+    s.screen.wait(re.escape(long_line) + r"\r\n", 10, start)
+    s.screen.wait(PROMPT, 10, start)
     time.sleep(0.5)
 
 
