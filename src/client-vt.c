@@ -152,6 +152,21 @@ cvt_cell(const struct cvt *m, int row, int col)
 	return c.chars[0];
 }
 
+/* The character at row, col whatever its attributes (0: none). */
+uint32_t
+cvt_char(const struct cvt *m, int row, int col)
+{
+	VTermScreenCell	c;
+	VTermPos	pos;
+
+	pos.row = row;
+	pos.col = col;
+	if (row < 0 || col < 0 || row >= m->rows || col >= m->cols ||
+	    !vterm_screen_get_cell(m->scr, pos, &c))
+		return 0;
+	return c.chars[0];
+}
+
 /* Whether what the program writes next would be drawn plain. */
 int
 cvt_pen_plain(const struct cvt *m)
@@ -210,6 +225,8 @@ void cvt_feed(struct cvt *m, const void *p, size_t n) { (void)m; (void)p;
 void cvt_cursor(const struct cvt *m, int *r, int *c) { (void)m; *r = *c = 0; }
 uint32_t cvt_cell(const struct cvt *m, int r, int c) { (void)m; (void)r;
 	(void)c; return CVT_OTHER; }
+uint32_t cvt_char(const struct cvt *m, int r, int c) { (void)m; (void)r;
+	(void)c; return 0; }
 int cvt_pen_plain(const struct cvt *m) { (void)m; return 0; }
 int cvt_alt(const struct cvt *m) { (void)m; return 0; }
 void cvt_size(const struct cvt *m, int *r, int *c) { (void)m; *r = *c = 0; }

@@ -22,6 +22,7 @@ void		 cvt_reset(struct cvt *);
 void		 cvt_feed(struct cvt *, const void *, size_t);
 void		 cvt_cursor(const struct cvt *, int *, int *);
 uint32_t	 cvt_cell(const struct cvt *, int, int);
+uint32_t	 cvt_char(const struct cvt *, int, int);
 int		 cvt_pen_plain(const struct cvt *);
 int		 cvt_alt(const struct cvt *);
 void		 cvt_size(const struct cvt *, int *, int *);
