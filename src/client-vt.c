@@ -68,6 +68,7 @@ cvt_new(int rows, int cols)
 	m->scr = vterm_obtain_screen(m->vt);
 	vterm_screen_enable_altscreen(m->scr, 1);
 	vterm_screen_set_callbacks(m->scr, &cvt_cb, m);
+	vterm_screen_set_damage_merge(m->scr, VTERM_DAMAGE_SCROLL);
 	vterm_screen_reset(m->scr, 1);
 	return m;
 }

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "compat.h"
 #include "client-vt.h"
 #include "predict.h"
 #include "proto.h"
@@ -215,13 +216,16 @@ predict_scan(struct predict *pr, uint8_t b)
 				pr->line_bad = 1;
 			break;
 		}
+		if (pr->utf8_left > 0)
+			pr->line_bad = 1;	/* invalid: terminals differ */
 		pr->utf8_left = 0;
 		if (b == 0x1b)
 			pr->ps = PS_ESC;
 		else if (b == '\n')
 			predict_newline(pr);
-		else if (b == '\v' || b == '\f')
-			pr->line_bad = 1;
+		else if (b < 0x20 && b != '\r' && b != '\b' && b != '\t' &&
+		    b != '\a' && b != 0)
+			pr->line_bad = 1;	/* \v, \f, SO, SI ... */
 		else if (b >= 0xc0 && b < 0xf8) {
 			pr->utf8_left = b >= 0xf0 ? 3 : b >= 0xe0 ? 2 : 1;
 			pr->utf8_cp = b & (0x3f >> pr->utf8_left);
@@ -274,6 +278,48 @@ predict_scan(struct predict *pr, uint8_t b)
 	pr->prev_cr = pr->ps == PS_GROUND && b == '\r';
 }
 
+/* Keep byte b of the line (the output since the last newline). */
+static void
+predict_keep(struct predict *pr, uint8_t b)
+{
+	if (pr->linelen < PRED_LINE_MAX)
+		pr->line[pr->linelen++] = b;
+	else
+		pr->line_bad = 1;
+}
+
+/*
+ * Text without ESC, in the ground state: the fast path.  Only the part
+ * after its last newline matters to the line, and once the line is known
+ * to be bad only its last bytes (a character cut in two) do.
+ */
+static void
+predict_text(struct predict *pr, const uint8_t *p, size_t n)
+{
+	const uint8_t	*nl;
+	size_t		 i;
+
+	if ((nl = memrchr(p, '\n', n)) != NULL) {
+		if (nl > p)
+			pr->prev_cr = nl[-1] == '\r';
+		pr->utf8_left = 0;
+		predict_newline(pr);
+		pr->prev_cr = 0;
+		n -= (size_t)(nl + 1 - p);
+		p = nl + 1;
+	}
+	if (pr->line_bad || pr->linelen + n > PRED_LINE_MAX) {
+		pr->line_bad = 1;
+		pr->utf8_left = 0;
+		i = n > 4 ? n - 4 : 0;
+	} else
+		i = 0;
+	for (; i < n; i++) {
+		predict_scan(pr, p[i]);
+		predict_keep(pr, p[i]);
+	}
+}
+
 /*
  * Session output on its way to the terminal (predictions hidden): the
  * scan, the line kept, the full model fed within its budget.
@@ -281,25 +327,32 @@ predict_scan(struct predict *pr, uint8_t b)
 void
 predict_output(struct predict *pr, const uint8_t *p, size_t n, uint64_t now)
 {
-	size_t	i, from = 0;
-	int	was_full;
+	const uint8_t	*e;
+	size_t		 i, from = 0, k;
+	int		 was_full;
 
 	if (pr->mode == PRED_NEVER || n == 0)
 		return;
 	pr->dirty = 1;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n; ) {
+		if (pr->ps == PS_GROUND) {
+			e = memchr(p + i, 0x1b, n - i);
+			k = e != NULL ? (size_t)(e - p) : n;
+			predict_text(pr, p + i, k - i);
+			if ((i = k) == n)
+				break;
+		}
 		was_full = pr->full;
 		predict_scan(pr, p[i]);
-		if (p[i] != '\n' && pr->linelen < PRED_LINE_MAX)
-			pr->line[pr->linelen++] = p[i];
-		else if (p[i] != '\n')
-			pr->line_bad = 1;
+		if (p[i] != '\n')
+			predict_keep(pr, p[i]);
 		if (was_full != pr->full) {
 			/* ?1049h just entered: feed from it on. */
 			from = i + 1;
 			if (pr->full)
 				cvt_feed(pr->vt, "\033[?1049h", 8);
 		}
+		i++;
 	}
 	if (!pr->full)
 		return;

@@ -30,7 +30,7 @@
 #define PRED_FLAG_OFF	50
 #define PRED_GLITCH_MS	250	/* a key waiting this long turns it on */
 #define PRED_GLITCH_HOLD (10 * 1000)
-#define PRED_BUDGET	(256 * 1024)	/* alt-screen model bytes a second */
+#define PRED_BUDGET	(32 * 1024)	/* alt-screen model bytes a second */
 #define PRED_COLS_MAX	1024
 
 struct cvt;

@@ -255,6 +255,14 @@ test_not_predicted(void **state)
 	sim_keys(&s, "k");
 	assert_false(s.pr.shown);
 	sim_free(&s);
+	/* Invalid UTF-8 cut in two: terminals disagree where it ends. */
+	sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+	sim_out(&s, ":\xe5");
+	sim_out(&s, "\xd7\xdf");
+	sim_keys(&s, "M");
+	assert_false(s.pr.shown);
+	sim_same(&s);
+	sim_free(&s);
 }
 
 /* The full model on the alternate screen entered with ?1049h. */
