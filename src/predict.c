@@ -754,7 +754,8 @@ predict_net(struct predict *pr, uint64_t srtt, int up, uint64_t sent,
 	for (i = 0; i < pr->n; i++) {
 		if (now - pr->it[i].made >= PRED_GLITCH_MS)
 			pr->glitch_until = now + PRED_GLITCH_HOLD;
-		if (pr->it[i].off >= pr->sent && pr->it[i].off < sent)
+		/* Sent now, or to be sent again (a new connection). */
+		if ((pr->it[i].off >= pr->sent) != (pr->it[i].off >= sent))
 			redraw = 1;
 	}
 	engaged = pr->engaged;

@@ -312,3 +312,37 @@ def test_mispredictions_end_with_the_server_screen(net, plab,  # noqa
     # Predictions really were drawn (and taken away) in the first run.
     assert "\x1b[0;4m" in a.screen.raw or "\x1b[0;2;4m" in a.screen.raw
     assert "\x1b[0;4m" not in b.screen.raw
+
+
+@pytest.mark.timeout(90)
+def test_no_contact_keys_are_drawn_and_sent_once(net, plab, spawn,  # noqa
+                                                 limpet_bin):
+    """The link goes dark: keys typed meanwhile are still drawn at once,
+    dim and underlined (not sent yet), the notice says there is no
+    contact; once the link is back they reach the shell exactly once and
+    the screen is the session's."""
+    lab, _ = plab
+    s = session(net, plab, spawn, limpet_bin, "nc")
+    for ch in "echo ab":
+        s.type(ch)
+        time.sleep(0.1)
+    time.sleep(0.6)
+    lab.blackhole(True)
+    s.type("c")
+    s.screen.wait(r"no contact", 20, clean=False)
+    start = s.screen.mark()
+    t = time.monotonic()
+    s.type("d")
+    _, seen, _ = s.screen.wait(r"\x1b\[0;2;4md", 5, start, clean=False)
+    print("no contact: key drawn (dim, underlined) after %.1f ms"
+          % ((seen - t) * 1000))
+    assert seen - t < 0.05
+    lab.blackhole(False)
+    start = s.screen.mark()
+    s.type("\r")
+    s.screen.wait(r"\rabcd\r\n", 30, start)
+    s.screen.wait(PROMPT, 10, start)
+    time.sleep(0.5)
+    lines = render(s.screen.raw)[0]
+    assert lines.count("abcd") == 1, lines
+    assert sum("echo abcd" in ln for ln in lines) == 1, lines
