@@ -299,7 +299,7 @@ predict_text(struct predict *pr, const uint8_t *p, size_t n)
 	const uint8_t	*nl;
 	size_t		 i;
 
-	if ((nl = memrchr(p, '\n', n)) != NULL) {
+	if ((nl = compat_memrchr(p, '\n', n)) != NULL) {
 		if (nl > p)
 			pr->prev_cr = nl[-1] == '\r';
 		pr->utf8_left = 0;
