@@ -210,6 +210,7 @@ cvt_size(const struct cvt *m, int *rows, int *cols)
 
 #else /* !HAVE_LIBVTERM */
 
+/* No libvterm: no model, so nothing is ever predicted. */
 struct cvt *
 cvt_new(int rows, int cols)
 {
@@ -218,18 +219,79 @@ cvt_new(int rows, int cols)
 	return NULL;
 }
 
-void cvt_free(struct cvt *m) { (void)m; }
-void cvt_resize(struct cvt *m, int r, int c) { (void)m; (void)r; (void)c; }
-void cvt_reset(struct cvt *m) { (void)m; }
-void cvt_feed(struct cvt *m, const void *p, size_t n) { (void)m; (void)p;
-	(void)n; }
-void cvt_cursor(const struct cvt *m, int *r, int *c) { (void)m; *r = *c = 0; }
-uint32_t cvt_cell(const struct cvt *m, int r, int c) { (void)m; (void)r;
-	(void)c; return CVT_OTHER; }
-uint32_t cvt_char(const struct cvt *m, int r, int c) { (void)m; (void)r;
-	(void)c; return 0; }
-int cvt_pen_plain(const struct cvt *m) { (void)m; return 0; }
-int cvt_alt(const struct cvt *m) { (void)m; return 0; }
-void cvt_size(const struct cvt *m, int *r, int *c) { (void)m; *r = *c = 0; }
+/* Never called without a model: the rest only satisfy the linker. */
+void
+cvt_free(struct cvt *m)
+{
+	(void)m;
+}
+
+void
+cvt_resize(struct cvt *m, int rows, int cols)
+{
+	(void)m;
+	(void)rows;
+	(void)cols;
+}
+
+void
+cvt_reset(struct cvt *m)
+{
+	(void)m;
+}
+
+void
+cvt_feed(struct cvt *m, const void *p, size_t n)
+{
+	(void)m;
+	(void)p;
+	(void)n;
+}
+
+void
+cvt_cursor(const struct cvt *m, int *row, int *col)
+{
+	(void)m;
+	*row = *col = 0;
+}
+
+uint32_t
+cvt_cell(const struct cvt *m, int row, int col)
+{
+	(void)m;
+	(void)row;
+	(void)col;
+	return CVT_OTHER;
+}
+
+uint32_t
+cvt_char(const struct cvt *m, int row, int col)
+{
+	(void)m;
+	(void)row;
+	(void)col;
+	return 0;
+}
+
+int
+cvt_pen_plain(const struct cvt *m)
+{
+	(void)m;
+	return 0;
+}
+
+int
+cvt_alt(const struct cvt *m)
+{
+	(void)m;
+	return 0;
+}
+
+void
+cvt_size(const struct cvt *m, int *rows, int *cols)
+{
+	(void)m;
+	*rows = *cols = 0;
+}
 
 #endif

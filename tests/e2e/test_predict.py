@@ -165,9 +165,13 @@ def key_latencies(s, keys, gap=0.12, first_pattern=None):
     return out
 
 
-def settle(s, pattern, timeout=10):
-    """Wait for pattern in the output after the last mark."""
-    return s.screen.wait(pattern, timeout, 0)
+def report(what, lat):
+    """Print the latencies: each, p50, p90 (pytest -s shows it)."""
+    ms = sorted(x * 1000 for x in lat)
+    p90 = ms[min(len(ms) - 1, int(len(ms) * 0.9))]
+    print("%s: key echo ms %s; p50 %.1f p90 %.1f first %.1f" % (
+        what, ["%.1f" % (x * 1000) for x in lat], statistics.median(ms),
+        p90, lat[0] * 1000))
 
 
 @pytest.mark.timeout(60)
@@ -202,8 +206,7 @@ def test_canonical_prompt_first_key_is_instant(net, plab, spawn,  # noqa
     s.type("cat\r")
     time.sleep(1.0)		# the daemon's TERMIOS for cat arrives
     lat = key_latencies(s, "hello")
-    print("cat: key echo latencies (ms):",
-          ["%.1f" % (x * 1000) for x in lat])
+    report("cat (canonical, echo)", lat)
     s.type("\r")
     s.screen.wait(r"o\r\nhello\r\n", 10)
     s.type("\x04")
@@ -221,8 +224,7 @@ def test_bash_prompt_keys_after_the_first(net, plab, spawn,  # noqa: F811
     s = session(net, plab, spawn, limpet_bin, "rl")
     time.sleep(0.5)
     lat = key_latencies(s, "echo abcdefgh", gap=0.1)
-    print("bash: key echo latencies (ms):",
-          ["%.1f" % (x * 1000) for x in lat])
+    report("bash (readline)", lat)
     s.type("\r")
     s.screen.wait(r"\rabcdefgh\r\n", 10)
     later = lat[4:]
@@ -242,8 +244,7 @@ def test_vim_insert_mode(net, plab, spawn, limpet_bin, tmp_path):  # noqa
     s.screen.wait(r"INSERT", 10)
     time.sleep(0.5)
     lat = key_latencies(s, "hello world", gap=0.1)
-    print("vim: key echo latencies (ms):",
-          ["%.1f" % (x * 1000) for x in lat])
+    report("vim insert", lat)
     s.type("\x1b:q!\r")
     s.screen.wait(PROMPT, 10)
     later = lat[3:]
