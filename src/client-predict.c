@@ -188,17 +188,29 @@ cpred_resize(struct client *c)
 	cpred_flush(c, &b);
 }
 
-/* Each turn of the loop: the link's state. */
+/*
+ * Each turn of the loop: the link's state.  The round trip is smoothed
+ * from the PONGs themselves, starting at the first one (the client's
+ * srtt starts from a guess of 100 ms and moves slowly: a LAN would keep
+ * predictions on, underlined, for minutes).
+ */
 void
 cpred_tick(struct client *c, uint64_t now)
 {
-	struct buf	b;
+	struct predict	*pr = c->pred;
+	struct buf	 b;
+	uint64_t	 srtt;
 
 	if (!cpred_on(c))
 		return;
+	if (c->rtt_last != 0 && !c->ping_out && c->ping_at != pr->rtt_at) {
+		pr->rtt_at = c->ping_at;
+		pr->rtt = pr->rtt == 0 ? c->rtt_last :
+		    (pr->rtt * 3 + c->rtt_last) / 4;
+	}
+	srtt = pr->rtt != 0 ? pr->rtt : c->srtt;
 	buf_init(&b, 0);
-	predict_net(c->pred, c->srtt, c->state == ST_UP, c->in_sent, now,
-	    &b);
+	predict_net(pr, srtt, c->state == ST_UP, c->in_sent, now, &b);
 	cpred_flush(c, &b);
 }
 

@@ -57,6 +57,7 @@ struct predict {
 	uint64_t	 settled;
 
 	uint64_t	 srtt;
+	uint64_t	 rtt, rtt_at;	/* the client's PONG samples, smoothed */
 	int		 up;		/* in contact */
 	uint64_t	 sent;		/* input offset sent so far */
 	int		 engaged, flagging;
