@@ -591,8 +591,8 @@ predict_show(struct predict *pr, uint64_t now, struct buf *out)
 	int	ok;
 
 	(void)now;
-	if (pr->mode == PRED_NEVER || pr->shown)
-		return;
+	if (pr->mode == PRED_NEVER || pr->shown || pr->n == 0)
+		return;		/* nothing outstanding: no model work */
 	ok = predict_model(pr);
 	predict_judge(pr, ok);
 	if (!ok || pr->n == 0 || !pr->engaged)

@@ -347,3 +347,27 @@ def test_no_contact_keys_are_drawn_and_sent_once(net, plab, spawn,  # noqa
     lines = render(s.screen.raw)[0]
     assert lines.count("abcd") == 1, lines
     assert sum("echo abcd" in ln for ln in lines) == 1, lines
+
+
+@pytest.mark.timeout(60)
+def test_adaptive_stays_off_on_a_fast_link(netns, make_lab, spawn,  # noqa
+                                           limpet_bin):
+    """No delay: the first PONG shows a short round trip and adaptive
+    draws nothing (no prediction is drawn or taken away)."""
+    if not proto_v3():
+        pytest.skip("MSG_TERMIOS needs protocol 3")
+    lab = netns.lab()
+    sshd = netns.sshd(make_lab, lab)
+    s = netns.session("fast", spawn, sshd, limpet_bin, lab,
+                      command=BASH)
+    s.child.delaybeforesend = None
+    s.screen.wait(PROMPT, 30)
+    time.sleep(1.0)
+    start = s.screen.mark()
+    for ch in "echo fast":
+        s.type(ch)
+        time.sleep(0.05)
+    s.type("\r")
+    s.screen.wait(r"\rfast\r\n", 10, start)
+    raw = s.screen.raw[start:]
+    assert not re.search(r"\x1b\[\d+X", raw), repr(raw)
