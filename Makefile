@@ -24,11 +24,17 @@ COMMON_HAVES = -DHAVE_STRSEP -DHAVE_MEMMEM -DHAVE_STRCASESTR \
 ifeq ($(shell uname -s),Linux)
 HAVES	= $(COMMON_HAVES) -DHAVE_PIPE2 -DHAVE_CLOSEFROM -DHAVE_MEMRCHR \
 	  -DHAVE_GETRANDOM -DHAVE_ACCEPT4 -DHAVE_SO_PEERCRED -DHAVE_FORKPTY \
-	  -DHAVE_NETLINK -DHAVE_LIBVTERM
-LDLIBS	= -lutil -lvterm
+	  -DHAVE_NETLINK
+LDLIBS	= -lutil
 else
 HAVES	= $(COMMON_HAVES)
 LDLIBS	=
+endif
+# libvterm, the client's terminal model for predictive echo (Debian
+# libvterm-dev), where it is installed; without it nothing is predicted.
+ifneq ($(wildcard /usr/include/vterm.h),)
+HAVES	+= -DHAVE_LIBVTERM
+LDLIBS	+= -lvterm
 endif
 BASE	= -std=c11 -D_GNU_SOURCE -DLIMPET_VERSION='"$(VERSION)"' \
 	  -fstack-protector-strong -iquote src -iquote compat $(HAVES) $(WARN)
