@@ -194,6 +194,8 @@ predict_csi(struct predict *pr, uint8_t f)
 	}
 	if (pr->csi_priv)
 		return;
+	if (f == 'm')
+		pr->pen_odd = pr->csi_nz;	/* the pen outlives lines */
 	switch (f) {
 	case 'A': case 'B': case 'E': case 'F': case 'H': case 'f':
 	case 'd': case 'r': case 'S': case 'T': case 'L': case 'M':
@@ -238,6 +240,7 @@ predict_scan(struct predict *pr, uint8_t b)
 			pr->ps = PS_CSI;
 			pr->csi_priv = 0;
 			pr->csi_p = 0;
+			pr->csi_nz = 0;
 		} else if (b == ']' || b == 'P' || b == '_' || b == '^' ||
 		    b == 'X')
 			pr->ps = PS_STR;
@@ -251,10 +254,13 @@ predict_scan(struct predict *pr, uint8_t b)
 			pr->ps = PS_GROUND;
 		break;
 	case PS_CSI:
+		if ((b >= '1' && b <= '9') || b == ':' || (b >= 0x20 &&
+		    b <= 0x2f))
+			pr->csi_nz = 1;	/* SGR: not just a reset */
 		if (b >= 0x40 && b <= 0x7e) {
 			pr->ps = PS_GROUND;
 			predict_csi(pr, b);
-		} else if (b == '?')
+		} else if (b >= '<' && b <= '?')
 			pr->csi_priv = 1;
 		else if (b >= '0' && b <= '9' && pr->csi_p < 100000)
 			pr->csi_p = pr->csi_p * 10 + (b - '0');
@@ -524,7 +530,7 @@ predict_draw(struct predict *pr, struct buf *out)
 	int		 i, k, row, cm, cp, from, to, col;
 
 	cvt_cursor(pr->vt, &row, &cm);
-	if (!cvt_pen_plain(pr->vt) || cm >= pr->cols - 2)
+	if (pr->pen_odd || !cvt_pen_plain(pr->vt) || cm >= pr->cols - 2)
 		return;
 	for (i = 0; i < pr->cols; i++) {
 		cells[i] = model[i] = cvt_cell(pr->vt, row, i);

@@ -66,6 +66,8 @@ struct predict {
 	/* The output stream's scan. */
 	int		 ps;		/* parser state */
 	int		 csi_priv;
+	int		 csi_nz;	/* the CSI has a nonzero parameter */
+	int		 pen_odd;	/* the last SGR set something */
 	unsigned	 csi_p;		/* first CSI parameter */
 	int		 utf8_left;
 	uint32_t	 utf8_cp;

@@ -255,6 +255,16 @@ test_not_predicted(void **state)
 	sim_keys(&s, "k");
 	assert_false(s.pr.shown);
 	sim_free(&s);
+	/* A colour set on an earlier line still holds: no plain drawing. */
+	sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+	sim_out(&s, "\033[31mred\r\n");
+	sim_keys(&s, "r");
+	assert_false(s.pr.shown);
+	sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+	sim_out(&s, "r\033[0m\r\n$ ");
+	sim_keys(&s, "p");
+	assert_true(s.pr.shown);
+	sim_free(&s);
 	/* Invalid UTF-8 cut in two: terminals disagree where it ends. */
 	sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
 	sim_out(&s, ":\xe5");
