@@ -205,10 +205,38 @@ predict_csi(struct predict *pr, uint8_t f)
 	}
 }
 
+/*
+ * A C0 control inside an escape sequence: it acts at once and the
+ * sequence goes on (CAN and SUB end it), as terminals do.  The line kept
+ * then holds a sequence cut in two: it is not used.
+ */
+static void
+predict_c0(struct predict *pr, uint8_t b)
+{
+	if (pr->ps == PS_STR || pr->ps == PS_STR_ESC) {
+		if (b == 0x07)
+			pr->ps = PS_GROUND;
+		else
+			pr->line_bad = 1;
+		pr->prev_cr = 0;
+		return;
+	}
+	if (b == '\n')
+		predict_newline(pr);
+	if (b == 0x18 || b == 0x1a)
+		pr->ps = PS_GROUND;
+	pr->line_bad = 1;
+	pr->prev_cr = b == '\r';
+}
+
 /* One byte of output through the scan. */
 static void
 predict_scan(struct predict *pr, uint8_t b)
 {
+	if (b < 0x20 && b != 0x1b && pr->ps != PS_GROUND) {
+		predict_c0(pr, b);
+		return;
+	}
 	switch (pr->ps) {
 	case PS_GROUND:
 		if (pr->utf8_left > 0 && (b & 0xc0) == 0x80) {

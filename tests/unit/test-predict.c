@@ -255,6 +255,13 @@ test_not_predicted(void **state)
 	sim_keys(&s, "k");
 	assert_false(s.pr.shown);
 	sim_free(&s);
+	/* A form feed inside an escape sequence moves the cursor down. */
+	sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+	sim_out(&s, "ab\033%\x0c");
+	sim_keys(&s, "4");
+	assert_false(s.pr.shown);
+	sim_same(&s);
+	sim_free(&s);
 	/* A colour set on an earlier line still holds: no plain drawing. */
 	sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
 	sim_out(&s, "\033[31mred\r\n");
