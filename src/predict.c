@@ -593,6 +593,8 @@ predict_draw(struct predict *pr, struct buf *out)
 		if (cp == cm)
 			return;
 	}
+	if (to >= pr->cols)
+		return;	/* the last column: the cursor would wait to wrap */
 	for (col = from; col < to; col++) {
 		if (model[col] == CVT_OTHER || cells[col] == CVT_OTHER)
 			return;
@@ -694,6 +696,8 @@ predict_one(struct predict *pr, int kind, uint8_t ch, uint64_t off,
 		return 0;
 	if (kind == PK_RIGHT && cells[col] == CVT_ERASED)
 		return 0;
+	if (kind == PK_CHAR && cells[pr->cols - 2] != CVT_ERASED)
+		return 0;	/* the insertion would reach the last column */
 	if (canon && kind == PK_ERASE && cells[col] != CVT_ERASED)
 		return 0;
 	it = &pr->it[pr->n++];
