@@ -43,6 +43,7 @@ struct sim {
 	uint64_t	 echoed;	/* input the "program" has had */
 	uint64_t	 now;
 	int		 noecho;	/* the last report: canonical, no echo */
+	int		 seps;		/* CSI separators so far */
 };
 
 /* What the machine wrote goes to the user's terminal. */
@@ -53,12 +54,27 @@ sim_term(struct sim *s, struct buf *b)
 	buf_reset(b);
 }
 
-/* Session output: hidden, fed to both, drawn again. */
+/*
+ * Session output: hidden, fed to both, drawn again.  At most 8 parameter
+ * separators per CSI reach the two libvterm terminals (libvterm 0.1.4
+ * crashes past 16; predict.c keeps such output from its own model).
+ */
 static void
-sim_output(struct sim *s, const uint8_t *p, size_t n)
+sim_output(struct sim *s, const uint8_t *in, size_t n)
 {
 	struct buf	b;
+	uint8_t		p[4096];
+	size_t		i;
 
+	if (n > sizeof p)
+		n = sizeof p;
+	for (i = 0; i < n; i++) {
+		p[i] = in[i];
+		if ((p[i] == ';' || p[i] == ':') && ++s->seps > 8)
+			p[i] = '0';
+		else if (p[i] == 0x1b || (p[i] >= 0x40 && p[i] <= 0x7e))
+			s->seps = 0;
+	}
 	buf_init(&b, 0);
 	predict_hide(&s->pr, &b);
 	sim_term(s, &b);

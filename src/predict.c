@@ -206,6 +206,22 @@ predict_csi(struct predict *pr, uint8_t f)
 }
 
 /*
+ * A sequence libvterm must not see: 0.1.4 writes past its argument array
+ * (and crashes) on a CSI with more than 16 parameters, as in
+ * "ESC [ :::::::::::::::::m".  Neither model gets it: the line is unknown
+ * and the full model stops before this piece of output is fed.
+ */
+static void
+predict_poison(struct predict *pr)
+{
+	pr->line_bad = 1;
+	if (pr->full) {
+		pr->full = 0;
+		pr->gen++;
+	}
+}
+
+/*
  * A C0 control inside an escape sequence: it acts at once and the
  * sequence goes on (CAN and SUB end it), as terminals do.  The line kept
  * then holds a sequence cut in two: it is not used.
@@ -269,6 +285,7 @@ predict_scan(struct predict *pr, uint8_t b)
 			pr->csi_priv = 0;
 			pr->csi_p = 0;
 			pr->csi_nz = 0;
+			pr->csi_n = 0;
 		} else if (b == ']' || b == 'P' || b == '_' || b == '^' ||
 		    b == 'X')
 			pr->ps = PS_STR;
@@ -285,6 +302,8 @@ predict_scan(struct predict *pr, uint8_t b)
 		if ((b >= '1' && b <= '9') || b == ':' || (b >= 0x20 &&
 		    b <= 0x2f))
 			pr->csi_nz = 1;	/* SGR: not just a reset */
+		if ((b == ';' || b == ':') && ++pr->csi_n > PRED_CSI_ARGS)
+			predict_poison(pr);
 		if (b >= 0x40 && b <= 0x7e) {
 			pr->ps = PS_GROUND;
 			predict_csi(pr, b);

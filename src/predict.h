@@ -32,6 +32,7 @@
 #define PRED_GLITCH_HOLD (10 * 1000)
 #define PRED_BUDGET	(32 * 1024)	/* alt-screen model bytes a second */
 #define PRED_COLS_MAX	1024
+#define PRED_CSI_ARGS	12	/* more separators: kept from libvterm */
 
 struct cvt;
 
@@ -67,6 +68,7 @@ struct predict {
 	int		 ps;		/* parser state */
 	int		 csi_priv;
 	int		 csi_nz;	/* the CSI has a nonzero parameter */
+	int		 csi_n;		/* its parameter separators */
 	int		 pen_odd;	/* the last SGR set something */
 	unsigned	 csi_p;		/* first CSI parameter */
 	int		 utf8_left;

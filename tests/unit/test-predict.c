@@ -282,6 +282,24 @@ test_not_predicted(void **state)
 	sim_free(&s);
 }
 
+/* A CSI with too many parameters never reaches libvterm (0.1.4 crashes). */
+static void
+test_poison(void **state)
+{
+	struct predict	pr;
+	const char	*s = "\033[?1049h\033[:::::::::::::::::m";
+
+	(void)state;
+	predict_init(&pr, PRED_ALWAYS, ROWS, COLS);
+	predict_output(&pr, (const uint8_t *)s, strlen(s), 0);
+	assert_false(pr.full);
+	assert_true(pr.line_bad);
+	s = "\033[?1049l\r\n\033[1;2;3;4;5;6;7;8;9;10;11;12;13;14;15;16;17;18m\r\n";
+	predict_output(&pr, (const uint8_t *)s, strlen(s), 0);
+	assert_false(pr.line_bad);	/* the line after it is fine */
+	predict_free(&pr);
+}
+
 /* The full model on the alternate screen entered with ?1049h. */
 static void
 test_alt_screen(void **state)
@@ -350,6 +368,7 @@ main(void)
 		cmocka_unit_test(test_contradiction),
 		cmocka_unit_test(test_not_predicted),
 		cmocka_unit_test(test_alt_screen),
+		cmocka_unit_test(test_poison),
 		cmocka_unit_test(test_mode),
 		cmocka_unit_test(test_adaptive),
 	};
