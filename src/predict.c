@@ -222,6 +222,22 @@ predict_poison(struct predict *pr)
 }
 
 /*
+ * A malformed escape sequence: terminals disagree on where it ends, so
+ * nothing is drawn (our bytes could land inside it) until a well-formed
+ * one ends (its ESC ended the other in every terminal).
+ */
+static void
+predict_unsure(struct predict *pr)
+{
+	pr->unsure = 1;
+	pr->line_bad = 1;
+	if (pr->full) {
+		pr->full = 0;
+		pr->gen++;
+	}
+}
+
+/*
  * A C0 control inside an escape sequence: it acts at once and the
  * sequence goes on (CAN and SUB end it), as terminals do.  The line kept
  * then holds a sequence cut in two: it is not used.
@@ -291,14 +307,29 @@ predict_scan(struct predict *pr, uint8_t b)
 			pr->ps = PS_STR;
 		else if (b >= 0x20 && b <= 0x2f)
 			pr->ps = PS_ESC_INTER;
-		else if (b != '=' && b != '>')
-			pr->line_bad = 1;	/* 7, 8, D, E, M, c ... */
+		else if (b < 0x30 || b > 0x7e)
+			predict_unsure(pr);
+		else {
+			pr->unsure = 0;
+			if (b != '=' && b != '>')
+				pr->line_bad = 1;	/* 7, 8, D, E, M, c */
+		}
 		break;
 	case PS_ESC_INTER:
-		if (b < 0x20 || b > 0x2f)
+		if (b >= 0x30 && b <= 0x7e) {
 			pr->ps = PS_GROUND;
+			pr->unsure = 0;
+		} else if (b < 0x20 || b > 0x2f) {
+			pr->ps = PS_GROUND;
+			predict_unsure(pr);
+		}
 		break;
 	case PS_CSI:
+		if (b >= 0x7f) {
+			pr->ps = PS_GROUND;
+			predict_unsure(pr);
+			break;
+		}
 		if ((b >= '1' && b <= '9') || b == ':' || (b >= 0x20 &&
 		    b <= 0x2f))
 			pr->csi_nz = 1;	/* SGR: not just a reset */
@@ -306,6 +337,7 @@ predict_scan(struct predict *pr, uint8_t b)
 			predict_poison(pr);
 		if (b >= 0x40 && b <= 0x7e) {
 			pr->ps = PS_GROUND;
+			pr->unsure = 0;
 			predict_csi(pr, b);
 		} else if (b >= '<' && b <= '?')
 			pr->csi_priv = 1;
@@ -427,7 +459,8 @@ predict_output(struct predict *pr, const uint8_t *p, size_t n, uint64_t now)
 static int
 predict_model(struct predict *pr)
 {
-	if (pr->vt == NULL || pr->ps != PS_GROUND || pr->utf8_left != 0)
+	if (pr->vt == NULL || pr->ps != PS_GROUND || pr->utf8_left != 0 ||
+	    pr->unsure)
 		return 0;
 	if (pr->full)
 		return 1;

@@ -69,6 +69,7 @@ struct predict {
 	int		 csi_priv;
 	int		 csi_nz;	/* the CSI has a nonzero parameter */
 	int		 csi_n;		/* its parameter separators */
+	int		 unsure;	/* after a malformed sequence */
 	int		 pen_odd;	/* the last SGR set something */
 	unsigned	 csi_p;		/* first CSI parameter */
 	int		 utf8_left;
