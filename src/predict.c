@@ -273,9 +273,13 @@ predict_scan(struct predict *pr, uint8_t b)
 	case PS_GROUND:
 		if (pr->utf8_left > 0 && (b & 0xc0) == 0x80) {
 			pr->utf8_cp = pr->utf8_cp << 6 | (b & 0x3f);
-			/* Wide characters: the terminal may disagree. */
-			if (--pr->utf8_left == 0 && pr->utf8_cp >= 0x1100)
-				pr->line_bad = 1;
+			/*
+			 * Wide and combining characters: terminals differ
+			 * (libvterm joins a combining mark to the last cell
+			 * it wrote, which may be a prediction of ours).
+			 */
+			if (--pr->utf8_left == 0 && pr->utf8_cp >= 0x300)
+				predict_poison(pr);
 			break;
 		}
 		if (pr->utf8_left > 0)
