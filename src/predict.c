@@ -196,6 +196,8 @@ predict_csi(struct predict *pr, uint8_t f)
 		return;
 	if (f == 'm')
 		pr->pen_odd = pr->csi_nz;	/* the pen outlives lines */
+	else if (f == 'u')
+		pr->pen_odd = 1;	/* a saved pen may be back */
 	switch (f) {
 	case 'A': case 'B': case 'E': case 'F': case 'H': case 'f':
 	case 'd': case 'r': case 'S': case 'T': case 'L': case 'M':
@@ -317,6 +319,8 @@ predict_scan(struct predict *pr, uint8_t b)
 			pr->unsure = 0;
 			if (b != '=' && b != '>')
 				pr->line_bad = 1;	/* 7, 8, D, E, M, c */
+			if (b == '8')
+				pr->pen_odd = 1;	/* the saved pen is back */
 		}
 		break;
 	case PS_ESC_INTER:
