@@ -184,8 +184,12 @@ predict_csi(struct predict *pr, uint8_t f)
 		pr->alt = alt;
 		pr->line_bad = 1;
 		pr->gen++;
-		/* Only ?1049h clears the screen it switches to. */
-		pr->full = alt && pr->csi_p == 1049 && pr->mode != PRED_NEVER;
+		/*
+		 * Only ?1049h clears the screen it switches to; the model
+		 * starts with a plain pen, so the program's must be too.
+		 */
+		pr->full = alt && pr->csi_p == 1049 && pr->mode != PRED_NEVER &&
+		    !pr->pen_odd;
 		if (pr->full && pr->vt != NULL) {
 			cvt_reset(pr->vt);
 			pr->fed = 0;
@@ -221,6 +225,18 @@ predict_poison(struct predict *pr)
 		pr->full = 0;
 		pr->gen++;
 	}
+}
+
+/* Whether code point cp is (likely) a combining or zero-width one. */
+static int
+predict_combining(uint32_t cp)
+{
+	return (cp >= 0x300 && cp <= 0x36f) || (cp >= 0x483 && cp <= 0x489) ||
+	    (cp >= 0x591 && cp <= 0x5c7) || (cp >= 0x610 && cp <= 0x61a) ||
+	    (cp >= 0x64b && cp <= 0x65f) || (cp >= 0x900 && cp < 0x1100) ||
+	    (cp >= 0x1ab0 && cp <= 0x1aff) || (cp >= 0x1dc0 && cp <= 0x1dff) ||
+	    (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x20d0 && cp <= 0x20ff) ||
+	    (cp >= 0xfe00 && cp <= 0xfe0f) || (cp >= 0xfe20 && cp <= 0xfe2f);
 }
 
 /*
@@ -280,8 +296,11 @@ predict_scan(struct predict *pr, uint8_t b)
 			 * (libvterm joins a combining mark to the last cell
 			 * it wrote, which may be a prediction of ours).
 			 */
-			if (--pr->utf8_left == 0 && pr->utf8_cp >= 0x300)
-				predict_poison(pr);
+			if (--pr->utf8_left == 0 && pr->utf8_cp >= 0x300) {
+				pr->line_bad = 1;
+				if (predict_combining(pr->utf8_cp))
+					predict_poison(pr);
+			}
 			break;
 		}
 		if (pr->utf8_left > 0)
@@ -618,8 +637,9 @@ predict_draw(struct predict *pr, struct buf *out)
 	int		 i, k, row, cm, cp, from, to, col;
 
 	cvt_cursor(pr->vt, &row, &cm);
-	if (pr->pen_odd || !cvt_pen_plain(pr->vt) || cm >= pr->cols - 2)
-		return;
+	if ((pr->pen_odd && !pr->full) || !cvt_pen_plain(pr->vt) ||
+	    cm >= pr->cols - 2)
+		return;		/* the full model knows the pen itself */
 	for (i = 0; i < pr->cols; i++) {
 		cells[i] = model[i] = cvt_cell(pr->vt, row, i);
 		attr[i] = NULL;
