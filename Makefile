@@ -30,6 +30,12 @@ else
 HAVES	= $(COMMON_HAVES)
 LDLIBS	=
 endif
+# libvterm, the client's terminal model for predictive echo (Debian
+# libvterm-dev), where it is installed; without it nothing is predicted.
+ifneq ($(wildcard /usr/include/vterm.h),)
+HAVES	+= -DHAVE_LIBVTERM
+LDLIBS	+= -lvterm
+endif
 BASE	= -std=c11 -D_GNU_SOURCE -DLIMPET_VERSION='"$(VERSION)"' \
 	  -fstack-protector-strong -iquote src -iquote compat $(HAVES) $(WARN)
 OPTFL	= -O2 -g -D_FORTIFY_SOURCE=2
@@ -239,7 +245,7 @@ uninstall:
 # closefrom(), so compat/ supplies it.
 MUSLCC	?= musl-gcc
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
-STBASE	= $(subst -DHAVE_CLOSEFROM,,$(BASE))
+STBASE	= $(filter-out -DHAVE_CLOSEFROM -DHAVE_LIBVTERM,$(BASE))
 STFL	= -O2 -static -isystem build/static/include -DLIMPET_STATIC
 STOBJ	:= $(patsubst src/%.c,build/static/obj/%.o,$(SRCS)) \
 	   $(patsubst compat/%.c,build/static/obj/compat-%.o,$(CSRCS))

@@ -90,3 +90,27 @@ compat_forkpty(int *master, const struct winsize *ws)
 	return pid;
 #endif
 }
+
+/*
+ * The termios the program on the slave set, read through the master: on
+ * Linux (and the BSDs) tcgetattr() on the master answers for the pair.
+ * Where the master refuses, the slave is opened by name (no controlling
+ * terminal taken), asked and closed.
+ */
+int
+compat_pty_termios(int master, struct termios *t)
+{
+	const char	*name;
+	int		 s, r, saved;
+
+	if (tcgetattr(master, t) == 0)
+		return 0;
+	if ((name = ptsname(master)) == NULL ||
+	    (s = open(name, O_RDONLY | O_NOCTTY | O_NONBLOCK)) == -1)
+		return -1;
+	r = tcgetattr(s, t);
+	saved = errno;
+	close(s);
+	errno = saved;
+	return r;
+}

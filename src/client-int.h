@@ -56,6 +56,8 @@ enum client_state {
 #define TX_SOFT_MAX	(256 * 1024)
 #define TERM_MAX	(1024 * 1024)	/* received, not yet on screen */
 
+struct predict;
+
 struct client {
 	int		 mode;
 	struct cmdline	 cl;
@@ -136,6 +138,11 @@ struct client {
 	uint64_t	 notice_at;
 	uint64_t	 cpr_deadline;	/* asked the cursor row until then */
 	struct screen	 scr;
+	struct predict	*pred;		/* predictive echo (client-predict.c) */
+	int		 predict;	/* --predict: PRED_* */
+	int		 pred_writing;	/* its own text is being queued */
+	int		 pred_local;	/* inside cursor-neutral local text */
+	int		 pred_interfered; /* local text moved the cursor */
 	int		 netfd;
 	int		 exit_code;
 	uint32_t	 hello_version;	/* the version HELLO announces */

@@ -16,6 +16,7 @@
 
 #include "compat.h"
 #include "client-int.h"
+#include "client-predict.h"
 #include "client-tty.h"
 #include "clock.h"
 #include "log.h"
@@ -29,6 +30,7 @@ out_session(struct client *c, size_t n)
 	if (n == 0)
 		return;
 	screen_track(&c->scr, buf_ptr(&c->term) + len - n, n);
+	cpred_output(c, buf_ptr(&c->term) + len - n, n, clock_ms());
 }
 
 /* Queue local text (not session output). */
@@ -39,6 +41,8 @@ client_local_bytes(struct client *c, const void *p, size_t n)
 
 	if (n == 0)
 		return;
+	cpred_local(c, p, n, 1);
+	start = c->q_out + buf_len(&c->term);
 	if (c->nlocal > 0 && c->local[c->nlocal - 1].end == start)
 		c->local[c->nlocal - 1].end += n;
 	else if (c->nlocal == OUT_SPANS) {
@@ -57,6 +61,7 @@ client_local_bytes(struct client *c, const void *p, size_t n)
 			c->nlocal--;
 		debug_f("local text dropped: output queue full");
 	}
+	cpred_local(c, p, n, 0);
 }
 
 /* Queue formatted local text. */

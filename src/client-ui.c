@@ -15,6 +15,7 @@
 
 #include "compat.h"
 #include "client-int.h"
+#include "client-predict.h"
 #include "client-tty.h"
 #include "clock.h"
 #include "log.h"
@@ -346,6 +347,7 @@ client_timeout(struct client *c, uint64_t now)
 	}
 	if (c->scr.cpr_wait)
 		due = client_due(due, c->cpr_deadline);
+	due = client_due(due, cpred_deadline(c));
 	if (due == 0)
 		return 60000;
 	if (due <= now)

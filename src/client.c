@@ -23,6 +23,7 @@
 
 #include "compat.h"
 #include "client-net.h"
+#include "client-predict.h"
 #include "client-ssh.h"
 #include "client-tty.h"
 #include "client.h"
@@ -356,6 +357,7 @@ client_welcome(struct client *c, const struct frame *f, uint64_t now)
 		snprintf(c->session, sizeof c->session, "%s", w.id);
 		c->out_have = c->out_written = c->ack_sent = w.out_start;
 		c->attached_once = 1;
+		cpred_fresh(c, w.out_start == 0);
 		/* Attached mid-stream: a full-screen mode may be unseen. */
 		c->scr.alt_unknown = w.out_start > 0;
 		c->wiggle = c->scr.alt_unknown;	/* have it redraw for us */
@@ -390,6 +392,7 @@ client_welcome(struct client *c, const struct frame *f, uint64_t now)
 	if (notice_clear(c))
 		c->wiggle = 1;	/* let full-screen programs redraw */
 	c->resize_due = 1;
+	client_ping(c, now);	/* the round trip decides prediction */
 }
 
 /* EXIT: the program ended; leave once all its output is written. */
@@ -470,6 +473,7 @@ client_frame(struct client *c, const struct frame *f, uint64_t now)
 		break;
 	case MSG_DATA:
 		c->last_data = now;
+		cpred_hide(c);	/* predictions never mix with output */
 		if (proto_data_parse(f->p, f->len, &off, &p, &n) != 0 ||
 		    (r = buf_put_stream(&c->term, &c->out_have, off, p,
 		    n)) < 0) {
@@ -510,6 +514,10 @@ client_frame(struct client *c, const struct frame *f, uint64_t now)
 			c->ping_out = 0;
 			c->probe_deadline = 0;
 		}
+		break;
+	case MSG_TERMIOS:
+		if (cpred_termios(c, f->p, f->len, now) != 0)
+			client_lost(c, "bad TERMIOS", now);
 		break;
 	case MSG_EXIT:
 		client_exit_frame(c, f, now);
@@ -697,6 +705,7 @@ client_read_tty(struct client *c, uint64_t now)
 	while (off < (size_t)n) {
 		used = escape_feed(&c->esc, tmp + off, n - off, &pass, &cmd);
 		off += used;
+		cpred_keys(c, buf_ptr(&pass), buf_len(&pass), c->in.end, now);
 		/* Room was checked before the read: this cannot fail. */
 		if (buf_len(&pass) > 0 && ring_append(&c->in, buf_ptr(&pass),
 		    buf_len(&pass), 0) != 0)
@@ -853,9 +862,11 @@ client_resize(struct client *c)
 	if (!c->resize_due)
 		return;
 	/* Known at once (the notice fits the width); sent once up. */
-	if (c->tty && tty_size(STDIN_FILENO, &rows, &cols) == 0) {
+	if (c->tty && tty_size(STDIN_FILENO, &rows, &cols) == 0 &&
+	    (rows != c->rows || cols != c->cols)) {
 		c->rows = rows;
 		c->cols = cols;
+		cpred_resize(c);
 	}
 	if (c->state != ST_UP || c->rows == 0)
 		return;
@@ -947,6 +958,7 @@ client_step(struct client *c, uint64_t now)
 	client_ack(c);
 	cfwd_pump(c);
 	client_flush(c, now);
+	cpred_tick(c, now);
 	notice_update(c, now);
 	if (c->exited && c->out_written == c->exit_end &&
 	    buf_len(&c->term) == 0 && c->state != ST_DONE)
@@ -1065,6 +1077,7 @@ client_end(struct client *c)
 	char	restore[256];
 	size_t	n;
 
+	cpred_end(c);
 	notice_clear(c);
 	if (c->attached_once && c->tty) {
 		n = screen_restore(&c->scr, restore, sizeof restore);
@@ -1170,6 +1183,11 @@ client_parse(struct client *c, int mode, int argc, char **argv)
 	c->ssh.dest = c->cl.dest;
 	if (cfwd_options(c, err, sizeof err) != 0)
 		goto bad;
+	if ((c->predict = cpred_mode(cmdline_get(&c->cl, "predict"))) < 0) {
+		snprintf(err, sizeof err, "--predict wants adaptive, always "
+		    "or never, not '%s'", cmdline_get(&c->cl, "predict"));
+		goto bad;
+	}
 	return 0;
 bad:
 	fprintf(stderr, "limpet: %s\n", err);
@@ -1206,6 +1224,7 @@ client_free(struct client *c)
 	cmdline_free(&c->cl);
 	config_free(&c->cfg);
 	free(c->name);
+	cpred_free(c);
 	ring_free(&c->in);
 	buf_free(&c->tx);
 	buf_free(&c->term);
@@ -1267,6 +1286,7 @@ client_main(int mode, int argc, char **argv)
 		return 255;
 	}
 	tty_size(STDIN_FILENO, &c->rows, &c->cols);
+	cpred_init(c, c->predict);
 	signal(SIGPIPE, SIG_IGN);
 	if (sig_init(sigs, sizeof sigs / sizeof sigs[0]) != 0)
 		fatal("signals");

@@ -27,6 +27,7 @@ const struct cmdline_opt cmdline_client_opts[] = {
 	{ "server-path", 1 },
 	{ "server-dir", 1 },
 	{ "ring-size", 1 },
+	{ "predict", 1 },
 	{ "verbose", 0 },
 	{ "all", 0 },
 	{ "install", 0 },

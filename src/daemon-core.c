@@ -38,6 +38,7 @@ daemon_init(struct daemon *d, size_t ring, uint64_t now)
 	if (getenv("LIMPET_TEST_HOLD_MS") != NULL)
 		d->hold_ms = strtoull(getenv("LIMPET_TEST_HOLD_MS"), NULL, 10);
 #endif
+	d->tio = d->tio_told = -1;
 	ring_init(&d->out, ring, 0);
 	buf_init(&d->pty_in, PROTO_INPUT_WINDOW + 1);
 	d->fwd = dfwd_new();
@@ -334,6 +335,7 @@ daemon_deadline(const struct daemon *d, uint64_t now)
 	for (i = 0; i < d->npeers; i++)
 		t = daemon_min(t, daemon_peer_deadline(d, d->peers[i]));
 	t = daemon_min(t, dfwd_deadline(d));
+	t = daemon_min(t, daemon_termios_deadline(d));
 	return t;
 }
 
@@ -345,6 +347,7 @@ void
 daemon_tick(struct daemon *d, uint64_t now)
 {
 	daemon_timers(d, now);
+	daemon_termios(d, now, 0);	/* before the output it may precede */
 	daemon_pump(d, now);
 	if (d->ack_due && d->client != NULL && !d->client->closing &&
 	    proto_u64_put(&d->client->out, MSG_ACK, d->in_have) == 0)

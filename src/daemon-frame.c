@@ -299,6 +299,7 @@ daemon_attach(struct daemon *d, struct peer *p, const struct msg_hello *h,
 	w.pid = (uint32_t)getpid();
 	proto_welcome_put(&p->out, &w);
 	daemon_in_window(d, 1);
+	daemon_termios(d, now, 1);
 	if (!(h->flags & HELLO_RESUME) && d->out.dropped > d->dropped_told) {
 		/* A resuming client counts its own gap; a new one is told. */
 		snprintf(msg, sizeof msg, "%llu bytes of output were dropped "
@@ -339,6 +340,7 @@ daemon_hello(struct daemon *d, struct peer *p, const struct frame *f,
 	}
 	p->hello = 1;
 	p->op = h.op;
+	p->version = h.version;
 	switch (h.op) {
 	case OP_INFO:
 		daemon_describe(d, &p->out);

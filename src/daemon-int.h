@@ -40,6 +40,12 @@
 /* An exited session nobody acknowledged is kept this long (seconds). */
 #define KEEP_EXITED_S	(7 * 24 * 3600)
 
+#define TIO_SETTLE_MS	50	/* re-read the termios this long after I/O */
+#define TIO_POLL_MS	5	/* ... this often */
+#define ECHO_MS		50	/* input the program had this long: its
+				   echo is out (TERMIOS settled) */
+#define ECHO_MARKS	16
+
 struct mark {
 	uint64_t	off;
 	uint64_t	t;
@@ -99,6 +105,18 @@ struct daemon {
 	uint64_t	 kill_at;
 	uint64_t	 touch_at;
 
+	/* What the client is told of the PTY's termios (daemon-termios.c). */
+	int		 tio;		/* TIO_* last read, -1 unknown */
+	int		 tio_told;	/* TIO_* last sent, -1 none */
+	uint64_t	 tio_written;	/* input written when tio was read */
+	uint64_t	 tio_io;	/* input + output seen at the last check */
+	uint64_t	 tio_until;	/* keep re-reading until then */
+	uint64_t	 tio_next;	/* next re-read */
+	uint64_t	 tio_settled;	/* settled offset last sent */
+	uint64_t	 echo_settled;	/* input the program had ECHO_MS */
+	struct mark	 echo[ECHO_MARKS];	/* input written, and when */
+	int		 necho;
+
 	int		 quit;		/* the process should exit */
 	int		 quit_code;
 
@@ -122,6 +140,10 @@ void		 daemon_read_pty(struct daemon *, uint64_t);
 void		 daemon_write_pty(struct daemon *);
 void		 daemon_kill(struct daemon *, uint64_t);
 void		 daemon_quit(struct daemon *, int);
+
+/* daemon-termios.c */
+void		 daemon_termios(struct daemon *, uint64_t, int);
+uint64_t	 daemon_termios_deadline(const struct daemon *);
 
 /* daemon-frame.c */
 void		 daemon_attach(struct daemon *, struct peer *,

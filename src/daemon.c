@@ -392,6 +392,7 @@ daemon_run(const char *dir, const char *id, const struct msg_hello *h, int fd)
 	log_info("session %s started, pid %ld", id, (long)d->child);
 	p->hello = 1;
 	p->op = OP_NEW;
+	p->version = h->version;
 	daemon_attach(d, p, h, clock_ms());
 	daemon_loop(d);
 }

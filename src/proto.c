@@ -355,6 +355,41 @@ proto_u32_put(struct buf *b, uint8_t type, uint32_t v)
 	return frame_end(b, mark);
 }
 
+/*
+ * Append a TERMIOS frame: the PTY's TIO_* flags, the input bytes written
+ * to the PTY when they were read, and the input bytes the program has
+ * had for at least the echo time (its echo, if any, is out by then).
+ */
+int
+proto_termios_put(struct buf *b, uint8_t flags, uint64_t written,
+    uint64_t settled)
+{
+	size_t	mark;
+	int	r;
+
+	if ((r = frame_begin(b, MSG_TERMIOS, &mark)) != 0 ||
+	    (r = buf_put_u8(b, flags)) != 0 ||
+	    (r = buf_put_u64(b, written)) != 0 ||
+	    (r = buf_put_u64(b, settled)) != 0)
+		return frame_abort(b, mark, r);
+	return frame_end(b, mark);
+}
+
+/* Parse a TERMIOS payload; settled may not exceed written. */
+int
+proto_termios_parse(const uint8_t *p, size_t n, uint8_t *flags,
+    uint64_t *written, uint64_t *settled)
+{
+	struct cur	c;
+
+	cur_init(&c, p, n);
+	if (cur_get_u8(&c, flags) != 0 || cur_get_u64(&c, written) != 0 ||
+	    cur_get_u64(&c, settled) != 0 || !cur_end(&c) ||
+	    *settled > *written)
+		return ERR_FORMAT;
+	return 0;
+}
+
 /* Parse a payload that is exactly one u32. */
 int
 proto_u32_parse(const uint8_t *p, size_t n, uint32_t *v)
@@ -494,7 +529,7 @@ proto_type_name(uint8_t type)
 	static const char *names[] = {
 		"?", "HELLO", "WELCOME", "DATA", "ACK", "PING", "PONG",
 		"RESIZE", "DETACH", "EXIT", "ERROR", "SESSION", "DONE",
-		"NOTICE", "WINDOW"
+		"NOTICE", "WINDOW", "TERMIOS"
 	};
 
 	if (type == MSG_DETAIL)

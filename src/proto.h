@@ -38,7 +38,17 @@
 #define MSG_DONE	12	/* server -> client: u32 count (ls, kill) */
 #define MSG_NOTICE	13	/* server -> client: string to show */
 #define MSG_WINDOW	14	/* daemon -> client: u64 input limit */
-#define MSG_MAX		14
+#define MSG_TERMIOS	15	/* daemon -> client: u8 TIO_*, u64 written,
+				   u64 settled (see PROTO_V_TERMIOS) */
+#define MSG_MAX		15
+
+/* Peers that announced this version or later are sent MSG_TERMIOS. */
+#ifndef PROTO_V_TERMIOS
+#define PROTO_V_TERMIOS	3
+#endif
+/* MSG_TERMIOS flags: the PTY's local modes as the program set them. */
+#define TIO_ICANON	0x01	/* canonical (line) mode */
+#define TIO_ECHO	0x02	/* the kernel echoes input */
 /* 30-34: the everyday helper's frames (not counted in MSG_MAX). */
 #define MSG_DETAIL	30	/* server -> client: more about a SESSION */
 /* Channels (forwarded connections, the agent): docs/PROTOCOL.md. */
@@ -174,6 +184,9 @@ int	proto_error_put(struct buf *, uint32_t, const char *);
 int	proto_error_parse(const uint8_t *, size_t, uint32_t *, char **);
 int	proto_str_put(struct buf *, uint8_t, const char *);
 int	proto_str_parse(const uint8_t *, size_t, char **);
+int	proto_termios_put(struct buf *, uint8_t, uint64_t, uint64_t);
+int	proto_termios_parse(const uint8_t *, size_t, uint8_t *, uint64_t *,
+	    uint64_t *);
 int	proto_u32_put(struct buf *, uint8_t, uint32_t);
 int	proto_u32_parse(const uint8_t *, size_t, uint32_t *);
 const char *proto_type_name(uint8_t);

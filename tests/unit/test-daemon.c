@@ -8,9 +8,11 @@
 #include <sys/types.h>
 
 #include <fcntl.h>
+#include <pty.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "unit.h"
@@ -163,6 +165,101 @@ test_window_after_welcome(void **state)
 	assert_int_equal(take(c, MSG_WINDOW, &n, &first), PROTO_INPUT_WINDOW);
 	assert_int_equal(n, 1);
 	assert_int_equal(first, MSG_WELCOME);
+	fix_free(&x);
+}
+
+/* The TERMIOS frames p has queued: count, last flags and settled. */
+static int
+take_termios(struct peer *p, int *flags, uint64_t *settled, int *before)
+{
+	struct frame_dec	dec;
+	struct frame		f;
+	uint64_t		w, s;
+	uint8_t			fl;
+	int			n = 0, data = 0;
+
+	*before = 0;
+	frame_dec_init(&dec);
+	assert_int_equal(frame_dec_push(&dec, buf_ptr(&p->out),
+	    buf_len(&p->out)), 0);
+	buf_reset(&p->out);
+	while (frame_dec_next(&dec, &f) == 1) {
+		if (f.type == MSG_DATA)
+			data = 1;
+		if (f.type != MSG_TERMIOS)
+			continue;
+		assert_int_equal(proto_termios_parse(f.p, f.len, &fl, &w, &s),
+		    0);
+		*flags = fl;
+		*settled = s;
+		if (!data)
+			*before = 1;
+		n++;
+	}
+	frame_dec_free(&dec);
+	return n;
+}
+
+/*
+ * TERMIOS: a client of protocol PROTO_V_TERMIOS gets the PTY's modes on
+ * attach; "echo off" comes ahead of the output read in the same turn (a
+ * password prompt); input the program had ECHO_MS is reported settled;
+ * an older client gets none of it.
+ */
+static void
+test_termios(void **state)
+{
+	struct fix	 x;
+	struct peer	*c;
+	struct termios	 t;
+	uint64_t	 settled = 0;
+	int		 m, s, n, flags = -1, before;
+
+	(void)state;
+	fix_init(&x);
+	assert_int_equal(openpty(&m, &s, NULL, NULL, NULL), 0);
+	fcntl(m, F_SETFL, O_NONBLOCK);
+	close(x.d.ptyfd);
+	x.d.ptyfd = m;
+	c = fix_peer(&x, T0);
+	send_hello(&x, c, OP_ATTACH, 1, T0);
+	c->version = PROTO_V_TERMIOS;
+	buf_reset(&c->out);
+	daemon_termios(&x.d, T0, 1);
+	assert_int_equal(take_termios(c, &flags, &settled, &before), 1);
+	assert_int_equal(flags, TIO_ICANON | TIO_ECHO);
+
+	/* getpass: echo off, then the prompt. */
+	assert_int_equal(tcgetattr(s, &t), 0);
+	t.c_lflag &= ~ECHO;
+	assert_int_equal(tcsetattr(s, TCSANOW, &t), 0);
+	assert_int_equal(write(s, "Password: ", 10), 10);
+	daemon_read_pty(&x.d, T0 + 1);
+	daemon_tick(&x.d, T0 + 1);
+	assert_int_equal(take_termios(c, &flags, &settled, &before), 1);
+	assert_int_equal(flags, TIO_ICANON);
+	assert_true(before);
+
+	/* Input written to the program settles ECHO_MS later. */
+	send_data(&x, c, 0, 3, T0 + 2);
+	daemon_write_pty(&x.d);
+	daemon_tick(&x.d, T0 + 2);
+	n = take_termios(c, &flags, &settled, &before);
+	assert_true(n == 0 || settled == 0);
+	daemon_tick(&x.d, T0 + 2 + ECHO_MS);
+	assert_int_equal(take_termios(c, &flags, &settled, &before), 1);
+	assert_int_equal(settled, 3);
+
+	/* An older client: nothing. */
+	c->version = PROTO_V_TERMIOS - 1;
+	t.c_lflag |= ECHO;
+	assert_int_equal(tcsetattr(s, TCSANOW, &t), 0);
+	assert_int_equal(write(s, "x", 1), 1);
+	daemon_read_pty(&x.d, T0 + 200);
+	daemon_tick(&x.d, T0 + 200);
+	daemon_tick(&x.d, T0 + 400);
+	assert_int_equal(take_termios(c, &flags, &settled, &before), 0);
+	close(s);
 	fix_free(&x);
 }
 
@@ -426,6 +523,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_window_after_welcome),
+		cmocka_unit_test(test_termios),
 		cmocka_unit_test(test_input_window),
 		cmocka_unit_test(test_hello_timeout),
 		cmocka_unit_test(test_tx_timeout),

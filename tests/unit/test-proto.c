@@ -897,6 +897,41 @@ test_garbage(void **state)
 	}
 }
 
+/* TERMIOS: flags and offsets round-trip; settled beyond written fails. */
+static void
+test_termios(void **state)
+{
+	struct buf	 b;
+	struct frame	 f;
+	struct frame_dec d;
+	uint64_t	 w, s;
+	uint8_t		 fl;
+
+	(void)state;
+	buf_init(&b, 0);
+	assert_int_equal(proto_termios_put(&b, TIO_ICANON | TIO_ECHO, 42, 40),
+	    0);
+	frame_dec_init(&d);
+	assert_int_equal(frame_dec_push(&d, buf_ptr(&b), buf_len(&b)), 0);
+	assert_int_equal(frame_dec_next(&d, &f), 1);
+	assert_int_equal(f.type, MSG_TERMIOS);
+	assert_int_equal(proto_termios_parse(f.p, f.len, &fl, &w, &s), 0);
+	assert_int_equal(fl, TIO_ICANON | TIO_ECHO);
+	assert_int_equal(w, 42);
+	assert_int_equal(s, 40);
+	assert_int_not_equal(proto_termios_parse(f.p, f.len - 1, &fl, &w, &s),
+	    0);
+	frame_dec_free(&d);
+	buf_reset(&b);
+	assert_int_equal(proto_termios_put(&b, 0, 1, 2), 0);
+	frame_dec_init(&d);
+	assert_int_equal(frame_dec_push(&d, buf_ptr(&b), buf_len(&b)), 0);
+	assert_int_equal(frame_dec_next(&d, &f), 1);
+	assert_int_not_equal(proto_termios_parse(f.p, f.len, &fl, &w, &s), 0);
+	frame_dec_free(&d);
+	buf_free(&b);
+}
+
 /* Names for logs. */
 static void
 test_type_names(void **state)
@@ -906,7 +941,8 @@ test_type_names(void **state)
 	assert_string_equal(proto_type_name(MSG_DATA), "DATA");
 	assert_string_equal(proto_type_name(MSG_DETACH), "DETACH");
 	assert_string_equal(proto_type_name(MSG_NOTICE), "NOTICE");
-	assert_string_equal(proto_type_name(MSG_MAX), "WINDOW");
+	assert_string_equal(proto_type_name(MSG_WINDOW), "WINDOW");
+	assert_string_equal(proto_type_name(MSG_TERMIOS), "TERMIOS");
 	assert_string_equal(proto_type_name(0), "?");
 	assert_string_equal(proto_type_name(MSG_MAX + 1), "unknown");
 	assert_string_equal(proto_type_name(255), "unknown");
@@ -936,6 +972,7 @@ main(void)
 		cmocka_unit_test(test_version_negotiation),
 		cmocka_unit_test(test_detail),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_termios),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,297 @@
+/*
+ * The client's terminal model for predictive echo (see client-vt.h):
+ * libvterm's screen layer, asked for the cursor, single cells and the pen.
+ * Cells are reported only as far as prediction can redraw them: a plain
+ * ASCII character or an erased cell with default attributes; anything
+ * else (colours, wide or combined characters) is CVT_OTHER.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "client-vt.h"
+#include "xmalloc.h"
+
+#if defined(HAVE_LIBVTERM)
+#include <vterm.h>
+
+struct cvt {
+	VTerm		*vt;
+	VTermScreen	*scr;
+	VTermState	*st;
+	int		 rows, cols;
+	int		 alt;
+};
+
+/* Answers the model would send (device attributes...) go nowhere. */
+static void
+cvt_discard(const char *s, size_t n, void *user)
+{
+	(void)s;
+	(void)n;
+	(void)user;
+}
+
+/* The model's properties: only the alternate screen matters here. */
+static int
+cvt_prop(VTermProp prop, VTermValue *val, void *user)
+{
+	struct cvt	*m = user;
+
+	if (prop == VTERM_PROP_ALTSCREEN)
+		m->alt = val->boolean;
+	return 1;
+}
+
+static const VTermScreenCallbacks cvt_cb = {
+	.settermprop = cvt_prop,
+};
+
+/* A model of rows x cols, blank, cursor home. */
+struct cvt *
+cvt_new(int rows, int cols)
+{
+	struct cvt	*m = xcalloc(1, sizeof *m);
+
+	if (rows < 1)
+		rows = 24;
+	if (cols < 1)
+		cols = 80;
+	if ((m->vt = vterm_new(rows, cols)) == NULL) {
+		free(m);
+		return NULL;
+	}
+	m->rows = rows;
+	m->cols = cols;
+	vterm_set_utf8(m->vt, 1);
+	vterm_output_set_callback(m->vt, cvt_discard, NULL);
+	m->st = vterm_obtain_state(m->vt);
+	m->scr = vterm_obtain_screen(m->vt);
+	vterm_screen_enable_altscreen(m->scr, 1);
+	vterm_screen_set_callbacks(m->scr, &cvt_cb, m);
+	vterm_screen_set_damage_merge(m->scr, VTERM_DAMAGE_SCROLL);
+	vterm_screen_reset(m->scr, 1);
+	return m;
+}
+
+/* Free the model. */
+void
+cvt_free(struct cvt *m)
+{
+	if (m == NULL)
+		return;
+	vterm_free(m->vt);
+	free(m);
+}
+
+/* A new size (the caller treats the contents as unknown afterwards). */
+void
+cvt_resize(struct cvt *m, int rows, int cols)
+{
+	if (rows < 1 || cols < 1 || (rows == m->rows && cols == m->cols))
+		return;
+	vterm_set_size(m->vt, rows, cols);
+	m->rows = rows;
+	m->cols = cols;
+}
+
+/* Blank screen, cursor home, default pen and modes, main screen. */
+void
+cvt_reset(struct cvt *m)
+{
+	vterm_screen_reset(m->scr, 1);
+	m->alt = 0;
+}
+
+/* Feed output bytes. */
+void
+cvt_feed(struct cvt *m, const void *p, size_t n)
+{
+	if (n > 0)
+		vterm_input_write(m->vt, p, n);
+}
+
+/* The cursor, 0-based. */
+void
+cvt_cursor(const struct cvt *m, int *row, int *col)
+{
+	VTermPos	pos;
+
+	vterm_state_get_cursorpos(m->st, &pos);
+	*row = pos.row;
+	*col = pos.col;
+}
+
+/* Whether attributes and colours of a cell are the defaults. */
+static int
+cvt_plain_cell(const VTermScreenCell *c)
+{
+	return !c->attrs.bold && !c->attrs.underline && !c->attrs.italic &&
+	    !c->attrs.blink && !c->attrs.reverse && !c->attrs.strike &&
+	    !c->attrs.font && !c->attrs.dwl && !c->attrs.dhl &&
+	    VTERM_COLOR_IS_DEFAULT_FG(&c->fg) &&
+	    VTERM_COLOR_IS_DEFAULT_BG(&c->bg);
+}
+
+/* The cell at row, col: CVT_ERASED, a plain ASCII byte, or CVT_OTHER. */
+uint32_t
+cvt_cell(const struct cvt *m, int row, int col)
+{
+	VTermScreenCell	c;
+	VTermPos	pos;
+
+	if (row < 0 || col < 0 || row >= m->rows || col >= m->cols)
+		return CVT_OTHER;
+	pos.row = row;
+	pos.col = col;
+	if (!vterm_screen_get_cell(m->scr, pos, &c) || !cvt_plain_cell(&c) ||
+	    c.width != 1)
+		return CVT_OTHER;
+	if (c.chars[0] == 0)
+		return CVT_ERASED;
+	if (c.chars[0] < 0x20 || c.chars[0] > 0x7e || c.chars[1] != 0)
+		return CVT_OTHER;
+	return c.chars[0];
+}
+
+/* The character at row, col whatever its attributes (0: none). */
+uint32_t
+cvt_char(const struct cvt *m, int row, int col)
+{
+	VTermScreenCell	c;
+	VTermPos	pos;
+
+	pos.row = row;
+	pos.col = col;
+	if (row < 0 || col < 0 || row >= m->rows || col >= m->cols ||
+	    !vterm_screen_get_cell(m->scr, pos, &c))
+		return 0;
+	return c.chars[0];
+}
+
+/* Whether what the program writes next would be drawn plain. */
+int
+cvt_pen_plain(const struct cvt *m)
+{
+	VTermValue	v;
+	static const VTermAttr flags[] = { VTERM_ATTR_BOLD,
+	    VTERM_ATTR_UNDERLINE, VTERM_ATTR_ITALIC, VTERM_ATTR_BLINK,
+	    VTERM_ATTR_REVERSE, VTERM_ATTR_STRIKE, VTERM_ATTR_FONT };
+	size_t		i;
+
+	for (i = 0; i < sizeof flags / sizeof flags[0]; i++) {
+		memset(&v, 0, sizeof v);
+		if (vterm_state_get_penattr(m->st, flags[i], &v) &&
+		    v.number != 0)
+			return 0;
+	}
+	if (vterm_state_get_penattr(m->st, VTERM_ATTR_FOREGROUND, &v) &&
+	    !VTERM_COLOR_IS_DEFAULT_FG(&v.color))
+		return 0;
+	if (vterm_state_get_penattr(m->st, VTERM_ATTR_BACKGROUND, &v) &&
+	    !VTERM_COLOR_IS_DEFAULT_BG(&v.color))
+		return 0;
+	return 1;
+}
+
+/* Whether the model is on the alternate screen. */
+int
+cvt_alt(const struct cvt *m)
+{
+	return m->alt;
+}
+
+/* The model's size. */
+void
+cvt_size(const struct cvt *m, int *rows, int *cols)
+{
+	*rows = m->rows;
+	*cols = m->cols;
+}
+
+#else /* !HAVE_LIBVTERM */
+
+/* No libvterm: no model, so nothing is ever predicted. */
+struct cvt *
+cvt_new(int rows, int cols)
+{
+	(void)rows;
+	(void)cols;
+	return NULL;
+}
+
+/* Never called without a model: the rest only satisfy the linker. */
+void
+cvt_free(struct cvt *m)
+{
+	(void)m;
+}
+
+void
+cvt_resize(struct cvt *m, int rows, int cols)
+{
+	(void)m;
+	(void)rows;
+	(void)cols;
+}
+
+void
+cvt_reset(struct cvt *m)
+{
+	(void)m;
+}
+
+void
+cvt_feed(struct cvt *m, const void *p, size_t n)
+{
+	(void)m;
+	(void)p;
+	(void)n;
+}
+
+void
+cvt_cursor(const struct cvt *m, int *row, int *col)
+{
+	(void)m;
+	*row = *col = 0;
+}
+
+uint32_t
+cvt_cell(const struct cvt *m, int row, int col)
+{
+	(void)m;
+	(void)row;
+	(void)col;
+	return CVT_OTHER;
+}
+
+uint32_t
+cvt_char(const struct cvt *m, int row, int col)
+{
+	(void)m;
+	(void)row;
+	(void)col;
+	return 0;
+}
+
+int
+cvt_pen_plain(const struct cvt *m)
+{
+	(void)m;
+	return 0;
+}
+
+int
+cvt_alt(const struct cvt *m)
+{
+	(void)m;
+	return 0;
+}
+
+void
+cvt_size(const struct cvt *m, int *rows, int *cols)
+{
+	(void)m;
+	*rows = *cols = 0;
+}
+
+#endif

@@ -1,0 +1,377 @@
+/*
+ * Unit tests for src/predict.c, the predictive echo state machine.  Two
+ * libvterm models stand in for the user's terminal ("term": session output
+ * and the machine's bytes) and for the session ("srv": output only).
+ */
+#include <string.h>
+
+#include "unit.h"
+
+#include "buf.h"
+#include "client-predict.h"
+#include "client-vt.h"
+#include "predict.h"
+#include "proto.h"
+
+#define ROWS	6
+#define COLS	30
+
+struct sim {
+	struct predict	 pr;
+	struct cvt	*term, *srv;
+	uint64_t	 in_end, now;
+	struct buf	 drawn;		/* every byte the machine wrote */
+};
+
+/* Start: blank screens, the daemon's modes, a 200 ms link. */
+static void
+sim_init(struct sim *s, int mode, int tio)
+{
+	struct buf	b;
+
+	memset(s, 0, sizeof *s);
+	predict_init(&s->pr, mode, ROWS, COLS);
+	s->pr.line_bad = 0;
+	s->term = cvt_new(ROWS, COLS);
+	s->srv = cvt_new(ROWS, COLS);
+	assert_non_null(s->term);
+	buf_init(&s->drawn, 0);
+	buf_init(&b, 0);
+	predict_net(&s->pr, 200, 1, 0, 0, &b);
+	if (tio >= 0)
+		predict_termios(&s->pr, tio, 0, 0, 0, &b);
+	assert_int_equal(buf_len(&b), 0);
+	buf_free(&b);
+}
+
+/* Release it. */
+static void
+sim_free(struct sim *s)
+{
+	predict_free(&s->pr);
+	cvt_free(s->term);
+	cvt_free(s->srv);
+	buf_free(&s->drawn);
+}
+
+/* The machine's bytes go to the user's terminal. */
+static void
+sim_term(struct sim *s, struct buf *b)
+{
+	cvt_feed(s->term, buf_ptr(b), buf_len(b));
+	buf_put(&s->drawn, buf_ptr(b), buf_len(b));
+	buf_free(b);
+}
+
+/* Type keys (and tell the machine they were sent at once). */
+static void
+sim_keys(struct sim *s, const char *k)
+{
+	struct buf	b;
+	size_t		n = strlen(k);
+
+	buf_init(&b, 0);
+	predict_keys(&s->pr, (const uint8_t *)k, n, s->in_end, s->now, &b);
+	s->in_end += n;
+	predict_net(&s->pr, 200, 1, s->in_end, s->now, &b);
+	sim_term(s, &b);
+}
+
+/* Session output. */
+static void
+sim_out(struct sim *s, const char *p)
+{
+	struct buf	b;
+
+	buf_init(&b, 0);
+	predict_hide(&s->pr, &b);
+	cvt_feed(s->term, buf_ptr(&b), buf_len(&b));
+	buf_reset(&b);
+	cvt_feed(s->term, p, strlen(p));
+	cvt_feed(s->srv, p, strlen(p));
+	predict_output(&s->pr, (const uint8_t *)p, strlen(p), s->now);
+	predict_show(&s->pr, s->now, &b);
+	sim_term(s, &b);
+}
+
+/* A TERMIOS report: flags, everything typed written, settled up to. */
+static void
+sim_tio(struct sim *s, int flags, uint64_t settled)
+{
+	struct buf	b;
+
+	buf_init(&b, 0);
+	predict_termios(&s->pr, flags, s->in_end, settled, s->now, &b);
+	sim_term(s, &b);
+}
+
+/* The character the user sees at row, col. */
+static int
+sim_at(struct sim *s, int row, int col)
+{
+	uint32_t	c = cvt_char(s->term, row, col);
+
+	return c == 0 ? ' ' : (int)c;
+}
+
+/* With nothing drawn, the user's screen is the session's. */
+static void
+sim_same(struct sim *s)
+{
+	int	r, c, a, b, x, y;
+
+	assert_false(s->pr.shown);
+	for (r = 0; r < ROWS; r++)
+		for (c = 0; c < COLS; c++)
+			assert_int_equal(cvt_cell(s->term, r, c),
+			    cvt_cell(s->srv, r, c));
+	cvt_cursor(s->term, &a, &b);
+	cvt_cursor(s->srv, &x, &y);
+	assert_int_equal(a, x);
+	assert_int_equal(b, y);
+}
+
+/* Canonical with echo: the first key shows at once, then is confirmed. */
+static void
+test_canonical_echo(void **state)
+{
+	struct sim	s;
+
+	(void)state;
+	sim_init(&s, PRED_ADAPTIVE, TIO_ICANON | TIO_ECHO);
+	sim_out(&s, "$ ");
+	sim_keys(&s, "ab");
+	assert_true(s.pr.shown);
+	assert_int_equal(sim_at(&s, 0, 2), 'a');
+	assert_int_equal(sim_at(&s, 0, 3), 'b');
+	sim_out(&s, "ab");
+	assert_int_equal(s.pr.n, 0);
+	sim_same(&s);
+	sim_free(&s);
+}
+
+/* Canonical without echo (a password): nothing, ever. */
+static void
+test_password(void **state)
+{
+	struct sim	s;
+
+	(void)state;
+	sim_init(&s, PRED_ALWAYS, TIO_ICANON);
+	sim_out(&s, "Password: ");
+	sim_keys(&s, "secret");
+	assert_false(s.pr.shown);
+	assert_int_equal(s.pr.n, 0);
+	assert_null(memchr(buf_ptr(&s.drawn), 's', buf_len(&s.drawn)));
+	sim_same(&s);
+	/* Echo turned off while a key was drawn: it goes at once. */
+	sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+	sim_keys(&s, "x");
+	assert_true(s.pr.shown);
+	sim_tio(&s, TIO_ICANON, 0);
+	assert_false(s.pr.shown);
+	sim_same(&s);
+	sim_free(&s);
+}
+
+/* Canonical off: a tentative epoch shows once a key of it is confirmed. */
+static void
+test_tentative_epoch(void **state)
+{
+	struct sim	s;
+
+	(void)state;
+	sim_init(&s, PRED_ADAPTIVE, 0);
+	sim_out(&s, "\r\n> ");
+	sim_keys(&s, "x");
+	assert_false(s.pr.shown);
+	assert_int_equal(s.pr.n, 1);
+	sim_out(&s, "x");
+	assert_int_equal(s.pr.n, 0);
+	sim_keys(&s, "y");
+	assert_true(s.pr.shown);
+	assert_int_equal(sim_at(&s, 1, 3), 'y');
+	/* Backspace, left and right are predicted too. */
+	sim_keys(&s, "z\x7f");
+	assert_int_equal(sim_at(&s, 1, 4), ' ');
+	sim_keys(&s, "\033[D");
+	sim_out(&s, "yz\b \b\b");
+	sim_tio(&s, 0, s.in_end);
+	assert_int_equal(s.pr.n, 0);
+	sim_same(&s);
+	/* CR starts a new epoch: nothing until the daemon settled it. */
+	sim_keys(&s, "\r");
+	sim_keys(&s, "q");
+	assert_false(s.pr.shown);
+	sim_free(&s);
+}
+
+/* Output that contradicts a drawn key erases it at once. */
+static void
+test_contradiction(void **state)
+{
+	struct sim	s;
+
+	(void)state;
+	sim_init(&s, PRED_ALWAYS, 0);
+	sim_out(&s, "\r\n");
+	sim_keys(&s, "a");
+	sim_out(&s, "a");
+	sim_keys(&s, "bc");
+	assert_true(s.pr.shown);
+	sim_out(&s, "B");
+	assert_int_equal(s.pr.n, 0);
+	sim_same(&s);
+	assert_int_equal(sim_at(&s, 1, 1), 'B');
+	/* A key the program had long enough and did not echo goes. */
+	sim_keys(&s, "d");
+	sim_out(&s, "C");
+	sim_keys(&s, "e");
+	sim_tio(&s, 0, s.in_end);
+	assert_int_equal(s.pr.n, 0);
+	sim_same(&s);
+	sim_free(&s);
+}
+
+/* A paste, an unknown line, the alternate screen without ?1049h. */
+static void
+test_not_predicted(void **state)
+{
+	struct sim	s;
+	char		paste[PRED_PASTE + 1];
+
+	(void)state;
+	sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+	memset(paste, 'p', PRED_PASTE);
+	paste[PRED_PASTE] = '\0';
+	sim_keys(&s, paste);
+	assert_int_equal(s.pr.n, 0);
+	sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+	sim_out(&s, "\033[5;1Hx");	/* the cursor jumped: row unknown */
+	sim_keys(&s, "k");
+	assert_false(s.pr.shown);
+	sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+	sim_out(&s, "\033[?47h");
+	sim_keys(&s, "k");
+	assert_false(s.pr.shown);
+	sim_free(&s);
+	/* A form feed inside an escape sequence moves the cursor down. */
+	sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+	sim_out(&s, "ab\033%\x0c");
+	sim_keys(&s, "4");
+	assert_false(s.pr.shown);
+	sim_same(&s);
+	sim_free(&s);
+	/* A colour set on an earlier line still holds: no plain drawing. */
+	sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+	sim_out(&s, "\033[31mred\r\n");
+	sim_keys(&s, "r");
+	assert_false(s.pr.shown);
+	sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+	sim_out(&s, "r\033[0m\r\n$ ");
+	sim_keys(&s, "p");
+	assert_true(s.pr.shown);
+	sim_free(&s);
+	/* Invalid UTF-8 cut in two: terminals disagree where it ends. */
+	sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+	sim_out(&s, ":\xe5");
+	sim_out(&s, "\xd7\xdf");
+	sim_keys(&s, "M");
+	assert_false(s.pr.shown);
+	sim_same(&s);
+	sim_free(&s);
+}
+
+/* A CSI with too many parameters never reaches libvterm (0.1.4 crashes). */
+static void
+test_poison(void **state)
+{
+	struct predict	pr;
+	const char	*s = "\033[?1049h\033[:::::::::::::::::m";
+
+	(void)state;
+	predict_init(&pr, PRED_ALWAYS, ROWS, COLS);
+	predict_output(&pr, (const uint8_t *)s, strlen(s), 0);
+	assert_false(pr.full);
+	assert_true(pr.line_bad);
+	s = "\033[?1049l\r\n\033[1;2;3;4;5;6;7;8;9;10;11;12;13;14;15;16;17;18m\r\n";
+	predict_output(&pr, (const uint8_t *)s, strlen(s), 0);
+	assert_false(pr.line_bad);	/* the line after it is fine */
+	predict_free(&pr);
+}
+
+/* The full model on the alternate screen entered with ?1049h. */
+static void
+test_alt_screen(void **state)
+{
+	struct sim	s;
+
+	(void)state;
+	sim_init(&s, PRED_ALWAYS, 0);
+	sim_out(&s, "\033[?1049h\033[H\033[2J\033[3;5H");
+	sim_keys(&s, "i");
+	sim_out(&s, "i");
+	sim_keys(&s, "jk");
+	assert_true(s.pr.shown);
+	assert_int_equal(sim_at(&s, 2, 5), 'j');
+	sim_out(&s, "jk");
+	sim_same(&s);
+	sim_out(&s, "\033[?1049l");
+	sim_keys(&s, "m");
+	assert_false(s.pr.shown);
+	sim_free(&s);
+}
+
+/* --predict's values. */
+static void
+test_mode(void **state)
+{
+	(void)state;
+	assert_int_equal(cpred_mode(NULL), PRED_ADAPTIVE);
+	assert_int_equal(cpred_mode("adaptive"), PRED_ADAPTIVE);
+	assert_int_equal(cpred_mode("always"), PRED_ALWAYS);
+	assert_int_equal(cpred_mode("never"), PRED_NEVER);
+	assert_int_equal(cpred_mode("sometimes"), -1);
+}
+
+/* Adaptive: off on a fast link, on after a key waited too long. */
+static void
+test_adaptive(void **state)
+{
+	struct sim	s;
+	struct buf	b;
+
+	(void)state;
+	sim_init(&s, PRED_ADAPTIVE, TIO_ICANON | TIO_ECHO);
+	buf_init(&b, 0);
+	predict_net(&s.pr, 5, 1, 0, 0, &b);
+	assert_false(s.pr.engaged);
+	predict_keys(&s.pr, (const uint8_t *)"a", 1, 0, 0, &b);
+	s.in_end = 1;
+	assert_false(s.pr.shown);
+	assert_int_equal(predict_deadline(&s.pr), PRED_GLITCH_MS);
+	predict_net(&s.pr, 5, 1, 1, PRED_GLITCH_MS, &b);
+	assert_true(s.pr.engaged);
+	assert_true(s.pr.shown);
+	sim_term(&s, &b);
+	sim_free(&s);
+}
+
+/* Run the prediction tests. */
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_canonical_echo),
+		cmocka_unit_test(test_password),
+		cmocka_unit_test(test_tentative_epoch),
+		cmocka_unit_test(test_contradiction),
+		cmocka_unit_test(test_not_predicted),
+		cmocka_unit_test(test_alt_screen),
+		cmocka_unit_test(test_poison),
+		cmocka_unit_test(test_mode),
+		cmocka_unit_test(test_adaptive),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
