@@ -11,7 +11,7 @@
 
 #include "buf.h"
 
-#define PROTO_VERSION		2
+#define PROTO_VERSION		3
 /*
  * The oldest version this build still speaks.  A daemon accepts a HELLO
  * of any version from PROTO_VERSION_MIN up and speaks the lower of the
@@ -61,16 +61,8 @@
 #define MSG_CHAN_LAST	MSG_CHAN_CLOSE
 #define MSG_FWD_LISTEN	25	/* client -> daemon: u32 n, 3 strings (-R) */
 #define MSG_FWD_RESULT	26	/* daemon -> client: u32 n, u32 err, string */
-/*
- * The first protocol version whose peers understand channel frames.  Until
- * the version is raised to 3 this branch's own version speaks them, so
- * that the branch is testable; the condition goes away with the bump.
- */
-#if PROTO_VERSION >= 3
+/* Peers that announced this version or later are sent channel frames. */
 #define PROTO_V_CHAN	3
-#else
-#define PROTO_V_CHAN	PROTO_VERSION
-#endif
 
 /* HELLO operations. */
 #define OP_NEW		1
