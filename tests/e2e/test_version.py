@@ -35,7 +35,9 @@ def cmd(limpet_bin, lab, server, sub=None, args=()):
 
 
 NEW = {"LIMPET_TEST_PROTO_VERSION": "3"}
-LEGACY = {"LIMPET_TEST_PROTO_LEGACY": "1"}
+OLD = {"LIMPET_TEST_PROTO_VERSION": "2"}
+# A daemon and relay of protocol 2 from before negotiation.
+LEGACY = {"LIMPET_TEST_PROTO_LEGACY": "1", "LIMPET_TEST_PROTO_VERSION": "2"}
 
 
 def ls_text(spawn, limpet_bin, lab, server, env=None):
@@ -97,7 +99,7 @@ def test_newer_client_falls_back_for_a_legacy_relay(
 def test_newer_daemon_speaks_the_older_clients_version(
         spawn, lab, run, limpet_bin):
     new = wrapper(run, limpet_bin, "limpet-new", NEW)
-    a = spawn(cmd(limpet_bin, lab, new))
+    a = spawn(cmd(limpet_bin, lab, new), env=OLD)
     a.sendline("echo rea''dy-$((40+2))")
     a.expect("ready-42")
     assert "client attached (protocol 2" in lab.server_log_text()
@@ -109,5 +111,5 @@ def test_version_older_than_the_oldest_is_refused(spawn, lab, run,
                                                   limpet_bin):
     old = {"LIMPET_TEST_PROTO_VERSION": "1"}
     a = spawn(cmd(limpet_bin, lab, limpet_bin), env=old)
-    a.expect("speaks protocol 2 to 2, the client 1")
+    a.expect("speaks protocol 2 to 3, the client 1")
     assert ended(a) == 255
