@@ -36,14 +36,16 @@ enum client_state {
 #define EXIT_OUT_MS	2000		/* the terminal drains by then */
 #define EXIT_TX_MS	1000		/* ssh takes the last frames by then */
 #define EXIT_SSH_MS	2000		/* ssh leaves by itself by then */
-#define DEAD_S		5		/* owed an answer this long: dead */
+#define DEAD_S		2		/* owed an answer this long: dead */
+#define DEAD_SLACK_MS	500		/* and a few round trips more */
+#define FLOW_MS		3000		/* output came this recently: watch */
 #define ATTEMPT_MS	(20 * 1000)	/* one reconnect attempt at most */
 #define BACKOFF_FIRST_MS 250
 #define BACKOFF_MAX_MS	(10 * 1000)
 #define PROBE_MS	500		/* answer due after a network change */
 #define NOTICE_MS	1000		/* contact lost this long: say so */
 #define CPR_MS		300		/* a terminal answers ESC[6n by then */
-#define SILENCE_MS	1000		/* data stopped this long: probe */
+#define SILENCE_MS	600		/* data stopped this long: probe */
 #define STALE_MS	2000		/* quiet this long: probe on typing */
 #define TYPED_PROBE_MS	500		/* then an answer is due this soon */
 #define SLOW_ATTEMPT_MS	1500		/* a failed attempt this long waited
@@ -168,6 +170,10 @@ void	client_escape(struct client *, int, uint64_t);
 void	client_detach(struct client *, int);
 void	client_hint(struct client *, char *, size_t);
 int	client_timeout(struct client *, uint64_t);
+
+/* client-link.c */
+uint64_t link_silence_due(const struct client *);
+uint64_t link_dead_ms(const struct client *);
 
 /* client-admin.c */
 int	client_admin(struct client *, int);

@@ -705,8 +705,7 @@ client_watch(struct client *c, uint64_t now)
 	    now - c->last_tx >= (uint64_t)c->keepalive_ms / 2)
 		client_ping(c, now);
 	/* Data flowed, then stopped: ask at once whether the link is up. */
-	if (!c->ping_out && c->last_data > c->ping_at &&
-	    now - c->last_rx >= SILENCE_MS)
+	if ((since = link_silence_due(c)) != 0 && now >= since)
 		client_ping(c, now);
 	/* Something is owed to us: an ACK for input or a PONG. */
 	if (c->pending_since != 0)
@@ -716,7 +715,7 @@ client_watch(struct client *c, uint64_t now)
 	if (waiting == 0)
 		return;
 	since = c->last_rx > waiting ? c->last_rx : waiting;
-	if (now - since >= (uint64_t)c->dead_ms) {
+	if (now - since >= link_dead_ms(c)) {
 		c->silent_since = c->last_rx;
 		client_lost(c, "no answer from the server", now);
 		return;

@@ -1,0 +1,184 @@
+"""limpet's link watch in the namespace lab: every cut is noticed in
+time, a healthy but slow and lossy link is never taken for dead, and a
+new connection is found fast after a heal.
+
+Each test runs the real client in the client namespace of a NetLab
+(tests/netlab.py) through the router's NAT to a real sshd, as
+test_network.py does.  Times are printed (pytest -s shows them).
+
+LIMPET_OPTS adds client options (e.g. "--dead 1"), LIMPET_CUTS sets the
+number of cuts and LIMPET_LOSSY_S the length of the lossy-link run (600
+for the issue's 10 minutes).
+"""
+
+import os
+import re
+import sys
+import time
+
+import pytest
+
+import netcase
+from test_network import Net  # noqa: F401 (the labs and logs)
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))))
+
+import netlab  # noqa: E402
+
+# The rule (docs/ARCHITECTURE.md, "Link watch"): a link that dies is
+# noticed within NOTICE_S of the cut, whether output flows or keys are
+# typed into it.
+NOTICE_S = 3.0
+LOST_RE = re.compile(r"^(\d+\.\d+) \S+ client_lost: connection lost: (.*)$",
+                     re.M)
+BACK_RE = re.compile(r"^(\d+\.\d+) \S+ client_welcome: back after", re.M)
+
+# A line every 1.5 s: what a line a second becomes on a loaded machine,
+# slow enough that the client's PING after a second of silence is
+# answered before the next line comes (the window the watch once lost).
+TICK_S = 1.5
+TICK_CMD = ("i=0; while :; do i=$((i+1)); echo \"T$i\"; sleep %g; "
+            "done &" % TICK_S)
+
+
+@pytest.fixture
+def netns(request):
+    """Labs and logs, once network namespaces are known to work here."""
+    why = netlab.unavailable()
+    if why:
+        netcase.missing(why)
+    n = Net(request)
+    yield n
+    n.close()
+
+
+def log_events(s, regex, after):
+    """(wall time, text) of the client log lines matching regex logged at
+    or after wall time `after`."""
+    out = []
+    for m in regex.finditer(s.client_log()):
+        t = float(m.group(1))
+        if t >= after:
+            out.append((t, m.group(m.lastindex)))
+    return out
+
+
+def wait_event(s, regex, after, timeout):
+    """The first client log event matching regex after `after`, waiting
+    up to timeout seconds; None if none came."""
+    end = time.monotonic() + timeout
+    while True:
+        ev = log_events(s, regex, after)
+        if ev:
+            return ev[0]
+        if time.monotonic() >= end:
+            return None
+        time.sleep(0.05)
+
+
+def tick_after(s, start, timeout):
+    """Wait for the next T<n> line after raw offset start."""
+    s.screen.wait(r"(?<![0-9A-Za-z])T\d+\r\n", timeout, start)
+
+
+@pytest.mark.timeout(120)
+def test_every_cut_noticed_while_output_flows(netns, make_lab, spawn,
+                                              limpet_bin):
+    """Output flows (a line every 1.5 s) and the path is blackholed again
+    and again, at every phase of the period: every cut is noticed within
+    NOTICE_S.  Before the fix a cut that came after the PONG of the
+    silence PING and before the next line was never noticed (the watch
+    waited for new data to arm itself again): with --dead 1, the cuts at
+    phases past 1 s were not noticed at all."""
+    lab = netns.lab()
+    sshd = make_lab(netns=lab.server, listen_addr=lab.server_addr)
+    s = netcase.Session("ct", spawn, sshd, limpet_bin, netns.logdir,
+                        netns=lab.client,
+                        opts=os.environ.get("LIMPET_OPTS", "").split())
+    netns.sessions.append(s)
+    s.ready()
+    s.type(TICK_CMD + "\r")
+    tick_after(s, 0, 10)
+    cuts = int(os.environ.get("LIMPET_CUTS", "8"))
+    took = []
+    for i in range(cuts):
+        # Cut at every phase of the period, from just after a line to
+        # just before the next.
+        tick_after(s, s.screen.mark(), 10)
+        time.sleep(TICK_S * (i + 0.5) / cuts)
+        t_cut = time.time()
+        lab.blackhole(True)
+        ev = wait_event(s, LOST_RE, t_cut, NOTICE_S + 0.5)
+        lab.blackhole(False)
+        assert ev is not None, "cut %d not noticed within %.1fs\n%s" % (
+            i + 1, NOTICE_S + 0.5, s.logs())
+        took.append(ev[0] - t_cut)
+        back = wait_event(s, BACK_RE, ev[0], 20)
+        assert back is not None, "cut %d: no reconnect\n%s" % (i + 1,
+                                                               s.logs())
+    print("cuts noticed after %s s" % " ".join("%.2f" % t for t in took))
+    assert max(took) <= NOTICE_S, took
+
+
+def start(netns, make_lab, spawn, limpet_bin, name, lab=None, **kw):
+    """A lab (unless given), its sshd and a ready limpet session."""
+    lab = lab or netns.lab()
+    sshd = make_lab(netns=lab.server, listen_addr=lab.server_addr)
+    s = netcase.Session(name, spawn, sshd, limpet_bin, netns.logdir,
+                        netns=lab.client, **kw)
+    netns.sessions.append(s)
+    s.ready(timeout=30)
+    return lab, s
+
+
+NOTICE_SHOWN_RE = r"limpet: no contact"
+
+
+@pytest.mark.timeout(90)
+def test_typing_into_dead_link_noticed(netns, make_lab, spawn, limpet_bin):
+    """The path dies while the session is quiet; the user types a key
+    some time later: the "no contact" notice is on the screen within
+    NOTICE_S of the key, whether the link was quiet for long (the key
+    sends a probe) or had just answered a command (the key's ACK is
+    owed), and the session then comes back."""
+    lab, s = start(netns, make_lab, spawn, limpet_bin, "ty")
+    took = []
+    for quiet in (0.0, 1.0, 1.9, 3.0):
+        s.command()
+        time.sleep(quiet)
+        lab.blackhole(True)
+        time.sleep(0.3)
+        mark = s.screen.mark()
+        typed = time.monotonic()
+        s.type(" ")
+        _, seen, _ = s.screen.wait(NOTICE_SHOWN_RE, NOTICE_S + 3, mark,
+                                   clean=False)
+        took.append(seen - typed)
+        lab.blackhole(False)
+        assert s.command(timeout=20) < 20
+    print("typed into a dead link: notice after %s s" % " ".join(
+        "%.2f" % t for t in took))
+    assert max(took) <= NOTICE_S, took
+
+
+@pytest.mark.timeout(150)
+def test_slow_lossy_link_no_false_alarm(netns, make_lab, spawn, limpet_bin):
+    """A healthy but slow and lossy link (300 ms round trip, 2% of the
+    packets lost each way) carrying output and typed commands for 40 s
+    is never taken for dead: no reconnect."""
+    lab = netns.lab()
+    lab.set_delay(150)
+    lab.set_loss(2)
+    lab, s = start(netns, make_lab, spawn, limpet_bin, "ll", lab=lab)
+    s.type(TICK_CMD.replace("%g" % TICK_S, "0.7") + "\r")
+    end = time.monotonic() + float(os.environ.get("LIMPET_LOSSY_S", "40"))
+    n = 0
+    while time.monotonic() < end:
+        s.command(timeout=30)
+        n += 1
+        time.sleep(0.3)
+    lost = log_events(s, LOST_RE, 0)
+    print("slow lossy link: %d commands, connection lost %d times %s" % (
+        n, len(lost), lost))
+    assert not lost, "%s\n%s" % (lost, s.logs())
