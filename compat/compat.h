@@ -55,6 +55,8 @@ int	 compat_socketpair(int, int, int, int [2], int);
 int	 compat_getpeereid(int, uid_t *);
 /* Fork a child on a new PTY of this size, as forkpty(3). */
 pid_t	 compat_forkpty(int *, const struct winsize *);
+/* 1 if pid has an established TCP connection, 0 if not, -1 unknown. */
+int	 compat_tcp_connected(pid_t);
 
 #ifndef HAVE_STRSEP
 #define strsep		compat_strsep

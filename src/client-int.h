@@ -39,6 +39,9 @@ enum client_state {
 #define DEAD_S		2		/* owed an answer this long: dead */
 #define DEAD_SLACK_MS	500		/* and a few round trips more */
 #define FLOW_MS		3000		/* output came this recently: watch */
+#define HEDGE_STEP_MS	100		/* a parallel attempt this often */
+#define HEDGE_TOTAL	6		/* parallel attempts per loss */
+#define HEDGE_MAX	3		/* parallel attempts alive at once */
 #define ATTEMPT_MS	(20 * 1000)	/* one reconnect attempt at most */
 #define BACKOFF_FIRST_MS 250
 #define BACKOFF_MAX_MS	(10 * 1000)
@@ -55,6 +58,16 @@ enum client_state {
 #define TX_MAX		(8 * 1024 * 1024)
 #define TX_SOFT_MAX	(256 * 1024)
 #define TERM_MAX	(1024 * 1024)	/* received, not yet on screen */
+
+/* A parallel connection attempt (client-link.c). */
+struct hedge {
+	struct ssh_proc	 p;
+	uint64_t	 start;
+	size_t		 magic;		/* preamble bytes seen */
+	int		 pfd;		/* its index in the poll set */
+};
+
+struct pollfd;
 
 struct client {
 	int		 mode;
@@ -136,6 +149,12 @@ struct client {
 	struct screen	 scr;
 	int		 netfd;
 	int		 exit_code;
+
+	struct hedge	 hedge[HEDGE_MAX];	/* parallel attempts */
+	int		 nhedge;
+	int		 hedges_made;	/* since the loss */
+	int		 hedge_through;	/* an attempt's SYN got through */
+	uint64_t	 hedge_last;	/* the newest attempt started */
 };
 
 /* client.c */
@@ -174,6 +193,12 @@ int	client_timeout(struct client *, uint64_t);
 /* client-link.c */
 uint64_t link_silence_due(const struct client *);
 uint64_t link_dead_ms(const struct client *);
+uint64_t link_hedge_due(const struct client *);
+void	link_hedge_step(struct client *, uint64_t);
+void	link_hedge_stop(struct client *);
+int	link_hedge_take(struct client *, uint64_t);
+void	link_hedge_poll(struct client *, struct pollfd *, int *);
+void	link_hedge_read(struct client *, const struct pollfd *, uint64_t);
 
 /* client-admin.c */
 int	client_admin(struct client *, int);

@@ -333,7 +333,7 @@ client_timeout(struct client *c, uint64_t now)
 	else if (c->state == ST_WAITING)
 		due = c->next_try;
 	else if (c->state == ST_CONNECTING)
-		due = c->attempt_deadline;
+		due = client_due(c->attempt_deadline, link_hedge_due(c));
 	if (c->state != ST_UP && c->attached_once && c->lost_at != 0 &&
 	    tty_is_raw()) {
 		t = c->lost_at + NOTICE_MS;

@@ -132,6 +132,8 @@ client_connect(struct client *c, uint64_t now)
 		/* Long enough for a key exchange on this link. */
 		c->ssh.connect_timeout = 2 + (int)(c->srtt * 6 / 1000);
 	}
+	if (link_hedge_take(c, now))
+		return;		/* a parallel attempt carries on */
 	ssh_stop(&c->proc);	/* a previous one, if any: reaped */
 	if ((r = ssh_spawn(&c->ssh, &c->proc)) != 0) {
 		client_finish_msg(c, 255, "cannot run %s: %s", c->ssh.prog,
@@ -903,6 +905,7 @@ client_step(struct client *c, uint64_t now)
 		}
 		client_connect(c, now);
 	}
+	link_hedge_step(c, now);
 	if (frame_dec_buffered(&c->rx) > 0)
 		client_frames(c, now);	/* a backlog, as room allows */
 	client_watch(c, now);
@@ -922,7 +925,7 @@ client_step(struct client *c, uint64_t now)
  * the terminal in and out, ssh's stdout, stderr and stdin, the network
  * watcher.  Killed ssh's are not polled (SIGCHLD reaps them).
  */
-#define CLIENT_NPFD	7
+#define CLIENT_NPFD	(7 + HEDGE_MAX)
 
 /* Add fd to the poll set (of CLIENT_NPFD); returns its index. */
 static int
@@ -964,6 +967,7 @@ client_poll(struct client *c, uint64_t now)
 		i_tx = client_pfd(pfd, &n, c->proc.in, POLLOUT);
 	if (c->netfd >= 0)
 		i_net = client_pfd(pfd, &n, c->netfd, POLLIN);
+	link_hedge_poll(c, pfd, &n);
 	if (poll(pfd, n, client_timeout(c, now)) == -1) {
 		if (errno == EINTR)
 			return;
@@ -994,6 +998,7 @@ client_poll(struct client *c, uint64_t now)
 	if (i_in != -1 && c->state != ST_DONE &&
 	    (pfd[i_in].revents & (POLLIN | POLLHUP)))
 		client_read_tty(c, now);
+	link_hedge_read(c, pfd, now);
 }
 
 /* Give ssh the last frames (DETACH, the final ACK), for a bounded time. */
@@ -1033,6 +1038,7 @@ client_end(struct client *c)
 	}
 	out_drain(c, EXIT_OUT_MS);
 	client_flush_last(c);
+	link_hedge_stop(c);
 	ssh_close(&c->proc, EXIT_SSH_MS);
 	tty_restore();
 	if (c->final_msg != NULL)

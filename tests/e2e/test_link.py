@@ -13,6 +13,7 @@ for the issue's 10 minutes).
 
 import os
 import re
+import signal
 import sys
 import time
 
@@ -125,6 +126,7 @@ def start(netns, make_lab, spawn, limpet_bin, name, lab=None, **kw):
     """A lab (unless given), its sshd and a ready limpet session."""
     lab = lab or netns.lab()
     sshd = make_lab(netns=lab.server, listen_addr=lab.server_addr)
+    kw.setdefault("opts", os.environ.get("LIMPET_OPTS", "").split())
     s = netcase.Session(name, spawn, sshd, limpet_bin, netns.logdir,
                         netns=lab.client, **kw)
     netns.sessions.append(s)
@@ -162,7 +164,7 @@ def test_typing_into_dead_link_noticed(netns, make_lab, spawn, limpet_bin):
     assert max(took) <= NOTICE_S, took
 
 
-@pytest.mark.timeout(150)
+@pytest.mark.timeout(110 + int(os.environ.get("LIMPET_LOSSY_S", "40")))
 def test_slow_lossy_link_no_false_alarm(netns, make_lab, spawn, limpet_bin):
     """A healthy but slow and lossy link (300 ms round trip, 2% of the
     packets lost each way) carrying output and typed commands for 40 s
@@ -182,3 +184,64 @@ def test_slow_lossy_link_no_false_alarm(netns, make_lab, spawn, limpet_bin):
     print("slow lossy link: %d commands, connection lost %d times %s" % (
         n, len(lost), lost))
     assert not lost, "%s\n%s" % (lost, s.logs())
+
+
+ATTEMPT_RE = re.compile(r"^(\d+\.\d+) \S+ client_connect: attempt \d+: "
+                        r"ssh pid (\d+)", re.M)
+UP_RE = re.compile(r"^(\d+\.\d+) \S+ client_set_state: (state connecting "
+                   r"-> up)", re.M)
+
+
+@pytest.mark.timeout(90)
+def test_heal_right_after_notice(netns, make_lab, spawn, limpet_bin):
+    """The path heals right after the client noticed the cut, when the
+    new ssh's first SYN has already gone into the void (the kernel would
+    send it again only after 1 s): a parallel attempt started 0.1 s
+    later carries the session, so the typed key is answered within one
+    ssh setup and a little; the losing ssh's are killed and reaped."""
+    lab, s = start(netns, make_lab, spawn, limpet_bin, "hl")
+    setup = reconnect_setup(s)
+    backs = []
+    for _ in range(3):
+        s.command()
+        t0 = time.time()
+        lab.blackhole(True)
+        s.type(" ")
+        ev = wait_event(s, LOST_RE, t0, NOTICE_S + 1)
+        assert ev is not None, s.logs()
+        # The reconnect's first SYN left at the notice: heal after it.
+        time.sleep(0.05)
+        t_heal = time.time()
+        lab.blackhole(False)
+        up = wait_event(s, UP_RE, t_heal, 10)
+        assert up is not None, s.logs()
+        backs.append(up[0] - t_heal)
+        s.command(timeout=10)
+    print("setup %.2fs; heal right after the notice: back after %s s" % (
+        setup, " ".join("%.2f" % b for b in backs)))
+    assert max(backs) < setup + 0.5, (setup, backs, s.logs())
+    # No ssh is left but the one that carries the session.
+    ssh = [p for p in lab.pids() if "ssh" == proc_name(p)]
+    assert len(ssh) <= 2, ssh  # the client's ssh (and sshd's child)
+
+
+def reconnect_setup(s):
+    """One reconnect's ssh setup on a healthy path: the client's ssh is
+    killed and the client connects again at once; seconds from its new
+    attempt to WELCOME."""
+    t0 = time.time()
+    pid = int(log_events(s, ATTEMPT_RE, 0)[-1][1])
+    os.kill(pid, signal.SIGKILL)
+    t_try = wait_event(s, ATTEMPT_RE, t0, 10)
+    t_up = wait_event(s, UP_RE, t0, 10)
+    assert t_try is not None and t_up is not None, s.logs()
+    s.command()
+    return t_up[0] - t_try[0]
+
+
+def proc_name(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return ""
