@@ -55,8 +55,16 @@ int	 compat_socketpair(int, int, int, int [2], int);
 int	 compat_getpeereid(int, uid_t *);
 /* Fork a child on a new PTY of this size, as forkpty(3). */
 pid_t	 compat_forkpty(int *, const struct winsize *);
-/* 1 if pid has an established TCP connection, 0 if not, -1 unknown. */
-int	 compat_tcp_connected(pid_t);
+/* The state of pid's TCP connection (Linux; elsewhere unknown). */
+#define COMPAT_TCP_UNKNOWN	(-1)
+#define COMPAT_TCP_NONE		0	/* no TCP socket (yet) */
+#define COMPAT_TCP_SYN		1	/* its SYN is unanswered */
+#define COMPAT_TCP_UP		2	/* established */
+int	 compat_tcp_state(pid_t);
+/* The addresses of pid's established TCP connection; 0 or -1. */
+struct sockaddr_storage;
+int	 compat_tcp_addrs(pid_t, struct sockaddr_storage *,
+	    struct sockaddr_storage *);
 
 #ifndef HAVE_STRSEP
 #define strsep		compat_strsep

@@ -42,6 +42,8 @@ enum client_state {
 #define HEDGE_STEP_MS	100		/* a parallel attempt this often */
 #define HEDGE_TOTAL	6		/* parallel attempts per loss */
 #define HEDGE_MAX	3		/* parallel attempts alive at once */
+#define HEDGE_RECHECK_MS 20		/* ssh has no socket yet: look again */
+#define HEDGE_BLIND_MS	500		/* no TCP state to see: this often */
 #define ATTEMPT_MS	(20 * 1000)	/* one reconnect attempt at most */
 #define BACKOFF_FIRST_MS 250
 #define BACKOFF_MAX_MS	(10 * 1000)
@@ -154,6 +156,10 @@ struct client {
 	int		 nhedge;
 	int		 hedges_made;	/* since the loss */
 	int		 hedge_through;	/* an attempt's SYN got through */
+	int		 hedge_blind;	/* the TCP state cannot be seen */
+	uint64_t	 hedge_recheck;	/* look at the TCP state again then */
+	int		 roaming;	/* the network changed while up */
+	uint64_t	 roam_at;	/* when it last changed */
 	uint64_t	 hedge_last;	/* the newest attempt started */
 };
 
@@ -199,6 +205,7 @@ void	link_hedge_stop(struct client *);
 int	link_hedge_take(struct client *, uint64_t);
 void	link_hedge_poll(struct client *, struct pollfd *, int *);
 void	link_hedge_read(struct client *, const struct pollfd *, uint64_t);
+void	link_roam(struct client *, uint64_t);
 
 /* client-admin.c */
 int	client_admin(struct client *, int);

@@ -979,6 +979,7 @@ client_poll(struct client *c, uint64_t now)
 	if (i_net != -1 && (pfd[i_net].revents & POLLIN) &&
 	    net_watch_read(c->netfd)) {
 		debug_f("network changed");
+		link_roam(c, now);
 		client_probe(c, now, PROBE_MS);
 	}
 	if (i_out != -1 && (pfd[i_out].revents & (POLLOUT | POLLERR |

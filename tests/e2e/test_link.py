@@ -245,3 +245,32 @@ def proc_name(pid):
             return f.read().strip()
     except OSError:
         return ""
+
+
+@pytest.mark.timeout(120)
+def test_roam_make_before_break(netns, make_lab, spawn, limpet_bin):
+    """The client changes address three times while a stream runs: at
+    each change a new ssh starts at once beside the old link and takes
+    the session over, so a command typed right after the change answers
+    within one ssh setup and a little; the stream shows every line
+    exactly once, in order."""
+    lab, s = start(netns, make_lab, spawn, limpet_bin, "rm")
+    setup = reconnect_setup(s)
+    s.type(netcase.STREAM_CMD + "\r")
+    s.screen.wait(r"(?<![0-9A-Za-z])L5\r\n", 10)
+    took = []
+    for _ in range(3):
+        lab.change_client_addr()
+        took.append(s.command(timeout=20))
+        s.screen.wait(r"(?<![0-9A-Za-z])L\d+\r\n", 10, s.screen.mark())
+    s.type("kill %1\r")
+    last = max(n for n, _ in s.screen.lines())
+    probs = netcase.stream_problems([n for n, _ in s.screen.lines()])
+    print("setup %.2fs; after an address change a command answered "
+          "after %s s (L1..L%d)" % (setup, " ".join("%.2f" % t
+                                                    for t in took), last))
+    assert not probs, probs
+    assert "output were lost" not in s.screen.raw
+    st = s.status()
+    assert st["reconnects"] == 4, st  # the measuring one and 3 moves
+    assert max(took) < setup + 0.5, (setup, took, s.logs())
