@@ -219,7 +219,9 @@ def test_heal_right_after_notice(netns, make_lab, spawn, limpet_bin):
         s.command(timeout=10)
     print("setup %.2fs; heal right after the notice: back after %s s" % (
         setup, " ".join("%.2f" % b for b in backs)))
-    assert max(backs) < setup + 0.5, (setup, backs, s.logs())
+    # Without parallel attempts the first SYN's retransmission alone
+    # takes 1 s.  The median: the machine's load moves single figures.
+    assert sorted(backs)[1] < setup + 0.5, (setup, backs, s.logs())
     # No ssh is left but the one that carries the session.
     ssh = [p for p in lab.pids() if "ssh" == proc_name(p)]
     assert len(ssh) <= 2, ssh  # the client's ssh (and sshd's child)
@@ -273,4 +275,6 @@ def test_roam_make_before_break(netns, make_lab, spawn, limpet_bin):
     assert "output were lost" not in s.screen.raw
     st = s.status()
     assert st["reconnects"] == 4, st  # the measuring one and 3 moves
-    assert max(took) < setup + 0.5, (setup, took, s.logs())
+    # Without make-before-break the probe's 0.5 s came first.  The
+    # median: the machine's load moves single figures.
+    assert sorted(took)[1] < setup + 0.5, (setup, took, s.logs())
