@@ -275,6 +275,10 @@ def test_roam_make_before_break(netns, make_lab, spawn, limpet_bin):
     assert "output were lost" not in s.screen.raw
     st = s.status()
     assert st["reconnects"] == 4, st  # the measuring one and 3 moves
+    # Each move was carried by the ssh started at the change (before the
+    # fix a new ssh started only once the old link failed its probe).
+    moved = re.findall(r"carries the session", s.client_log())
+    assert len(moved) >= 3, s.logs()
     # Without make-before-break the probe's 0.5 s came first.  The
     # median: the machine's load moves single figures.
     assert sorted(took)[1] < setup + 0.5, (setup, took, s.logs())
