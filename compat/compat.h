@@ -59,6 +59,16 @@ pid_t	 compat_forkpty(int *, const struct winsize *);
 int	 compat_proc_name(pid_t, char *, size_t);
 /* The slave's termios, read through the master fd; 0 or -1. */
 int	 compat_pty_termios(int, struct termios *);
+/* The state of pid's TCP connection (Linux; elsewhere unknown). */
+#define COMPAT_TCP_UNKNOWN	(-1)
+#define COMPAT_TCP_NONE		0	/* no TCP socket (yet) */
+#define COMPAT_TCP_SYN		1	/* its SYN is unanswered */
+#define COMPAT_TCP_UP		2	/* established */
+int	 compat_tcp_state(pid_t);
+/* The addresses of pid's established TCP connection; 0 or -1. */
+struct sockaddr_storage;
+int	 compat_tcp_addrs(pid_t, struct sockaddr_storage *,
+	    struct sockaddr_storage *);
 
 #ifndef HAVE_STRSEP
 #define strsep		compat_strsep

@@ -38,14 +38,21 @@ enum client_state {
 #define EXIT_OUT_MS	2000		/* the terminal drains by then */
 #define EXIT_TX_MS	1000		/* ssh takes the last frames by then */
 #define EXIT_SSH_MS	2000		/* ssh leaves by itself by then */
-#define DEAD_S		5		/* owed an answer this long: dead */
+#define DEAD_S		2		/* owed an answer this long: dead */
+#define DEAD_SLACK_MS	500		/* and a few round trips more */
+#define FLOW_MS		3000		/* output came this recently: watch */
+#define HEDGE_STEP_MS	100		/* a parallel attempt this often */
+#define HEDGE_TOTAL	6		/* parallel attempts per loss */
+#define HEDGE_MAX	3		/* parallel attempts alive at once */
+#define HEDGE_RECHECK_MS 20		/* ssh has no socket yet: look again */
+#define HEDGE_BLIND_MS	500		/* no TCP state to see: this often */
 #define ATTEMPT_MS	(20 * 1000)	/* one reconnect attempt at most */
 #define BACKOFF_FIRST_MS 250
 #define BACKOFF_MAX_MS	(10 * 1000)
 #define PROBE_MS	500		/* answer due after a network change */
 #define NOTICE_MS	1000		/* contact lost this long: say so */
 #define CPR_MS		300		/* a terminal answers ESC[6n by then */
-#define SILENCE_MS	1000		/* data stopped this long: probe */
+#define SILENCE_MS	600		/* data stopped this long: probe */
 #define STALE_MS	2000		/* quiet this long: probe on typing */
 #define TYPED_PROBE_MS	500		/* then an answer is due this soon */
 #define SLOW_ATTEMPT_MS	1500		/* a failed attempt this long waited
@@ -57,6 +64,15 @@ enum client_state {
 #define TERM_MAX	(1024 * 1024)	/* received, not yet on screen */
 
 struct predict;
+/* A parallel connection attempt (client-link.c). */
+struct hedge {
+	struct ssh_proc	 p;
+	uint64_t	 start;
+	size_t		 magic;		/* preamble bytes seen */
+	int		 pfd;		/* its index in the poll set */
+};
+
+struct pollfd;
 
 struct client {
 	int		 mode;
@@ -149,6 +165,16 @@ struct client {
 	uint32_t	 version;	/* the one WELCOME chose */
 	int		 not_installed;	/* the server has no limpet */
 	struct cfwd	*fwd;		/* forwards and their channels */
+
+	struct hedge	 hedge[HEDGE_MAX];	/* parallel attempts */
+	int		 nhedge;
+	int		 hedges_made;	/* since the loss */
+	int		 hedge_through;	/* an attempt's SYN got through */
+	int		 hedge_blind;	/* the TCP state cannot be seen */
+	uint64_t	 hedge_recheck;	/* look at the TCP state again then */
+	int		 roaming;	/* the network changed while up */
+	uint64_t	 roam_at;	/* when it last changed */
+	uint64_t	 hedge_last;	/* the newest attempt started */
 };
 
 /* client.c */
@@ -183,6 +209,17 @@ void	client_escape(struct client *, int, uint64_t);
 void	client_detach(struct client *, int);
 void	client_hint(struct client *, char *, size_t);
 int	client_timeout(struct client *, uint64_t);
+
+/* client-link.c */
+uint64_t link_silence_due(const struct client *);
+uint64_t link_dead_ms(const struct client *);
+uint64_t link_hedge_due(const struct client *);
+void	link_hedge_step(struct client *, uint64_t);
+void	link_hedge_stop(struct client *);
+int	link_hedge_take(struct client *, uint64_t);
+void	link_hedge_poll(struct client *, struct pollfd *, int *);
+void	link_hedge_read(struct client *, const struct pollfd *, uint64_t);
+void	link_roam(struct client *, uint64_t);
 
 /* client-admin.c */
 int	client_admin(struct client *, int);

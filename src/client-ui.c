@@ -313,15 +313,14 @@ client_up_due(struct client *c)
 	if (c->ping_out)
 		due = 0;
 	/* Data flowed since the last ping: wake to see whether it stops. */
-	if (!c->ping_out && c->last_data > c->ping_at)
-		due = client_due(due, c->last_rx + SILENCE_MS);
+	due = client_due(due, link_silence_due(c));
 	if (c->pending_since != 0)
 		waiting = c->pending_since;
 	if (c->ping_out && (waiting == 0 || c->ping_at < waiting))
 		waiting = c->ping_at;
 	if (waiting != 0) {
 		since = c->last_rx > waiting ? c->last_rx : waiting;
-		due = client_due(due, since + c->dead_ms);
+		due = client_due(due, since + link_dead_ms(c));
 	}
 	/* A probe is pending until its PONG (0 then). */
 	due = client_due(due, c->probe_deadline);
@@ -339,7 +338,7 @@ client_timeout(struct client *c, uint64_t now)
 	else if (c->state == ST_WAITING)
 		due = c->next_try;
 	else if (c->state == ST_CONNECTING)
-		due = c->attempt_deadline;
+		due = client_due(c->attempt_deadline, link_hedge_due(c));
 	if (c->state != ST_UP && c->attached_once && c->lost_at != 0 &&
 	    tty_is_raw()) {
 		t = c->lost_at + NOTICE_MS;

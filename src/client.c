@@ -135,6 +135,8 @@ client_connect(struct client *c, uint64_t now)
 		/* Long enough for a key exchange on this link. */
 		c->ssh.connect_timeout = 2 + (int)(c->srtt * 6 / 1000);
 	}
+	if (link_hedge_take(c, now))
+		return;		/* a parallel attempt carries on */
 	ssh_stop(&c->proc);	/* a previous one, if any: reaped */
 	if ((r = ssh_spawn(&c->ssh, &c->proc)) != 0) {
 		client_finish_msg(c, 255, "cannot run %s: %s", c->ssh.prog,
@@ -748,8 +750,7 @@ client_watch(struct client *c, uint64_t now)
 	    now - c->last_tx >= (uint64_t)c->keepalive_ms / 2)
 		client_ping(c, now);
 	/* Data flowed, then stopped: ask at once whether the link is up. */
-	if (!c->ping_out && c->last_data > c->ping_at &&
-	    now - c->last_rx >= SILENCE_MS)
+	if ((since = link_silence_due(c)) != 0 && now >= since)
 		client_ping(c, now);
 	/* Something is owed to us: an ACK for input or a PONG. */
 	if (c->pending_since != 0)
@@ -759,7 +760,7 @@ client_watch(struct client *c, uint64_t now)
 	if (waiting == 0)
 		return;
 	since = c->last_rx > waiting ? c->last_rx : waiting;
-	if (now - since >= (uint64_t)c->dead_ms) {
+	if (now - since >= link_dead_ms(c)) {
 		c->silent_since = c->last_rx;
 		client_lost(c, "no answer from the server", now);
 		return;
@@ -949,6 +950,7 @@ client_step(struct client *c, uint64_t now)
 		}
 		client_connect(c, now);
 	}
+	link_hedge_step(c, now);
 	if (frame_dec_buffered(&c->rx) > 0)
 		client_frames(c, now);	/* a backlog, as room allows */
 	client_watch(c, now);
@@ -970,7 +972,7 @@ client_step(struct client *c, uint64_t now)
  * the terminal in and out, ssh's stdout, stderr and stdin, the network
  * watcher.  Killed ssh's are not polled (SIGCHLD reaps them).
  */
-#define CLIENT_NPFD	7
+#define CLIENT_NPFD	(7 + HEDGE_MAX)
 
 /* Add fd to the poll set (of CLIENT_NPFD); returns its index. */
 static int
@@ -1013,6 +1015,7 @@ client_poll(struct client *c, uint64_t now)
 	if (c->netfd >= 0)
 		i_net = client_pfd(pfd, &n, c->netfd, POLLIN);
 	n = cfwd_poll(c, pfd, n);
+	link_hedge_poll(c, pfd, &n);
 	if (poll(pfd, n, client_timeout(c, now)) == -1) {
 		if (errno == EINTR)
 			return;
@@ -1024,6 +1027,7 @@ client_poll(struct client *c, uint64_t now)
 	if (i_net != -1 && (pfd[i_net].revents & POLLIN) &&
 	    net_watch_read(c->netfd)) {
 		debug_f("network changed");
+		link_roam(c, now);
 		client_probe(c, now, PROBE_MS);
 	}
 	if (i_out != -1 && (pfd[i_out].revents & (POLLOUT | POLLERR |
@@ -1045,6 +1049,7 @@ client_poll(struct client *c, uint64_t now)
 		client_read_tty(c, now);
 	if (c->state != ST_DONE)
 		cfwd_ready(c, pfd);
+	link_hedge_read(c, pfd, now);
 }
 
 /* Give ssh the last frames (DETACH, the final ACK), for a bounded time. */
@@ -1085,6 +1090,7 @@ client_end(struct client *c)
 	}
 	out_drain(c, EXIT_OUT_MS);
 	client_flush_last(c);
+	link_hedge_stop(c);
 	ssh_close(&c->proc, EXIT_SSH_MS);
 	tty_restore();
 	if (c->final_msg != NULL)

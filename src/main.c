@@ -27,7 +27,7 @@ static const char usage_text[] =
 "before the subcommand):\n"
 "  --keepalive SECONDS   heartbeat interval when idle (default 25)\n"
 "  --dead SECONDS        declare the link dead after this long without an\n"
-"                        answer to pending input or a heartbeat (default 5)\n"
+"                        answer to pending input or a heartbeat (default 2)\n"
 "  --give-up SECONDS     stop reconnecting after this long (default: never)\n"
 "  --ssh PROGRAM         the ssh to run (default: ssh)\n"
 "  --server-path PATH    the limpet binary on the server\n"

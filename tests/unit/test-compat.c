@@ -9,6 +9,9 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -199,6 +202,46 @@ test_forkpty(void **state)
 	assert_non_null(strstr(buf, "tty=1 rows=33 cols=101 sid=1"));
 }
 
+/*
+ * Our own loopback TCP connection is seen as established, with its
+ * addresses (on Linux; elsewhere the answer is "unknown").
+ */
+static void
+test_tcp_state(void **state)
+{
+	struct sockaddr_storage	 l, r;
+	struct sockaddr_in	 sa;
+	socklen_t		 len = sizeof sa;
+	int			 ls, cs, as, st;
+
+	(void)state;
+	st = compat_tcp_state(getpid());
+	assert_true(st == COMPAT_TCP_UNKNOWN || st == COMPAT_TCP_NONE);
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true((ls = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	assert_int_equal(bind(ls, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_int_equal(listen(ls, 1), 0);
+	assert_int_equal(getsockname(ls, (struct sockaddr *)&sa, &len), 0);
+	assert_true((cs = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	assert_int_equal(connect(cs, (struct sockaddr *)&sa, sizeof sa), 0);
+	assert_true((as = accept(ls, NULL, NULL)) >= 0);
+	st = compat_tcp_state(getpid());
+	if (st == COMPAT_TCP_UNKNOWN) {
+		assert_int_equal(compat_tcp_addrs(getpid(), &l, &r), -1);
+	} else {
+		assert_int_equal(st, COMPAT_TCP_UP);
+		assert_int_equal(compat_tcp_addrs(getpid(), &l, &r), 0);
+		assert_int_equal(l.ss_family, AF_INET);
+		assert_int_equal(((struct sockaddr_in *)&l)->sin_addr.s_addr,
+		    htonl(INADDR_LOOPBACK));
+	}
+	close(as);
+	close(cs);
+	close(ls);
+}
+
 /* Run the compat tests. */
 int
 main(void)
@@ -210,6 +253,7 @@ main(void)
 		cmocka_unit_test(test_strings),
 		cmocka_unit_test(test_random),
 		cmocka_unit_test(test_forkpty),
+		cmocka_unit_test(test_tcp_state),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
