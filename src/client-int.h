@@ -142,6 +142,8 @@ struct client {
 	uint64_t	 up_since;
 
 	uint64_t	 last_rx, last_tx;
+	uint64_t	 rx_paused;	/* not reading ssh (terminal full) since */
+	uint64_t	 rx_resumed;	/* reading ssh again since */
 	uint64_t	 last_data;	/* last DATA or ACK received */
 	uint64_t	 silent_since;	/* contact lost at (dead link) */
 	int		 ping_out;

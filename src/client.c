@@ -757,9 +757,11 @@ client_watch(struct client *c, uint64_t now)
 		waiting = c->pending_since;
 	if (c->ping_out && (waiting == 0 || c->ping_at < waiting))
 		waiting = c->ping_at;
-	if (waiting == 0)
+	if (waiting == 0 || c->rx_paused != 0)
 		return;
 	since = c->last_rx > waiting ? c->last_rx : waiting;
+	if (c->rx_resumed > since)
+		since = c->rx_resumed;
 	if (now - since >= link_dead_ms(c)) {
 		c->silent_since = c->last_rx;
 		client_lost(c, "no answer from the server", now);
@@ -986,6 +988,22 @@ client_pfd(struct pollfd *pfd, int *n, int fd, short events)
 	return (*n)++;
 }
 
+/*
+ * While the client does not read ssh (the terminal is not taking the
+ * output), answers queue unread behind the output: the link cannot be
+ * judged then, and gets the full answer time again once reading resumes.
+ */
+static void
+client_rx_pause(struct client *c, int paused, uint64_t now)
+{
+	if (paused && c->rx_paused == 0)
+		c->rx_paused = now;
+	else if (!paused && c->rx_paused != 0) {
+		c->rx_paused = 0;
+		c->rx_resumed = now;
+	}
+}
+
 /* Sleep until something is ready or the nearest deadline; handle it. */
 static void
 client_poll(struct client *c, uint64_t now)
@@ -1008,6 +1026,7 @@ client_poll(struct client *c, uint64_t now)
 	    frame_dec_buffered(&c->rx) < FRAME_HDR + FRAME_MAX_PAYLOAD &&
 	    (c->state == ST_CONNECTING || c->state == ST_UP))
 		i_ssh = client_pfd(pfd, &n, c->proc.out, POLLIN);
+	client_rx_pause(c, c->proc.out != -1 && i_ssh == -1, now);
 	if (c->proc.err != -1)
 		i_err = client_pfd(pfd, &n, c->proc.err, POLLIN);
 	if (c->proc.in != -1 && buf_len(&c->tx) > 0)

@@ -899,3 +899,20 @@ def test_output_lost_while_cut_is_told_exactly(spawn, make_lab):
     p.sendcontrol("c")
     p.sendline("exit 0")
     assert ended(p) == 0
+
+
+def test_terminal_not_reading_is_not_a_dead_link(spawn, lab):
+    """The user's terminal stops taking output (a paused or slow
+    terminal) while the program floods: the client stops reading ssh, so
+    the server's answers wait unread behind the output.  That is not a
+    dead link: no reconnect, however long the terminal waits."""
+    p = start(spawn, lab, opts=["--dead", "1"], encoding=None)
+    p.sendline(b"yes flo''od | head -c 20000000; echo END-M''ARK")
+    p.expect(b"flood\r\n")
+    time.sleep(6)                       # the terminal reads nothing
+    p.expect(b"END-MARK", timeout=60, searchwindowsize=64)
+    p.send(b"~s")
+    p.expect(rb"reconnects: +(\d+)")
+    assert int(p.match.group(1)) == 0
+    p.sendline(b"exit")
+    assert ended(p) == 0

@@ -346,7 +346,10 @@ class Soak:
                                   netns=self.lab.server,
                                   listen_addr=self.lab.server_addr)
         self.server = self.wrapper()
+        # The checks read the byte stream off the terminal: predictive
+        # echo (drawn between its pieces) stays off.
         argv = [self.p.bin, "--server-path", self.server, "--verbose",
+                "--predict", "never",
                 "-F", self.sshd.ssh_config, "lab", "/usr/bin/python3",
                 os.path.join(HERE, "peer.py"), self.peerdir,
                 str(self.p.out_rate)]
@@ -502,7 +505,8 @@ class Soak:
 
     def attach(self, name):
         argv = [self.p.bin, "attach", "--server-path", self.server,
-                "--verbose", "-F", self.sshd.ssh_config, "lab",
+                "--verbose", "--predict", "never",
+                "-F", self.sshd.ssh_config, "lab",
                 self.session_id]
         c = Client(self, name, argv)
         self.clients.append(c)
