@@ -53,6 +53,7 @@ enum client_state {
 #define TX_MAX		(8 * 1024 * 1024)
 #define TX_SOFT_MAX	(256 * 1024)
 #define TERM_MAX	(1024 * 1024)	/* received, not yet on screen */
+#define ATTACH_NOTICE_MS 3000		/* the "attached" notice stays */
 
 struct client {
 	int		 mode;
@@ -132,6 +133,9 @@ struct client {
 	uint64_t	 notice_at;
 	uint64_t	 cpr_deadline;	/* asked the cursor row until then */
 	struct screen	 scr;
+	int		 repainting;	/* a snapshot is coming in */
+	uint64_t	 attach_notice_until;	/* shown until then */
+	struct buf	 repaint_row;	/* takes the notice away */
 	int		 netfd;
 	int		 exit_code;
 };

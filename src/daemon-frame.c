@@ -206,13 +206,20 @@ daemon_hello_size(struct daemon *d, const struct msg_hello *h)
 	if (h->rows == 0 || h->cols == 0 || d->ptyfd == -1)
 		return;
 	if (h->op == OP_ATTACH && !(h->flags & HELLO_RESUME) &&
-	    h->rows == d->rows && h->cols == d->cols && h->rows > 1) {
-		/* A new client: make full-screen programs redraw. */
+	    h->rows == d->rows && h->cols == d->cols && h->rows > 1 &&
+	    !daemon_screen_wanted(d, h)) {
+		/*
+		 * A new client that gets no snapshot: make full-screen
+		 * programs redraw.
+		 */
 		pty_resize(d->ptyfd, h->rows - 1, h->cols);
 	}
 	pty_resize(d->ptyfd, h->rows, h->cols);
-	d->rows = h->rows;
-	d->cols = h->cols;
+	if (h->rows != d->rows || h->cols != d->cols) {
+		d->rows = h->rows;
+		d->cols = h->cols;
+		daemon_screen_resized(d);
+	}
 }
 
 /*
@@ -227,6 +234,7 @@ daemon_attach(struct daemon *d, struct peer *p, const struct msg_hello *h,
 	struct msg_welcome	w;
 	uint64_t		start;
 	char			msg[200];
+	int			snap = daemon_screen_wanted(d, h);
 
 	if (d->killing) {
 		daemon_refuse(d, p, PERR_GONE, "the session is ending");
@@ -237,6 +245,11 @@ daemon_attach(struct daemon *d, struct peer *p, const struct msg_hello *h,
 		    "client claims output the session never made");
 		return;
 	}
+	if (snap) {
+		/* The model takes the client's size, then catches up. */
+		daemon_hello_size(d, h);
+		start = daemon_screen_sync(d);
+	}
 	daemon_take(d, p, h, start);
 	memset(&w, 0, sizeof w);
 	w.version = PROTO_VERSION;
@@ -246,8 +259,11 @@ daemon_attach(struct daemon *d, struct peer *p, const struct msg_hello *h,
 	w.out_end = d->out.end;
 	w.pid = (uint32_t)getpid();
 	proto_welcome_put(&p->out, &w);
+	if (snap)
+		daemon_screen_send(d, p, h);
 	daemon_in_window(d, 1);
-	if (!(h->flags & HELLO_RESUME) && d->out.dropped > d->dropped_told) {
+	if (!snap && !(h->flags & HELLO_RESUME) &&
+	    d->out.dropped > d->dropped_told) {
 		/* A resuming client counts its own gap; a new one is told. */
 		snprintf(msg, sizeof msg, "%llu bytes of output were dropped "
 		    "while no client was attached (more than the session "
@@ -256,7 +272,8 @@ daemon_attach(struct daemon *d, struct peer *p, const struct msg_hello *h,
 		proto_str_put(&p->out, MSG_NOTICE, msg);
 	}
 	d->dropped_told = d->out.dropped;
-	daemon_hello_size(d, h);
+	if (!snap)
+		daemon_hello_size(d, h);
 	d->active = clock_wall();
 	log_info("client attached (resume %d, from %llu, input %llu)",
 	    (h->flags & HELLO_RESUME) != 0, (unsigned long long)start,
@@ -350,6 +367,7 @@ daemon_resize(struct daemon *d, uint16_t rows, uint16_t cols)
 		pty_resize(d->ptyfd, rows, cols);
 		d->rows = rows;
 		d->cols = cols;
+		daemon_screen_resized(d);
 	}
 }
 

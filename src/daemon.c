@@ -200,6 +200,8 @@ daemon_pty_events(struct daemon *d, uint64_t now, int *skip)
 static int
 daemon_poll_timeout(struct daemon *d, uint64_t now)
 {
+	if (daemon_screen_busy(d))
+		return 0;	/* the screen model has output to read */
 	return clock_timeout(now, daemon_deadline(d, now), 3600 * 1000);
 }
 
@@ -269,6 +271,7 @@ daemon_loop(struct daemon *d)
 		if (ilfd != -1 && (pfd[ilfd].revents & POLLIN) && !d->quit)
 			daemon_accept(d, now);
 		daemon_write_pty(d);
+		daemon_screen_step(d);
 	}
 }
 

@@ -31,7 +31,8 @@
 #define MSG_DONE	12	/* server -> client: u32 count (ls, kill) */
 #define MSG_NOTICE	13	/* server -> client: string to show */
 #define MSG_WINDOW	14	/* daemon -> client: u64 input limit */
-#define MSG_MAX		14
+#define MSG_SCREEN	16	/* daemon -> client: the screen, rebuilt */
+#define MSG_MAX		16
 
 /* HELLO operations. */
 #define OP_NEW		1
@@ -69,6 +70,31 @@
 #define PROTO_KEEPALIVE_S	25
 /* Input the daemon lets a client have in flight beyond what it wrote. */
 #define PROTO_INPUT_WINDOW	(1024 * 1024)
+
+/*
+ * The screen snapshot (MSG_SCREEN) goes only to peers of this version or
+ * later.  Until PROTO_VERSION itself reaches it, every peer speaks this
+ * build's protocol, so every peer gets it.
+ */
+#define PROTO_V_SCREEN		3
+#define PROTO_HAS_SCREEN(v)	((v) >= PROTO_V_SCREEN || \
+				    PROTO_VERSION < PROTO_V_SCREEN)
+/* MSG_SCREEN flags. */
+#define SCREEN_FINAL	0x01	/* the last piece: the stream goes on */
+#define SCREEN_GAP	0x02	/* older output is gone for good */
+/* Snapshot bytes per MSG_SCREEN frame. */
+#define SCREEN_CHUNK	(32 * 1024)
+
+struct msg_screen {
+	uint64_t	 off;		/* the output offset it stands for */
+	uint8_t		 flags;		/* SCREEN_* */
+	uint32_t	 idle;		/* seconds since the session's output */
+	char		*program;	/* the program in the foreground */
+	const uint8_t	*row;		/* repaints the bottom row */
+	size_t		 rowlen;
+	const uint8_t	*p;		/* the escape sequences */
+	size_t		 len;
+};
 
 struct msg_hello {
 	uint32_t	 version;
@@ -129,5 +155,7 @@ int	proto_str_parse(const uint8_t *, size_t, char **);
 int	proto_u32_put(struct buf *, uint8_t, uint32_t);
 int	proto_u32_parse(const uint8_t *, size_t, uint32_t *);
 const char *proto_type_name(uint8_t);
+int	proto_screen_put(struct buf *, const struct msg_screen *);
+int	proto_screen_parse(const uint8_t *, size_t, struct msg_screen *);
 
 #endif

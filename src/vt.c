@@ -1,0 +1,556 @@
+/*
+ * The screen model: libvterm does the terminal emulation (no emulator is
+ * written here); this file keeps the lines that scroll off the top, the
+ * modes libvterm does not expose (cursor keys, keypad, bracketed paste,
+ * focus, mouse encoding, scroll region: the client's own mode tracker,
+ * client-screen.c, follows them), and renders the whole state as the
+ * escape sequences that rebuild it on a terminal.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <vterm.h>
+
+#include "client-screen.h"
+#include "err.h"
+#include "log.h"
+#include "vt.h"
+#include "xmalloc.h"
+
+#define VT_TITLE_MAX	256
+#define VT_SB_HDR	12	/* u32 length, u64 tag */
+
+struct vt {
+	VTerm		*vt;
+	VTermScreen	*scr;
+	VTermState	*st;
+	int		 rows, cols;
+	VTermScreenCell	*cells;		/* one row, for rendering */
+	struct screen	 modes;		/* what libvterm does not expose */
+	char		 title[VT_TITLE_MAX];
+	int		 alt;
+	int		 hidden;	/* cursor invisible */
+
+	/* Scrollback: entries of u32 length, u64 tag, rendered bytes. */
+	uint8_t		*sb;
+	size_t		 sb_head, sb_len, sb_alloc, sb_max, sb_count;
+	uint64_t	 tag;		/* stamped on lines pushed from now */
+	struct buf	 tmp;
+};
+
+/* Answers to queries (DA, DSR) go nowhere: the real terminal answers. */
+static void
+vt_discard(const char *s, size_t len, void *user)
+{
+	(void)s;
+	(void)len;
+	(void)user;
+}
+
+/* Put a code point as UTF-8. */
+static void
+vt_utf8(struct buf *b, uint32_t c)
+{
+	uint8_t	u[4];
+	size_t	n;
+
+	if (c < 0x80) {
+		u[0] = (uint8_t)c;
+		n = 1;
+	} else if (c < 0x800) {
+		u[0] = (uint8_t)(0xc0 | (c >> 6));
+		u[1] = (uint8_t)(0x80 | (c & 0x3f));
+		n = 2;
+	} else if (c < 0x10000) {
+		u[0] = (uint8_t)(0xe0 | (c >> 12));
+		u[1] = (uint8_t)(0x80 | ((c >> 6) & 0x3f));
+		u[2] = (uint8_t)(0x80 | (c & 0x3f));
+		n = 3;
+	} else if (c < 0x110000) {
+		u[0] = (uint8_t)(0xf0 | (c >> 18));
+		u[1] = (uint8_t)(0x80 | ((c >> 12) & 0x3f));
+		u[2] = (uint8_t)(0x80 | ((c >> 6) & 0x3f));
+		u[3] = (uint8_t)(0x80 | (c & 0x3f));
+		n = 4;
+	} else
+		return;
+	buf_put(b, u, n);
+}
+
+/* Append formatted text. */
+static void __attribute__((format(printf, 2, 3)))
+vt_printf(struct buf *b, const char *fmt, ...)
+{
+	char	s[512];
+	va_list	ap;
+	int	n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(s, sizeof s, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		buf_put(b, s, (size_t)n < sizeof s ? (size_t)n : sizeof s - 1);
+}
+
+/* The SGR parameters of one colour, as the palette index it was set by. */
+static void
+vt_color(struct buf *b, const VTermColor *c, int fg)
+{
+	if (fg ? VTERM_COLOR_IS_DEFAULT_FG(c) : VTERM_COLOR_IS_DEFAULT_BG(c))
+		return;
+	if (VTERM_COLOR_IS_INDEXED(c)) {
+		if (c->indexed.idx < 8)
+			vt_printf(b, ";%d", (fg ? 30 : 40) + c->indexed.idx);
+		else if (c->indexed.idx < 16)
+			vt_printf(b, ";%d", (fg ? 90 : 100) +
+			    c->indexed.idx - 8);
+		else
+			vt_printf(b, ";%d;5;%d", fg ? 38 : 48, c->indexed.idx);
+	} else
+		vt_printf(b, ";%d;2;%d;%d;%d", fg ? 38 : 48, c->rgb.red,
+		    c->rgb.green, c->rgb.blue);
+}
+
+/* One SGR sequence that sets exactly these attributes from nothing. */
+static void
+vt_sgr(struct buf *b, const VTermScreenCellAttrs *a, const VTermColor *fg,
+    const VTermColor *bg)
+{
+	static const char	*ul[] = { "", ";4", ";21", ";4:3" };
+
+	vt_printf(b, "\033[0%s%s%s%s%s%s", a->bold ? ";1" : "",
+	    ul[a->underline & 3], a->italic ? ";3" : "",
+	    a->blink ? ";5" : "", a->reverse ? ";7" : "",
+	    a->strike ? ";9" : "");
+	if (a->font != 0)
+		vt_printf(b, ";%d", 10 + a->font);
+	vt_color(b, fg, 1);
+	vt_color(b, bg, 0);
+	buf_put(b, "m", 1);
+}
+
+/*
+ * Whether a cell is as a fresh, erased one (never written: a written
+ * space counts, as a terminal keeps it).
+ */
+static int
+vt_blank(const VTermScreenCell *c)
+{
+	return c->chars[0] == 0 && VTERM_COLOR_IS_DEFAULT_BG(&c->bg) &&
+	    !c->attrs.reverse;
+}
+
+/* Whether two cells are drawn with the same attributes. */
+static int
+vt_same_pen(const VTermScreenCell *a, const VTermScreenCell *b)
+{
+	return memcmp(&a->attrs, &b->attrs, sizeof a->attrs) == 0 &&
+	    vterm_color_is_equal(&a->fg, &b->fg) &&
+	    (a->fg.type & VTERM_COLOR_DEFAULT_MASK) ==
+	    (b->fg.type & VTERM_COLOR_DEFAULT_MASK) &&
+	    vterm_color_is_equal(&a->bg, &b->bg) &&
+	    (a->bg.type & VTERM_COLOR_DEFAULT_MASK) ==
+	    (b->bg.type & VTERM_COLOR_DEFAULT_MASK);
+}
+
+/*
+ * Render a row of cells onto a blank line: attributes as they change,
+ * erased cells skipped over (so they stay erased), trailing ones left
+ * out, the pen reset at the end.
+ */
+static void
+vt_cells(struct buf *b, const VTermScreenCell *c, int n)
+{
+	const VTermScreenCell	*pen = NULL;
+	int			 i, j, last = -1, skip = 0;
+
+	for (i = 0; i < n; i++)
+		if (!vt_blank(&c[i]))
+			last = i;
+	for (i = 0; i <= last; i++) {
+		if (c[i].chars[0] == (uint32_t)-1)
+			continue;	/* the right half of a wide one */
+		if (vt_blank(&c[i])) {
+			skip++;
+			continue;
+		}
+		if (skip > 0) {
+			vt_printf(b, "\033[%dC", skip);
+			skip = 0;
+		}
+		if (pen == NULL || !vt_same_pen(pen, &c[i])) {
+			vt_sgr(b, &c[i].attrs, &c[i].fg, &c[i].bg);
+			pen = &c[i];
+		}
+		if (c[i].chars[0] == 0)
+			buf_put(b, " ", 1);
+		for (j = 0; j < VTERM_MAX_CHARS_PER_CELL &&
+		    c[i].chars[j] != 0; j++)
+			vt_utf8(b, c[i].chars[j]);
+		if (c[i].width == 2)
+			i++;
+	}
+	buf_put(b, "\033[0m", 4);
+}
+
+/* Drop the oldest scrollback line. */
+static void
+vt_sb_drop(struct vt *v)
+{
+	uint32_t	n;
+
+	memcpy(&n, v->sb + v->sb_head, 4);
+	v->sb_head += VT_SB_HDR + n;
+	v->sb_len -= VT_SB_HDR + n;
+	v->sb_count--;
+	if (v->sb_len == 0)
+		v->sb_head = 0;
+}
+
+/* Keep a line, rendered, within the scrollback's byte budget. */
+static void
+vt_sb_add(struct vt *v, const uint8_t *p, size_t n)
+{
+	size_t		need = VT_SB_HDR + n, nalloc;
+	uint32_t	len = (uint32_t)n;
+
+	if (need > v->sb_max)
+		return;
+	while (v->sb_len + need > v->sb_max)
+		vt_sb_drop(v);
+	if (v->sb_head + v->sb_len + need > v->sb_alloc) {
+		if (v->sb_head > 0) {
+			memmove(v->sb, v->sb + v->sb_head, v->sb_len);
+			v->sb_head = 0;
+		}
+		if (v->sb_len + need > v->sb_alloc) {
+			nalloc = v->sb_alloc != 0 ? v->sb_alloc : 4096;
+			while (nalloc < v->sb_len + need)
+				nalloc *= 2;
+			v->sb = xreallocarray(v->sb, nalloc, 1);
+			v->sb_alloc = nalloc;
+		}
+	}
+	memcpy(v->sb + v->sb_head + v->sb_len, &len, 4);
+	memcpy(v->sb + v->sb_head + v->sb_len + 4, &v->tag, 8);
+	memcpy(v->sb + v->sb_head + v->sb_len + VT_SB_HDR, p, n);
+	v->sb_len += need;
+	v->sb_count++;
+}
+
+/* libvterm: a line scrolled off the top of the main screen. */
+static int
+vt_pushline(int cols, const VTermScreenCell *cells, void *user)
+{
+	struct vt	*v = user;
+
+	buf_reset(&v->tmp);
+	vt_cells(&v->tmp, cells, cols);
+	vt_sb_add(v, buf_ptr(&v->tmp), buf_len(&v->tmp));
+	return 1;
+}
+
+/* libvterm: a property changed (alternate screen, cursor, title). */
+static int
+vt_prop(VTermProp prop, VTermValue *val, void *user)
+{
+	struct vt	*v = user;
+
+	switch (prop) {
+	case VTERM_PROP_ALTSCREEN:
+		v->alt = val->boolean;
+		break;
+	case VTERM_PROP_CURSORVISIBLE:
+		v->hidden = !val->boolean;
+		break;
+	case VTERM_PROP_TITLE:
+		snprintf(v->title, sizeof v->title, "%s",
+		    val->string != NULL ? val->string : "");
+		break;
+	default:
+		break;
+	}
+	return 1;
+}
+
+static const VTermScreenCallbacks vt_callbacks = {
+	.settermprop = vt_prop,
+	.sb_pushline = vt_pushline,
+};
+
+/*
+ * A model of rows x cols keeping at most sb_max bytes of rendered
+ * scrollback.
+ */
+struct vt *
+vt_new(int rows, int cols, size_t sb_max)
+{
+	struct vt	*v = xcalloc(1, sizeof *v);
+
+	if (rows < 1)
+		rows = 1;
+	if (cols < 1)
+		cols = 1;
+	v->rows = rows;
+	v->cols = cols;
+	v->sb_max = sb_max;
+	buf_init(&v->tmp, BUF_MAX_DEFAULT);
+	v->cells = xcalloc((size_t)cols, sizeof *v->cells);
+	if ((v->vt = vterm_new(rows, cols)) == NULL)
+		fatal("vterm_new");
+	vterm_set_utf8(v->vt, 1);
+	vterm_output_set_callback(v->vt, vt_discard, NULL);
+	v->scr = vterm_obtain_screen(v->vt);
+	v->st = vterm_obtain_state(v->vt);
+	vterm_screen_set_callbacks(v->scr, &vt_callbacks, v);
+	vterm_screen_enable_altscreen(v->scr, 1);
+	vterm_screen_reset(v->scr, 1);
+	return v;
+}
+
+/* Free the model. */
+void
+vt_free(struct vt *v)
+{
+	if (v == NULL)
+		return;
+	vterm_free(v->vt);
+	free(v->cells);
+	free(v->sb);
+	buf_free(&v->tmp);
+	free(v);
+}
+
+/* Feed bytes the program wrote. */
+void
+vt_feed(struct vt *v, const uint8_t *p, size_t n)
+{
+	if (n == 0)
+		return;
+	vterm_input_write(v->vt, (const char *)p, n);
+	screen_track(&v->modes, p, n);
+}
+
+/* The terminal was resized. */
+void
+vt_resize(struct vt *v, int rows, int cols)
+{
+	if (rows < 1 || cols < 1 || (rows == v->rows && cols == v->cols))
+		return;
+	if (cols != v->cols) {
+		free(v->cells);
+		v->cells = xcalloc((size_t)cols, sizeof *v->cells);
+	}
+	v->rows = rows;
+	v->cols = cols;
+	vterm_set_size(v->vt, rows, cols);
+}
+
+/*
+ * Forget the screen (what came before is unknown): a blank screen in the
+ * default modes.  The scrollback already kept stays.
+ */
+void
+vt_reset(struct vt *v)
+{
+	vterm_screen_reset(v->scr, 1);
+	memset(&v->modes, 0, sizeof v->modes);
+	v->title[0] = '\0';
+	v->alt = 0;
+	v->hidden = 0;
+}
+
+/* The model's size. */
+void
+vt_size(const struct vt *v, int *rows, int *cols)
+{
+	*rows = v->rows;
+	*cols = v->cols;
+}
+
+/* Stamp lines that scroll off from now on with tag (a stream offset). */
+void
+vt_set_tag(struct vt *v, uint64_t tag)
+{
+	v->tag = tag;
+}
+
+/* Lines and bytes of scrollback kept. */
+size_t
+vt_sb_lines(const struct vt *v)
+{
+	return v->sb_count;
+}
+
+size_t
+vt_sb_bytes(const struct vt *v)
+{
+	return v->sb_len;
+}
+
+/* Whether the program is on the alternate screen. */
+int
+vt_alt(const struct vt *v)
+{
+	return v->alt;
+}
+
+/* Load screen row r into v->cells. */
+static void
+vt_load_row(struct vt *v, int r)
+{
+	VTermPos	pos;
+	int		c;
+
+	pos.row = r;
+	for (c = 0; c < v->cols; c++) {
+		pos.col = c;
+		if (!vterm_screen_get_cell(v->scr, pos, &v->cells[c]))
+			memset(&v->cells[c], 0, sizeof v->cells[c]);
+	}
+}
+
+/* Whether screen row r (loaded) shows anything. */
+static int
+vt_row_empty(const struct vt *v)
+{
+	int	c;
+
+	for (c = 0; c < v->cols; c++)
+		if (!vt_blank(&v->cells[c]))
+			return 0;
+	return 1;
+}
+
+/* The scrollback lines stamped after tag `after`, oldest first. */
+static void
+vt_render_sb(struct vt *v, struct buf *b, uint64_t after)
+{
+	size_t		at = v->sb_head, end = v->sb_head + v->sb_len;
+	uint32_t	n;
+	uint64_t	tag;
+
+	while (at < end) {
+		memcpy(&n, v->sb + at, 4);
+		memcpy(&tag, v->sb + at + 4, 8);
+		if (tag > after || after == 0) {
+			buf_put(b, v->sb + at + VT_SB_HDR, n);
+			buf_put(b, "\r\n", 2);
+		}
+		at += VT_SB_HDR + n;
+	}
+}
+
+/* The title, with control bytes left out. */
+static void
+vt_render_title(struct vt *v, struct buf *b)
+{
+	size_t	i;
+
+	if (v->title[0] == '\0')
+		return;
+	buf_put(b, "\033]2;", 4);
+	for (i = 0; v->title[i] != '\0'; i++)
+		if ((uint8_t)v->title[i] >= 0x20 && v->title[i] != 0x7f)
+			buf_put(b, &v->title[i], 1);
+	buf_put(b, "\007", 1);
+}
+
+/* Scroll region, cursor, modes and pen, after the cells are drawn. */
+static void
+vt_render_modes(struct vt *v, struct buf *b)
+{
+	VTermPos		 pos;
+	VTermValue		 val;
+	VTermScreenCellAttrs	 a;
+	VTermColor		 fg, bg;
+	const struct screen	*m = &v->modes;
+
+	vt_render_title(v, b);
+	if ((m->modes & SM_REGION) && m->rtop != 0)
+		vt_printf(b, "\033[%u;%ur", m->rtop, m->rbot);
+	vterm_state_get_cursorpos(v->st, &pos);
+	vt_printf(b, "\033[%d;%dH", pos.row + 1, pos.col + 1);
+	if (m->modes & SM_CKM)
+		vt_printf(b, "\033[?1h");
+	if (m->modes & SM_KEYPAD)
+		vt_printf(b, "\033=");
+	if (m->modes & SM_PASTE)
+		vt_printf(b, "\033[?2004h");
+	if (m->modes & SM_FOCUS)
+		vt_printf(b, "\033[?1004h");
+	if ((m->modes & SM_MOUSE) && m->mouse_mode != 0)
+		vt_printf(b, "\033[?%uh", m->mouse_mode);
+	if ((m->modes & SM_MOUSE) && m->mouse_enc != 0)
+		vt_printf(b, "\033[?%uh", m->mouse_enc);
+	if (v->hidden)
+		vt_printf(b, "\033[?25l");
+	memset(&a, 0, sizeof a);
+	vterm_state_get_penattr(v->st, VTERM_ATTR_BOLD, &val);
+	a.bold = val.boolean != 0;
+	vterm_state_get_penattr(v->st, VTERM_ATTR_UNDERLINE, &val);
+	a.underline = (unsigned)val.number & 3;
+	vterm_state_get_penattr(v->st, VTERM_ATTR_ITALIC, &val);
+	a.italic = val.boolean != 0;
+	vterm_state_get_penattr(v->st, VTERM_ATTR_BLINK, &val);
+	a.blink = val.boolean != 0;
+	vterm_state_get_penattr(v->st, VTERM_ATTR_REVERSE, &val);
+	a.reverse = val.boolean != 0;
+	vterm_state_get_penattr(v->st, VTERM_ATTR_STRIKE, &val);
+	a.strike = val.boolean != 0;
+	vterm_state_get_penattr(v->st, VTERM_ATTR_FOREGROUND, &val);
+	fg = val.color;
+	vterm_state_get_penattr(v->st, VTERM_ATTR_BACKGROUND, &val);
+	bg = val.color;
+	vt_sgr(b, &a, &fg, &bg);
+}
+
+/*
+ * The bytes that rebuild the model's state on a terminal in its default
+ * state whose cursor is at the start of a line: with VT_SCROLLBACK, first
+ * the kept lines stamped after `after` (all if 0), printed so that they
+ * scroll into the terminal's own scrollback; then the screen (on the
+ * main screen printed line after line, so the lines above scroll away
+ * too), the title, scroll region, cursor, modes and pen.
+ */
+int
+vt_render(struct vt *v, struct buf *b, uint64_t after, int flags)
+{
+	int	r;
+
+	buf_put(b, "\033[0m\r\033[K", 8);
+	if (flags & VT_SCROLLBACK)
+		vt_render_sb(v, b, after);
+	if (v->alt)
+		buf_put(b, "\033[?1049h\033[H\033[2J", 16);
+	for (r = 0; r < v->rows; r++) {
+		vt_load_row(v, r);
+		if (v->alt) {
+			if (vt_row_empty(v))
+				continue;
+			vt_printf(b, "\033[%d;1H", r + 1);
+		} else if (r > 0)
+			buf_put(b, "\r\n", 2);
+		vt_cells(b, v->cells, v->cols);
+	}
+	vt_render_modes(v, b);
+	return 0;
+}
+
+/*
+ * The bytes that repaint screen row r as the model has it, leaving the
+ * cursor and pen where they were (for taking a notice away).
+ */
+int
+vt_render_row(struct vt *v, int r, struct buf *b)
+{
+	if (r < 0 || r >= v->rows)
+		return ERR_RANGE;
+	vt_load_row(v, r);
+	vt_printf(b, "\0337\033[%d;1H\033[0m\033[2K", r + 1);
+	vt_cells(b, v->cells, v->cols);
+	buf_put(b, "\0338", 2);
+	return 0;
+}

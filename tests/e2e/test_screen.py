@@ -1,0 +1,213 @@
+"""The screen model: a client that attaches (a takeover from another
+terminal) sees exactly the screen the first one showed, cells, colours,
+cursor and modes, with the lines that scrolled off in its own scrollback;
+leaving puts the local terminal back.  Two private tmux servers are the two
+users' terminals; capture-pane -e reads cells with their attributes.
+"""
+
+import os
+import shlex
+import shutil
+import subprocess
+import time
+
+import pytest
+
+import sshlab
+
+ROWS, COLS = 24, 80
+FLAGS = ("#{alternate_on} #{keypad_flag} #{keypad_cursor_flag} "
+         "#{cursor_flag} #{mouse_any_flag} #{mouse_sgr_flag} "
+         "#{bracketed_paste} #{cursor_x} #{cursor_y} #{pane_title}")
+
+
+class Term:
+    """A private tmux server running one command in one pane."""
+
+    def __init__(self, workdir, name, argv, env, history=None):
+        self.sock = os.path.join(workdir, "tmux-%s.sock" % name)
+        self.env = dict(os.environ, **env)
+        self.env.pop("TMUX", None)
+        conf = os.path.join(workdir, "tmux-%s.conf" % name)
+        with open(conf, "w") as f:
+            if history:
+                f.write("set -g history-limit %d\n" % history)
+        self.conf = conf
+        self.tmux(["new-session", "-d", "-s", "t", "-x", str(COLS), "-y",
+                   str(ROWS), " ".join(shlex.quote(a) for a in argv)])
+        out = self.tmux(["display-message", "-p", "-t", "t",
+                         "#{pid} #{pane_pid}"])
+        self.server_pid, self.pane_pid = map(int, out.split())
+
+    def tmux(self, args):
+        return subprocess.run(["tmux", "-S", self.sock, "-f", self.conf]
+                              + args, env=self.env, check=True,
+                              capture_output=True, text=True).stdout
+
+    def keys(self, *keys):
+        self.tmux(["send-keys", "-t", "t"] + list(keys))
+
+    def screen(self, attrs=False):
+        return self.tmux(["capture-pane", "-p", "-N"] +
+                         (["-e"] if attrs else []) + ["-t", "t"])
+
+    def history(self):
+        return self.tmux(["capture-pane", "-p", "-S", "-", "-E", "-1",
+                          "-t", "t"])
+
+    def flags(self):
+        return self.tmux(["display-message", "-p", "-t", "t", FLAGS])
+
+    def wait(self, pred, timeout=20, what="screen"):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            s = self.screen()
+            if pred(s):
+                return s
+            time.sleep(0.05)
+        raise AssertionError("timed out waiting for %s; screen:\n%s" %
+                             (what, self.screen()))
+
+    def close(self):
+        pids = [self.server_pid] + sshlab.descendants(self.server_pid)
+        sshlab.end_pids(pids, grace=1.0)
+
+
+@pytest.fixture
+def term(run):
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed")
+    made = []
+
+    def start(name, argv, env=None, history=None):
+        t = Term(run.workdir, name, argv,
+                 dict(run.env(), TERM="screen", **(env or {})), history)
+        made.append(t)
+        return t
+    yield start
+    for t in made:
+        t.close()
+
+
+def pane_script(run, name, argv, after="sleep 300"):
+    """A shell script for a pane: limpet, then a marker, then a wait."""
+    path = os.path.join(run.workdir, name + ".sh")
+    with open(path, "w") as f:
+        f.write("%s\necho LIMPET-EX''ITED\n%s\n" %
+                (" ".join(shlex.quote(a) for a in argv), after))
+    return ["sh", path]
+
+
+def cells(screen):
+    """A captured screen with trailing blanks cut from each line: terminals
+    disagree about erasing (EL) at the last column with a wrap pending
+    (tmux keeps the cell, xterm and libvterm clear it)."""
+    return [line.rstrip(" ") for line in screen.split("\n")]
+
+
+def modes(flags):
+    """The modes and the cursor; a hidden cursor's column is left out (a
+    program that last wrote the bottom-right cell leaves it past the edge
+    in tmux, on the edge in libvterm: a state no sequence can set)."""
+    f = flags.split(" ")
+    if f[3] == "0":
+        f[7] = "-"
+    return f
+
+
+def session_id(lab):
+    """The id of the lab's one session."""
+    ids = [f[:-5] for f in os.listdir(lab.sessions) if f.endswith(".sock")]
+    assert len(ids) == 1, ids
+    return ids[0]
+
+
+def settle(t, pred, what, quiet=0.3, timeout=20):
+    """Wait for pred on the screen, then until it stops changing."""
+    t.wait(pred, timeout=timeout, what=what)
+    last, since = None, time.monotonic()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        s = t.screen(attrs=True) + t.flags()
+        if s != last:
+            last, since = s, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the screen never settled: " + what)
+
+
+ALT_MOUSE = r"""
+import os, sys, time
+out = "\033]2;ALT-TITLE\007\033[?1049h\033[?1002h\033[?1006h\033[?2004h"
+out += "\033[?1h\033=\033[2J"
+for i in range(1, 21):
+    out += "\033[%d;%dH\033[3%d;4%dm row %d \033[0m" % (i, i * 2, i % 8,
+                                                      (i + 3) % 8, i)
+out += "\033[1;4;38;5;202m\033[22;5HALT-MOUSE-READY\033[0m\033[7;9H"
+os.write(1, out.encode())
+time.sleep(300)
+"""
+
+VIM_FILE = """#include <stdio.h>
+
+/* A comment, in colour. */
+int
+main(void)
+{
+	printf("hello, world\\n");	/* a string */
+	return 0;
+}
+"""
+
+
+def program(run, kind):
+    """The session's command and what shows it is ready."""
+    if kind == "alt-mouse":
+        path = os.path.join(run.workdir, "alt.py")
+        with open(path, "w") as f:
+            f.write(ALT_MOUSE)
+        return "python3 %s" % path, "ALT-MOUSE-READY"
+    if kind == "vim":
+        path = os.path.join(run.workdir, "hello.c")
+        with open(path, "w") as f:
+            f.write(VIM_FILE)
+        return ("vim -u NONE -i NONE -N -n -c 'syntax on' -c 'set hlsearch' "
+                "-c 'vsplit' -c 'split' -c '/printf' %s" % path,
+                "hello.c")
+    if kind == "less":
+        path = os.path.join(run.workdir, "text")
+        with open(path, "w") as f:
+            for i in range(200):
+                f.write("less line %d \033[1mbold\033[0m\n" % i)
+        return "less -R +20 %s" % path, "less line 40"
+    if kind == "top":
+        return "top -d 100", "PID"
+    if kind == "bash":
+        return ("bash --norc --noprofile -i", None)
+    raise ValueError(kind)
+
+
+@pytest.mark.parametrize("kind", ["bash", "vim", "less", "top",
+                                  "alt-mouse"])
+def test_takeover_shows_the_same_screen(term, lab, run, kind):
+    """A second client that attaches (taking the session over) shows the
+    first client's screen: the same cells with the same attributes, the
+    same cursor and modes."""
+    cmd, ready = program(run, kind)
+    a = term("a", pane_script(run, "a", lab.limpet_cmd(args=[cmd])))
+    if kind == "bash":
+        a.wait(lambda s: "bash" in s, what="the prompt")
+        a.keys("printf '\\033[31;1mRED\\033[0m \\033[44mBLUE\\033[0m\\n';"
+               " seq 1 30; printf 'PROMPT-''MARK '", "Enter")
+        ready = "PROMPT-MARK"
+    settle(a, lambda s: ready in s, "the program in the first client")
+    want, want_flags = a.screen(attrs=True), a.flags()
+    b = term("b", pane_script(run, "b", lab.limpet_cmd(
+        sub="attach", args=[session_id(lab)])))
+    a.wait(lambda s: "LIMPET-EXITED" in s, what="the first client to go")
+    b.wait(lambda s: "attached to session" in s, what="the attach notice")
+    settle(b, lambda s: "attached to session" not in s,
+           "the notice to go", timeout=10)
+    assert cells(b.screen(attrs=True)) == cells(want)
+    assert modes(b.flags()) == modes(want_flags)
