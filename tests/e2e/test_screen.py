@@ -18,7 +18,11 @@ import sshlab
 ROWS, COLS = 24, 80
 FLAGS = ("#{alternate_on} #{keypad_flag} #{keypad_cursor_flag} "
          "#{cursor_flag} #{mouse_any_flag} #{mouse_sgr_flag} "
-         "#{bracketed_paste} #{cursor_x} #{cursor_y} #{pane_title}")
+         "#{scroll_region_upper},#{scroll_region_lower} #{cursor_x} "
+         "#{cursor_y} #{pane_title}")
+# A terminal as it starts: main screen, no keypad or cursor-key mode,
+# cursor shown, no mouse, the whole screen scrolls.
+DEFAULT = ["0", "0", "0", "1", "0", "0", "0,%d" % (ROWS - 1)]
 
 
 class Term:
@@ -117,9 +121,15 @@ def modes(flags):
 
 def session_id(lab):
     """The id of the lab's one session."""
-    ids = [f[:-5] for f in os.listdir(lab.sessions) if f.endswith(".sock")]
-    assert len(ids) == 1, ids
-    return ids[0]
+    deadline = time.monotonic() + 10
+    while True:
+        ids = [f[:-5] for f in os.listdir(lab.sessions)
+               if f.endswith(".sock")] if os.path.isdir(lab.sessions) else []
+        if ids:
+            assert len(ids) == 1, ids
+            return ids[0]
+        assert time.monotonic() < deadline, "no session"
+        time.sleep(0.05)
 
 
 def settle(t, pred, what, quiet=0.3, timeout=20):
@@ -211,3 +221,69 @@ def test_takeover_shows_the_same_screen(term, lab, run, kind):
            "the notice to go", timeout=10)
     assert cells(b.screen(attrs=True)) == cells(want)
     assert modes(b.flags()) == modes(want_flags)
+    # The first client, taken over, put its terminal back.
+    assert a.flags().split(" ")[:7] == DEFAULT
+
+
+NUMBERED = """
+while [ ! -e %(go)s ]; do sleep 0.05; done
+seq -f 'numbered %%05g' 1 %(n)d
+echo 'ALL-''PRINTED'
+touch %(done)s
+sleep 300
+"""
+
+
+def test_scrollback_after_attach(term, lab, run):
+    """5,000 numbered lines printed while no client is attached: the new
+    client's terminal holds every one in its scrollback and screen, in
+    order, once."""
+    go = os.path.join(run.workdir, "go")
+    done = os.path.join(run.workdir, "done")
+    script = os.path.join(run.workdir, "numbered.sh")
+    with open(script, "w") as f:
+        f.write(NUMBERED % {"go": go, "done": done, "n": 5000})
+    a = term("a", pane_script(run, "a", lab.limpet_cmd(
+        args=["sh %s" % script])))
+    sid = session_id(lab)
+    time.sleep(0.5)
+    a.keys("Enter", "~.")
+    a.wait(lambda s: "reattach with" in s, what="the detach")
+    open(go, "w").close()
+    deadline = time.monotonic() + 20
+    while not os.path.exists(done):
+        assert time.monotonic() < deadline, "the lines were never printed"
+        time.sleep(0.05)
+    b = term("b", pane_script(run, "b", lab.limpet_cmd(
+        sub="attach", args=[sid])), history=20000)
+    b.wait(lambda s: "ALL-PRINTED" in s and "attached to session" not in s,
+           what="the attach")
+    lines = [x for x in (b.history() + b.screen()).split("\n")
+             if x.startswith("numbered ")]
+    assert lines == ["numbered %05d" % i for i in range(1, 5001)]
+
+
+@pytest.mark.parametrize("how", ["direct", "after-attach"])
+def test_detach_from_vim_restores_the_terminal(term, lab, run, how):
+    """~. from inside vim (alternate screen, keypad and cursor-key modes)
+    puts the local terminal back: normal screen, keypad off, cursor shown;
+    also when the client learnt the modes from a snapshot, not from the
+    program's own output."""
+    path = os.path.join(run.workdir, "file.txt")
+    with open(path, "w") as f:
+        f.write("VIM-FILE-TEXT\n")
+    cmd = "vim -u NONE -i NONE -N -n %s" % path
+    a = term("a", pane_script(run, "a", lab.limpet_cmd(args=[cmd])))
+    settle(a, lambda s: "VIM-FILE-TEXT" in s, "vim")
+    t = a
+    if how == "after-attach":
+        t = term("b", pane_script(run, "b", lab.limpet_cmd(
+            sub="attach", args=[session_id(lab)])))
+        a.wait(lambda s: "LIMPET-EXITED" in s, what="the takeover")
+        settle(t, lambda s: "VIM-FILE-TEXT" in s and
+               "attached to session" not in s, "vim after the attach")
+    assert t.flags().split(" ")[:4] == ["1", "1", "1", "1"]
+    t.keys("Enter", "~.")
+    s = t.wait(lambda s: "LIMPET-EXITED" in s, what="the detach")
+    assert t.flags().split(" ")[:7] == DEFAULT
+    assert "VIM-FILE-TEXT" not in s
