@@ -255,8 +255,16 @@ daemon_screen_send(struct daemon *d, struct peer *p,
 
 	buf_init(&snap, BUF_MAX_DEFAULT);
 	buf_init(&row, BUF_MAX_DEFAULT);
-	vt_render(d->vt, &snap, (h->flags & HELLO_RESUME) ? h->out_have : 0,
-	    VT_SCROLLBACK);
+	/*
+	 * A client that resumes has the lines up to out_have: it gets the
+	 * ones that scrolled off later, on a cleared screen (what it shows
+	 * is among them or still on the screen).
+	 */
+	if (h->flags & HELLO_RESUME)
+		vt_render(d->vt, &snap, h->out_have, VT_SCROLLBACK |
+		    VT_CLEAR);
+	else
+		vt_render(d->vt, &snap, 0, VT_SCROLLBACK);
 	vt_size(d->vt, &rows, &cols);
 	vt_render_row(d->vt, rows - 1, &row);
 	daemon_screen_program(d, prog, sizeof prog);

@@ -79,6 +79,29 @@ vt_utf8(struct buf *b, uint32_t c)
 	buf_put(b, u, n);
 }
 
+/*
+ * Whether c is a combining mark of the common blocks.  libvterm keeps a
+ * mark that follows a wrap as a cell of its own; written as it is, a
+ * terminal would put it on the cell before, so it is drawn on a space.
+ */
+static int
+vt_combining(uint32_t c)
+{
+	static const uint32_t	r[][2] = {
+		{ 0x0300, 0x036f }, { 0x0483, 0x0489 }, { 0x0591, 0x05c7 },
+		{ 0x0610, 0x061a }, { 0x064b, 0x065f }, { 0x0e31, 0x0e3a },
+		{ 0x0e47, 0x0e4e }, { 0x1ab0, 0x1aff }, { 0x1dc0, 0x1dff },
+		{ 0x200b, 0x200f }, { 0x20d0, 0x20ff }, { 0xfe00, 0xfe0f },
+		{ 0xfe20, 0xfe2f },
+	};
+	size_t			i;
+
+	for (i = 0; i < sizeof r / sizeof r[0]; i++)
+		if (c >= r[i][0] && c <= r[i][1])
+			return 1;
+	return 0;
+}
+
 /* Append formatted text. */
 static void __attribute__((format(printf, 2, 3)))
 vt_printf(struct buf *b, const char *fmt, ...)
@@ -184,7 +207,7 @@ vt_cells(struct buf *b, const VTermScreenCell *c, int n)
 			vt_sgr(b, &c[i].attrs, &c[i].fg, &c[i].bg);
 			pen = &c[i];
 		}
-		if (c[i].chars[0] == 0)
+		if (c[i].chars[0] == 0 || vt_combining(c[i].chars[0]))
 			buf_put(b, " ", 1);
 		for (j = 0; j < VTERM_MAX_CHARS_PER_CELL &&
 		    c[i].chars[j] != 0; j++)
@@ -405,6 +428,7 @@ vt_load_row(struct vt *v, int r)
 	int		c;
 
 	pos.row = r;
+	memset(v->cells, 0, sizeof *v->cells * (size_t)v->cols);
 	for (c = 0; c < v->cols; c++) {
 		pos.col = c;
 		if (!vterm_screen_get_cell(v->scr, pos, &v->cells[c]))
@@ -509,7 +533,9 @@ vt_render_modes(struct vt *v, struct buf *b)
 
 /*
  * The bytes that rebuild the model's state on a terminal in its default
- * state whose cursor is at the start of a line: with VT_SCROLLBACK, first
+ * state whose cursor is at the start of a line (with VT_CLEAR, whose
+ * screen may be cleared: it showed what the scrollback will repeat);
+ * with VT_SCROLLBACK, first
  * the kept lines stamped after `after` (all if 0), printed so that they
  * scroll into the terminal's own scrollback; then the screen (on the
  * main screen printed line after line, so the lines above scroll away
@@ -520,7 +546,10 @@ vt_render(struct vt *v, struct buf *b, uint64_t after, int flags)
 {
 	int	r;
 
-	buf_put(b, "\033[0m\r\033[K", 8);
+	if (flags & VT_CLEAR)
+		buf_put(b, "\033[0m\033[H\033[2J", 11);
+	else
+		buf_put(b, "\033[0m\r\033[K", 8);
 	if (flags & VT_SCROLLBACK)
 		vt_render_sb(v, b, after);
 	if (v->alt)
@@ -553,4 +582,82 @@ vt_render_row(struct vt *v, int r, struct buf *b)
 	vt_cells(b, v->cells, v->cols);
 	buf_put(b, "\0338", 2);
 	return 0;
+}
+
+/* A colour as VT_COLOR_*. */
+static uint32_t
+vt_color_out(const VTermColor *c, int fg)
+{
+	if (fg ? VTERM_COLOR_IS_DEFAULT_FG(c) : VTERM_COLOR_IS_DEFAULT_BG(c))
+		return VT_COLOR_DEFAULT;
+	if (VTERM_COLOR_IS_INDEXED(c))
+		return VT_COLOR_INDEX | c->indexed.idx;
+	return VT_COLOR_RGB | ((uint32_t)c->rgb.red << 16) |
+	    ((uint32_t)c->rgb.green << 8) | c->rgb.blue;
+}
+
+/* The cell at row r, column c (0-based); ERR_RANGE outside the screen. */
+int
+vt_cell(const struct vt *v, int r, int c, struct vt_cell *out)
+{
+	VTermScreenCell	cell;
+	VTermPos	pos;
+	int		i;
+
+	memset(out, 0, sizeof *out);
+	if (r < 0 || r >= v->rows || c < 0 || c >= v->cols)
+		return ERR_RANGE;
+	pos.row = r;
+	pos.col = c;
+	memset(&cell, 0, sizeof cell);
+	if (!vterm_screen_get_cell(v->scr, pos, &cell))
+		return ERR_RANGE;
+	/* libvterm fills chars up to the first 0 only. */
+	for (i = 0; i < VT_CHARS && i < VTERM_MAX_CHARS_PER_CELL &&
+	    cell.chars[i] != 0; i++)
+		out->ch[i] = cell.chars[i];
+	out->width = cell.width;
+	out->attrs = (cell.attrs.bold ? VT_BOLD : 0) |
+	    (cell.attrs.italic ? VT_ITALIC : 0) |
+	    (cell.attrs.blink ? VT_BLINK : 0) |
+	    (cell.attrs.reverse ? VT_REVERSE : 0) |
+	    (cell.attrs.strike ? VT_STRIKE : 0) |
+	    ((unsigned)cell.attrs.underline << 8);
+	out->fg = vt_color_out(&cell.fg, 1);
+	out->bg = vt_color_out(&cell.bg, 0);
+	return 0;
+}
+
+/* The cursor's row and column (0-based). */
+void
+vt_cursor(const struct vt *v, int *row, int *col)
+{
+	VTermPos	pos;
+
+	vterm_state_get_cursorpos(v->st, &pos);
+	*row = pos.row;
+	*col = pos.col;
+}
+
+/*
+ * The modes the program set, as client-screen.h's SM_* bits (SM_ALT and
+ * SM_HIDDEN from libvterm itself).
+ */
+unsigned
+vt_modes(const struct vt *v)
+{
+	unsigned	m = v->modes.modes & ~(SM_ALT | SM_HIDDEN);
+
+	if (v->alt)
+		m |= SM_ALT;
+	if (v->hidden)
+		m |= SM_HIDDEN;
+	return m;
+}
+
+/* The window title the program set ("" if none). */
+const char *
+vt_title(const struct vt *v)
+{
+	return v->title;
 }
