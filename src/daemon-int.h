@@ -39,8 +39,9 @@
 /* An exited session nobody acknowledged is kept this long (seconds). */
 #define KEEP_EXITED_S	(7 * 24 * 3600)
 #define VT_RESIZES	8		/* size changes the model may lag */
-#define VT_PIECE	512		/* bytes fed between clock reads */
-#define VT_BUDGET_US	500		/* model time per loop turn */
+#define VT_PIECE	256		/* bytes fed between clock reads */
+#define VT_BUDGET_US	500		/* model time per idle loop turn */
+#define VT_BUSY_US	100		/* per turn while bytes flow */
 #define VT_CATCHUP_MS	100		/* at attach, before a snapshot */
 #define VT_SB_MAX	(4 * 1024 * 1024)	/* rendered scrollback */
 
@@ -152,7 +153,7 @@ void		 daemon_screen_free(struct daemon *);
 void		 daemon_screen_out(struct daemon *, const void *, size_t);
 void		 daemon_screen_resized(struct daemon *);
 int		 daemon_screen_busy(const struct daemon *);
-void		 daemon_screen_step(struct daemon *);
+void		 daemon_screen_step(struct daemon *, int);
 int		 daemon_screen_wanted(const struct daemon *,
 		    const struct msg_hello *);
 uint64_t	 daemon_screen_sync(struct daemon *);

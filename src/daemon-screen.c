@@ -155,11 +155,15 @@ daemon_screen_piece(struct daemon *d, size_t n)
 	daemon_screen_ready(d);
 }
 
-/* One turn of the loop: feed the model for at most VT_BUDGET_US. */
+/*
+ * One turn of the loop: feed the model for at most VT_BUDGET_US when
+ * nothing else was ready (idle), VT_BUSY_US when bytes are flowing, so
+ * that the model never holds up the byte path for long.
+ */
 void
-daemon_screen_step(struct daemon *d)
+daemon_screen_step(struct daemon *d, int idle)
 {
-	uint64_t	t0;
+	uint64_t	t0, budget = idle ? VT_BUDGET_US : VT_BUSY_US;
 
 	if (!daemon_screen_busy(d))
 		return;
@@ -167,7 +171,7 @@ daemon_screen_step(struct daemon *d)
 	do {
 		daemon_screen_piece(d, VT_PIECE);
 	} while (ring_len(&d->vt_in) > 0 &&
-	    daemon_screen_us() - t0 < VT_BUDGET_US);
+	    daemon_screen_us() - t0 < budget);
 }
 
 /*
@@ -187,10 +191,12 @@ daemon_screen_wanted(const struct daemon *d, const struct msg_hello *h)
 }
 
 /*
- * Bring the model up to date for a snapshot: all of it if that takes less
- * than VT_CATCHUP_MS, and in any case up to the oldest output still held
- * (the stream after the snapshot comes from there).  Returns the offset
- * the model stands for.
+ * Bring the model up to date for a snapshot, for at most VT_CATCHUP_MS.
+ * The stream after the snapshot comes from the output ring, so the model
+ * must have read at least up to the oldest output still held there; if it
+ * has not by then, it starts again from there on a reset screen (as after
+ * an overflow: the older state is unknown, and the client is told).
+ * Returns the offset the model stands for.
  */
 uint64_t
 daemon_screen_sync(struct daemon *d)
@@ -198,10 +204,17 @@ daemon_screen_sync(struct daemon *d)
 	uint64_t	t0 = clock_ms();
 
 	daemon_screen_ready(d);
-	while (ring_len(&d->vt_in) > 0 &&
-	    (d->vt_in.start < d->out.start ||
-	    clock_ms() - t0 < VT_CATCHUP_MS))
-		daemon_screen_piece(d, 64 * 1024);
+	while (ring_len(&d->vt_in) > 0 && clock_ms() - t0 < VT_CATCHUP_MS)
+		daemon_screen_piece(d, 16 * VT_PIECE);
+	if (d->vt_in.start < d->out.start) {
+		log_info("screen model behind the ring at attach: %llu bytes "
+		    "skipped", (unsigned long long)(d->out.start -
+		    d->vt_in.start));
+		d->vt_gap += d->out.start - d->vt_in.start;
+		ring_ack(&d->vt_in, d->out.start);
+		d->vt_resync = 1;
+		daemon_screen_ready(d);
+	}
 	return d->vt_in.start;
 }
 

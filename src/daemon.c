@@ -224,7 +224,7 @@ daemon_loop(struct daemon *d)
 	struct pollfd	 pfd[DAEMON_MAX_PEERS + 3];
 	struct peer	*peers[DAEMON_MAX_PEERS];
 	uint64_t	 now;
-	int		 i, n, ipty, ilfd, base, np, skip;
+	int		 i, n, ipty, ilfd, base, np, skip, ready;
 
 	for (;;) {
 		now = clock_ms();
@@ -252,7 +252,7 @@ daemon_loop(struct daemon *d)
 			pfd[n].fd = peers[i]->fd;
 			pfd[n++].events = peer_events(peers[i], 1);
 		}
-		if (poll(pfd, n, daemon_poll_timeout(d, now)) == -1) {
+		if ((ready = poll(pfd, n, daemon_poll_timeout(d, now))) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
@@ -271,7 +271,7 @@ daemon_loop(struct daemon *d)
 		if (ilfd != -1 && (pfd[ilfd].revents & POLLIN) && !d->quit)
 			daemon_accept(d, now);
 		daemon_write_pty(d);
-		daemon_screen_step(d);
+		daemon_screen_step(d, ready == 0);
 	}
 }
 

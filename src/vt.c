@@ -16,6 +16,7 @@
 #include "client-screen.h"
 #include "err.h"
 #include "log.h"
+#include "ring.h"
 #include "vt.h"
 #include "xmalloc.h"
 
@@ -34,8 +35,8 @@ struct vt {
 	int		 hidden;	/* cursor invisible */
 
 	/* Scrollback: entries of u32 length, u64 tag, rendered bytes. */
-	uint8_t		*sb;
-	size_t		 sb_head, sb_len, sb_alloc, sb_max, sb_count;
+	struct ring	 sb;
+	size_t		 sb_count;
 	uint64_t	 tag;		/* stamped on lines pushed from now */
 	struct buf	 tmp;
 };
@@ -218,48 +219,50 @@ vt_cells(struct buf *b, const VTermScreenCell *c, int n)
 	buf_put(b, "\033[0m", 4);
 }
 
+/* Copy n bytes of the scrollback from offset off (they may wrap). */
+static void
+vt_sb_get(const struct vt *v, uint64_t off, void *dst, size_t n)
+{
+	const uint8_t	*p;
+	uint8_t		*d = dst;
+	size_t		 k;
+
+	while (n > 0 && (k = ring_peek(&v->sb, off, &p)) > 0) {
+		if (k > n)
+			k = n;
+		memcpy(d, p, k);
+		d += k;
+		off += k;
+		n -= k;
+	}
+}
+
 /* Drop the oldest scrollback line. */
 static void
 vt_sb_drop(struct vt *v)
 {
 	uint32_t	n;
 
-	memcpy(&n, v->sb + v->sb_head, 4);
-	v->sb_head += VT_SB_HDR + n;
-	v->sb_len -= VT_SB_HDR + n;
+	vt_sb_get(v, v->sb.start, &n, 4);
+	ring_ack(&v->sb, v->sb.start + VT_SB_HDR + n);
 	v->sb_count--;
-	if (v->sb_len == 0)
-		v->sb_head = 0;
 }
 
 /* Keep a line, rendered, within the scrollback's byte budget. */
 static void
 vt_sb_add(struct vt *v, const uint8_t *p, size_t n)
 {
-	size_t		need = VT_SB_HDR + n, nalloc;
+	uint8_t		hdr[VT_SB_HDR];
 	uint32_t	len = (uint32_t)n;
 
-	if (need > v->sb_max)
+	if (VT_SB_HDR + n > v->sb.max)
 		return;
-	while (v->sb_len + need > v->sb_max)
+	while (ring_room(&v->sb) < VT_SB_HDR + n)
 		vt_sb_drop(v);
-	if (v->sb_head + v->sb_len + need > v->sb_alloc) {
-		if (v->sb_head > 0) {
-			memmove(v->sb, v->sb + v->sb_head, v->sb_len);
-			v->sb_head = 0;
-		}
-		if (v->sb_len + need > v->sb_alloc) {
-			nalloc = v->sb_alloc != 0 ? v->sb_alloc : 4096;
-			while (nalloc < v->sb_len + need)
-				nalloc *= 2;
-			v->sb = xreallocarray(v->sb, nalloc, 1);
-			v->sb_alloc = nalloc;
-		}
-	}
-	memcpy(v->sb + v->sb_head + v->sb_len, &len, 4);
-	memcpy(v->sb + v->sb_head + v->sb_len + 4, &v->tag, 8);
-	memcpy(v->sb + v->sb_head + v->sb_len + VT_SB_HDR, p, n);
-	v->sb_len += need;
+	memcpy(hdr, &len, 4);
+	memcpy(hdr + 4, &v->tag, 8);
+	ring_append(&v->sb, hdr, sizeof hdr, 0);
+	ring_append(&v->sb, p, n, 0);
 	v->sb_count++;
 }
 
@@ -269,6 +272,8 @@ vt_pushline(int cols, const VTermScreenCell *cells, void *user)
 {
 	struct vt	*v = user;
 
+	if (v->sb.max == 0)
+		return 1;
 	buf_reset(&v->tmp);
 	vt_cells(&v->tmp, cells, cols);
 	vt_sb_add(v, buf_ptr(&v->tmp), buf_len(&v->tmp));
@@ -318,7 +323,7 @@ vt_new(int rows, int cols, size_t sb_max)
 		cols = 1;
 	v->rows = rows;
 	v->cols = cols;
-	v->sb_max = sb_max;
+	ring_init(&v->sb, sb_max, 0);
 	buf_init(&v->tmp, BUF_MAX_DEFAULT);
 	v->cells = xcalloc((size_t)cols, sizeof *v->cells);
 	if ((v->vt = vterm_new(rows, cols)) == NULL)
@@ -341,7 +346,7 @@ vt_free(struct vt *v)
 		return;
 	vterm_free(v->vt);
 	free(v->cells);
-	free(v->sb);
+	ring_free(&v->sb);
 	buf_free(&v->tmp);
 	free(v);
 }
@@ -410,7 +415,7 @@ vt_sb_lines(const struct vt *v)
 size_t
 vt_sb_bytes(const struct vt *v)
 {
-	return v->sb_len;
+	return ring_len(&v->sb);
 }
 
 /* Whether the program is on the alternate screen. */
@@ -452,15 +457,16 @@ vt_row_empty(const struct vt *v)
 static void
 vt_render_sb(struct vt *v, struct buf *b, uint64_t after)
 {
-	size_t		at = v->sb_head, end = v->sb_head + v->sb_len;
-	uint32_t	n;
-	uint64_t	tag;
+	uint64_t	 at = v->sb.start, tag;
+	uint32_t	 n;
+	uint8_t		*dst;
 
-	while (at < end) {
-		memcpy(&n, v->sb + at, 4);
-		memcpy(&tag, v->sb + at + 4, 8);
-		if (tag > after || after == 0) {
-			buf_put(b, v->sb + at + VT_SB_HDR, n);
+	while (at < v->sb.end) {
+		vt_sb_get(v, at, &n, 4);
+		vt_sb_get(v, at + 4, &tag, 8);
+		if ((tag > after || after == 0) &&
+		    buf_reserve(b, n, &dst) == 0) {
+			vt_sb_get(v, at + VT_SB_HDR, dst, n);
 			buf_put(b, "\r\n", 2);
 		}
 		at += VT_SB_HDR + n;
