@@ -259,9 +259,9 @@ daemon_attach(struct daemon *d, struct peer *p, const struct msg_hello *h,
 	w.out_end = d->out.end;
 	w.pid = (uint32_t)getpid();
 	proto_welcome_put(&p->out, &w);
+	daemon_in_window(d, 1);
 	if (snap)
 		daemon_screen_send(d, p, h);
-	daemon_in_window(d, 1);
 	if (!snap && !(h->flags & HELLO_RESUME) &&
 	    d->out.dropped > d->dropped_told) {
 		/* A resuming client counts its own gap; a new one is told. */
