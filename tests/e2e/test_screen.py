@@ -287,3 +287,91 @@ def test_detach_from_vim_restores_the_terminal(term, lab, run, how):
     s = t.wait(lambda s: "LIMPET-EXITED" in s, what="the detach")
     assert t.flags().split(" ")[:7] == DEFAULT
     assert "VIM-FILE-TEXT" not in s
+
+
+def daemon_rss_kb(lab):
+    for pid in lab.session_pids():
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    return None
+
+
+def same_within(t, want, rows, timeout=20):
+    """Seconds until t's first rows lines equal want's."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if t.screen().split("\n")[:rows] == want[:rows]:
+            return time.monotonic() - t0
+        time.sleep(0.005)
+    raise AssertionError("never the same:\n%s" % t.screen())
+
+
+@pytest.mark.skipif(not os.environ.get("LIMPET_MEASURE"),
+                    reason="a measurement: LIMPET_MEASURE=1 runs it")
+def test_measure(term, lab, run, tmp_path):
+    """Not a test: prints the daemon's idle RSS with the model on and off
+    and the attach repaint time of limpet and of tmux over ssh (vim with
+    a split, 80x24; from starting the command in a fresh terminal until
+    its screen shows the session's).  LIMPET_BIN should be the optimised
+    build."""
+    binary = sshlab.default_bin()
+    off = str(tmp_path / "limpet-off")
+    with open(off, "w") as f:
+        f.write("#!/bin/sh\nLIMPET_SCREEN=off exec %s \"$@\"\n" % binary)
+    os.chmod(off, 0o755)
+    for label, b in (("on", binary), ("off", off)):
+        a = term("rss" + label, lab.limpet_cmd(
+            bin=b, args=["bash --norc --noprofile -i"]))
+        a.wait(lambda s: "bash" in s, what="the shell")
+        a.keys("ls -l /; printf '\\033[31mcolour\\033[0m\\n'", "Enter")
+        time.sleep(2)
+        print("\nMEASURE daemon RSS, idle bash at 80x24, model %s: %s kB" %
+              (label, daemon_rss_kb(lab)))
+        a.close()
+        for pid in lab.session_pids():
+            os.kill(pid, 15)
+        time.sleep(1)
+    path = os.path.join(run.workdir, "hello.c")
+    with open(path, "w") as f:
+        f.write(VIM_FILE * 3)
+    vim = "vim -u NONE -i NONE -N -n -c 'syntax on' -c vsplit %s" % path
+    a = term("la", lab.limpet_cmd(args=[vim]))
+    a.wait(lambda s: "hello.c" in s, what="vim")
+    time.sleep(1)
+    lt = []
+    for i in range(5):
+        want = a.screen().split("\n")
+        b = term("lb%d" % i, lab.limpet_cmd(sub="attach",
+                                            args=[session_id(lab)]))
+        lt.append(same_within(b, want, ROWS - 1))
+        time.sleep(0.5)
+        a.close()
+        a = b
+    sock = os.path.join(run.workdir, "inner.sock")
+    conf = os.path.join(run.workdir, "inner.conf")
+    with open(conf, "w") as f:
+        f.write("set -g status off\n")
+    subprocess.run(["tmux", "-S", sock, "-f", conf, "new-session", "-d",
+                    "-x", str(COLS), "-y", str(ROWS), vim], check=True,
+                   env=dict(os.environ, TERM="screen"))
+    try:
+        time.sleep(1)
+        want = subprocess.run(["tmux", "-S", sock, "capture-pane", "-p"],
+                              capture_output=True, text=True).stdout
+        tt = []
+        for i in range(5):
+            b = term("tb%d" % i, ["ssh", "-F", lab.ssh_config, "-t",
+                                  sshlab.HOST, "tmux -S %s -f %s attach" %
+                                  (shlex.quote(sock), shlex.quote(conf))])
+            tt.append(same_within(b, want.split("\n"), ROWS - 1))
+            b.close()
+            time.sleep(0.5)
+    finally:
+        subprocess.run(["tmux", "-S", sock, "kill-server"])
+    med = sorted(lt)[2], sorted(tt)[2]
+    print("MEASURE attach repaint, vim with a split, 80x24, loopback: "
+          "limpet median %.0f ms (%s); tmux over ssh median %.0f ms (%s)" %
+          (med[0] * 1000, " ".join("%.0f" % (x * 1000) for x in lt),
+           med[1] * 1000, " ".join("%.0f" % (x * 1000) for x in tt)))
