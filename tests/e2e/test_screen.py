@@ -300,9 +300,11 @@ def daemon_rss_kb(lab):
 
 def same_within(t, want, rows, timeout=20):
     """Seconds until t's first rows lines equal want's."""
+    def norm(lines):
+        return [x.expandtabs(8).rstrip() for x in lines[:rows]]
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
-        if t.screen().split("\n")[:rows] == want[:rows]:
+        if norm(t.screen().split("\n")) == norm(want):
             return time.monotonic() - t0
         time.sleep(0.005)
     raise AssertionError("never the same:\n%s" % t.screen())
