@@ -281,6 +281,31 @@ test_resize_in_order(void **state)
 	fix_free(&x);
 }
 
+/*
+ * Only a peer of PROTO_V_SCREEN or later gets a snapshot, once the
+ * protocol version has reached it (before, every peer is this build).
+ */
+static void
+test_old_peer(void **state)
+{
+	struct fix		x;
+	struct msg_hello	h;
+
+	(void)state;
+	fix_init(&x, 64 * 1024);
+	memset(&h, 0, sizeof h);
+	h.op = OP_ATTACH;
+	h.version = PROTO_V_SCREEN;
+	assert_true(daemon_screen_wanted(&x.d, &h));
+	h.version = PROTO_V_SCREEN - 1;
+	assert_int_equal(daemon_screen_wanted(&x.d, &h),
+	    PROTO_VERSION < PROTO_V_SCREEN);
+	h.version = PROTO_V_SCREEN;
+	h.op = OP_NEW;
+	assert_false(daemon_screen_wanted(&x.d, &h));
+	fix_free(&x);
+}
+
 int
 main(void)
 {
@@ -290,6 +315,7 @@ main(void)
 		cmocka_unit_test(test_resume_past_ring),
 		cmocka_unit_test(test_overflow_resync),
 		cmocka_unit_test(test_resize_in_order),
+		cmocka_unit_test(test_old_peer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
