@@ -234,7 +234,7 @@ daemon_attach(struct daemon *d, struct peer *p, const struct msg_hello *h,
 	struct msg_welcome	w;
 	uint64_t		start;
 	char			msg[200];
-	int			snap = daemon_screen_wanted(d, h);
+	int			snap = daemon_screen_wanted(d, h), told;
 
 	if (d->killing) {
 		daemon_refuse(d, p, PERR_GONE, "the session is ending");
@@ -260,17 +260,26 @@ daemon_attach(struct daemon *d, struct peer *p, const struct msg_hello *h,
 	w.pid = (uint32_t)getpid();
 	proto_welcome_put(&p->out, &w);
 	daemon_in_window(d, 1);
-	if (snap)
-		daemon_screen_send(d, p, h);
-	if (!snap && !(h->flags & HELLO_RESUME) &&
-	    d->out.dropped > d->dropped_told) {
+	told = 0;
+	if (!(h->flags & HELLO_RESUME) && d->out.dropped > d->dropped_told) {
 		/* A resuming client counts its own gap; a new one is told. */
 		snprintf(msg, sizeof msg, "%llu bytes of output were dropped "
 		    "while no client was attached (more than the session "
 		    "keeps; see --ring-size)",
 		    (unsigned long long)(d->out.dropped - d->dropped_told));
 		proto_str_put(&p->out, MSG_NOTICE, msg);
+		told = 1;
+	} else if (snap && (h->flags & HELLO_RESUME)) {
+		/* One that gets a snapshot is told here, before it. */
+		snprintf(msg, sizeof msg, "%llu bytes of output were lost "
+		    "while disconnected (more than the session keeps; see "
+		    "--ring-size)", (unsigned long long)(d->out.start -
+		    h->out_have));
+		proto_str_put(&p->out, MSG_NOTICE, msg);
+		told = 1;
 	}
+	if (snap)
+		daemon_screen_send(d, p, h, told);
 	d->dropped_told = d->out.dropped;
 	if (!snap)
 		daemon_hello_size(d, h);

@@ -43,7 +43,6 @@
 #define VT_BUDGET_US	500		/* model time per idle loop turn */
 #define VT_BUSY_US	100		/* per turn while bytes flow */
 #define VT_CATCHUP_MS	100		/* at attach, before a snapshot */
-#define VT_SB_MAX	(4 * 1024 * 1024)	/* rendered scrollback */
 
 struct vt;
 
@@ -158,6 +157,6 @@ int		 daemon_screen_wanted(const struct daemon *,
 		    const struct msg_hello *);
 uint64_t	 daemon_screen_sync(struct daemon *);
 void		 daemon_screen_send(struct daemon *, struct peer *,
-		    const struct msg_hello *);
+		    const struct msg_hello *, int);
 
 #endif

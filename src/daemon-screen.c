@@ -117,7 +117,7 @@ daemon_screen_ready(struct daemon *d)
 {
 	if (d->vt == NULL)
 		d->vt = vt_new(d->rows != 0 ? d->rows : 24,
-		    d->cols != 0 ? d->cols : 80, VT_SB_MAX);
+		    d->cols != 0 ? d->cols : 80, d->out.max);
 	if (d->vt_dropped != d->vt_in.dropped || d->vt_resync) {
 		d->vt_gap += d->vt_in.dropped - d->vt_dropped;
 		d->vt_dropped = d->vt_in.dropped;
@@ -252,11 +252,12 @@ daemon_screen_program(struct daemon *d, char *out, size_t len)
  * Queue the snapshot for peer p (after its WELCOME, whose out_start was
  * daemon_screen_sync()'s offset): SCREEN frames of at most SCREEN_CHUNK
  * bytes, the last one flagged final, with the bottom row's repaint (to
- * take the client's notice away), the idle time and the program.
+ * take the client's notice away), the idle time and the program.  Unless
+ * the client was told already (told), GAP says the model missed output.
  */
 void
 daemon_screen_send(struct daemon *d, struct peer *p,
-    const struct msg_hello *h)
+    const struct msg_hello *h, int told)
 {
 	struct buf		 snap, row;
 	struct msg_screen	 m;
@@ -283,7 +284,7 @@ daemon_screen_send(struct daemon *d, struct peer *p,
 	daemon_screen_program(d, prog, sizeof prog);
 	memset(&m, 0, sizeof m);
 	m.off = d->vt_in.start;
-	m.flags = d->vt_gap > 0 ? SCREEN_GAP : 0;
+	m.flags = d->vt_gap > 0 && !told ? SCREEN_GAP : 0;
 	m.program = prog;
 	s = buf_ptr(&snap);
 	left = buf_len(&snap);

@@ -23,6 +23,8 @@
 
 #define T0	1000000
 
+static int	noticed;	/* NOTICE frames sent() saw before SCREEN */
+
 struct fix {
 	struct daemon	d;
 	int		far[8];
@@ -103,6 +105,7 @@ sent(struct peer *p, uint64_t *start, struct buf *snap, uint64_t *off,
 	int			n = 0, final = 0;
 	size_t			at = 0, k;
 
+	noticed = 0;
 	frame_dec_init(&dec);
 	for (;;) {
 		if (frame_dec_next(&dec, &f) != 1) {
@@ -115,6 +118,8 @@ sent(struct peer *p, uint64_t *start, struct buf *snap, uint64_t *off,
 			at += k;
 			continue;
 		}
+		if (f.type == MSG_NOTICE && n == 0)
+			noticed++;
 		if (f.type == MSG_WELCOME) {
 			assert_int_equal(proto_welcome_parse(f.p, f.len, &w),
 			    0);
@@ -160,6 +165,7 @@ test_fresh_attach(void **state)
 	assert_int_equal(start, strlen(s));	/* caught up at once */
 	assert_int_equal(off, start);
 	assert_int_equal(flags & SCREEN_GAP, 0);
+	assert_int_equal(noticed, 0);
 	assert_non_null(strstr((char *)buf_ptr(&snap), "first line"));
 	assert_non_null(strstr((char *)buf_ptr(&snap), "red text"));
 	assert_false(daemon_screen_busy(&x.d));
@@ -214,10 +220,11 @@ test_resume_past_ring(void **state)
 	assert_int_equal(sent(attach(&x, HELLO_RESUME, 1000), &start, &snap,
 	    &off, &flags) >= 1, 1);
 	assert_int_equal(off, start);
+	assert_int_equal(noticed, 1);	/* the bytes lost, before it */
 	s = (const char *)buf_ptr(&snap);
 	assert_memory_equal(s, "\033[0m\033[H\033[2J", 11);
 	assert_null(strstr(s, "line 0050\r"));	/* the client has it */
-	assert_non_null(strstr(s, "line 0500\033"));
+	assert_non_null(strstr(s, "line 7500\033"));
 	assert_non_null(strstr(s, "line 7999\033"));
 	buf_free(&snap);
 	fix_free(&x);
@@ -246,7 +253,10 @@ test_overflow_resync(void **state)
 	buf_init(&snap, BUF_MAX_DEFAULT);
 	assert_int_equal(sent(attach(&x, 0, 0), &start, &snap, &off,
 	    &flags) >= 1, 1);
-	assert_true(flags & SCREEN_GAP);
+	/* Told by the NOTICE before the snapshot, not by GAP again. */
+	assert_int_equal(noticed, 1);
+	assert_int_equal(flags & SCREEN_GAP, 0);
+	assert_true(x.d.vt_gap > 0);
 	assert_true(start >= x.d.out.start);
 	assert_non_null(strstr((char *)buf_ptr(&snap), "LAST SCREEN"));
 	buf_free(&snap);
