@@ -93,9 +93,12 @@ fuzz_ascii_row(const struct vt *a, int r, int cols)
 	return 1;
 }
 
-/* Render a, feed it to a fresh model, compare every cell. */
+/*
+ * Render a, feed it to a fresh model and, with check, compare every cell
+ * of the rows that hold only ASCII.
+ */
 static void
-fuzz_rebuild(struct vt *a)
+fuzz_rebuild(struct vt *a, int check)
 {
 	struct vt	*b;
 	struct buf	 out;
@@ -107,7 +110,7 @@ fuzz_rebuild(struct vt *a)
 	buf_init(&out, BUF_MAX_DEFAULT);
 	fuzz_check(vt_render(a, &out, 0, VT_SCROLLBACK) == 0);
 	vt_feed(b, buf_ptr(&out), buf_len(&out));
-	for (r = 0; r < rows; r++) {
+	for (r = 0; check && r < rows; r++) {
 		if (!fuzz_ascii_row(a, r, cols))
 			continue;
 		for (c = 0; c < cols; c++) {
@@ -128,7 +131,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct vt	*a;
 	uint32_t	 seed;
 	size_t		 off = 0, n;
-	int		 rows, cols;
+	int		 rows, cols, ascii;
 
 	if (size < 3)
 		return 0;
@@ -137,6 +140,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	seed = ((uint32_t)data[1] << 8 | data[2]) | 1;
 	data += 3;
 	size -= 3;
+	/*
+	 * Cells are compared only for 7-bit input: libvterm's handling of
+	 * broken UTF-8 can leave states no byte sequence rebuilds (a wide
+	 * character one column wide); other input is checked by the
+	 * sanitizers only.
+	 */
+	for (off = 0; off < size && data[off] < 0x80; off++)
+		;
+	ascii = off == size;
+	off = 0;
 	a = vt_new(rows, cols, 4096);
 	while (off < size) {
 		n = fuzz_chunks[fuzz_rand(&seed) % (sizeof fuzz_chunks /
@@ -150,9 +163,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			vt_resize(a, 1 + fuzz_rand(&seed) % 20,
 			    2 + fuzz_rand(&seed) % 90);
 	}
-	fuzz_rebuild(a);
+	fuzz_rebuild(a, ascii);
 	vt_reset(a);
-	fuzz_rebuild(a);
+	fuzz_rebuild(a, ascii);
 	vt_free(a);
 	return 0;
 }

@@ -22,6 +22,12 @@
 
 #define VT_TITLE_MAX	256
 #define VT_SB_HDR	12	/* u32 length, u64 tag */
+#define VT_GUARD_CHUNK	1024
+#define VT_CSI_SEPS	15	/* libvterm 0.1.4 keeps 16 CSI arguments */
+#define VT_CSI_BYTES	8	/* leader and intermediate bytes kept */
+#define G_GROUND	0
+#define G_ESC		1
+#define G_CSI		2
 
 struct vt {
 	VTerm		*vt;
@@ -39,6 +45,12 @@ struct vt {
 	size_t		 sb_count;
 	uint64_t	 tag;		/* stamped on lines pushed from now */
 	struct buf	 tmp;
+
+	/* The guard in front of libvterm's parser (vt_guard()). */
+	int		 gstate;
+	int		 gseps, gleads, ginters;
+	uint8_t		 gprev;
+	uint8_t		 gout[VT_GUARD_CHUNK];
 };
 
 /* Answers to queries (DA, DSR) go nowhere: the real terminal answers. */
@@ -209,7 +221,7 @@ vt_cells(struct buf *b, const VTermScreenCell *c, int n)
 			pen = &c[i];
 		}
 		if (c[i].chars[0] == 0 || vt_combining(c[i].chars[0]))
-			buf_put(b, " ", 1);
+			buf_put(b, "  ", c[i].width == 2 ? 2 : 1);
 		for (j = 0; j < VTERM_MAX_CHARS_PER_CELL &&
 		    c[i].chars[j] != 0; j++)
 			vt_utf8(b, c[i].chars[j]);
@@ -351,14 +363,64 @@ vt_free(struct vt *v)
 	free(v);
 }
 
+/*
+ * Whether byte b of a control sequence may go on to libvterm.  Its parser
+ * (0.1.4) writes past its 16 CSI arguments when a sequence has more (a
+ * program printing "ESC [" and twenty ";" corrupts its memory), so the
+ * separators past the fifteenth are dropped, and so are leader and
+ * intermediate bytes past a few.  A sequence that long means nothing to a
+ * terminal anyway.
+ */
+static int
+vt_guard(struct vt *v, uint8_t b)
+{
+	int	csi = (b == '[' && v->gstate == G_ESC) ||
+		    (b == 0x9b && v->gprev == 0xc2);
+
+	v->gprev = b;
+	if (csi) {
+		v->gstate = G_CSI;
+		v->gseps = v->gleads = v->ginters = 0;
+		return 1;
+	}
+	if (b == 0x1b) {
+		v->gstate = G_ESC;
+		return 1;
+	}
+	if (v->gstate == G_ESC) {
+		v->gstate = G_GROUND;
+		return 1;
+	}
+	if (v->gstate != G_CSI || b < 0x20)
+		return 1;
+	if (b == ';' || b == ':')
+		return v->gseps++ < VT_CSI_SEPS;
+	if (b >= 0x3c && b <= 0x3f)
+		return v->gleads++ < VT_CSI_BYTES;
+	if (b >= 0x20 && b <= 0x2f)
+		return v->ginters++ < VT_CSI_BYTES;
+	if (b >= 0x40)
+		v->gstate = G_GROUND;
+	return 1;
+}
+
 /* Feed bytes the program wrote. */
 void
 vt_feed(struct vt *v, const uint8_t *p, size_t n)
 {
+	size_t	i, k;
+
 	if (n == 0)
 		return;
-	vterm_input_write(v->vt, (const char *)p, n);
 	screen_track(&v->modes, p, n);
+	while (n > 0) {
+		for (i = k = 0; i < n && k < sizeof v->gout; i++)
+			if (vt_guard(v, p[i]))
+				v->gout[k++] = p[i];
+		vterm_input_write(v->vt, (const char *)v->gout, k);
+		p += i;
+		n -= i;
+	}
 }
 
 /* The terminal was resized. */
@@ -560,6 +622,12 @@ vt_render(struct vt *v, struct buf *b, uint64_t after, int flags)
 		vt_render_sb(v, b, after);
 	if (v->alt)
 		buf_put(b, "\033[?1049h\033[H\033[2J", 16);
+	/*
+	 * No autowrap while the rows are drawn: a row the terminal finds
+	 * wider than the model does (a character whose width they disagree
+	 * on) is cut at the margin instead of pushing the rows below down.
+	 */
+	buf_put(b, "\033[?7l", 5);
 	for (r = 0; r < v->rows; r++) {
 		vt_load_row(v, r);
 		if (v->alt) {
@@ -570,6 +638,7 @@ vt_render(struct vt *v, struct buf *b, uint64_t after, int flags)
 			buf_put(b, "\r\n", 2);
 		vt_cells(b, v->cells, v->cols);
 	}
+	buf_put(b, "\033[?7h", 5);
 	vt_render_modes(v, b);
 	return 0;
 }

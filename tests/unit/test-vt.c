@@ -232,6 +232,32 @@ test_reset_and_resize(void **state)
 	vt_free(b);
 }
 
+/*
+ * A control sequence with more arguments than libvterm 0.1.4 keeps (it
+ * wrote past them: fuzz/corpus-vt/csi-many-args) is cut, not fatal.
+ */
+static void
+test_many_csi_args(void **state)
+{
+	struct vt	*a;
+	struct vt_cell	 c;
+	int		 i;
+
+	(void)state;
+	a = vt_new(4, 20, 4096);
+	for (i = 0; i < 3; i++) {
+		feed(a, "\033[;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;m");
+		feed(a, "\033[1;2;3;4;5;6;7;8;9;10;11;12;13;14;15;16;17;18;19;"
+		    "20;21;22;23;24;25;26;27;28;29;30;31;32;33m");
+		feed(a, "\033[??????????????????????????????????????h");
+		feed(a, "\302\233;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;m");
+	}
+	feed(a, "\033[0m\033[2J\033[Hok");
+	vt_cell(a, 0, 0, &c);
+	assert_int_equal(c.ch[0], 'o');
+	vt_free(a);
+}
+
 int
 main(void)
 {
@@ -242,6 +268,7 @@ main(void)
 		cmocka_unit_test(test_scrollback_budget),
 		cmocka_unit_test(test_render_row),
 		cmocka_unit_test(test_reset_and_resize),
+		cmocka_unit_test(test_many_csi_args),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
