@@ -43,6 +43,7 @@
 #define VT_BUDGET_US	500		/* model time per idle loop turn */
 #define VT_BUSY_US	100		/* per turn while bytes flow */
 #define VT_CATCHUP_MS	100		/* at attach, before a snapshot */
+#define VT_BACKLOG	(1024 * 1024)	/* output the model may lag */
 
 struct vt;
 

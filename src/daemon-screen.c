@@ -38,16 +38,19 @@ daemon_screen_us(void)
 }
 
 /*
- * Set up the model's input ring (as large as the output ring).  The model
- * itself is made on first use, when the size is known.  LIMPET_SCREEN=off
- * in the daemon's environment turns it off (for measurements).
+ * Set up the model's input ring (as large as the output ring, at most
+ * VT_BACKLOG: a model further behind than that starts again rather than
+ * spend seconds of CPU and megabytes on output that scrolled away).  The
+ * model itself is made on first use, when the size is known.
+ * LIMPET_SCREEN=off in the daemon's environment turns it off (for
+ * measurements).
  */
 void
 daemon_screen_init(struct daemon *d, size_t ring)
 {
 	const char	*s = getenv("LIMPET_SCREEN");
 
-	ring_init(&d->vt_in, ring, 0);
+	ring_init(&d->vt_in, ring < VT_BACKLOG ? ring : VT_BACKLOG, 0);
 	d->vt = NULL;
 	d->vt_nrs = 0;
 	d->vt_dropped = d->vt_gap = 0;
@@ -73,7 +76,7 @@ daemon_screen_out(struct daemon *d, const void *p, size_t n)
 		/* Out of step (bytes put in the ring by hand): start over. */
 		d->vt_gap += d->out.end - n - d->vt_in.end;
 		ring_free(&d->vt_in);
-		ring_init(&d->vt_in, d->out.max, d->out.end - n);
+		ring_init(&d->vt_in, d->vt_in.max, d->out.end - n);
 		d->vt_dropped = 0;
 		d->vt_resync = 1;
 	}
