@@ -30,12 +30,11 @@ else
 HAVES	= $(COMMON_HAVES)
 LDLIBS	=
 endif
-# libvterm, the client's terminal model for predictive echo (Debian
-# libvterm-dev), where it is installed; without it nothing is predicted.
-ifneq ($(wildcard /usr/include/vterm.h),)
+# libvterm (Debian libvterm-dev): the daemon's screen model (src/vt.c)
+# and the client's model for predictive echo.
 HAVES	+= -DHAVE_LIBVTERM
-LDLIBS	+= -lvterm
-endif
+VTLIB	= -lvterm
+LDLIBS	+= $(VTLIB)
 BASE	= -std=c11 -D_GNU_SOURCE -DLIMPET_VERSION='"$(VERSION)"' \
 	  -fstack-protector-strong -iquote src -iquote compat $(HAVES) $(WARN)
 OPTFL	= -O2 -g -D_FORTIFY_SOURCE=2
@@ -92,7 +91,7 @@ PORTFL	= -std=c11 -D_POSIX_C_SOURCE=200809L -D_XOPEN_SOURCE=700 \
 portable: build/portable/limpet
 
 build/portable/limpet: $(POBJ)
-	$(SANCC) $(PORTFL) -o $@ $(POBJ)
+	$(SANCC) $(PORTFL) -o $@ $(POBJ) $(VTLIB)
 
 build/portable/%.o: src/%.c $(HDRS) | build/portable/doctor
 	$(SANCC) $(PORTFL) -c -o $@ $<
@@ -246,14 +245,18 @@ uninstall:
 MUSLCC	?= musl-gcc
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 STBASE	= $(filter-out -DHAVE_CLOSEFROM -DHAVE_LIBVTERM,$(BASE))
-STFL	= -O2 -static -isystem build/static/include -DLIMPET_STATIC
+STFL	= -O2 -static -isystem build/static/include -DLIMPET_STATIC \
+	  -DLIMPET_STATIC_CHK
+# Debian's libvterm.a, built against glibc: compat/glibc-chk.c supplies
+# the _chk functions it calls.
+STVTLIB	= /usr/lib/$(MULTIARCH)/libvterm.a
 STOBJ	:= $(patsubst src/%.c,build/static/obj/%.o,$(SRCS)) \
 	   $(patsubst compat/%.c,build/static/obj/compat-%.o,$(CSRCS))
 
 static: build/static/limpet
 
 build/static/limpet: $(STOBJ)
-	$(MUSLCC) $(STBASE) $(STFL) -o $@ $(STOBJ)
+	$(MUSLCC) $(STBASE) $(STFL) -o $@ $(STOBJ) $(STVTLIB)
 	strip $@
 
 build/static/obj/%.o: src/%.c $(HDRS) build/static/include/.stamp
@@ -271,6 +274,8 @@ build/static/include/.stamp:
 	ln -sfn /usr/include/linux $(@D)/linux
 	ln -sfn /usr/include/asm-generic $(@D)/asm-generic
 	ln -sfn /usr/include/$(MULTIARCH)/asm $(@D)/asm
+	ln -sfn /usr/include/vterm.h $(@D)/vterm.h
+	ln -sfn /usr/include/vterm_keycodes.h $(@D)/vterm_keycodes.h
 	touch $@
 
 # The Debian package, built from a copy of the tree under build/deb/ so

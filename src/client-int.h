@@ -62,6 +62,7 @@ enum client_state {
 #define TX_MAX		(8 * 1024 * 1024)
 #define TX_SOFT_MAX	(256 * 1024)
 #define TERM_MAX	(1024 * 1024)	/* received, not yet on screen */
+#define ATTACH_NOTICE_MS 3000		/* the "attached" notice stays */
 
 struct predict;
 /* A parallel connection attempt (client-link.c). */
@@ -161,6 +162,9 @@ struct client {
 	int		 pred_writing;	/* its own text is being queued */
 	int		 pred_local;	/* inside cursor-neutral local text */
 	int		 pred_interfered; /* local text moved the cursor */
+	int		 repainting;	/* a snapshot is coming in */
+	uint64_t	 attach_notice_until;	/* shown until then */
+	struct buf	 repaint_row;	/* takes the notice away */
 	int		 netfd;
 	int		 exit_code;
 	uint32_t	 hello_version;	/* the version HELLO announces */

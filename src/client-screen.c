@@ -39,9 +39,19 @@ screen_private(struct screen *s, unsigned mode, int set)
 	case 1001:
 	case 1002:
 	case 1003:
+		if (set)
+			s->mouse_mode = mode;
+		else if (s->mouse_mode == mode)
+			s->mouse_mode = 0;
+		bit = SM_MOUSE;
+		break;
 	case 1005:
 	case 1006:
 	case 1015:
+		if (set)
+			s->mouse_enc = mode;
+		else if (s->mouse_enc == mode)
+			s->mouse_enc = 0;
 		bit = SM_MOUSE;
 		break;
 	case 1004:
@@ -72,8 +82,11 @@ screen_csi(struct screen *s, uint8_t f)
 		if (s->nparam == 0 || (s->nparam <= 2 && s->param[0] <= 1 &&
 		    (s->nparam < 2 || s->param[1] == 0)))
 			s->modes &= ~SM_REGION;
-		else
+		else {
 			s->modes |= SM_REGION;
+			s->rtop = s->nparam > 0 ? s->param[0] : 0;
+			s->rbot = s->nparam > 1 ? s->param[1] : 0;
+		}
 	}
 }
 
@@ -95,6 +108,7 @@ screen_byte(struct screen *s, uint8_t b)
 		else if (b == 'c') {
 			s->modes = 0;	/* RIS: everything back to default */
 			s->alt = 0;
+			s->mouse_mode = s->mouse_enc = 0;
 		}
 		else if (b == 0x1b)
 			s->pstate = PS_ESC;

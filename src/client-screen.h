@@ -41,6 +41,9 @@ struct screen {
 	size_t		ntail;
 	int		cpr_wait;	/* asked for the cursor position */
 	int		row;		/* cursor row reported, 0 if unknown */
+	unsigned	mouse_mode;	/* last reporting mode set: 9, 1000.. */
+	unsigned	mouse_enc;	/* 1005, 1006 or 1015 if set, else 0 */
+	unsigned	rtop, rbot;	/* the scroll region (SM_REGION) */
 };
 
 void	screen_track(struct screen *, const uint8_t *, size_t);

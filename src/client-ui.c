@@ -16,6 +16,7 @@
 #include "compat.h"
 #include "client-int.h"
 #include "client-predict.h"
+#include "client-repaint.h"
 #include "client-tty.h"
 #include "clock.h"
 #include "log.h"
@@ -52,6 +53,7 @@ notice_clear(struct client *c)
 	uint16_t	rows = c->rows != 0 ? c->rows : 24;
 	int		mode = c->notice_on, redraw = 0;
 
+	repaint_notice_off(c);
 	c->scr.cpr_wait = 0;
 	c->cpr_deadline = 0;
 	if (mode == NOTICE_NONE)
@@ -141,6 +143,7 @@ notice_update(struct client *c, uint64_t now)
 	char	text[256];
 	int	mode;
 
+	repaint_tick(c, now);
 	if (c->state == ST_UP || c->state == ST_DONE || !c->attached_once ||
 	    c->lost_at == 0 || !tty_is_raw())
 		return;
@@ -347,6 +350,7 @@ client_timeout(struct client *c, uint64_t now)
 	if (c->scr.cpr_wait)
 		due = client_due(due, c->cpr_deadline);
 	due = client_due(due, cpred_deadline(c));
+	due = client_due(due, c->attach_notice_until);
 	if (due == 0)
 		return 60000;
 	if (due <= now)

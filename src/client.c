@@ -24,6 +24,7 @@
 #include "compat.h"
 #include "client-net.h"
 #include "client-predict.h"
+#include "client-repaint.h"
 #include "client-ssh.h"
 #include "client-tty.h"
 #include "client.h"
@@ -362,19 +363,23 @@ client_welcome(struct client *c, const struct frame *f, uint64_t now)
 		cpred_fresh(c, w.out_start == 0);
 		/* Attached mid-stream: a full-screen mode may be unseen. */
 		c->scr.alt_unknown = w.out_start > 0;
-		c->wiggle = c->scr.alt_unknown;	/* have it redraw for us */
+		/* Have it redraw for us (a newer daemon sends the screen). */
+		c->wiggle = c->scr.alt_unknown && !PROTO_HAS_SCREEN(w.version);
 		if (c->tty && tty_raw(STDIN_FILENO) != 0)
 			client_local(c, "limpet: cannot put the terminal in "
 			    "raw mode\r\n");
 	} else if (w.out_start > c->out_have) {
 		out_discard(c);
 		notice_clear(c);
-		client_local(c, "\r\n[limpet: %llu bytes of output were lost "
-		    "while disconnected: more than the session keeps]\r\n",
-		    (unsigned long long)(w.out_start - c->out_have));
+		if (!PROTO_HAS_SCREEN(w.version))	/* else: a snapshot */
+			client_local(c, "\r\n[limpet: %llu bytes of output "
+			    "were lost while disconnected: more than the "
+			    "session keeps]\r\n",
+			    (unsigned long long)(w.out_start - c->out_have));
 		c->out_have = w.out_start;
 		c->out_written = c->ack_sent = w.out_start;
 	}
+	c->repainting = 0;
 	/* Resend exactly the input the daemon lacks. */
 	ring_ack(&c->in, w.in_have);
 	c->in_sent = w.in_have;
@@ -474,6 +479,7 @@ client_frame(struct client *c, const struct frame *f, uint64_t now)
 			client_welcome(c, f, now);
 		break;
 	case MSG_DATA:
+		repaint_notice_off(c);
 		c->last_data = now;
 		cpred_hide(c);	/* predictions never mix with output */
 		if (proto_data_parse(f->p, f->len, &off, &p, &n) != 0 ||
@@ -523,6 +529,9 @@ client_frame(struct client *c, const struct frame *f, uint64_t now)
 		break;
 	case MSG_EXIT:
 		client_exit_frame(c, f, now);
+		break;
+	case MSG_SCREEN:
+		repaint_frame(c, f, now);
 		break;
 	case MSG_ERROR:
 		client_error_frame(c, f, now);
@@ -1235,6 +1244,7 @@ client_new(void)
 	ring_init(&c->in, INPUT_MAX, 0);
 	buf_init(&c->tx, TX_MAX);
 	buf_init(&c->term, TERM_MAX + 2 * (FRAME_HDR + FRAME_MAX_PAYLOAD));
+	buf_init(&c->repaint_row, 64 * 1024);
 	frame_dec_init(&c->rx);
 	c->fwd = cfwd_new();
 	return c;
@@ -1253,6 +1263,7 @@ client_free(struct client *c)
 	ring_free(&c->in);
 	buf_free(&c->tx);
 	buf_free(&c->term);
+	buf_free(&c->repaint_row);
 	frame_dec_free(&c->rx);
 	free(c->final_msg);
 	cfwd_free(c->fwd);

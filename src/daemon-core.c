@@ -42,6 +42,7 @@ daemon_init(struct daemon *d, size_t ring, uint64_t now)
 	ring_init(&d->out, ring, 0);
 	buf_init(&d->pty_in, PROTO_INPUT_WINDOW + 1);
 	d->fwd = dfwd_new();
+	daemon_screen_init(d, ring);
 }
 
 /* Free everything the session holds (the PTY fd included). */
@@ -59,6 +60,7 @@ daemon_free(struct daemon *d)
 	d->ptyfd = -1;
 	ring_free(&d->out);
 	buf_free(&d->pty_in);
+	daemon_screen_free(d);
 	free(d->command);
 	d->command = NULL;
 	dfwd_free(d->fwd);
@@ -403,6 +405,7 @@ daemon_read_pty(struct daemon *d, uint64_t now)
 		n = read(d->ptyfd, tmp, want);
 		if (n > 0) {
 			ring_append(&d->out, tmp, n, overwrite);
+			daemon_screen_out(d, tmp, (size_t)n);
 			total += n;
 			continue;
 		}

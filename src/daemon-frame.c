@@ -254,13 +254,20 @@ daemon_hello_size(struct daemon *d, const struct msg_hello *h)
 	if (h->rows == 0 || h->cols == 0 || d->ptyfd == -1)
 		return;
 	if (h->op == OP_ATTACH && !(h->flags & HELLO_RESUME) &&
-	    h->rows == d->rows && h->cols == d->cols && h->rows > 1) {
-		/* A new client: make full-screen programs redraw. */
+	    h->rows == d->rows && h->cols == d->cols && h->rows > 1 &&
+	    !daemon_screen_wanted(d, h)) {
+		/*
+		 * A new client that gets no snapshot: make full-screen
+		 * programs redraw.
+		 */
 		pty_resize(d->ptyfd, h->rows - 1, h->cols);
 	}
 	pty_resize(d->ptyfd, h->rows, h->cols);
-	d->rows = h->rows;
-	d->cols = h->cols;
+	if (h->rows != d->rows || h->cols != d->cols) {
+		d->rows = h->rows;
+		d->cols = h->cols;
+		daemon_screen_resized(d);
+	}
 }
 
 /*
@@ -275,6 +282,7 @@ daemon_attach(struct daemon *d, struct peer *p, const struct msg_hello *h,
 	struct msg_welcome	w;
 	uint64_t		start;
 	char			msg[200];
+	int			snap = daemon_screen_wanted(d, h), told;
 
 	if (d->killing) {
 		daemon_refuse(d, p, PERR_GONE, "the session is ending");
@@ -284,6 +292,11 @@ daemon_attach(struct daemon *d, struct peer *p, const struct msg_hello *h,
 		daemon_refuse(d, p, PERR_PROTOCOL,
 		    "client claims output the session never made");
 		return;
+	}
+	if (snap) {
+		/* The model takes the client's size, then catches up. */
+		daemon_hello_size(d, h);
+		start = daemon_screen_sync(d);
 	}
 	daemon_take(d, p, h, start);
 	daemon_from(d, h);
@@ -300,6 +313,7 @@ daemon_attach(struct daemon *d, struct peer *p, const struct msg_hello *h,
 	proto_welcome_put(&p->out, &w);
 	daemon_in_window(d, 1);
 	daemon_termios(d, now, 1);
+	told = 0;
 	if (!(h->flags & HELLO_RESUME) && d->out.dropped > d->dropped_told) {
 		/* A resuming client counts its own gap; a new one is told. */
 		snprintf(msg, sizeof msg, "%llu bytes of output were dropped "
@@ -307,10 +321,22 @@ daemon_attach(struct daemon *d, struct peer *p, const struct msg_hello *h,
 		    "keeps; see --ring-size)",
 		    (unsigned long long)(d->out.dropped - d->dropped_told));
 		proto_str_put(&p->out, MSG_NOTICE, msg);
+		told = 1;
+	} else if (snap && (h->flags & HELLO_RESUME)) {
+		/* One that gets a snapshot is told here, before it. */
+		snprintf(msg, sizeof msg, "%llu bytes of output were lost "
+		    "while disconnected (more than the session keeps; see "
+		    "--ring-size)", (unsigned long long)(d->out.start -
+		    h->out_have));
+		proto_str_put(&p->out, MSG_NOTICE, msg);
+		told = 1;
 	}
+	if (snap)
+		daemon_screen_send(d, p, h, told);
 	d->dropped_told = d->out.dropped;
 	dfwd_attach(d, h);
-	daemon_hello_size(d, h);
+	if (!snap)
+		daemon_hello_size(d, h);
 	d->active = clock_wall();
 	log_info("client attached (protocol %u, resume %d, from %llu, "
 	    "input %llu)", p->version,
@@ -408,6 +434,7 @@ daemon_resize(struct daemon *d, uint16_t rows, uint16_t cols)
 		pty_resize(d->ptyfd, rows, cols);
 		d->rows = rows;
 		d->cols = cols;
+		daemon_screen_resized(d);
 	}
 }
 

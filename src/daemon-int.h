@@ -39,6 +39,14 @@
 #define CLIENT_TX_MS	(60 * 1000)	/* the client's output must move */
 /* An exited session nobody acknowledged is kept this long (seconds). */
 #define KEEP_EXITED_S	(7 * 24 * 3600)
+#define VT_RESIZES	8		/* size changes the model may lag */
+#define VT_PIECE	256		/* bytes fed between clock reads */
+#define VT_BUDGET_US	500		/* model time per idle loop turn */
+#define VT_BUSY_US	100		/* per turn while bytes flow */
+#define VT_CATCHUP_MS	100		/* at attach, before a snapshot */
+#define VT_BACKLOG	(1024 * 1024)	/* output the model may lag */
+
+struct vt;
 
 #define TIO_SETTLE_MS	50	/* re-read the termios this long after I/O */
 #define TIO_POLL_MS	5	/* ... this often */
@@ -121,6 +129,18 @@ struct daemon {
 	int		 quit_code;
 
 	struct dfwd	*fwd;		/* channels, the agent socket */
+	/* The screen model (daemon-screen.c), fed behind the live stream. */
+	struct vt	*vt;
+	struct ring	 vt_in;		/* output the model has not read */
+	uint64_t	 vt_dropped;	/* vt_in.dropped the model knows of */
+	uint64_t	 vt_gap;	/* bytes the model never saw */
+	int		 vt_resync;	/* start the model again */
+	struct vt_resize {
+		uint64_t	off;	/* the PTY's size changed here */
+		uint16_t	rows, cols;
+	}		 vt_rs[VT_RESIZES];
+	int		 vt_nrs;
+	int		 vt_off;	/* no model (LIMPET_SCREEN=off) */
 };
 
 /* daemon-core.c */
@@ -154,5 +174,18 @@ int		 daemon_feed(struct daemon *, struct peer *, const void *,
 void		 daemon_pump(struct daemon *, uint64_t);
 void		 daemon_in_window(struct daemon *, int);
 size_t		 daemon_inflight(const struct daemon *);
+
+/* daemon-screen.c */
+void		 daemon_screen_init(struct daemon *, size_t);
+void		 daemon_screen_free(struct daemon *);
+void		 daemon_screen_out(struct daemon *, const void *, size_t);
+void		 daemon_screen_resized(struct daemon *);
+int		 daemon_screen_busy(const struct daemon *);
+void		 daemon_screen_step(struct daemon *, int);
+int		 daemon_screen_wanted(const struct daemon *,
+		    const struct msg_hello *);
+uint64_t	 daemon_screen_sync(struct daemon *);
+void		 daemon_screen_send(struct daemon *, struct peer *,
+		    const struct msg_hello *, int);
 
 #endif

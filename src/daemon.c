@@ -201,6 +201,8 @@ daemon_pty_events(struct daemon *d, uint64_t now, int *skip)
 static int
 daemon_poll_timeout(struct daemon *d, uint64_t now)
 {
+	if (daemon_screen_busy(d))
+		return 0;	/* the screen model has output to read */
 	return clock_timeout(now, daemon_deadline(d, now), 3600 * 1000);
 }
 
@@ -223,7 +225,7 @@ daemon_loop(struct daemon *d)
 	struct pollfd	 pfd[DAEMON_MAX_PEERS + 3 + DFWD_NPFD];
 	struct peer	*peers[DAEMON_MAX_PEERS];
 	uint64_t	 now;
-	int		 i, n, ipty, ilfd, base, np, skip;
+	int		 i, n, ipty, ilfd, base, np, skip, ready;
 
 	for (;;) {
 		now = clock_ms();
@@ -252,7 +254,7 @@ daemon_loop(struct daemon *d)
 			pfd[n++].events = peer_events(peers[i], 1);
 		}
 		n = dfwd_poll(d, pfd, n, now);
-		if (poll(pfd, n, daemon_poll_timeout(d, now)) == -1) {
+		if ((ready = poll(pfd, n, daemon_poll_timeout(d, now))) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
@@ -273,6 +275,7 @@ daemon_loop(struct daemon *d)
 		if (!d->quit)
 			dfwd_ready(d, pfd, now);
 		daemon_write_pty(d);
+		daemon_screen_step(d, ready == 0);
 	}
 }
 

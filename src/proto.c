@@ -532,9 +532,11 @@ proto_type_name(uint8_t type)
 		"NOTICE", "WINDOW", "TERMIOS"
 	};
 
+	if (type == MSG_SCREEN)
+		return "SCREEN";
 	if (type == MSG_DETAIL)
 		return "DETAIL";
-	if (type > MSG_MAX)
+	if (type > MSG_MAX || type >= sizeof names / sizeof names[0])
 		return "unknown";
 	return names[type];
 }
@@ -606,4 +608,47 @@ proto_detail_get(const struct msg_detail *m, const char *key)
 		if (m->value[i] != NULL && strcmp(m->key[i], key) == 0)
 			return m->value[i];
 	return NULL;
+}
+
+/* Append a SCREEN frame (one piece of a snapshot). */
+int
+proto_screen_put(struct buf *b, const struct msg_screen *m)
+{
+	size_t	mark;
+	int	r;
+
+	if ((r = frame_begin(b, MSG_SCREEN, &mark)) != 0 ||
+	    (r = buf_put_u64(b, m->off)) != 0 ||
+	    (r = buf_put_u8(b, m->flags)) != 0 ||
+	    (r = buf_put_u32(b, m->idle)) != 0 ||
+	    (r = buf_put_str(b, m->program != NULL ? m->program : "")) != 0 ||
+	    (r = buf_put_bytes(b, m->row, m->rowlen)) != 0 ||
+	    (r = buf_put(b, m->p, m->len)) != 0)
+		return frame_abort(b, mark, r);
+	return frame_end(b, mark);
+}
+
+/*
+ * Parse a SCREEN payload; row and p point into it, program is allocated
+ * (free it).
+ */
+int
+proto_screen_parse(const uint8_t *p, size_t n, struct msg_screen *m)
+{
+	struct cur	c;
+
+	memset(m, 0, sizeof *m);
+	cur_init(&c, p, n);
+	if (cur_get_u64(&c, &m->off) != 0 || cur_get_u8(&c, &m->flags) != 0 ||
+	    cur_get_u32(&c, &m->idle) != 0 ||
+	    cur_get_str(&c, &m->program, PROTO_MAX_STR) != 0)
+		return ERR_FORMAT;
+	if (cur_get_bytes(&c, &m->row, &m->rowlen) != 0) {
+		free(m->program);
+		m->program = NULL;
+		return ERR_FORMAT;
+	}
+	m->p = c.p;
+	m->len = c.len;
+	return 0;
 }

@@ -40,7 +40,8 @@
 #define MSG_WINDOW	14	/* daemon -> client: u64 input limit */
 #define MSG_TERMIOS	15	/* daemon -> client: u8 TIO_*, u64 written,
 				   u64 settled (see PROTO_V_TERMIOS) */
-#define MSG_MAX		15
+#define MSG_SCREEN	16	/* daemon -> client: the screen, rebuilt */
+#define MSG_MAX		16
 
 /* Peers that announced this version or later are sent MSG_TERMIOS. */
 #ifndef PROTO_V_TERMIOS
@@ -104,6 +105,29 @@
 #define PROTO_KEEPALIVE_S	25
 /* Input the daemon lets a client have in flight beyond what it wrote. */
 #define PROTO_INPUT_WINDOW	(1024 * 1024)
+
+/*
+ * The screen snapshot (MSG_SCREEN) goes only to peers of this version or
+ * later; older clients get the raw replay and the redraw nudge.
+ */
+#define PROTO_V_SCREEN		3
+#define PROTO_HAS_SCREEN(v)	((v) >= PROTO_V_SCREEN)
+/* MSG_SCREEN flags. */
+#define SCREEN_FINAL	0x01	/* the last piece: the stream goes on */
+#define SCREEN_GAP	0x02	/* older output is gone for good */
+/* Snapshot bytes per MSG_SCREEN frame. */
+#define SCREEN_CHUNK	(32 * 1024)
+
+struct msg_screen {
+	uint64_t	 off;		/* the output offset it stands for */
+	uint8_t		 flags;		/* SCREEN_* */
+	uint32_t	 idle;		/* seconds since the session's output */
+	char		*program;	/* the program in the foreground */
+	const uint8_t	*row;		/* repaints the bottom row */
+	size_t		 rowlen;
+	const uint8_t	*p;		/* the escape sequences */
+	size_t		 len;
+};
 
 struct msg_hello {
 	uint32_t	 version;
@@ -182,5 +206,7 @@ int	proto_termios_parse(const uint8_t *, size_t, uint8_t *, uint64_t *,
 int	proto_u32_put(struct buf *, uint8_t, uint32_t);
 int	proto_u32_parse(const uint8_t *, size_t, uint32_t *);
 const char *proto_type_name(uint8_t);
+int	proto_screen_put(struct buf *, const struct msg_screen *);
+int	proto_screen_parse(const uint8_t *, size_t, struct msg_screen *);
 
 #endif

@@ -497,6 +497,11 @@ def test_malformed_frames_drop_the_peer_not_the_session(spawn, lab):
 
 
 RSS_BOUND_KB = 48 * 1024
+# The daemon's screen model adds its backlog (1 MiB) and scrollback (as
+# large as the ring, 4 MiB), about twice that under ASan (the buffers it
+# frees while they grow stay in its quarantine): 42 MiB without it, 50-52
+# with it, measured on the loaded machine.
+DAEMON_RSS_BOUND_KB = RSS_BOUND_KB + 12 * 1024
 
 
 def rss_kb(pid):
@@ -538,7 +543,7 @@ def test_flood_is_bounded_and_interruptible(spawn, lab):
     # client at 15-21 MiB.  48 MiB leaves honest headroom yet catches a
     # buffer that grows with the flood (the ring is 4 MiB, the client's
     # queues a few MiB at most).
-    assert peak[0] < RSS_BOUND_KB, "daemon RSS %d KiB" % peak[0]
+    assert peak[0] < DAEMON_RSS_BOUND_KB, "daemon RSS %d KiB" % peak[0]
     assert peak[1] < RSS_BOUND_KB, "client RSS %d KiB" % peak[1]
     # The benchmark's goal is under 2 s on a 1 Mbit/s link; on loopback
     # with flow control the backlog is small, so 2 s is generous even

@@ -932,6 +932,52 @@ test_termios(void **state)
 	buf_free(&b);
 }
 
+/* A SCREEN frame round-trips; short or cut ones do not parse. */
+static void
+test_screen_msg(void **state)
+{
+	struct buf		 b;
+	struct frame_dec	 d;
+	struct frame		 f;
+	struct msg_screen	 m, g;
+	size_t			 i;
+	char			 prog[] = "vim";
+
+	(void)state;
+	memset(&m, 0, sizeof m);
+	m.off = 1234567;
+	m.flags = SCREEN_FINAL | SCREEN_GAP;
+	m.idle = 42;
+	m.program = prog;
+	m.row = (const uint8_t *)"\0337row\0338";
+	m.rowlen = 8;
+	m.p = (const uint8_t *)"\033[Hsnap";
+	m.len = 7;
+	buf_init(&b, BUF_MAX_DEFAULT);
+	assert_int_equal(proto_screen_put(&b, &m), 0);
+	frame_dec_init(&d);
+	assert_int_equal(frame_dec_push(&d, buf_ptr(&b), buf_len(&b)), 0);
+	assert_int_equal(frame_dec_next(&d, &f), 1);
+	assert_int_equal(f.type, MSG_SCREEN);
+	assert_int_equal(proto_screen_parse(f.p, f.len, &g), 0);
+	assert_int_equal(g.off, m.off);
+	assert_int_equal(g.flags, m.flags);
+	assert_int_equal(g.idle, 42);
+	assert_string_equal(g.program, "vim");
+	assert_int_equal(g.rowlen, 8);
+	assert_memory_equal(g.row, m.row, 8);
+	assert_int_equal(g.len, 7);
+	assert_memory_equal(g.p, m.p, 7);
+	free(g.program);
+	/* Every cut inside the fixed fields fails, leaving nothing. */
+	for (i = 0; i < 8 + 1 + 4 + 4 + 3 + 4; i++) {
+		assert_int_equal(proto_screen_parse(f.p, i, &g) < 0, 1);
+		assert_null(g.program);
+	}
+	frame_dec_free(&d);
+	buf_free(&b);
+}
+
 /* Names for logs. */
 static void
 test_type_names(void **state)
@@ -943,6 +989,7 @@ test_type_names(void **state)
 	assert_string_equal(proto_type_name(MSG_NOTICE), "NOTICE");
 	assert_string_equal(proto_type_name(MSG_WINDOW), "WINDOW");
 	assert_string_equal(proto_type_name(MSG_TERMIOS), "TERMIOS");
+	assert_string_equal(proto_type_name(MSG_SCREEN), "SCREEN");
 	assert_string_equal(proto_type_name(0), "?");
 	assert_string_equal(proto_type_name(MSG_MAX + 1), "unknown");
 	assert_string_equal(proto_type_name(255), "unknown");
@@ -973,6 +1020,7 @@ main(void)
 		cmocka_unit_test(test_detail),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_termios),
+		cmocka_unit_test(test_screen_msg),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

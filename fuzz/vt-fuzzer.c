@@ -1,0 +1,171 @@
+/*
+ * libFuzzer target for the screen model (src/vt.c) and the daemon's
+ * snapshot.  The input is a size byte (rows, cols), a split seed (two
+ * bytes) and then the program's output.  The output is fed to a model in
+ * chunks the seed chooses, with a resize now and then; then the snapshot
+ * (vt_render(), with scrollback) is fed to a fresh model of the same size,
+ * which must show the same cells: the same characters, width, colours and
+ * attributes (an erased cell and a space are alike, and so are the
+ * attributes of blank cells and of the right halves of wide characters,
+ * which no terminal shows).  A row's repaint
+ * and a reset must not crash either.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "vt.h"
+
+int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+/* Stop with a crash the fuzzer records. */
+#define fuzz_check(e) do {						\
+	if (!(e))							\
+		__builtin_trap();					\
+} while (0)
+
+/* Chunk sizes the split seed picks from. */
+static const size_t fuzz_chunks[] = { 1, 3, 7, 64, 512, 4096 };
+
+/* Next pseudo-random number from the split seed (xorshift32). */
+static uint32_t
+fuzz_rand(uint32_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
+/* Whether a cell shows nothing but its background. */
+static int
+fuzz_blank(const struct vt_cell *c)
+{
+	return (c->ch[0] == 0 || c->ch[0] == ' ') && c->ch[1] == 0;
+}
+
+/* Whether two cells look the same. */
+static int
+fuzz_same(const struct vt_cell *a, const struct vt_cell *b)
+{
+	struct vt_cell	t;
+
+	if (b->ch[0] == ' ' && a->ch[0] != ' ' && a->ch[0] > 0x7f) {
+		/* A lone combining mark is drawn on a space. */
+		t = *b;
+		memmove(t.ch, t.ch + 1, sizeof t.ch - sizeof t.ch[0]);
+		t.ch[VT_CHARS - 1] = 0;
+		if (memcmp(a->ch, t.ch, sizeof t.ch) == 0)
+			return a->width == b->width && a->attrs == b->attrs &&
+			    a->fg == b->fg && a->bg == b->bg;
+	}
+	int	ra = (a->attrs & VT_REVERSE) != 0;
+	int	rb = (b->attrs & VT_REVERSE) != 0;
+
+	if (a->ch[0] == (uint32_t)-1 && b->ch[0] == (uint32_t)-1)
+		return 1;	/* the right halves of wide characters */
+	if (fuzz_blank(a) && fuzz_blank(b))
+		return a->bg == b->bg && ra == rb && (!ra || a->fg == b->fg);
+	return memcmp(a->ch, b->ch, sizeof a->ch) == 0 &&
+	    a->width == b->width && a->attrs == b->attrs &&
+	    a->fg == b->fg && a->bg == b->bg;
+}
+
+/*
+ * Whether row r holds only ASCII: only such rows are compared, as
+ * libvterm's handling of broken UTF-8 can leave a wide character one
+ * column wide, which no byte sequence rebuilds (the render and the
+ * model's memory are still checked by the sanitizers on every row).
+ */
+static int
+fuzz_ascii_row(const struct vt *a, int r, int cols)
+{
+	struct vt_cell	c;
+	int		i, j;
+
+	for (i = 0; i < cols; i++) {
+		vt_cell(a, r, i, &c);
+		for (j = 0; j < VT_CHARS; j++)
+			if (c.ch[j] > 0x7e)
+				return 0;
+	}
+	return 1;
+}
+
+/*
+ * Render a, feed it to a fresh model and, with check, compare every cell
+ * of the rows that hold only ASCII.
+ */
+static void
+fuzz_rebuild(struct vt *a, int check)
+{
+	struct vt	*b;
+	struct buf	 out;
+	struct vt_cell	 ca, cb;
+	int		 rows, cols, r, c;
+
+	vt_size(a, &rows, &cols);
+	b = vt_new(rows, cols, 1 << 16);
+	buf_init(&out, BUF_MAX_DEFAULT);
+	fuzz_check(vt_render(a, &out, 0, VT_SCROLLBACK) == 0);
+	vt_feed(b, buf_ptr(&out), buf_len(&out));
+	for (r = 0; check && r < rows; r++) {
+		if (!fuzz_ascii_row(a, r, cols))
+			continue;
+		for (c = 0; c < cols; c++) {
+			vt_cell(a, r, c, &ca);
+			vt_cell(b, r, c, &cb);
+			fuzz_check(fuzz_same(&ca, &cb));
+		}
+	}
+	buf_reset(&out);
+	fuzz_check(vt_render_row(a, rows - 1, &out) == 0);
+	buf_free(&out);
+	vt_free(b);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct vt	*a;
+	uint32_t	 seed;
+	size_t		 off = 0, n;
+	int		 rows, cols, ascii;
+
+	if (size < 3)
+		return 0;
+	rows = 1 + (data[0] & 0x0f);
+	cols = 2 + (data[0] >> 4) * 5;
+	seed = ((uint32_t)data[1] << 8 | data[2]) | 1;
+	data += 3;
+	size -= 3;
+	/*
+	 * Cells are compared only for 7-bit input: libvterm's handling of
+	 * broken UTF-8 can leave states no byte sequence rebuilds (a wide
+	 * character one column wide); other input is checked by the
+	 * sanitizers only.
+	 */
+	for (off = 0; off < size && data[off] < 0x80; off++)
+		;
+	ascii = off == size;
+	off = 0;
+	a = vt_new(rows, cols, 4096);
+	while (off < size) {
+		n = fuzz_chunks[fuzz_rand(&seed) % (sizeof fuzz_chunks /
+		    sizeof fuzz_chunks[0])];
+		if (n > size - off)
+			n = size - off;
+		vt_set_tag(a, off);
+		vt_feed(a, data + off, n);
+		off += n;
+		if (fuzz_rand(&seed) % 16 == 0)
+			vt_resize(a, 1 + fuzz_rand(&seed) % 20,
+			    2 + fuzz_rand(&seed) % 90);
+	}
+	fuzz_rebuild(a, ascii);
+	vt_reset(a);
+	fuzz_rebuild(a, ascii);
+	vt_free(a);
+	return 0;
+}

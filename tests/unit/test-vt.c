@@ -1,0 +1,275 @@
+/*
+ * Unit tests for src/vt.c, the screen model, and its snapshot: what
+ * vt_render() writes, fed to a fresh model, must rebuild the same screen
+ * (cells, colours, attributes, cursor, modes, title), and the lines that
+ * scrolled off come first, in order, once.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "unit.h"
+
+#include "buf.h"
+#include "client-screen.h"
+#include "vt.h"
+
+/* Feed a C string. */
+static void
+feed(struct vt *v, const char *s)
+{
+	vt_feed(v, (const uint8_t *)s, strlen(s));
+}
+
+/* Whether two cells look the same (an erased cell and a space do). */
+static int
+same_cell(const struct vt_cell *a, const struct vt_cell *b)
+{
+	uint32_t	ca = a->ch[0] == ' ' ? 0 : a->ch[0];
+	uint32_t	cb = b->ch[0] == ' ' ? 0 : b->ch[0];
+
+	return ca == cb && memcmp(a->ch + 1, b->ch + 1,
+	    sizeof a->ch - sizeof a->ch[0]) == 0 && a->width == b->width &&
+	    a->attrs == b->attrs && a->fg == b->fg && a->bg == b->bg;
+}
+
+/* Render a into a fresh model of the same size and compare the two. */
+static struct vt *
+rebuild(struct vt *a, int flags)
+{
+	struct vt	*b;
+	struct buf	 out;
+	struct vt_cell	 ca, cb;
+	int		 rows, cols, r, c, ra, ca_, rb, cb_;
+
+	vt_size(a, &rows, &cols);
+	b = vt_new(rows, cols, 1 << 20);
+	buf_init(&out, BUF_MAX_DEFAULT);
+	assert_int_equal(vt_render(a, &out, 0, flags), 0);
+	vt_feed(b, buf_ptr(&out), buf_len(&out));
+	buf_free(&out);
+	for (r = 0; r < rows; r++) {
+		for (c = 0; c < cols; c++) {
+			vt_cell(a, r, c, &ca);
+			vt_cell(b, r, c, &cb);
+			if (!same_cell(&ca, &cb))
+				fail_msg("cell %d,%d: %x/%x/%x/%x vs "
+				    "%x/%x/%x/%x", r, c, ca.ch[0], ca.attrs,
+				    ca.fg, ca.bg, cb.ch[0], cb.attrs, cb.fg,
+				    cb.bg);
+		}
+	}
+	vt_cursor(a, &ra, &ca_);
+	vt_cursor(b, &rb, &cb_);
+	assert_int_equal(ra, rb);
+	assert_int_equal(ca_, cb_);
+	assert_int_equal(vt_modes(a), vt_modes(b));
+	assert_string_equal(vt_title(a), vt_title(b));
+	return b;
+}
+
+/* Colours (16, 256, RGB), attributes, wide and combining characters. */
+static void
+test_cells(void **state)
+{
+	struct vt	*a, *b;
+	struct vt_cell	 c;
+
+	(void)state;
+	a = vt_new(6, 40, 4096);
+	feed(a, "\033[31mred\033[0m \033[1;4;44mbold\033[0m "
+	    "\033[38;5;202m256\033[48;2;1;2;3mrgb\033[0m\r\n"
+	    "\033[3;5;7;9mit\033[0m \xe4\xb8\xad\xe6\x96\x87 e\xcc\x81"
+	    "\r\n\033[42m\033[K\033[0m\r\n  indented\033[20Cfar");
+	vt_cell(a, 0, 0, &c);
+	assert_int_equal(c.ch[0], 'r');
+	assert_int_equal(c.fg, VT_COLOR_INDEX | 1);
+	vt_cell(a, 0, 4, &c);
+	assert_int_equal(c.attrs, VT_BOLD | (1 << 8));
+	assert_int_equal(c.bg, VT_COLOR_INDEX | 4);
+	vt_cell(a, 0, 12, &c);
+	assert_int_equal(c.bg, VT_COLOR_RGB | 0x010203);
+	b = rebuild(a, 0);
+	vt_free(a);
+	vt_free(b);
+}
+
+/* The alternate screen with every mode the client restores, and a title. */
+static void
+test_alt_modes(void **state)
+{
+	struct vt	*a, *b;
+
+	(void)state;
+	a = vt_new(10, 30, 4096);
+	feed(a, "main text\r\n\033]2;a title\007\033[?1049h\033[?1h\033="
+	    "\033[?1002h\033[?1006h\033[?2004h\033[?1004h\033[?25l"
+	    "\033[2;8r\033[5;3Halt \033[7mscreen\033[1;32m");
+	assert_int_equal(vt_alt(a), 1);
+	assert_int_equal(vt_modes(a), SM_ALT | SM_CKM | SM_KEYPAD |
+	    SM_HIDDEN | SM_MOUSE | SM_PASTE | SM_REGION | SM_FOCUS);
+	b = rebuild(a, 0);
+	vt_free(a);
+	vt_free(b);
+}
+
+/* Lines that scrolled off are kept, stamped, and rendered once, first. */
+static void
+test_scrollback(void **state)
+{
+	struct vt	*a, *b;
+	struct buf	 out;
+	char		 line[64], *s;
+	int		 i;
+
+	(void)state;
+	a = vt_new(5, 20, 1 << 20);
+	for (i = 1; i <= 100; i++) {
+		vt_set_tag(a, (uint64_t)i);
+		snprintf(line, sizeof line, "n%03d\r\n", i);
+		feed(a, line);
+	}
+	/* The screen holds the last four lines and the empty cursor line. */
+	assert_int_equal(vt_sb_lines(a), 96);
+	b = rebuild(a, VT_SCROLLBACK);
+	buf_init(&out, BUF_MAX_DEFAULT);
+	vt_render(a, &out, 0, VT_SCROLLBACK);
+	buf_put(&out, "", 1);
+	s = (char *)buf_ptr(&out);
+	for (i = 1; i <= 100; i++) {
+		snprintf(line, sizeof line, "n%03d", i);
+		assert_non_null(strstr(s, line));
+		s = strstr(s, line) + 4;
+		assert_null(strstr(s, line));	/* once */
+	}
+	/*
+	 * Only the lines that scrolled off after tag 50: line k went when
+	 * line k + 4 was fed (five rows).
+	 */
+	buf_reset(&out);
+	vt_render(a, &out, 50, VT_SCROLLBACK | VT_CLEAR);
+	buf_put(&out, "", 1);
+	assert_memory_equal(buf_ptr(&out), "\033[0m\033[H\033[2J", 11);
+	assert_null(strstr((char *)buf_ptr(&out), "n046"));
+	assert_non_null(strstr((char *)buf_ptr(&out), "n047"));
+	buf_free(&out);
+	vt_free(a);
+	vt_free(b);
+}
+
+/* The scrollback stays within its byte budget, dropping the oldest. */
+static void
+test_scrollback_budget(void **state)
+{
+	struct vt	*a;
+	char		 line[64];
+	int		 i;
+
+	(void)state;
+	a = vt_new(3, 20, 1000);
+	for (i = 0; i < 1000; i++) {
+		snprintf(line, sizeof line, "line %d\r\n", i);
+		feed(a, line);
+	}
+	assert_true(vt_sb_bytes(a) <= 1000);
+	assert_true(vt_sb_lines(a) > 10);
+	vt_free(a);
+}
+
+/* A row's repaint leaves the cursor and pen where they were. */
+static void
+test_render_row(void **state)
+{
+	struct vt	*a;
+	struct buf	 out;
+	struct vt_cell	 c;
+	int		 r, col;
+
+	(void)state;
+	a = vt_new(4, 20, 4096);
+	feed(a, "\033[4;1H\033[33mbottom\033[2;5H\033[1m");
+	buf_init(&out, BUF_MAX_DEFAULT);
+	assert_int_equal(vt_render_row(a, 3, &out), 0);
+	assert_int_equal(vt_render_row(a, 4, &out) < 0, 1);
+	/* Scribble on the bottom row, then repaint it. */
+	feed(a, "\0337\033[4;1HXXXXXXXXXX\0338");
+	vt_feed(a, buf_ptr(&out), buf_len(&out));
+	vt_cell(a, 3, 0, &c);
+	assert_int_equal(c.ch[0], 'b');
+	assert_int_equal(c.fg, VT_COLOR_INDEX | 3);
+	vt_cell(a, 3, 7, &c);
+	assert_int_equal(c.ch[0], 0);
+	vt_cursor(a, &r, &col);
+	assert_int_equal(r, 1);
+	assert_int_equal(col, 4);
+	buf_free(&out);
+	vt_free(a);
+}
+
+/* A reset forgets the screen and modes, keeps the scrollback. */
+static void
+test_reset_and_resize(void **state)
+{
+	struct vt	*a, *b;
+	struct vt_cell	 c;
+	int		 rows, cols;
+
+	(void)state;
+	a = vt_new(3, 10, 4096);
+	feed(a, "a\r\nb\r\nc\r\nd\033[?1049h\033[?1h");
+	assert_int_equal(vt_sb_lines(a), 1);
+	vt_reset(a);
+	assert_int_equal(vt_modes(a), 0);
+	assert_int_equal(vt_sb_lines(a), 1);
+	vt_cell(a, 0, 0, &c);
+	assert_int_equal(c.ch[0], 0);
+	vt_resize(a, 5, 30);
+	vt_size(a, &rows, &cols);
+	assert_int_equal(rows, 5);
+	assert_int_equal(cols, 30);
+	feed(a, "\033[5;25Hcorner");
+	b = rebuild(a, 0);
+	vt_free(a);
+	vt_free(b);
+}
+
+/*
+ * A control sequence with more arguments than libvterm 0.1.4 keeps (it
+ * wrote past them: fuzz/corpus-vt/csi-many-args) is cut, not fatal.
+ */
+static void
+test_many_csi_args(void **state)
+{
+	struct vt	*a;
+	struct vt_cell	 c;
+	int		 i;
+
+	(void)state;
+	a = vt_new(4, 20, 4096);
+	for (i = 0; i < 3; i++) {
+		feed(a, "\033[;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;m");
+		feed(a, "\033[1;2;3;4;5;6;7;8;9;10;11;12;13;14;15;16;17;18;19;"
+		    "20;21;22;23;24;25;26;27;28;29;30;31;32;33m");
+		feed(a, "\033[??????????????????????????????????????h");
+		feed(a, "\302\233;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;;m");
+	}
+	feed(a, "\033[0m\033[2J\033[Hok");
+	vt_cell(a, 0, 0, &c);
+	assert_int_equal(c.ch[0], 'o');
+	vt_free(a);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cells),
+		cmocka_unit_test(test_alt_modes),
+		cmocka_unit_test(test_scrollback),
+		cmocka_unit_test(test_scrollback_budget),
+		cmocka_unit_test(test_render_row),
+		cmocka_unit_test(test_reset_and_resize),
+		cmocka_unit_test(test_many_csi_args),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
