@@ -44,7 +44,7 @@ static int
 fuzz_is_cmd(uint8_t c)
 {
 	return c == ESC_DETACH || c == ESC_RECONNECT || c == ESC_STATUS ||
-	    c == ESC_SUSPEND || c == ESC_HELP;
+	    c == ESC_SUSPEND || c == ESC_HELP || c == ESC_FORWARDS;
 }
 
 /*
