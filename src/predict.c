@@ -283,6 +283,11 @@ predict_c0(struct predict *pr, uint8_t b)
 static void
 predict_scan(struct predict *pr, uint8_t b)
 {
+	/* Shifts act anywhere: another character set draws our keys. */
+	if (b == 0x0e)
+		pr->cs_shift = 1;
+	else if (b == 0x0f)
+		pr->cs_shift = 0;
 	if (b < 0x20 && b != 0x1b && pr->ps != PS_GROUND) {
 		predict_c0(pr, b);
 		return;
@@ -330,8 +335,10 @@ predict_scan(struct predict *pr, uint8_t b)
 		} else if (b == ']' || b == 'P' || b == '_' || b == '^' ||
 		    b == 'X')
 			pr->ps = PS_STR;
-		else if (b >= 0x20 && b <= 0x2f)
+		else if (b >= 0x20 && b <= 0x2f) {
 			pr->ps = PS_ESC_INTER;
+			pr->esc_inter = b;
+		}
 		else if (b < 0x30 || b > 0x7e)
 			predict_unsure(pr);
 		else {
@@ -340,12 +347,32 @@ predict_scan(struct predict *pr, uint8_t b)
 				pr->line_bad = 1;	/* 7, 8, D, E, M, c */
 			if (b == '8')
 				pr->pen_odd = 1;	/* the saved pen is back */
+			if (b == 'n' || b == 'o')
+				pr->cs_shift = 1;	/* LS2, LS3 */
+			if (b == 'c')
+				pr->cs_shift = pr->cs_g0_odd = 0;
 		}
 		break;
 	case PS_ESC_INTER:
-		if (b >= 0x30 && b <= 0x7e) {
+		if (b == '[') {
+			/*
+			 * libvterm opens a CSI (or a string) here, terminals
+			 * end the escape: the models and the screen may
+			 * differ.
+			 */
+			pr->ps = PS_CSI;
+			pr->csi_priv = pr->csi_p = pr->csi_nz = pr->csi_n = 0;
+			predict_unsure(pr);
+		} else if (b == ']' || b == 'P' || b == '_' || b == '^' ||
+		    b == 'X') {
+			pr->ps = PS_STR;
+			predict_unsure(pr);
+		} else if (b >= 0x30 && b <= 0x7e) {
 			pr->ps = PS_GROUND;
 			pr->unsure = 0;
+			/* G0 designated: only ESC ( B is ASCII. */
+			if (pr->esc_inter == '(')
+				pr->cs_g0_odd = b != 'B';
 		} else if (b < 0x20 || b > 0x2f) {
 			pr->ps = PS_GROUND;
 			predict_unsure(pr);
@@ -638,7 +665,7 @@ predict_draw(struct predict *pr, struct buf *out)
 
 	cvt_cursor(pr->vt, &row, &cm);
 	if ((pr->pen_odd && !pr->full) || !cvt_pen_plain(pr->vt) ||
-	    cm >= pr->cols - 2)
+	    pr->cs_g0_odd || pr->cs_shift || cm >= pr->cols - 2)
 		return;		/* the full model knows the pen itself */
 	for (i = 0; i < pr->cols; i++) {
 		cells[i] = model[i] = cvt_cell(pr->vt, row, i);

@@ -71,6 +71,9 @@ struct predict {
 	int		 csi_n;		/* its parameter separators */
 	int		 unsure;	/* after a malformed sequence */
 	int		 pen_odd;	/* the last SGR set something */
+	int		 cs_g0_odd;	/* G0 is not ASCII (ESC ( 0 ...) */
+	int		 cs_shift;	/* SO, LS2 or LS3: GL is not G0 */
+	uint8_t		 esc_inter;	/* the first intermediate of an ESC */
 	unsigned	 csi_p;		/* first CSI parameter */
 	int		 utf8_left;
 	uint32_t	 utf8_cp;

@@ -28,6 +28,7 @@
 #define G_GROUND	0
 #define G_ESC		1
 #define G_CSI		2
+#define G_ESCI		3	/* ESC and intermediates */
 
 struct vt {
 	VTerm		*vt;
@@ -374,7 +375,8 @@ vt_free(struct vt *v)
 static int
 vt_guard(struct vt *v, uint8_t b)
 {
-	int	csi = (b == '[' && v->gstate == G_ESC) ||
+	int	csi = (b == '[' && (v->gstate == G_ESC ||
+		    v->gstate == G_ESCI)) ||
 		    (b == 0x9b && v->gprev == 0xc2);
 
 	v->gprev = b;
@@ -387,7 +389,20 @@ vt_guard(struct vt *v, uint8_t b)
 		v->gstate = G_ESC;
 		return 1;
 	}
-	if (v->gstate == G_ESC) {
+	if (v->gstate == G_ESC || v->gstate == G_ESCI) {
+		/*
+		 * Like libvterm: controls are done and other bytes ignored
+		 * inside an escape, intermediates keep it open, and "[" opens
+		 * a CSI also after them ("ESC ( [" and "ESC \xff [" too).
+		 */
+		if (b < 0x20)
+			return 1;
+		if (b >= 0x7f)
+			return 0;
+		if (b <= 0x2f) {
+			v->gstate = G_ESCI;
+			return 1;
+		}
 		v->gstate = G_GROUND;
 		return 1;
 	}
@@ -399,6 +414,8 @@ vt_guard(struct vt *v, uint8_t b)
 		return v->gleads++ < VT_CSI_BYTES;
 	if (b >= 0x20 && b <= 0x2f)
 		return v->ginters++ < VT_CSI_BYTES;
+	if (b >= 0x7f)
+		return 0;	/* not a CSI byte: libvterm would go on */
 	if (b >= 0x40)
 		v->gstate = G_GROUND;
 	return 1;
