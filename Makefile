@@ -164,9 +164,14 @@ fuzz: $(FUZZERS)
 fuzz-long: $(FUZZERS)
 	sh fuzz/run.sh $(or $(FUZZ_SECONDS),600) $(FUZZERS)
 
+# The end-to-end tests mostly wait (on ssh, timers, the lab's delays), so
+# two run side by side, a test file to a worker (python3-pytest-xdist).
+XDIST	:= $(shell $(PYTHON) -c 'import xdist' >/dev/null 2>&1 && \
+	     printf -- '-n 2 --dist loadfile')
+
 e2e: build/san/limpet limpet
 	LIMPET_BIN=$(CURDIR)/build/san/limpet $(PYTHON) -m pytest -q \
-	    -p no:cacheprovider tests/e2e $(PYTEST_ARGS)
+	    -p no:cacheprovider $(XDIST) tests/e2e $(PYTEST_ARGS)
 
 # The chaos soak (not part of `make check`): faults at random moments in a
 # network lab while data flows both ways.  SOAK_CUTS, SOAK_SEED,

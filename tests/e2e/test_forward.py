@@ -5,6 +5,7 @@ both ends, and cuts made by killing the ssh process.
 
 import hashlib
 import os
+import random
 import signal
 import socket
 import stat
@@ -254,8 +255,10 @@ def make_agent(run, name, extra=None):
 
 def agent_list(p, want):
     """Run ssh-add -l in the session; expect key want and status 0."""
-    p.sendline("ssh-add -l; echo r''c=$?")
-    p.expect(r"rc=(\d+)")
+    # A unique mark: an attach repaints the screen, old answers included.
+    mark = "%x" % random.getrandbits(32)
+    p.sendline("ssh-add -l; echo r''c%s=$?" % mark)
+    p.expect(r"rc%s=(\d+)" % mark)
     seen = p.before
     assert p.match.group(1) == "0", seen
     assert want in seen, seen
@@ -301,8 +304,9 @@ def test_agent_is_stable_and_follows_the_client(spawn, lab, run):
                   env={"SSH_AUTH_SOCK": sock2})
         p.expect("taken over by another client")
         ended(p)
-        q.sendline("echo ready-$((6*7))")
-        q.expect("ready-42")
+        # The repaint shows the old screen: wait for a line new to it.
+        q.sendline("echo attach''ed-$((6*9))")
+        q.expect("attached-54")
         seen = agent_list(q, "key-two")
         assert "key-one" not in seen
         # No client attached: a request fails at once.

@@ -54,7 +54,7 @@ def test_ls_shows_program_name_where_and_json(spawn, lab, run):
     assert s["name"] == "edit" and s["program"] == "sleep"
     assert s["state"] == "detached" and s["from"] is None
     assert s["detached_since"] >= s["created"] > 0
-    assert s["proto"] == "2" and s["command"] == ""
+    assert s["proto"] == "3" and s["command"] == ""
     e = by_id[gone]
     assert e["state"] == "exited" and e["status"] == 7
     assert e["name"] is None and e["command"] == "exit 7"
