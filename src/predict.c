@@ -392,6 +392,9 @@ predict_scan(struct predict *pr, uint8_t b)
 		if (b >= 0x40 && b <= 0x7e) {
 			pr->ps = PS_GROUND;
 			pr->unsure = 0;
+			/* libvterm 0.1.4 may loop forever on a REP. */
+			if (b == 'b')
+				predict_poison(pr);
 			predict_csi(pr, b);
 		} else if (b >= '<' && b <= '?')
 			pr->csi_priv = 1;

@@ -418,6 +418,8 @@ vt_guard(struct vt *v, uint8_t b)
 		return 0;	/* not a CSI byte: libvterm would go on */
 	if (b >= 0x40)
 		v->gstate = G_GROUND;
+	if (b == 'b')
+		return 2;	/* REP: see vt_feed() */
 	return 1;
 }
 
@@ -431,9 +433,20 @@ vt_feed(struct vt *v, const uint8_t *p, size_t n)
 		return;
 	screen_track(&v->modes, p, n);
 	while (n > 0) {
+		/*
+		 * libvterm 0.1.4 loops forever (or crashes) on a REP (CSI b)
+		 * with no character written before it: REP's final becomes
+		 * one libvterm ignores, so the repeat is not shown.
+		 */
 		for (i = k = 0; i < n && k < sizeof v->gout; i++)
-			if (vt_guard(v, p[i]))
+			switch (vt_guard(v, p[i])) {
+			case 1:
 				v->gout[k++] = p[i];
+				break;
+			case 2:
+				v->gout[k++] = 'y';
+				break;
+			}
 		vterm_input_write(v->vt, (const char *)v->gout, k);
 		p += i;
 		n -= i;
