@@ -170,11 +170,14 @@ class SshLab:
 
     def __init__(self, basedir, sshd_extra=(), port=None, proxy=False,
                  netns=None, listen_addr="127.0.0.1", start=True,
-                 server_log=True, env=None):
+                 server_log=True, env=None, asan_extra=""):
         self.basedir = os.path.abspath(str(basedir))
         self.sshd_extra = list(sshd_extra)
         self.proxy = proxy
         self.extra_env = dict(env or {})
+        # More ASAN_OPTIONS for the server side (e.g. a smaller quarantine
+        # where a test measures memory).
+        self.asan_extra = asan_extra
         self.netns = netns
         self.listen_addr = listen_addr
         self.sshd = find_sshd()
@@ -244,6 +247,8 @@ class SshLab:
         if self.server_log:
             env["LIMPET_LOG"] = self.server_log
         env.update(san_options(self.san_prefix))
+        if self.asan_extra:
+            env["ASAN_OPTIONS"] += ":" + self.asan_extra
         env.update(self.extra_env)
         return env
 
