@@ -337,7 +337,10 @@ def test_no_contact_keys_are_drawn_and_sent_once(net, plab, spawn,  # noqa
     _, seen, _ = s.screen.wait(r"\x1b\[0;2;4md", 5, start, clean=False)
     print("no contact: key drawn (dim, underlined) after %.1f ms"
           % ((seen - t) * 1000))
-    assert seen - t < 0.05
+    # Drawn from here, not from a reply (the link is dark); how fast is
+    # for the bench to measure (a few ms), this bound only has to hold
+    # on a loaded machine.
+    assert seen - t < 1.0
     lab.blackhole(False)
     start = s.screen.mark()
     s.type("\r")
