@@ -102,7 +102,8 @@ build/portable/compat-%.o: compat/%.c $(HDRS) | build/portable/doctor
 # The core session tests against the portable build.
 portable-e2e: build/portable/limpet
 	LIMPET_BIN=$(CURDIR)/build/portable/limpet $(PYTHON) -m pytest -q \
-	    -p no:cacheprovider tests/e2e/test_session.py $(PYTEST_ARGS)
+	    -p no:cacheprovider $(XDIST:loadfile=load) tests/e2e/test_session.py \
+	    $(PYTEST_ARGS)
 
 # The sanitized binary: every end-to-end test runs against it.
 san: build/san/limpet
@@ -169,10 +170,9 @@ fuzz-long: $(FUZZERS)
 	sh fuzz/run.sh $(or $(FUZZ_SECONDS),600) $(FUZZERS)
 
 # The end-to-end tests mostly wait (on ssh, timers, the lab's delays), so
-# two can run side by side, a test file to a worker (python3-pytest-xdist).
-# Not the default yet: the suite has not passed a clean-clone run that way.
-# make e2e XDIST='-n 2 --dist loadfile'
-XDIST	?=
+# two run side by side, a test file to a worker (python3-pytest-xdist);
+# `make e2e XDIST=` runs them one at a time.
+XDIST	?= -n 2 --dist loadfile
 
 e2e: build/san/limpet limpet
 	LIMPET_BIN=$(CURDIR)/build/san/limpet $(PYTHON) -m pytest -q \
