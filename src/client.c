@@ -1337,7 +1337,8 @@ client_main(int mode, int argc, char **argv)
 	}
 	if (!c->tty && c->pipe == NULL) {
 		fprintf(stderr, "limpet: standard input is not a terminal: "
-		    "limpet keeps interactive sessions; use ssh for pipes\n");
+		    "attach needs one (a command with stdin not a terminal "
+		    "runs on pipes)\n");
 		client_free(c);
 		return 255;
 	}
