@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -160,7 +161,17 @@ cpipe_write(struct client *c)
 	}
 	if (w == -1 && (errno == EAGAIN || errno == EINTR))
 		return 0;
-	return -1;
+	/*
+	 * Nobody reads it (`limpet host yes | head -1`): end the program, as
+	 * ssh's closed channel would, and leave as a writer killed by
+	 * SIGPIPE does.
+	 */
+	debug_f("%s: %s", fd == STDOUT_FILENO ? "stdout" : "stderr",
+	    strerror(errno));
+	out_discard(c);		/* nothing more can be written */
+	client_detach(c, 0);
+	c->exit_code = 128 + SIGPIPE;
+	return 0;
 }
 
 /*

@@ -254,3 +254,41 @@ def test_interrupt_ends_the_remote_program(run, lab):
     assert st == 128 + signal.SIGINT
     assert b"reattach" not in err
     wait_for(lambda: not remote(), what="the remote program to end")
+
+
+def test_stdout_closed_ends_the_program(run, lab):
+    """`limpet host yes | head -1`: once nobody reads stdout the remote
+    program ends and limpet leaves as a writer killed by SIGPIPE."""
+    p, errpath = popen(run, lab, ["yes"], subprocess.DEVNULL)
+    line = p.stdout.readline()
+    assert line == b"y\n"
+    p.stdout.close()
+    st, err = finish(p, errpath)
+    assert st == 128 + signal.SIGPIPE, err
+    wait_for(lambda: not server_procs(lab, ["yes"]),
+             what="the remote program to end")
+
+
+def test_output_is_held_not_dropped_while_away(run, make_lab):
+    """With a small ring, no hold time and the client away while the
+    program writes far more than the ring: a terminal session would drop
+    the oldest output, a pipe session stops the program instead."""
+    lab = make_lab(env={"LIMPET_TEST_HOLD_MS": "0"})
+    script = "head -c 3000000 /dev/urandom | tee $HOME/.lp.$$ | cat; " \
+        "sha256sum < $HOME/.lp.$$ >&2; rm $HOME/.lp.$$"
+    p, errpath = popen(run, lab, [script], subprocess.DEVNULL,
+                       opts=["--ring-size", "64K"])
+    first = p.stdout.read(1000)
+    # Away: the client stopped, its link cut; the daemon has no client.
+    p.send_signal(signal.SIGSTOP)
+    assert kill_ssh(p) == 1
+    wait_for(lambda: "client detached" in lab.server_log_text(),
+             what="the daemon to see the cut")
+    time.sleep(1.0)
+    p.send_signal(signal.SIGCONT)
+    rest = p.stdout.read()
+    st, err = finish(p, errpath)
+    assert st == 0, err
+    data = first + rest
+    assert len(data) == 3000000
+    assert hashlib.sha256(data).hexdigest() == err.split()[0].decode()
