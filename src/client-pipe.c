@@ -95,6 +95,11 @@ cpipe_step(struct client *c)
 {
 	struct cpipe	*cp = c->pipe;
 
+	if (cp != NULL && cp->leaving && (c->state != ST_UP ||
+	    clock_ms() >= cp->leave_by)) {
+		client_finish(c, 128 + SIGPIPE);	/* the link is closed */
+		return;
+	}
 	if (cp == NULL || !cp->eof || cp->eof_sent || c->state != ST_UP ||
 	    c->in_sent != c->in.end)
 		return;
@@ -118,6 +123,10 @@ cpipe_out_fd(struct client *c)
 
 	if (c->pipe == NULL)
 		return STDOUT_FILENO;
+	if (c->pipe->leaving) {
+		out_discard(c);		/* nobody reads it any more */
+		return -1;
+	}
 	if (pipe_rx_next(&c->pipe->rx, buf_ptr(&c->term), buf_len(&c->term),
 	    &used, &stream, &len) != 0) {
 		client_finish_msg(c, 255, "protocol error: bad output record "
@@ -163,14 +172,21 @@ cpipe_write(struct client *c)
 		return 0;
 	/*
 	 * Nobody reads it (`limpet host yes | head -1`): end the program, as
-	 * ssh's closed channel would, and leave as a writer killed by
-	 * SIGPIPE does.
+	 * ssh's closed channel would (DETACH ends a pipe session), and leave
+	 * as a writer killed by SIGPIPE does, once the daemon has closed the
+	 * link: until then ssh is read (its output dropped), so that a
+	 * flood cannot hold the DETACH back in ssh.
 	 */
 	debug_f("%s: %s", fd == STDOUT_FILENO ? "stdout" : "stderr",
 	    strerror(errno));
 	out_discard(c);		/* nothing more can be written */
-	client_detach(c, 0);
-	c->exit_code = 128 + SIGPIPE;
+	if (c->state != ST_UP) {
+		client_finish(c, 128 + SIGPIPE);
+		return 0;
+	}
+	frame_put(&c->tx, MSG_DETACH, NULL, 0);
+	c->pipe->leaving = 1;
+	c->pipe->leave_by = clock_ms() + PIPE_LEAVE_MS;
 	return 0;
 }
 

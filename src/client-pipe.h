@@ -20,7 +20,11 @@ struct cpipe {
 	uint64_t	 in_end;	/* ... which is this input offset */
 	int		 eof_sent;	/* PIPE_EOF sent on this connection */
 	int		 verbose;	/* --verbose: say what happens */
+	int		 leaving;	/* stdout is gone: DETACH sent */
+	uint64_t	 leave_by;	/* leave by then anyway */
 };
+
+#define PIPE_LEAVE_MS	5000	/* the daemon closes the link by then */
 
 int	cpipe_start(struct client *);
 void	cpipe_free(struct client *);

@@ -21,12 +21,12 @@ from test_session import attaches_logged, ended, kill_ssh, server_procs, \
     wait_for
 
 
-def popen(run, lab, args, stdin, opts=(), stdout=subprocess.PIPE):
+def popen(run, lab, args, stdin, opts=(), stdout=subprocess.PIPE, env=None):
     """Start a pipe-mode client; its stderr goes to a file (returned)."""
     errpath = os.path.join(run.workdir, "stderr.%d" % len(run.children))
     err = open(errpath, "wb")
     p = subprocess.Popen(lab.limpet_cmd(opts=opts, args=args), stdin=stdin,
-                         stdout=stdout, stderr=err, env=run.env())
+                         stdout=stdout, stderr=err, env=run.env(env))
     err.close()
     run.children.append(p)
     return p, errpath
@@ -259,14 +259,21 @@ def test_interrupt_ends_the_remote_program(run, lab):
 def test_stdout_closed_ends_the_program(run, lab):
     """`limpet host yes | head -1`: once nobody reads stdout the remote
     program ends and limpet leaves as a writer killed by SIGPIPE."""
-    p, errpath = popen(run, lab, ["yes"], subprocess.DEVNULL)
+    log = os.path.join(run.workdir, "client.log")
+    p, errpath = popen(run, lab, ["yes"], subprocess.DEVNULL,
+                       opts=["--verbose"], env={"LIMPET_LOG": log})
     line = p.stdout.readline()
     assert line == b"y\n"
     p.stdout.close()
     st, err = finish(p, errpath)
     assert st == 128 + signal.SIGPIPE, err
-    wait_for(lambda: not server_procs(lab, ["yes"]),
-             what="the remote program to end")
+    try:
+        wait_for(lambda: not server_procs(lab, ["yes"]),
+                 what="the remote program to end")
+    except AssertionError:
+        with open(log) as f:
+            print("".join(l for l in f if "frame" not in l)[-4000:])
+        raise
 
 
 def test_output_is_held_not_dropped_while_away(run, make_lab):
