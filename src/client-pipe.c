@@ -97,7 +97,7 @@ cpipe_step(struct client *c)
 
 	if (cp != NULL && cp->leaving && (c->state != ST_UP ||
 	    clock_ms() >= cp->leave_by)) {
-		client_finish(c, 128 + SIGPIPE);	/* the link is closed */
+		client_finish(c, cp->leave_code);	/* the link is closed */
 		return;
 	}
 	if (cp == NULL || !cp->eof || cp->eof_sent || c->state != ST_UP ||
@@ -179,15 +179,29 @@ cpipe_write(struct client *c)
 	 */
 	debug_f("%s: %s", fd == STDOUT_FILENO ? "stdout" : "stderr",
 	    strerror(errno));
-	out_discard(c);		/* nothing more can be written */
-	if (c->state != ST_UP) {
-		client_finish(c, 128 + SIGPIPE);
-		return 0;
+	cpipe_leave(c, 128 + SIGPIPE);
+	return 0;
+}
+
+/*
+ * Leave with code, ending the program (DETACH ends a pipe session):
+ * stdout gone, or the user interrupted limpet.  While the link is up the
+ * client waits for the daemon to close it (or PIPE_LEAVE_MS), reading
+ * ssh and dropping the output, so that a flood cannot keep the DETACH
+ * in ssh; a second call leaves at once.
+ */
+void
+cpipe_leave(struct client *c, int code)
+{
+	out_discard(c);		/* nothing more is written */
+	if (c->state != ST_UP || c->pipe->leaving) {
+		client_finish(c, code);
+		return;
 	}
 	frame_put(&c->tx, MSG_DETACH, NULL, 0);
 	c->pipe->leaving = 1;
+	c->pipe->leave_code = code;
 	c->pipe->leave_by = clock_ms() + PIPE_LEAVE_MS;
-	return 0;
 }
 
 /*

@@ -22,6 +22,7 @@ struct cpipe {
 	int		 verbose;	/* --verbose: say what happens */
 	int		 leaving;	/* stdout is gone: DETACH sent */
 	uint64_t	 leave_by;	/* leave by then anyway */
+	int		 leave_code;	/* and exit with this */
 };
 
 #define PIPE_LEAVE_MS	5000	/* the daemon closes the link by then */
@@ -35,5 +36,6 @@ void	cpipe_step(struct client *);
 int	cpipe_out_fd(struct client *);
 int	cpipe_write(struct client *);
 void	cpipe_local(struct client *, const void *, size_t);
+void	cpipe_leave(struct client *, int);
 
 #endif

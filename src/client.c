@@ -866,9 +866,10 @@ client_signals(struct client *c, uint64_t now)
 		case SIGTERM:
 		case SIGHUP:
 		case SIGINT:
-			/* A pipe session cannot be attached: no hint. */
-			client_detach(c, s == SIGHUP || c->pipe != NULL ?
-			    0 : 1);
+			if (c->pipe != NULL)	/* ends the program */
+				cpipe_leave(c, 128 + s);
+			else
+				client_detach(c, s == SIGHUP ? 0 : 1);
 			c->exit_code = 128 + s;
 			break;
 		}
