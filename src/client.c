@@ -965,9 +965,11 @@ client_step(struct client *c, uint64_t now)
 			notice_clear(c);
 			client_hint(c, hint, sizeof hint);
 			client_finish_msg(c, 255, "gave up after %llu s "
-			    "without contact; the session is still there: "
-			    "%s", (unsigned long long)(now - c->lost_at) /
-			    1000, hint);
+			    "without contact; %s: %s",
+			    (unsigned long long)(now - c->lost_at) / 1000,
+			    c->pipe != NULL ? "the command still waits there "
+			    "for this client; end it with" :
+			    "the session is still there", hint);
 			return;
 		}
 		client_connect(c, now);

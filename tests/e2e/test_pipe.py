@@ -8,6 +8,7 @@ import hashlib
 import io
 import os
 import random
+import shlex
 import signal
 import subprocess
 import tarfile
@@ -299,3 +300,28 @@ def test_output_is_held_not_dropped_while_away(run, make_lab):
     data = first + rest
     assert len(data) == 3000000
     assert hashlib.sha256(data).hexdigest() == err.split()[0].decode()
+
+
+def test_give_up_says_so_on_stderr_only(run, lab):
+    """With the server gone for longer than --give-up the client says so
+    on stderr (never stdout), with the command that ends the program, and
+    exits 255; that command works once the server is back."""
+    p, errpath = popen(run, lab, ["echo started; sleep 300"],
+                       subprocess.DEVNULL, opts=["--give-up", "2"])
+    assert p.stdout.readline() == b"started\n"
+    lab.stop()
+    assert kill_ssh(p) == 1
+    st, err = finish(p, errpath, timeout=30)
+    assert st == 255
+    assert p.stdout.read() == b""
+    msg = err.decode()
+    assert "gave up after" in msg and "limpet kill" in msg, msg
+    assert "attach" not in msg
+    lab.start()
+    hint = shlex.split(msg[msg.index("limpet kill"):].strip())
+    hint[0] = lab.limpet_cmd()[0]
+    q = subprocess.run(hint, stdin=subprocess.DEVNULL, capture_output=True,
+                       env=run.env(), timeout=30)
+    assert q.returncode == 0, q.stderr
+    wait_for(lambda: not server_procs(lab, ["sleep", "300"]),
+             what="the remote program to end")
