@@ -97,7 +97,7 @@ cpipe_step(struct client *c)
 
 	if (cp != NULL && cp->leaving && (c->state != ST_UP ||
 	    clock_ms() >= cp->leave_by)) {
-		client_finish(c, cp->leave_code);	/* the link is closed */
+		client_finish(c, cp->leave_code);	/* link closed */
 		return;
 	}
 	if (cp == NULL || !cp->eof || cp->eof_sent || c->state != ST_UP ||

@@ -105,7 +105,7 @@ dpipe_spawn(struct daemon *d, const struct pty_spec *spec)
 	d->pipe = dp;
 	d->child = p;
 	d->vt_off = 1;		/* no screen to model */
-	d->pty_hup = 1;		/* the end is the pipes' EOF, not a timer */
+	d->pty_hup = 1;		/* the end is the pipes' EOF, no timer */
 	return 0;
 fail:
 	saved = errno;
@@ -215,7 +215,7 @@ dpipe_read(struct daemon *d, int i)
 	if (n > 0) {
 		pipe_hdr(tmp, i, (uint32_t)n);
 		if (ring_append(&d->out, tmp, PIPE_HDR + (size_t)n, 0) != 0)
-			fatalx("%s: ring full", __func__);	/* room said */
+			fatalx("%s: no room", __func__);	/* room said */
 		d->active = clock_wall();
 		return n;
 	}
@@ -236,7 +236,7 @@ dpipe_write(struct daemon *d)
 	ssize_t		 n;
 
 	if (dp->fd[0] == -1) {
-		buf_reset(&d->pty_in);	/* nobody reads it: received, gone */
+		buf_reset(&d->pty_in);	/* nobody reads it: dropped */
 		return;
 	}
 	if (buf_len(&d->pty_in) > 0) {

@@ -15,9 +15,6 @@ import tarfile
 import threading
 import time
 
-import pexpect
-
-import sshlab
 from test_session import attaches_logged, ended, kill_ssh, server_procs, \
     wait_for
 
