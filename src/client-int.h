@@ -65,6 +65,7 @@ enum client_state {
 #define ATTACH_NOTICE_MS 3000		/* the "attached" notice stays */
 
 struct predict;
+struct cpipe;
 /* A parallel connection attempt (client-link.c). */
 struct hedge {
 	struct ssh_proc	 p;
@@ -171,6 +172,7 @@ struct client {
 	uint32_t	 version;	/* the one WELCOME chose */
 	int		 not_installed;	/* the server has no limpet */
 	struct cfwd	*fwd;		/* forwards and their channels */
+	struct cpipe	*pipe;		/* pipe mode (client-pipe.c), or NULL */
 
 	struct hedge	 hedge[HEDGE_MAX];	/* parallel attempts */
 	int		 nhedge;

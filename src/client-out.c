@@ -16,6 +16,7 @@
 
 #include "compat.h"
 #include "client-int.h"
+#include "client-pipe.h"
 #include "client-predict.h"
 #include "client-tty.h"
 #include "clock.h"
@@ -27,7 +28,7 @@ out_session(struct client *c, size_t n)
 {
 	size_t	len = buf_len(&c->term);
 
-	if (n == 0)
+	if (n == 0 || c->pipe != NULL)	/* records, not a screen */
 		return;
 	screen_track(&c->scr, buf_ptr(&c->term) + len - n, n);
 	cpred_output(c, buf_ptr(&c->term) + len - n, n, clock_ms());
@@ -41,6 +42,10 @@ client_local_bytes(struct client *c, const void *p, size_t n)
 
 	if (n == 0)
 		return;
+	if (c->pipe != NULL) {		/* never on stdout */
+		cpipe_local(c, p, n);
+		return;
+	}
 	cpred_local(c, p, n, 1);
 	start = c->q_out + buf_len(&c->term);
 	if (c->nlocal > 0 && c->local[c->nlocal - 1].end == start)
@@ -115,6 +120,8 @@ out_write(struct client *c)
 	size_t	n = buf_len(&c->term);
 	ssize_t	w;
 
+	if (c->pipe != NULL)
+		return cpipe_write(c);
 	if (n == 0)
 		return 0;
 	if (n > OUT_CHUNK)
@@ -153,7 +160,8 @@ out_drain(struct client *c, int timeout_ms)
 	struct pollfd	pfd;
 
 	while (buf_len(&c->term) > 0 && (now = clock_ms()) < deadline) {
-		pfd.fd = STDOUT_FILENO;
+		if ((pfd.fd = cpipe_out_fd(c)) == -1)
+			break;
 		pfd.events = POLLOUT;
 		if (poll(&pfd, 1, (int)(deadline - now)) <= 0)
 			break;

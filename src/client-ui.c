@@ -184,7 +184,8 @@ client_hint(struct client *c, char *out, size_t len)
 	size_t			 i;
 	int			 k;
 
-	snprintf(out, len, "limpet attach");
+	/* A pipe session cannot be attached: it can be ended. */
+	snprintf(out, len, c->pipe != NULL ? "limpet kill" : "limpet attach");
 	for (i = 0; i < sizeof carry / sizeof carry[0]; i++) {
 		if ((v = cmdline_get(&c->cl, carry[i])) == NULL)
 			continue;

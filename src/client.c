@@ -23,6 +23,7 @@
 
 #include "compat.h"
 #include "client-net.h"
+#include "client-pipe.h"
 #include "client-predict.h"
 #include "client-repaint.h"
 #include "client-ssh.h"
@@ -120,6 +121,7 @@ client_hello(struct client *c)
 		h.env = env;
 	}
 	h.flags |= cfwd_hello_flags(c);
+	h.flags |= cpipe_hello_flags(c);
 	client_queued(c, proto_hello_put(&c->tx, &h));
 	free(env);
 }
@@ -172,6 +174,7 @@ client_begin(struct client *c, uint64_t now)
 	c->ping_out = 0;
 	c->probe_deadline = 0;
 	c->in_sent = c->in.start;
+	cpipe_begin(c);
 	client_hello(c);
 }
 
@@ -433,7 +436,12 @@ client_error_frame(struct client *c, const struct frame *f, uint64_t now)
 	out_safe(safe, sizeof safe, msg);
 	free(msg);
 	notice_clear(c);
-	if (code == PERR_VERSION && c->hello_version > PROTO_VERSION_MIN) {
+	if (code == PERR_VERSION && c->pipe != NULL) {
+		client_finish_msg(c, 255, "the server's limpet is too old for "
+		    "pipes (stdin is not a terminal): limpet --install "
+		    "upgrades it");
+	} else if (code == PERR_VERSION &&
+	    c->hello_version > PROTO_VERSION_MIN) {
 		/* A server from before negotiation: say HELLO in its version. */
 		debug_f("server refused version %u: %s", c->hello_version,
 		    safe);
@@ -858,7 +866,10 @@ client_signals(struct client *c, uint64_t now)
 		case SIGTERM:
 		case SIGHUP:
 		case SIGINT:
-			client_detach(c, s == SIGHUP ? 0 : 1);
+			if (c->pipe != NULL)	/* ends the program */
+				cpipe_leave(c, 128 + s);
+			else
+				client_detach(c, s == SIGHUP ? 0 : 1);
 			c->exit_code = 128 + s;
 			break;
 		}
@@ -935,8 +946,8 @@ client_exit_done(struct client *c, uint64_t now)
 	}
 	client_flush(c, now);
 	/* A shell that logged itself out is named as such. */
-	c->exit_why = client_why_exit(c->scr.tail, c->scr.ntail,
-	    c->status);
+	c->exit_why = c->pipe != NULL ? NULL :
+	    client_why_exit(c->scr.tail, c->scr.ntail, c->status);
 	client_finish(c, c->status);
 }
 
@@ -954,9 +965,11 @@ client_step(struct client *c, uint64_t now)
 			notice_clear(c);
 			client_hint(c, hint, sizeof hint);
 			client_finish_msg(c, 255, "gave up after %llu s "
-			    "without contact; the session is still there: "
-			    "%s", (unsigned long long)(now - c->lost_at) /
-			    1000, hint);
+			    "without contact; %s: %s",
+			    (unsigned long long)(now - c->lost_at) / 1000,
+			    c->pipe != NULL ? "the command still waits there "
+			    "for this client; end it with" :
+			    "the session is still there", hint);
 			return;
 		}
 		client_connect(c, now);
@@ -968,6 +981,7 @@ client_step(struct client *c, uint64_t now)
 	client_resize(c);
 	if (c->state == ST_UP)
 		client_send_input(c, now);
+	cpipe_step(c);
 	client_ack(c);
 	cfwd_pump(c);
 	client_flush(c, now);
@@ -1019,7 +1033,7 @@ client_poll(struct client *c, uint64_t now)
 {
 	struct pollfd	pfd[CLIENT_NPFD + CFWD_NPFD];
 	int		n = 0, i_in = -1, i_out = -1, i_ssh = -1, i_err = -1;
-	int		i_net = -1, i_tx = -1;
+	int		i_net = -1, i_tx = -1, ofd;
 
 	client_pfd(pfd, &n, sig_fd(), POLLIN);
 	/*
@@ -1029,8 +1043,8 @@ client_poll(struct client *c, uint64_t now)
 	 */
 	if (c->stdin_open && c->attached_once && ring_room(&c->in) >= 2)
 		i_in = client_pfd(pfd, &n, STDIN_FILENO, POLLIN);
-	if (buf_len(&c->term) > 0)
-		i_out = client_pfd(pfd, &n, STDOUT_FILENO, POLLOUT);
+	if (buf_len(&c->term) > 0 && (ofd = cpipe_out_fd(c)) != -1)
+		i_out = client_pfd(pfd, &n, ofd, POLLOUT);
 	if (c->proc.out != -1 && buf_len(&c->term) < TERM_MAX &&
 	    frame_dec_buffered(&c->rx) < FRAME_HDR + FRAME_MAX_PAYLOAD &&
 	    (c->state == ST_CONNECTING || c->state == ST_UP))
@@ -1073,8 +1087,12 @@ client_poll(struct client *c, uint64_t now)
 	    (pfd[i_tx].revents & (POLLOUT | POLLERR)))
 		client_flush(c, now);
 	if (i_in != -1 && c->state != ST_DONE &&
-	    (pfd[i_in].revents & (POLLIN | POLLHUP)))
-		client_read_tty(c, now);
+	    (pfd[i_in].revents & (POLLIN | POLLHUP | POLLERR))) {
+		if (c->pipe != NULL)
+			cpipe_read_in(c);
+		else
+			client_read_tty(c, now);
+	}
 	if (c->state != ST_DONE)
 		cfwd_ready(c, pfd);
 	link_hedge_read(c, pfd, now);
@@ -1267,6 +1285,7 @@ client_free(struct client *c)
 	frame_dec_free(&c->rx);
 	free(c->final_msg);
 	cfwd_free(c->fwd);
+	cpipe_free(c);
 	free(c);
 }
 
@@ -1315,9 +1334,14 @@ client_main(int mode, int argc, char **argv)
 		c->want_id = c->cl.ncmd == 1 ? c->cl.cmd[0] : NULL;
 	}
 	c->tty = isatty(STDIN_FILENO);
-	if (!c->tty) {
+	if (!c->tty && mode == CLIENT_NEW && (r = cpipe_start(c)) != 0) {
+		client_free(c);
+		return r;
+	}
+	if (!c->tty && c->pipe == NULL) {
 		fprintf(stderr, "limpet: standard input is not a terminal: "
-		    "limpet keeps interactive sessions; use ssh for pipes\n");
+		    "attach needs one (a command with stdin not a terminal "
+		    "runs on pipes)\n");
 		client_free(c);
 		return 255;
 	}

@@ -65,6 +65,7 @@ daemon_free(struct daemon *d)
 	d->command = NULL;
 	dfwd_free(d->fwd);
 	d->fwd = NULL;
+	dpipe_free(d);
 }
 
 /* Which peer to drop to make room: the oldest without HELLO, else oldest. */

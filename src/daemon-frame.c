@@ -288,6 +288,13 @@ daemon_attach(struct daemon *d, struct peer *p, const struct msg_hello *h,
 		daemon_refuse(d, p, PERR_GONE, "the session is ending");
 		return;
 	}
+	if (!dpipe_attach_ok(d, h)) {
+		daemon_refuse(d, p, PERR_NOSESSION, d->pipe != NULL ?
+		    "that session runs a command on pipes: it cannot be "
+		    "attached" : "that session has a terminal: a pipe "
+		    "cannot attach to it");
+		return;
+	}
 	if (daemon_resume_at(d, h, &start) != 0) {
 		daemon_refuse(d, p, PERR_PROTOCOL,
 		    "client claims output the session never made");
@@ -401,6 +408,8 @@ daemon_input(struct daemon *d, uint64_t off, const uint8_t *p, size_t n)
 
 	if (off > d->in_limit || n > d->in_limit - off)
 		return ERR_RANGE;
+	if (dpipe_input_ok(d, off, n) != 0)
+		return ERR_RANGE;	/* past the PIPE_EOF */
 	if ((r = buf_put_stream(&d->pty_in, &d->in_have, off, p, n)) <= 0)
 		return r;
 	d->ack_due = 1;
@@ -479,6 +488,8 @@ daemon_client_frame(struct daemon *d, struct peer *p, const struct frame *f,
 		d->detach_on_purpose = 1;
 		daemon_detach(d, "client detached on purpose");
 		dfwd_detached(d);
+		if (d->pipe != NULL)	/* nobody can attach it: it ends */
+			daemon_kill(d, now);
 		break;
 	case MSG_CHAN_OPEN:
 	case MSG_CHAN_DATA:
@@ -488,6 +499,10 @@ daemon_client_frame(struct daemon *d, struct peer *p, const struct frame *f,
 	case MSG_FWD_LISTEN:
 		if (dfwd_frame(d, f) != 0)
 			daemon_drop(d, p, "bad channel frame");
+		break;
+	case MSG_PIPE_EOF:
+		if (dpipe_eof(d, f->p, f->len) != 0)
+			daemon_drop(d, p, "bad PIPE_EOF");
 		break;
 	default:
 		daemon_drop(d, p, "unexpected frame type");

@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "daemon-fwd.h"
+#include "daemon-pipe.h"
 #include "daemon-peer.h"
 #include "proto.h"
 #include "ring.h"
@@ -129,6 +130,7 @@ struct daemon {
 	int		 quit_code;
 
 	struct dfwd	*fwd;		/* channels, the agent socket */
+	struct dpipe	*pipe;		/* a pipe session (daemon-pipe.c) */
 	/* The screen model (daemon-screen.c), fed behind the live stream. */
 	struct vt	*vt;
 	struct ring	 vt_in;		/* output the model has not read */

@@ -222,7 +222,8 @@ daemon_pty_ready(struct daemon *d, short rev, uint64_t now)
 static void __attribute__((noreturn))
 daemon_loop(struct daemon *d)
 {
-	struct pollfd	 pfd[DAEMON_MAX_PEERS + 3 + DFWD_NPFD];
+	struct pollfd	 pfd[DAEMON_MAX_PEERS + 3 + DFWD_NPFD +
+			    DPIPE_NPFD];
 	struct peer	*peers[DAEMON_MAX_PEERS];
 	uint64_t	 now;
 	int		 i, n, ipty, ilfd, base, np, skip, ready;
@@ -254,6 +255,7 @@ daemon_loop(struct daemon *d)
 			pfd[n++].events = peer_events(peers[i], 1);
 		}
 		n = dfwd_poll(d, pfd, n, now);
+		n = dpipe_poll(d, pfd, n, now);
 		if ((ready = poll(pfd, n, daemon_poll_timeout(d, now))) == -1) {
 			if (errno == EINTR)
 				continue;
@@ -274,6 +276,8 @@ daemon_loop(struct daemon *d)
 			daemon_accept(d, now);
 		if (!d->quit)
 			dfwd_ready(d, pfd, now);
+		if (!d->quit)
+			dpipe_ready(d, pfd, now);
 		daemon_write_pty(d);
 		daemon_screen_step(d, ready == 0);
 	}
@@ -384,7 +388,11 @@ daemon_run(const char *dir, const char *id, const struct msg_hello *h, int fd)
 	spec.cols = d->cols = h->cols != 0 ? h->cols : 80;
 	d->command = spec.argc > 0 ? pty_command_line(&spec) : xstrdup("");
 	dfwd_start(d, h);
-	if ((r = pty_spawn(&spec, &d->ptyfd, &d->child)) != 0) {
+	if ((h->flags & HELLO_PIPE) && h->version >= PROTO_V_PIPE)
+		r = dpipe_spawn(d, &spec);	/* limpet host cmd < in */
+	else
+		r = pty_spawn(&spec, &d->ptyfd, &d->child);
+	if (r != 0) {
 		char	msg[256];
 
 		snprintf(msg, sizeof msg, "cannot start the session: %s",

@@ -536,6 +536,8 @@ proto_type_name(uint8_t type)
 		return "SCREEN";
 	if (type == MSG_DETAIL)
 		return "DETAIL";
+	if (type == MSG_PIPE_EOF)
+		return "PIPE_EOF";
 	if (type > MSG_MAX || type >= sizeof names / sizeof names[0])
 		return "unknown";
 	return names[type];

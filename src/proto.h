@@ -64,6 +64,14 @@
 #define MSG_FWD_RESULT	26	/* daemon -> client: u32 n, u32 err, string */
 /* Peers that announced this version or later are sent channel frames. */
 #define PROTO_V_CHAN	3
+/*
+ * Resumable pipes (limpet host cmd < in > out): the program runs on pipes,
+ * its stdout and stderr go as records in the output stream (src/pipe.h)
+ * and the end of the client's stdin is PIPE_EOF.  docs/PROTOCOL.md.
+ */
+#define MSG_PIPE_EOF	31	/* client -> daemon: u64 end of input */
+#define HELLO_PIPE	0x10	/* OP_NEW: pipes, not a PTY (version 3) */
+#define PROTO_V_PIPE	3
 
 /* HELLO operations. */
 #define OP_NEW		1

@@ -69,8 +69,11 @@ pty_command_line(const struct pty_spec *spec)
 	return s;
 }
 
-/* In the child: set up the environment, directory and exec. */
-static void __attribute__((noreturn))
+/*
+ * In the child: set up the environment, directory and exec.  Also the
+ * start of a pipe session's program (daemon-pipe.c), on its pipes.
+ */
+void __attribute__((noreturn))
 pty_child(const struct pty_spec *spec, const char *shell, const char *home)
 {
 	const char	*slash;

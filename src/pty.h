@@ -16,6 +16,8 @@ struct pty_spec {
 };
 
 int	pty_spawn(const struct pty_spec *, int *, pid_t *);
+void	pty_child(const struct pty_spec *, const char *, const char *)
+	    __attribute__((noreturn));
 int	pty_resize(int, uint16_t, uint16_t);
 char	*pty_command_line(const struct pty_spec *);
 int	 pty_env_allowed(const char *);

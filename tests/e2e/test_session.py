@@ -730,11 +730,17 @@ def test_help_version_and_no_tty(spawn, lab, limpet_bin):
     out = subprocess.run([limpet_bin, "--version"], capture_output=True,
                          text=True)
     assert out.returncode == 0 and re.match(r"limpet \d", out.stdout)
-    argv = lab.limpet_cmd(args=["true"])
+    # stdin not a terminal: the command runs on pipes (test_pipe.py);
+    # attach still wants a terminal.
+    env = dict(os.environ, **sshlab.san_options(
+        os.path.join(lab.basedir, "notty")))
+    argv = lab.limpet_cmd(args=["echo piped; exit 3"])
     out = subprocess.run(argv, stdin=subprocess.DEVNULL,
-                         capture_output=True, text=True,
-                         env=dict(os.environ, **sshlab.san_options(
-                             os.path.join(lab.basedir, "notty"))))
+                         capture_output=True, text=True, env=env)
+    assert (out.returncode, out.stdout, out.stderr) == (3, "piped\n", "")
+    argv = lab.limpet_cmd(sub="attach")
+    out = subprocess.run(argv, stdin=subprocess.DEVNULL,
+                         capture_output=True, text=True, env=env)
     assert out.returncode == 255
     assert "not a terminal" in out.stderr
 
