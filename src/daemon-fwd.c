@@ -35,17 +35,14 @@ static int
 dfwd_open(void *arg, struct chan *ch)
 {
 	struct dfwd	*f = arg;
-	int		 fd, r;
 
 	if (ch->kind != CHAN_KIND_TCP || !f->live)
 		return CHAN_R_REFUSED;
-	if ((r = fwd_connect(ch->target, &fd)) < 0) {
+	if (fwd_chan_connect(ch, ch->target) != 0) {
 		log_info("channel %u: cannot connect to %s", ch->id,
 		    ch->target);
 		return CHAN_R_REFUSED;
 	}
-	ch->fd = fd;
-	ch->connecting = r == 1;
 	log_info("channel %u: to %s", ch->id, ch->target);
 	return 0;
 }
@@ -268,7 +265,7 @@ dfwd_frame(struct daemon *d, const struct frame *f)
 		return ERR_FORMAT;
 	if (f->type == MSG_FWD_LISTEN)
 		return dfwd_listen_frame(d, f);
-	return chan_frame(&d->fwd->w.set, f->type, f->p, f->len);
+	return fwd_frame(&d->fwd->w, f->type, f->p, f->len);
 }
 
 /*
@@ -280,20 +277,9 @@ static void
 dfwd_r_accept(struct dfwd *f, int spec, int lfd, uint64_t now)
 {
 	struct chan	*ch;
-	int		 fd;
 
-	if ((fd = fwd_accept(lfd)) == -1)
-		return;
-	if ((ch = chan_open(&f->w.set, CHAN_KIND_TCP,
-	    f->w.spec[spec].target)) == NULL) {
-		log_info("-R %s: too many channels", f->w.spec[spec].text);
-		close(fd);
-		return;
-	}
-	ch->fd = fd;
-	ch->spec = spec;
-	ch->born = now;
-	f->w.spec[spec].conns++;
+	if ((ch = fwd_chan_accept(&f->w, spec, lfd)) != NULL)
+		ch->born = now;
 }
 
 /* Close -R connections that waited too long for a client. */
@@ -324,11 +310,11 @@ dfwd_pump(struct daemon *d, uint64_t now)
 	struct peer	*p = d->client;
 
 	dfwd_r_expire(d->fwd, now);
-	chan_sweep(&d->fwd->w.set);
 	if (p == NULL || p->closing || p->dead ||
 	    d->fwd->version < PROTO_V_CHAN)
-		return;
-	chan_pump(&d->fwd->w.set, &p->out, FWD_QUEUE_MAX);
+		fwd_pump(&d->fwd->w, NULL);
+	else
+		fwd_pump(&d->fwd->w, &p->out);
 }
 
 /* Answer an agent connection with failure; drained, then closed. */
@@ -420,20 +406,15 @@ dfwd_ready(struct daemon *d, struct pollfd *pfd, uint64_t now)
 {
 	struct dfwd	*f = d->fwd;
 	struct pollfd	*q = pfd + f->base;
-	struct chan	*ch;
 	int		 i, nfw = f->w.nslot, na = f->nnagent;
 
 	for (i = 0; i < nfw; i++) {
-		if (q[i].revents == 0)
+		if (q[i].revents == 0 || fwd_slot_chan(&f->w, &q[i], i))
 			continue;
 		if (f->w.slot[i].what == FWD_SLOT_OTHER)
 			dfwd_agent_accept(d, now);
 		else if (f->w.slot[i].what == FWD_SLOT_LISTEN)
 			dfwd_r_accept(f, f->w.slot[i].spec, q[i].fd, now);
-		else if (f->w.slot[i].what == FWD_SLOT_CHAN &&
-		    (ch = chan_find(&f->w.set, f->w.slot[i].id)) != NULL &&
-		    ch->fd == q[i].fd)
-			fwd_chan_io(&f->w, ch, q[i].revents);
 	}
 	for (i = 0; i < na && nfw + i < f->npfd; i++)
 		dfwd_noagent_io(f, i, q[nfw + i].revents, now);
@@ -444,12 +425,14 @@ uint64_t
 dfwd_deadline(const struct daemon *d)
 {
 	struct chan	*ch;
-	uint64_t	 t = 0;
+	uint64_t	 t = 0, due;
 	int		 i;
 
 	for (i = 0; i < d->fwd->nnagent; i++)
 		if (t == 0 || d->fwd->nagent_end[i] < t)
 			t = d->fwd->nagent_end[i];
+	if ((due = fwd_deadline(&d->fwd->w)) != 0 && (t == 0 || due < t))
+		t = due;
 	for (i = 0; i < d->fwd->w.set.n; i++) {
 		ch = d->fwd->w.set.ch[i];
 		if (ch->mine && !ch->open_sent && ch->born != 0 &&
