@@ -83,6 +83,43 @@ def wait_listen(port, timeout=20):
     return False
 
 
+def cpu_snapshot(lab, binary):
+    """CPU seconds used so far by this run's processes, by role: limpet
+    (client, relay, daemon: this binary), ssh (with the lab's config) and
+    sshd (below the lab's sshd), from /proc."""
+    out = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    below = set(sshlab.descendants(lab.pid)) if lab.pid else set()
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                argv = f.read().split(b"\0")
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        if int(d) in below:
+            name = "sshd"
+        elif argv[0] == binary.encode():
+            name = "limpet"
+        elif argv[0] == b"ssh" and lab.ssh_config.encode() in argv:
+            name = "ssh"
+        else:
+            continue
+        w = st[st.rfind(")") + 2:].split()
+        out[name] = out.get(name, 0.0) + (int(w[11]) + int(w[12])) / tick
+    return out
+
+
+def cpu_add(acc, key, before, after):
+    """Add the CPU used between two snapshots to acc[key]."""
+    d = acc.setdefault(key, {})
+    for k, v in after.items():
+        d[k] = d.get(k, 0.0) + v - before.get(k, 0.0)
+
+
 def send(port, total, sink, timeout=300):
     """Send total bytes to port, wait for the sink to count them; MB/s."""
     n0 = len(sink.results)
@@ -154,20 +191,29 @@ def measure(lab, binary, sink, total, reps, limpet_only):
     """Both forwards up at once; transfers alternate between them so that
     the machine's other load falls on both alike."""
     lp, sp = sshlab.free_port(), sshlab.free_port()
-    lim, ssh = [], []
+    lim, ssh, cpu = [], [], {}
     a = LimpetL(lab, binary, "%d:127.0.0.1:%d" % (lp, sink.port))
     b = None
     try:
         if not limpet_only:
             b = SshL(lab, "%d:127.0.0.1:%d" % (sp, sink.port))
         for _ in range(reps):
+            c0 = cpu_snapshot(lab, binary)
             lim.append(send(lp, total, sink))
+            c1 = cpu_snapshot(lab, binary)
+            cpu_add(cpu, "limpet -L", c0, c1)
             if b is not None:
                 ssh.append(send(sp, total, sink))
+                cpu_add(cpu, "ssh -L", c1, cpu_snapshot(lab, binary))
     finally:
         a.stop()
         if b is not None:
             b.stop()
+    print("CPU seconds per GB moved:")
+    for how in sorted(cpu):
+        print("  %-10s %s" % (how, "  ".join(
+            "%s %.2f" % (k, v / (reps * total / 1e9))
+            for k, v in sorted(cpu[how].items()))))
     return lim, ssh or [0.0]
 
 
