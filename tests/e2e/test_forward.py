@@ -16,7 +16,9 @@ import time
 import pexpect
 import pytest
 
+import netcase
 import sshlab
+from test_network import net, netns  # noqa: F401 (the lab fixtures)
 from test_session import (kill_ssh, ssh_pids, start, wait_for, ended,
                           session_id, ls_until)
 
@@ -602,3 +604,128 @@ def test_forward_survives_a_silent_link(spawn, lab):
     tgt.close()
     p.sendline("exit")
     assert ended(p) == 0
+
+
+# A forward's two ends in the namespace lab: run as
+# "python3 -c PEER role port total flagdir" in the client namespace
+# (role "client": connects to limpet's -L listener) or the server one
+# (role "server": the -L target).  Each sends `total` bytes of its own
+# pattern in 64 KiB chunks, 20 a second, the second half only once
+# flagdir/phase2 exists, then EOF; it reads the other end's bytes to EOF
+# and writes "bytes sha256" to flagdir/<role>.out.  The server accepts
+# exactly one connection: the forward must be the same one throughout.
+PEER = r'''
+import hashlib, os, socket, sys, threading, time
+role, port, total, flags = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), \
+    sys.argv[4]
+if role == "server":
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", port))
+    srv.listen(1)
+    open(os.path.join(flags, "listening"), "w").close()
+    c, _ = srv.accept()
+    srv.close()
+else:
+    c = socket.create_connection(("127.0.0.1", port), timeout=5)
+    c.settimeout(None)
+def reader():
+    h, n = hashlib.sha256(), 0
+    while True:
+        b = c.recv(1 << 16)
+        if not b:
+            break
+        h.update(b)
+        n += len(b)
+    with open(os.path.join(flags, role + ".tmp"), "w") as f:
+        f.write("%d %s" % (n, h.hexdigest()))
+    os.rename(os.path.join(flags, role + ".tmp"),
+              os.path.join(flags, role + ".out"))
+t = threading.Thread(target=reader)
+t.start()
+chunk = 1 << 16
+for i in range(total // chunk):
+    if i == total // chunk // 2:
+        while not os.path.exists(os.path.join(flags, "phase2")):
+            time.sleep(0.05)
+    c.sendall(bytes([(i * 7 + len(role)) & 255]) * chunk)
+    time.sleep(0.05)
+c.shutdown(socket.SHUT_WR)
+t.join()
+'''
+
+
+def peer_sha(role, total):
+    """What PEER in role sends: (bytes, sha256)."""
+    h = hashlib.sha256()
+    chunk = 1 << 16
+    for i in range(total // chunk):
+        h.update(bytes([(i * 7 + len(role)) & 255]) * chunk)
+    return total // chunk * chunk, h.hexdigest()
+
+
+def ns_listening(lab, port):
+    """True if something listens on TCP port in lab's client namespace."""
+    out = lab.exec("client", ["cat", "/proc/net/tcp", "/proc/net/tcp6"],
+                   check=False).stdout
+    for line in out.splitlines():
+        w = line.split()
+        if len(w) > 3 and w[3] == "0A" and ":" in w[1] and \
+                int(w[1].split(":")[1], 16) == port:
+            return True
+    return False
+
+
+@pytest.mark.timeout(150)
+def test_forward_survives_blackhole_and_roaming(netns, make_lab, spawn,
+                                                limpet_bin):
+    """In the namespace lab (client -> NAT router -> server): a transfer
+    both ways through one -L connection goes on byte-exact across a 10 s
+    blackhole of the path (longer than --dead, so the link is given up
+    and found again) and across a change of the client's address; the
+    target sees a single connection and the local listener never goes
+    away."""
+    total = 4 * MB
+    lab = netns.lab()
+    sshd = make_lab(netns=lab.server, listen_addr=lab.server_addr)
+    flags = os.path.join(netns.logdir, "fwdflags")
+    os.makedirs(flags)
+    tport, lport = 47001, 47002
+    server = lab.popen("server", ["python3", "-c", PEER, "server",
+                                  str(tport), str(total), flags])
+    wait_for(lambda: os.path.exists(os.path.join(flags, "listening")),
+             timeout=10, what="the target")
+    s = netcase.Session("fw", spawn, sshd, limpet_bin, netns.logdir,
+                        netns=lab.client,
+                        opts=("-L", "%d:127.0.0.1:%d" % (lport, tport)))
+    netns.sessions.append(s)
+    s.ready(timeout=30)
+    wait_for(lambda: ns_listening(lab, lport), what="the -L listener")
+    client = lab.popen("client", ["python3", "-c", PEER, "client",
+                                  str(lport), str(total), flags])
+    time.sleep(1.0)     # the first half is on its way
+    t0 = time.monotonic()
+    lab.blackhole(True)
+    while time.monotonic() - t0 < 10:
+        assert ns_listening(lab, lport), "the listener went away"
+        time.sleep(0.5)
+    lab.blackhole(False)
+    s.ready(timeout=40)         # the session is back
+    open(os.path.join(flags, "phase2"), "w").close()
+    time.sleep(0.5)
+    lab.change_client_addr()
+    s.ready(timeout=40)
+    assert ns_listening(lab, lport), "the listener went away"
+    for role in ("client", "server"):
+        wait_for(lambda: os.path.exists(os.path.join(flags, role + ".out")),
+                 timeout=60, what="%s done" % role)
+    with open(os.path.join(flags, "client.out")) as f:
+        got_client = f.read().split()
+    with open(os.path.join(flags, "server.out")) as f:
+        got_server = f.read().split()
+    n, sha = peer_sha("server", total)
+    assert got_client == [str(n), sha], "client got %s" % got_client
+    n, sha = peer_sha("client", total)
+    assert got_server == [str(n), sha], "server got %s" % got_server
+    assert client.wait(10) == 0 and server.wait(10) == 0
+    assert ns_listening(lab, lport)
