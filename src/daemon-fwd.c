@@ -15,9 +15,13 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <ctype.h>
 #include <errno.h>
+#include <glob.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "daemon-fwd.h"
@@ -159,6 +163,84 @@ dfwd_attach(struct daemon *d, const struct msg_hello *h)
 		dfwd_agent_listen(d);
 }
 
+/*
+ * Read GatewayPorts from one sshd_config file (and, at its top level, the
+ * files it Includes) into *gw unless already set; a GatewayPorts inside a
+ * Match block (which could be ours) makes it DFWD_GW_NO.
+ */
+static void
+dfwd_gw_file(const char *path, int *gw, int *matched, int depth)
+{
+	FILE	*f;
+	glob_t	 g;
+	char	 line[1024], *k, *v;
+	size_t	 i;
+	int	 in_match = 0;
+
+	if (depth > 2 || (f = fopen(path, "r")) == NULL)
+		return;
+	while (fgets(line, sizeof line, f) != NULL) {
+		for (k = line; isspace((unsigned char)*k); k++)
+			;
+		if (*k == '#' || *k == '\0')
+			continue;
+		v = k + strcspn(k, " \t=");
+		if (*v != '\0')
+			*v++ = '\0';
+		v += strspn(v, " \t=");
+		v[strcspn(v, " \t\r\n#")] = '\0';
+		if (strcasecmp(k, "Match") == 0)
+			in_match = 1;
+		else if (strcasecmp(k, "Include") == 0 && !in_match &&
+		    glob(v, 0, NULL, &g) == 0) {
+			for (i = 0; i < g.gl_pathc; i++)
+				dfwd_gw_file(g.gl_pathv[i], gw, matched,
+				    depth + 1);
+			globfree(&g);
+		} else if (strcasecmp(k, "GatewayPorts") == 0 && in_match)
+			*matched = 1;
+		else if (strcasecmp(k, "GatewayPorts") == 0 && *gw == -1)
+			*gw = strcasecmp(v, "yes") == 0 ? DFWD_GW_YES :
+			    strcasecmp(v, "clientspecified") == 0 ?
+			    DFWD_GW_CLIENT : DFWD_GW_NO;
+	}
+	fclose(f);
+}
+
+/*
+ * The server's GatewayPorts, as sshd would apply it to -R: read from its
+ * config ($LIMPET_SSHD_CONFIG or /etc/ssh/sshd_config; a user cannot run
+ * sshd -T).  Unknown or unreadable means "no", as sshd's default.
+ */
+static int
+dfwd_gateway_ports(void)
+{
+	const char	*path = getenv("LIMPET_SSHD_CONFIG");
+	int		 gw = -1, matched = 0;
+
+	dfwd_gw_file(path != NULL && *path != '\0' ? path :
+	    "/etc/ssh/sshd_config", &gw, &matched, 0);
+	return gw == -1 || matched ? DFWD_GW_NO : gw;
+}
+
+/*
+ * Where an -R listener asked on bind listens, as sshd would: loopback
+ * (NULL) unless GatewayPorts is yes (everywhere, "*") or clientspecified
+ * (the client's address; "" is loopback, "*" everywhere).  Unix socket
+ * paths are not addresses.
+ */
+static const char *
+dfwd_bind(const char *bind, const char *port, int gw)
+{
+	if (port[0] == '/')
+		return *bind != '\0' ? bind : NULL;
+	if (gw == DFWD_GW_YES)
+		return "*";
+	if (gw == DFWD_GW_CLIENT && *bind != '\0')
+		return bind;
+	return NULL;
+}
+
 /* Answer FWD_LISTEN number n: 0 and "" when listening. */
 static void
 dfwd_result(struct daemon *d, uint32_t n, uint32_t err, const char *msg)
@@ -187,7 +269,8 @@ dfwd_find_spec(struct dfwd *f, const char *bind, const char *port,
 
 	for (i = 0; i < f->w.nspec; i++) {
 		s = &f->w.spec[i];
-		if (strcmp(s->bind != NULL ? s->bind : "", bind) == 0 &&
+		if (strcmp(s->bind != NULL ? s->bind : "",
+		    bind != NULL ? bind : "") == 0 &&
 		    strcmp(s->port, port) == 0 && strcmp(s->target, target) == 0)
 			return i;
 	}
@@ -207,6 +290,7 @@ dfwd_listen_frame(struct daemon *d, const struct frame *fr)
 	struct cur	 c;
 	uint32_t	 n;
 	char		*bind = NULL, *port = NULL, *target = NULL, err[512];
+	const char	*on;
 	int		 r = ERR_FORMAT;
 
 	cur_init(&c, fr->p, fr->len);
@@ -217,7 +301,8 @@ dfwd_listen_frame(struct daemon *d, const struct frame *fr)
 	    *port == '\0' || *target == '\0')
 		goto out;
 	r = 0;
-	if (dfwd_find_spec(f, bind, port, target) != -1) {
+	on = dfwd_bind(bind, port, dfwd_gateway_ports());
+	if (dfwd_find_spec(f, on, port, target) != -1) {
 		dfwd_result(d, n, 0, "");
 		goto out;
 	}
@@ -230,7 +315,7 @@ dfwd_listen_frame(struct daemon *d, const struct frame *fr)
 	s->type = 'R';
 	xasprintf(&s->text, "%s%s%s:%s", bind, *bind != '\0' ? ":" : "",
 	    port, target);
-	s->bind = *bind != '\0' ? xstrdup(bind) : NULL;
+	s->bind = on != NULL ? xstrdup(on) : NULL;
 	s->port = xstrdup(port);
 	s->target = xstrdup(target);
 	if (fwd_listen(s, err, sizeof err) != 0) {

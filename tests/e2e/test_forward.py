@@ -6,10 +6,12 @@ both ends, and cuts made by killing the ssh process.
 import hashlib
 import os
 import random
+import shutil
 import signal
 import socket
 import stat
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -729,3 +731,137 @@ def test_forward_survives_blackhole_and_roaming(netns, make_lab, spawn,
     assert got_server == [str(n), sha], "server got %s" % got_server
     assert client.wait(10) == 0 and server.wait(10) == 0
     assert ns_listening(lab, lport)
+
+
+# Connect to the Unix socket argv[1] and send argv[2] (hex); print what
+# comes back (hex) before EOF or, with a request sent, once one whole
+# agent message (u32 length, body) is in; or the error's name.
+UNIX_PROBE = r'''
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+try:
+    s.connect(sys.argv[1])
+    s.sendall(bytes.fromhex(sys.argv[2]))
+    got = b""
+    while True:
+        b = s.recv(4096)
+        if not b:
+            break
+        got += b
+        if sys.argv[2] and len(got) >= 4 and \
+                len(got) >= 4 + int.from_bytes(got[:4], "big"):
+            break
+    print("got", got.hex())
+except OSError as e:
+    print("error", type(e).__name__)
+'''
+
+
+def probe_as(user, path, hexdata=""):
+    """UNIX_PROBE run as user: its one line."""
+    r = subprocess.run(["python3", "-c", UNIX_PROBE, path, hexdata],
+                       user=user, capture_output=True, text=True,
+                       timeout=20, env={"PATH": "/usr/bin:/bin"})
+    return r.stdout.strip()
+
+
+def test_other_user_cannot_reach_remote_socket_or_agent(spawn, lab, run):
+    """Another local user can connect neither to a -R Unix-socket
+    listener (0600, even in a directory anyone may enter) nor to the
+    session's agent socket; with that socket's permissions opened up
+    (as if by mistake) the daemon still refuses the other user by its
+    peer credentials and answers nothing."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to act as another user")
+    sock1, a1 = make_agent(run, "one")
+    d = tempfile.mkdtemp(prefix="lpfwd", dir="/tmp")
+    opened = []
+    try:
+        os.chmod(d, 0o1777)
+        rpath = os.path.join(d, "r.sock")
+        tgt = Target(lambda c: c.sendall(b"secret\n"))
+        p = start(spawn, lab, opts=("-A", "-R", "%s:127.0.0.1:%d" %
+                                    (rpath, tgt.port)),
+                  env={"SSH_AUTH_SOCK": sock1})
+        wait_for(lambda: os.path.exists(rpath), what="the -R socket")
+        assert stat.S_IMODE(os.stat(rpath).st_mode) & 0o077 == 0
+        assert probe_as("root", rpath) == "got " + b"secret\n".hex()
+        assert probe_as("nobody", rpath) == "error PermissionError"
+        p.sendline("echo au''th=[$SSH_AUTH_SOCK]")
+        p.expect(r"auth=\[(.*?)\]")
+        apath = p.match.group(1)
+        # SSH_AGENTC_REQUEST_IDENTITIES: length 1, type 11.
+        ask = "000000010b"
+        assert probe_as("root", apath, ask).startswith("got 0000")
+        assert probe_as("nobody", apath, ask) == "error PermissionError"
+        # Opened up: the file modes no longer protect it.
+        for path in (lab.basedir, lab.sessions):
+            opened.append((path, stat.S_IMODE(os.stat(path).st_mode)))
+            os.chmod(path, 0o711)
+        opened.append((apath, stat.S_IMODE(os.stat(apath).st_mode)))
+        os.chmod(apath, 0o666)
+        # Closed at once, unanswered (the request may not even go out).
+        assert probe_as("nobody", apath, ask) in (
+            "got", "error BrokenPipeError", "error ConnectionResetError")
+        wait_for(lambda: "refused an agent connection from another user"
+                 in lab.server_log_text(), what="the refusal logged")
+        p.sendline("exit")
+        assert ended(p) == 0
+        tgt.close()
+    finally:
+        for path, mode in reversed(opened):
+            try:
+                os.chmod(path, mode)
+            except OSError:
+                pass
+        a1.kill()
+        a1.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def listen_addrs(port):
+    """The local addresses (hex, as /proc/net/tcp* write them) on which
+    something listens on TCP port."""
+    out = set()
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(path) as f:
+            for line in f.readlines()[1:]:
+                w = line.split()
+                addr, p = w[1].split(":")
+                if w[3] == "0A" and int(p, 16) == port:
+                    out.add(addr)
+    return out
+
+
+LOOPBACK = {"0100007F", "00000000000000000000000001000000"}
+EVERYWHERE = {"00000000", "00000000000000000000000000000000"}
+
+
+@pytest.mark.parametrize("gw", ["no", "yes", "clientspecified", "match"])
+def test_remote_forward_follows_gateway_ports(spawn, make_lab, run, gw):
+    """-R listens where sshd would for the server's GatewayPorts: only on
+    loopback with "no" (sshd's default) even when the client asks for
+    every address, everywhere with "yes", and as asked with
+    "clientspecified" (loopback when no address is given).  A Match block
+    that sets it (limpet cannot tell whether it applies) means loopback."""
+    base = os.path.join(run.workdir, "gw")
+    extra = ["GatewayPorts " + gw]
+    if gw == "match":
+        extra = ["GatewayPorts yes", "Match User nobody",
+                 "  GatewayPorts clientspecified"]
+    lab = make_lab(basedir=base, sshd_extra=extra,
+                   env={"LIMPET_SSHD_CONFIG":
+                        os.path.join(base, "sshd_config")})
+    star, plain = sshlab.free_port(), sshlab.free_port()
+    p = start(spawn, lab, opts=("-R", "*:%d:127.0.0.1:9" % star,
+                                "-R", "%d:127.0.0.1:9" % plain))
+    wait_for(lambda: listen_addrs(star) and listen_addrs(plain),
+             what="the -R listeners")
+    got = listen_addrs(star), listen_addrs(plain)
+    want = {"no": (LOOPBACK, LOOPBACK), "yes": (EVERYWHERE, EVERYWHERE),
+            "clientspecified": (EVERYWHERE, LOOPBACK),
+            "match": (LOOPBACK, LOOPBACK)}[gw]
+    assert got[0] <= want[0] and got[1] <= want[1], got
+    p.sendline("exit")
+    assert ended(p) == 0
