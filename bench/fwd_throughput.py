@@ -84,9 +84,9 @@ def wait_listen(port, timeout=20):
 
 
 def cpu_snapshot(lab, binary):
-    """CPU seconds used so far by this run's processes, by role: limpet
-    (client, relay, daemon: this binary), ssh (with the lab's config) and
-    sshd (below the lab's sshd), from /proc."""
+    """CPU seconds used so far by this run's processes, by role: limpet's
+    client, relay and daemon (this binary), ssh (with the lab's config)
+    and sshd (below the lab's sshd), from /proc."""
     out = {}
     tick = os.sysconf("SC_CLK_TCK")
     below = set(sshlab.descendants(lab.pid)) if lab.pid else set()
@@ -100,10 +100,13 @@ def cpu_snapshot(lab, binary):
                 st = f.read()
         except OSError:
             continue
-        if int(d) in below:
-            name = "sshd"
+        if argv[0] == binary.encode() and b"relay" not in argv:
+            name = "client"
         elif argv[0] == binary.encode():
-            name = "limpet"
+            # The relay runs below sshd; the daemon left it.
+            name = "relay" if int(d) in below else "daemon"
+        elif int(d) in below:
+            name = "sshd"
         elif argv[0] == b"ssh" and lab.ssh_config.encode() in argv:
             name = "ssh"
         else:

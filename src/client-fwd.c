@@ -23,6 +23,7 @@
 #include "client-int.h"
 #include "clock.h"
 #include "cmdline.h"
+#include "compat.h"
 #include "err.h"
 #include "log.h"
 #include "proc.h"
@@ -335,6 +336,13 @@ cfwd_welcome(struct client *c, uint32_t version, int resumed)
 
 	f->version = version;
 	f->listen_due = 1;
+	/*
+	 * A forward's bulk goes through ssh's stdin: 64 KiB a wakeup costs
+	 * a poll turn per 64 KiB.  What may queue there stays bounded by the
+	 * channels' in-flight bound, as everywhere on the path.
+	 */
+	if ((f->w.nspec > 0 || f->agent) && c->proc.in != -1)
+		compat_pipe_size(c->proc.in, FWD_PIPE);
 	if (resumed)
 		chan_resume(&f->w.set);
 }

@@ -154,12 +154,17 @@ def test_forward_survives_ten_kills(spawn, lab, how):
         if (client_res.get("got", 0) < released or
                 server_res.get("got", 0) < released):
             in_flight[0] += 1
+        killed = ssh_pids(p.pid)
         assert kill_ssh(p) >= 1
         kills[0] += 1
         wait_for(lambda: client_res.get("got", 0) >= (i + 1) * 2 * MB and
                  server_res.get("got", 0) >= (i + 1) * 2 * MB,
                  timeout=30, what="chunk %d through after cut %d" %
                  (i, i + 1))
+        # A chunk may be through before its cut (wide windows move 2 MB
+        # within the 20 ms): the next cut needs the next ssh.
+        wait_for(lambda: [x for x in ssh_pids(p.pid) if x not in killed],
+                 timeout=30, what="a new ssh after cut %d" % (i + 1))
     t.join(120)
     wait_for(lambda: "sha" in server_res, timeout=60, what="server done")
     s.close()
