@@ -672,7 +672,8 @@ chan_pump_ack(struct chan_set *s, struct chan *ch, struct buf *b)
 
 /*
  * When the next delayed ACK is due (us), 0 if none: the owner's poll
- * must wake by then.
+ * must wake by then.  One already due that could not be queued (the link
+ * queue is full) is tried again a little later, not in a busy loop.
  */
 uint64_t
 chan_deadline(const struct chan_set *s)
@@ -681,10 +682,12 @@ chan_deadline(const struct chan_set *s)
 	int		i;
 
 	for (i = 0; i < s->n; i++) {
-		if (s->ch[i]->ack_wait != 0 &&
+		if (s->ch[i]->ack_wait != 0 && !s->ch[i]->peer_gone &&
 		    (t == 0 || s->ch[i]->ack_wait + CHAN_ACK_US < t))
 			t = s->ch[i]->ack_wait + CHAN_ACK_US;
 	}
+	if (t != 0 && t <= s->now)
+		t = s->now + CHAN_ACK_US;
 	return t;
 }
 

@@ -450,10 +450,10 @@ uint64_t
 cfwd_deadline(struct client *c)
 {
 	struct cfwd	*f = c->fwd;
-	uint64_t	 t = fwd_deadline(&f->w), p;
+	int		 up = c->state == ST_UP && f->version >= PROTO_V_CHAN;
+	uint64_t	 t = fwd_deadline(&f->w, up), p;
 
-	if (c->state == ST_UP && !c->ping_out &&
-	    chan_inflight(&f->w.set) > 0) {
+	if (up && !c->ping_out && chan_inflight(&f->w.set) > 0) {
 		p = c->ping_at + FWD_PING_MS;
 		if (t == 0 || p < t)
 			t = p;

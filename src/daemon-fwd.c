@@ -510,13 +510,17 @@ uint64_t
 dfwd_deadline(const struct daemon *d)
 {
 	struct chan	*ch;
+	struct peer	*p;
 	uint64_t	 t = 0, due;
 	int		 i;
 
 	for (i = 0; i < d->fwd->nnagent; i++)
 		if (t == 0 || d->fwd->nagent_end[i] < t)
 			t = d->fwd->nagent_end[i];
-	if ((due = fwd_deadline(&d->fwd->w)) != 0 && (t == 0 || due < t))
+	p = d->client;
+	due = fwd_deadline(&d->fwd->w, p != NULL && !p->closing && !p->dead &&
+	    d->fwd->version >= PROTO_V_CHAN);
+	if (due != 0 && (t == 0 || due < t))
 		t = due;
 	for (i = 0; i < d->fwd->w.set.n; i++) {
 		ch = d->fwd->w.set.ch[i];

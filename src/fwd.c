@@ -558,11 +558,14 @@ fwd_slot_chan(struct fwd *w, const struct pollfd *pfd, int i)
 	return 1;
 }
 
-/* When the channels next need a turn (monotonic ms), 0 if not. */
+/*
+ * When the channels next need a turn (monotonic ms), 0 if not: a delayed
+ * ACK, only while the link is up (up) to carry it, else nothing is due.
+ */
 uint64_t
-fwd_deadline(const struct fwd *w)
+fwd_deadline(const struct fwd *w, int up)
 {
-	uint64_t	t = chan_deadline(&w->set);
+	uint64_t	t = up ? chan_deadline(&w->set) : 0;
 
 	return t == 0 ? 0 : (t + 999) / 1000;
 }

@@ -620,6 +620,9 @@ test_small_news_is_acked_a_little_later(void **state)
 	chan_pump(&b.set, &ba, 1 << 30);
 	assert_int_equal(buf_len(&ba), 0);	/* waits */
 	assert_int_equal(chan_deadline(&b.set), now + CHAN_ACK_US);
+	/* Past due and not sent (no link): later, never a busy loop. */
+	chan_set_clock(&b.set, now + 3 * CHAN_ACK_US);
+	assert_int_equal(chan_deadline(&b.set), now + 4 * CHAN_ACK_US);
 	chan_set_clock(&b.set, now + CHAN_ACK_US);
 	chan_pump(&b.set, &ba, 1 << 30);
 	assert_true(buf_len(&ba) > 0);
