@@ -247,7 +247,9 @@ def main():
     print("  ssh -L     %7.1f MB/s  %s" % (bs, " ".join(
         "%.1f" % x for x in ssh)))
     if bs > 0:
-        print("  ratio      %7.2f" % (bl / bs))
+        ml, ms = sorted(lim)[len(lim) // 2], sorted(ssh)[len(ssh) // 2]
+        print("  ratio      %7.2f  (of the medians: %.2f)" % (bl / bs,
+                                                           ml / ms))
 
 
 if __name__ == "__main__":
