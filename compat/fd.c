@@ -72,6 +72,21 @@ compat_pipe2(int fd[2], int flags)
 #endif
 }
 
+/*
+ * Ask for a pipe buffer of size bytes (Linux F_SETPIPE_SZ; elsewhere, and
+ * if refused, the pipe keeps its size): fewer wakeups on a bulk stream.
+ */
+void
+compat_pipe_size(int fd, int size)
+{
+#if defined(F_SETPIPE_SZ)
+	(void)fcntl(fd, F_SETPIPE_SZ, size);
+#else
+	(void)fd;
+	(void)size;
+#endif
+}
+
 /* accept() a connection whose descriptor has the given flags. */
 int
 compat_accept(int lfd, int flags)

@@ -32,6 +32,7 @@ struct fz {
 	int		 tainted;
 	const uint8_t	*p;
 	size_t		 n;
+	uint64_t	 now;		/* the clock both ends see (us) */
 };
 
 /* Next script byte (0 once the script is over). */
@@ -196,8 +197,11 @@ fz_invariants(struct fz *z)
 		fuzz_check(z->set[i].nowed <= CHAN_MAX);
 		for (k = 0; k < z->set[i].n; k++) {
 			ch = z->set[i].ch[k];
-			fuzz_check(buf_len(&ch->rx) <= CHAN_WINDOW);
-			fuzz_check(ring_len(&ch->tx) <= CHAN_WINDOW);
+			fuzz_check(buf_len(&ch->rx) <= CHAN_WINDOW_MAX);
+			fuzz_check(ring_len(&ch->tx) <=
+			    CHAN_WINDOW_MAX + CHAN_WINDOW);
+			fuzz_check(ch->win >= CHAN_WINDOW &&
+			    ch->win <= CHAN_WINDOW_MAX);
 			fuzz_check(ch->tx_sent >= ch->tx.start &&
 			    ch->tx_sent <= ch->tx.end);
 		}
@@ -226,7 +230,13 @@ fz_step(struct fz *z)
 		fz_take(z, fz_chan(z, i, a), (size_t)fz_byte(z) << 8);
 		break;
 	case 4:
+		/* Time passes (the windows adapt to it), then a turn. */
+		z->now += (uint64_t)fz_byte(z) << 7;
+		chan_set_clock(&z->set[0], z->now);
+		chan_set_clock(&z->set[1], z->now);
 		chan_pump(&z->set[i], &z->q[i], (size_t)a << 10);
+		fuzz_check(z->set[i].inflight_max >= CHAN_INFLIGHT_MAX &&
+		    z->set[i].inflight_max <= CHAN_INFLIGHT_CAP);
 		break;
 	case 5:
 		fz_deliver(z, i);
@@ -256,6 +266,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fz	z;
 
 	memset(&z, 0, sizeof z);
+	z.now = 1000000;
 	z.p = data;
 	z.n = size;
 	chan_set_init(&z.set[0], 0, &fz_ops, NULL);

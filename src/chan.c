@@ -4,7 +4,14 @@
  * acknowledges it (the ring tx); the receiver keeps what it received until
  * it is written locally (the buffer rx) and gives the sender a window:
  * the sender sends nothing at or past the last limit, so both queues are
- * bounded by CHAN_WINDOW.  EOF takes the offset after the last byte; an
+ * bounded by the window (at most CHAN_WINDOW_MAX).  The window adapts:
+ * the receiver measures the round trip (from an ACK that opened the
+ * window of a sender that had used it up, to the data past the old limit)
+ * and the rate at which the local side takes the bytes, and gives twice
+ * their product, between CHAN_WINDOW and CHAN_WINDOW_MAX.  The sender
+ * bounds the data in flight over all channels the same way, from its own
+ * round trips (data sent to its ACK, the least lately) and the rate of
+ * acknowledgements.  EOF takes the offset after the last byte; an
  * acknowledgement one past it says the EOF arrived.  After a reconnect
  * each end first tells the other what it holds (an ACK for every channel)
  * and resends from the peer's acknowledged offset, as the terminal stream
@@ -31,6 +38,14 @@ chan_set_init(struct chan_set *s, uint32_t id_bit, const struct chan_ops *ops,
 	s->id_bit = id_bit;
 	s->ops = ops;
 	s->arg = arg;
+	s->inflight_max = CHAN_INFLIGHT_MAX;
+}
+
+/* The owner's clock, in microseconds, for the round trips and rates. */
+void
+chan_set_clock(struct chan_set *s, uint64_t now)
+{
+	s->now = now;
 }
 
 /* Free one channel's memory (the owner has closed its socket). */
@@ -88,10 +103,11 @@ chan_new(struct chan_set *s, uint32_t id, uint8_t kind, const char *target)
 	ch->id = id;
 	ch->kind = kind;
 	ch->target = xstrdup(target);
-	ring_init(&ch->tx, CHAN_WINDOW, 0);
-	buf_init(&ch->rx, CHAN_WINDOW);
+	ring_init(&ch->tx, CHAN_WINDOW_MAX + CHAN_WINDOW, 0);
+	buf_init(&ch->rx, CHAN_WINDOW_MAX);
 	ch->tx_limit = CHAN_WINDOW;
 	ch->limit_sent = CHAN_WINDOW;
+	ch->win = CHAN_WINDOW;
 	ch->fd = -1;
 	ch->spec = -1;
 	s->ch[s->n++] = ch;
@@ -181,6 +197,7 @@ chan_resume(struct chan_set *s)
 		ch->tx_sent = ch->tx.start;
 		ch->eof_sent = ch->eof_acked;
 		ch->ack_due = 1;
+		ch->probe_t = ch->txp_t = ch->rate_t = 0;	/* not across */
 		if (ch->mine && !ch->confirmed) {
 			ch->open_sent = 0;
 			ch->synced = 1;
@@ -189,13 +206,23 @@ chan_resume(struct chan_set *s)
 	}
 }
 
-/* Bytes the local side may still hand to ch. */
+/*
+ * Bytes the local side may still hand to ch: what the peer's window
+ * allows and one floor window more, so that the send queue stays full
+ * without holding more than the peer will take.
+ */
 size_t
 chan_tx_room(const struct chan *ch)
 {
-	if (ch->tx_eof)
+	uint64_t	allow = ch->tx_limit + CHAN_WINDOW;
+	size_t		room;
+
+	if (ch->tx_eof || allow <= ch->tx.end)
 		return 0;
-	return ring_room(&ch->tx);
+	room = ring_room(&ch->tx);
+	if (allow - ch->tx.end < room)
+		room = (size_t)(allow - ch->tx.end);
+	return room;
 }
 
 /* Bytes read from the local side, to send; ERR_FULL past the room. */
@@ -307,6 +334,89 @@ chan_in_open(struct chan_set *s, struct cur *c)
 	return 0;
 }
 
+/* Fold a round trip sample (us) into a smoothed one. */
+static void
+chan_rtt(uint64_t *srtt, uint64_t sample)
+{
+	if (sample == 0)
+		sample = 1;
+	*srtt = *srtt == 0 ? sample : (*srtt * 7 + sample) / 8;
+}
+
+/* The sender's sample ended: keep the least round trip of late. */
+static void
+chan_tx_rtt(struct chan_set *s, struct chan *ch)
+{
+	uint64_t	rtt;
+
+	if (s->now <= ch->txp_t)
+		return;
+	rtt = s->now - ch->txp_t;
+	if (s->min_rtt == 0 || rtt <= s->min_rtt ||
+	    s->now - s->min_rtt_t > 10000000) {
+		s->min_rtt = rtt;
+		s->min_rtt_t = s->now;
+	}
+}
+
+/*
+ * Fold the bytes moved since *t (*off then, cur now) into a rate: a new
+ * sample once at least a round trip (and 2 ms) passed.  Quick to rise,
+ * slower to fall.  Returns 1 with a new sample.
+ */
+static int
+chan_rate(uint64_t *rate, uint64_t *t, uint64_t *off, uint64_t cur,
+    uint64_t now, uint64_t rtt)
+{
+	uint64_t	dt, sample;
+
+	if (*t == 0 || now < *t || cur < *off) {
+		*t = now;
+		*off = cur;
+		return 0;
+	}
+	dt = now - *t;
+	if (dt < 2000 || dt < rtt)
+		return 0;
+	sample = cur - *off;
+	if (sample > (UINT64_C(1) << 40))
+		sample = UINT64_C(1) << 40;
+	sample = sample * 1000000 / dt;
+	*rate = sample >= *rate ? sample : (*rate * 3 + sample) / 4;
+	*t = now;
+	*off = cur;
+	return 1;
+}
+
+/* Clamp twice rate (bytes/s) times rtt (us) between lo and hi. */
+static size_t
+chan_bdp2(uint64_t rate, uint64_t rtt, size_t lo, size_t hi)
+{
+	uint64_t	v;
+
+	if (rtt > 10000000)
+		rtt = 10000000;		/* 10 s: past any cap either way */
+	if (rate > (UINT64_C(1) << 39))
+		rate = UINT64_C(1) << 39;
+	v = 2 * rate * rtt / 1000000;
+	return v < lo ? lo : v > hi ? hi : (size_t)v;
+}
+
+/*
+ * The receive window now: twice the delivery rate to the local side
+ * times the round trip, once both are measured.
+ */
+static void
+chan_window(struct chan_set *s, struct chan *ch)
+{
+	uint64_t	written = ch->rx_have - buf_len(&ch->rx);
+
+	if (!chan_rate(&ch->rate, &ch->rate_t, &ch->rate_off, written, s->now,
+	    ch->srtt) || ch->srtt == 0)
+		return;
+	ch->win = chan_bdp2(ch->rate, ch->srtt, CHAN_WINDOW, CHAN_WINDOW_MAX);
+}
+
 /* DATA from the peer: in order, within the window, before any EOF. */
 static int
 chan_in_data(struct chan_set *s, struct cur *c)
@@ -328,7 +438,15 @@ chan_in_data(struct chan_set *s, struct cur *c)
 	    (ch->rx_eof && off + c->len > ch->rx_end))
 		return ERR_RANGE;
 	r = buf_put_stream(&ch->rx, &ch->rx_have, off, c->p, c->len);
-	return r < 0 ? r : 0;
+	if (r < 0)
+		return r;
+	if (ch->probe_t != 0 && ch->rx_have > ch->probe_off) {
+		/* A round trip: an old one (a sender that had paused) lies. */
+		if (s->now > ch->probe_t && s->now - ch->probe_t < 2000000)
+			chan_rtt(&ch->srtt, s->now - ch->probe_t);
+		ch->probe_t = 0;
+	}
+	return 0;
 }
 
 /* ACK from the peer: frees what it holds, opens its window. */
@@ -353,8 +471,14 @@ chan_in_ack(struct chan_set *s, struct cur *c)
 		ch->eof_acked = ch->eof_sent = 1;
 		have = ch->tx.end;
 	}
-	if (have > ch->tx.start)
+	if (ch->txp_t != 0 && have >= ch->txp_off) {
+		chan_tx_rtt(s, ch);
+		ch->txp_t = 0;
+	}
+	if (have > ch->tx.start) {
+		s->acked += have - ch->tx.start;
 		ring_ack(&ch->tx, have);
+	}
 	if (ch->tx_sent < ch->tx.start)
 		ch->tx_sent = ch->tx.start;
 	if (limit > ch->tx_limit)
@@ -493,27 +617,78 @@ chan_put_data(struct buf *b, uint32_t id, uint64_t off, const uint8_t *p,
 	return frame_end(b, mark);
 }
 
-/* Queue an ACK for ch if it has news (data, EOF, a wider window). */
+/* News worth an ACK at once: a quarter window, at most 256 KiB. */
+static size_t
+chan_ack_every(const struct chan *ch)
+{
+	return ch->win / 4 < CHAN_ACK_BYTES ? ch->win / 4 : CHAN_ACK_BYTES;
+}
+
+/*
+ * Queue an ACK for ch if it has news (data, EOF, a wider window).  An ACK
+ * that opens the window of a sender that had used it up starts a round
+ * trip sample: it ends when data past the old limit arrives.
+ */
 static int
-chan_pump_ack(struct chan *ch, struct buf *b)
+chan_pump_ack(struct chan_set *s, struct chan *ch, struct buf *b)
 {
 	uint64_t	have, limit;
 
 	if (chan_peer_done(ch) && !ch->ack_due)
 		return 0;	/* the peer sends nothing more: no news */
+	chan_window(s, ch);
 	have = ch->rx_have + (ch->rx_eof && ch->rx_have == ch->rx_end);
-	limit = ch->rx_have - buf_len(&ch->rx) + CHAN_WINDOW;
+	limit = ch->rx_have - buf_len(&ch->rx) + ch->win;
 	if (limit < ch->limit_sent)
 		limit = ch->limit_sent;		/* never taken back */
 	if (!ch->ack_due && have == ch->ack_sent &&
-	    limit < ch->limit_sent + CHAN_WINDOW / 4)
+	    limit < ch->limit_sent + chan_ack_every(ch))
 		return 0;
+	/*
+	 * Small news waits a little (CHAN_ACK_US) for more: an ACK per
+	 * poll turn wakes every process of the link for a few bytes.
+	 */
+	if (!ch->ack_due && have - ch->ack_sent < chan_ack_every(ch) &&
+	    limit < ch->limit_sent + chan_ack_every(ch) &&
+	    !(ch->rx_eof && have > ch->rx_end)) {
+		if (ch->ack_wait == 0)
+			ch->ack_wait = s->now != 0 ? s->now : 1;
+		if (s->now != 0 && s->now < ch->ack_wait + CHAN_ACK_US)
+			return 0;
+	}
 	if (chan_put(b, MSG_CHAN_ACK, ch->id, 2, have, limit) != 0)
 		return ERR_FULL;
+	if (ch->probe_t == 0 && limit > ch->limit_sent && s->now != 0 &&
+	    !ch->rx_eof) {
+		ch->probe_off = ch->limit_sent;
+		ch->probe_t = s->now;
+	}
 	ch->ack_sent = have;
 	ch->limit_sent = limit;
 	ch->ack_due = 0;
+	ch->ack_wait = 0;
 	return 0;
+}
+
+/*
+ * When the next delayed ACK is due (us), 0 if none: the owner's poll
+ * must wake by then.  One already due that could not be queued (the link
+ * queue is full) is tried again a little later, not in a busy loop.
+ */
+uint64_t
+chan_deadline(const struct chan_set *s)
+{
+	uint64_t	t = 0;
+	int		i;
+
+	for (i = 0; i < s->n; i++) {
+		if (s->ch[i]->ack_wait != 0 && !s->ch[i]->peer_gone &&
+		    (t == 0 || s->ch[i]->ack_wait + CHAN_ACK_US < t))
+			t = s->ch[i]->ack_wait + CHAN_ACK_US;
+	}
+	if (t != 0 && t <= s->now)
+		t = s->now + CHAN_ACK_US;
+	return t;
 }
 
 /* The channel of this end with the lowest id whose OPEN is owed. */
@@ -532,7 +707,7 @@ chan_next_open(struct chan_set *s)
 }
 
 /* Channel data sent and not acknowledged, all channels together. */
-static size_t
+size_t
 chan_inflight(const struct chan_set *s)
 {
 	size_t	n = 0;
@@ -548,7 +723,8 @@ chan_inflight(const struct chan_set *s)
  * flight (*sent counts on from what already is), then EOF.
  */
 static int
-chan_pump_data(struct chan *ch, struct buf *b, size_t qmax, size_t *sent)
+chan_pump_data(struct chan_set *s, struct chan *ch, struct buf *b,
+    size_t qmax, size_t *sent)
 {
 	const uint8_t	*p;
 	size_t		 n;
@@ -556,17 +732,21 @@ chan_pump_data(struct chan *ch, struct buf *b, size_t qmax, size_t *sent)
 	if (!ch->synced)
 		return 0;
 	while (ch->tx_sent < ch->tx.end && ch->tx_sent < ch->tx_limit &&
-	    buf_len(b) < qmax && *sent < CHAN_INFLIGHT_MAX) {
+	    buf_len(b) < qmax && *sent < s->inflight_max) {
 		if ((n = ring_peek(&ch->tx, ch->tx_sent, &p)) == 0)
 			break;
 		if (n > CHAN_CHUNK)
 			n = CHAN_CHUNK;
 		if (n > ch->tx_limit - ch->tx_sent)
 			n = (size_t)(ch->tx_limit - ch->tx_sent);
-		if (n > CHAN_INFLIGHT_MAX - *sent)
-			n = CHAN_INFLIGHT_MAX - *sent;
+		if (n > s->inflight_max - *sent)
+			n = s->inflight_max - *sent;
 		if (chan_put_data(b, ch->id, ch->tx_sent, p, n) != 0)
 			return ERR_FULL;
+		if (ch->txp_t == 0 && s->now != 0) {
+			ch->txp_off = ch->tx_sent + n;
+			ch->txp_t = s->now;
+		}
 		ch->tx_sent += n;
 		*sent += n;
 	}
@@ -608,15 +788,20 @@ chan_pump(struct chan_set *s, struct buf *b, size_t qmax)
 	}
 	for (k = 0; k < s->n; k++) {
 		ch = s->ch[(s->rr + k) % s->n];
-		if (!ch->peer_gone && chan_pump_ack(ch, b) != 0)
+		if (!ch->peer_gone && chan_pump_ack(s, ch, b) != 0)
 			return sent;
 	}
 	/* Terminal traffic and typing must not wait behind much more. */
+	if (chan_rate(&s->ack_rate, &s->ack_rate_t, &s->ack_rate_off,
+	    s->acked, s->now, s->min_rtt) && s->min_rtt != 0)
+		s->inflight_max = chan_bdp2(s->ack_rate,
+		    s->min_rtt > CHAN_FLIGHT_US / 2 ? s->min_rtt :
+		    CHAN_FLIGHT_US / 2, CHAN_INFLIGHT_MAX, CHAN_INFLIGHT_CAP);
 	flight = start = chan_inflight(s);
 	for (k = 0; k < s->n; k++) {
 		i = (s->rr + k) % s->n;
 		if (!s->ch[i]->peer_gone &&
-		    chan_pump_data(s->ch[i], b, qmax, &flight) != 0)
+		    chan_pump_data(s, s->ch[i], b, qmax, &flight) != 0)
 			break;
 	}
 	sent = flight - start;

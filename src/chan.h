@@ -30,11 +30,27 @@
 #define CHAN_R_GONE	6	/* the session changed hands */
 #define CHAN_R_GONE_ALL	7	/* local only: every channel goes */
 
-#define CHAN_WINDOW	(256 * 1024)	/* receive window per channel */
-#define CHAN_CHUNK	(16 * 1024)	/* payload of one CHAN_DATA */
+/*
+ * The receive window of a channel adapts to its path: twice the measured
+ * round trip times the rate at which the local side takes the bytes,
+ * between a floor (the initial window) and a cap.
+ */
+#define CHAN_WINDOW	(256 * 1024)	/* receive window: initial, floor */
+#define CHAN_WINDOW_MAX	(4 * 1024 * 1024)	/* receive window: cap */
+#define CHAN_CHUNK	(32 * 1024)	/* payload of one CHAN_DATA */
 #define CHAN_MAX	64		/* channels at once, per end */
-/* Channel data sent and not yet acknowledged, all channels together. */
-#define CHAN_INFLIGHT_MAX (512 * 1024)
+/*
+ * Channel data sent and not yet acknowledged, all channels together:
+ * twice the measured round trip times the acknowledged rate, at least the
+ * floor and at most the cap, so that terminal traffic behind it waits
+ * about two round trips, not for megabytes on a slow path.
+ */
+#define CHAN_INFLIGHT_MAX (512 * 1024)	/* floor */
+#define CHAN_INFLIGHT_CAP (8 * 1024 * 1024)
+#define CHAN_FLIGHT_US	50000		/* or what the rate moves in this */
+/* An ACK goes at once for this much news, else after CHAN_ACK_US. */
+#define CHAN_ACK_BYTES	(256 * 1024)
+#define CHAN_ACK_US	5000
 #define CHAN_TARGET_MAX	1024
 #define CHAN_ID_DAEMON	0x80000000u	/* ids the daemon opens */
 /* Offsets past this are refused: they would wrap once counted on. */
@@ -65,7 +81,21 @@ struct chan {
 	uint64_t	 ack_sent;	/* last have we acknowledged */
 	uint64_t	 limit_sent;	/* last limit we gave */
 	int		 ack_due;
+	uint64_t	 ack_wait;	/* news waits for an ACK since (us) */
 	int		 peer_gone;	/* the peer finished it: write, end */
+
+	/* The adaptive receive window (chan_window()). */
+	size_t		 win;		/* the window we give now */
+	uint64_t	 probe_off;	/* a round trip ends past this... */
+	uint64_t	 probe_t;	/* ...counted from this (us); 0: none */
+	uint64_t	 srtt;		/* smoothed round trip, us */
+	uint64_t	 rate;		/* local delivery rate, bytes/s */
+	uint64_t	 rate_t;	/* this rate sample began (us)... */
+	uint64_t	 rate_off;	/* ...with this much written */
+
+	/* The sender's round trip sample (the set's in-flight bound). */
+	uint64_t	 txp_off;	/* an ACK at or past this... */
+	uint64_t	 txp_t;		/* ...ends it (us); 0: none */
 
 	/* The owner's (fwd.c): the local socket and its state. */
 	int		 fd;
@@ -95,11 +125,22 @@ struct chan_set {
 	uint32_t		 owed[CHAN_MAX];	/* CLOSEs to send */
 	uint32_t		 owed_why[CHAN_MAX];
 	int			 nowed;
+
+	/* The owner's clock (us) and the in-flight bound it drives. */
+	uint64_t		 now;
+	uint64_t		 min_rtt;	/* us, the least seen lately */
+	uint64_t		 min_rtt_t;	/* when it was seen */
+	uint64_t		 acked;		/* bytes acknowledged, total */
+	uint64_t		 ack_rate;	/* bytes/s */
+	uint64_t		 ack_rate_t;	/* this rate sample began... */
+	uint64_t		 ack_rate_off;	/* ...at this acked count */
+	size_t			 inflight_max;
 };
 
 void		 chan_set_init(struct chan_set *, uint32_t,
 		    const struct chan_ops *, void *);
 void		 chan_set_free(struct chan_set *);
+void		 chan_set_clock(struct chan_set *, uint64_t);
 struct chan	*chan_find(struct chan_set *, uint32_t);
 struct chan	*chan_open(struct chan_set *, uint8_t, const char *);
 void		 chan_reset(struct chan_set *, struct chan *, uint32_t);
@@ -108,6 +149,8 @@ void		 chan_resume(struct chan_set *);
 int		 chan_frame(struct chan_set *, uint8_t, const uint8_t *,
 		    size_t);
 size_t		 chan_pump(struct chan_set *, struct buf *, size_t);
+uint64_t	 chan_deadline(const struct chan_set *);
+size_t		 chan_inflight(const struct chan_set *);
 size_t		 chan_tx_room(const struct chan *);
 int		 chan_local_data(struct chan *, const void *, size_t);
 void		 chan_local_eof(struct chan *);

@@ -23,6 +23,7 @@
 #include "client-int.h"
 #include "clock.h"
 #include "cmdline.h"
+#include "compat.h"
 #include "err.h"
 #include "log.h"
 #include "proc.h"
@@ -36,19 +37,15 @@
 static int
 cfwd_open_r(struct cfwd *f, struct chan *ch)
 {
-	int	i, fd, r;
+	int	i;
 
 	for (i = 0; i < f->w.nspec; i++) {
 		if (f->w.spec[i].type == 'R' &&
 		    strcmp(f->w.spec[i].target, ch->target) == 0)
 			break;
 	}
-	if (i == f->w.nspec)
+	if (i == f->w.nspec || fwd_chan_connect(ch, ch->target) != 0)
 		return CHAN_R_REFUSED;
-	if ((r = fwd_connect(ch->target, &fd)) < 0)
-		return CHAN_R_REFUSED;
-	ch->fd = fd;
-	ch->connecting = r == 1;
 	ch->spec = i;
 	f->w.spec[i].conns++;
 	return 0;
@@ -60,18 +57,14 @@ cfwd_open(void *arg, struct chan *ch)
 {
 	struct cfwd	*f = arg;
 	const char	*sock = getenv("SSH_AUTH_SOCK");
-	int		 fd, r;
 
 	if (ch->kind == CHAN_KIND_TCP)
 		return cfwd_open_r(f, ch);
 	if (ch->kind != CHAN_KIND_AGENT)
 		return CHAN_R_REFUSED;
-	if (!f->agent || sock == NULL || *sock != '/')
+	if (!f->agent || sock == NULL || *sock != '/' ||
+	    fwd_chan_connect(ch, sock) != 0)
 		return CHAN_R_NOAGENT;
-	if ((r = fwd_connect(sock, &fd)) < 0)
-		return CHAN_R_NOAGENT;
-	ch->fd = fd;
-	ch->connecting = r == 1;
 	return 0;
 }
 
@@ -343,6 +336,13 @@ cfwd_welcome(struct client *c, uint32_t version, int resumed)
 
 	f->version = version;
 	f->listen_due = 1;
+	/*
+	 * A forward's bulk goes through ssh's stdin: 64 KiB a wakeup costs
+	 * a poll turn per 64 KiB.  What may queue there stays bounded by the
+	 * channels' in-flight bound, as everywhere on the path.
+	 */
+	if ((f->w.nspec > 0 || f->agent) && c->proc.in != -1)
+		compat_pipe_size(c->proc.in, FWD_PIPE);
 	if (resumed)
 		chan_resume(&f->w.set);
 }
@@ -414,7 +414,7 @@ cfwd_frame(struct client *c, const struct frame *fr)
 		return ERR_FORMAT;
 	if (fr->type == MSG_FWD_RESULT)
 		return cfwd_result(c, fr);
-	return chan_frame(&c->fwd->w.set, fr->type, fr->p, fr->len);
+	return fwd_frame(&c->fwd->w, fr->type, fr->p, fr->len);
 }
 
 /*
@@ -425,18 +425,40 @@ void
 cfwd_pump(struct client *c)
 {
 	struct cfwd	*f = c->fwd;
+	uint64_t	 now;
 
-	chan_sweep(&f->w.set);
-	if (c->state != ST_UP || f->version < PROTO_V_CHAN)
+	if (c->state != ST_UP || f->version < PROTO_V_CHAN) {
+		fwd_pump(&f->w, NULL);
 		return;
+	}
 	if (f->listen_due)
 		cfwd_ask_listen(c);
 	/*
 	 * Forwarded data wants an answer as typed input does: a PING makes
-	 * a link that died under a transfer known within --dead.
+	 * a link that died under a transfer known within --dead.  One each
+	 * FWD_PING_MS is enough (a PONG per round trip wakes every process
+	 * of the link for nothing).
 	 */
-	if (chan_pump(&f->w.set, &c->tx, FWD_QUEUE_MAX) > 0)
-		client_ping(c, clock_ms());
+	fwd_pump(&f->w, &c->tx);
+	now = clock_ms();
+	if (chan_inflight(&f->w.set) > 0 && now >= c->ping_at + FWD_PING_MS)
+		client_ping(c, now);
+}
+
+/* When forwarding next needs a turn (ms): a delayed ACK, a PING. */
+uint64_t
+cfwd_deadline(struct client *c)
+{
+	struct cfwd	*f = c->fwd;
+	int		 up = c->state == ST_UP && f->version >= PROTO_V_CHAN;
+	uint64_t	 t = fwd_deadline(&f->w, up), p;
+
+	if (up && !c->ping_out && chan_inflight(&f->w.set) > 0) {
+		p = c->ping_at + FWD_PING_MS;
+		if (t == 0 || p < t)
+			t = p;
+	}
+	return t;
 }
 
 /* Add the listeners and channel sockets to the poll set at pfd[n]. */
@@ -454,32 +476,12 @@ cfwd_poll(struct client *c, struct pollfd *pfd, int n)
 	return n;
 }
 
-/* A -L listener has a connection: it becomes a channel. */
-static void
-cfwd_accept(struct cfwd *f, int spec, int lfd)
-{
-	struct chan	*ch;
-	int		 fd;
-
-	if ((fd = fwd_accept(lfd)) == -1)
-		return;
-	if ((ch = chan_open(&f->w.set, CHAN_KIND_TCP,
-	    f->w.spec[spec].target)) == NULL) {
-		close(fd);
-		return;
-	}
-	ch->fd = fd;
-	ch->spec = spec;
-	f->w.spec[spec].conns++;
-}
-
 /* Handle what poll() said about the forwarding entries. */
 void
 cfwd_ready(struct client *c, struct pollfd *pfd)
 {
 	struct cfwd	*f = c->fwd;
 	struct pollfd	*q = pfd + f->base;
-	struct chan	*ch;
 	uint64_t	 now = clock_ms();
 	int		 i, k;
 
@@ -491,17 +493,14 @@ cfwd_ready(struct client *c, struct pollfd *pfd)
 			csocks_read(f, i, now);
 	}
 	for (i = 0; i < f->w.nslot; i++) {
-		if (q[i].revents == 0)
+		if (q[i].revents == 0 || fwd_slot_chan(&f->w, &q[i], i))
 			continue;
+		/* A -L listener's connection becomes a channel. */
 		if (f->w.slot[i].what == FWD_SLOT_LISTEN &&
 		    f->w.spec[f->w.slot[i].spec].type == 'D')
 			csocks_accept(f, f->w.slot[i].spec, q[i].fd, now);
 		else if (f->w.slot[i].what == FWD_SLOT_LISTEN)
-			cfwd_accept(f, f->w.slot[i].spec, q[i].fd);
-		else if (f->w.slot[i].what == FWD_SLOT_CHAN &&
-		    (ch = chan_find(&f->w.set, f->w.slot[i].id)) != NULL &&
-		    ch->fd == q[i].fd)
-			fwd_chan_io(&f->w, ch, q[i].revents);
+			fwd_chan_accept(&f->w, f->w.slot[i].spec, q[i].fd);
 	}
 }
 

@@ -351,6 +351,7 @@ client_timeout(struct client *c, uint64_t now)
 	if (c->scr.cpr_wait)
 		due = client_due(due, c->cpr_deadline);
 	due = client_due(due, cpred_deadline(c));
+	due = client_due(due, cfwd_deadline(c));
 	due = client_due(due, c->attach_notice_until);
 	if (due == 0)
 		return 60000;

@@ -15,9 +15,13 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <ctype.h>
 #include <errno.h>
+#include <glob.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "daemon-fwd.h"
@@ -35,17 +39,14 @@ static int
 dfwd_open(void *arg, struct chan *ch)
 {
 	struct dfwd	*f = arg;
-	int		 fd, r;
 
 	if (ch->kind != CHAN_KIND_TCP || !f->live)
 		return CHAN_R_REFUSED;
-	if ((r = fwd_connect(ch->target, &fd)) < 0) {
+	if (fwd_chan_connect(ch, ch->target) != 0) {
 		log_info("channel %u: cannot connect to %s", ch->id,
 		    ch->target);
 		return CHAN_R_REFUSED;
 	}
-	ch->fd = fd;
-	ch->connecting = r == 1;
 	log_info("channel %u: to %s", ch->id, ch->target);
 	return 0;
 }
@@ -162,6 +163,84 @@ dfwd_attach(struct daemon *d, const struct msg_hello *h)
 		dfwd_agent_listen(d);
 }
 
+/*
+ * Read GatewayPorts from one sshd_config file (and, at its top level, the
+ * files it Includes) into *gw unless already set; a GatewayPorts inside a
+ * Match block (which could be ours) makes it DFWD_GW_NO.
+ */
+static void
+dfwd_gw_file(const char *path, int *gw, int *matched, int depth)
+{
+	FILE	*f;
+	glob_t	 g;
+	char	 line[1024], *k, *v;
+	size_t	 i;
+	int	 in_match = 0;
+
+	if (depth > 2 || (f = fopen(path, "r")) == NULL)
+		return;
+	while (fgets(line, sizeof line, f) != NULL) {
+		for (k = line; isspace((unsigned char)*k); k++)
+			;
+		if (*k == '#' || *k == '\0')
+			continue;
+		v = k + strcspn(k, " \t=");
+		if (*v != '\0')
+			*v++ = '\0';
+		v += strspn(v, " \t=");
+		v[strcspn(v, " \t\r\n#")] = '\0';
+		if (strcasecmp(k, "Match") == 0)
+			in_match = 1;
+		else if (strcasecmp(k, "Include") == 0 && !in_match &&
+		    glob(v, 0, NULL, &g) == 0) {
+			for (i = 0; i < g.gl_pathc; i++)
+				dfwd_gw_file(g.gl_pathv[i], gw, matched,
+				    depth + 1);
+			globfree(&g);
+		} else if (strcasecmp(k, "GatewayPorts") == 0 && in_match)
+			*matched = 1;
+		else if (strcasecmp(k, "GatewayPorts") == 0 && *gw == -1)
+			*gw = strcasecmp(v, "yes") == 0 ? DFWD_GW_YES :
+			    strcasecmp(v, "clientspecified") == 0 ?
+			    DFWD_GW_CLIENT : DFWD_GW_NO;
+	}
+	fclose(f);
+}
+
+/*
+ * The server's GatewayPorts, as sshd would apply it to -R: read from its
+ * config ($LIMPET_SSHD_CONFIG or /etc/ssh/sshd_config; a user cannot run
+ * sshd -T).  Unknown or unreadable means "no", as sshd's default.
+ */
+static int
+dfwd_gateway_ports(void)
+{
+	const char	*path = getenv("LIMPET_SSHD_CONFIG");
+	int		 gw = -1, matched = 0;
+
+	dfwd_gw_file(path != NULL && *path != '\0' ? path :
+	    "/etc/ssh/sshd_config", &gw, &matched, 0);
+	return gw == -1 || matched ? DFWD_GW_NO : gw;
+}
+
+/*
+ * Where an -R listener asked on bind listens, as sshd would: loopback
+ * (NULL) unless GatewayPorts is yes (everywhere, "*") or clientspecified
+ * (the client's address; "" is loopback, "*" everywhere).  Unix socket
+ * paths are not addresses.
+ */
+static const char *
+dfwd_bind(const char *bind, const char *port, int gw)
+{
+	if (port[0] == '/')
+		return *bind != '\0' ? bind : NULL;
+	if (gw == DFWD_GW_YES)
+		return "*";
+	if (gw == DFWD_GW_CLIENT && *bind != '\0')
+		return bind;
+	return NULL;
+}
+
 /* Answer FWD_LISTEN number n: 0 and "" when listening. */
 static void
 dfwd_result(struct daemon *d, uint32_t n, uint32_t err, const char *msg)
@@ -190,7 +269,8 @@ dfwd_find_spec(struct dfwd *f, const char *bind, const char *port,
 
 	for (i = 0; i < f->w.nspec; i++) {
 		s = &f->w.spec[i];
-		if (strcmp(s->bind != NULL ? s->bind : "", bind) == 0 &&
+		if (strcmp(s->bind != NULL ? s->bind : "",
+		    bind != NULL ? bind : "") == 0 &&
 		    strcmp(s->port, port) == 0 && strcmp(s->target, target) == 0)
 			return i;
 	}
@@ -210,6 +290,7 @@ dfwd_listen_frame(struct daemon *d, const struct frame *fr)
 	struct cur	 c;
 	uint32_t	 n;
 	char		*bind = NULL, *port = NULL, *target = NULL, err[512];
+	const char	*on;
 	int		 r = ERR_FORMAT;
 
 	cur_init(&c, fr->p, fr->len);
@@ -220,7 +301,8 @@ dfwd_listen_frame(struct daemon *d, const struct frame *fr)
 	    *port == '\0' || *target == '\0')
 		goto out;
 	r = 0;
-	if (dfwd_find_spec(f, bind, port, target) != -1) {
+	on = dfwd_bind(bind, port, dfwd_gateway_ports());
+	if (dfwd_find_spec(f, on, port, target) != -1) {
 		dfwd_result(d, n, 0, "");
 		goto out;
 	}
@@ -233,7 +315,7 @@ dfwd_listen_frame(struct daemon *d, const struct frame *fr)
 	s->type = 'R';
 	xasprintf(&s->text, "%s%s%s:%s", bind, *bind != '\0' ? ":" : "",
 	    port, target);
-	s->bind = *bind != '\0' ? xstrdup(bind) : NULL;
+	s->bind = on != NULL ? xstrdup(on) : NULL;
 	s->port = xstrdup(port);
 	s->target = xstrdup(target);
 	if (fwd_listen(s, err, sizeof err) != 0) {
@@ -268,7 +350,7 @@ dfwd_frame(struct daemon *d, const struct frame *f)
 		return ERR_FORMAT;
 	if (f->type == MSG_FWD_LISTEN)
 		return dfwd_listen_frame(d, f);
-	return chan_frame(&d->fwd->w.set, f->type, f->p, f->len);
+	return fwd_frame(&d->fwd->w, f->type, f->p, f->len);
 }
 
 /*
@@ -280,20 +362,9 @@ static void
 dfwd_r_accept(struct dfwd *f, int spec, int lfd, uint64_t now)
 {
 	struct chan	*ch;
-	int		 fd;
 
-	if ((fd = fwd_accept(lfd)) == -1)
-		return;
-	if ((ch = chan_open(&f->w.set, CHAN_KIND_TCP,
-	    f->w.spec[spec].target)) == NULL) {
-		log_info("-R %s: too many channels", f->w.spec[spec].text);
-		close(fd);
-		return;
-	}
-	ch->fd = fd;
-	ch->spec = spec;
-	ch->born = now;
-	f->w.spec[spec].conns++;
+	if ((ch = fwd_chan_accept(&f->w, spec, lfd)) != NULL)
+		ch->born = now;
 }
 
 /* Close -R connections that waited too long for a client. */
@@ -324,11 +395,11 @@ dfwd_pump(struct daemon *d, uint64_t now)
 	struct peer	*p = d->client;
 
 	dfwd_r_expire(d->fwd, now);
-	chan_sweep(&d->fwd->w.set);
 	if (p == NULL || p->closing || p->dead ||
 	    d->fwd->version < PROTO_V_CHAN)
-		return;
-	chan_pump(&d->fwd->w.set, &p->out, FWD_QUEUE_MAX);
+		fwd_pump(&d->fwd->w, NULL);
+	else
+		fwd_pump(&d->fwd->w, &p->out);
 }
 
 /* Answer an agent connection with failure; drained, then closed. */
@@ -420,20 +491,15 @@ dfwd_ready(struct daemon *d, struct pollfd *pfd, uint64_t now)
 {
 	struct dfwd	*f = d->fwd;
 	struct pollfd	*q = pfd + f->base;
-	struct chan	*ch;
 	int		 i, nfw = f->w.nslot, na = f->nnagent;
 
 	for (i = 0; i < nfw; i++) {
-		if (q[i].revents == 0)
+		if (q[i].revents == 0 || fwd_slot_chan(&f->w, &q[i], i))
 			continue;
 		if (f->w.slot[i].what == FWD_SLOT_OTHER)
 			dfwd_agent_accept(d, now);
 		else if (f->w.slot[i].what == FWD_SLOT_LISTEN)
 			dfwd_r_accept(f, f->w.slot[i].spec, q[i].fd, now);
-		else if (f->w.slot[i].what == FWD_SLOT_CHAN &&
-		    (ch = chan_find(&f->w.set, f->w.slot[i].id)) != NULL &&
-		    ch->fd == q[i].fd)
-			fwd_chan_io(&f->w, ch, q[i].revents);
 	}
 	for (i = 0; i < na && nfw + i < f->npfd; i++)
 		dfwd_noagent_io(f, i, q[nfw + i].revents, now);
@@ -444,12 +510,18 @@ uint64_t
 dfwd_deadline(const struct daemon *d)
 {
 	struct chan	*ch;
-	uint64_t	 t = 0;
+	struct peer	*p;
+	uint64_t	 t = 0, due;
 	int		 i;
 
 	for (i = 0; i < d->fwd->nnagent; i++)
 		if (t == 0 || d->fwd->nagent_end[i] < t)
 			t = d->fwd->nagent_end[i];
+	p = d->client;
+	due = fwd_deadline(&d->fwd->w, p != NULL && !p->closing && !p->dead &&
+	    d->fwd->version >= PROTO_V_CHAN);
+	if (due != 0 && (t == 0 || due < t))
+		t = due;
 	for (i = 0; i < d->fwd->w.set.n; i++) {
 		ch = d->fwd->w.set.ch[i];
 		if (ch->mine && !ch->open_sent && ch->born != 0 &&

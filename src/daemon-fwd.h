@@ -19,6 +19,10 @@ struct peer;
 #define DFWD_NOAGENT_MAX	8	/* failure answers being drained */
 #define DFWD_NOAGENT_MS		1000	/* then they are closed anyway */
 #define DFWD_RWAIT_MS		(10 * 1000)	/* -R: wait for a client */
+/* sshd's GatewayPorts: where -R listens. */
+#define DFWD_GW_NO		0	/* loopback */
+#define DFWD_GW_YES		1	/* every address */
+#define DFWD_GW_CLIENT		2	/* as the client asks */
 #define DFWD_NPFD		(FWD_NPFD + DFWD_NOAGENT_MAX + 1)
 
 struct dfwd {

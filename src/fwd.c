@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "compat.h"
@@ -487,4 +488,107 @@ fwd_chan_io(struct fwd *w, struct chan *ch, short rev)
 		return;
 	if (rev & (POLLIN | POLLHUP | POLLERR))
 		fwd_chan_read(w, ch);
+}
+
+/* Set the channels' clock (microseconds) for their round trips. */
+static void
+fwd_clock(struct fwd *w)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	chan_set_clock(&w->set, (uint64_t)ts.tv_sec * 1000000 +
+	    (uint64_t)ts.tv_nsec / 1000);
+}
+
+/*
+ * Connect ch (opened by the peer) to target: 0, or -1 if it cannot even
+ * start.  The connect finishes in fwd_chan_io().
+ */
+int
+fwd_chan_connect(struct chan *ch, const char *target)
+{
+	int	fd, r;
+
+	if ((r = fwd_connect(target, &fd)) < 0)
+		return -1;
+	ch->fd = fd;
+	ch->connecting = r == 1;
+	return 0;
+}
+
+/*
+ * A listener of forward spec has a connection: it becomes a channel of
+ * this end to the spec's target.  NULL if there was none or too many
+ * channels are open (then the connection is closed).
+ */
+struct chan *
+fwd_chan_accept(struct fwd *w, int spec, int lfd)
+{
+	struct chan	*ch;
+	int		 fd;
+
+	if ((fd = fwd_accept(lfd)) == -1)
+		return NULL;
+	if ((ch = chan_open(&w->set, CHAN_KIND_TCP,
+	    w->spec[spec].target)) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	ch->fd = fd;
+	ch->spec = spec;
+	w->spec[spec].conns++;
+	return ch;
+}
+
+/*
+ * Handle poll's answer for the entry slot i (at pfd) if it is a channel's
+ * socket; returns 1 if it was one.
+ */
+int
+fwd_slot_chan(struct fwd *w, const struct pollfd *pfd, int i)
+{
+	struct chan	*ch;
+
+	if (w->slot[i].what != FWD_SLOT_CHAN)
+		return 0;
+	if ((ch = chan_find(&w->set, w->slot[i].id)) != NULL &&
+	    ch->fd == pfd->fd)
+		fwd_chan_io(w, ch, pfd->revents);
+	return 1;
+}
+
+/*
+ * When the channels next need a turn (monotonic ms), 0 if not: a delayed
+ * ACK, only while the link is up (up) to carry it, else nothing is due.
+ */
+uint64_t
+fwd_deadline(const struct fwd *w, int up)
+{
+	uint64_t	t = up ? chan_deadline(&w->set) : 0;
+
+	return t == 0 ? 0 : (t + 999) / 1000;
+}
+
+/* A channel frame from the peer (chan_frame() with the clock set). */
+int
+fwd_frame(struct fwd *w, uint8_t type, const uint8_t *p, size_t n)
+{
+	fwd_clock(w);
+	return chan_frame(&w->set, type, p, n);
+}
+
+/*
+ * Free finished channels and, if the link is up (out not NULL), queue
+ * their frames into out behind the terminal's: channel data only while
+ * out holds less than FWD_QUEUE_MAX.  Returns the data bytes queued.
+ */
+size_t
+fwd_pump(struct fwd *w, struct buf *out)
+{
+	chan_sweep(&w->set);
+	if (out == NULL)
+		return 0;
+	fwd_clock(w);
+	return chan_pump(&w->set, out, FWD_QUEUE_MAX);
 }

@@ -18,8 +18,11 @@
 /* Poll entries a struct fwd may add. */
 #define FWD_NPFD	(FWD_MAX_SPECS * FWD_MAX_LFD + CHAN_MAX + 2)
 /* Channel data queued on the link at most (terminal traffic first). */
-#define FWD_QUEUE_MAX	(64 * 1024)
+#define FWD_QUEUE_MAX	(256 * 1024)
+#define FWD_PIPE	(1024 * 1024)	/* the link's pipes, if allowed */
 #define FWD_READ_MAX	(64 * 1024)
+/* While channel data is owed an ACK, a PING at least this often (ms). */
+#define FWD_PING_MS	100
 
 struct fwd_spec {
 	int		 type;		/* 'L', 'R' or 'D' */
@@ -61,5 +64,11 @@ int	fwd_poll_fill(struct fwd *, struct pollfd *, int);
 int	fwd_poll_add(struct fwd *, struct pollfd *, int *, int, int, short);
 void	fwd_chan_io(struct fwd *, struct chan *, short);
 void	fwd_close_fd(struct chan *);
+int	fwd_chan_connect(struct chan *, const char *);
+struct chan *fwd_chan_accept(struct fwd *, int, int);
+int	fwd_slot_chan(struct fwd *, const struct pollfd *, int);
+int	fwd_frame(struct fwd *, uint8_t, const uint8_t *, size_t);
+size_t	fwd_pump(struct fwd *, struct buf *);
+uint64_t fwd_deadline(const struct fwd *, int);
 
 #endif

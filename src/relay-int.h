@@ -14,6 +14,7 @@
 #include "sock.h"
 
 #define RELAY_BUF	(256 * 1024)
+#define RELAY_PIPE	(1024 * 1024)	/* stdin's pipe buffer, if allowed */
 #define HELLO_WAIT_MS	(60 * 1000)	/* the client's HELLO */
 #define QUERY_WAIT_MS	3000		/* a daemon's answer to INFO, KILL */
 #define ANSWER_WAIT_MS	5000		/* an attached daemon's first bytes */

@@ -649,6 +649,8 @@ relay_main(int argc, char **argv)
 	r.pfd = xreallocarray(NULL, 3 + relay_queries_max(&r), sizeof *r.pfd);
 	sock_nonblock(STDIN_FILENO);
 	sock_nonblock(STDOUT_FILENO);
+	/* sshd writes a forward's bulk here: 64 KiB a wakeup costs it. */
+	compat_pipe_size(STDIN_FILENO, RELAY_PIPE);
 	buf_put(&r.down, PROTO_MAGIC, PROTO_MAGIC_LEN);
 	relay_args(&r, argc, argv);
 	while (r.phase != PH_DONE) {

@@ -6,17 +6,21 @@ both ends, and cuts made by killing the ssh process.
 import hashlib
 import os
 import random
+import shutil
 import signal
 import socket
 import stat
 import subprocess
+import tempfile
 import threading
 import time
 
 import pexpect
 import pytest
 
+import netcase
 import sshlab
+from test_network import net, netns  # noqa: F401 (the lab fixtures)
 from test_session import (kill_ssh, ssh_pids, start, wait_for, ended,
                           session_id, ls_until)
 
@@ -150,12 +154,17 @@ def test_forward_survives_ten_kills(spawn, lab, how):
         if (client_res.get("got", 0) < released or
                 server_res.get("got", 0) < released):
             in_flight[0] += 1
+        killed = ssh_pids(p.pid)
         assert kill_ssh(p) >= 1
         kills[0] += 1
         wait_for(lambda: client_res.get("got", 0) >= (i + 1) * 2 * MB and
                  server_res.get("got", 0) >= (i + 1) * 2 * MB,
                  timeout=30, what="chunk %d through after cut %d" %
                  (i, i + 1))
+        # A chunk may be through before its cut (wide windows move 2 MB
+        # within the 20 ms): the next cut needs the next ssh.
+        wait_for(lambda: [x for x in ssh_pids(p.pid) if x not in killed],
+                 timeout=30, what="a new ssh after cut %d" % (i + 1))
     t.join(120)
     wait_for(lambda: "sha" in server_res, timeout=60, what="server done")
     s.close()
@@ -600,5 +609,264 @@ def test_forward_survives_a_silent_link(spawn, lab):
     assert tgt.conns == 1
     assert client_res["sha"] == down_sha and server_res["sha"] == up_sha
     tgt.close()
+    p.sendline("exit")
+    assert ended(p) == 0
+
+
+# A forward's two ends in the namespace lab: run as
+# "python3 -c PEER role port total flagdir" in the client namespace
+# (role "client": connects to limpet's -L listener) or the server one
+# (role "server": the -L target).  Each sends `total` bytes of its own
+# pattern in 64 KiB chunks, 20 a second, the second half only once
+# flagdir/phase2 exists, then EOF; it reads the other end's bytes to EOF
+# and writes "bytes sha256" to flagdir/<role>.out.  The server accepts
+# exactly one connection: the forward must be the same one throughout.
+PEER = r'''
+import hashlib, os, socket, sys, threading, time
+role, port, total, flags = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), \
+    sys.argv[4]
+if role == "server":
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", port))
+    srv.listen(1)
+    open(os.path.join(flags, "listening"), "w").close()
+    c, _ = srv.accept()
+    srv.close()
+else:
+    c = socket.create_connection(("127.0.0.1", port), timeout=5)
+    c.settimeout(None)
+def reader():
+    h, n = hashlib.sha256(), 0
+    while True:
+        b = c.recv(1 << 16)
+        if not b:
+            break
+        h.update(b)
+        n += len(b)
+    with open(os.path.join(flags, role + ".tmp"), "w") as f:
+        f.write("%d %s" % (n, h.hexdigest()))
+    os.rename(os.path.join(flags, role + ".tmp"),
+              os.path.join(flags, role + ".out"))
+t = threading.Thread(target=reader)
+t.start()
+chunk = 1 << 16
+for i in range(total // chunk):
+    if i == total // chunk // 2:
+        while not os.path.exists(os.path.join(flags, "phase2")):
+            time.sleep(0.05)
+    c.sendall(bytes([(i * 7 + len(role)) & 255]) * chunk)
+    time.sleep(0.05)
+c.shutdown(socket.SHUT_WR)
+t.join()
+'''
+
+
+def peer_sha(role, total):
+    """What PEER in role sends: (bytes, sha256)."""
+    h = hashlib.sha256()
+    chunk = 1 << 16
+    for i in range(total // chunk):
+        h.update(bytes([(i * 7 + len(role)) & 255]) * chunk)
+    return total // chunk * chunk, h.hexdigest()
+
+
+def ns_listening(lab, port):
+    """True if something listens on TCP port in lab's client namespace."""
+    out = lab.exec("client", ["cat", "/proc/net/tcp", "/proc/net/tcp6"],
+                   check=False).stdout
+    for line in out.splitlines():
+        w = line.split()
+        if len(w) > 3 and w[3] == "0A" and ":" in w[1] and \
+                int(w[1].split(":")[1], 16) == port:
+            return True
+    return False
+
+
+@pytest.mark.timeout(150)
+def test_forward_survives_blackhole_and_roaming(netns, make_lab, spawn,
+                                                limpet_bin):
+    """In the namespace lab (client -> NAT router -> server): a transfer
+    both ways through one -L connection goes on byte-exact across a 10 s
+    blackhole of the path (longer than --dead, so the link is given up
+    and found again) and across a change of the client's address; the
+    target sees a single connection and the local listener never goes
+    away."""
+    total = 4 * MB
+    lab = netns.lab()
+    sshd = make_lab(netns=lab.server, listen_addr=lab.server_addr)
+    flags = os.path.join(netns.logdir, "fwdflags")
+    os.makedirs(flags)
+    tport, lport = 47001, 47002
+    server = lab.popen("server", ["python3", "-c", PEER, "server",
+                                  str(tport), str(total), flags])
+    wait_for(lambda: os.path.exists(os.path.join(flags, "listening")),
+             timeout=10, what="the target")
+    s = netcase.Session("fw", spawn, sshd, limpet_bin, netns.logdir,
+                        netns=lab.client,
+                        opts=("-L", "%d:127.0.0.1:%d" % (lport, tport)))
+    netns.sessions.append(s)
+    s.ready(timeout=30)
+    wait_for(lambda: ns_listening(lab, lport), what="the -L listener")
+    client = lab.popen("client", ["python3", "-c", PEER, "client",
+                                  str(lport), str(total), flags])
+    time.sleep(1.0)     # the first half is on its way
+    t0 = time.monotonic()
+    lab.blackhole(True)
+    while time.monotonic() - t0 < 10:
+        assert ns_listening(lab, lport), "the listener went away"
+        time.sleep(0.5)
+    lab.blackhole(False)
+    s.ready(timeout=40)         # the session is back
+    open(os.path.join(flags, "phase2"), "w").close()
+    time.sleep(0.5)
+    lab.change_client_addr()
+    s.ready(timeout=40)
+    assert ns_listening(lab, lport), "the listener went away"
+    for role in ("client", "server"):
+        wait_for(lambda: os.path.exists(os.path.join(flags, role + ".out")),
+                 timeout=60, what="%s done" % role)
+    with open(os.path.join(flags, "client.out")) as f:
+        got_client = f.read().split()
+    with open(os.path.join(flags, "server.out")) as f:
+        got_server = f.read().split()
+    n, sha = peer_sha("server", total)
+    assert got_client == [str(n), sha], "client got %s" % got_client
+    n, sha = peer_sha("client", total)
+    assert got_server == [str(n), sha], "server got %s" % got_server
+    assert client.wait(10) == 0 and server.wait(10) == 0
+    assert ns_listening(lab, lport)
+
+
+# Connect to the Unix socket argv[1] and send argv[2] (hex); print what
+# comes back (hex) before EOF or, with a request sent, once one whole
+# agent message (u32 length, body) is in; or the error's name.
+UNIX_PROBE = r'''
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(5)
+try:
+    s.connect(sys.argv[1])
+    s.sendall(bytes.fromhex(sys.argv[2]))
+    got = b""
+    while True:
+        b = s.recv(4096)
+        if not b:
+            break
+        got += b
+        if sys.argv[2] and len(got) >= 4 and \
+                len(got) >= 4 + int.from_bytes(got[:4], "big"):
+            break
+    print("got", got.hex())
+except OSError as e:
+    print("error", type(e).__name__)
+'''
+
+
+def probe_as(user, path, hexdata=""):
+    """UNIX_PROBE run as user: its one line."""
+    r = subprocess.run(["python3", "-c", UNIX_PROBE, path, hexdata],
+                       user=user, capture_output=True, text=True,
+                       timeout=20, env={"PATH": "/usr/bin:/bin"})
+    return r.stdout.strip()
+
+
+def test_other_user_cannot_reach_remote_socket_or_agent(spawn, lab, run):
+    """Another local user can connect neither to a -R Unix-socket
+    listener (0600, even in a directory anyone may enter) nor to the
+    session's agent socket; with that socket's permissions opened up
+    (as if by mistake) the daemon still refuses the other user by its
+    peer credentials and answers nothing."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to act as another user")
+    sock1, a1 = make_agent(run, "one")
+    d = tempfile.mkdtemp(prefix="lpfwd", dir="/tmp")
+    opened = []
+    try:
+        os.chmod(d, 0o1777)
+        rpath = os.path.join(d, "r.sock")
+        tgt = Target(lambda c: c.sendall(b"secret\n"))
+        p = start(spawn, lab, opts=("-A", "-R", "%s:127.0.0.1:%d" %
+                                    (rpath, tgt.port)),
+                  env={"SSH_AUTH_SOCK": sock1})
+        wait_for(lambda: os.path.exists(rpath), what="the -R socket")
+        assert stat.S_IMODE(os.stat(rpath).st_mode) & 0o077 == 0
+        assert probe_as("root", rpath) == "got " + b"secret\n".hex()
+        assert probe_as("nobody", rpath) == "error PermissionError"
+        p.sendline("echo au''th=[$SSH_AUTH_SOCK]")
+        p.expect(r"auth=\[(.*?)\]")
+        apath = p.match.group(1)
+        # SSH_AGENTC_REQUEST_IDENTITIES: length 1, type 11.
+        ask = "000000010b"
+        assert probe_as("root", apath, ask).startswith("got 0000")
+        assert probe_as("nobody", apath, ask) == "error PermissionError"
+        # Opened up: the file modes no longer protect it.
+        for path in (lab.basedir, lab.sessions):
+            opened.append((path, stat.S_IMODE(os.stat(path).st_mode)))
+            os.chmod(path, 0o711)
+        opened.append((apath, stat.S_IMODE(os.stat(apath).st_mode)))
+        os.chmod(apath, 0o666)
+        # Closed at once, unanswered (the request may not even go out).
+        assert probe_as("nobody", apath, ask) in (
+            "got", "error BrokenPipeError", "error ConnectionResetError")
+        wait_for(lambda: "refused an agent connection from another user"
+                 in lab.server_log_text(), what="the refusal logged")
+        p.sendline("exit")
+        assert ended(p) == 0
+        tgt.close()
+    finally:
+        for path, mode in reversed(opened):
+            try:
+                os.chmod(path, mode)
+            except OSError:
+                pass
+        a1.kill()
+        a1.wait()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def listen_addrs(port):
+    """The local addresses (hex, as /proc/net/tcp* write them) on which
+    something listens on TCP port."""
+    out = set()
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(path) as f:
+            for line in f.readlines()[1:]:
+                w = line.split()
+                addr, p = w[1].split(":")
+                if w[3] == "0A" and int(p, 16) == port:
+                    out.add(addr)
+    return out
+
+
+LOOPBACK = {"0100007F", "00000000000000000000000001000000"}
+EVERYWHERE = {"00000000", "00000000000000000000000000000000"}
+
+
+@pytest.mark.parametrize("gw", ["no", "yes", "clientspecified", "match"])
+def test_remote_forward_follows_gateway_ports(spawn, make_lab, run, gw):
+    """-R listens where sshd would for the server's GatewayPorts: only on
+    loopback with "no" (sshd's default) even when the client asks for
+    every address, everywhere with "yes", and as asked with
+    "clientspecified" (loopback when no address is given).  A Match block
+    that sets it (limpet cannot tell whether it applies) means loopback."""
+    base = os.path.join(run.workdir, "gw")
+    extra = ["GatewayPorts " + gw]
+    if gw == "match":
+        extra = ["GatewayPorts yes", "Match User nobody",
+                 "  GatewayPorts clientspecified"]
+    lab = make_lab(basedir=base, sshd_extra=extra,
+                   env={"LIMPET_SSHD_CONFIG":
+                        os.path.join(base, "sshd_config")})
+    star, plain = sshlab.free_port(), sshlab.free_port()
+    p = start(spawn, lab, opts=("-R", "*:%d:127.0.0.1:9" % star,
+                                "-R", "%d:127.0.0.1:9" % plain))
+    wait_for(lambda: listen_addrs(star) and listen_addrs(plain),
+             what="the -R listeners")
+    got = listen_addrs(star), listen_addrs(plain)
+    want = {"no": (LOOPBACK, LOOPBACK), "yes": (EVERYWHERE, EVERYWHERE),
+            "clientspecified": (EVERYWHERE, LOOPBACK),
+            "match": (LOOPBACK, LOOPBACK)}[gw]
+    assert got[0] <= want[0] and got[1] <= want[1], got
     p.sendline("exit")
     assert ended(p) == 0

@@ -498,6 +498,142 @@ test_channel_limit(void **state)
 }
 
 /* Run the channel tests. */
+/*
+ * One channel from a to b on a path of rtt_turns turns each way, one
+ * turn = 1 ms: b's local side takes up to take_max bytes a turn.  Runs
+ * turns turns; returns what b received.
+ */
+static size_t
+clocked_flow(struct end *a, struct end *b, int turns, int rtt_turns,
+    size_t take_max)
+{
+	struct buf	 ab[16], ba[16];
+	uint8_t		*src = calloc(1, 1 << 20);
+	size_t		 fed, got = 0;
+	uint64_t	 now = 1000000;
+	int		 t, k;
+
+	assert_true(rtt_turns >= 1 && rtt_turns <= 16);
+	for (k = 0; k < rtt_turns; k++) {
+		buf_init(&ab[k], 0);
+		buf_init(&ba[k], 0);
+	}
+	chan_open(&a->set, CHAN_KIND_TCP, "h:1");
+	for (t = 0; t < turns; t++, now += 1000) {
+		chan_set_clock(&a->set, now);
+		chan_set_clock(&b->set, now);
+		/* An endless source. */
+		if ((fed = chan_tx_room(a->set.ch[0])) > (1 << 20))
+			fed = 1 << 20;
+		assert_int_equal(chan_local_data(a->set.ch[0], src, fed), 0);
+		/* What left rtt_turns ago arrives now. */
+		k = t % rtt_turns;
+		assert_int_equal(deliver(&b->set, &ab[k]), 0);
+		assert_int_equal(deliver(&a->set, &ba[k]), 0);
+		chan_pump(&a->set, &ab[k], 1 << 30);
+		chan_pump(&b->set, &ba[k], 1 << 30);
+		if (b->set.n == 0)
+			continue;	/* the OPEN is on its way */
+		assert_true(buf_len(&b->set.ch[0]->rx) <= CHAN_WINDOW_MAX);
+		assert_true(ring_len(&a->set.ch[0]->tx) <=
+		    CHAN_WINDOW_MAX + CHAN_WINDOW);
+		got += buf_len(&b->set.ch[0]->rx) < take_max ?
+		    buf_len(&b->set.ch[0]->rx) : take_max;
+		chan_written(b->set.ch[0],
+		    buf_len(&b->set.ch[0]->rx) < take_max ?
+		    buf_len(&b->set.ch[0]->rx) : take_max);
+	}
+	for (k = 0; k < rtt_turns; k++) {
+		buf_free(&ab[k]);
+		buf_free(&ba[k]);
+	}
+	free(src);
+	return got;
+}
+
+/*
+ * A fast reader on a long path: the window grows past the floor (a fixed
+ * 256 KiB window would move at most 256 KiB per round trip), never past
+ * the cap; the in-flight bound grows with it.
+ */
+static void
+test_window_adapts_to_the_path(void **state)
+{
+	struct end	a, b;
+	size_t		got;
+
+	(void)state;
+	ends_init(&a, &b, 16);
+	/* 20 ms round trips, 2 s: a fixed window would move 25 MB. */
+	got = clocked_flow(&a, &b, 2000, 10, 1 << 30);
+	assert_true(b.set.ch[0]->win > CHAN_WINDOW);
+	assert_true(b.set.ch[0]->win <= CHAN_WINDOW_MAX);
+	assert_true(a.set.inflight_max > CHAN_INFLIGHT_MAX);
+	assert_true(a.set.inflight_max <= CHAN_INFLIGHT_CAP);
+	assert_true(got > 60 * 1024 * 1024);
+	ends_free(&a, &b);
+}
+
+/* A slow reader keeps the floor window: no memory for nothing. */
+static void
+test_window_stays_small_for_a_slow_reader(void **state)
+{
+	struct end	a, b;
+
+	(void)state;
+	ends_init(&a, &b, 16);
+	/* 10 ms round trips, the reader takes 8 KiB/ms = 8 MB/s. */
+	clocked_flow(&a, &b, 2000, 5, 8192);
+	assert_int_equal(b.set.ch[0]->win, CHAN_WINDOW);
+	assert_true(buf_len(&b.set.ch[0]->rx) <= CHAN_WINDOW);
+	ends_free(&a, &b);
+}
+
+/*
+ * A little news waits up to CHAN_ACK_US for more before its ACK goes
+ * (chan_deadline() says when); a quarter window goes at once.
+ */
+static void
+test_small_news_is_acked_a_little_later(void **state)
+{
+	struct end	 a, b;
+	struct buf	 ab, ba;
+	struct chan	*ch;
+	uint8_t		 src[100] = { 0 };
+	uint64_t	 now = 5000000;
+
+	(void)state;
+	ends_init(&a, &b, 16);
+	buf_init(&ab, 0);
+	buf_init(&ba, 0);
+	chan_set_clock(&a.set, now);
+	chan_set_clock(&b.set, now);
+	ch = chan_open(&a.set, CHAN_KIND_TCP, "h:1");
+	chan_pump(&a.set, &ab, 1 << 30);
+	assert_int_equal(deliver(&b.set, &ab), 0);
+	chan_pump(&b.set, &ba, 1 << 30);	/* the OPEN's ACK: at once */
+	assert_int_equal(deliver(&a.set, &ba), 0);
+	assert_int_equal(ch->confirmed, 1);
+	assert_int_equal(chan_local_data(ch, src, sizeof src), 0);
+	chan_pump(&a.set, &ab, 1 << 30);
+	assert_int_equal(deliver(&b.set, &ab), 0);
+	chan_pump(&b.set, &ba, 1 << 30);
+	assert_int_equal(buf_len(&ba), 0);	/* waits */
+	assert_int_equal(chan_deadline(&b.set), now + CHAN_ACK_US);
+	/* Past due and not sent (no link): later, never a busy loop. */
+	chan_set_clock(&b.set, now + 3 * CHAN_ACK_US);
+	assert_int_equal(chan_deadline(&b.set), now + 4 * CHAN_ACK_US);
+	chan_set_clock(&b.set, now + CHAN_ACK_US);
+	chan_pump(&b.set, &ba, 1 << 30);
+	assert_true(buf_len(&ba) > 0);
+	assert_int_equal(chan_deadline(&b.set), 0);
+	assert_int_equal(deliver(&a.set, &ba), 0);
+	assert_int_equal(ring_len(&ch->tx), 0);
+	buf_free(&ab);
+	buf_free(&ba);
+	ends_free(&a, &b);
+}
+
 int
 main(void)
 {
@@ -510,6 +646,9 @@ main(void)
 		cmocka_unit_test(test_refuse_and_reset),
 		cmocka_unit_test(test_resent_open_of_an_ended_channel),
 		cmocka_unit_test(test_channel_limit),
+		cmocka_unit_test(test_window_adapts_to_the_path),
+		cmocka_unit_test(test_window_stays_small_for_a_slow_reader),
+		cmocka_unit_test(test_small_news_is_acked_a_little_later),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,256 @@
+"""Forwarded throughput, limpet -L beside ssh -L (issue 9).
+
+    /usr/bin/python3 bench/fwd_throughput.py [--mb 200] [--bin ./limpet]
+                                            [--reps 1]
+
+Starts a throwaway sshd on loopback (tests/e2e/sshlab.py), a sink that
+reads and counts, then sends the same bytes through `limpet -L` and through
+`ssh -L`, one after the other in the same run, and prints MB/s for both
+and their ratio (the goal is >= 0.8).  Use the optimised `make limpet`
+build: the sanitized one measures the sanitizers.  Every process it
+starts it stops by pid.
+"""
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
+
+import pexpect  # noqa: E402
+
+import sshlab  # noqa: E402
+
+MB = 1000 * 1000
+
+
+class Sink:
+    """A TCP server on loopback that reads each connection to its end and
+    records (bytes, seconds from its first byte to its end)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.port = self.sock.getsockname()[1]
+        self.results = []
+        self.t = threading.Thread(target=self._serve, daemon=True)
+        self.t.start()
+
+    def _serve(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            n, first = 0, None
+            while True:
+                b = c.recv(1 << 20)
+                if not b:
+                    break
+                if first is None:
+                    first = time.monotonic()
+                n += len(b)
+            self.results.append((n, time.monotonic() - (first or 0)))
+            c.close()
+
+
+def listening(port):
+    """True if something listens on TCP port (read from /proc: probing
+    with a connection would reach the sink)."""
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(path) as f:
+            for line in f.readlines()[1:]:
+                w = line.split()
+                if w[3] == "0A" and int(w[1].split(":")[1], 16) == port:
+                    return True
+    return False
+
+
+def wait_listen(port, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if listening(port):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def cpu_snapshot(lab, binary):
+    """CPU seconds used so far by this run's processes, by role: limpet's
+    client, relay and daemon (this binary), ssh (with the lab's config)
+    and sshd (below the lab's sshd), from /proc."""
+    out = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    below = set(sshlab.descendants(lab.pid)) if lab.pid else set()
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % d, "rb") as f:
+                argv = f.read().split(b"\0")
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        if argv[0] == binary.encode() and b"relay" not in argv:
+            name = "client"
+        elif argv[0] == binary.encode():
+            # The relay runs below sshd; the daemon left it.
+            name = "relay" if int(d) in below else "daemon"
+        elif int(d) in below:
+            name = "sshd"
+        elif argv[0] == b"ssh" and lab.ssh_config.encode() in argv:
+            name = "ssh"
+        else:
+            continue
+        w = st[st.rfind(")") + 2:].split()
+        out[name] = out.get(name, 0.0) + (int(w[11]) + int(w[12])) / tick
+    return out
+
+
+def cpu_add(acc, key, before, after):
+    """Add the CPU used between two snapshots to acc[key]."""
+    d = acc.setdefault(key, {})
+    for k, v in after.items():
+        d[k] = d.get(k, 0.0) + v - before.get(k, 0.0)
+
+
+def send(port, total, sink, timeout=300):
+    """Send total bytes to port, wait for the sink to count them; MB/s."""
+    n0 = len(sink.results)
+    block = os.urandom(1 << 20)
+    s = socket.create_connection(("127.0.0.1", port))
+    t0 = time.monotonic()
+    left = total
+    while left > 0:
+        k = min(left, len(block))
+        s.sendall(block[:k])
+        left -= k
+    s.shutdown(socket.SHUT_WR)
+    deadline = time.monotonic() + timeout
+    while len(sink.results) == n0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    t1 = time.monotonic()
+    s.close()
+    if len(sink.results) == n0:
+        raise RuntimeError("the sink never finished")
+    got = sink.results[-1][0]
+    if got != total:
+        raise RuntimeError("sent %d bytes, the sink got %d" % (total, got))
+    return total / MB / (t1 - t0)
+
+
+class LimpetL:
+    """A limpet session with -L spec, as a user starts it (in a PTY)."""
+
+    def __init__(self, lab, binary, spec):
+        argv = [binary, "--server-path", binary, "-F", lab.ssh_config,
+                sshlab.HOST, "-L", spec]
+        self.p = pexpect.spawn(argv[0], argv[1:], timeout=30,
+                               encoding="utf-8", codec_errors="replace")
+        self.p.sendline("echo rea''dy-$((40+2))")
+        self.p.expect("ready-42")
+        if not wait_listen(int(spec.split(":")[0])):
+            raise RuntimeError("limpet -L never listened")
+
+    def stop(self):
+        try:
+            self.p.sendline("exit")
+            self.p.expect(pexpect.EOF, timeout=10)
+        finally:
+            if self.p.isalive():
+                self.p.kill(9)
+            self.p.close()
+
+
+class SshL:
+    """ssh -N -L spec."""
+
+    def __init__(self, lab, spec):
+        argv = ["ssh", "-F", lab.ssh_config, "-N", "-L", spec, sshlab.HOST]
+        self.pr = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
+        if not wait_listen(int(spec.split(":")[0])):
+            self.stop()
+            raise RuntimeError("ssh -L never listened")
+
+    def stop(self):
+        self.pr.terminate()
+        try:
+            self.pr.wait(5)
+        except subprocess.TimeoutExpired:
+            self.pr.kill()
+            self.pr.wait()
+
+
+def measure(lab, binary, sink, total, reps, limpet_only):
+    """Both forwards up at once; transfers alternate between them so that
+    the machine's other load falls on both alike."""
+    lp, sp = sshlab.free_port(), sshlab.free_port()
+    lim, ssh, cpu = [], [], {}
+    a = LimpetL(lab, binary, "%d:127.0.0.1:%d" % (lp, sink.port))
+    b = None
+    try:
+        if not limpet_only:
+            b = SshL(lab, "%d:127.0.0.1:%d" % (sp, sink.port))
+        for _ in range(reps):
+            c0 = cpu_snapshot(lab, binary)
+            lim.append(send(lp, total, sink))
+            c1 = cpu_snapshot(lab, binary)
+            cpu_add(cpu, "limpet -L", c0, c1)
+            if b is not None:
+                ssh.append(send(sp, total, sink))
+                cpu_add(cpu, "ssh -L", c1, cpu_snapshot(lab, binary))
+    finally:
+        a.stop()
+        if b is not None:
+            b.stop()
+    print("CPU seconds per GB moved:")
+    for how in sorted(cpu):
+        print("  %-10s %s" % (how, "  ".join(
+            "%s %.2f" % (k, v / (reps * total / 1e9))
+            for k, v in sorted(cpu[how].items()))))
+    return lim, ssh or [0.0]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mb", type=int, default=200)
+    ap.add_argument("--reps", type=int, default=1)
+    ap.add_argument("--bin", default=os.path.join(ROOT, "limpet"))
+    ap.add_argument("--limpet-only", action="store_true",
+                    help="skip ssh -L (to profile limpet alone)")
+    a = ap.parse_args()
+    binary = os.path.abspath(a.bin)
+    total = a.mb * MB
+    sink = Sink()
+    with tempfile.TemporaryDirectory(prefix="limpet-fwdbench-") as d:
+        lab = sshlab.SshLab(os.path.join(d, "lab"), server_log=False)
+        try:
+            lim, ssh = measure(lab, binary, sink, total, a.reps,
+                               a.limpet_only)
+        finally:
+            lab.cleanup()
+    sink.sock.close()
+    bl, bs = max(lim), max(ssh)
+    print("forward %d MB through -L on loopback (best of %d, "
+          "alternating):" % (a.mb, a.reps))
+    print("  limpet -L  %7.1f MB/s  %s" % (bl, " ".join(
+        "%.1f" % x for x in lim)))
+    print("  ssh -L     %7.1f MB/s  %s" % (bs, " ".join(
+        "%.1f" % x for x in ssh)))
+    if bs > 0:
+        ml, ms = sorted(lim)[len(lim) // 2], sorted(ssh)[len(ssh) // 2]
+        print("  ratio      %7.2f  (of the medians: %.2f)" % (bl / bs,
+                                                           ml / ms))
+
+
+if __name__ == "__main__":
+    main()
