@@ -75,6 +75,8 @@ flow_size(struct flow *f)
 	else
 		w = bdp * FLOW_GAIN_NUM / FLOW_GAIN_DEN +
 		    flow_max(f->ackb, FLOW_ROUNDS);
+	if (w < bw * FLOW_WIN_MIN_US / 1000000)
+		w = bw * FLOW_WIN_MIN_US / 1000000;
 	if (w < FLOW_WIN_MIN)
 		w = FLOW_WIN_MIN;
 	if (w > FLOW_WIN_MAX)
@@ -83,8 +85,10 @@ flow_size(struct flow *f)
 	ch = bw * FLOW_CHUNK_US / 1000000;
 	if (ch < FLOW_CHUNK_MIN)
 		ch = FLOW_CHUNK_MIN;
-	if (ch > f->window / 2)
-		ch = f->window / 2;
+	if (ch > FLOW_CHUNK_MAX)
+		ch = FLOW_CHUNK_MAX;
+	if (ch > f->window / 4)	/* frames in a pipeline, not one */
+		ch = f->window / 4;
 	f->chunk = (size_t)ch;
 }
 

@@ -11,12 +11,14 @@
 
 #define FLOW_MARKS	512		/* DATA frames remembered in flight */
 #define FLOW_ROUNDS	8		/* round trips the rate max is kept */
-#define FLOW_GAIN_NUM	3		/* window = 3/2 x rate x min RTT ... */
-#define FLOW_GAIN_DEN	2
+#define FLOW_GAIN_NUM	2		/* window = 2 x rate x min RTT ... */
+#define FLOW_GAIN_DEN	1
 #define FLOW_WIN_MIN	(16 * 1024)	/* ... never below this ... */
+#define FLOW_WIN_MIN_US	40000		/* ... nor 40 ms of the rate ... */
 #define FLOW_WIN_INIT	(64 * 1024)	/* ... this before any measure ... */
 #define FLOW_WIN_MAX	(8 * 1024 * 1024)	/* ... nor above this */
 #define FLOW_CHUNK_MIN	(4 * 1024)	/* smallest DATA frame payload */
+#define FLOW_CHUNK_MAX	(32 * 1024)	/* largest (DATA_CHUNK) */
 #define FLOW_CHUNK_US	20000		/* a frame holds ~20 ms of the link */
 #define FLOW_RTT_KEEP_US	(10 * 1000 * 1000)	/* min RTT kept */
 #define FLOW_PROBE_US	(200 * 1000)	/* min RTT probe: small window */

@@ -44,6 +44,8 @@ daemon_pump(struct daemon *d, uint64_t now)
 		n = ring_peek(&d->out, d->sent, &p);
 		if (n == 0)
 			break;
+		if (n > DATA_CHUNK)
+			n = DATA_CHUNK;
 		if (n > d->flow.chunk)
 			n = d->flow.chunk;
 		if (n > d->window - daemon_inflight(d))
