@@ -13,7 +13,8 @@
  * frame was sent over the time they took, ack or send spacing, whichever
  * is longer, so that a burst of ACKs does not look like a fast link).
  * Frames sent while the program had nothing more to write measure the
- * program, not the path: their rates count only when higher.  The smallest
+ * program, not the path: their rates count only when higher, and their
+ * round trips do not age the rates measured before.  The smallest
  * round trip is kept 10 s; then the window shrinks for a round trip (at
  * least 200 ms) to see it again without the queue the window itself makes.
  * Times here are microseconds, so that a loopback link measures too.
@@ -185,7 +186,8 @@ flow_acked(struct flow *f, uint64_t ack)
 		f->head = (f->head + 1) % FLOW_MARKS;
 		f->len--;
 	}
-	if (ack >= f->round_end) {	/* a new round trip starts */
+	/* A new round trip starts; not while the program writes little. */
+	if (ack >= f->round_end && got && !p.app) {
 		f->round++;
 		f->round_end = f->sent;
 		f->bw[f->round % FLOW_ROUNDS] = 0;
