@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#define CFLOW_ACK_BYTES	(8 * 1024)	/* written output per ACK, at most */
+#define CFLOW_ACK_BYTES	(8 * 1024)	/* written per ACK, at most */
 #define CFLOW_ACK_MS_MIN	2	/* RTT/4, but not more often */
 
 struct client;

@@ -141,7 +141,7 @@ flow_rtt(struct flow *f, uint64_t rtt, uint64_t ack, uint64_t now)
 		f->probe_min = rtt;
 	if (ack < f->probe_end)
 		return;
-	if (f->probe_stage == 0) {	/* now one round at the small window */
+	if (f->probe_stage == 0) {	/* then a round at the small one */
 		f->probe_stage = 1;
 		f->probe_end = f->sent;
 		return;
@@ -213,12 +213,4 @@ flow_acked(struct flow *f, uint64_t ack)
 	flow_size(f);
 	flow_log(f, now);
 	return f->window;
-}
-
-/* The output in flight now is n: for the peak the log reports. */
-void
-flow_note(struct flow *f, size_t n)
-{
-	if (n > f->peak)
-		f->peak = n;
 }
