@@ -22,7 +22,7 @@
 #define FLOW_GAIN_NUM	2
 #define FLOW_GAIN_DEN	1
 #define FLOW_WIN_MIN	(16 * 1024)
-#define FLOW_WIN_MIN_US	100000
+#define FLOW_WIN_MIN_US	40000
 #define FLOW_WIN_INIT	(64 * 1024)
 #define FLOW_WIN_MAX	(8 * 1024 * 1024)
 #define FLOW_CHUNK_MIN	(4 * 1024)
