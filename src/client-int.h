@@ -115,6 +115,7 @@ struct client {
 	uint64_t	 out_have;	/* output received */
 	uint64_t	 out_written;	/* output written to the terminal */
 	uint64_t	 ack_sent;
+	uint64_t	 ack_at;	/* when the last ACK was queued */
 
 	int		 exited;
 	int		 exit_acked;

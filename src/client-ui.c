@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "compat.h"
+#include "client-flow.h"
 #include "client-int.h"
 #include "client-predict.h"
 #include "client-repaint.h"
@@ -352,6 +353,7 @@ client_timeout(struct client *c, uint64_t now)
 		due = client_due(due, c->cpr_deadline);
 	due = client_due(due, cpred_deadline(c));
 	due = client_due(due, cfwd_deadline(c));
+	due = client_due(due, cflow_deadline(c));
 	due = client_due(due, c->attach_notice_until);
 	if (due == 0)
 		return 60000;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "compat.h"
+#include "client-flow.h"
 #include "client-net.h"
 #include "client-pipe.h"
 #include "client-predict.h"
@@ -738,16 +739,15 @@ client_read_tty(struct client *c, uint64_t now)
 	buf_free(&pass);
 }
 
-/* Queue an ACK for written output, not too often during a flood. */
+/* Queue an ACK for written output when one is due (client-flow.c). */
 static void
-client_ack(struct client *c)
+client_ack(struct client *c, uint64_t now)
 {
-	if (c->state != ST_UP || c->out_written == c->ack_sent)
-		return;
-	if (buf_len(&c->term) > 0 && c->out_written - c->ack_sent < 16384)
+	if (!cflow_ack_due(c, now))
 		return;
 	client_queued(c, proto_u64_put(&c->tx, MSG_ACK, c->out_written));
 	c->ack_sent = c->out_written;
+	c->ack_at = now;
 }
 
 /* Heartbeats and dead-link detection. */
@@ -982,7 +982,7 @@ client_step(struct client *c, uint64_t now)
 	if (c->state == ST_UP)
 		client_send_input(c, now);
 	cpipe_step(c);
-	client_ack(c);
+	client_ack(c, now);
 	cfwd_pump(c);
 	client_flush(c, now);
 	cpred_tick(c, now);

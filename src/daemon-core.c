@@ -28,7 +28,8 @@ daemon_init(struct daemon *d, size_t ring, uint64_t now)
 	d->lfd = d->ptyfd = -1;
 	d->child = -1;
 	d->created = d->active = clock_wall();
-	d->window = WIN_INIT;
+	flow_reset(&d->flow, 0);
+	d->window = d->flow.window;
 	d->touch_at = now + TOUCH_MS;
 	d->keep_exited = (uint64_t)KEEP_EXITED_S * 1000;
 	d->in_window = PROTO_INPUT_WINDOW;
@@ -151,7 +152,7 @@ daemon_detach(struct daemon *d, const char *why)
 	 */
 	d->hold_until = d->detach_on_purpose ? 0 : clock_ms() + d->hold_ms;
 	d->detach_on_purpose = 0;
-	d->mlen = 0;
+	flow_reset(&d->flow, d->acked);
 	d->active = clock_wall();
 	d->detached_at = d->active;
 }
@@ -369,10 +370,8 @@ daemon_may_read_pty(struct daemon *d, uint64_t now)
 		return ring_room(&d->out) > 0 || now >= d->hold_until;
 	if (buf_len(&d->client->out) >= OUT_QUEUE_MAX)
 		return 0;
-	if (ring_len(&d->out) >= d->window) {
-		d->win_full = 1;	/* the window limits, not the program */
-		return 0;
-	}
+	if (ring_len(&d->out) >= d->window)
+		return 0;	/* the window limits, not the program */
 	return ring_room(&d->out) > 0;
 }
 
@@ -389,6 +388,7 @@ daemon_read_pty(struct daemon *d, uint64_t now)
 	ssize_t	 n;
 	int	 overwrite;
 
+	d->pty_dry = 0;
 	if (!daemon_may_read_pty(d, now))
 		return;
 	overwrite = d->client == NULL && now >= d->hold_until;
@@ -412,6 +412,7 @@ daemon_read_pty(struct daemon *d, uint64_t now)
 		}
 		if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR))
 			d->pty_eof = 1;	/* EIO: every slave fd is closed */
+		d->pty_dry = 1;	/* the program has nothing more now */
 		break;
 	}
 	if (total > 0)

@@ -27,63 +27,6 @@ daemon_inflight(const struct daemon *d)
 	return (size_t)(d->sent - d->acked);
 }
 
-/* Record when the bytes up to off were handed to the client. */
-static void
-daemon_mark(struct daemon *d, uint64_t off, uint64_t now)
-{
-	int	i;
-
-	if (d->mlen == MARKS)
-		return;
-	i = (d->mhead + d->mlen) % MARKS;
-	d->marks[i].off = off;
-	d->marks[i].t = now;
-	d->mlen++;
-}
-
-/*
- * Adapt the window to the link: an acknowledgement that came back with
- * little queueing delay while the window was full lets it grow; one that
- * waited long behind queued bytes shrinks it, at most once a round trip.
- * The aim is that a flood fills the program's write, not the network's
- * buffers, so Ctrl-C acts at once.
- */
-static void
-daemon_window(struct daemon *d, uint64_t ack, uint64_t newly, uint64_t now)
-{
-	uint64_t	t = 0, rtt, q;
-	int		got = 0;
-
-	while (d->mlen > 0 && d->marks[d->mhead].off <= ack) {
-		t = d->marks[d->mhead].t;
-		got = 1;
-		d->mhead = (d->mhead + 1) % MARKS;
-		d->mlen--;
-	}
-	if (!got)
-		return;
-	rtt = now > t ? now - t : 0;
-	if (d->min_rtt_at == 0 || rtt < d->min_rtt ||
-	    now - d->min_rtt_at > 10000) {
-		d->min_rtt = rtt;
-		d->min_rtt_at = now;
-	}
-	q = rtt - d->min_rtt;
-	if (q > QUEUE_TARGET + d->min_rtt / 2) {
-		if (now - d->last_cut > rtt) {
-			d->window = d->window * 3 / 4;
-			if (d->window < WIN_MIN)
-				d->window = WIN_MIN;
-			d->last_cut = now;
-		}
-	} else if (d->win_full) {
-		d->window += newly;
-		if (d->window > WIN_MAX)
-			d->window = WIN_MAX;
-		d->win_full = 0;
-	}
-}
-
 /* Queue DATA frames for output the client lacks, within the window. */
 void
 daemon_pump(struct daemon *d, uint64_t now)
@@ -92,24 +35,26 @@ daemon_pump(struct daemon *d, uint64_t now)
 	const uint8_t	*p;
 	size_t		 n;
 
+	(void)now;	/* the window's clock is its own (daemon-flow.c) */
 	if (c == NULL || c->closing || c->dead)
 		return;
 	while (d->sent < d->out.end && buf_len(&c->out) < OUT_QUEUE_MAX) {
-		if (daemon_inflight(d) >= d->window) {
-			d->win_full = 1;
+		if (daemon_inflight(d) >= d->window)
 			break;
-		}
 		n = ring_peek(&d->out, d->sent, &p);
 		if (n == 0)
 			break;
 		if (n > DATA_CHUNK)
 			n = DATA_CHUNK;
+		if (n > d->flow.chunk)
+			n = d->flow.chunk;
 		if (n > d->window - daemon_inflight(d))
 			n = d->window - daemon_inflight(d);
 		if (proto_data_put(&c->out, d->sent, p, n) != 0)
 			break;
 		d->sent += n;
-		daemon_mark(d, d->sent, now);
+		flow_sent(&d->flow, d->sent, d->pty_dry &&
+		    d->sent == d->out.end);
 	}
 	if (d->finished && !d->exit_sent && d->sent == d->out.end &&
 	    proto_exit_put(&c->out, d->status, d->out.end) == 0)
@@ -240,11 +185,8 @@ daemon_take(struct daemon *d, struct peer *p, const struct msg_hello *h,
 	ring_ack(&d->out, start);
 	d->sent = d->acked = start;
 	d->exit_sent = 0;
-	d->mlen = 0;
-	d->win_full = 0;
-	d->min_rtt_at = 0;
-	if (d->window < WIN_INIT)
-		d->window = WIN_INIT;
+	flow_reset(&d->flow, start);	/* a new link: measure it afresh */
+	d->window = d->flow.window;
 }
 
 /* Set the PTY size for a new client; a fresh attach forces a redraw. */
@@ -421,12 +363,13 @@ daemon_input(struct daemon *d, uint64_t off, const uint8_t *p, size_t n)
 static void
 daemon_ack(struct daemon *d, struct peer *p, uint64_t v, uint64_t now)
 {
+	(void)now;
 	if (v > d->sent) {
 		daemon_drop(d, p, "bad ACK");
 		return;
 	}
 	if (v > d->acked) {
-		daemon_window(d, v, v - d->acked, now);
+		d->window = flow_acked(&d->flow, v);
 		d->acked = v;
 		ring_ack(&d->out, v);
 	}

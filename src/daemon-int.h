@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "daemon-flow.h"
 #include "daemon-fwd.h"
 #include "daemon-pipe.h"
 #include "daemon-peer.h"
@@ -24,11 +25,9 @@
 #define DATA_CHUNK	(32 * 1024)	/* payload of one DATA frame */
 #define READ_MAX	(64 * 1024)	/* PTY bytes read per turn */
 #define OUT_QUEUE_MAX	(256 * 1024)	/* framed output waiting for fd */
-#define WIN_MIN		(32 * 1024)
-#define WIN_INIT	(256 * 1024)
-#define WIN_MAX		(8 * 1024 * 1024)
-#define QUEUE_TARGET	100		/* ms of queueing we tolerate */
-#define MARKS		512
+#define WIN_MIN		FLOW_WIN_MIN	/* the output window: daemon-flow.c */
+#define WIN_INIT	FLOW_WIN_INIT
+#define WIN_MAX		FLOW_WIN_MAX
 #define STALL_MS	(30 * 1000)	/* window full, nothing heard */
 #define STALE_MS	(3600 * 1000)	/* nothing heard at all */
 #define DRAIN_MS	500		/* program gone, PTY still open */
@@ -99,11 +98,9 @@ struct daemon {
 	int		 exit_sent;
 	uint16_t	 rows, cols;
 
-	size_t		 window;
-	struct mark	 marks[MARKS];
-	int		 mhead, mlen;
-	uint64_t	 min_rtt, min_rtt_at, last_cut;
-	int		 win_full;
+	size_t		 window;	/* unacknowledged output allowed */
+	struct flow	 flow;		/* what sizes it (daemon-flow.c) */
+	int		 pty_dry;	/* the last PTY read found nothing */
 
 	uint64_t	 hold_until;	/* no client: never overwrite before */
 	uint64_t	 hold_ms;	/* HOLD_MS; tests may shorten it */

@@ -187,10 +187,8 @@ dpipe_room(struct daemon *d)
 	if (d->client != NULL) {
 		if (buf_len(&d->client->out) >= OUT_QUEUE_MAX)
 			return 0;
-		if (ring_len(&d->out) >= d->window) {
-			d->win_full = 1;
+		if (ring_len(&d->out) >= d->window)
 			return 0;
-		}
 		w = d->window - ring_len(&d->out);
 		if (w < room)
 			room = w;
@@ -212,6 +210,7 @@ dpipe_read(struct daemon *d, int i)
 	if (want == 0 || d->pipe->fd[i] == -1)
 		return 0;
 	n = read(d->pipe->fd[i], tmp + PIPE_HDR, want);
+	d->pty_dry = n == -1 && errno == EAGAIN;	/* for the window */
 	if (n > 0) {
 		pipe_hdr(tmp, i, (uint32_t)n);
 		if (ring_append(&d->out, tmp, PIPE_HDR + (size_t)n, 0) != 0)

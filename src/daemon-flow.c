@@ -1,0 +1,216 @@
+/*
+ * The output window: how much output the daemon holds unacknowledged (read
+ * from the PTY, sent or not) before it stops reading the PTY.  Every byte in
+ * that window must reach the terminal before anything the program writes
+ * after a Ctrl-C, so the window is what the path needs and no more: the
+ * best delivery rate seen over the last few round trips times the smallest
+ * round trip, with some gain to find a faster path, plus the largest single
+ * acknowledgement (the client acknowledges in steps).  The program then
+ * blocks on its write, and an interrupt finds little queued behind it.
+ *
+ * Each DATA frame sent leaves a mark; the ACK that covers it gives a round
+ * trip (the frame's age) and a delivery rate (bytes acknowledged since the
+ * frame was sent over the time they took, ack or send spacing, whichever
+ * is longer, so that a burst of ACKs does not look like a fast link).
+ * Frames sent while the program had nothing more to write measure the
+ * program, not the path: their rates count only when higher, and their
+ * round trips do not age the rates measured before.  The smallest
+ * round trip is kept 10 s; then the window shrinks for a round trip (at
+ * least 200 ms) to see it again without the queue the window itself makes.
+ * Times here are microseconds, so that a loopback link measures too.
+ */
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon-flow.h"
+#include "log.h"
+
+/* A monotonic clock in microseconds. */
+static uint64_t
+flow_us(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* Start afresh at offset off (a new link: nothing measured yet). */
+void
+flow_reset(struct flow *f, uint64_t off)
+{
+	memset(f, 0, sizeof *f);
+	f->sent = f->delivered = f->round_end = off;
+	f->window = FLOW_WIN_INIT;
+	f->chunk = FLOW_CHUNK_MIN;
+}
+
+/* The largest of n values. */
+static uint64_t
+flow_max(const uint64_t *v, int n)
+{
+	uint64_t	m = 0;
+	int		i;
+
+	for (i = 0; i < n; i++)
+		if (v[i] > m)
+			m = v[i];
+	return m;
+}
+
+/* The window and frame size from what was measured. */
+static void
+flow_size(struct flow *f)
+{
+	uint64_t	bw = flow_max(f->bw, FLOW_ROUNDS), bdp, w, ch;
+
+	if (bw == 0 || f->min_rtt_t == 0) {
+		f->window = FLOW_WIN_INIT;
+		f->chunk = FLOW_CHUNK_MIN;
+		return;
+	}
+	bdp = bw * f->min_rtt / 1000000;
+	if (f->probe_t != 0)
+		w = bdp / 2;
+	else
+		w = bdp * FLOW_GAIN_NUM / FLOW_GAIN_DEN +
+		    flow_max(f->ackb, FLOW_ROUNDS);
+	if (w < bw * FLOW_WIN_MIN_US / 1000000)
+		w = bw * FLOW_WIN_MIN_US / 1000000;
+	if (w < FLOW_WIN_MIN)
+		w = FLOW_WIN_MIN;
+	if (w > FLOW_WIN_MAX)
+		w = FLOW_WIN_MAX;
+	f->window = (size_t)w;
+	ch = bw * FLOW_CHUNK_US / 1000000;
+	if (ch < FLOW_CHUNK_MIN)
+		ch = FLOW_CHUNK_MIN;
+	if (ch > FLOW_CHUNK_MAX)
+		ch = FLOW_CHUNK_MAX;
+	if (ch > f->window / 4)	/* frames in a pipeline, not one */
+		ch = f->window / 4;
+	f->chunk = (size_t)ch;
+}
+
+/*
+ * A DATA frame ending at off was queued; app: the program had nothing
+ * more to write after it.
+ */
+void
+flow_sent(struct flow *f, uint64_t off, int app)
+{
+	struct flow_mark	*m;
+	uint64_t		 now = flow_us();
+
+	if (f->sent == f->delivered)	/* from idle: time starts now */
+		f->delivered_t = f->first_t = now;
+	f->sent = off;
+	if (off - f->delivered > f->peak)
+		f->peak = (size_t)(off - f->delivered);
+	if (f->len == FLOW_MARKS)
+		return;
+	m = &f->marks[(f->head + f->len) % FLOW_MARKS];
+	m->off = off;
+	m->sent = now;
+	m->delivered = f->delivered;
+	m->delivered_t = f->delivered_t;
+	m->first_t = f->first_t;
+	m->app = app;
+	f->len++;
+}
+
+/* A round trip sample: keep the minimum; end or start a probe for it. */
+static void
+flow_rtt(struct flow *f, uint64_t rtt, uint64_t ack, uint64_t now)
+{
+	if (f->min_rtt_t == 0 || rtt <= f->min_rtt) {
+		f->min_rtt = rtt;
+		f->min_rtt_t = now;
+	}
+	if (f->probe_t == 0 && now - f->min_rtt_t > FLOW_RTT_KEEP_US) {
+		f->probe_t = now;	/* what was sent before drains first */
+		f->probe_end = f->sent;
+		f->probe_stage = 0;
+		f->probe_min = UINT64_MAX;
+		return;
+	}
+	if (f->probe_t == 0)
+		return;
+	if (f->probe_stage == 1 && rtt < f->probe_min)
+		f->probe_min = rtt;
+	if (ack < f->probe_end)
+		return;
+	if (f->probe_stage == 0) {	/* then a round at the small one */
+		f->probe_stage = 1;
+		f->probe_end = f->sent;
+		return;
+	}
+	if (now - f->probe_t < FLOW_PROBE_US)
+		return;
+	if (f->probe_min != UINT64_MAX)
+		f->min_rtt = f->probe_min;
+	f->min_rtt_t = now;
+	f->probe_t = 0;
+}
+
+/* One line at most a second while output flows, for --verbose and tests. */
+static void
+flow_log(struct flow *f, uint64_t now)
+{
+	if (now - f->log_t < FLOW_LOG_US)
+		return;
+	log_debug("flow: window %zu peak %zu rate %llu B/s min rtt %llu us "
+	    "chunk %zu%s", f->window, f->peak,
+	    (unsigned long long)flow_max(f->bw, FLOW_ROUNDS),
+	    (unsigned long long)f->min_rtt, f->chunk,
+	    f->probe_t != 0 ? " (probing rtt)" : "");
+	f->log_t = now;
+	f->peak = 0;
+}
+
+/*
+ * The client acknowledged everything before ack (which moved forward):
+ * measure, and return the window to hold.
+ */
+size_t
+flow_acked(struct flow *f, uint64_t ack)
+{
+	struct flow_mark	 p;
+	uint64_t		 now = flow_us(), iv, rate, *slot;
+	int			 got = 0;
+
+	while (f->len > 0 && f->marks[f->head].off <= ack) {
+		p = f->marks[f->head];
+		got = 1;
+		f->head = (f->head + 1) % FLOW_MARKS;
+		f->len--;
+	}
+	/* A new round trip starts; not while the program writes little. */
+	if (ack >= f->round_end && got && !p.app) {
+		f->round++;
+		f->round_end = f->sent;
+		f->bw[f->round % FLOW_ROUNDS] = 0;
+		f->ackb[f->round % FLOW_ROUNDS] = 0;
+	}
+	slot = &f->ackb[f->round % FLOW_ROUNDS];
+	if (ack - f->delivered > *slot)
+		*slot = ack - f->delivered;
+	if (got) {
+		iv = now - p.delivered_t;
+		if (p.sent - p.first_t > iv)
+			iv = p.sent - p.first_t;
+		rate = iv == 0 ? 0 : (ack - p.delivered) * 1000000 / iv;
+		slot = &f->bw[f->round % FLOW_ROUNDS];
+		if (rate > *slot && (!p.app ||
+		    rate > flow_max(f->bw, FLOW_ROUNDS)))
+			*slot = rate;
+		flow_rtt(f, now - p.sent, ack, now);
+		f->first_t = p.sent;
+	}
+	f->delivered = ack;
+	f->delivered_t = now;
+	flow_size(f);
+	flow_log(f, now);
+	return f->window;
+}

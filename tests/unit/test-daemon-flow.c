@@ -1,0 +1,134 @@
+/*
+ * The output window (daemon-flow.c): sized from the delivery rate and the
+ * round trip it measures, never below its floors nor above its ceiling,
+ * and not shrunk by a program that writes little.  The window's clock is
+ * the real one, so the "link" here is a few milliseconds of sleep; every
+ * bound checked holds however much slower a loaded machine makes it.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "unit.h"
+
+#include "daemon-flow.h"
+
+/* Sleep ms milliseconds. */
+static void
+nap(long ms)
+{
+	struct timespec	ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1)
+		;
+}
+
+/* Frames of n bytes, each acknowledged ms later, k times from *off. */
+static size_t
+link_run(struct flow *f, uint64_t *off, size_t n, long ms, int k, int app)
+{
+	size_t	w = f->window;
+
+	while (k-- > 0) {
+		*off += n;
+		flow_sent(f, *off, app);
+		nap(ms);
+		w = flow_acked(f, *off);
+	}
+	return w;
+}
+
+/* Nothing measured: the initial window and the smallest frames. */
+static void
+test_initial(void **state)
+{
+	struct flow	f;
+
+	(void)state;
+	flow_reset(&f, 1000);
+	assert_int_equal(f.window, FLOW_WIN_INIT);
+	assert_int_equal(f.chunk, FLOW_CHUNK_MIN);
+	assert_int_equal(f.sent, 1000);
+	assert_int_equal(f.delivered, 1000);
+}
+
+/*
+ * A slow link: 4 KiB every 5 ms or more (<= 800 KB/s), 5 ms or more of
+ * round trip.  The window leaves the initial guess for something near
+ * the floors (40 ms of the rate, 16 KiB), far under what the old window
+ * started at (256 KiB), and frames stay small.
+ */
+static void
+test_slow_link(void **state)
+{
+	struct flow	f;
+	uint64_t	off = 0;
+	size_t		w;
+
+	(void)state;
+	flow_reset(&f, 0);
+	w = link_run(&f, &off, 4096, 5, 20, 0);
+	assert_true(w >= FLOW_WIN_MIN);
+	assert_true(w < 128 * 1024);
+	assert_true(f.min_rtt >= 5000);
+	assert_true(f.chunk >= FLOW_CHUNK_MIN);
+	assert_true(f.chunk <= w / 4 || f.chunk == FLOW_CHUNK_MIN);
+}
+
+/*
+ * A program that writes a line now and then after a flood: its slow,
+ * app-limited samples do not shrink the rate the flood measured.
+ */
+static void
+test_app_limited_keeps_rate(void **state)
+{
+	struct flow	f;
+	uint64_t	off = 0;
+	size_t		w0, w1;
+
+	(void)state;
+	flow_reset(&f, 0);
+	w0 = link_run(&f, &off, 32768, 2, 20, 0);
+	w1 = link_run(&f, &off, 10, 20, 12, 1);
+	assert_true(w1 * 2 >= w0);
+}
+
+/*
+ * ACKs that end inside a frame, and more frames in flight than marks:
+ * offsets still move and the window stays within its bounds.
+ */
+static void
+test_partial_and_many(void **state)
+{
+	struct flow	f;
+	uint64_t	off = 0;
+	size_t		w;
+	int		i;
+
+	(void)state;
+	flow_reset(&f, 0);
+	for (i = 0; i < FLOW_MARKS + 100; i++) {
+		off += 100;
+		flow_sent(&f, off, 0);
+	}
+	w = flow_acked(&f, 50);
+	assert_true(w >= FLOW_WIN_MIN && w <= FLOW_WIN_MAX);
+	w = flow_acked(&f, off - 10);
+	assert_true(w >= FLOW_WIN_MIN && w <= FLOW_WIN_MAX);
+	w = flow_acked(&f, off);
+	assert_true(w >= FLOW_WIN_MIN && w <= FLOW_WIN_MAX);
+	assert_int_equal(f.len, 0);
+	assert_int_equal(f.delivered, off);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_initial),
+		cmocka_unit_test(test_slow_link),
+		cmocka_unit_test(test_app_limited_keeps_rate),
+		cmocka_unit_test(test_partial_and_many),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
