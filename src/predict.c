@@ -279,6 +279,71 @@ predict_c0(struct predict *pr, uint8_t b)
 	pr->prev_cr = b == '\r';
 }
 
+/*
+ * One byte of output in the ground state through the UTF-8 decoder, kept
+ * as libvterm keeps it: controls and escape sequences leave a sequence
+ * pending (utf8_cut), the next text byte ends it (DEL too).  xterm ends
+ * it at the control instead, so a cut sequence puts its replacement
+ * character at a place that depends on the terminal: nothing is drawn
+ * while it is pending (our first predicted byte would end it in the
+ * user's terminal but not in the session's) and the line where it ends
+ * is unknown.  Wide and combining characters: terminals differ too
+ * (libvterm joins a combining mark to the last cell it wrote, which may
+ * be a prediction of ours).
+ */
+static void
+predict_utf8(struct predict *pr, uint8_t b)
+{
+	if (b < 0x20) {
+		if (pr->utf8_left > 0)
+			pr->utf8_cut = 1;
+		return;
+	}
+	if (pr->utf8_left > 0 && (b & 0xc0) == 0x80) {
+		pr->utf8_cp = pr->utf8_cp << 6 | (b & 0x3f);
+		if (--pr->utf8_left > 0)
+			return;
+		if (pr->utf8_cut)
+			predict_poison(pr);
+		pr->utf8_cut = 0;
+		if (pr->utf8_cp >= 0x300) {
+			pr->line_bad = 1;
+			if (predict_combining(pr->utf8_cp))
+				predict_poison(pr);
+		}
+		return;
+	}
+	if (pr->utf8_left > 0) {
+		pr->line_bad = 1;	/* invalid: a replacement character */
+		if (pr->utf8_cut)
+			predict_poison(pr);
+	}
+	pr->utf8_left = pr->utf8_cut = 0;
+	if (b >= 0xc0 && b < 0xfe) {
+		pr->utf8_left = b >= 0xfc ? 5 : b >= 0xf8 ? 4 : b >= 0xf0 ?
+		    3 : b >= 0xe0 ? 2 : 1;
+		pr->utf8_cp = b & (0x3f >> pr->utf8_left);
+	} else if (b >= 0x80)
+		pr->line_bad = 1;
+}
+
+/*
+ * Text without ESC where the line is not kept: only the shifts and the
+ * bytes that start, continue or end a UTF-8 sequence matter.
+ */
+static void
+predict_utf8_run(struct predict *pr, const uint8_t *p, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == 0x0e || p[i] == 0x0f)
+			pr->cs_shift = p[i] == 0x0e;
+		if (p[i] >= 0x80 || pr->utf8_left > 0)
+			predict_utf8(pr, p[i]);
+	}
+}
+
 /* One byte of output through the scan. */
 static void
 predict_scan(struct predict *pr, uint8_t b)
@@ -294,23 +359,7 @@ predict_scan(struct predict *pr, uint8_t b)
 	}
 	switch (pr->ps) {
 	case PS_GROUND:
-		if (pr->utf8_left > 0 && (b & 0xc0) == 0x80) {
-			pr->utf8_cp = pr->utf8_cp << 6 | (b & 0x3f);
-			/*
-			 * Wide and combining characters: terminals differ
-			 * (libvterm joins a combining mark to the last cell
-			 * it wrote, which may be a prediction of ours).
-			 */
-			if (--pr->utf8_left == 0 && pr->utf8_cp >= 0x300) {
-				pr->line_bad = 1;
-				if (predict_combining(pr->utf8_cp))
-					predict_poison(pr);
-			}
-			break;
-		}
-		if (pr->utf8_left > 0)
-			pr->line_bad = 1;	/* invalid: terminals differ */
-		pr->utf8_left = 0;
+		predict_utf8(pr, b);
 		if (b == 0x1b)
 			pr->ps = PS_ESC;
 		else if (b == '\n')
@@ -318,11 +367,6 @@ predict_scan(struct predict *pr, uint8_t b)
 		else if (b < 0x20 && b != '\r' && b != '\b' && b != '\t' &&
 		    b != '\a' && b != 0)
 			pr->line_bad = 1;	/* \v, \f, SO, SI ... */
-		else if (b >= 0xc0 && b < 0xf8) {
-			pr->utf8_left = b >= 0xf0 ? 3 : b >= 0xe0 ? 2 : 1;
-			pr->utf8_cp = b & (0x3f >> pr->utf8_left);
-		} else if (b >= 0x80)
-			pr->line_bad = 1;
 		break;
 	case PS_ESC:
 		pr->ps = PS_GROUND;
@@ -442,9 +486,10 @@ predict_text(struct predict *pr, const uint8_t *p, size_t n)
 	size_t		 i;
 
 	if ((nl = compat_memrchr(p, '\n', n)) != NULL) {
+		predict_utf8_run(pr, p, (size_t)(nl - p));
 		if (nl > p)
 			pr->prev_cr = nl[-1] == '\r';
-		pr->utf8_left = 0;
+		predict_utf8(pr, '\n');
 		predict_newline(pr);
 		pr->prev_cr = 0;
 		n -= (size_t)(nl + 1 - p);
@@ -452,11 +497,12 @@ predict_text(struct predict *pr, const uint8_t *p, size_t n)
 	}
 	if (pr->line_bad || pr->linelen + n > PRED_LINE_MAX) {
 		pr->line_bad = 1;
-		pr->utf8_left = 0;
-		i = n > 4 ? n - 4 : 0;
-	} else
-		i = 0;
-	for (; i < n; i++) {
+		predict_utf8_run(pr, p, n);
+		if (n > 0)
+			pr->prev_cr = p[n - 1] == '\r';
+		return;
+	}
+	for (i = 0; i < n; i++) {
 		predict_scan(pr, p[i]);
 		predict_keep(pr, p[i]);
 	}

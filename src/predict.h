@@ -77,6 +77,7 @@ struct predict {
 	unsigned	 csi_p;		/* first CSI parameter */
 	int		 utf8_left;
 	uint32_t	 utf8_cp;
+	int		 utf8_cut;	/* a control came while it was pending */
 	int		 prev_cr;
 	uint8_t		 line[PRED_LINE_MAX];	/* output since the last \n */
 	size_t		 linelen;

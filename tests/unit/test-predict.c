@@ -282,6 +282,51 @@ test_not_predicted(void **state)
 	sim_free(&s);
 }
 
+/*
+ * A UTF-8 sequence cut by a control or an escape sequence: libvterm keeps
+ * it pending and ends it at the next text, xterm at the cut.  Nothing is
+ * drawn while it may be pending (our key would end it), nor on the line
+ * where it ended (terminals put the replacement on different rows).
+ * fuzz/corpus-predict/predict-screen-differs-1 is the fuzzer's case.
+ */
+static void
+test_utf8_cut(void **state)
+{
+	static const char *cut[] = { "\r\n", "\033[0m", "\x01", "\r\n\033[m" };
+	struct sim	 s;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof cut / sizeof cut[0]; i++) {
+		sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+		sim_out(&s, "\r\n:\xc3");
+		sim_out(&s, cut[i]);
+		sim_keys(&s, "M");
+		assert_false(s.pr.shown);
+		sim_out(&s, "M");
+		sim_same(&s);
+		/* Ended on this line: still nothing until a new one. */
+		sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+		sim_keys(&s, "N");
+		assert_false(s.pr.shown);
+		sim_out(&s, "N\r\n");
+		sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+		sim_keys(&s, "O");
+		assert_true(s.pr.shown);
+		sim_out(&s, "O");
+		sim_same(&s);
+		sim_free(&s);
+	}
+	/* Six-byte forms are pending in libvterm too. */
+	sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+	sim_out(&s, "\r\n\xfc\x80\r\n");
+	sim_keys(&s, "M");
+	assert_false(s.pr.shown);
+	sim_out(&s, "M");
+	sim_same(&s);
+	sim_free(&s);
+}
+
 /* A CSI with too many parameters never reaches libvterm (0.1.4 crashes). */
 static void
 test_poison(void **state)
@@ -369,6 +414,7 @@ main(void)
 		cmocka_unit_test(test_not_predicted),
 		cmocka_unit_test(test_alt_screen),
 		cmocka_unit_test(test_poison),
+		cmocka_unit_test(test_utf8_cut),
 		cmocka_unit_test(test_mode),
 		cmocka_unit_test(test_adaptive),
 	};
