@@ -281,8 +281,9 @@ predict_c0(struct predict *pr, uint8_t b)
 
 /*
  * One byte of output in the ground state through the UTF-8 decoder, kept
- * as libvterm keeps it: controls and escape sequences leave a sequence
- * pending (utf8_cut), the next text byte ends it (DEL too).  xterm ends
+ * as libvterm keeps it: controls, DEL and escape sequences leave a
+ * sequence pending (utf8_cut), and so do 0xfe and 0xff (each drawn as a
+ * replacement character); the next other text byte ends it.  xterm ends
  * it at the control instead, so a cut sequence puts its replacement
  * character at a place that depends on the terminal: nothing is drawn
  * while it is pending (our first predicted byte would end it in the
@@ -294,9 +295,13 @@ predict_c0(struct predict *pr, uint8_t b)
 static void
 predict_utf8(struct predict *pr, uint8_t b)
 {
-	if (b < 0x20) {
+	if (b < 0x20 || b == 0x7f) {
 		if (pr->utf8_left > 0)
 			pr->utf8_cut = 1;
+		return;
+	}
+	if (b >= 0xfe) {
+		pr->line_bad = 1;	/* a replacement; a pending one stays */
 		return;
 	}
 	if (pr->utf8_left > 0 && (b & 0xc0) == 0x80) {

@@ -292,7 +292,8 @@ test_not_predicted(void **state)
 static void
 test_utf8_cut(void **state)
 {
-	static const char *cut[] = { "\r\n", "\033[0m", "\x01", "\r\n\033[m" };
+	static const char *cut[] = { "\r\n", "\033[0m", "\x01", "\r\n\033[m",
+	    "\xff\r\n", "\x7f\r\n" };
 	struct sim	 s;
 	size_t		 i;
 
