@@ -291,15 +291,33 @@ predict_c0(struct predict *pr, uint8_t b)
  * is unknown.  Wide and combining characters: terminals differ too
  * (libvterm joins a combining mark to the last cell it wrote, which may
  * be a prediction of ours).
+ *
+ * libvterm 0.1.4 has two decoders: a run of text (up to a control or
+ * the end of a write) that starts with ASCII uses one, a run that starts
+ * with a high byte the other, and neither ends what the other holds.
+ * Our drawing is runs that start with ASCII.  So once a run ended in the
+ * middle of a sequence (a control, or the end of a piece of output: the
+ * rest may start a run of the other decoder), utf8_maybe: nothing is
+ * drawn until ASCII text surely starts a run (right after a control or
+ * an escape sequence), which ends whatever either decoder held, and the
+ * line that text is on is unknown (a replacement character may land
+ * there).  While a run never ended inside a sequence, both decoders
+ * are idle whenever utf8_left is 0.
  */
 static void
 predict_utf8(struct predict *pr, uint8_t b)
 {
 	if (b < 0x20 || b == 0x7f) {
 		if (pr->utf8_left > 0)
-			pr->utf8_cut = 1;
+			pr->utf8_cut = pr->utf8_maybe = 1;
+		pr->run_start = b != 0 && b != 0x7f;
 		return;
 	}
+	if (b < 0x7f && pr->run_start && pr->utf8_maybe) {
+		pr->utf8_maybe = 0;
+		predict_poison(pr);
+	}
+	pr->run_start = 0;
 	if (b >= 0xfe) {
 		pr->line_bad = 1;	/* a replacement; a pending one stays */
 		return;
@@ -344,7 +362,7 @@ predict_utf8_run(struct predict *pr, const uint8_t *p, size_t n)
 	for (i = 0; i < n; i++) {
 		if (p[i] == 0x0e || p[i] == 0x0f)
 			pr->cs_shift = p[i] == 0x0e;
-		if (p[i] >= 0x80 || pr->utf8_left > 0)
+		if (p[i] >= 0x80 || pr->utf8_left > 0 || pr->utf8_maybe)
 			predict_utf8(pr, p[i]);
 	}
 }
@@ -358,6 +376,8 @@ predict_scan(struct predict *pr, uint8_t b)
 		pr->cs_shift = 1;
 	else if (b == 0x0f)
 		pr->cs_shift = 0;
+	if (pr->ps != PS_GROUND)
+		pr->run_start = 1;	/* not text: text after it starts a run */
 	if (b < 0x20 && b != 0x1b && pr->ps != PS_GROUND) {
 		predict_c0(pr, b);
 		return;
@@ -547,6 +567,8 @@ predict_output(struct predict *pr, const uint8_t *p, size_t n, uint64_t now)
 		}
 		i++;
 	}
+	if (pr->utf8_left > 0)
+		pr->utf8_maybe = 1;	/* the rest may start another run */
 	if (!pr->full)
 		return;
 	if (now - pr->fed_since >= 1000) {
@@ -568,7 +590,7 @@ static int
 predict_model(struct predict *pr)
 {
 	if (pr->vt == NULL || pr->ps != PS_GROUND || pr->utf8_left != 0 ||
-	    pr->unsure)
+	    pr->utf8_maybe || pr->unsure)
 		return 0;
 	if (pr->full)
 		return 1;
