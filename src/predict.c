@@ -351,19 +351,59 @@ predict_utf8(struct predict *pr, uint8_t b)
 }
 
 /*
+ * Whether p holds nothing but ASCII other than SO and SI: eight bytes at a
+ * time (a byte of y is zero where the byte is 0x0e or 0x0f).
+ */
+static int
+predict_plain(const uint8_t *p, size_t n)
+{
+	const uint64_t	 ones = 0x0101010101010101ULL, high = ones * 0x80;
+	uint64_t	 w, y;
+	size_t		 i;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		memcpy(&w, p + i, 8);
+		y = (w ^ ones * 0x0e) & ones * 0xfe;
+		if ((w & high) || ((y - ones) & ~y & high))
+			return 0;
+	}
+	for (; i < n; i++) {
+		if (p[i] >= 0x80 || p[i] == 0x0e || p[i] == 0x0f)
+			return 0;
+	}
+	return 1;
+}
+
+/*
  * Text without ESC where the line is not kept: only the shifts and the
- * bytes that start, continue or end a UTF-8 sequence matter.
+ * bytes that start, continue or end a UTF-8 sequence matter.  Blocks of
+ * plain ASCII with the decoder idle are skipped whole (bulk output).
  */
 static void
 predict_utf8_run(struct predict *pr, const uint8_t *p, size_t n)
 {
-	size_t	i;
+	size_t	i, end;
+	int	busy;
 
-	for (i = 0; i < n; i++) {
-		if (p[i] == 0x0e || p[i] == 0x0f)
-			pr->cs_shift = p[i] == 0x0e;
-		if (p[i] >= 0x80 || pr->utf8_left > 0 || pr->utf8_maybe)
+	for (i = 0; i < n; ) {
+		end = n - i > 256 ? i + 256 : n;
+		if (pr->utf8_left == 0 && !pr->utf8_maybe &&
+		    predict_plain(p + i, end - i)) {
+			i = end;
+			continue;
+		}
+		busy = pr->utf8_left > 0 || pr->utf8_maybe;
+		for (; i < end; i++) {
+			if (p[i] < 0x80 && !busy) {
+				if (p[i] == 0x0e || p[i] == 0x0f)
+					pr->cs_shift = p[i] == 0x0e;
+				continue;
+			}
+			if (p[i] == 0x0e || p[i] == 0x0f)
+				pr->cs_shift = p[i] == 0x0e;
 			predict_utf8(pr, p[i]);
+			busy = pr->utf8_left > 0 || pr->utf8_maybe;
+		}
 	}
 }
 
