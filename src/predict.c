@@ -162,12 +162,29 @@ predict_resize(struct predict *pr, int rows, int cols, struct buf *out)
 		cvt_resize(pr->vt, rows, cols);
 }
 
+/*
+ * The cursor may have gone up, or rows below it may have been filled (a
+ * jump, a restore, a scroll or an insert): the row a newline reaches may
+ * hold old text, which the line model (a blank row plus the output since
+ * the newline) does not know.  That lasts until the rows below are
+ * erased (ED 0 or 2) or, the cursor being at the bottom by then, as many
+ * newlines as the screen has rows have scrolled in blank ones.
+ */
+static void
+predict_above(struct predict *pr)
+{
+	pr->above = 1;
+	pr->nl_since = 0;
+}
+
 /* The output went to a new line: the line model starts again. */
 static void
 predict_newline(struct predict *pr)
 {
+	if (pr->above && ++pr->nl_since >= pr->rows)
+		pr->above = 0;
 	pr->linelen = 0;
-	pr->line_bad = !pr->prev_cr || pr->alt || pr->toowide;
+	pr->line_bad = !pr->prev_cr || pr->alt || pr->toowide || pr->above;
 	if (!pr->full)
 		pr->gen++;
 }
@@ -183,6 +200,8 @@ predict_csi(struct predict *pr, uint8_t f)
 		alt = f == 'h';
 		pr->alt = alt;
 		pr->line_bad = 1;
+		if (!alt && pr->csi_p != 1049)
+			predict_above(pr);	/* the cursor stays where it was */
 		pr->gen++;
 		/*
 		 * Only ?1049h clears the screen it switches to; the model
@@ -203,10 +222,16 @@ predict_csi(struct predict *pr, uint8_t f)
 	else if (f == 'u')
 		pr->pen_odd = 1;	/* a saved pen may be back */
 	switch (f) {
-	case 'A': case 'B': case 'E': case 'F': case 'H': case 'f':
-	case 'd': case 'r': case 'S': case 'T': case 'L': case 'M':
-	case 's': case 'u':
+	case 'A': case 'F': case 'H': case 'f': case 'd': case 'r':
+	case 'S': case 'T': case 'L': case 'M': case 'u':
+		predict_above(pr);
+		__attribute__((fallthrough));
+	case 'B': case 'E': case 's':
 		pr->line_bad = 1;	/* up, down, absolute, saved */
+		break;
+	case 'J':
+		if (pr->csi_p == 0 || pr->csi_p == 2)
+			pr->above = 0;	/* everything below erased */
 		break;
 	}
 }
@@ -454,6 +479,10 @@ predict_scan(struct predict *pr, uint8_t b)
 			pr->unsure = 0;
 			if (b != '=' && b != '>')
 				pr->line_bad = 1;	/* 7, 8, D, E, M, c */
+			if (b == '8' || b == 'M')
+				predict_above(pr);	/* restore, up */
+			if (b == 'c')
+				pr->above = 0;		/* all erased */
 			if (b == '8')
 				pr->pen_odd = 1;	/* the saved pen is back */
 			if (b == 'n' || b == 'o')
@@ -547,11 +576,15 @@ predict_keep(struct predict *pr, uint8_t b)
 static void
 predict_text(struct predict *pr, const uint8_t *p, size_t n)
 {
-	const uint8_t	*nl;
+	const uint8_t	*nl, *e;
 	size_t		 i;
 
 	if ((nl = compat_memrchr(p, '\n', n)) != NULL) {
 		predict_utf8_run(pr, p, (size_t)(nl - p));
+		for (e = p; pr->above && (e = memchr(e, '\n', (size_t)(nl -
+		    e))) != NULL; e++)
+			if (++pr->nl_since >= pr->rows)
+				pr->above = 0;
 		if (nl > p)
 			pr->prev_cr = nl[-1] == '\r';
 		predict_utf8(pr, '\n');

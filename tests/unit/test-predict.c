@@ -363,6 +363,49 @@ test_utf8_cut(void **state)
 	sim_free(&s);
 }
 
+/*
+ * A newline after the cursor went up reaches a row with old text on it,
+ * which the line model (a blank row and the output since) does not know:
+ * nothing is predicted until the rows below are erased or the screen's
+ * height of newlines scrolled in blank ones.  Found by the predict fuzzer
+ * (fuzz/corpus-predict/newline-onto-old-row).
+ */
+static void
+test_newline_onto_old_row(void **state)
+{
+	struct sim	s;
+	int		i;
+
+	(void)state;
+	sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+	sim_out(&s, "\r\nAAAA\r\nBBBB\033[A\r\n");
+	sim_keys(&s, "x");
+	assert_false(s.pr.shown);
+	sim_out(&s, "x");
+	sim_same(&s);
+	/* Erased below: the next line is known again. */
+	sim_out(&s, "\033[J\r\n");
+	sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+	sim_keys(&s, "y");
+	assert_true(s.pr.shown);
+	sim_out(&s, "y");
+	sim_same(&s);
+	/* Or a screen's height of newlines later. */
+	sim_out(&s, "\033[H\r\n");
+	for (i = 1; i < ROWS; i++) {
+		sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+		sim_keys(&s, "z");
+		assert_false(s.pr.shown);
+		sim_out(&s, "z\r\n");
+	}
+	sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+	sim_keys(&s, "w");
+	assert_true(s.pr.shown);
+	sim_out(&s, "w");
+	sim_same(&s);
+	sim_free(&s);
+}
+
 /* A CSI with too many parameters never reaches libvterm (0.1.4 crashes). */
 static void
 test_poison(void **state)
@@ -451,6 +494,7 @@ main(void)
 		cmocka_unit_test(test_alt_screen),
 		cmocka_unit_test(test_poison),
 		cmocka_unit_test(test_utf8_cut),
+		cmocka_unit_test(test_newline_onto_old_row),
 		cmocka_unit_test(test_mode),
 		cmocka_unit_test(test_adaptive),
 	};
