@@ -460,7 +460,10 @@ predict_scan(struct predict *pr, uint8_t b)
 		break;
 	case PS_ESC:
 		pr->ps = PS_GROUND;
-		if (b == '[') {
+		if (b == 0x1b) {
+			pr->ps = PS_ESC;	/* ESC starts over, as in libvterm */
+			predict_unsure(pr);
+		} else if (b == '[') {
 			pr->ps = PS_CSI;
 			pr->csi_priv = 0;
 			pr->csi_p = 0;
@@ -512,7 +515,7 @@ predict_scan(struct predict *pr, uint8_t b)
 			if (pr->esc_inter == '(')
 				pr->cs_g0_odd = b != 'B';
 		} else if (b < 0x20 || b > 0x2f) {
-			pr->ps = PS_GROUND;
+			pr->ps = b == 0x1b ? PS_ESC : PS_GROUND;
 			predict_unsure(pr);
 		}
 		break;

@@ -353,6 +353,18 @@ test_utf8_cut(void **state)
 	sim_out(&s, "w");
 	sim_same(&s);
 	sim_free(&s);
+	/*
+	 * ESC ESC 8 is a restore (the second ESC starts over): the saved red
+	 * pen is back (fuzz/corpus-predict/esc-esc-restore).
+	 */
+	sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+	sim_out(&s, "\033[31m\0337\033[0m\r\n\033");
+	sim_out(&s, "\0338\033[K\r\n$ ");
+	sim_keys(&s, "x");
+	assert_false(s.pr.shown);
+	sim_out(&s, "x");
+	sim_same(&s);
+	sim_free(&s);
 	/* Six-byte forms are pending in libvterm too. */
 	sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
 	sim_out(&s, "\r\n\xfc\x80\r\n");
