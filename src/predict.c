@@ -201,7 +201,7 @@ predict_csi(struct predict *pr, uint8_t f)
 		pr->alt = alt;
 		pr->line_bad = 1;
 		if (!alt && pr->csi_p != 1049)
-			predict_above(pr);	/* the cursor stays where it was */
+			predict_above(pr);	/* the cursor stays */
 		pr->gen++;
 		/*
 		 * Only ?1049h clears the screen it switches to; the model
@@ -442,7 +442,7 @@ predict_scan(struct predict *pr, uint8_t b)
 	else if (b == 0x0f)
 		pr->cs_shift = 0;
 	if (pr->ps != PS_GROUND)
-		pr->run_start = 1;	/* not text: text after it starts a run */
+		pr->run_start = 1;	/* text after it starts a run */
 	if (b < 0x20 && b != 0x1b && pr->ps != PS_GROUND) {
 		predict_c0(pr, b);
 		return;
@@ -461,7 +461,7 @@ predict_scan(struct predict *pr, uint8_t b)
 	case PS_ESC:
 		pr->ps = PS_GROUND;
 		if (b == 0x1b) {
-			pr->ps = PS_ESC;	/* ESC starts over, as in libvterm */
+			pr->ps = PS_ESC;	/* ESC starts over */
 			predict_unsure(pr);
 		} else if (b == '[') {
 			pr->ps = PS_CSI;
