@@ -61,7 +61,11 @@ sim_term(struct sim *s, struct buf *b)
  * code point from U+0300 on: libvterm joins a combining mark to the last
  * cell written, which after a prediction was taken away is not the cell
  * before the cursor (a known limit: a program whose output starts with a
- * combining mark right after a key was predicted).
+ * combining mark right after a key was predicted).  No 'b': libvterm
+ * 0.1.4 loops forever on a REP (CSI b) with nothing printed before it
+ * (fuzz/corpus-predict/rep-first); predict.c keeps REP from its own
+ * model, but the two terminals here stand for the user's, which is not
+ * libvterm (xterm repeats nothing there).
  */
 static void
 sim_output(struct sim *s, const uint8_t *in, size_t n)
@@ -78,6 +82,8 @@ sim_output(struct sim *s, const uint8_t *in, size_t n)
 			p[i] = '0';
 		else if (p[i] >= 0xcc && p[i] != 0xff)
 			p[i] = 0xc3;	/* no code point from U+0300 on */
+		else if (p[i] == 'b')
+			p[i] = 'y';	/* no REP */
 		else if (p[i] == 0x1b || (p[i] >= 0x40 && p[i] <= 0x7e))
 			s->seps = 0;
 	}

@@ -162,12 +162,29 @@ predict_resize(struct predict *pr, int rows, int cols, struct buf *out)
 		cvt_resize(pr->vt, rows, cols);
 }
 
+/*
+ * The cursor may have gone up, or rows below it may have been filled (a
+ * jump, a restore, a scroll or an insert): the row a newline reaches may
+ * hold old text, which the line model (a blank row plus the output since
+ * the newline) does not know.  That lasts until the rows below are
+ * erased (ED 0 or 2) or, the cursor being at the bottom by then, as many
+ * newlines as the screen has rows have scrolled in blank ones.
+ */
+static void
+predict_above(struct predict *pr)
+{
+	pr->above = 1;
+	pr->nl_since = 0;
+}
+
 /* The output went to a new line: the line model starts again. */
 static void
 predict_newline(struct predict *pr)
 {
+	if (pr->above && ++pr->nl_since >= pr->rows)
+		pr->above = 0;
 	pr->linelen = 0;
-	pr->line_bad = !pr->prev_cr || pr->alt || pr->toowide;
+	pr->line_bad = !pr->prev_cr || pr->alt || pr->toowide || pr->above;
 	if (!pr->full)
 		pr->gen++;
 }
@@ -183,6 +200,8 @@ predict_csi(struct predict *pr, uint8_t f)
 		alt = f == 'h';
 		pr->alt = alt;
 		pr->line_bad = 1;
+		if (!alt && pr->csi_p != 1049)
+			predict_above(pr);	/* the cursor stays */
 		pr->gen++;
 		/*
 		 * Only ?1049h clears the screen it switches to; the model
@@ -203,10 +222,16 @@ predict_csi(struct predict *pr, uint8_t f)
 	else if (f == 'u')
 		pr->pen_odd = 1;	/* a saved pen may be back */
 	switch (f) {
-	case 'A': case 'B': case 'E': case 'F': case 'H': case 'f':
-	case 'd': case 'r': case 'S': case 'T': case 'L': case 'M':
-	case 's': case 'u':
+	case 'A': case 'F': case 'H': case 'f': case 'd': case 'r':
+	case 'S': case 'T': case 'L': case 'M': case 'u':
+		predict_above(pr);
+		__attribute__((fallthrough));
+	case 'B': case 'E': case 's':
 		pr->line_bad = 1;	/* up, down, absolute, saved */
+		break;
+	case 'J':
+		if (pr->csi_p == 0 || pr->csi_p == 2)
+			pr->above = 0;	/* everything below erased */
 		break;
 	}
 }
@@ -279,6 +304,134 @@ predict_c0(struct predict *pr, uint8_t b)
 	pr->prev_cr = b == '\r';
 }
 
+/*
+ * One byte of output in the ground state through the UTF-8 decoder, kept
+ * as libvterm keeps it: controls, DEL and escape sequences leave a
+ * sequence pending (utf8_cut), and so do 0xfe and 0xff (each drawn as a
+ * replacement character); the next other text byte ends it.  xterm ends
+ * it at the control instead, so a cut sequence puts its replacement
+ * character at a place that depends on the terminal: nothing is drawn
+ * while it is pending (our first predicted byte would end it in the
+ * user's terminal but not in the session's) and the line where it ends
+ * is unknown.  Wide and combining characters: terminals differ too
+ * (libvterm joins a combining mark to the last cell it wrote, which may
+ * be a prediction of ours).
+ *
+ * libvterm 0.1.4 has two decoders: a run of text (up to a control or
+ * the end of a write) that starts with ASCII uses one, a run that starts
+ * with a high byte the other, and neither ends what the other holds.
+ * Our drawing is runs that start with ASCII.  So once a run ended in the
+ * middle of a sequence (a control, or the end of a piece of output: the
+ * rest may start a run of the other decoder), utf8_maybe: nothing is
+ * drawn until ASCII text surely starts a run (right after a control or
+ * an escape sequence), which ends whatever either decoder held, and the
+ * line that text is on is unknown (a replacement character may land
+ * there).  While a run never ended inside a sequence, both decoders
+ * are idle whenever utf8_left is 0.
+ */
+static void
+predict_utf8(struct predict *pr, uint8_t b)
+{
+	if (b < 0x20 || b == 0x7f) {
+		if (pr->utf8_left > 0)
+			pr->utf8_cut = pr->utf8_maybe = 1;
+		pr->run_start = b != 0 && b != 0x7f;
+		return;
+	}
+	if (b < 0x7f && pr->run_start && pr->utf8_maybe) {
+		pr->utf8_maybe = 0;
+		predict_poison(pr);
+	}
+	pr->run_start = 0;
+	if (b >= 0xfe) {
+		pr->line_bad = 1;	/* a replacement; a pending one stays */
+		return;
+	}
+	if (pr->utf8_left > 0 && (b & 0xc0) == 0x80) {
+		pr->utf8_cp = pr->utf8_cp << 6 | (b & 0x3f);
+		if (--pr->utf8_left > 0)
+			return;
+		if (pr->utf8_cut)
+			predict_poison(pr);
+		pr->utf8_cut = 0;
+		if (pr->utf8_cp >= 0x300) {
+			pr->line_bad = 1;
+			if (predict_combining(pr->utf8_cp))
+				predict_poison(pr);
+		}
+		return;
+	}
+	if (pr->utf8_left > 0) {
+		pr->line_bad = 1;	/* invalid: a replacement character */
+		if (pr->utf8_cut)
+			predict_poison(pr);
+	}
+	pr->utf8_left = pr->utf8_cut = 0;
+	if (b >= 0xc0 && b < 0xfe) {
+		pr->utf8_left = b >= 0xfc ? 5 : b >= 0xf8 ? 4 : b >= 0xf0 ?
+		    3 : b >= 0xe0 ? 2 : 1;
+		pr->utf8_cp = b & (0x3f >> pr->utf8_left);
+	} else if (b >= 0x80)
+		pr->line_bad = 1;
+}
+
+/*
+ * Whether p holds nothing but ASCII other than SO and SI: eight bytes at a
+ * time (a byte of y is zero where the byte is 0x0e or 0x0f).
+ */
+static int
+predict_plain(const uint8_t *p, size_t n)
+{
+	const uint64_t	 ones = 0x0101010101010101ULL, high = ones * 0x80;
+	uint64_t	 w, y;
+	size_t		 i;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		memcpy(&w, p + i, 8);
+		y = (w ^ ones * 0x0e) & ones * 0xfe;
+		if ((w & high) || ((y - ones) & ~y & high))
+			return 0;
+	}
+	for (; i < n; i++) {
+		if (p[i] >= 0x80 || p[i] == 0x0e || p[i] == 0x0f)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Text without ESC where the line is not kept: only the shifts and the
+ * bytes that start, continue or end a UTF-8 sequence matter.  Blocks of
+ * plain ASCII with the decoder idle are skipped whole (bulk output).
+ */
+static void
+predict_utf8_run(struct predict *pr, const uint8_t *p, size_t n)
+{
+	size_t	i, end;
+	int	busy;
+
+	for (i = 0; i < n; ) {
+		end = n - i > 256 ? i + 256 : n;
+		if (pr->utf8_left == 0 && !pr->utf8_maybe &&
+		    predict_plain(p + i, end - i)) {
+			i = end;
+			continue;
+		}
+		busy = pr->utf8_left > 0 || pr->utf8_maybe;
+		for (; i < end; i++) {
+			if (p[i] < 0x80 && !busy) {
+				if (p[i] == 0x0e || p[i] == 0x0f)
+					pr->cs_shift = p[i] == 0x0e;
+				continue;
+			}
+			if (p[i] == 0x0e || p[i] == 0x0f)
+				pr->cs_shift = p[i] == 0x0e;
+			predict_utf8(pr, p[i]);
+			busy = pr->utf8_left > 0 || pr->utf8_maybe;
+		}
+	}
+}
+
 /* One byte of output through the scan. */
 static void
 predict_scan(struct predict *pr, uint8_t b)
@@ -288,29 +441,15 @@ predict_scan(struct predict *pr, uint8_t b)
 		pr->cs_shift = 1;
 	else if (b == 0x0f)
 		pr->cs_shift = 0;
+	if (pr->ps != PS_GROUND)
+		pr->run_start = 1;	/* text after it starts a run */
 	if (b < 0x20 && b != 0x1b && pr->ps != PS_GROUND) {
 		predict_c0(pr, b);
 		return;
 	}
 	switch (pr->ps) {
 	case PS_GROUND:
-		if (pr->utf8_left > 0 && (b & 0xc0) == 0x80) {
-			pr->utf8_cp = pr->utf8_cp << 6 | (b & 0x3f);
-			/*
-			 * Wide and combining characters: terminals differ
-			 * (libvterm joins a combining mark to the last cell
-			 * it wrote, which may be a prediction of ours).
-			 */
-			if (--pr->utf8_left == 0 && pr->utf8_cp >= 0x300) {
-				pr->line_bad = 1;
-				if (predict_combining(pr->utf8_cp))
-					predict_poison(pr);
-			}
-			break;
-		}
-		if (pr->utf8_left > 0)
-			pr->line_bad = 1;	/* invalid: terminals differ */
-		pr->utf8_left = 0;
+		predict_utf8(pr, b);
 		if (b == 0x1b)
 			pr->ps = PS_ESC;
 		else if (b == '\n')
@@ -318,15 +457,13 @@ predict_scan(struct predict *pr, uint8_t b)
 		else if (b < 0x20 && b != '\r' && b != '\b' && b != '\t' &&
 		    b != '\a' && b != 0)
 			pr->line_bad = 1;	/* \v, \f, SO, SI ... */
-		else if (b >= 0xc0 && b < 0xf8) {
-			pr->utf8_left = b >= 0xf0 ? 3 : b >= 0xe0 ? 2 : 1;
-			pr->utf8_cp = b & (0x3f >> pr->utf8_left);
-		} else if (b >= 0x80)
-			pr->line_bad = 1;
 		break;
 	case PS_ESC:
 		pr->ps = PS_GROUND;
-		if (b == '[') {
+		if (b == 0x1b) {
+			pr->ps = PS_ESC;	/* ESC starts over */
+			predict_unsure(pr);
+		} else if (b == '[') {
 			pr->ps = PS_CSI;
 			pr->csi_priv = 0;
 			pr->csi_p = 0;
@@ -345,6 +482,10 @@ predict_scan(struct predict *pr, uint8_t b)
 			pr->unsure = 0;
 			if (b != '=' && b != '>')
 				pr->line_bad = 1;	/* 7, 8, D, E, M, c */
+			if (b == '8' || b == 'M')
+				predict_above(pr);	/* restore, up */
+			if (b == 'c')
+				pr->above = 0;		/* all erased */
 			if (b == '8')
 				pr->pen_odd = 1;	/* the saved pen is back */
 			if (b == 'n' || b == 'o')
@@ -374,7 +515,7 @@ predict_scan(struct predict *pr, uint8_t b)
 			if (pr->esc_inter == '(')
 				pr->cs_g0_odd = b != 'B';
 		} else if (b < 0x20 || b > 0x2f) {
-			pr->ps = PS_GROUND;
+			pr->ps = b == 0x1b ? PS_ESC : PS_GROUND;
 			predict_unsure(pr);
 		}
 		break;
@@ -438,13 +579,18 @@ predict_keep(struct predict *pr, uint8_t b)
 static void
 predict_text(struct predict *pr, const uint8_t *p, size_t n)
 {
-	const uint8_t	*nl;
+	const uint8_t	*nl, *e;
 	size_t		 i;
 
 	if ((nl = compat_memrchr(p, '\n', n)) != NULL) {
+		predict_utf8_run(pr, p, (size_t)(nl - p));
+		for (e = p; pr->above && (e = memchr(e, '\n', (size_t)(nl -
+		    e))) != NULL; e++)
+			if (++pr->nl_since >= pr->rows)
+				pr->above = 0;
 		if (nl > p)
 			pr->prev_cr = nl[-1] == '\r';
-		pr->utf8_left = 0;
+		predict_utf8(pr, '\n');
 		predict_newline(pr);
 		pr->prev_cr = 0;
 		n -= (size_t)(nl + 1 - p);
@@ -452,11 +598,12 @@ predict_text(struct predict *pr, const uint8_t *p, size_t n)
 	}
 	if (pr->line_bad || pr->linelen + n > PRED_LINE_MAX) {
 		pr->line_bad = 1;
-		pr->utf8_left = 0;
-		i = n > 4 ? n - 4 : 0;
-	} else
-		i = 0;
-	for (; i < n; i++) {
+		predict_utf8_run(pr, p, n);
+		if (n > 0)
+			pr->prev_cr = p[n - 1] == '\r';
+		return;
+	}
+	for (i = 0; i < n; i++) {
 		predict_scan(pr, p[i]);
 		predict_keep(pr, p[i]);
 	}
@@ -496,6 +643,8 @@ predict_output(struct predict *pr, const uint8_t *p, size_t n, uint64_t now)
 		}
 		i++;
 	}
+	if (pr->utf8_left > 0)
+		pr->utf8_maybe = 1;	/* the rest may start another run */
 	if (!pr->full)
 		return;
 	if (now - pr->fed_since >= 1000) {
@@ -517,7 +666,7 @@ static int
 predict_model(struct predict *pr)
 {
 	if (pr->vt == NULL || pr->ps != PS_GROUND || pr->utf8_left != 0 ||
-	    pr->unsure)
+	    pr->utf8_maybe || pr->unsure)
 		return 0;
 	if (pr->full)
 		return 1;

@@ -77,6 +77,11 @@ struct predict {
 	unsigned	 csi_p;		/* first CSI parameter */
 	int		 utf8_left;
 	uint32_t	 utf8_cp;
+	int		 utf8_cut;	/* a control came while it was pending */
+	int		 utf8_maybe;	/* a terminal may hold one pending */
+	int		 run_start;	/* the next text surely starts a run */
+	int		 above;		/* rows below the cursor may hold text */
+	int		 nl_since;	/* newlines since, up to rows */
 	int		 prev_cr;
 	uint8_t		 line[PRED_LINE_MAX];	/* output since the last \n */
 	size_t		 linelen;

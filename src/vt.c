@@ -453,6 +453,27 @@ vt_feed(struct vt *v, const uint8_t *p, size_t n)
 	}
 }
 
+/*
+ * A scroll region that no longer fits the screen goes, as xterm and tmux
+ * drop it on a resize; libvterm 0.1.4 keeps a top margin past the new
+ * last row and then moves memory with a negative size on the next
+ * scroll (fuzz/corpus-vt/region-past-resize).  DECSTBM homes the cursor:
+ * it is put back.
+ */
+static void
+vt_region_reset(struct vt *v)
+{
+	VTermPos	pos;
+	char		tmp[32];
+	int		n;
+
+	vterm_state_get_cursorpos(v->st, &pos);
+	n = snprintf(tmp, sizeof tmp, "\033[r\033[%d;%dH", pos.row + 1,
+	    pos.col + 1);
+	vterm_input_write(v->vt, tmp, (size_t)n);
+	v->modes.modes &= ~SM_REGION;
+}
+
 /* The terminal was resized. */
 void
 vt_resize(struct vt *v, int rows, int cols)
@@ -466,6 +487,9 @@ vt_resize(struct vt *v, int rows, int cols)
 	v->rows = rows;
 	v->cols = cols;
 	vterm_set_size(v->vt, rows, cols);
+	if ((v->modes.modes & SM_REGION) && (v->modes.rtop >= (unsigned)rows ||
+	    v->modes.rbot > (unsigned)rows))
+		vt_region_reset(v);
 }
 
 /*

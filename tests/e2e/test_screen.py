@@ -6,8 +6,10 @@ users' terminals; capture-pane -e reads cells with their attributes.
 """
 
 import os
+import re
 import shlex
 import shutil
+import signal
 import subprocess
 import time
 
@@ -377,3 +379,85 @@ def test_measure(term, lab, run, tmp_path):
           "limpet median %.0f ms (%s); tmux over ssh median %.0f ms (%s)" %
           (med[0] * 1000, " ".join("%.0f" % (x * 1000) for x in lt),
            med[1] * 1000, " ".join("%.0f" % (x * 1000) for x in tt)))
+
+
+RING_WRAP = r"""
+import os, sys, time
+go, done = sys.argv[1], sys.argv[2]
+os.write(1, b"READY-TO-FLOOD\n")
+while not os.path.exists(go):
+    time.sleep(0.02)
+# What only the daemon's model still knows when the flood is over: a
+# title, modes and a header above a scroll region, all far out of the ring.
+out = "\033]2;WRAP-TITLE\007\033[?1h\033=\033[2J\033[1;1H"
+out += "\033[1;33;41mHEADER-LOST-TO-THE-RING\033[0m\033[3;24r\033[24;1H"
+lines = ["\033[3%dmline %05d\033[0m %s\n" % (i % 8, i, "x" * (i % 50))
+         for i in range(2000)]
+os.write(1, out.encode())
+# Paced so that the model keeps up (a flood bigger than the ring before
+# the model has read it makes the older screen unknown, by design).
+for i in range(0, len(lines), 100):
+    os.write(1, "".join(lines[i:i + 100]).encode())
+    time.sleep(0.02)
+out = "\033[5;10H\033[1;44m BOX \033[0m\033[7;3H\033[4mUNDER"
+out += "\033[0m\033[?25l\033[12;40HWRAP-DONE\033[2;2H"
+os.write(1, out.encode())
+open(done, "w").close()
+time.sleep(300)
+"""
+
+
+def test_repaint_after_the_ring_wrapped(term, make_lab, run):
+    """The link is cut while the program writes twice the ring: the
+    client's last output is older than anything the daemon still holds.
+    On the reconnect the client says how much was lost and shows the
+    session's screen as it is (cells, colours, cursor, modes), the same
+    as a terminal that ran the program itself.  The header, title and
+    modes were written long before what the ring still holds: without the
+    model (LIMPET_SCREEN=off) the header is missing."""
+    lab = make_lab(env={"LIMPET_TEST_HOLD_MS": "300"})
+    script = os.path.join(run.workdir, "wrap.py")
+    with open(script, "w") as f:
+        f.write(RING_WRAP)
+    go, done = (os.path.join(run.workdir, n) for n in ("go", "done"))
+    a = term("a", pane_script(run, "a", lab.limpet_cmd(
+        opts=["--ring-size", "64K", "--dead", "60"],
+        args=["python3 %s %s %s" % (script, go, done)])))
+    a.wait(lambda s: "READY-TO-FLOOD" in s, what="the program")
+    ssh = []
+    for pid in sshlab.descendants(a.pane_pid):
+        try:
+            with open("/proc/%d/comm" % pid) as f:
+                if f.read().strip() == "ssh":
+                    ssh.append(pid)
+        except OSError:
+            pass
+    assert len(ssh) == 1, ssh
+    os.kill(ssh[0], signal.SIGSTOP)     # no reconnect while it is stopped
+    relays = []
+    for pid in sshlab.descendants(lab.pid):
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                if f.read().split(b"\0")[1:2] == [b"relay"]:
+                    relays.append(pid)
+        except OSError:
+            pass
+    assert relays, "no relay under sshd"
+    for pid in relays:
+        os.kill(pid, signal.SIGKILL)    # the daemon sees the client go
+    open(go, "w").close()
+    deadline = time.monotonic() + 20
+    while not os.path.exists(done):
+        assert time.monotonic() < deadline, "the ring never wrapped"
+        time.sleep(0.05)
+    os.kill(ssh[0], signal.SIGKILL)
+    a.wait(lambda s: "WRAP-DONE" in s, what="the repaint")
+    settle(a, lambda s: "HEADER-LOST" in s and "limpet:" not in s,
+           "the repaint to settle")
+    # The same program in a terminal of its own (go is there already).
+    r = term("r", ["python3", script, go, os.path.join(run.workdir, "d2")])
+    settle(r, lambda s: "WRAP-DONE" in s, "the reference terminal")
+    assert cells(a.screen(attrs=True)) == cells(r.screen(attrs=True))
+    assert modes(a.flags()) == modes(r.flags())
+    # The client said that output was lost, and how much.
+    assert re.search(r"\d+ bytes of output were lost", a.history())

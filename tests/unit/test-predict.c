@@ -282,6 +282,142 @@ test_not_predicted(void **state)
 	sim_free(&s);
 }
 
+/*
+ * A UTF-8 sequence cut by a control or an escape sequence: libvterm keeps
+ * it pending and ends it at the next text, xterm at the cut.  Nothing is
+ * drawn while it may be pending (our key would end it), nor on the line
+ * where it ended (terminals put the replacement on different rows).
+ * fuzz/corpus-predict/predict-screen-differs-1 is the fuzzer's case.
+ */
+static void
+test_utf8_cut(void **state)
+{
+	static const char *cut[] = { "\r\n", "\033[0m", "\x01", "\r\n\033[m",
+	    "\xff\r\n", "\x7f\r\n" };
+	struct sim	 s;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof cut / sizeof cut[0]; i++) {
+		sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+		sim_out(&s, "\r\n:\xc3");
+		sim_out(&s, cut[i]);
+		sim_keys(&s, "M");
+		assert_false(s.pr.shown);
+		sim_out(&s, "M");
+		sim_same(&s);
+		/* Ended on this line: still nothing until a new one. */
+		sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+		sim_keys(&s, "N");
+		assert_false(s.pr.shown);
+		sim_out(&s, "N\r\n");
+		sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+		sim_keys(&s, "O");
+		assert_true(s.pr.shown);
+		sim_out(&s, "O");
+		sim_same(&s);
+		sim_free(&s);
+	}
+	/*
+	 * libvterm's second decoder: a run that starts with a high byte
+	 * does not end the sequence the first one holds, and a character
+	 * split across two writes can leave one pending, so after any lead
+	 * byte nothing is drawn until ASCII surely starts a run.
+	 */
+	sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+	sim_out(&s, "\r\n:\xc3");
+	sim_out(&s, "\x01\x97\r\n");
+	sim_keys(&s, "M");
+	assert_false(s.pr.shown);
+	sim_out(&s, "M");
+	sim_same(&s);
+	sim_free(&s);
+	/* A whole character in one write is fine; one split in two is not. */
+	sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+	sim_out(&s, "\r\n$ caf\xc3\xa9");
+	sim_keys(&s, "x");
+	assert_true(s.pr.shown);
+	sim_out(&s, "x\r\n$ caf\xc3");
+	sim_out(&s, "\xa9");
+	sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+	sim_keys(&s, "y");
+	assert_false(s.pr.shown);
+	sim_out(&s, "y\r\n$ ");
+	sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+	sim_keys(&s, "z");
+	assert_false(s.pr.shown);
+	sim_out(&s, "z\r\n$ ");
+	sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+	sim_keys(&s, "w");
+	assert_true(s.pr.shown);
+	sim_out(&s, "w");
+	sim_same(&s);
+	sim_free(&s);
+	/*
+	 * ESC ESC 8 is a restore (the second ESC starts over): the saved red
+	 * pen is back (fuzz/corpus-predict/esc-esc-restore).
+	 */
+	sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+	sim_out(&s, "\033[31m\0337\033[0m\r\n\033");
+	sim_out(&s, "\0338\033[K\r\n$ ");
+	sim_keys(&s, "x");
+	assert_false(s.pr.shown);
+	sim_out(&s, "x");
+	sim_same(&s);
+	sim_free(&s);
+	/* Six-byte forms are pending in libvterm too. */
+	sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+	sim_out(&s, "\r\n\xfc\x80\r\n");
+	sim_keys(&s, "M");
+	assert_false(s.pr.shown);
+	sim_out(&s, "M");
+	sim_same(&s);
+	sim_free(&s);
+}
+
+/*
+ * A newline after the cursor went up reaches a row with old text on it,
+ * which the line model (a blank row and the output since) does not know:
+ * nothing is predicted until the rows below are erased or the screen's
+ * height of newlines scrolled in blank ones.  Found by the predict fuzzer
+ * (fuzz/corpus-predict/newline-onto-old-row).
+ */
+static void
+test_newline_onto_old_row(void **state)
+{
+	struct sim	s;
+	int		i;
+
+	(void)state;
+	sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+	sim_out(&s, "\r\nAAAA\r\nBBBB\033[A\r\n");
+	sim_keys(&s, "x");
+	assert_false(s.pr.shown);
+	sim_out(&s, "x");
+	sim_same(&s);
+	/* Erased below: the next line is known again. */
+	sim_out(&s, "\033[J\r\n");
+	sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+	sim_keys(&s, "y");
+	assert_true(s.pr.shown);
+	sim_out(&s, "y");
+	sim_same(&s);
+	/* Or a screen's height of newlines later. */
+	sim_out(&s, "\033[H\r\n");
+	for (i = 1; i < ROWS; i++) {
+		sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+		sim_keys(&s, "z");
+		assert_false(s.pr.shown);
+		sim_out(&s, "z\r\n");
+	}
+	sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+	sim_keys(&s, "w");
+	assert_true(s.pr.shown);
+	sim_out(&s, "w");
+	sim_same(&s);
+	sim_free(&s);
+}
+
 /* A CSI with too many parameters never reaches libvterm (0.1.4 crashes). */
 static void
 test_poison(void **state)
@@ -369,6 +505,8 @@ main(void)
 		cmocka_unit_test(test_not_predicted),
 		cmocka_unit_test(test_alt_screen),
 		cmocka_unit_test(test_poison),
+		cmocka_unit_test(test_utf8_cut),
+		cmocka_unit_test(test_newline_onto_old_row),
 		cmocka_unit_test(test_mode),
 		cmocka_unit_test(test_adaptive),
 	};

@@ -258,6 +258,27 @@ test_many_csi_args(void **state)
 	vt_free(a);
 }
 
+/*
+ * A scroll region below the last row after a resize goes (libvterm 0.1.4
+ * moved memory with a negative size on the next scroll:
+ * fuzz/corpus-vt/region-past-resize); the cursor stays.
+ */
+static void
+test_region_past_resize(void **state)
+{
+	struct vt	*a;
+	struct vt_cell	 c;
+
+	(void)state;
+	a = vt_new(8, 27, 4096);
+	feed(a, "\033[3r\033[2;5H");
+	vt_resize(a, 1, 27);
+	feed(a, "x\r\nx\r\n\033M\033Mok");
+	vt_cell(a, 0, 0, &c);
+	assert_int_equal(c.ch[0], 'o');
+	vt_free(a);
+}
+
 int
 main(void)
 {
@@ -269,6 +290,7 @@ main(void)
 		cmocka_unit_test(test_render_row),
 		cmocka_unit_test(test_reset_and_resize),
 		cmocka_unit_test(test_many_csi_args),
+		cmocka_unit_test(test_region_past_resize),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
