@@ -117,6 +117,20 @@ def descendants(pid):
     return out
 
 
+def ssh_pids(pid):
+    """The ssh processes among pid's descendants now (a limpet client's
+    connections)."""
+    out = []
+    for q in descendants(pid):
+        try:
+            with open("/proc/%d/comm" % q) as f:
+                if f.read().strip() == "ssh":
+                    out.append(q)
+        except OSError:
+            pass
+    return out
+
+
 def pids_with_env(marker):
     """Pids whose environment holds the byte string marker."""
     out = []

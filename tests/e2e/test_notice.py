@@ -72,11 +72,8 @@ def tmux_run(run):
 
 def ssh_of(t):
     """The ssh the limpet client in pane t runs now."""
-    for pid in sshlab.descendants(t.pane_pid):
-        with open("/proc/%d/comm" % pid) as f:
-            if f.read().strip() == "ssh":
-                return pid
-    return None
+    pids = sshlab.ssh_pids(t.pane_pid)
+    return pids[0] if pids else None
 
 
 def outage(t, lab):

@@ -424,14 +424,7 @@ def test_repaint_after_the_ring_wrapped(term, make_lab, run):
         opts=["--ring-size", "64K", "--dead", "60"],
         args=["python3 %s %s %s" % (script, go, done)])))
     a.wait(lambda s: "READY-TO-FLOOD" in s, what="the program")
-    ssh = []
-    for pid in sshlab.descendants(a.pane_pid):
-        try:
-            with open("/proc/%d/comm" % pid) as f:
-                if f.read().strip() == "ssh":
-                    ssh.append(pid)
-        except OSError:
-            pass
+    ssh = sshlab.ssh_pids(a.pane_pid)
     assert len(ssh) == 1, ssh
     os.kill(ssh[0], signal.SIGSTOP)     # no reconnect while it is stopped
     relays = []

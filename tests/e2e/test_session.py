@@ -24,17 +24,7 @@ import sshlab
 NOTICE_RE = re.compile(rb"\x1b7.*?\x1b8", re.S)
 
 
-def ssh_pids(client_pid):
-    """The ssh processes the client is running now."""
-    out = []
-    for pid in sshlab.descendants(client_pid):
-        try:
-            with open("/proc/%d/comm" % pid) as f:
-                if f.read().strip() == "ssh":
-                    out.append(pid)
-        except OSError:
-            pass
-    return out
+ssh_pids = sshlab.ssh_pids     # the ssh processes a client runs now
 
 
 def kill_ssh(p, sig=signal.SIGKILL):
