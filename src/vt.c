@@ -23,6 +23,8 @@
 #define VT_TITLE_MAX	256
 #define VT_SB_HDR	12	/* u32 length, u64 tag */
 #define VT_GUARD_CHUNK	1024
+/* The most of a UTF-8 sequence libvterm can hold pending (a 6-byte form). */
+#define VT_UTF8_HELD	5
 #define VT_CSI_SEPS	15	/* libvterm 0.1.4 keeps 16 CSI arguments */
 #define VT_CSI_BYTES	8	/* leader and intermediate bytes kept */
 #define G_GROUND	0
@@ -51,7 +53,9 @@ struct vt {
 	int		 gstate;
 	int		 gseps, gleads, ginters;
 	uint8_t		 gprev;
-	uint8_t		 gout[VT_GUARD_CHUNK];
+	uint8_t		 gout[VT_GUARD_CHUNK + VT_UTF8_HELD];
+	uint8_t		 held[VT_UTF8_HELD];	/* a character's start */
+	size_t		 nheld;
 };
 
 /* Answers to queries (DA, DSR) go nowhere: the real terminal answers. */
@@ -423,7 +427,36 @@ vt_guard(struct vt *v, uint8_t b)
 	return 1;
 }
 
-/* Feed bytes the program wrote. */
+/*
+ * How many bytes at the end of p[0..n) are the start of a UTF-8 sequence
+ * that is not complete yet (libvterm's forms: up to 6 bytes).
+ */
+static size_t
+vt_utf8_tail(const uint8_t *p, size_t n)
+{
+	size_t	i, need;
+
+	for (i = 1; i <= VT_UTF8_HELD && i <= n; i++) {
+		uint8_t	b = p[n - i];
+
+		if ((b & 0xc0) == 0x80)
+			continue;	/* a continuation: look further back */
+		if (b < 0xc0)
+			return 0;
+		need = b < 0xe0 ? 2 : b < 0xf0 ? 3 : b < 0xf8 ? 4 :
+		    b < 0xfc ? 5 : b < 0xfe ? 6 : 1;
+		return i < need ? i : 0;
+	}
+	return 0;
+}
+
+/*
+ * Feed bytes the program wrote.  libvterm 0.1.4 turns a character cut
+ * between two writes into U+FFFD when the second starts with a high byte
+ * (it has two decoders and neither ends what the other holds), where the
+ * user's terminal shows the character: a cut sequence at the end of a
+ * write is held back and goes first with the next one.
+ */
 void
 vt_feed(struct vt *v, const uint8_t *p, size_t n)
 {
@@ -433,12 +466,14 @@ vt_feed(struct vt *v, const uint8_t *p, size_t n)
 		return;
 	screen_track(&v->modes, p, n);
 	while (n > 0) {
+		memcpy(v->gout, v->held, v->nheld);
+		k = v->nheld;
 		/*
 		 * libvterm 0.1.4 loops forever (or crashes) on a REP (CSI b)
 		 * with no character written before it: REP's final becomes
 		 * one libvterm ignores, so the repeat is not shown.
 		 */
-		for (i = k = 0; i < n && k < sizeof v->gout; i++)
+		for (i = 0; i < n && k < VT_GUARD_CHUNK; i++)
 			switch (vt_guard(v, p[i])) {
 			case 1:
 				v->gout[k++] = p[i];
@@ -447,6 +482,9 @@ vt_feed(struct vt *v, const uint8_t *p, size_t n)
 				v->gout[k++] = 'y';
 				break;
 			}
+		v->nheld = vt_utf8_tail(v->gout, k);
+		k -= v->nheld;
+		memcpy(v->held, v->gout + k, v->nheld);
 		vterm_input_write(v->vt, (const char *)v->gout, k);
 		p += i;
 		n -= i;
@@ -500,6 +538,7 @@ void
 vt_reset(struct vt *v)
 {
 	vterm_screen_reset(v->scr, 1);
+	v->nheld = 0;
 	memset(&v->modes, 0, sizeof v->modes);
 	v->title[0] = '\0';
 	v->alt = 0;

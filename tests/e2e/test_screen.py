@@ -173,6 +173,18 @@ main(void)
 """
 
 
+UTF8_SPLIT = r"""
+import sys, time
+out = sys.stdout.buffer
+for piece in (b"caf\xc3", b"\xa9 \xe4\xb8", b"\xad\xe6", b"\x96\x87 ok",
+              b" UTF8-READY\n"):
+    out.write(piece)
+    out.flush()
+    time.sleep(0.2)
+time.sleep(300)
+"""
+
+
 def program(run, kind):
     """The session's command and what shows it is ready."""
     if kind == "alt-mouse":
@@ -195,13 +207,20 @@ def program(run, kind):
         return "less -R +20 %s" % path, "less line 40"
     if kind == "top":
         return "top -d 100", "PID"
+    if kind == "utf8-split":
+        # Characters cut between two writes (so between two reads of the
+        # PTY): libvterm alone turned each into U+FFFD in the model.
+        path = os.path.join(run.workdir, "split.py")
+        with open(path, "w") as f:
+            f.write(UTF8_SPLIT)
+        return "python3 %s" % path, "UTF8-READY"
     if kind == "bash":
         return ("bash --norc --noprofile -i", None)
     raise ValueError(kind)
 
 
 @pytest.mark.parametrize("kind", ["bash", "vim", "less", "top",
-                                  "alt-mouse"])
+                                  "alt-mouse", "utf8-split"])
 def test_takeover_shows_the_same_screen(term, lab, run, kind):
     """A second client that attaches (taking the session over) shows the
     first client's screen: the same cells with the same attributes, the
@@ -223,6 +242,8 @@ def test_takeover_shows_the_same_screen(term, lab, run, kind):
            "the notice to go", timeout=10)
     assert cells(b.screen(attrs=True)) == cells(want)
     assert modes(b.flags()) == modes(want_flags)
+    if kind == "utf8-split":
+        assert "caf\u00e9 \u4e2d\u6587 ok" in b.screen(), b.screen()
     # The first client, taken over, put its terminal back.
     assert a.flags().split(" ")[:7] == DEFAULT
 

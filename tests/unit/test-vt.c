@@ -13,6 +13,9 @@
 #include "client-screen.h"
 #include "vt.h"
 
+/* More than vt.c's guard chunk (VT_GUARD_CHUNK), odd after the prefix. */
+#define VT_TEST_BIG	(64 * 1024 + 3)
+
 /* Feed a C string. */
 static void
 feed(struct vt *v, const char *s)
@@ -279,6 +282,55 @@ test_region_past_resize(void **state)
 	vt_free(a);
 }
 
+/*
+ * A character split between two reads of the PTY is one character, as in
+ * the user's terminal: libvterm 0.1.4 ends a sequence cut at the end of a
+ * write with U+FFFD when the next write starts with a high byte (it has
+ * two UTF-8 decoders, one for runs that start with ASCII, one for runs
+ * that start with a high byte), so the model hands it whole characters.
+ * Also across the guard's own chunks, and a byte at a time.
+ */
+static void
+test_utf8_split(void **state)
+{
+	struct vt	*a;
+	struct vt_cell	 c;
+	char		 big[VT_TEST_BIG];
+	const char	*e = "\xc3\xa9", *han = "\xe4\xb8\xad";
+	size_t		 i;
+
+	(void)state;
+	a = vt_new(4, 40, 4096);
+	feed(a, "caf\xc3");
+	feed(a, "\xa9!");
+	vt_cell(a, 0, 3, &c);
+	assert_int_equal(c.ch[0], 0xe9);
+	vt_cell(a, 0, 4, &c);
+	assert_int_equal(c.ch[0], '!');
+	feed(a, "\r\n");
+	for (i = 0; i < strlen(han); i++)
+		vt_feed(a, (const uint8_t *)han + i, 1);
+	vt_cell(a, 1, 0, &c);
+	assert_int_equal(c.ch[0], 0x4e2d);
+	/* A lone lead byte before a control is libvterm's to judge. */
+	feed(a, "\r\n\xc3");
+	feed(a, "\rok");
+	vt_cell(a, 2, 0, &c);
+	assert_int_equal(c.ch[0], 'o');
+	vt_free(a);
+	/* Split by the guard's chunking inside one feed. */
+	a = vt_new(4, 40, 4096);
+	big[0] = '\r';		/* then pairs from an odd offset */
+	for (i = 1; i + 2 <= sizeof big; i += 2)
+		memcpy(big + i, e, 2);
+	vt_feed(a, (const uint8_t *)big, sizeof big);
+	for (i = 0; i < 3 * 40; i++) {	/* the last row is part-full */
+		vt_cell(a, (int)i / 40, (int)i % 40, &c);
+		assert_int_equal(c.ch[0], 0xe9);
+	}
+	vt_free(a);
+}
+
 int
 main(void)
 {
@@ -291,6 +343,7 @@ main(void)
 		cmocka_unit_test(test_reset_and_resize),
 		cmocka_unit_test(test_many_csi_args),
 		cmocka_unit_test(test_region_past_resize),
+		cmocka_unit_test(test_utf8_split),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
