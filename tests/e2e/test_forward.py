@@ -364,6 +364,34 @@ def test_remote_listener_belongs_to_the_session(spawn, lab):
     tgt.close()
 
 
+def test_remote_connection_with_no_client_is_closed_in_time(spawn, lab):
+    """A connection to an -R listener while no client is attached waits
+    10 s (DFWD_RWAIT_MS) for one, then is closed with the reason in the
+    daemon's log; it never reaches the target and never waits forever."""
+    tgt = Target(lambda c: c.sendall(b"never\n"))
+    rport = sshlab.free_port()
+    p = start(spawn, lab, opts=("-R", "%d:127.0.0.1:%d" % (rport,
+                                                          tgt.port)))
+    wait_for(lambda: listening(rport), what="the -R listener")
+    for pid in [p.pid] + ssh_pids(p.pid):
+        os.kill(pid, signal.SIGKILL)
+    p.close(force=True)
+    ls_until(spawn, lab, r"detached")
+    t0 = time.monotonic()
+    s = socket.create_connection(("127.0.0.1", rport), timeout=30)
+    try:
+        got = s.recv(100)
+    except ConnectionResetError:
+        got = b""
+    waited = time.monotonic() - t0
+    s.close()
+    assert got == b"", got
+    assert 9 <= waited < 16, "closed after %.1f s" % waited
+    assert tgt.conns == 0
+    assert "no client attached" in lab.server_log_text()
+    tgt.close()
+
+
 def test_dynamic_forward_socks5(spawn, lab, run):
     """-D: curl through limpet's SOCKS5 to an HTTP server on the server's
     loopback, by name (the server resolves it)."""
