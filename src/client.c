@@ -1058,6 +1058,8 @@ client_poll(struct client *c, uint64_t now)
 		i_net = client_pfd(pfd, &n, c->netfd, POLLIN);
 	n = cfwd_poll(c, pfd, n);
 	link_hedge_poll(c, pfd, &n);
+	if (c->state == ST_DONE)
+		return;		/* decided while the set was made: no wait */
 	if (poll(pfd, n, client_timeout(c, now)) == -1) {
 		if (errno == EINTR)
 			return;

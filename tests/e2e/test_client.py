@@ -36,8 +36,8 @@ def pstr(s):
     return struct.pack(">I", len(s)) + s
 
 
-def welcome(sid, in_have=0, out_start=0, out_end=0, pid=4242):
-    return frame(2, struct.pack(">I", 2) + pstr(sid) +
+def welcome(sid, in_have=0, out_start=0, out_end=0, pid=4242, version=2):
+    return frame(2, struct.pack(">I", version) + pstr(sid) +
                  struct.pack(">QQQI", in_have, out_start, out_end, pid))
 
 
@@ -504,3 +504,23 @@ def test_missing_ssh_program_is_named(spawn, lab):
     assert "server" not in lines[0], lines
     p.close()
     assert p.exitstatus == 255
+
+
+def test_pipe_bad_record_ends_the_client_at_once(lab):
+    """A pipe client (stdin not a terminal) that gets an output record
+    with an unknown stream says so in one line and exits 255 at once; it
+    used to decide that while making its poll set and then sleep in
+    poll() until its next deadline (the 25 s keepalive)."""
+    bad = struct.pack(">BI", 7, 3) + b"abc"      # stream 7 does not exist
+    relay = fake_relay(lab, "relay-badrec", welcome("abc", version=3) +
+                       window(1 << 20) + data(0, bad))
+    t0 = time.monotonic()
+    out = subprocess.run(fake_cmd(lab, relay, args=["cat"]),
+                         stdin=subprocess.DEVNULL, capture_output=True,
+                         timeout=30, env=dict(os.environ, **sshlab.san_options(
+                             os.path.join(lab.basedir, "badrec"))))
+    took = time.monotonic() - t0
+    assert out.returncode == 255, out
+    assert out.stdout == b"", out.stdout
+    assert b"bad output record" in out.stderr, out.stderr
+    assert took < 5, "the client took %.1f s to leave" % took
