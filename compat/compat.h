@@ -58,6 +58,8 @@ int	 compat_getpeereid(int, uid_t *);
 pid_t	 compat_forkpty(int *, const struct winsize *);
 /* The program name of a process (/proc/PID/comm); 0 or -1. */
 int	 compat_proc_name(pid_t, char *, size_t);
+/* The path of this process's program (/proc/self/exe); 0 or -1. */
+int	 compat_self_exe(char *, size_t);
 /* The slave's termios, read through the master fd; 0 or -1. */
 int	 compat_pty_termios(int, struct termios *);
 /* The state of pid's TCP connection (Linux; elsewhere unknown). */

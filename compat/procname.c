@@ -34,3 +34,24 @@ compat_proc_name(pid_t pid, char *out, size_t len)
 	out[n] = '\0';
 	return n > 0 ? 0 : -1;
 }
+
+/*
+ * The path of this process's own program (/proc/self/exe), so that a
+ * helper such as systemd-run can run it again; 0, or -1 if unknown.
+ */
+int
+compat_self_exe(char *out, size_t len)
+{
+	ssize_t	n;
+
+	if (len == 0)
+		return -1;
+	n = readlink("/proc/self/exe", out, len - 1);
+	if (n <= 0 || (size_t)n >= len - 1 || out[0] != '/')
+		return -1;
+	out[n] = '\0';
+	/* A binary replaced since it started: its path no longer holds it. */
+	if (n > 10 && strcmp(out + n - 10, " (deleted)") == 0)
+		return -1;
+	return 0;
+}

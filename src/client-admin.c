@@ -115,6 +115,28 @@ admin_where(char *out, size_t len, const struct admin_row *row)
 		snprintf(out, len, "-");
 }
 
+/*
+ * Say which sessions systemd-logind will end at logout (their daemon could
+ * not get a scope of its own: scope.c); on stderr, to keep the table whole.
+ */
+static void
+admin_scope_notes(const struct admin_ls *ls)
+{
+	const char	*v;
+	char		 id[80], why[400];
+	int		 i;
+
+	for (i = 0; i < ls->n; i++) {
+		v = proto_detail_get(&ls->rows[i].d, "scope");
+		if (v == NULL || strncmp(v, "none: ", 6) != 0)
+			continue;
+		out_safe(id, sizeof id, ls->rows[i].s.id);
+		out_safe(why, sizeof why, v + 6);
+		fprintf(stderr, "limpet: session %s ends at logout: %s\n", id,
+		    why);
+	}
+}
+
 /* Print the table of sessions. */
 static void
 admin_print(const struct admin_ls *ls)
@@ -149,6 +171,7 @@ admin_print(const struct admin_ls *ls)
 		    "%s\n", id, row->s.pid, state, name, prog, where, created,
 		    active, proto, *cmd != '\0' ? cmd : "(login shell)");
 	}
+	admin_scope_notes(ls);
 }
 
 /* s as a JSON string: quotes, backslashes and control bytes escaped. */
@@ -218,11 +241,14 @@ admin_json(const struct admin_ls *ls)
 		admin_json_detail(row, "proto");
 		printf(", \"version\": ");
 		admin_json_detail(row, "version");
+		printf(", \"scope\": ");
+		admin_json_detail(row, "scope");
 		printf(", \"command\": ");
 		admin_json_str(row->s.command);
 		putchar('}');
 	}
 	printf("%s]\n", ls->n > 0 ? "\n" : "");
+	admin_scope_notes(ls);
 }
 
 /* Free the list. */

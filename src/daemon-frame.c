@@ -19,6 +19,7 @@
 #include "frame.h"
 #include "log.h"
 #include "pty.h"
+#include "scope.h"
 
 /* Bytes sent to the client and not yet acknowledged. */
 size_t
@@ -131,6 +132,8 @@ daemon_detail(struct daemon *d, struct buf *b)
 	m.value[m.n++] = (char *)LIMPET_VERSION;
 	m.key[m.n] = (char *)"name";
 	m.value[m.n++] = d->name;
+	m.key[m.n] = (char *)"scope";
+	m.value[m.n++] = scope_note;
 	proto_detail_put(b, &m);
 }
 

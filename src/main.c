@@ -10,6 +10,7 @@
 #include "cmdline.h"
 #include "doctor/doctor.h"
 #include "relay.h"
+#include "scope.h"
 #include "xmalloc.h"
 
 static const char usage_text[] =
@@ -165,6 +166,9 @@ main(int argc, char **argv)
 	}
 	if (strcmp(sub, "relay") == 0)
 		return relay_main(argc - 2, argv + 2);
+	/* What systemd-run runs to start a session daemon (scope.c). */
+	if (strcmp(sub, "__daemon") == 0)
+		return scope_daemon_main(argc - 2, argv + 2);
 	nlead = cmdline_lead(argc - 1, argv + 1, cmdline_client_opts, NULL,
 	    err, sizeof err);
 	if (nlead < 0) {

@@ -39,6 +39,7 @@
 #include "proto.h"
 #include "relay.h"
 #include "relay-int.h"
+#include "scope.h"
 #include "sock.h"
 #include "xmalloc.h"
 
@@ -200,6 +201,48 @@ relay_bridge(struct relay *r, int fd, int send_hello)
 	r->deadline = clock_ms() + ANSWER_WAIT_MS;
 }
 
+/*
+ * Where logind would end the daemon at logout, start it in its own scope
+ * of the user's service manager (scope.c); the HELLO then goes first on
+ * its socket.  Returns the relay's end of that socket, or -1 to start the
+ * daemon as always (scope_note says why, for ls, when that matters).
+ */
+static int
+relay_scoped(struct relay *r)
+{
+	char		why[320];
+	int		sv[2], linger, d;
+	struct buf	b;
+
+	scope_note[0] = '\0';
+	if ((d = scope_decide(why, sizeof why, &linger)) == SCOPE_NONE)
+		return -1;
+	if (d == SCOPE_TRY && compat_socketpair(AF_UNIX, SOCK_STREAM, 0, sv,
+	    O_CLOEXEC) == -1)
+		snprintf(why, sizeof why, "socketpair: %s", strerror(errno));
+	else if (d == SCOPE_TRY) {
+		if (scope_spawn(r->dirs.path[0], r->id, sv[1], linger, why,
+		    sizeof why) == 0) {
+			close(sv[1]);
+			log_info("session %s: in its own scope of the user's "
+			    "service manager%s", r->id, linger ? "" :
+			    " (it ends with the last login: no linger)");
+			buf_init(&b, RELAY_BUF + FRAME_HDR + FRAME_MAX_PAYLOAD);
+			proto_hello_put(&b, &r->h);
+			buf_put(&b, buf_ptr(&r->up), buf_len(&r->up));
+			buf_free(&r->up);
+			r->up = b;
+			sock_nonblock(sv[0]);
+			return sv[0];
+		}
+		close(sv[0]);
+		close(sv[1]);
+	}
+	log_error("session %s: logind ends it at logout: %s", r->id, why);
+	snprintf(scope_note, sizeof scope_note, "none: %s", why);
+	return -1;
+}
+
 /* Start a new session (named: r->h.id, for OP_OPEN). */
 void
 relay_new(struct relay *r)
@@ -207,7 +250,8 @@ relay_new(struct relay *r)
 	int	fd;
 
 	relay_new_id(r->id, sizeof r->id);
-	if ((fd = relay_spawn(r->dirs.path[0], r->id, &r->h)) < 0) {
+	if ((fd = relay_scoped(r)) < 0 &&
+	    (fd = relay_spawn(r->dirs.path[0], r->id, &r->h)) < 0) {
 		relay_fail(r, PERR_SPAWN, "cannot start a session: %s",
 		    err_str(fd));
 		return;

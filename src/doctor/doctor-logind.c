@@ -121,7 +121,10 @@ doctor_logind_check(struct doctor_ctx *ctx)
 		f->lverdict = inscope ? DOCTOR_WARN : DOCTOR_OK;
 		doctor_report_set(&f->limpet, "The limpet daemon must leave "
 		    "the ssh session's scope or it dies with the connection "
-		    "that started it; `loginctl enable-linger` keeps the user "
+		    "that started it: limpet starts it in a scope of its own "
+		    "(systemd-run --user --scope) when the user manager is "
+		    "reachable, and `limpet ls` names sessions that could not "
+		    "have one; `loginctl enable-linger` keeps the user "
 		    "manager (and /run/user) across logouts.");
 	} else
 		doctor_report_set(&f->why, "Processes started from a session "

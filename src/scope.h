@@ -1,0 +1,23 @@
+/*
+ * Where systemd-logind kills a user's processes at logout, a session
+ * daemon starts in its own scope of the user's service manager
+ * (systemd-run --user --scope); scope.c decides and does it.
+ */
+#ifndef LIMPET_SCOPE_H
+#define LIMPET_SCOPE_H
+
+#include <stddef.h>
+
+/* What scope_decide() found. */
+#define SCOPE_NONE	0	/* nothing kills the daemon at logout */
+#define SCOPE_TRY	1	/* start it with systemd-run */
+#define SCOPE_CANNOT	2	/* it is killed at logout; why says why */
+
+/* How this daemon was started, for ls (DETAIL "scope"); "" if moot. */
+extern char	scope_note[384];
+
+int	scope_decide(char *, size_t, int *);
+int	scope_spawn(const char *, const char *, int, int, char *, size_t);
+int	scope_daemon_main(int, char **);
+
+#endif
