@@ -47,8 +47,11 @@ def main():
                        "ControlPersist=60"]
 
             def new(i):
-                argv = lab.limpet_cmd(sub="new", opts=["-S", "s%d" % i] + mux,
-                                      bin=b)
+                # PROBE_NONAME=1: unnamed sessions (a name is looked up
+                # among all sessions first).
+                name = [] if os.environ.get("PROBE_NONAME") else \
+                    ["-S", "s%d" % i]
+                argv = lab.limpet_cmd(sub="new", opts=name + mux, bin=b)
                 argv.insert(2, "-d")
                 r = subprocess.run(argv, stdin=subprocess.DEVNULL,
                                    capture_output=True, text=True,
