@@ -421,8 +421,12 @@ vt_guard(struct vt *v, uint8_t b)
 			v->gnum = v->gnum * 10 + (unsigned)(b - '0');
 		return 1;
 	}
-	if (b == ';' || b == ':' || (b >= 0x40 && b < 0x7f)) {
-		/* DECSET 47, 1047 and 1049 switch to the alternate screen. */
+	/*
+	 * DECSET 47, 1047 and 1049 switch to the alternate screen.  A
+	 * dropped separator ends no parameter (libvterm reads on).
+	 */
+	if ((b == ';' || b == ':') ? v->gseps < VT_CSI_SEPS :
+	    (b >= 0x40 && b < 0x7f)) {
 		if (v->gnum == 47 || v->gnum == 1047 || v->gnum == 1049)
 			v->gaskalt = 1;
 		v->gnum = 0;
