@@ -52,7 +52,7 @@ struct vt {
 	int		 gseps, gleads, ginters;
 	unsigned	 gnum;		/* the CSI parameter being read */
 	int		 gaskalt;	/* the CSI names an alternate screen */
-	int		 hasalt;	/* libvterm's alternate screen is made */
+	int		 hasalt;	/* the alternate screen is made */
 	uint8_t		 gprev;
 	uint8_t		 gout[VT_GUARD_CHUNK];
 };
