@@ -68,6 +68,8 @@ int	 compat_pty_termios(int, struct termios *);
 #define COMPAT_TCP_SYN		1	/* its SYN is unanswered */
 #define COMPAT_TCP_UP		2	/* established */
 int	 compat_tcp_state(pid_t);
+/* Give free heap memory back to the kernel (where the allocator can). */
+void	 compat_trim(void);
 /* The addresses of pid's established TCP connection; 0 or -1. */
 struct sockaddr_storage;
 int	 compat_tcp_addrs(pid_t, struct sockaddr_storage *,

@@ -140,6 +140,7 @@ struct daemon {
 	}		 vt_rs[VT_RESIZES];
 	int		 vt_nrs;
 	int		 vt_off;	/* no model (LIMPET_SCREEN=off) */
+	int		 trimmed;	/* heap trimmed since the last output */
 };
 
 /* daemon-core.c */

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "compat.h"
 #include "daemon-int.h"
 #include "err.h"
 #include "log.h"
@@ -55,6 +56,7 @@ daemon_screen_init(struct daemon *d, size_t ring)
 	d->vt_nrs = 0;
 	d->vt_dropped = d->vt_gap = 0;
 	d->vt_off = s != NULL && strcmp(s, "off") == 0;
+	d->trimmed = 0;
 }
 
 /* Free the model. */
@@ -81,6 +83,7 @@ daemon_screen_out(struct daemon *d, const void *p, size_t n)
 		d->vt_resync = 1;
 	}
 	ring_append(&d->vt_in, p, n, 1);
+	d->trimmed = 0;
 }
 
 /* The PTY's size changed (to d->rows, d->cols) at the current offset. */
@@ -159,6 +162,20 @@ daemon_screen_piece(struct daemon *d, size_t n)
 }
 
 /*
+ * A detached session whose model has read all output may sit idle for
+ * days: give the memory freed since its last output (a flood's buffers,
+ * the model's scratch) back to the kernel, once per burst of output.
+ */
+static void
+daemon_screen_trim(struct daemon *d)
+{
+	if (d->trimmed || d->npeers > 0)
+		return;
+	compat_trim();
+	d->trimmed = 1;
+}
+
+/*
  * One turn of the loop: feed the model for at most VT_BUDGET_US when
  * nothing else was ready (idle), VT_BUSY_US when bytes are flowing, so
  * that the model never holds up the byte path for long.
@@ -168,8 +185,10 @@ daemon_screen_step(struct daemon *d, int idle)
 {
 	uint64_t	t0, budget = idle ? VT_BUDGET_US : VT_BUSY_US;
 
-	if (!daemon_screen_busy(d))
+	if (!daemon_screen_busy(d)) {
+		daemon_screen_trim(d);
 		return;
+	}
 	t0 = daemon_screen_us();
 	do {
 		daemon_screen_piece(d, VT_PIECE);

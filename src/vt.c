@@ -52,6 +52,9 @@ struct vt {
 	/* The guard in front of libvterm's parser (vt_guard()). */
 	int		 gstate;
 	int		 gseps, gleads, ginters;
+	unsigned	 gnum;		/* the CSI parameter being read */
+	int		 gaskalt;	/* the CSI names an alternate screen */
+	int		 hasalt;	/* the alternate screen is made */
 	uint8_t		 gprev;
 	uint8_t		 gout[VT_GUARD_CHUNK + VT_UTF8_HELD];
 	uint8_t		 held[VT_UTF8_HELD];	/* a character's start */
@@ -350,7 +353,10 @@ vt_new(int rows, int cols, size_t sb_max)
 	v->scr = vterm_obtain_screen(v->vt);
 	v->st = vterm_obtain_state(v->vt);
 	vterm_screen_set_callbacks(v->scr, &vt_callbacks, v);
-	vterm_screen_enable_altscreen(v->scr, 1);
+	/*
+	 * The alternate screen (as large as the main one) is made only when
+	 * a program first asks for it (vt_feed()): most sessions never do.
+	 */
 	vterm_screen_reset(v->scr, 1);
 	return v;
 }
@@ -387,6 +393,8 @@ vt_guard(struct vt *v, uint8_t b)
 	if (csi) {
 		v->gstate = G_CSI;
 		v->gseps = v->gleads = v->ginters = 0;
+		v->gnum = 0;
+		v->gaskalt = 0;
 		return 1;
 	}
 	if (b == 0x1b) {
@@ -412,6 +420,21 @@ vt_guard(struct vt *v, uint8_t b)
 	}
 	if (v->gstate != G_CSI || b < 0x20)
 		return 1;
+	if (b >= '0' && b <= '9') {
+		if (v->gnum < 100000)
+			v->gnum = v->gnum * 10 + (unsigned)(b - '0');
+		return 1;
+	}
+	/*
+	 * DECSET 47, 1047 and 1049 switch to the alternate screen.  A
+	 * dropped separator ends no parameter (libvterm reads on).
+	 */
+	if ((b == ';' || b == ':') ? v->gseps < VT_CSI_SEPS :
+	    (b >= 0x40 && b < 0x7f)) {
+		if (v->gnum == 47 || v->gnum == 1047 || v->gnum == 1049)
+			v->gaskalt = 1;
+		v->gnum = 0;
+	}
 	if (b == ';' || b == ':')
 		return v->gseps++ < VT_CSI_SEPS;
 	if (b >= 0x3c && b <= 0x3f)
@@ -424,6 +447,8 @@ vt_guard(struct vt *v, uint8_t b)
 		v->gstate = G_GROUND;
 	if (b == 'b')
 		return 2;	/* REP: see vt_feed() */
+	if (b == 'h' && v->gaskalt && !v->hasalt)
+		return 3;	/* make the alternate screen first */
 	return 1;
 }
 
@@ -480,6 +505,20 @@ vt_feed(struct vt *v, const uint8_t *p, size_t n)
 				break;
 			case 2:
 				v->gout[k++] = 'y';
+				break;
+			case 3:
+				/*
+				 * Before libvterm reads the final byte: it
+				 * ignores the switch without the screen, and
+				 * on it erases every cell, so the screen is
+				 * as if it had been made at the start.
+				 */
+				vterm_input_write(v->vt, (const char *)v->gout,
+				    k);
+				k = 0;
+				vterm_screen_enable_altscreen(v->scr, 1);
+				v->hasalt = 1;
+				v->gout[k++] = p[i];
 				break;
 			}
 		v->nheld = vt_utf8_tail(v->gout, k);

@@ -115,6 +115,46 @@ test_alt_modes(void **state)
 	vt_free(b);
 }
 
+/*
+ * The alternate screen is made when a program first asks for it: every
+ * way of asking (also split byte by byte, with other modes)
+ * switches to an erased screen, and leaving it shows the main one again.
+ * (libvterm 0.1.4 acts on the first mode of a DECSET only, not on 47.)
+ */
+static void
+test_alt_lazy(void **state)
+{
+	static const char *const	 on[] = { "\033[?1049h",
+	    "\033[?1049;2004h", "\033[?1049;1;25h", "\033[?1047h" };
+	static const char *const	 off[] = { "\033[?1049l",
+	    "\033[?1049l", "\033[?1049l", "\033[?1047l" };
+	struct vt			*a, *b;
+	struct vt_cell			 c;
+	size_t				 i, k;
+
+	(void)state;
+	for (i = 0; i < sizeof on / sizeof on[0]; i++) {
+		a = vt_new(6, 20, 4096);
+		feed(a, "\033[?2004hmain\r\n\033[44m");
+		assert_int_equal(vt_alt(a), 0);
+		for (k = 0; on[i][k] != '\0'; k++)
+			vt_feed(a, (const uint8_t *)on[i] + k, 1);
+		if (vt_alt(a) != 1)
+			fail_msg("case %zu", i);
+		vt_cell(a, 0, 0, &c);
+		assert_int_equal(c.ch[0], 0);
+		feed(a, "alt");
+		vt_cell(a, 1, 0, &c);
+		assert_int_equal(c.ch[0], 'a');
+		feed(a, off[i]);
+		assert_int_equal(vt_alt(a), 0);
+		vt_cell(a, 0, 0, &c);
+		assert_int_equal(c.ch[0], 'm');
+		vt_free(b = rebuild(a, 0));
+		vt_free(a);
+	}
+}
+
 /* Lines that scrolled off are kept, stamped, and rendered once, first. */
 static void
 test_scrollback(void **state)
@@ -337,6 +377,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cells),
 		cmocka_unit_test(test_alt_modes),
+		cmocka_unit_test(test_alt_lazy),
 		cmocka_unit_test(test_scrollback),
 		cmocka_unit_test(test_scrollback_budget),
 		cmocka_unit_test(test_render_row),
