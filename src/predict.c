@@ -450,8 +450,10 @@ predict_scan(struct predict *pr, uint8_t b)
 	switch (pr->ps) {
 	case PS_GROUND:
 		predict_utf8(pr, b);
-		if (b == 0x1b)
+		if (b == 0x1b) {
 			pr->ps = PS_ESC;
+			pr->esc_odd = 0;
+		}
 		else if (b == '\n')
 			predict_newline(pr);
 		else if (b < 0x20 && b != '\r' && b != '\b' && b != '\t' &&
@@ -462,6 +464,7 @@ predict_scan(struct predict *pr, uint8_t b)
 		pr->ps = PS_GROUND;
 		if (b == 0x1b) {
 			pr->ps = PS_ESC;	/* ESC starts over */
+			pr->esc_odd = 0;
 			predict_unsure(pr);
 		} else if (b == '[') {
 			pr->ps = PS_CSI;
@@ -476,10 +479,19 @@ predict_scan(struct predict *pr, uint8_t b)
 			pr->ps = PS_ESC_INTER;
 			pr->esc_inter = b;
 		}
-		else if (b < 0x30 || b > 0x7e)
+		else if (b > 0x7e) {
+			/*
+			 * libvterm ignores it and the escape goes on ("ESC
+			 * \x85 8" restores the cursor); other terminals may
+			 * end it here: unsure until a clean one ends.
+			 */
+			pr->ps = PS_ESC;
+			pr->esc_odd = 1;
+			predict_unsure(pr);
+		} else if (b < 0x30)
 			predict_unsure(pr);
 		else {
-			pr->unsure = 0;
+			pr->unsure = pr->esc_odd;
 			if (b != '=' && b != '>')
 				pr->line_bad = 1;	/* 7, 8, D, E, M, c */
 			if (b == '8' || b == 'M')
@@ -510,7 +522,7 @@ predict_scan(struct predict *pr, uint8_t b)
 			predict_unsure(pr);
 		} else if (b >= 0x30 && b <= 0x7e) {
 			pr->ps = PS_GROUND;
-			pr->unsure = 0;
+			pr->unsure = pr->esc_odd;
 			/* G0 designated: only ESC ( B is ASCII. */
 			if (pr->esc_inter == '(')
 				pr->cs_g0_odd = b != 'B';
@@ -532,7 +544,7 @@ predict_scan(struct predict *pr, uint8_t b)
 			predict_poison(pr);
 		if (b >= 0x40 && b <= 0x7e) {
 			pr->ps = PS_GROUND;
-			pr->unsure = 0;
+			pr->unsure = pr->esc_odd;
 			/* libvterm 0.1.4 may loop forever on a REP. */
 			if (b == 'b')
 				predict_poison(pr);
@@ -545,8 +557,10 @@ predict_scan(struct predict *pr, uint8_t b)
 			pr->csi_p = pr->csi_p == 0 ? 0 : 100000;
 		else if (b < 0x20 && b != 0x1b)
 			;	/* C0 inside CSI acts and the CSI goes on */
-		else if (b == 0x1b)
+		else if (b == 0x1b) {
 			pr->ps = PS_ESC;
+			pr->esc_odd = 0;
+		}
 		break;
 	case PS_STR:
 		if (b == 0x07)

@@ -70,6 +70,7 @@ struct predict {
 	int		 csi_nz;	/* the CSI has a nonzero parameter */
 	int		 csi_n;		/* its parameter separators */
 	int		 unsure;	/* after a malformed sequence */
+	int		 esc_odd;	/* a high byte inside this escape */
 	int		 pen_odd;	/* the last SGR set something */
 	int		 cs_g0_odd;	/* G0 is not ASCII (ESC ( 0 ...) */
 	int		 cs_shift;	/* SO, LS2 or LS3: GL is not G0 */
