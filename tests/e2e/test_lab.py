@@ -151,8 +151,12 @@ def test_cleanup_ends_sessions(tmp_path):
         assert r.stdout == "started\n"
         with open(os.path.join(lab.sessions, "abc.pid")) as f:
             pid = int(f.read())
+        # Wait for the exec, not only the fork: while the kernel swaps
+        # the image, /proc/PID/environ reads empty and the pid is not
+        # known to be ours (seen once under load).
         deadline = time.monotonic() + 5
-        while not sshlab.alive(pid) and time.monotonic() < deadline:
+        while (lab.session_pids() != [pid] and
+               time.monotonic() < deadline):
             time.sleep(0.02)
         assert sshlab.alive(pid)
         assert lab.session_pids() == [pid]
