@@ -45,6 +45,9 @@
 #define VT_BUSY_US	100		/* per turn while bytes flow */
 #define VT_CATCHUP_MS	100		/* at attach, before a snapshot */
 #define VT_BACKLOG	(1024 * 1024)	/* output the model may lag */
+#define VT_LAG		(256 * 1024)	/* this far behind in a flood: wait */
+#define VT_FLOOD	(64 * 1024)	/* bytes per VT_RATE_MS: a flood */
+#define VT_RATE_MS	20		/* the flood is judged this often */
 
 struct vt;
 
@@ -134,6 +137,9 @@ struct daemon {
 	uint64_t	 vt_dropped;	/* vt_in.dropped the model knows of */
 	uint64_t	 vt_gap;	/* bytes the model never saw */
 	int		 vt_resync;	/* start the model again */
+	int		 vt_flood;	/* output floods in (VT_FLOOD) */
+	uint64_t	 vt_rate_t;	/* ms when vt_flood was judged */
+	uint64_t	 vt_rate_off;	/* vt_in.end then */
 	struct vt_resize {
 		uint64_t	off;	/* the PTY's size changed here */
 		uint16_t	rows, cols;
@@ -181,6 +187,7 @@ void		 daemon_screen_free(struct daemon *);
 void		 daemon_screen_out(struct daemon *, const void *, size_t);
 void		 daemon_screen_resized(struct daemon *);
 int		 daemon_screen_busy(const struct daemon *);
+int		 daemon_screen_wait(struct daemon *, uint64_t);
 void		 daemon_screen_step(struct daemon *, int);
 int		 daemon_screen_wanted(const struct daemon *,
 		    const struct msg_hello *);

@@ -6,6 +6,12 @@
  * the ring overwrites bytes it has not read, it starts again from what the
  * ring still holds on a reset screen (the older state is unknown).
  *
+ * In a flood (more output than the model reads, e.g. `cat` of a large
+ * file) the model waits until the flood pauses instead of burning a CPU
+ * on output that will scroll away: the ring overflows and the model
+ * starts again from its tail, as it would anyway, and the CPU is left to
+ * the processes that carry the bytes (ssh, sshd, the relay, the client).
+ *
  * A client that attaches afresh, takes over, or comes back after more
  * output than the session keeps gets a snapshot (MSG_SCREEN): the bytes
  * that rebuild the screen, with the lines that scrolled off first, for the
@@ -117,6 +123,41 @@ daemon_screen_busy(const struct daemon *d)
 	    d->vt_dropped != d->vt_in.dropped || d->vt_resync);
 }
 
+/*
+ * Whether the model should wait: output floods in (more than VT_FLOOD
+ * bytes in the last VT_RATE_MS) and the model is VT_LAG behind already.
+ * A model that keeps up is fed as the bytes come, so short bursts and
+ * steady output stay exact.
+ */
+static int
+daemon_screen_flooded(struct daemon *d, uint64_t now)
+{
+	uint64_t	end = d->vt_in.end;
+
+	if (now - d->vt_rate_t >= VT_RATE_MS) {
+		d->vt_flood = end > d->vt_rate_off &&
+		    end - d->vt_rate_off >= VT_FLOOD;
+		d->vt_rate_off = end;
+		d->vt_rate_t = now;
+	}
+	return d->vt_flood && ring_len(&d->vt_in) > VT_LAG;
+}
+
+/*
+ * How long the poll loop may sleep for the model's sake (ms): 0 when it
+ * has output to read now, until the flood is judged again while it
+ * waits, -1 when it has nothing to do.
+ */
+int
+daemon_screen_wait(struct daemon *d, uint64_t now)
+{
+	if (!daemon_screen_busy(d))
+		return -1;
+	if (!daemon_screen_flooded(d, now))
+		return 0;
+	return (int)(d->vt_rate_t + VT_RATE_MS - now);
+}
+
 /* Make the model if there is none; start it again after an overflow. */
 static void
 daemon_screen_ready(struct daemon *d)
@@ -189,6 +230,8 @@ daemon_screen_step(struct daemon *d, int idle)
 		daemon_screen_trim(d);
 		return;
 	}
+	if (daemon_screen_flooded(d, clock_ms()))
+		return;
 	t0 = daemon_screen_us();
 	do {
 		daemon_screen_piece(d, VT_PIECE);

@@ -201,9 +201,13 @@ daemon_pty_events(struct daemon *d, uint64_t now, int *skip)
 static int
 daemon_poll_timeout(struct daemon *d, uint64_t now)
 {
-	if (daemon_screen_busy(d))
-		return 0;	/* the screen model has output to read */
-	return clock_timeout(now, daemon_deadline(d, now), 3600 * 1000);
+	int	t, w;
+
+	t = clock_timeout(now, daemon_deadline(d, now), 3600 * 1000);
+	/* The screen model has output to read, now or after a flood. */
+	if ((w = daemon_screen_wait(d, now)) != -1 && (t == -1 || w < t))
+		t = w;
+	return t;
 }
 
 /* Handle what poll() reported for the PTY. */
