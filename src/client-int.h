@@ -82,6 +82,12 @@ struct client {
 	struct config	 cfg;		/* the user's file, for this host */
 	struct ssh_conf	 ssh;
 	int		 keepalive_ms;
+	/* Idle heartbeats, learned from the path (client-keep.c). */
+	uint64_t	 ka_ms;		/* silence before a PING, now */
+	uint64_t	 ka_proven;	/* longest silence answered */
+	uint64_t	 ka_ceiling;	/* a silence not answered, or 0 */
+	uint64_t	 ka_gap;	/* silence the PING out tests, or 0 */
+	int		 ka_fixed;	/* --keepalive: nothing learned */
 	int		 dead_ms;
 	uint64_t	 give_up_ms;
 	uint32_t	 ring_kb;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "client-int.h"
+#include "client-keep.h"
 #include "compat.h"
 #include "log.h"
 
@@ -381,6 +382,7 @@ link_roam(struct client *c, uint64_t now)
 	}
 	c->ssh.reconnect = 1;
 	c->ssh.connect_timeout = 2 + (int)(c->srtt * 6 / 1000);
+	ckeep_moved(c);		/* a new path keeps idle flows its own time */
 	if (c->state == ST_UP) {
 		c->roaming = 1;
 		c->roam_at = now;

@@ -16,6 +16,7 @@
 #include "compat.h"
 #include "client-flow.h"
 #include "client-int.h"
+#include "client-keep.h"
 #include "client-predict.h"
 #include "client-repaint.h"
 #include "client-tty.h"
@@ -312,9 +313,7 @@ client_up_due(struct client *c)
 {
 	uint64_t	due, since, waiting = 0;
 
-	due = c->last_rx + c->keepalive_ms;
-	if (c->last_tx + c->keepalive_ms / 2 > due)
-		due = c->last_tx + c->keepalive_ms / 2;
+	due = ckeep_due(c);
 	if (c->ping_out)
 		due = 0;
 	/* Data flowed since the last ping: wake to see whether it stops. */

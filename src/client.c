@@ -32,6 +32,7 @@
 #include "client.h"
 #include "client-install.h"
 #include "client-int.h"
+#include "client-keep.h"
 #include "clock.h"
 #include "cmdline.h"
 #include "client-why.h"
@@ -201,6 +202,7 @@ client_lost(struct client *c, const char *why, uint64_t now)
 	}
 	client_set_state(c, ST_WAITING);
 	if (was_up) {
+		ckeep_lost(c, now);	/* a silence too long for the path? */
 		/* A silent link was lost when it fell silent. */
 		c->lost_at = c->silent_since != 0 ? c->silent_since : now;
 		c->silent_since = 0;
@@ -528,6 +530,7 @@ client_frame(struct client *c, const struct frame *f, uint64_t now)
 			c->rtt_last = now - v;
 			c->srtt = c->srtt == 0 ? c->rtt_last :
 			    (c->srtt * 7 + c->rtt_last) / 8;
+			ckeep_answered(c);
 			c->ping_out = 0;
 			c->probe_deadline = 0;
 		}
@@ -763,9 +766,10 @@ client_watch(struct client *c, uint64_t now)
 	}
 	if (c->state != ST_UP)
 		return;
-	if (!c->ping_out && now - c->last_rx >= (uint64_t)c->keepalive_ms &&
-	    now - c->last_tx >= (uint64_t)c->keepalive_ms / 2)
+	if (!c->ping_out && now >= ckeep_due(c)) {
 		client_ping(c, now);
+		ckeep_sent(c, now);
+	}
 	/* Data flowed, then stopped: ask at once whether the link is up. */
 	if ((since = link_silence_due(c)) != 0 && now >= since)
 		client_ping(c, now);
@@ -815,6 +819,7 @@ client_ping(struct client *c, uint64_t now)
 	client_queued(c, proto_u64_put(&c->tx, MSG_PING, now));
 	c->ping_out = 1;
 	c->ping_at = now;
+	c->ka_gap = 0;		/* an idle heartbeat says so after this */
 }
 
 /*
@@ -1200,6 +1205,7 @@ client_parse(struct client *c, int mode, int argc, char **argv)
 	    sizeof err) != 0)
 		goto bad;
 	c->keepalive_ms = secs * 1000;
+	ckeep_init(c, cmdline_has(&c->cl, "keepalive"));
 	if (cmdline_seconds(&c->cl, "dead", DEAD_S, &secs, err,
 	    sizeof err) != 0)
 		goto bad;
@@ -1258,6 +1264,7 @@ client_new(void)
 	c->proc.pid = -1;
 	c->proc.in = c->proc.out = c->proc.err = -1;
 	c->keepalive_ms = PROTO_KEEPALIVE_S * 1000;
+	ckeep_init(c, 0);
 	c->dead_ms = DEAD_S * 1000;
 	c->hello_version = proto_version();
 	escape_init(&c->esc);

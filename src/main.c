@@ -26,7 +26,7 @@ static const char usage_text[] =
 "\n"
 "limpet options (long options, before any ssh option; they may also come\n"
 "before the subcommand):\n"
-"  --keepalive SECONDS   heartbeat interval when idle (default 25)\n"
+"  --keepalive SECONDS   fix the idle heartbeat (default: learned, 25-300)\n"
 "  --dead SECONDS        declare the link dead after this long without an\n"
 "                        answer to pending input or a heartbeat (default 2)\n"
 "  --give-up SECONDS     stop reconnecting after this long (default: never)\n"

@@ -16,6 +16,7 @@
 #include "compat.h"
 #include "buf.h"
 #include "cmdline.h"
+#include "client-keep.h"
 #include "doctor-client.h"
 #include "doctor-ctx.h"
 #include "doctor-fix.h"
@@ -511,9 +512,11 @@ doctor_client_alive(struct doctor_ctx *ctx)
 		if (sai > 300)
 			f->verdict = DOCTOR_WARN;
 	}
-	doctor_report_set(&f->limpet, "limpet sends its own heartbeat every "
-	    "%d s inside the connection and reconnects when the link dies, "
-	    "whatever this is set to.", ctx->keepalive);
+	doctor_report_set(&f->limpet, "limpet sends its own heartbeat inside "
+	    "the connection (after %d s of silence at first, then after as "
+	    "long a silence as the path has kept, up to %d s) and reconnects "
+	    "when the link dies, whatever this is set to.", ctx->keepalive,
+	    KEEP_MAX_MS / 1000);
 	f->lverdict = DOCTOR_OK;
 	want = 60;
 	if (ctx->nat.ran && ctx->nat.hi > 0) {
@@ -651,8 +654,11 @@ doctor_client_rest(struct doctor_ctx *ctx)
 		f->lverdict = t < 0 || t > ctx->keepalive ? DOCTOR_OK :
 		    DOCTOR_WARN;
 		doctor_report_set(&f->limpet, "limpet's heartbeat moves data "
-		    "through the channel every %d s, so a timeout longer than "
-		    "that never fires.", ctx->keepalive);
+		    "through the channel after %d s of silence, so a timeout "
+		    "longer than that fires at most once, when the heartbeat "
+		    "has learned to wait longer; limpet then reconnects and "
+		    "stays below it (--keepalive fixes the interval).",
+		    ctx->keepalive);
 	}
 }
 

@@ -449,13 +449,16 @@ doctor_nat_check(struct doctor_ctx *ctx)
 		    n->hi);
 	if (ctx->keepalive >= n->hi || (n->lo > 0 && ctx->keepalive > n->lo)) {
 		f->lverdict = DOCTOR_WARN;
-		doctor_report_set(&f->limpet, "limpet's heartbeat (every %d s) "
-		    "is slower than this: it reconnects after each drop.  Use "
+		doctor_report_set(&f->limpet, "limpet's heartbeat (after %d s "
+		    "of silence at first) is slower than this: it reconnects "
+		    "after a drop and halves its wait until one is kept.  Use "
 		    "limpet --keepalive %ld.", ctx->keepalive, safe);
 	} else {
 		f->lverdict = DOCTOR_OK;
-		doctor_report_set(&f->limpet, "limpet's heartbeat (every %d s) "
-		    "keeps the state alive.", ctx->keepalive);
+		doctor_report_set(&f->limpet, "limpet's heartbeat (after %d s "
+		    "of silence at first) keeps the state alive; as it learns "
+		    "to wait longer it may pass this once, then reconnects and "
+		    "stays below it.", ctx->keepalive);
 	}
 	if (f->verdict == DOCTOR_KILLS) {
 		f->fixby = FIXBY_USER;

@@ -245,8 +245,10 @@ doctor_server_channel(struct doctor_ctx *ctx, struct doctor_kv *d, int nd,
 	} else {
 		f->lverdict = DOCTOR_OK;
 		doctor_report_set(&f->limpet, "limpet's heartbeat moves data "
-		    "through its channel every %d s, so this never fires "
-		    "for it.", ctx->keepalive);
+		    "through its channel after %d s of silence, so this fires "
+		    "at most once for it, when the heartbeat has learned to "
+		    "wait longer; limpet then reconnects and stays below it "
+		    "(--keepalive fixes the interval).", ctx->keepalive);
 	}
 	if (f->verdict == DOCTOR_KILLS) {
 		doctor_report_set(&f->fix, "This is the server's policy: the "

@@ -173,7 +173,7 @@ class Session:
     counter = 0
 
     def __init__(self, name, spawn, lab, limpet_bin, logdir, netns=None,
-                 opts=(), command=("sh",), rows=24, cols=80):
+                 opts=(), command=("sh",), rows=24, cols=80, env=None):
         self.name = name
         self.lab = lab
         self.log = os.path.join(logdir, "%s-client.log" % name)
@@ -193,7 +193,8 @@ class Session:
             argv += ["--predict", "never"]
         argv += list(opts) + ["-F", lab.ssh_config, "lab"] + list(command)
         self.child = spawn(argv, netns=netns, rows=rows, cols=cols,
-                           env={"LIMPET_LOG": self.log}, timeout=5)
+                           env=dict(env or {}, LIMPET_LOG=self.log),
+                           timeout=5)
         self.screen = Screen(self.child)
         self.rows = rows
         self.serial = 0

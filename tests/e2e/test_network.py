@@ -437,3 +437,47 @@ def test_address_change_during_paste(netns, make_lab, spawn, limpet_bin):
             assert any("a new ssh starts" in later
                        for later in lines[i + 1:]), log
     assert took < 2.0, "old path found dead only after %.2fs" % took
+
+
+@pytest.mark.timeout(120)
+def test_heartbeat_learns_how_long_the_nat_keeps_a_flow(netns, make_lab,
+                                                        spawn, limpet_bin):
+    """The idle heartbeat is learned from the path (issue 11 goal 4):
+    behind a NAT that forgets flows idle for 6 s, a client whose heartbeat
+    starts at 2 s (a test-build hook; 25 s in a release) doubles it while
+    its PINGs are answered (2 s, 4 s), loses the flow once after an 8 s
+    silence, falls back to the 4 s that worked and stays there: one
+    reconnect in all, and a command typed after a long idle answers at
+    once."""
+    lab = netns.lab(nat_timeout=6)
+    sshd = netns.sshd(make_lab, lab)
+    s = netns.session("hb", spawn, sshd, limpet_bin, lab,
+                      env={"LIMPET_TEST_KEEPALIVE_MS": "2000"})
+    s.ready()
+    fell = re.compile(r"no answer after a (\d+) ms silence: "
+                      r"heartbeat every (\d+) ms")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        m = fell.search(s.client_log())
+        if m:
+            break
+        time.sleep(0.2)
+    log = s.client_log()
+    assert m, "the heartbeat never fell back:\n" + log[-3000:]
+    gap, every = int(m.group(1)), int(m.group(2))
+    grew = [int(g) for g in re.findall(
+        r"a (\d+) ms silence kept the link: heartbeat every", log)]
+    print("answered silences %s ms; lost after %d ms; heartbeat now %d ms"
+          % (grew, gap, every))
+    assert grew and max(grew) < 6000, grew
+    assert gap >= 6000, gap
+    assert every == max(grew) and every < 6000, (every, grew)
+    # Idle for several heartbeats: the learned interval keeps the flow.
+    time.sleep(5 * every / 1000.0)
+    took = s.command(timeout=20)
+    st = s.status()
+    print("after %.0f s more idle: answered in %.2fs, %d reconnects" % (
+        5 * every / 1000.0, took, st["reconnects"]))
+    assert st["reconnects"] == 1, st
+    assert took < 1.0, took
+    assert len(fell.findall(s.client_log())) == 1
