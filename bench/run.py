@@ -2,14 +2,16 @@
 and autossh+tmux, on the same emulated networks (issue 3).
 
     make bench            # full run, under 15 minutes
-    make bench QUICK=1    # smaller samples, under 3 minutes
+    make bench QUICK=1    # smaller samples, under 5 minutes
     /usr/bin/python3 bench/run.py [--quick] [--only latency,cut,...]
 
 Builds network labs in namespaces (tests/netlab.py) with a real sshd in
 the server namespace (tests/e2e/sshlab.py), runs every contender through
-the scenarios of bench/scenarios.py, prints a table and writes
-bench/results/latest.md and PNG plots; docs/benchmarks.md gets the same
-results between its markers.  Needs root.  It fails only if it cannot run
+the scenarios of bench/scenarios.py (and scen_net.py, scen_screen.py),
+prints a table and writes bench/results/latest.md and PNG plots;
+docs/benchmarks.md gets the same results between its markers.  A quick
+run writes quick.md/quick.json/quick-*.png and a full run of only some
+scenarios or contenders partial.*: neither touches latest.* or the doc.  Needs root.  It fails only if it cannot run
 at all; a contender that cannot run is reported as skipped or failed.
 """
 
@@ -32,6 +34,11 @@ sys.path.insert(0, HERE)
 import contenders as C  # noqa: E402
 import report  # noqa: E402
 import scenarios  # noqa: E402
+import scen_net  # noqa: E402
+import scen_screen  # noqa: E402
+
+# Every scenario, in the order a full run takes them.
+SCENARIOS = scenarios.ALL + scen_net.ALL + scen_screen.ALL
 
 RESULTS = os.path.join(HERE, "results")
 DOC = os.path.join(ROOT, "docs", "benchmarks.md")
@@ -196,12 +203,16 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", default="",
                     help="comma-separated scenarios: %s" % ",".join(
-                        n for n, _ in scenarios.ALL))
+                        n for n, _ in SCENARIOS))
     ap.add_argument("--contenders", default="",
                     help="comma-separated subset of: %s" % ",".join(
                         c.name for c in C.ALL))
     ap.add_argument("--limpet", default=os.path.join(ROOT, "limpet"))
     ap.add_argument("--out", default=RESULTS)
+    ap.add_argument("--name", default="",
+                    help="base name of the result files (default: latest "
+                    "for a full run of everything, quick for --quick, "
+                    "partial otherwise); only latest updates the doc")
     ap.add_argument("--render", metavar="JSON",
                     help="only rewrite the Markdown and plots from a "
                     "latest.json of an earlier run")
@@ -210,7 +221,10 @@ def main():
     if args.render:
         with open(args.render) as f:
             data = json.load(f)
-        write_results(data, args.out, lambda m: print(m, flush=True))
+        name = args.name or ("quick" if data["meta"].get("quick")
+                             else "latest")
+        write_results(data, args.out, lambda m: print(m, flush=True),
+                      name)
         return 0
     t0 = time.monotonic()
     why = C.netlab.unavailable()
@@ -276,7 +290,7 @@ def run(bench, args, t0, limpet):
         else:
             limpet_status = "works (%s)" % sh([limpet, "--version"])
     only = [s for s in args.only.split(",") if s]
-    for name, fn in scenarios.ALL:
+    for name, fn in SCENARIOS:
         if only and name not in only:
             continue
         bench.log("== %s" % name)
@@ -310,28 +324,33 @@ def run(bench, args, t0, limpet):
     data = {"meta": meta(bench, t0, limpet_status),
             "results": bench.results, "notes": bench.notes,
             "samples": [[list(k), v] for k, v in bench.samples.items()]}
-    write_results(data, args.out, bench.log)
+    name = args.name or ("quick" if bench.quick else "partial"
+                         if only or keep else "latest")
+    write_results(data, args.out, bench.log, name)
     return 0
 
 
-def write_results(data, out, log):
-    """latest.json (raw), latest.md, the plots and docs/benchmarks.md."""
+def write_results(data, out, log, name="latest"):
+    """<name>.json (raw), <name>.md, the plots and, for latest only,
+    docs/benchmarks.md.  Plots of other runs are <name>-*.png."""
     os.makedirs(out, exist_ok=True)
     samples = {tuple(k): v for k, v in data["samples"]}
-    made = report.plots(data["results"], samples, out, log)
+    made = report.plots(data["results"], samples, out, log,
+                        "" if name == "latest" else name + "-")
     md = report.markdown(data["meta"], data["results"], made,
                          data["notes"])
-    for name, text in (("latest.json", json.dumps(data, indent=1)),
-                       ("latest.md", md)):
-        path = os.path.join(out, name)
+    for fname, text in ((name + ".json", json.dumps(data, indent=1)),
+                        (name + ".md", md)):
+        path = os.path.join(out, fname)
         with open(path + ".tmp", "w") as f:
             f.write(text + "\n")
         os.replace(path + ".tmp", path)
-    if os.path.abspath(out) == os.path.abspath(RESULTS):
+    if name == "latest" and os.path.abspath(out) == \
+            os.path.abspath(RESULTS):
         update_doc(md)
     console(data["results"])
     log("wrote %s%s" % (os.path.join(os.path.relpath(out, ROOT),
-                                      "latest.md"),
+                                      name + ".md"),
                         " and " + ", ".join(made.values()) if made else ""))
 
 
