@@ -467,14 +467,19 @@ def plots(res, samples, outdir, tmp, prefix, gnuplot):
                     f.write("%f %f\n" % (t, b / 1000.0))
             pl.append("'%s' using 1:2 with steps lw 2 title '%s'" % (
                 fn, name))
-        script = ["set terminal pngcairo size 1000,440 font ',10'",
+        script = ["set terminal pngcairo size 1200,440 font ',10'",
                   "set output '%s'" % os.path.join(outdir, fname),
-                  "set title 'Ctrl-C under flood (1 Mbit/s, 50 ms): kB "
-                  "received since the Ctrl-C'",
+                  "set multiplot layout 1,2 title 'Ctrl-C under flood "
+                  "(1 Mbit/s, 50 ms one way): kB received since the "
+                  "Ctrl-C'",
                   "set key top left", "set grid", "set xlabel 's after "
-                  "Ctrl-C'", "set ylabel 'kB'", "set xrange [-1:*]",
+                  "Ctrl-C'", "set ylabel 'kB'",
                   "set arrow from 0, graph 0 to 0, graph 1 nohead dt 2",
-                  "plot " + ", ".join(pl)]
+                  "set title 'until the prompt is back (+0.5 s)'",
+                  "set xrange [-1:*]", "plot " + ", ".join(pl),
+                  "set title 'the first second'", "set xrange [-0.5:1]",
+                  "set yrange [-80:150]", "plot " + ", ".join(pl),
+                  "unset multiplot"]
         if gnuplot(script):
             made["flood"] = fname
     return made
