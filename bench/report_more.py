@@ -389,9 +389,11 @@ def _screen_markdown(res):
     mp = res.get("mispredict", [])
     if mp:
         L += ["## 16. Mispredictions", "",
-              "A program that echoes every key in upper case, 100 ms one "
-              "way: a key predicted in lower case is wrong; how long each "
-              "wrong character stayed until the right one arrived.", ""]
+              "A program that echoes keys itself (terminal echo off), "
+              "every fourth in upper case, 100 ms one way: *keys* counts "
+              "those upper-case ones; a prediction of one in lower case "
+              "is wrong; how long each wrong character stayed until the "
+              "right one arrived (the floor is one RTT).", ""]
         rows = []
         for r in mp:
             st = status(r)
