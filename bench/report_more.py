@@ -63,7 +63,7 @@ def goals(res):
     out = []
     ro = res.get("roam", [])
     lp, setup = one(ro, contender="limpet"), _setup(ro)
-    g = "11.2 roaming: answered within one ssh setup + 0.1 s"
+    g = "issue 11 goal 2, roaming: answered within one ssh setup + 0.1 s"
     if lp and setup and "moves" in lp:
         ok = lp.get("back_s") is not None and not lp.get("note") and \
             lp["back_s"] <= setup + SETUP_SLACK_S
@@ -75,9 +75,9 @@ def goals(res):
         out.append(_nm(g))
     dl = res.get("deadlink", [])
     lp, setup = one(dl, contender="limpet"), _setup(dl)
-    for key, g in (("typed", "11.3a key typed into a dead link: notice "
+    for key, g in (("typed", "issue 11 goal 3a, key typed into a dead link: notice "
                     "<= 3 s"),
-                   ("flowing", "11.3b link dies while output flows: "
+                   ("flowing", "issue 11 goal 3b, link dies while output flows: "
                     "notice <= 3 s")):
         if lp and key + "_all" in lp:
             v = lp[key + "_all"]
@@ -85,7 +85,7 @@ def goals(res):
             out.append((g, "all %s s" % v, _verdict(ok)))
         else:
             out.append(_nm(g))
-    g = "11.3c heal right after the notice: answered <= setup + 0.1 s"
+    g = "issue 11 goal 3c, heal right after the notice: answered <= setup + 0.1 s"
     if lp and "heal_all" in lp and setup:
         v = lp["heal_all"]
         ok = lp.get("heal_s") is not None and \
@@ -96,7 +96,7 @@ def goals(res):
     else:
         out.append(_nm(g))
     fa = one(res.get("falsealarm", []), contender="limpet")
-    g = "11.3d no reconnect on a healthy 300 ms RTT, 2% loss link"
+    g = "issue 11 goal 3d, no reconnect on a healthy 300 ms RTT, 2% loss link"
     if fa and "reconnects" in fa:
         out.append((g, "%d reconnects, %d notices in %.0f s, %d commands" % (
             fa["reconnects"], fa["notices_shown"], fa["seconds"],
@@ -107,7 +107,7 @@ def goals(res):
     lo = res.get("lossy", [])
     lp, sp = one(lo, contender="limpet", loss_pct=2), \
         one(lo, contender="ssh", loss_pct=2)
-    g = "11.6 lossy link: echo p90 and `ls -la /usr/bin` no worse than ssh"
+    g = "issue 11 goal 6, lossy link: echo p90 and `ls -la /usr/bin` no worse than ssh"
     if lp and sp and "p90_ms" in lp and "p90_ms" in sp:
         lr = ratio(lp.get("ls_s"), sp.get("ls_s"))
         ok = lp["p90_ms"] <= sp["p90_ms"] and lr is not None and lr <= 1.1
@@ -125,7 +125,7 @@ def goals(res):
 def _screen_goals(res):
     out = []
     pr = res.get("predict", [])
-    g = "8. first key of a fresh prompt shown before one RTT (p90)"
+    g = "issue 8, first key of a fresh prompt shown before one RTT (p90)"
     rows = by(pr, contender="limpet")
     rows = [r for r in rows if "first_p90_ms" in r]
     if rows:
@@ -137,7 +137,7 @@ def _screen_goals(res):
         out.append(_nm(g))
     pw = by(res.get("password", []), contender="limpet")
     pw = [r for r in pw if "shown" in r]
-    g = "8. password characters ever shown: 0"
+    g = "issue 8, password characters ever shown: 0"
     if pw:
         out.append((g, ", ".join("%s: %d" % (r["prompt"], r["shown"])
                                  for r in pw),
@@ -145,7 +145,7 @@ def _screen_goals(res):
     else:
         out.append(_nm(g))
     mp = one(res.get("mispredict", []), contender="limpet")
-    g = "8. mispredictions visible longer than one RTT: 0"
+    g = "issue 8, mispredictions visible longer than one RTT: 0"
     if mp and "over_rtt" in mp:
         out.append((g, "%d of %d keys (%d shown wrong at all)" % (
             mp["over_rtt"], mp["keys"], mp["shown_wrong"]),
@@ -153,7 +153,7 @@ def _screen_goals(res):
     else:
         out.append(_nm(g))
     at = one(res.get("attach", []), contender="limpet")
-    g = "8. attach repaint within one RTT + one ssh setup"
+    g = "issue 8, attach repaint within one RTT + one ssh setup"
     if at and "repaint_s" in at:
         lim = at["rtt_s"] + at["ssh_setup_s"]
         out.append((g, "%s (RTT %s + setup %s)" % (
@@ -169,20 +169,20 @@ def _scale_goals(res):
     out = []
     sc = one(res.get("scale", []), contender="limpet")
     n = sc.get("sessions") if sc else None
-    g = "11.5 %s sessions created in < 30 s" % (n or "500")
+    g = "issue 11 goal 5, %s sessions created in < 30 s" % (n or "500")
     if sc and "create_s" in sc:
         out.append((g, fmt(sc["create_s"], 1, " s"),
                     _verdict(sc["create_s"] < SCALE_CREATE_GOAL_S)))
     else:
         out.append(_nm(g))
-    g = "11.5 idle PSS per session <= 150 KiB"
+    g = "issue 11 goal 5, idle PSS per session <= 150 KiB"
     if sc and "per_session_pss_kib" in sc:
         out.append((g, fmt(sc["per_session_pss_kib"], 0, " KiB"),
                     _verdict(sc["per_session_pss_kib"] <=
                              SCALE_PSS_GOAL_KIB)))
     else:
         out.append(_nm(g))
-    g = "11.5 twice as many sessions (1,000 in a full run): none failed"
+    g = "issue 11 goal 5, twice as many sessions (1,000 in a full run): none failed"
     if sc and "double_sessions" in sc:
         out.append((g, "%d running, %d failed%s" % (
             sc["double_sessions"], sc["double_failed"],
@@ -282,9 +282,12 @@ def markdown(meta, res, plots):
               "ssh's \"not responding\" under autossh). *heal*: the path "
               "heals 50 ms after that notice: seconds until a command is "
               "answered. *flowing*: the path blackholed while a line is "
-              "printed every 0.1 s: seconds until the notice. None: "
+              "printed every 0.1 s: seconds until the notice. -: "
               "nothing shown within the cap. One ssh setup here takes "
               "%s." % fmt(_setup(dl), 2, " s"), ""]
+        if "netrecovery" in plots:
+            L += ["![roaming and dead link](%s)" % plots["netrecovery"],
+                  ""]
         rows = []
         for r in dl:
             st = status(r)
@@ -429,6 +432,39 @@ def _series(samples, scen):
     return out
 
 
+def _recovery_plot(res, outdir, tmp, fname, gnuplot):
+    """Bars per contender: roaming, heal after the notice, and the two
+    notices of the dead-link scenario (below zero: not measured)."""
+    names = ["limpet", "mosh", "autossh+tmux"]
+    ro, dl = res.get("roam", []), res.get("deadlink", [])
+    if not [r for r in ro + dl if "contender" in r and not status(r)]:
+        return False
+    fn = os.path.join(tmp, "netrec.dat")
+    cap = 1.0
+    with open(fn, "w") as f:
+        for n in names:
+            r1, r2 = one(ro, contender=n) or {}, one(dl, contender=n) or {}
+            v = [r1.get("back_s"), r2.get("heal_s"), r2.get("typed_s"),
+                 r2.get("flowing_s")]
+            cap = max([cap] + [x for x in v if x is not None])
+            f.write("\"%s\" %s\n" % (n, " ".join(
+                "%f" % x if x is not None else "-0.3" for x in v)))
+    return gnuplot([
+        "set terminal pngcairo size 1000,440 font ',10'",
+        "set output '%s'" % os.path.join(outdir, fname),
+        "set title 'roaming and dead link, medians (below zero: not "
+        "measured)'",
+        "set style data histograms",
+        "set style histogram clustered gap 1",
+        "set style fill solid 0.8 border -1",
+        "set ylabel 'seconds'", "set grid ytics",
+        "set yrange [-0.5:%f]" % (cap * 1.4), "set key top left",
+        "plot '%s' using 2:xtic(1) title 'address change -> answered', "
+        "'' using 3 title 'heal after notice -> answered', "
+        "'' using 4 title 'key into dead link -> notice', "
+        "'' using 5 title 'link dies under output -> notice'" % fn])
+
+
 def plots(res, samples, outdir, tmp, prefix, gnuplot):
     """lossy.png (echo CDF with and without loss) and flood.png (bytes
     around the Ctrl-C); {name: file}."""
@@ -458,6 +494,9 @@ def plots(res, samples, outdir, tmp, prefix, gnuplot):
         script.append("unset multiplot")
         if gnuplot(script):
             made["lossy"] = fname
+    if _recovery_plot(res, outdir, tmp, prefix + "netrecovery.png",
+                      gnuplot):
+        made["netrecovery"] = prefix + "netrecovery.png"
     tl = _series(samples, "flood-timeline")
     if tl:
         fname = prefix + "flood.png"

@@ -170,9 +170,9 @@ def console(res):
         print("  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
                         for i, (c, w) in enumerate(zip(r, widths))))
     print()
-    print("%-58s %-40s %s" % ("goal", "measured", "verdict"))
+    print("%-72s %-60s %s" % ("goal", "measured", "verdict"))
     for g, m, v in report.goals(res):
-        print("%-58s %-40s %s" % (g[:58], m[:40], v))
+        print("%-72s %-60s %s" % (g[:72], m[:60], v))
     print()
 
 

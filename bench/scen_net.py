@@ -78,7 +78,8 @@ def roam(bench):
             def one(c=c):
                 term = c.start(lab, timeout=30)
                 took, why = [], None
-                n = 1 if c.name == "ssh" else reps
+                n = 1 if c.name == "ssh" else reps if c.name != \
+                    "autossh+tmux" else max(1, reps // 2)
                 ccap = 10 if c.name == "ssh" and bench.quick else cap
                 try:
                     for i in range(n):
@@ -136,8 +137,8 @@ def deadlink(bench):
 
             def one(c=c):
                 term = c.start(lab, timeout=30)
-                # QUICK=1: the others (10-15 s a notice) once each.
-                n = reps if c.name == "limpet" or not bench.quick else 1
+                # The others (10-15 s a notice for autossh) fewer times.
+                n = reps if c.name == "limpet" else max(1, reps // 2)
                 try:
                     row = deadlink_one(bench, lab, c, term, n, cap)
                 finally:
