@@ -75,17 +75,18 @@ def goals(res):
         out.append(_nm(g))
     dl = res.get("deadlink", [])
     lp, setup = one(dl, contender="limpet"), _setup(dl)
-    for key, g in (("typed", "issue 11 goal 3a, key typed into a dead link: notice "
-                    "<= 3 s"),
-                   ("flowing", "issue 11 goal 3b, link dies while output flows: "
-                    "notice <= 3 s")):
+    for key, g in (("typed", "issue 11 goal 3a, key typed into a dead "
+                    "link: notice <= 3 s"),
+                   ("flowing", "issue 11 goal 3b, link dies while output "
+                    "flows: notice <= 3 s")):
         if lp and key + "_all" in lp:
             v = lp[key + "_all"]
             ok = v and None not in v and max(v) <= NOTICE_GOAL_S
             out.append((g, "all %s s" % v, _verdict(ok)))
         else:
             out.append(_nm(g))
-    g = "issue 11 goal 3c, heal right after the notice: answered <= setup + 0.1 s"
+    g = ("issue 11 goal 3c, heal right after the notice: answered <= "
+         "setup + 0.1 s")
     if lp and "heal_all" in lp and setup:
         v = lp["heal_all"]
         ok = lp.get("heal_s") is not None and \
@@ -107,7 +108,8 @@ def goals(res):
     lo = res.get("lossy", [])
     lp, sp = one(lo, contender="limpet", loss_pct=2), \
         one(lo, contender="ssh", loss_pct=2)
-    g = "issue 11 goal 6, lossy link: echo p90 and `ls -la /usr/bin` no worse than ssh"
+    g = ("issue 11 goal 6, lossy link: echo p90 and `ls -la /usr/bin` no "
+         "worse than ssh")
     if lp and sp and "p90_ms" in lp and "p90_ms" in sp:
         lr = ratio(lp.get("ls_s"), sp.get("ls_s"))
         ok = lp["p90_ms"] <= sp["p90_ms"] and lr is not None and lr <= 1.1
@@ -182,7 +184,8 @@ def _scale_goals(res):
                              SCALE_PSS_GOAL_KIB)))
     else:
         out.append(_nm(g))
-    g = "issue 11 goal 5, twice as many sessions (1,000 in a full run): none failed"
+    g = ("issue 11 goal 5, twice as many sessions (1,000 in a full run): "
+         "none failed")
     if sc and "double_sessions" in sc:
         out.append((g, "%d running, %d failed%s" % (
             sc["double_sessions"], sc["double_failed"],

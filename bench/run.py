@@ -11,8 +11,8 @@ the scenarios of bench/scenarios.py (and scen_net.py, scen_screen.py),
 prints a table and writes bench/results/latest.md and PNG plots;
 docs/benchmarks.md gets the same results between its markers.  A quick
 run writes quick.md/quick.json/quick-*.png and a full run of only some
-scenarios or contenders partial.*: neither touches latest.* or the doc.  Needs root.  It fails only if it cannot run
-at all; a contender that cannot run is reported as skipped or failed.
+scenarios or contenders partial.*: neither touches latest.* or the doc.
+Needs root.  It fails only if it cannot run at all; a contender that cannot run is reported as skipped or failed.
 """
 
 import argparse

@@ -52,7 +52,7 @@ def why_not(term, cap):
         "no answer within %g s (hung)" % cap
 
 
-# -- 10. roaming (issue 11 goal 2) -------------------------------------------
+# -- 10. roaming (issue 11 goal 2) --------------------------------------------
 
 # What QUICK=1 leaves out of roam and deadlink, to stay within 5 minutes.
 QUICK_SKIP = {
@@ -112,7 +112,7 @@ def roam(bench):
         lab.close()
 
 
-# -- 11. dead link (issue 11 goal 3) -----------------------------------------
+# -- 11. dead link (issue 11 goal 3) ------------------------------------------
 
 SKIP_SSH = ("plain ssh notices only after ServerAliveInterval x "
             "ServerAliveCountMax (30 s x 3 here)")
@@ -286,7 +286,7 @@ def falsealarm(bench):
             lab.close()
 
 
-# -- 13. lossy link (issue 11 goal 6) ------------------------------------------
+# -- 13. lossy link (issue 11 goal 6) -----------------------------------------
 
 LS_CMD = "ls -la /usr/bin; echo DONE-$((40+2))\r"
 

@@ -58,7 +58,7 @@ class Timeline:
         return out
 
 
-# -- 14. prediction at a fresh prompt ------------------------------------------
+# -- 14. prediction at a fresh prompt -----------------------------------------
 
 PKEYS = "qvwyz"
 
@@ -119,7 +119,7 @@ def predict(bench):
         lab.close()
 
 
-# -- 15. password characters shown ----------------------------------------------
+# -- 15. password characters shown --------------------------------------------
 
 PASSWORD = "QXJZQXJZ"
 PROMPTS = [
@@ -177,7 +177,7 @@ def password(bench):
         lab.close()
 
 
-# -- 16. mispredictions ----------------------------------------------------------
+# -- 16. mispredictions -------------------------------------------------------
 
 UPPER_CMD = ("stty -echo -icanon; printf 'UP%s> ' C; i=0; "
              "while IFS= read -rn1 c; do [ \"$c\" = . ] && break; "
@@ -253,7 +253,7 @@ def mispredict(bench):
         lab.close()
 
 
-# -- 17. attach repaint -----------------------------------------------------------
+# -- 17. attach repaint -------------------------------------------------------
 
 ROWS_CMD = "clear; seq -f 'ROW-%02g' 1 20\r"
 
