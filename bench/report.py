@@ -378,7 +378,9 @@ def markdown(meta, res, plots, notes):
     L.append("The path is blackholed for %s s (NAT idle timeout %s s, so "
              "old flows are gone after it) while the server prints a line "
              "a second; then it heals. *back*: seconds from the heal until "
-             "a key typed every 200 ms is echoed; *lost shown*: seconds "
+             "a command typed every 200 ms is answered (the server "
+             "computes its answer: a key would be shown at once by "
+             "limpet's prediction); *lost shown*: seconds "
              "from the cut until the client says contact is lost; lines: "
              "of those printed during the cut, how many reached the "
              "client. One ssh connection setup in this lab takes %s.%s" %
