@@ -12,7 +12,8 @@ prints a table and writes bench/results/latest.md and PNG plots;
 docs/benchmarks.md gets the same results between its markers.  A quick
 run writes quick.md/quick.json/quick-*.png and a full run of only some
 scenarios or contenders partial.*: neither touches latest.* or the doc.
-Needs root.  It fails only if it cannot run at all; a contender that cannot run is reported as skipped or failed.
+Needs root.  It fails only if it cannot run at all; a contender that
+cannot run is reported as skipped or failed.
 """
 
 import argparse
@@ -321,6 +322,12 @@ def run(bench, args, t0, limpet):
                                bench.bulk_bytes // 1000000,
                                bench.cut_seconds, bench.idle_seconds,
                                bench.scale_sessions))
+        bench.notes.append("QUICK=1 also: roaming with limpet and mosh "
+                           "only, the dead link with limpet only, once "
+                           "each; the false-alarm count for 20 s (not 10 "
+                           "minutes), limpet only; the lossy link with "
+                           "loss only, ssh and limpet only; scale without "
+                           "the doubling; fewer repetitions everywhere.")
     data = {"meta": meta(bench, t0, limpet_status),
             "results": bench.results, "notes": bench.notes,
             "samples": [[list(k), v] for k, v in bench.samples.items()]}

@@ -60,11 +60,13 @@ QUICK_SKIP = {
                     "ServerAliveInterval 5 x 2)",
     "ssh": "not in QUICK=1 (it never comes back)",
 }
+# And out of deadlink only.
+QUICK_SKIP_DEAD = dict(QUICK_SKIP, mosh="not in QUICK=1 (5-10 s a notice)")
 
 def roam(bench):
     """The client's address changes (a phone moving to another network):
     seconds until a command typed at once is answered."""
-    reps = 2 if bench.quick else 5
+    reps = 1 if bench.quick else 5
     cap = 20 if bench.quick else 30
     lab = bench.lab()
     try:
@@ -123,16 +125,17 @@ def deadlink(bench):
     it lost contact; (c) the heal 50 ms after that notice: seconds until
     a command is answered; (b) the link dies while a line is printed
     every 0.1 s: seconds until the notice."""
-    reps = 2 if bench.quick else 4
+    reps = 1 if bench.quick else 4
     cap = 15 if bench.quick else 25
     lab = bench.lab()
     try:
         setup = S.ssh_setup_time(lab)
         bench.record("deadlink", {"contender": "ssh", "skipped": SKIP_SSH})
         for c in bench.pick("limpet", "mosh", "autossh+tmux"):
-            if bench.quick and c.name in QUICK_SKIP:
+            if bench.quick and c.name in QUICK_SKIP_DEAD:
                 bench.record("deadlink", {"contender": c.name,
-                                          "skipped": QUICK_SKIP[c.name]})
+                                          "skipped":
+                                          QUICK_SKIP_DEAD[c.name]})
                 continue
 
             def one(c=c):
@@ -212,7 +215,7 @@ def falsealarm(bench):
     """300 ms round trip, 2% loss each way, a line every 0.7 s and a
     command every second or so: how often the client takes the healthy
     link for dead.  limpet and autossh+tmux at once, each in its lab."""
-    secs = 30 if bench.quick else 600
+    secs = 20 if bench.quick else 600
     runs = []
     for c in bench.pick("limpet", "autossh+tmux"):
         if bench.quick and c.name in QUICK_SKIP:
@@ -300,7 +303,8 @@ def lossy(bench):
     try:
         # QUICK=1: with loss only (the plot then has one panel).
         for loss in (2,) if bench.quick else (0, 2):
-            for c in bench.pick("ssh", "limpet", "mosh", "mosh-predict"):
+            for c in bench.pick("ssh", "limpet", *(
+                    () if bench.quick else ("mosh", "mosh-predict"))):
                 def one(c=c, loss=loss):
                     lab.net.set_delay(150)
                     lab.net.set_loss(loss)
