@@ -1,8 +1,8 @@
 """limpet benchmarks: speed, recovery and cost, side by side with ssh, mosh
 and autossh+tmux, on the same emulated networks (issue 3).
 
-    make bench            # full run, under 15 minutes
-    make bench QUICK=1    # smaller samples, under 5 minutes
+    make bench            # full run, under 35 minutes
+    make bench QUICK=1    # smaller samples, 5-7 minutes
     /usr/bin/python3 bench/run.py [--quick] [--only latency,cut,...]
 
 Builds network labs in namespaces (tests/netlab.py) with a real sshd in
@@ -342,16 +342,19 @@ def write_results(data, out, log, name="latest"):
     docs/benchmarks.md.  Plots of other runs are <name>-*.png."""
     os.makedirs(out, exist_ok=True)
     samples = {tuple(k): v for k, v in data["samples"]}
-    made = report.plots(data["results"], samples, out, log,
-                        "" if name == "latest" else name + "-")
-    md = report.markdown(data["meta"], data["results"], made,
-                         data["notes"])
-    for fname, text in ((name + ".json", json.dumps(data, indent=1)),
-                        (name + ".md", md)):
+
+    def save(fname, text):
         path = os.path.join(out, fname)
         with open(path + ".tmp", "w") as f:
             f.write(text + "\n")
         os.replace(path + ".tmp", path)
+    # The raw rows first: a report that breaks can be redone (--render).
+    save(name + ".json", json.dumps(data, indent=1))
+    made = report.plots(data["results"], samples, out, log,
+                        "" if name == "latest" else name + "-")
+    md = report.markdown(data["meta"], data["results"], made,
+                         data["notes"])
+    save(name + ".md", md)
     if name == "latest" and os.path.abspath(out) == \
             os.path.abspath(RESULTS):
         update_doc(md)
