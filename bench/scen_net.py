@@ -299,7 +299,7 @@ LS_CMD = "ls -la /usr/bin; echo DONE-$((40+2))\r"
 def lossy(bench):
     """300 ms round trip, with and without 2% loss each way: keystroke
     echo p50/p90, and seconds for `ls -la /usr/bin` to finish."""
-    n = 8 if bench.quick else 40
+    n = 8 if bench.quick else 30
     rng = random.Random(2)
     lab = bench.lab()
     try:

@@ -67,7 +67,7 @@ def predict(bench):
     """Enter, then three keys at the new prompt: ms until each shows; the
     first one apart (limpet knows the new prompt's modes at once, mosh
     waits to see the server echo it)."""
-    reps = 3 if bench.quick else 20
+    reps = 3 if bench.quick else 15
     lab = bench.lab()
     try:
         for delay in (25, 100):
