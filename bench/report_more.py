@@ -252,11 +252,13 @@ def summary(res, add):
     def scv(key):
         return lambda n: one(sc, contender="tmux" if n == "autossh+tmux"
                              else n)[key]
-    add("sessions created (scale), s", scv("create_s"), "low", 1)
-    add("idle PSS per session (scale), KiB", scv("per_session_pss_kib"),
+    lp = one(sc, contender="limpet") or {}
+    n = lp.get("sessions", "N")
+    add("%s sessions created, s" % n, scv("create_s"), "low", 1)
+    add("idle PSS per session (%s), KiB" % n, scv("per_session_pss_kib"),
         "low", 0)
-    add("sessions failed at twice the scale", scv("double_failed"), "low",
-        0)
+    add("of %s sessions, failed" % lp.get("double_sessions", "2N"),
+        scv("double_failed"), "low", 0)
 
 
 def markdown(meta, res, plots):
