@@ -47,6 +47,26 @@ def healthy(term, cap=20):
     term.drain(0.1, 1.0)
 
 
+def log_window(path, w0, secs):
+    """limpet's --verbose log lines from w0 (wall clock) for secs, with
+    their offset in seconds; [] without a log."""
+    out = []
+    try:
+        with open(path, errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return out
+    for ln in lines:
+        parts = ln.split(None, 2)
+        try:
+            ts = float(parts[0])
+        except (ValueError, IndexError):
+            continue
+        if w0 - 0.05 <= ts <= w0 + secs and len(parts) == 3:
+            out.append("%+.3f %s" % (ts - w0, parts[2][:160]))
+    return out
+
+
 def why_not(term, cap):
     return "exited" if term.exited() is not None else \
         "no answer within %g s (hung)" % cap
@@ -78,8 +98,9 @@ def roam(bench):
                 continue
 
             def one(c=c):
-                term = c.start(lab, timeout=30)
-                took, why = [], None
+                clog = os.path.join(lab.dir, "client.log")
+                term = c.start(lab, timeout=30, log=clog)
+                took, why, logs = [], None, []
                 n = 1 if c.name == "ssh" else reps if c.name != \
                     "autossh+tmux" else max(1, reps // 2)
                 ccap = 10 if c.name == "ssh" and bench.quick else cap
@@ -87,9 +108,10 @@ def roam(bench):
                     for i in range(n):
                         healthy(term)
                         time.sleep(0.5)
-                        t0 = time.monotonic()
+                        t0, w0 = time.monotonic(), time.time()
                         lab.net.change_client_addr()
                         dt = answered(term, t0, ccap, "RM%d" % i)
+                        logs.append(log_window(clog, w0, (dt or ccap) + 0.1))
                         if dt is None:
                             why = why_not(term, ccap)
                             break
@@ -97,6 +119,10 @@ def roam(bench):
                 finally:
                     term.close()
                     lab.reset()
+                    try:
+                        os.unlink(clog)
+                    except OSError:
+                        pass
                 row = {"contender": c.name, "moves": n,
                        "ssh_setup_s": setup,
                        "all_s": [round(x, 3) for x in took]}
@@ -105,6 +131,10 @@ def roam(bench):
                     row["max_s"] = max(took)
                 if why:
                     row["note"] = why
+                if any(logs):
+                    # limpet's --verbose lines of each move (for a slow
+                    # one: which ssh carried the session, and when).
+                    row["client_log"] = logs
                 bench.record("roam", row)
                 bench.log("roam %-13s %s%s" % (
                     c.name, " ".join("%.2f" % x for x in took),
