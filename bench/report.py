@@ -6,6 +6,8 @@ import shutil
 import subprocess
 import tempfile
 
+import report_more
+
 
 def fmt(v, nd=2, unit=""):
     """A number for a table cell; "-" for nothing."""
@@ -170,7 +172,7 @@ def goals(res):
     else:
         out.append(("8. `limpet ls` under 1 s with many sessions",
                     "not measured", "not measured"))
-    return out
+    return out + report_more.goals(res)
 
 
 NAMES = ["ssh", "limpet", "mosh", "mosh-predict", "autossh+tmux"]
@@ -181,7 +183,7 @@ def summary(res):
     the ratios limpet/ssh and limpet/best other contender."""
     rows = []
 
-    def add(label, get, better, nd=2):
+    def add(label, get, better, nd=2, vs=None):
         vals = {}
         for n in NAMES:
             try:
@@ -194,9 +196,10 @@ def summary(res):
         if all(vals[n] is None for n in NAMES):
             return
         # mosh-predict's echo is a local guess, not a round trip.
-        peers = [vals[n] for n in NAMES if n not in ("limpet",
-                                                     "mosh-predict") and
-                 vals[n] is not None]
+        # vs: the contenders to compare with, if not those.
+        others = vs or [n for n in NAMES if n != "mosh-predict"]
+        peers = [vals[n] for n in others
+                 if n != "limpet" and vals[n] is not None]
         best = (min(peers) if better == "low" else max(peers)) \
             if peers else None
         rows.append([label] + [fmt(vals[n], nd) for n in NAMES] +
@@ -250,6 +253,7 @@ def summary(res):
     add("list sessions (scale), s",
         lambda n: one(sc, contender="tmux" if n == "autossh+tmux"
                       else n)["list_s"], "low")
+    report_more.summary(res, add)
     return (["figure"] + NAMES + ["limpet/ssh", "limpet/best other"],
             rows)
 
@@ -374,7 +378,9 @@ def markdown(meta, res, plots, notes):
     L.append("The path is blackholed for %s s (NAT idle timeout %s s, so "
              "old flows are gone after it) while the server prints a line "
              "a second; then it heals. *back*: seconds from the heal until "
-             "a key typed every 200 ms is echoed; *lost shown*: seconds "
+             "a command typed every 200 ms is answered (the server "
+             "computes its answer: a key would be shown at once by "
+             "limpet's prediction); *lost shown*: seconds "
              "from the cut until the client says contact is lost; lines: "
              "of those printed during the cut, how many reached the "
              "client. One ssh connection setup in this lab takes %s.%s" %
@@ -503,6 +509,7 @@ def markdown(meta, res, plots, notes):
                     "processes counted"], rows))
     L.append("")
 
+    L += report_more.markdown(meta, res, plots)
     if notes:
         L.append("## Notes")
         L.append("")
@@ -512,8 +519,9 @@ def markdown(meta, res, plots, notes):
     return "\n".join(L)
 
 
-def plots(res, samples, outdir, log):
-    """Draw latency.png and recovery.png with gnuplot; returns
+def plots(res, samples, outdir, log, prefix=""):
+    """Draw latency.png, recovery.png (and the plots of report_more)
+    with gnuplot, each file name starting with prefix; returns
     {name: filename} of the plots made."""
     made = {}
     gp = shutil.which("gnuplot")
@@ -529,8 +537,8 @@ def plots(res, samples, outdir, log):
                 series.setdefault(rest[0], []).append((name, sorted(v)))
         if series:
             script = ["set terminal pngcairo size 1200,420 font ',10'",
-                      "set output '%s'" % os.path.join(outdir,
-                                                       "latency.png"),
+                      "set output '%s'" % os.path.join(
+                          outdir, prefix + "latency.png"),
                       "set multiplot layout 1,%d title 'keystroke echo "
                       "latency (CDF)'" % len(series),
                       "set key bottom right", "set grid",
@@ -550,7 +558,7 @@ def plots(res, samples, outdir, log):
                            "plot " + ", ".join(plots_)]
             script.append("unset multiplot")
             if _gnuplot(gp, script, tmp, log):
-                made["latency"] = "latency.png"
+                made["latency"] = prefix + "latency.png"
         rec = [r for r in res.get("recovery", []) if "cut_s" in r]
         if rec:
             fn = os.path.join(tmp, "rec.dat")
@@ -565,8 +573,8 @@ def plots(res, samples, outdir, log):
                         b if b is not None else -1,
                         lo if lo is not None else -1))
             script = ["set terminal pngcairo size 1000,440 font ',10'",
-                      "set output '%s'" % os.path.join(outdir,
-                                                       "recovery.png"),
+                      "set output '%s'" % os.path.join(
+                          outdir, prefix + "recovery.png"),
                       "set title 'recovery after a blackhole of (n) s "
                       "(below zero: never / nothing shown)'",
                       "set style data histograms",
@@ -577,7 +585,10 @@ def plots(res, samples, outdir, log):
                       "plot '%s' using 2:xtic(1) title 'heal -> key echoed',"
                       " '' using 3 title 'cut -> loss shown'" % fn]
             if _gnuplot(gp, script, tmp, log):
-                made["recovery"] = "recovery.png"
+                made["recovery"] = prefix + "recovery.png"
+        made.update(report_more.plots(res, samples, outdir, tmp, prefix,
+                                      lambda sc: _gnuplot(gp, sc, tmp,
+                                                          log)))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return made

@@ -1,16 +1,19 @@
 """limpet benchmarks: speed, recovery and cost, side by side with ssh, mosh
 and autossh+tmux, on the same emulated networks (issue 3).
 
-    make bench            # full run, under 15 minutes
-    make bench QUICK=1    # smaller samples, under 3 minutes
+    make bench            # full run, under 35 minutes
+    make bench QUICK=1    # smaller samples, 5-7 minutes
     /usr/bin/python3 bench/run.py [--quick] [--only latency,cut,...]
 
 Builds network labs in namespaces (tests/netlab.py) with a real sshd in
 the server namespace (tests/e2e/sshlab.py), runs every contender through
-the scenarios of bench/scenarios.py, prints a table and writes
-bench/results/latest.md and PNG plots; docs/benchmarks.md gets the same
-results between its markers.  Needs root.  It fails only if it cannot run
-at all; a contender that cannot run is reported as skipped or failed.
+the scenarios of bench/scenarios.py (and scen_net.py, scen_screen.py),
+prints a table and writes bench/results/latest.md and PNG plots;
+docs/benchmarks.md gets the same results between its markers.  A quick
+run writes quick.md/quick.json/quick-*.png and a full run of only some
+scenarios or contenders partial.*: neither touches latest.* or the doc.
+Needs root.  It fails only if it cannot run at all; a contender that
+cannot run is reported as skipped or failed.
 """
 
 import argparse
@@ -32,6 +35,11 @@ sys.path.insert(0, HERE)
 import contenders as C  # noqa: E402
 import report  # noqa: E402
 import scenarios  # noqa: E402
+import scen_net  # noqa: E402
+import scen_screen  # noqa: E402
+
+# Every scenario, in the order a full run takes them.
+SCENARIOS = scenarios.ALL + scen_net.ALL + scen_screen.ALL
 
 RESULTS = os.path.join(HERE, "results")
 DOC = os.path.join(ROOT, "docs", "benchmarks.md")
@@ -163,9 +171,9 @@ def console(res):
         print("  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
                         for i, (c, w) in enumerate(zip(r, widths))))
     print()
-    print("%-58s %-40s %s" % ("goal", "measured", "verdict"))
+    print("%-72s %-60s %s" % ("goal", "measured", "verdict"))
     for g, m, v in report.goals(res):
-        print("%-58s %-40s %s" % (g[:58], m[:40], v))
+        print("%-72s %-60s %s" % (g[:72], m[:60], v))
     print()
 
 
@@ -196,12 +204,16 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", default="",
                     help="comma-separated scenarios: %s" % ",".join(
-                        n for n, _ in scenarios.ALL))
+                        n for n, _ in SCENARIOS))
     ap.add_argument("--contenders", default="",
                     help="comma-separated subset of: %s" % ",".join(
                         c.name for c in C.ALL))
     ap.add_argument("--limpet", default=os.path.join(ROOT, "limpet"))
     ap.add_argument("--out", default=RESULTS)
+    ap.add_argument("--name", default="",
+                    help="base name of the result files (default: latest "
+                    "for a full run of everything, quick for --quick, "
+                    "partial otherwise); only latest updates the doc")
     ap.add_argument("--render", metavar="JSON",
                     help="only rewrite the Markdown and plots from a "
                     "latest.json of an earlier run")
@@ -210,7 +222,10 @@ def main():
     if args.render:
         with open(args.render) as f:
             data = json.load(f)
-        write_results(data, args.out, lambda m: print(m, flush=True))
+        name = args.name or ("quick" if data["meta"].get("quick")
+                             else "latest")
+        write_results(data, args.out, lambda m: print(m, flush=True),
+                      name)
         return 0
     t0 = time.monotonic()
     why = C.netlab.unavailable()
@@ -276,7 +291,7 @@ def run(bench, args, t0, limpet):
         else:
             limpet_status = "works (%s)" % sh([limpet, "--version"])
     only = [s for s in args.only.split(",") if s]
-    for name, fn in scenarios.ALL:
+    for name, fn in SCENARIOS:
         if only and name not in only:
             continue
         bench.log("== %s" % name)
@@ -307,31 +322,45 @@ def run(bench, args, t0, limpet):
                                bench.bulk_bytes // 1000000,
                                bench.cut_seconds, bench.idle_seconds,
                                bench.scale_sessions))
+        bench.notes.append("QUICK=1 also: roaming with limpet and mosh "
+                           "only, the dead link with limpet only, once "
+                           "each; the false-alarm count for 20 s (not 10 "
+                           "minutes), limpet only; the lossy link with "
+                           "loss only, ssh and limpet only; scale without "
+                           "the doubling; fewer repetitions everywhere.")
     data = {"meta": meta(bench, t0, limpet_status),
             "results": bench.results, "notes": bench.notes,
             "samples": [[list(k), v] for k, v in bench.samples.items()]}
-    write_results(data, args.out, bench.log)
+    name = args.name or ("quick" if bench.quick else "partial"
+                         if only or keep else "latest")
+    write_results(data, args.out, bench.log, name)
     return 0
 
 
-def write_results(data, out, log):
-    """latest.json (raw), latest.md, the plots and docs/benchmarks.md."""
+def write_results(data, out, log, name="latest"):
+    """<name>.json (raw), <name>.md, the plots and, for latest only,
+    docs/benchmarks.md.  Plots of other runs are <name>-*.png."""
     os.makedirs(out, exist_ok=True)
     samples = {tuple(k): v for k, v in data["samples"]}
-    made = report.plots(data["results"], samples, out, log)
-    md = report.markdown(data["meta"], data["results"], made,
-                         data["notes"])
-    for name, text in (("latest.json", json.dumps(data, indent=1)),
-                       ("latest.md", md)):
-        path = os.path.join(out, name)
+
+    def save(fname, text):
+        path = os.path.join(out, fname)
         with open(path + ".tmp", "w") as f:
             f.write(text + "\n")
         os.replace(path + ".tmp", path)
-    if os.path.abspath(out) == os.path.abspath(RESULTS):
+    # The raw rows first: a report that breaks can be redone (--render).
+    save(name + ".json", json.dumps(data, indent=1))
+    made = report.plots(data["results"], samples, out, log,
+                        "" if name == "latest" else name + "-")
+    md = report.markdown(data["meta"], data["results"], made,
+                         data["notes"])
+    save(name + ".md", md)
+    if name == "latest" and os.path.abspath(out) == \
+            os.path.abspath(RESULTS):
         update_doc(md)
     console(data["results"])
     log("wrote %s%s" % (os.path.join(os.path.relpath(out, ROOT),
-                                      "latest.md"),
+                                      name + ".md"),
                         " and " + ", ".join(made.values()) if made else ""))
 
 
