@@ -115,13 +115,16 @@ cpred_termios(struct client *c, const uint8_t *p, size_t n, uint64_t now)
 {
 	struct buf	b;
 	uint64_t	written, settled;
+	uint32_t	group;
 	uint8_t		flags;
 
-	if (proto_termios_parse(p, n, &flags, &written, &settled) != 0)
+	if (proto_termios_parse(p, n, &flags, &written, &settled,
+	    &group) != 0)
 		return -1;
 	if (!cpred_on(c))
 		return 0;
 	buf_init(&b, 0);
+	predict_group(c->pred, group);
 	predict_termios(c->pred, flags, written, settled, now, &b);
 	cpred_flush(c, &b);
 	return 0;

@@ -117,6 +117,8 @@ struct daemon {
 	/* What the client is told of the PTY's termios (daemon-termios.c). */
 	int		 tio;		/* TIO_* last read, -1 unknown */
 	int		 tio_told;	/* TIO_* last sent, -1 none */
+	uint32_t	 tio_group;	/* foreground process group read */
+	uint32_t	 tio_group_told;	/* ... and sent */
 	uint64_t	 tio_written;	/* input written when tio was read */
 	uint64_t	 tio_io;	/* input + output seen at the last check */
 	uint64_t	 tio_until;	/* keep re-reading until then */

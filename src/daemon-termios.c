@@ -12,13 +12,15 @@
  * getpass, sudo and bash's read -s do).
  *
  * MSG_TERMIOS goes only to a client whose HELLO said PROTO_V_TERMIOS or
- * later: on attach, whenever the flags change, and when the settled
- * offset moves (input written to the PTY at least ECHO_MS ago).
+ * later: on attach, whenever the flags or the foreground process group
+ * change, and when the settled offset moves (input written to the PTY at
+ * least ECHO_MS ago).
  */
 #include <sys/types.h>
 
 #include <string.h>
 #include <termios.h>
+#include <unistd.h>
 
 #include "compat.h"
 #include "daemon-int.h"
@@ -38,6 +40,21 @@ daemon_tio_read(struct daemon *d)
 	if (t.c_lflag & ECHO)
 		f |= TIO_ECHO;
 	return f;
+}
+
+/*
+ * The PTY's foreground process group, or 0: which program reads the
+ * terminal (the shell at its prompt, or a job it started), so the client
+ * knows the program at a fresh prompt is the one whose echo it saw.
+ */
+static uint32_t
+daemon_tio_group(struct daemon *d)
+{
+	pid_t	pg;
+
+	if (d->ptyfd == -1 || (pg = tcgetpgrp(d->ptyfd)) <= 0)
+		return 0;
+	return (uint32_t)pg;
 }
 
 /* Input bytes handed to the program so far. */
@@ -105,6 +122,7 @@ daemon_termios(struct daemon *d, uint64_t now, int force)
 		if ((f = daemon_tio_read(d)) != -1) {
 			d->tio = f;
 			d->tio_written = written;
+			d->tio_group = daemon_tio_group(d);
 		}
 		d->tio_next = now + TIO_POLL_MS;
 		if (now >= d->tio_until)
@@ -114,16 +132,19 @@ daemon_termios(struct daemon *d, uint64_t now, int force)
 	if (c == NULL || c->closing || c->dead ||
 	    c->version < PROTO_V_TERMIOS || d->tio == -1)
 		return;
-	if (!force && d->tio == d->tio_told && settled == d->tio_settled)
+	if (!force && d->tio == d->tio_told && settled == d->tio_settled &&
+	    d->tio_group == d->tio_group_told)
 		return;
 	/* The frame promises settled <= written. */
 	if (proto_termios_put(&c->out, (uint8_t)d->tio, d->tio_written,
-	    settled < d->tio_written ? settled : d->tio_written) != 0)
+	    settled < d->tio_written ? settled : d->tio_written,
+	    d->tio_group) != 0)
 		return;
 	if (d->tio != d->tio_told)
 		debug_f("termios %s%s", d->tio & TIO_ICANON ? "icanon " :
 		    "-icanon ", d->tio & TIO_ECHO ? "echo" : "-echo");
 	d->tio_told = d->tio;
+	d->tio_group_told = d->tio_group;
 	d->tio_settled = settled;
 }
 

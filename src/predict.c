@@ -46,6 +46,7 @@ predict_init(struct predict *pr, int mode, int rows, int cols)
 	}
 	pr->line_bad = 1;	/* where the first line began is unknown */
 	pr->epoch = 1;
+	pr->conf_tio = -1;
 	pr->ecol0 = -1;
 	if (mode != PRED_NEVER &&
 	    (pr->vt = cvt_new(pr->rows, pr->cols)) == NULL)
@@ -702,11 +703,31 @@ predict_certain(const struct predict *pr, const struct pitem *it)
 	    (pr->tio & TIO_ECHO) && pr->tio_written >= it->brk;
 }
 
+/*
+ * Whether item it starts a line at a fresh prompt of the program whose
+ * echo was confirmed just before Enter: its epoch is the one Enter began
+ * right after a confirmed one, and the daemon says, for input past the
+ * Enter, that the same process group reads the terminal in the same
+ * (non-canonical) modes.  A job started from the prompt (sudo asking
+ * for a password, ssh, an editor) is another group: not this.  So the
+ * first key at a shell's new prompt is shown at once, where mosh waits a
+ * round trip.
+ */
+static int
+predict_resumed(const struct predict *pr, const struct pitem *it)
+{
+	return it->epoch == pr->cr_epoch && it->epoch == pr->confirmed + 1 &&
+	    pr->tio != -1 && !(pr->tio & TIO_ICANON) &&
+	    pr->tio == pr->conf_tio && pr->group != 0 &&
+	    pr->group == pr->conf_group && pr->tio_written >= it->brk;
+}
+
 /* Whether item i may be drawn. */
 static int
 predict_showable(const struct predict *pr, const struct pitem *it)
 {
-	return predict_certain(pr, it) || it->epoch <= pr->confirmed;
+	return predict_certain(pr, it) || it->epoch <= pr->confirmed ||
+	    predict_resumed(pr, it);
 }
 
 /* Remove item i. */
@@ -751,8 +772,11 @@ predict_judge(struct predict *pr, int ok)
 		if (!match && it->off < pr->settled && it->kind != PK_CHAR)
 			match = 1;	/* no contradiction to see */
 		if (match) {
-			if (it->epoch > pr->confirmed)
+			if (it->epoch > pr->confirmed) {
 				pr->confirmed = it->epoch;
+				pr->conf_tio = pr->tio;
+				pr->conf_group = pr->group;
+			}
 			pr->n_ok++;
 			predict_remove(pr, i);
 			continue;
@@ -1021,8 +1045,11 @@ predict_keys(struct predict *pr, const uint8_t *p, size_t n, uint64_t off,
 			kind = p[i + 2] == 'C' ? PK_RIGHT : PK_LEFT;
 			k = 3;
 		}
-		if (kind == 0 || !predict_one(pr, kind, p[i], off + i, now))
+		if (kind == 0 || !predict_one(pr, kind, p[i], off + i, now)) {
 			predict_break(pr, off + i + k);
+			if (p[i] == '\r' && kind == 0)
+				pr->cr_epoch = pr->epoch;
+		}
 	}
 	predict_show(pr, now, out);
 }
@@ -1046,6 +1073,16 @@ predict_termios(struct predict *pr, int flags, uint64_t written,
 	if ((flags & TIO_ICANON) && !(flags & TIO_ECHO))
 		pr->n = 0;
 	predict_show(pr, now, out);
+}
+
+/*
+ * The daemon's word on which process group reads the terminal (with its
+ * TERMIOS, before predict_termios()); 0 if it did not say.
+ */
+void
+predict_group(struct predict *pr, uint32_t group)
+{
+	pr->group = group;
 }
 
 /*

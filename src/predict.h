@@ -56,6 +56,7 @@ struct predict {
 	int		 tio;		/* TIO_* from the daemon, -1 unknown */
 	uint64_t	 tio_written;
 	uint64_t	 settled;
+	uint32_t	 group;		/* the PTY's foreground group, 0 */
 
 	uint64_t	 srtt;
 	uint64_t	 rtt, rtt_at;	/* the client's PONG samples, smoothed */
@@ -97,6 +98,9 @@ struct predict {
 	struct pitem	 it[PRED_MAX];
 	int		 n;
 	uint64_t	 epoch, confirmed;
+	uint64_t	 cr_epoch;	/* an epoch begun by Enter */
+	int		 conf_tio;	/* tio and group when an epoch */
+	uint32_t	 conf_group;	/* ... was last confirmed */
 	uint64_t	 brk;		/* just past the last epoch break */
 	int		 ecol0;		/* this epoch's first column, -1 */
 
@@ -123,6 +127,7 @@ void	predict_output(struct predict *, const uint8_t *, size_t, uint64_t);
 void	predict_show(struct predict *, uint64_t, struct buf *);
 void	predict_termios(struct predict *, int, uint64_t, uint64_t,
 	    uint64_t, struct buf *);
+void	predict_group(struct predict *, uint32_t);
 void	predict_net(struct predict *, uint64_t, int, uint64_t, uint64_t,
 	    struct buf *);
 void	predict_interfere(struct predict *, struct buf *);

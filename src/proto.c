@@ -357,12 +357,13 @@ proto_u32_put(struct buf *b, uint8_t type, uint32_t v)
 
 /*
  * Append a TERMIOS frame: the PTY's TIO_* flags, the input bytes written
- * to the PTY when they were read, and the input bytes the program has
- * had for at least the echo time (its echo, if any, is out by then).
+ * to the PTY when they were read, the input bytes the program has had for
+ * at least the echo time (its echo, if any, is out by then), and the
+ * PTY's foreground process group then (0 unknown).
  */
 int
 proto_termios_put(struct buf *b, uint8_t flags, uint64_t written,
-    uint64_t settled)
+    uint64_t settled, uint32_t group)
 {
 	size_t	mark;
 	int	r;
@@ -370,21 +371,27 @@ proto_termios_put(struct buf *b, uint8_t flags, uint64_t written,
 	if ((r = frame_begin(b, MSG_TERMIOS, &mark)) != 0 ||
 	    (r = buf_put_u8(b, flags)) != 0 ||
 	    (r = buf_put_u64(b, written)) != 0 ||
-	    (r = buf_put_u64(b, settled)) != 0)
+	    (r = buf_put_u64(b, settled)) != 0 ||
+	    (r = buf_put_u32(b, group)) != 0)
 		return frame_abort(b, mark, r);
 	return frame_end(b, mark);
 }
 
-/* Parse a TERMIOS payload; settled may not exceed written. */
+/*
+ * Parse a TERMIOS payload; settled may not exceed written.  The group
+ * is 0 when the daemon did not send one (an older build).
+ */
 int
 proto_termios_parse(const uint8_t *p, size_t n, uint8_t *flags,
-    uint64_t *written, uint64_t *settled)
+    uint64_t *written, uint64_t *settled, uint32_t *group)
 {
 	struct cur	c;
 
 	cur_init(&c, p, n);
+	*group = 0;
 	if (cur_get_u8(&c, flags) != 0 || cur_get_u64(&c, written) != 0 ||
-	    cur_get_u64(&c, settled) != 0 || !cur_end(&c) ||
+	    cur_get_u64(&c, settled) != 0 ||
+	    (!cur_end(&c) && cur_get_u32(&c, group) != 0) || !cur_end(&c) ||
 	    *settled > *written)
 		return ERR_FORMAT;
 	return 0;

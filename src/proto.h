@@ -39,7 +39,8 @@
 #define MSG_NOTICE	13	/* server -> client: string to show */
 #define MSG_WINDOW	14	/* daemon -> client: u64 input limit */
 #define MSG_TERMIOS	15	/* daemon -> client: u8 TIO_*, u64 written,
-				   u64 settled (see PROTO_V_TERMIOS) */
+				   u64 settled, [u32 group] (see
+				   PROTO_V_TERMIOS) */
 #define MSG_SCREEN	16	/* daemon -> client: the screen, rebuilt */
 #define MSG_MAX		16
 
@@ -208,9 +209,10 @@ int	proto_error_put(struct buf *, uint32_t, const char *);
 int	proto_error_parse(const uint8_t *, size_t, uint32_t *, char **);
 int	proto_str_put(struct buf *, uint8_t, const char *);
 int	proto_str_parse(const uint8_t *, size_t, char **);
-int	proto_termios_put(struct buf *, uint8_t, uint64_t, uint64_t);
+int	proto_termios_put(struct buf *, uint8_t, uint64_t, uint64_t,
+	    uint32_t);
 int	proto_termios_parse(const uint8_t *, size_t, uint8_t *, uint64_t *,
-	    uint64_t *);
+	    uint64_t *, uint32_t *);
 int	proto_u32_put(struct buf *, uint8_t, uint32_t);
 int	proto_u32_parse(const uint8_t *, size_t, uint32_t *);
 const char *proto_type_name(uint8_t);

@@ -233,6 +233,77 @@ def test_bash_prompt_keys_after_the_first(net, plab, spawn,  # noqa: F811
 
 
 @pytest.mark.timeout(60)
+def test_bash_fresh_prompt_first_key_is_instant(net, plab, spawn,  # noqa
+                                                limpet_bin):
+    """After Enter, the daemon tells the client that the same process
+    group (the shell) reads the terminal again in the same modes: the
+    first key of every new prompt is drawn at once, where mosh waits a
+    round trip.  The screen ends as the session's."""
+    s = session(net, plab, spawn, limpet_bin, "fp")
+    time.sleep(0.5)
+    key_latencies(s, "echo one", gap=0.05)	# its first key waits
+    firsts = []
+    for word in ("two", "three", "four"):
+        start = s.screen.mark()
+        s.type("\r")
+        s.screen.wait(PROMPT, 10, start)
+        time.sleep(0.3)		# a user reads the prompt
+        lat = key_latencies(s, "echo " + word, gap=0.05)
+        report("fresh prompt", lat)
+        firsts.append(lat[0])
+    start = s.screen.mark()
+    s.type("\r")
+    s.screen.wait(r"\rfour\r\n", 10, start)
+    s.screen.wait(PROMPT, 10, start)
+    assert max(firsts) < 0.05, firsts
+    lines = render(s.screen.raw)[0]
+    for word in ("one", "two", "three", "four"):
+        assert ("echo " + word) in " ".join(lines), lines
+        assert word in lines, lines
+
+
+@pytest.mark.timeout(60)
+def test_raw_prompt_of_another_program_shows_no_key(net, plab, spawn,  # noqa
+                                                    limpet_bin):
+    """A job started from the prompt reads in raw mode without echo (a
+    password prompt that prints stars, as sudo's pwfeedback does): it is
+    another process group, so its first key is not drawn from the
+    shell's confidence; none of the keys ever reaches the screen."""
+    s = session(net, plab, spawn, limpet_bin, "rw")
+    s.type("pwq() { " + STARS + "; }\r")	# a paste: not predicted
+    s.screen.wait(PROMPT, 10, s.screen.mark())
+    time.sleep(0.5)
+    key_latencies(s, "echo warm", gap=0.05)
+    s.type("\r")
+    s.screen.wait(r"\rwarm\r\n", 10)
+    s.screen.wait(PROMPT, 10)
+    time.sleep(0.3)
+    # Typed key by key: its echo confirmed, as a user's command is.
+    lat = key_latencies(s, "pwq", gap=0.05)
+    assert lat[0] < 0.05, lat	# a fresh prompt of the shell
+    start = s.screen.mark()
+    s.type("\r")
+    s.screen.wait(r"pw: ", 10, start)
+    start = s.screen.mark()
+    for ch in "QZXJ":
+        s.type(ch)
+        time.sleep(0.05)
+    s.screen.wait(r"\*\*\*\*", 5, start)
+    time.sleep(0.4)
+    shown = visible(s.screen.raw[start:])
+    s.type("\r")
+    s.screen.wait(r"got4", 10, start)
+    assert not any(ch in shown for ch in "QZXJ"), repr(shown)
+
+
+# Modes first, then the prompt, as sudo's tgetpass does.
+STARS = ("python3 -c 'import os,tty;tty.setraw(0);os.write(1,b\"pw: \");"
+         "n=0\n"
+         "while os.read(0,1)!=b\"\\r\": n+=1;os.write(1,b\"*\")\n"
+         "os.write(1,b\"\\r\\ngot%d\\r\\n\" % n)'")
+
+
+@pytest.mark.timeout(60)
 def test_vim_insert_mode(net, plab, spawn, limpet_bin, tmp_path):  # noqa
     """vim on the alternate screen: the model follows it from ?1049h and
     keys typed in insert mode are drawn at once once confirmed."""

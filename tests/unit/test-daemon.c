@@ -175,6 +175,7 @@ take_termios(struct peer *p, int *flags, uint64_t *settled, int *before)
 	struct frame_dec	dec;
 	struct frame		f;
 	uint64_t		w, s;
+	uint32_t		g;
 	uint8_t			fl;
 	int			n = 0, data = 0;
 
@@ -188,8 +189,8 @@ take_termios(struct peer *p, int *flags, uint64_t *settled, int *before)
 			data = 1;
 		if (f.type != MSG_TERMIOS)
 			continue;
-		assert_int_equal(proto_termios_parse(f.p, f.len, &fl, &w, &s),
-		    0);
+		assert_int_equal(proto_termios_parse(f.p, f.len, &fl, &w, &s,
+		    &g), 0);
 		*flags = fl;
 		*settled = s;
 		if (!data)

@@ -209,6 +209,94 @@ test_tentative_epoch(void **state)
 	sim_free(&s);
 }
 
+/* A TERMIOS report with the foreground process group. */
+static void
+sim_tio_group(struct sim *s, int flags, uint64_t settled, uint32_t group)
+{
+	predict_group(&s->pr, group);
+	sim_tio(s, flags, settled);
+}
+
+/*
+ * A shell (readline: canonical off, echo off) whose echo was confirmed:
+ * after Enter, the daemon says the same process group reads in the same
+ * modes, so the first key at the new prompt shows at once.  Not when a
+ * job of another group reads (sudo's own password prompt), nor in other
+ * modes, nor after a break other than Enter (mosh's tentative epoch).
+ */
+static void
+test_fresh_prompt(void **state)
+{
+	struct sim	s;
+
+	(void)state;
+	sim_init(&s, PRED_ADAPTIVE, 0);
+	sim_tio_group(&s, 0, 0, 100);
+	sim_out(&s, "\r\n$ ");
+	sim_keys(&s, "ls");
+	sim_out(&s, "ls");
+	assert_int_equal(s.pr.n, 0);
+	/* Enter: the command runs and the prompt comes back. */
+	sim_keys(&s, "\r");
+	sim_out(&s, "\r\nfile\r\n$ ");
+	sim_tio_group(&s, 0, s.in_end, 100);
+	sim_keys(&s, "e");
+	assert_true(s.pr.shown);
+	assert_int_equal(sim_at(&s, 3, 2), 'e');
+	sim_out(&s, "e");
+	assert_int_equal(s.pr.n, 0);
+	sim_same(&s);
+	/* Another group at the prompt after Enter: tentative. */
+	sim_keys(&s, "\r");
+	sim_out(&s, "\r\nPassword: ");
+	sim_tio_group(&s, 0, s.in_end, 200);
+	sim_keys(&s, "p");
+	assert_false(s.pr.shown);
+	assert_null(memchr(buf_ptr(&s.drawn), 'p', buf_len(&s.drawn)));
+	sim_out(&s, "*");	/* pwfeedback: a star, not the key */
+	assert_int_equal(s.pr.n, 0);
+	sim_same(&s);
+	sim_free(&s);
+
+	/* The same group, but no word yet on input past the Enter. */
+	sim_init(&s, PRED_ADAPTIVE, 0);
+	sim_tio_group(&s, 0, 0, 100);
+	sim_out(&s, "\r\n$ ");
+	sim_keys(&s, "a");
+	sim_out(&s, "a");
+	sim_keys(&s, "\r");
+	sim_out(&s, "\r\n$ ");
+	predict_group(&s.pr, 100);
+	s.pr.settled = s.in_end;	/* settled, but tio read before it */
+	sim_keys(&s, "b");
+	assert_false(s.pr.shown);
+	sim_free(&s);
+
+	/* A break that is not Enter (Escape in an editor): tentative. */
+	sim_init(&s, PRED_ADAPTIVE, 0);
+	sim_tio_group(&s, 0, 0, 100);
+	sim_out(&s, "\r\n");
+	sim_keys(&s, "a");
+	sim_out(&s, "a");
+	sim_keys(&s, "\033");
+	sim_tio_group(&s, 0, s.in_end, 100);
+	sim_keys(&s, "j");
+	assert_false(s.pr.shown);
+	sim_free(&s);
+
+	/* No group from the daemon (an older one): tentative. */
+	sim_init(&s, PRED_ADAPTIVE, 0);
+	sim_out(&s, "\r\n$ ");
+	sim_keys(&s, "a");
+	sim_out(&s, "a");
+	sim_keys(&s, "\r");
+	sim_out(&s, "\r\n$ ");
+	sim_tio(&s, 0, s.in_end);
+	sim_keys(&s, "b");
+	assert_false(s.pr.shown);
+	sim_free(&s);
+}
+
 /* Output that contradicts a drawn key erases it at once. */
 static void
 test_contradiction(void **state)
@@ -604,6 +692,7 @@ main(void)
 		cmocka_unit_test(test_newline_onto_old_row),
 		cmocka_unit_test(test_mode),
 		cmocka_unit_test(test_adaptive),
+		cmocka_unit_test(test_fresh_prompt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

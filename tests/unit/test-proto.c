@@ -905,29 +905,38 @@ test_termios(void **state)
 	struct frame	 f;
 	struct frame_dec d;
 	uint64_t	 w, s;
+	uint32_t	 g;
 	uint8_t		 fl;
 
 	(void)state;
 	buf_init(&b, 0);
-	assert_int_equal(proto_termios_put(&b, TIO_ICANON | TIO_ECHO, 42, 40),
-	    0);
+	assert_int_equal(proto_termios_put(&b, TIO_ICANON | TIO_ECHO, 42, 40,
+	    77), 0);
 	frame_dec_init(&d);
 	assert_int_equal(frame_dec_push(&d, buf_ptr(&b), buf_len(&b)), 0);
 	assert_int_equal(frame_dec_next(&d, &f), 1);
 	assert_int_equal(f.type, MSG_TERMIOS);
-	assert_int_equal(proto_termios_parse(f.p, f.len, &fl, &w, &s), 0);
+	assert_int_equal(proto_termios_parse(f.p, f.len, &fl, &w, &s, &g), 0);
 	assert_int_equal(fl, TIO_ICANON | TIO_ECHO);
 	assert_int_equal(w, 42);
 	assert_int_equal(s, 40);
-	assert_int_not_equal(proto_termios_parse(f.p, f.len - 1, &fl, &w, &s),
+	assert_int_equal(g, 77);
+	assert_int_not_equal(proto_termios_parse(f.p, f.len - 1, &fl, &w, &s,
+	    &g), 0);
+	/* Without the group (an older daemon): 0. */
+	assert_int_equal(proto_termios_parse(f.p, f.len - 4, &fl, &w, &s, &g),
 	    0);
+	assert_int_equal(g, 0);
+	assert_int_not_equal(proto_termios_parse(f.p, f.len - 5, &fl, &w, &s,
+	    &g), 0);
 	frame_dec_free(&d);
 	buf_reset(&b);
-	assert_int_equal(proto_termios_put(&b, 0, 1, 2), 0);
+	assert_int_equal(proto_termios_put(&b, 0, 1, 2, 0), 0);
 	frame_dec_init(&d);
 	assert_int_equal(frame_dec_push(&d, buf_ptr(&b), buf_len(&b)), 0);
 	assert_int_equal(frame_dec_next(&d, &f), 1);
-	assert_int_not_equal(proto_termios_parse(f.p, f.len, &fl, &w, &s), 0);
+	assert_int_not_equal(proto_termios_parse(f.p, f.len, &fl, &w, &s, &g),
+	    0);
 	frame_dec_free(&d);
 	buf_free(&b);
 }
