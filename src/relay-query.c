@@ -89,7 +89,7 @@ relay_query_cmp(const void *a, const void *b)
 }
 
 /* Add a query for session id in directory dir. */
-static void
+void
 relay_query_add(struct relay *r, int dir, const char *id)
 {
 	struct query	*q;
@@ -147,6 +147,13 @@ relay_queries_start(struct relay *r)
 		for (i = 0; i < r->dirs.n; i++)
 			relay_query_dir(r, i);
 	}
+	relay_queries_go(r);
+}
+
+/* Ask the daemons of the queries added (relay_query_add). */
+void
+relay_queries_go(struct relay *r)
+{
 	if (r->nq > 1)
 		qsort(r->q, r->nq, sizeof *r->q, relay_query_cmp);
 	r->qmap = xreallocarray(NULL, r->cap, sizeof *r->qmap);
@@ -487,9 +494,10 @@ relay_resolved(struct relay *r, const char *id)
 	relay_queries_free(r);
 	if (id == NULL) {
 		r->h.op = OP_NEW;	/* the name stays in r->h.id */
-		relay_new(r);
+		relay_new(r);		/* still holding the name's lock */
 		return;
 	}
+	relay_name_unlock(r);		/* the session of that name lives */
 	snprintf(r->id, sizeof r->id, "%s", id);
 	r->h.op = OP_ATTACH;
 	r->phase = PH_CONNECT;

@@ -146,8 +146,10 @@ def test_no_scope_where_nothing_kills_it(spawn, make_lab, run, env):
     lab, stubs = stub_lab(make_lab, run, **env)
     sid = session_round(spawn, lab)
     assert stub_calls(stubs) == []
+    # Started directly, from a fresh image of limpet (not a fork of the
+    # relay, whose memory it would carry).
     pid, cmd = daemon_argv(lab)
-    assert "__daemon" not in cmd
+    assert cmd[1:5] == ["__daemon", lab.sessions, sid, "plain"], cmd
     by_id, err = ls_json(lab, run)
     assert by_id[sid]["scope"] is None and err == ""
 
@@ -173,7 +175,8 @@ def test_systemd_run_fails_then_started_as_before(spawn, make_lab, run,
     assert time.monotonic() - t < 15
     assert len(stub_calls(stubs)) == 1
     pid, cmd = daemon_argv(lab)
-    assert "__daemon" not in cmd and sshlab.alive(pid)
+    assert cmd[1:5] == ["__daemon", lab.sessions, sid, "plain"], cmd
+    assert sshlab.alive(pid)
     by_id, err = ls_json(lab, run)
     assert by_id[sid]["scope"] == "none: " + why
     assert "limpet: session %s ends at logout: %s" % (sid, why) in err
