@@ -10,9 +10,11 @@
  * descriptor 3, and the relay sends the client's HELLO on it first, so no
  * secret ever goes into argv.
  *
- * Everything here runs before the relay's poll loop bridges anything, and
- * every program it runs has a deadline: a hung loginctl or systemd-run
+ * Every program run here has a deadline: a hung loginctl or systemd-run
  * costs seconds, never the session (it is then started as before).
+ * loginctl is asked before the relay starts the daemon (2 s at most
+ * each); systemd-run's helper reports on a pipe that the relay reads in
+ * its own poll loop (relay-spawn.c), so it never blocks on it.
  */
 #include <sys/types.h>
 #include <sys/wait.h>

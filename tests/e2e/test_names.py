@@ -126,6 +126,21 @@ def ls_json(lab, run):
 def test_concurrent_dash_S_make_one_session(run, lab, spawn):
     # Ten clients ask for the same name at once: one session starts, the
     # others find it (each new -d prints the id of that one session).
+    # Another session's daemon is stopped: a lookup that asks every
+    # daemon waits 3 s for it, which lets all ten look before any starts.
+    r = subprocess.run(new_detached(lab), env=run.env(),
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    stopped = lab.session_pids()[0]
+    os.kill(stopped, signal.SIGSTOP)
+    try:
+        race_one_name(run, lab, spawn)
+    finally:
+        os.kill(stopped, signal.SIGCONT)
+
+
+def race_one_name(run, lab, spawn):
     procs = [subprocess.Popen(new_detached(lab, ["-S", "race"], ["sh"]),
                               env=run.env(), stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -138,7 +153,7 @@ def test_concurrent_dash_S_make_one_session(run, lab, spawn):
     assert len(set(ids)) == 1, ids
     named = [s for s in ls_json(lab, run) if s["name"] == "race"]
     assert [s["id"] for s in named] == [ids[0]], named
-    assert len(lab.session_pids()) == 1
+    assert len(lab.session_pids()) == 2
     # An interactive -S of that name attaches the same session.
     a = ready(spawn(lab.limpet_cmd(opts=["-S", "race"])))
     assert session_id(a) == ids[0]
