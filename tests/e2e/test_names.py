@@ -224,3 +224,16 @@ def test_new_detached_count(run, lab, spawn):
                            stdin=subprocess.DEVNULL, capture_output=True,
                            text=True, timeout=30)
         assert q.returncode == 255 and msg in q.stderr, (bad, q.stderr)
+
+
+def test_new_detached_count_from_a_relay_without_many(make_lab, run):
+    # A relay of protocol 2 knows no MANY: it starts one session and
+    # bridges its daemon; the client asks again until it has them all.
+    lab = make_lab(env={"LIMPET_TEST_PROTO_VERSION": "2"})
+    r = subprocess.run(new_detached(lab, ["-n", "3"]), env=run.env(),
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    ids = r.stdout.split()
+    assert len(set(ids)) == 3, ids
+    wait_for(lambda: len(lab.session_pids()) == 3, what="three daemons")
