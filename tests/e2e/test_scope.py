@@ -203,3 +203,24 @@ def test_daemon_subcommand_refuses_strangers(run):
                        capture_output=True, text=True, timeout=10,
                        close_fds=True)
     assert r.returncode == 255 and "for limpet itself" in r.stderr
+
+
+@pytest.mark.parametrize("how", ["argv0", "none"])
+def test_daemon_without_proc_self_exe(spawn, make_lab, run, how):
+    # Where /proc/self/exe is missing the relay runs the argv[0] it was
+    # started with; where nothing can be run, the daemon is a fork of the
+    # relay as before.  Either way the session works.
+    lab, stubs = stub_lab(make_lab, run, LIMPET_SCOPE="off",
+                          LIMPET_TEST_SELF=how)
+    sid = session_round(spawn, lab)
+    pid, cmd = daemon_argv(lab)
+    if how == "argv0":
+        assert cmd[:5] == [sshlab.default_bin(), "__daemon", lab.sessions,
+                           sid, "plain"], cmd
+    else:
+        assert "__daemon" not in cmd, cmd
+    p = spawn(lab.limpet_cmd(sub="attach", args=[sid]))
+    p.sendline("echo a''gain-$((6*7))")
+    p.expect("again-42")
+    p.send("\r~.")
+    assert ended(p) == 0
