@@ -224,3 +224,29 @@ def test_daemon_without_proc_self_exe(spawn, make_lab, run, how):
     p.expect("again-42")
     p.send("\r~.")
     assert ended(p) == 0
+
+
+def test_relay_is_not_blocked_by_a_hung_systemd_run(spawn, make_lab, run):
+    # The relay waits for systemd-run inside its poll loop: a client that
+    # goes away meanwhile ends its relay at once, not after the 5 s.
+    lab, stubs = stub_lab(make_lab, run, STUB_RUN="hang")
+    p = spawn(lab.limpet_cmd())
+    wait_for(lambda: len(stub_calls(stubs)) == 1, what="systemd-run")
+    marker = ("STUB_DIR=%s" % stubs).encode()
+
+    def ppid(pid):
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    # The relay, not its helper (a fork that runs systemd-run).
+    limpets = [q for q in sshlab.pids_with_env(marker)
+               if cmdline(q)[1:2] == ["relay"]]
+    relay = [q for q in limpets if ppid(q) not in limpets]
+    assert len(relay) == 1, limpets
+    t = time.monotonic()
+    p.kill(9)
+    wait_for(lambda: not sshlab.alive(relay[0]), timeout=10,
+             what="relay gone")
+    assert time.monotonic() - t < 3
+    # No session was started for the client that left.
+    time.sleep(0.5)
+    assert lab.session_pids() == []
