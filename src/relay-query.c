@@ -506,6 +506,22 @@ relay_resolved(struct relay *r, const char *id)
 }
 
 /*
+ * The first query whose daemon did not answer, or -1.  For OP_OPEN that
+ * is the session its name file names: a stopped or hung session of that
+ * name must not get a twin.
+ */
+static int
+relay_query_silent(struct relay *r)
+{
+	int	i;
+
+	for (i = 0; i < r->nq; i++)
+		if (r->q[i].state == Q_NOANSWER)
+			return i;
+	return -1;
+}
+
+/*
  * A name (limpet -S NAME, OP_OPEN) or an attach that named no id: the
  * session of that name (one that has not exited), else for attach the
  * only session whose id or name starts with it.  OP_OPEN starts the
@@ -545,6 +561,10 @@ relay_done_resolve(struct relay *r)
 	}
 	if (exact > 0 || prefix == 1)
 		relay_resolved(r, pick);
+	else if (r->h.op == OP_OPEN && (i = relay_query_silent(r)) >= 0)
+		relay_fail(r, PERR_INTERNAL, "session %s (%s) on %s does not "
+		    "answer: it is stopped or hung", want, r->q[i].id,
+		    relay_host());
 	else if (r->h.op == OP_OPEN)
 		relay_resolved(r, NULL);
 	else if (prefix == 0)

@@ -237,3 +237,23 @@ def test_new_detached_count_from_a_relay_without_many(make_lab, run):
     ids = r.stdout.split()
     assert len(set(ids)) == 3, ids
     wait_for(lambda: len(lab.session_pids()) == 3, what="three daemons")
+
+
+def test_dash_S_of_a_stopped_session_gets_no_twin(run, lab):
+    r = subprocess.run(new_detached(lab, ["-S", "frozen"]), env=run.env(),
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    sid = r.stdout.strip()
+    pid = lab.session_pids()[0]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        q = subprocess.run(new_detached(lab, ["-S", "frozen"]),
+                           env=run.env(), stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=60)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert q.returncode == 255, q
+    assert "session frozen (%s) on" % sid in q.stderr
+    assert "does not answer" in q.stderr
+    assert lab.session_pids() == [pid]
