@@ -32,6 +32,7 @@ enum relay_phase {
 	PH_QUERY,	/* asking daemons */
 	PH_PIPE,	/* copying bytes between client and daemon */
 	PH_NAME,	/* waiting for a name's lock (relay-spawn.c) */
+	PH_DECIDE,	/* waiting for loginctl (relay-spawn.c) */
 	PH_SCOPE,	/* waiting for systemd-run (relay-spawn.c) */
 	PH_MANY,	/* new -d -n: a new daemon's WELCOME (relay-spawn.c) */
 	PH_FLUSH,	/* writing the last bytes to the client */

@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,6 +237,83 @@ relay_unscoped(struct relay *r, const char *why)
 }
 
 /*
+ * Whether logind ends the daemon at logout is asked of loginctl, which
+ * may hang: a helper asks (scope_decide()) and writes "D LINGER WHY" on
+ * a pipe that the relay reads in its poll loop (PH_DECIDE).  Returns 1
+ * while it asks, 0 once r->scope_d is known.
+ */
+static int
+relay_decide(struct relay *r)
+{
+	char	out[sizeof r->scope_why + 32];
+	int	p[2], fd, d, linger;
+	pid_t	pid;
+
+	if (!scope_asks()) {
+		r->scope_d = scope_decide(r->scope_why, sizeof r->scope_why,
+		    &r->scope_linger);
+		return 0;
+	}
+	if (compat_pipe2(p, O_CLOEXEC | O_NONBLOCK) == -1)
+		goto ask_now;
+	if ((pid = fork()) == -1) {
+		close(p[0]);
+		close(p[1]);
+		goto ask_now;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		if ((fd = open("/dev/null", O_RDWR)) != -1) {
+			dup2(fd, STDIN_FILENO);
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+		d = scope_decide(r->scope_why, sizeof r->scope_why, &linger);
+		snprintf(out, sizeof out, "%d %d %s", d, linger, r->scope_why);
+		fcntl(p[1], F_SETFL, 0);
+		_exit(write(p[1], out, strlen(out)) == -1);
+	}
+	close(p[1]);
+	r->spawn_fd = p[0];
+	r->spawn_pid = pid;
+	r->spawn_why[0] = '\0';
+	r->phase = PH_DECIDE;
+	r->deadline = clock_ms() + 2 * SCOPE_ASK_MS + 1000;
+	return 1;
+ask_now:
+	r->scope_d = scope_decide(r->scope_why, sizeof r->scope_why,
+	    &r->scope_linger);
+	return 0;
+}
+
+/* The helper of relay_decide() answered (or is late): start the daemon. */
+static void
+relay_decided(struct relay *r, int late)
+{
+	int	d, linger, n = 0, st;
+
+	close(r->spawn_fd);
+	r->spawn_fd = -1;
+	if (late)
+		kill(r->spawn_pid, SIGKILL);
+	while (waitpid(r->spawn_pid, &st, 0) == -1 && errno == EINTR)
+		;
+	if (late || sscanf(r->spawn_why, "%d %d %n", &d, &linger, &n) < 2 ||
+	    n == 0 || d < SCOPE_NONE || d > SCOPE_CANNOT) {
+		log_error("loginctl did not answer in time: the daemon starts "
+		    "as if logind kept it");
+		r->scope_d = SCOPE_NONE;
+	} else {
+		r->scope_d = d;
+		r->scope_linger = linger;
+		snprintf(r->scope_why, sizeof r->scope_why, "%s",
+		    r->spawn_why + n);
+	}
+	r->spawn_why[0] = '\0';
+	relay_new(r);
+}
+
+/*
  * Start a new session (named: r->h.id, for OP_OPEN).  Where logind
  * would end the daemon at logout, systemd-run starts it in a scope of
  * its own: the relay then waits in PH_SCOPE; else, or if that fails, the
@@ -248,9 +326,8 @@ relay_new(struct relay *r)
 
 	relay_new_id(r->id, sizeof r->id);
 	scope_note[0] = '\0';
-	if (r->scope_d == -1)
-		r->scope_d = scope_decide(r->scope_why, sizeof r->scope_why,
-		    &r->scope_linger);
+	if (r->scope_d == -1 && relay_decide(r) != 0)
+		return;		/* relay_decided() comes back here */
 	if (r->scope_d == SCOPE_NONE) {
 		relay_direct(r);
 		return;
@@ -321,14 +398,19 @@ relay_scope_io(struct relay *r)
 			return;
 	} else if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
-	relay_scope_end(r, 0);
+	if (r->phase == PH_DECIDE)
+		relay_decided(r, 0);
+	else
+		relay_scope_end(r, 0);
 }
 
 /* The helper's deadline (PH_SCOPE). */
 void
 relay_scope_tick(struct relay *r, uint64_t now)
 {
-	if (now >= r->deadline)
+	if (now >= r->deadline && r->phase == PH_DECIDE)
+		relay_decided(r, 1);
+	else if (now >= r->deadline)
 		relay_scope_end(r, 1);
 }
 

@@ -470,6 +470,7 @@ relay_timers(struct relay *r, uint64_t now)
 			relay_name_try(r, now);
 		break;
 	case PH_SCOPE:
+	case PH_DECIDE:
 		relay_scope_tick(r, now);
 		break;
 	case PH_MANY:
@@ -530,8 +531,8 @@ relay_turn(struct relay *r)
 	pfd[2].fd = r->phase == PH_PIPE || r->phase == PH_MANY ? r->fd : -1;
 	pfd[2].events = (buf_len(&r->down) < RELAY_BUF / 2 ? POLLIN : 0) |
 	    (buf_len(&r->up) > 0 ? POLLOUT : 0);
-	if (r->phase == PH_SCOPE) {
-		pfd[2].fd = r->spawn_fd;	/* systemd-run (relay-spawn.c) */
+	if (r->phase == PH_SCOPE || r->phase == PH_DECIDE) {
+		pfd[2].fd = r->spawn_fd;	/* (relay-spawn.c) */
 		pfd[2].events = POLLIN;
 	}
 	n = 3 + relay_queries_poll(r, pfd + 3);
@@ -546,7 +547,8 @@ relay_turn(struct relay *r)
 		relay_hello(r);
 	if (r->phase == PH_PIPE && pfd[2].revents != 0)
 		relay_pipe(r, pfd[2].revents);
-	else if (r->phase == PH_SCOPE && pfd[2].revents != 0)
+	else if ((r->phase == PH_SCOPE || r->phase == PH_DECIDE) &&
+	    pfd[2].revents != 0)
 		relay_scope_io(r);
 	else if (r->phase == PH_MANY && pfd[2].revents != 0)
 		relay_many_io(r, pfd[2].revents);

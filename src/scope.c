@@ -12,9 +12,9 @@
  *
  * Every program run here has a deadline: a hung loginctl or systemd-run
  * costs seconds, never the session (it is then started as before).
- * loginctl is asked before the relay starts the daemon (2 s at most
- * each); systemd-run's helper reports on a pipe that the relay reads in
- * its own poll loop (relay-spawn.c), so it never blocks on it.
+ * The relay runs scope_decide() (loginctl) and scope_start()'s helper
+ * (systemd-run) in child processes whose answers it reads in its own
+ * poll loop (relay-spawn.c), so it never blocks on them.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -38,7 +38,6 @@
 #include "scope.h"
 #include "sock.h"
 
-#define SCOPE_ASK_MS	2000	/* for each loginctl */
 #define SCOPE_HELLO_MS	10000	/* for the relay's HELLO, in __daemon */
 #define SCOPE_MARK	'\001'	/* __daemon runs: systemd-run did its part */
 
@@ -231,6 +230,20 @@ scope_lingers(void)
 		return 0;
 	return strncmp(out, "Linger=yes", 10) == 0 ||
 	    strncmp(out, "yes", 3) == 0;
+}
+
+/* Whether scope_decide() will run loginctl (and may take seconds). */
+int
+scope_asks(void)
+{
+	const char	*mode = getenv("LIMPET_SCOPE");
+	const char	*sid = getenv("XDG_SESSION_ID");
+
+	if (mode != NULL && strcmp(mode, "off") == 0)
+		return 0;
+	if (mode != NULL && strcmp(mode, "on") == 0)
+		return 1;
+	return sid != NULL && *sid != '\0';
 }
 
 /*

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 
+#define SCOPE_ASK_MS	2000	/* for each loginctl */
 #define SCOPE_RUN_MS	5000	/* for systemd-run to start the daemon */
 #define SCOPE_FD	3	/* the daemon's first client, in __daemon */
 
@@ -23,6 +24,7 @@ extern char		 scope_note[384];
 /* The relay's argv[0]: how to run itself where /proc/self/exe is not. */
 extern const char	*scope_argv0;
 
+int	scope_asks(void);
 int	scope_decide(char *, size_t, int *);
 int	scope_self(char *, size_t);
 int	scope_start(const char *, const char *, int, int, pid_t *, char *,

@@ -20,6 +20,10 @@ import sshlab
 from test_session import ended, session_id, start, wait_for
 
 LOGINCTL = """#!/bin/sh
+if [ "$STUB_ASK" = hang ]; then
+    : > "$STUB_DIR/loginctl.hang"
+    exec sleep 60
+fi
 case "$1" in
 show-session)
     printf 'KillUserProcesses=%s\\nKillOnlyUsers=%s\\nKillExcludeUsers=\\n' \\
@@ -226,18 +230,26 @@ def test_daemon_without_proc_self_exe(spawn, make_lab, run, how):
     assert ended(p) == 0
 
 
-def test_relay_is_not_blocked_by_a_hung_systemd_run(spawn, make_lab, run):
-    # The relay waits for systemd-run inside its poll loop: a client that
-    # goes away meanwhile ends its relay at once, not after the 5 s.
-    lab, stubs = stub_lab(make_lab, run, STUB_RUN="hang")
+@pytest.mark.parametrize("what", ["systemd-run", "loginctl"])
+def test_relay_is_not_blocked_by_a_hung_helper(spawn, make_lab, run, what):
+    # The relay waits for systemd-run and loginctl inside its poll loop:
+    # a client that goes away meanwhile ends its relay at once, not after
+    # their 5 s or 2 s.
+    env = {"STUB_RUN": "hang"} if what == "systemd-run" else \
+        {"STUB_ASK": "hang"}
+    lab, stubs = stub_lab(make_lab, run, **env)
     p = spawn(lab.limpet_cmd())
-    wait_for(lambda: len(stub_calls(stubs)) == 1, what="systemd-run")
+    if what == "systemd-run":
+        wait_for(lambda: len(stub_calls(stubs)) == 1, what=what)
+    else:
+        wait_for(lambda: os.path.exists(os.path.join(stubs, "loginctl.hang")),
+                 what=what)
     marker = ("STUB_DIR=%s" % stubs).encode()
 
     def ppid(pid):
         with open("/proc/%d/stat" % pid) as f:
             return int(f.read().rsplit(")", 1)[1].split()[1])
-    # The relay, not its helper (a fork that runs systemd-run).
+    # The relay, not its helper (a fork that runs systemd-run, loginctl).
     limpets = [q for q in sshlab.pids_with_env(marker)
                if cmdline(q)[1:2] == ["relay"]]
     relay = [q for q in limpets if ppid(q) not in limpets]
@@ -250,3 +262,17 @@ def test_relay_is_not_blocked_by_a_hung_systemd_run(spawn, make_lab, run):
     # No session was started for the client that left.
     time.sleep(0.5)
     assert lab.session_pids() == []
+
+
+def test_hung_loginctl_costs_two_seconds(spawn, make_lab, run):
+    # loginctl that never answers is killed after 2 s; the session starts
+    # as if nothing ended it at logout (no systemd-run).
+    lab, stubs = stub_lab(make_lab, run, STUB_ASK="hang")
+    t = time.monotonic()
+    sid = session_round(spawn, lab, timeout=20)
+    assert time.monotonic() - t < 15
+    assert stub_calls(stubs) == []
+    by_id, err = ls_json(lab, run)
+    assert by_id[sid]["scope"] is None
+    assert not [p for p in sshlab.pids_with_env(
+        ("STUB_DIR=%s" % stubs).encode()) if cmdline(p)[:1] == ["sleep"]]
