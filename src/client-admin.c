@@ -498,7 +498,8 @@ admin_frames(struct client *c, int mode, struct admin_ls *ls, int *rc)
 				printf("killed %u session%s\n", count,
 				    count == 1 ? "" : "s");
 			*rc = 0;
-			if (mode == CLIENT_DETACHED && admin_made < admin_count) {
+			if (mode == CLIENT_DETACHED &&
+			    admin_made < admin_count) {
 				fprintf(stderr, "limpet: started %u of %u "
 				    "sessions\n", admin_made, admin_count);
 				*rc = 1;

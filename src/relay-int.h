@@ -71,8 +71,8 @@ struct relay {
 	int			 cap;		/* MAX_INFLIGHT or fewer */
 
 	/* Starting daemons (relay-spawn.c). */
-	int			 name_fd;	/* a name's locked file, or -1 */
-	int			 spawn_fd;	/* systemd-run's helper reports */
+	int			 name_fd;	/* a name's locked file */
+	int			 spawn_fd;	/* a helper's report pipe */
 	pid_t			 spawn_pid;	/* that helper */
 	int			 spawn_sv;	/* our end of its daemon */
 	char			 spawn_why[320];
