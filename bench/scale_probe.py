@@ -6,6 +6,7 @@ Starts a throwaway sshd lab, creates N sessions with `limpet new -d`
 the PSS of every session daemon from /proc/PID/smaps_rollup.
 
 usage: bench/scale_probe.py [N] [PAR] [BIN]
+PROBE_MANY=1: one `limpet new -d -n N` instead (PROBE_CMD: the command).
 """
 import concurrent.futures
 import os
@@ -59,8 +60,21 @@ def main():
                 if r.returncode != 0:
                     raise RuntimeError(r.stderr.strip())
             t0 = time.monotonic()
-            with concurrent.futures.ThreadPoolExecutor(par) as ex:
-                list(ex.map(new, range(n)))
+            if os.environ.get("PROBE_MANY"):
+                # One `limpet new -d -n N`: every session over one
+                # connection (PROBE_CMD: their command, e.g. "sleep 1000").
+                argv = lab.limpet_cmd(sub="new", bin=b)
+                argv[2:2] = ["-d", "-n", str(n)]
+                argv += os.environ.get("PROBE_CMD", "").split()
+                r = subprocess.run(argv, stdin=subprocess.DEVNULL,
+                                   capture_output=True, text=True,
+                                   timeout=600)
+                if r.returncode != 0:
+                    raise RuntimeError(r.stderr.strip())
+                par = 1
+            else:
+                with concurrent.futures.ThreadPoolExecutor(par) as ex:
+                    list(ex.map(new, range(n)))
             create = time.monotonic() - t0
             time.sleep(1)
             argv = lab.limpet_cmd(sub="ls", bin=b)

@@ -13,6 +13,7 @@
 #include "client-ssh.h"
 #include "client.h"
 #include "clock.h"
+#include "cmdline.h"
 #include "err.h"
 #include "frame.h"
 #include "proto.h"
@@ -21,6 +22,70 @@
 
 #define ADMIN_WAIT_MS	(60 * 1000)
 #define ADMIN_AGAIN	(-1)	/* say it again in an older version */
+#define ADMIN_MORE	(-2)	/* new -d -n: a relay that starts one */
+
+/* new -d -n COUNT: sessions still to start, and started. */
+static uint32_t	admin_count = 1;
+static uint32_t	admin_made;
+
+/* The index of the first word at or after i that is not a long option. */
+static int
+admin_past_long(int argc, char **argv, int i)
+{
+	const struct cmdline_opt	*o;
+	size_t				 len;
+
+	while (i < argc && strncmp(argv[i], "--", 2) == 0 &&
+	    argv[i][2] != '\0') {
+		len = strcspn(argv[i] + 2, "=");
+		for (o = cmdline_client_opts; o->name != NULL; o++)
+			if (strlen(o->name) == len &&
+			    strncmp(o->name, argv[i] + 2, len) == 0)
+				break;
+		i += o->name != NULL && o->has_arg &&
+		    argv[i][2 + len] == '\0' ? 2 : 1;
+	}
+	return i;
+}
+
+/*
+ * new -d -n COUNT (or -nCOUNT), after -d and limpet's long options:
+ * take it out of argv (ssh's own -n means nothing to limpet's ssh).
+ * 0, or 255 after saying what is wrong.
+ */
+int
+client_take_count(int *argc, char **argv, int at)
+{
+	const char	*v = NULL;
+	char		*end;
+	unsigned long	 n;
+	int		 k = 0;
+
+	at = admin_past_long(*argc, argv, at);
+	if (at < *argc && strcmp(argv[at], "-n") == 0 && at + 1 < *argc) {
+		v = argv[at + 1];
+		k = 2;
+	} else if (at < *argc && strncmp(argv[at], "-n", 2) == 0 &&
+	    argv[at][2] != '\0') {
+		v = argv[at] + 2;
+		k = 1;
+	}
+	if (v == NULL)
+		return 0;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno != 0 || *end != '\0' || *v < '0' || *v > '9' || n == 0 ||
+	    n > PROTO_MANY_MAX) {
+		fprintf(stderr, "limpet: new -d -n wants a count from 1 to %d "
+		    "(not '%s')\n", PROTO_MANY_MAX, v);
+		return 255;
+	}
+	admin_count = (uint32_t)n;
+	memmove(argv + at, argv + at + k, (size_t)(*argc - at - k + 1) *
+	    sizeof *argv);
+	*argc -= k;
+	return 0;
+}
 
 /* Format a time as local "YYYY-MM-DD HH:MM". */
 static void
@@ -308,6 +373,11 @@ client_take_name(struct client *c)
 		    c->name);
 		return 255;
 	}
+	if (c->name != NULL && admin_count > 1) {
+		fprintf(stderr, "limpet: new -d -n starts unnamed sessions "
+		    "(a name is one session): leave out -S or -n\n");
+		return 255;
+	}
 	if (c->name != NULL && c->mode != CLIENT_NEW &&
 	    c->mode != CLIENT_DETACHED) {
 		fprintf(stderr, "limpet: -S NAME starts or attaches a session; "
@@ -328,6 +398,11 @@ admin_hello(struct client *c, int mode, struct msg_hello *h)
 		/* As a session would, then leave at once (DETACH). */
 		h->op = c->name != NULL ? OP_OPEN : OP_NEW;
 		h->id = c->name != NULL ? (char *)c->name : (char *)"";
+		if (admin_count - admin_made > 1 && h->version >= 3) {
+			/* Several over this one connection (relay-spawn.c). */
+			h->flags = HELLO_MANY;
+			h->out_have = admin_count - admin_made;
+		}
 		h->argc = c->cl.ncmd;
 		h->argv = c->cl.cmd;
 		h->ring_kb = c->ring_kb;
@@ -391,7 +466,21 @@ admin_frames(struct client *c, int mode, struct admin_ls *ls, int *rc)
 	while (frame_dec_next(&c->rx, &f) == 1) {
 		if (f.type == MSG_WELCOME && mode == CLIENT_DETACHED) {
 			*rc = admin_welcome(&f);
+			if (*rc == 0 && ++admin_made < admin_count) {
+				*rc = ADMIN_MORE;
+				continue;	/* more may follow */
+			}
 			return 1;
+		}
+		if (*rc == ADMIN_MORE && f.type != MSG_NOTICE &&
+		    f.type != MSG_DONE && f.type != MSG_ERROR)
+			return 1;	/* the daemon: the relay started one */
+		if (f.type == MSG_NOTICE && mode == CLIENT_DETACHED &&
+		    proto_str_parse(f.p, f.len, &msg) == 0) {
+			out_safe(safe, sizeof safe, msg);
+			fprintf(stderr, "limpet: %s\n", safe);
+			free(msg);
+			continue;
 		}
 		if (f.type == MSG_SESSION)
 			admin_session(ls, &f);
@@ -409,6 +498,12 @@ admin_frames(struct client *c, int mode, struct admin_ls *ls, int *rc)
 				printf("killed %u session%s\n", count,
 				    count == 1 ? "" : "s");
 			*rc = 0;
+			if (mode == CLIENT_DETACHED &&
+			    admin_made < admin_count) {
+				fprintf(stderr, "limpet: started %u of %u "
+				    "sessions\n", admin_made, admin_count);
+				*rc = 1;
+			}
 			return 1;
 		} else if (f.type == MSG_ERROR &&
 		    proto_error_parse(f.p, f.len, &code, &msg) == 0) {
@@ -423,6 +518,7 @@ admin_frames(struct client *c, int mode, struct admin_ls *ls, int *rc)
 			out_safe(safe, sizeof safe, msg);
 			fprintf(stderr, "limpet: %s\n", safe);
 			free(msg);
+			*rc = 255;
 			return 1;
 		}
 	}
@@ -468,6 +564,7 @@ admin_once(struct client *c, int mode)
 	ssize_t			n;
 	size_t			used;
 	char			why[256];
+	uint32_t		made;
 	int			r, done = 0, rc = 255;
 
 	if ((r = admin_hello(c, mode, &h)) != 0)
@@ -501,14 +598,19 @@ admin_once(struct client *c, int mode)
 		used = ssh_magic_scan(&c->magic, tmp, (size_t)n);
 		if (frame_dec_push(&c->rx, tmp + used, n - used) != 0)
 			break;
+		made = admin_made;
 		done = admin_frames(c, mode, &ls, &rc);
+		if (admin_made != made)	/* new -d -n: it goes on */
+			deadline = clock_ms() + ADMIN_WAIT_MS;
 	}
 	admin_ls_free(&ls);
 	close(c->proc.in);
 	c->proc.in = -1;
+	if (rc == ADMIN_MORE)
+		done = 1;	/* the relay closed after one session */
 	admin_stderr(c, !done);
 	ssh_close(&c->proc, 2000);
-	if (rc == ADMIN_AGAIN)
+	if (rc == ADMIN_AGAIN || rc == ADMIN_MORE)
 		return rc;
 	if (!done) {
 		ssh_classify(c->errtext, 255, why, sizeof why);
@@ -528,7 +630,8 @@ client_admin(struct client *c, int mode)
 {
 	int	rc;
 
-	while ((rc = admin_once(c, mode)) == ADMIN_AGAIN) {
+	while ((rc = admin_once(c, mode)) == ADMIN_AGAIN ||
+	    rc == ADMIN_MORE) {
 		buf_reset(&c->tx);
 		frame_dec_free(&c->rx);
 		frame_dec_init(&c->rx);

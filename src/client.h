@@ -14,5 +14,6 @@
 #define CLIENT_DETACHED	6	/* new -d: start a session, detached */
 
 int	client_main(int, int, char **);
+int	client_take_count(int *, char **, int);
 
 #endif

@@ -27,6 +27,7 @@
 #include "daemon.h"
 #include "err.h"
 #include "log.h"
+#include "names.h"
 #include "daemon-int.h"
 #include "proto.h"
 #include "pty.h"
@@ -47,6 +48,7 @@ daemon_exit(struct daemon *d, int code)
 		peer_flush(d->peers[i], clock_ms());
 	unlink(d->sockpath);
 	unlink(d->pidpath);
+	names_forget(d->dir, d->name, d->id);	/* limpet -S NAME */
 	dfwd_cleanup(d);
 	log_info("session %s ends", d->id);
 	exit(code);

@@ -21,7 +21,8 @@ static const char usage_text[] =
 "       limpet kill --all [limpet options] [ssh options] destination\n"
 "       limpet doctor [doctor options] [ssh options] [destination]\n"
 "       limpet [limpet options] -G destination   (the effective settings)\n"
-"       limpet new -d [limpet options] [ssh options] destination [command]\n"
+"       limpet new -d [-n COUNT] [limpet options] [ssh options] destination\n"
+"              [command]   (COUNT sessions over one connection)\n"
 "       limpet [limpet options] -S NAME destination   (attach or start NAME)\n"
 "\n"
 "limpet options (long options, before any ssh option; they may also come\n"
@@ -89,7 +90,10 @@ main_sub(int argc, char **argv, int nlead)
 		/* new -d: the -d is ours, not an ssh option. */
 		memmove(nargv + nlead, nargv + nlead + 1,
 		    (size_t)(nargc - nlead) * sizeof *nargv);
-		r = client_main(CLIENT_DETACHED, nargc - 1, nargv);
+		nargc--;
+		/* new -d -n COUNT: so is -n (client-admin.c). */
+		if ((r = client_take_count(&nargc, nargv, nlead)) == 0)
+			r = client_main(CLIENT_DETACHED, nargc, nargv);
 	} else if (strcmp(sub, "new") == 0)
 		r = client_main(CLIENT_NEW, nargc, nargv);
 	else
@@ -164,8 +168,10 @@ main(int argc, char **argv)
 		    CLIENT_PROTO_VERSION);
 		return 0;
 	}
-	if (strcmp(sub, "relay") == 0)
+	if (strcmp(sub, "relay") == 0) {
+		scope_argv0 = argv[0];	/* to start daemons (relay-spawn.c) */
 		return relay_main(argc - 2, argv + 2);
+	}
 	/* What systemd-run runs to start a session daemon (scope.c). */
 	if (strcmp(sub, "__daemon") == 0)
 		return scope_daemon_main(argc - 2, argv + 2);

@@ -88,6 +88,9 @@
 #define HELLO_KILL_ALL	0x02	/* OP_KILL: every session */
 #define HELLO_DETAIL	0x04	/* OP_LIST, OP_INFO: send DETAIL frames */
 #define HELLO_AGENT	0x08	/* the client relays an ssh agent (-A) */
+#define HELLO_MANY	0x40	/* OP_NEW (version 3): start out_have
+				   sessions, each detached (new -d -n) */
+#define PROTO_MANY_MAX	1000	/* sessions one HELLO_MANY may start */
 
 /* ERROR codes. */
 #define PERR_VERSION	1	/* permanent */

@@ -5,6 +5,8 @@
 #ifndef LIMPET_RELAY_INT_H
 #define LIMPET_RELAY_INT_H
 
+#include <sys/types.h>
+
 #include <poll.h>
 #include <stdint.h>
 
@@ -22,12 +24,17 @@
 #define RETRY_MS	20		/* connect again to a full backlog */
 #define MAX_SESSIONS	4096
 #define MAX_INFLIGHT	256		/* daemons asked at the same time */
+#define NAME_WAIT_MS	15000		/* another relay starting a name */
 
 enum relay_phase {
 	PH_HELLO,	/* waiting for the client's HELLO */
 	PH_CONNECT,	/* connecting to the session to attach */
 	PH_QUERY,	/* asking daemons */
 	PH_PIPE,	/* copying bytes between client and daemon */
+	PH_NAME,	/* waiting for a name's lock (relay-spawn.c) */
+	PH_DECIDE,	/* waiting for loginctl (relay-spawn.c) */
+	PH_SCOPE,	/* waiting for systemd-run (relay-spawn.c) */
+	PH_MANY,	/* new -d -n: a new daemon's WELCOME (relay-spawn.c) */
 	PH_FLUSH,	/* writing the last bytes to the client */
 	PH_DONE
 };
@@ -62,6 +69,18 @@ struct relay {
 	int			*qmap;		/* pfd slot -> query */
 	int			 inflight;
 	int			 cap;		/* MAX_INFLIGHT or fewer */
+
+	/* Starting daemons (relay-spawn.c). */
+	int			 name_fd;	/* a name's locked file */
+	int			 spawn_fd;	/* a helper's report pipe */
+	pid_t			 spawn_pid;	/* that helper */
+	int			 spawn_sv;	/* our end of its daemon */
+	char			 spawn_why[320];
+	int			 scope_d;	/* scope_decide(), -1 unasked */
+	int			 scope_linger;
+	char			 scope_why[320];
+	uint32_t		 many;		/* new -d -n: still to start */
+	uint32_t		 made;		/* new -d -n: started */
 };
 
 void		 relay_fail(struct relay *, uint32_t, const char *, ...)
@@ -71,7 +90,18 @@ const char	*relay_host(void);
 int		 relay_frame_peek(struct buf *, struct frame *);
 int		 relay_frame_at(const uint8_t *, size_t, struct frame *);
 void		 relay_stale(const char *, const char *);
+void		 relay_bridge(struct relay *, int, int);
 void		 relay_new(struct relay *);
+void		 relay_named(struct relay *);
+void		 relay_name_try(struct relay *, uint64_t);
+void		 relay_name_unlock(struct relay *);
+void		 relay_many(struct relay *);
+void		 relay_many_io(struct relay *, short);
+void		 relay_many_tick(struct relay *, uint64_t);
+void		 relay_scope_io(struct relay *);
+void		 relay_scope_tick(struct relay *, uint64_t);
+void		 relay_query_add(struct relay *, int, const char *);
+void		 relay_queries_go(struct relay *);
 int		 relay_queries_max(struct relay *);
 void		 relay_queries_start(struct relay *);
 void		 relay_queries_tick(struct relay *, uint64_t);

@@ -89,7 +89,7 @@ relay_query_cmp(const void *a, const void *b)
 }
 
 /* Add a query for session id in directory dir. */
-static void
+void
 relay_query_add(struct relay *r, int dir, const char *id)
 {
 	struct query	*q;
@@ -147,6 +147,13 @@ relay_queries_start(struct relay *r)
 		for (i = 0; i < r->dirs.n; i++)
 			relay_query_dir(r, i);
 	}
+	relay_queries_go(r);
+}
+
+/* Ask the daemons of the queries added (relay_query_add). */
+void
+relay_queries_go(struct relay *r)
+{
 	if (r->nq > 1)
 		qsort(r->q, r->nq, sizeof *r->q, relay_query_cmp);
 	r->qmap = xreallocarray(NULL, r->cap, sizeof *r->qmap);
@@ -487,14 +494,31 @@ relay_resolved(struct relay *r, const char *id)
 	relay_queries_free(r);
 	if (id == NULL) {
 		r->h.op = OP_NEW;	/* the name stays in r->h.id */
-		relay_new(r);
+		relay_new(r);		/* still holding the name's lock */
 		return;
 	}
+	relay_name_unlock(r);		/* the session of that name lives */
 	snprintf(r->id, sizeof r->id, "%s", id);
 	r->h.op = OP_ATTACH;
 	r->phase = PH_CONNECT;
 	r->deadline = clock_ms() + QUERY_WAIT_MS;
 	r->retry_at = 0;
+}
+
+/*
+ * The first query whose daemon did not answer, or -1.  For OP_OPEN that
+ * is the session its name file names: a stopped or hung session of that
+ * name must not get a twin.
+ */
+static int
+relay_query_silent(struct relay *r)
+{
+	int	i;
+
+	for (i = 0; i < r->nq; i++)
+		if (r->q[i].state == Q_NOANSWER)
+			return i;
+	return -1;
 }
 
 /*
@@ -537,6 +561,10 @@ relay_done_resolve(struct relay *r)
 	}
 	if (exact > 0 || prefix == 1)
 		relay_resolved(r, pick);
+	else if (r->h.op == OP_OPEN && (i = relay_query_silent(r)) >= 0)
+		relay_fail(r, PERR_INTERNAL, "session %s (%s) on %s does not "
+		    "answer: it is stopped or hung", want, r->q[i].id,
+		    relay_host());
 	else if (r->h.op == OP_OPEN)
 		relay_resolved(r, NULL);
 	else if (prefix == 0)

@@ -67,6 +67,8 @@ relay_finish(struct relay *r, int rc)
 		r->fd = -1;
 	}
 	relay_queries_free(r);
+	relay_name_unlock(r);
+	r->many = 0;
 	r->rc = rc;
 	r->phase = PH_FLUSH;
 	r->deadline = clock_ms() + FLUSH_WAIT_MS;
@@ -115,60 +117,12 @@ relay_frame_at(const uint8_t *p, size_t n, struct frame *f)
 	return 1;
 }
 
-/* A new random session id. */
-static void
-relay_new_id(char *id, size_t len)
-{
-	static const char	 al[] = "abcdefghijkmnpqrstuvwxyz23456789";
-	uint8_t			 rnd[8];
-	size_t			 i;
-
-	if (compat_random(rnd, sizeof rnd) != 0)
-		fatal("getrandom");
-	for (i = 0; i < sizeof rnd && i + 1 < len; i++)
-		id[i] = al[rnd[i] % (sizeof al - 1)];
-	id[i] = '\0';
-}
-
-/*
- * Start a session daemon for HELLO h in dir.  It detaches (new session,
- * double fork) so that it outlives this ssh connection, and its first
- * client is the returned end of a socketpair, so there is no race with
- * its listener.
- */
-static int
-relay_spawn(const char *dir, const char *id, const struct msg_hello *h)
-{
-	int	sv[2], st;
-	pid_t	pid;
-
-	if (compat_socketpair(AF_UNIX, SOCK_STREAM, 0, sv, O_CLOEXEC) == -1)
-		return ERR_SYSTEM;
-	if ((pid = fork()) == -1) {
-		close(sv[0]);
-		close(sv[1]);
-		return ERR_SYSTEM;
-	}
-	if (pid == 0) {
-		close(sv[0]);
-		setsid();
-		if (fork() == 0)
-			daemon_run(dir, id, h, sv[1]);
-		_exit(0);
-	}
-	close(sv[1]);
-	while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
-		;
-	sock_nonblock(sv[0]);
-	return sv[0];
-}
-
 /*
  * Bridge to the daemon on fd.  What goes first is the HELLO for it (with
  * the chosen id; none for a daemon we started, it has HELLO already),
  * then whatever the client sent after its HELLO, in order.
  */
-static void
+void
 relay_bridge(struct relay *r, int fd, int send_hello)
 {
 	struct buf	b;
@@ -199,68 +153,6 @@ relay_bridge(struct relay *r, int fd, int send_hello)
 	/* A daemon we did not just start may be stopped or hung. */
 	r->answered = !send_hello;
 	r->deadline = clock_ms() + ANSWER_WAIT_MS;
-}
-
-/*
- * Where logind would end the daemon at logout, start it in its own scope
- * of the user's service manager (scope.c); the HELLO then goes first on
- * its socket.  Returns the relay's end of that socket, or -1 to start the
- * daemon as always (scope_note says why, for ls, when that matters).
- */
-static int
-relay_scoped(struct relay *r)
-{
-	char		why[320];
-	int		sv[2], linger, d;
-	struct buf	b;
-
-	scope_note[0] = '\0';
-	if ((d = scope_decide(why, sizeof why, &linger)) == SCOPE_NONE)
-		return -1;
-	if (d == SCOPE_TRY && compat_socketpair(AF_UNIX, SOCK_STREAM, 0, sv,
-	    O_CLOEXEC) == -1)
-		snprintf(why, sizeof why, "socketpair: %s", strerror(errno));
-	else if (d == SCOPE_TRY) {
-		if (scope_spawn(r->dirs.path[0], r->id, sv[1], linger, why,
-		    sizeof why) == 0) {
-			close(sv[1]);
-			log_info("session %s: in its own scope of the user's "
-			    "service manager%s", r->id, linger ? "" :
-			    " (it ends with the last login: no linger)");
-			buf_init(&b, RELAY_BUF + FRAME_HDR + FRAME_MAX_PAYLOAD);
-			proto_hello_put(&b, &r->h);
-			buf_put(&b, buf_ptr(&r->up), buf_len(&r->up));
-			buf_free(&r->up);
-			r->up = b;
-			sock_nonblock(sv[0]);
-			return sv[0];
-		}
-		close(sv[0]);
-		close(sv[1]);
-	}
-	log_error("session %s: logind ends it at logout: %s", r->id, why);
-	snprintf(scope_note, sizeof scope_note, "none: %s", why);
-	return -1;
-}
-
-/* Start a new session (named: r->h.id, for OP_OPEN). */
-void
-relay_new(struct relay *r)
-{
-	int	fd;
-
-	relay_new_id(r->id, sizeof r->id);
-	if ((fd = relay_scoped(r)) < 0 &&
-	    (fd = relay_spawn(r->dirs.path[0], r->id, &r->h)) < 0) {
-		relay_fail(r, PERR_SPAWN, "cannot start a session: %s",
-		    err_str(fd));
-		return;
-	}
-	log_info("session %s in %s", r->id, r->dirs.path[0]);
-	if (*r->dirs.note != '\0')
-		snprintf(r->notice, sizeof r->notice, "%s: this session lives "
-		    "in %s", r->dirs.note, r->dirs.path[0]);
-	relay_bridge(r, fd, 0);
 }
 
 /*
@@ -332,10 +224,13 @@ relay_open(struct relay *r)
 			break;
 		}
 		r->resolved = 1;
-		relay_queries_start(r);
+		relay_named(r);
 		break;
 	case OP_NEW:
-		relay_new(r);
+		if ((r->h.flags & HELLO_MANY) && r->h.version >= 3)
+			relay_many(r);
+		else
+			relay_new(r);
 		break;
 	case OP_ATTACH:
 		if (*r->h.id == '\0') {
@@ -535,6 +430,7 @@ relay_pipe(struct relay *r, short revents)
 		    &r->down, r->fd, RELAY_BUF / 2);
 		if (n > 0) {
 			r->answered = 1;
+			relay_name_unlock(r);	/* its daemon is there */
 			if (r->greet && relay_greeted(r) != 0)
 				return;
 			if (*r->notice != '\0')
@@ -569,6 +465,17 @@ relay_timers(struct relay *r, uint64_t now)
 	case PH_QUERY:
 		relay_queries_tick(r, now);
 		break;
+	case PH_NAME:
+		if (now >= r->retry_at)
+			relay_name_try(r, now);
+		break;
+	case PH_SCOPE:
+	case PH_DECIDE:
+		relay_scope_tick(r, now);
+		break;
+	case PH_MANY:
+		relay_many_tick(r, now);
+		break;
 	case PH_PIPE:
 		if (!r->answered && now >= r->deadline)
 			relay_fail(r, PERR_INTERNAL, "session %s on %s does "
@@ -590,6 +497,7 @@ relay_timeout(struct relay *r, uint64_t now)
 {
 	switch (r->phase) {
 	case PH_CONNECT:
+	case PH_NAME:
 		return r->retry_at <= now ? 0 : clock_timeout(now, r->retry_at,
 		    -1);
 	case PH_QUERY:
@@ -620,9 +528,13 @@ relay_turn(struct relay *r)
 	pfd[0].events = POLLIN;
 	pfd[1].fd = STDOUT_FILENO;
 	pfd[1].events = buf_len(&r->down) > 0 ? POLLOUT : 0;
-	pfd[2].fd = r->phase == PH_PIPE ? r->fd : -1;
+	pfd[2].fd = r->phase == PH_PIPE || r->phase == PH_MANY ? r->fd : -1;
 	pfd[2].events = (buf_len(&r->down) < RELAY_BUF / 2 ? POLLIN : 0) |
 	    (buf_len(&r->up) > 0 ? POLLOUT : 0);
+	if (r->phase == PH_SCOPE || r->phase == PH_DECIDE) {
+		pfd[2].fd = r->spawn_fd;	/* (relay-spawn.c) */
+		pfd[2].events = POLLIN;
+	}
 	n = 3 + relay_queries_poll(r, pfd + 3);
 	if (poll(pfd, n, relay_timeout(r, now)) == -1) {
 		if (errno != EINTR)
@@ -635,6 +547,11 @@ relay_turn(struct relay *r)
 		relay_hello(r);
 	if (r->phase == PH_PIPE && pfd[2].revents != 0)
 		relay_pipe(r, pfd[2].revents);
+	else if ((r->phase == PH_SCOPE || r->phase == PH_DECIDE) &&
+	    pfd[2].revents != 0)
+		relay_scope_io(r);
+	else if (r->phase == PH_MANY && pfd[2].revents != 0)
+		relay_many_io(r, pfd[2].revents);
 	if (r->phase == PH_QUERY)
 		relay_queries_io(r, pfd + 3, n - 3);
 	if (pfd[1].revents & POLLOUT)
@@ -683,6 +600,8 @@ relay_main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	memset(&r, 0, sizeof r);
 	r.fd = -1;
+	r.name_fd = r.spawn_fd = r.spawn_sv = -1;
+	r.scope_d = -1;
 	r.in_open = 1;
 	r.phase = PH_HELLO;
 	r.deadline = clock_ms() + HELLO_WAIT_MS;
@@ -702,8 +621,13 @@ relay_main(int argc, char **argv)
 		relay_timers(&r, clock_ms());
 	}
 	relay_queries_free(&r);
+	relay_name_unlock(&r);
 	if (r.fd != -1)
 		close(r.fd);
+	if (r.spawn_fd != -1)
+		close(r.spawn_fd);
+	if (r.spawn_sv != -1)
+		close(r.spawn_sv);
 	if (r.have_hello)
 		proto_hello_free(&r.h);
 	buf_free(&r.up);

@@ -10,9 +10,11 @@
  * descriptor 3, and the relay sends the client's HELLO on it first, so no
  * secret ever goes into argv.
  *
- * Everything here runs before the relay's poll loop bridges anything, and
- * every program it runs has a deadline: a hung loginctl or systemd-run
+ * Every program run here has a deadline: a hung loginctl or systemd-run
  * costs seconds, never the session (it is then started as before).
+ * The relay runs scope_decide() (loginctl) and scope_start()'s helper
+ * (systemd-run) in child processes whose answers it reads in its own
+ * poll loop (relay-spawn.c), so it never blocks on them.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -36,13 +38,31 @@
 #include "scope.h"
 #include "sock.h"
 
-#define SCOPE_ASK_MS	2000	/* for each loginctl */
-#define SCOPE_RUN_MS	5000	/* for systemd-run to start the daemon */
 #define SCOPE_HELLO_MS	10000	/* for the relay's HELLO, in __daemon */
-#define SCOPE_FD	3	/* the daemon's first client, in __daemon */
 #define SCOPE_MARK	'\001'	/* __daemon runs: systemd-run did its part */
 
-char	scope_note[384];
+char		 scope_note[384];
+const char	*scope_argv0;
+
+/*
+ * Wait until fd is readable or the deadline passes: 1 readable, 0 try
+ * again (a signal), -1 the deadline, -2 an error.
+ */
+static int
+scope_wait(int fd, uint64_t deadline)
+{
+	struct pollfd	pfd;
+	uint64_t	now;
+	int		r;
+
+	if ((now = clock_ms()) >= deadline)
+		return -1;
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	if ((r = poll(&pfd, 1, (int)(deadline - now))) == -1)
+		return errno == EINTR ? 0 : -2;
+	return r > 0 ? 1 : 0;
+}
 
 /*
  * Read from fd into out (len bytes at most, NUL-terminated) until EOF,
@@ -52,24 +72,19 @@ char	scope_note[384];
 static int
 scope_drain(int fd, char *out, size_t len, uint64_t deadline, int stop)
 {
-	struct pollfd	pfd;
 	size_t		have = 0;
 	char		tmp[256];
 	ssize_t		n;
-	uint64_t	now;
 	int		r;
 
 	out[0] = '\0';
 	for (;;) {
-		if ((now = clock_ms()) >= deadline)
+		if ((r = scope_wait(fd, deadline)) == -1)
 			return -1;
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		if ((r = poll(&pfd, 1, (int)(deadline - now))) == -1 &&
-		    errno != EINTR)
+		if (r == -2)
 			return 0;
-		if (r <= 0)
-			continue;	/* the deadline, or a signal */
+		if (r == 0)
+			continue;
 		if ((n = read(fd, tmp, sizeof tmp)) == -1 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -217,6 +232,20 @@ scope_lingers(void)
 	    strncmp(out, "yes", 3) == 0;
 }
 
+/* Whether scope_decide() will run loginctl (and may take seconds). */
+int
+scope_asks(void)
+{
+	const char	*mode = getenv("LIMPET_SCOPE");
+	const char	*sid = getenv("XDG_SESSION_ID");
+
+	if (mode != NULL && strcmp(mode, "off") == 0)
+		return 0;
+	if (mode != NULL && strcmp(mode, "on") == 0)
+		return 1;
+	return sid != NULL && *sid != '\0';
+}
+
 /*
  * Decide how to start a new session's daemon: SCOPE_NONE (as always),
  * SCOPE_TRY (systemd-run --user --scope; *linger tells whether the user's
@@ -319,39 +348,89 @@ scope_launch(const char *self, const char *dir, const char *id, int sfd,
 }
 
 /*
- * Start the daemon of session id in dir in its own user scope, its first
- * client being the socket sfd (the caller then sends the HELLO on the
- * other end).  Returns 0, or -1 with why filled in: the caller then
- * starts it as before.  Bounded by SCOPE_RUN_MS.
+ * The program to run as the daemon: this very binary (/proc/self/exe),
+ * else the argv[0] the relay was started with (execvp then searches the
+ * PATH that found it).  0, or -1 if neither is known.
  */
 int
-scope_spawn(const char *dir, const char *id, int sfd, int linger, char *why,
-    size_t len)
+scope_self(char *out, size_t len)
+{
+	const char	*how = NULL;
+
+#ifdef LIMPET_TEST_HOOKS
+	/* Test builds: as where /proc is missing (argv0) or nothing works. */
+	how = getenv("LIMPET_TEST_SELF");
+	if (how != NULL && strcmp(how, "none") == 0)
+		return -1;
+#endif
+	if (how == NULL && compat_self_exe(out, len) == 0)
+		return 0;
+	if (scope_argv0 == NULL || *scope_argv0 == '\0' ||
+	    (size_t)snprintf(out, len, "%s", scope_argv0) >= len)
+		return -1;
+	return 0;
+}
+
+/*
+ * Start the daemon of session id in dir in its own user scope, its first
+ * client being the socket sfd (the caller then sends the HELLO on the
+ * other end).  Nothing waits here: returns the read end of the helper's
+ * report pipe (non-blocking) and its pid in *pid, for the caller's poll
+ * loop; the helper bounds systemd-run by SCOPE_RUN_MS and says why it
+ * failed on that pipe, or closes it saying nothing once __daemon runs.
+ * Returns -1 with why filled in if nothing could be started.
+ */
+int
+scope_start(const char *dir, const char *id, int sfd, int linger,
+    pid_t *pid, char *why, size_t len)
 {
 	char	self[PATH_MAX];
-	int	rp[2], st, r;
-	pid_t	pid;
+	int	rp[2], fd;
 
-	if (compat_self_exe(self, sizeof self) != 0) {
+	*why = '\0';
+	if (scope_self(self, sizeof self) != 0) {
 		snprintf(why, len, "cannot tell where limpet's own binary is");
 		return -1;
 	}
-	if (compat_pipe2(rp, O_CLOEXEC) == -1 || (pid = fork()) == -1) {
+	if (compat_pipe2(rp, O_CLOEXEC | O_NONBLOCK) == -1 ||
+	    (*pid = fork()) == -1) {
 		snprintf(why, len, "cannot fork: %s", strerror(errno));
 		return -1;
 	}
-	if (pid == 0) {
+	if (*pid == 0) {
 		close(rp[0]);
+		fcntl(rp[1], F_SETFL, 0);
+		/* Not the relay's ssh: it must not wait for this helper. */
+		if ((fd = open("/dev/null", O_RDWR)) != -1) {
+			dup2(fd, STDIN_FILENO);
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
 		setsid();
 		scope_launch(self, dir, id, sfd, linger, rp[1]);
 	}
 	close(rp[1]);
-	r = scope_drain(rp[0], why, len, clock_ms() + SCOPE_RUN_MS + 2000, 0);
-	close(rp[0]);
-	st = scope_reap(pid, r < 0);
-	if (r == 0 && st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+	return rp[0];
+}
+
+/*
+ * The helper of scope_start() said all it will (EOF on its pipe; late:
+ * its deadline passed, kill it).  0 if the daemon runs in its scope,
+ * else -1 (why then holds what the helper said, or a reason).
+ */
+int
+scope_finish(pid_t pid, int late, char *why, size_t len)
+{
+	int	st;
+
+	st = scope_reap(pid, late);
+	if (!late && *why == '\0' && st != -1 && WIFEXITED(st) &&
+	    WEXITSTATUS(st) == 0)
 		return 0;
-	if (*why == '\0')
+	if (late)
+		snprintf(why, len, "systemd-run did not start limpet within "
+		    "%d s", SCOPE_RUN_MS / 1000);
+	else if (*why == '\0')
 		snprintf(why, len, "systemd-run could not be started");
 	return -1;
 }
@@ -360,20 +439,14 @@ scope_spawn(const char *dir, const char *id, int sfd, int linger, char *why,
 static int
 scope_read_all(int fd, uint8_t *p, size_t n, uint64_t deadline)
 {
-	struct pollfd	pfd;
 	ssize_t		r;
-	uint64_t	now;
+	int		w;
 
 	while (n > 0) {
-		if ((now = clock_ms()) >= deadline)
+		if ((w = scope_wait(fd, deadline)) < 0)
 			return -1;
-		pfd.fd = fd;
-		pfd.events = POLLIN;
-		if ((r = poll(&pfd, 1, (int)(deadline - now))) == -1 &&
-		    errno != EINTR)
-			return -1;
-		if (r <= 0)
-			continue;	/* the deadline, or a signal */
+		if (w == 0)
+			continue;
 		if ((r = read(fd, p, n)) == -1 && (errno == EINTR ||
 		    errno == EAGAIN))
 			continue;
@@ -386,25 +459,56 @@ scope_read_all(int fd, uint8_t *p, size_t n, uint64_t deadline)
 }
 
 /*
- * limpet __daemon DIR ID [no-linger], as systemd-run runs it: say it runs
- * (the SCOPE_MARK on stdout), take the HELLO the relay sends on
- * descriptor 3, and become the daemon exactly as the relay's own fork
- * would.
+ * Read one frame from fd by the deadline into a new buffer *p (type in
+ * *type, payload length in *len); 0 or -1.
+ */
+static int
+scope_read_frame(int fd, uint8_t *type, uint8_t **p, uint32_t *len,
+    uint64_t deadline)
+{
+	uint8_t	hdr[FRAME_HDR];
+
+	*p = NULL;
+	if (scope_read_all(fd, hdr, sizeof hdr, deadline) != 0)
+		return -1;
+	*type = hdr[0];
+	*len = (uint32_t)hdr[1] << 24 | (uint32_t)hdr[2] << 16 |
+	    (uint32_t)hdr[3] << 8 | hdr[4];
+	if (*len > FRAME_MAX_PAYLOAD || (*p = malloc(*len + 1)) == NULL)
+		return -1;
+	if (scope_read_all(fd, *p, *len, deadline) != 0) {
+		free(*p);
+		*p = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * limpet __daemon DIR ID [no-linger | plain]: how a session daemon
+ * starts from a fresh image of this binary, so that it carries none of
+ * the relay's memory.  systemd-run runs it (no third word, or no-linger)
+ * to put it in a scope; the relay runs it directly (plain).  It says it
+ * runs (SCOPE_MARK on stdout), takes the HELLO the relay sends on
+ * descriptor 3 (for plain, after a NOTICE saying why logind may end it,
+ * if that is so), and becomes the daemon exactly as a fork would.
  */
 int
 scope_daemon_main(int argc, char **argv)
 {
 	struct msg_hello	 h;
-	uint8_t			 hdr[FRAME_HDR], *p;
+	uint8_t			*p, type;
 	uint32_t		 len;
+	char			*note;
 	uint64_t		 deadline;
-	int			 fd;
+	int			 fd, plain;
 
 	if (argc < 2 || !sock_id_valid(argv[1]) ||
 	    fcntl(SCOPE_FD, F_SETFD, FD_CLOEXEC) == -1) {
 		fprintf(stderr, "limpet: __daemon is for limpet itself\n");
 		return 255;
 	}
+	plain = argc > 2 && strcmp(argv[2], "plain") == 0;
 	if (write(STDOUT_FILENO, "\001", 1) != 1)
 		return 1;
 	if ((fd = open("/dev/null", O_RDWR)) != -1) {
@@ -414,22 +518,26 @@ scope_daemon_main(int argc, char **argv)
 			close(fd);
 	}
 	deadline = clock_ms() + SCOPE_HELLO_MS;
-	if (scope_read_all(SCOPE_FD, hdr, sizeof hdr, deadline) != 0 ||
-	    hdr[0] != MSG_HELLO)
+	if (scope_read_frame(SCOPE_FD, &type, &p, &len, deadline) != 0)
 		return 1;
-	len = (uint32_t)hdr[1] << 24 | (uint32_t)hdr[2] << 16 |
-	    (uint32_t)hdr[3] << 8 | hdr[4];
-	if (len > FRAME_MAX_PAYLOAD || (p = malloc(len + 1)) == NULL)
-		return 1;
-	if (scope_read_all(SCOPE_FD, p, len, deadline) != 0 ||
-	    proto_hello_parse(p, len, &h) != 0) {
+	if (plain && type == MSG_NOTICE) {
+		if (proto_str_parse(p, len, &note) == 0) {
+			snprintf(scope_note, sizeof scope_note, "%s", note);
+			free(note);
+		}
+		free(p);
+		if (scope_read_frame(SCOPE_FD, &type, &p, &len,
+		    deadline) != 0)
+			return 1;
+	} else if (!plain)
+		snprintf(scope_note, sizeof scope_note, "%s", argc > 2 ?
+		    "user scope; ends with the last login (no linger)" :
+		    "user scope");
+	if (type != MSG_HELLO || proto_hello_parse(p, len, &h) != 0) {
 		free(p);
 		return 1;
 	}
 	free(p);
-	snprintf(scope_note, sizeof scope_note, "%s", argc > 2 ?
-	    "user scope; ends with the last login (no linger)" :
-	    "user scope");
 	daemon_run(argv[0], argv[1], &h, SCOPE_FD);
 	return 1;
 }

@@ -20,6 +20,10 @@ import sshlab
 from test_session import ended, session_id, start, wait_for
 
 LOGINCTL = """#!/bin/sh
+if [ "$STUB_ASK" = hang ]; then
+    : > "$STUB_DIR/loginctl.hang"
+    exec sleep 60
+fi
 case "$1" in
 show-session)
     printf 'KillUserProcesses=%s\\nKillOnlyUsers=%s\\nKillExcludeUsers=\\n' \\
@@ -146,8 +150,10 @@ def test_no_scope_where_nothing_kills_it(spawn, make_lab, run, env):
     lab, stubs = stub_lab(make_lab, run, **env)
     sid = session_round(spawn, lab)
     assert stub_calls(stubs) == []
+    # Started directly, from a fresh image of limpet (not a fork of the
+    # relay, whose memory it would carry).
     pid, cmd = daemon_argv(lab)
-    assert "__daemon" not in cmd
+    assert cmd[1:5] == ["__daemon", lab.sessions, sid, "plain"], cmd
     by_id, err = ls_json(lab, run)
     assert by_id[sid]["scope"] is None and err == ""
 
@@ -173,7 +179,8 @@ def test_systemd_run_fails_then_started_as_before(spawn, make_lab, run,
     assert time.monotonic() - t < 15
     assert len(stub_calls(stubs)) == 1
     pid, cmd = daemon_argv(lab)
-    assert "__daemon" not in cmd and sshlab.alive(pid)
+    assert cmd[1:5] == ["__daemon", lab.sessions, sid, "plain"], cmd
+    assert sshlab.alive(pid)
     by_id, err = ls_json(lab, run)
     assert by_id[sid]["scope"] == "none: " + why
     assert "limpet: session %s ends at logout: %s" % (sid, why) in err
@@ -200,3 +207,72 @@ def test_daemon_subcommand_refuses_strangers(run):
                        capture_output=True, text=True, timeout=10,
                        close_fds=True)
     assert r.returncode == 255 and "for limpet itself" in r.stderr
+
+
+@pytest.mark.parametrize("how", ["argv0", "none"])
+def test_daemon_without_proc_self_exe(spawn, make_lab, run, how):
+    # Where /proc/self/exe is missing the relay runs the argv[0] it was
+    # started with; where nothing can be run, the daemon is a fork of the
+    # relay as before.  Either way the session works.
+    lab, stubs = stub_lab(make_lab, run, LIMPET_SCOPE="off",
+                          LIMPET_TEST_SELF=how)
+    sid = session_round(spawn, lab)
+    pid, cmd = daemon_argv(lab)
+    if how == "argv0":
+        assert cmd[:5] == [sshlab.default_bin(), "__daemon", lab.sessions,
+                           sid, "plain"], cmd
+    else:
+        assert "__daemon" not in cmd, cmd
+    p = spawn(lab.limpet_cmd(sub="attach", args=[sid]))
+    p.sendline("echo a''gain-$((6*7))")
+    p.expect("again-42")
+    p.send("\r~.")
+    assert ended(p) == 0
+
+
+@pytest.mark.parametrize("what", ["systemd-run", "loginctl"])
+def test_relay_is_not_blocked_by_a_hung_helper(spawn, make_lab, run, what):
+    # The relay waits for systemd-run and loginctl inside its poll loop:
+    # a client that goes away meanwhile ends its relay at once, not after
+    # their 5 s or 2 s.
+    env = {"STUB_RUN": "hang"} if what == "systemd-run" else \
+        {"STUB_ASK": "hang"}
+    lab, stubs = stub_lab(make_lab, run, **env)
+    p = spawn(lab.limpet_cmd())
+    if what == "systemd-run":
+        wait_for(lambda: len(stub_calls(stubs)) == 1, what=what)
+    else:
+        wait_for(lambda: os.path.exists(os.path.join(stubs, "loginctl.hang")),
+                 what=what)
+    marker = ("STUB_DIR=%s" % stubs).encode()
+
+    def ppid(pid):
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    # The relay, not its helper (a fork that runs systemd-run, loginctl).
+    limpets = [q for q in sshlab.pids_with_env(marker)
+               if cmdline(q)[1:2] == ["relay"]]
+    relay = [q for q in limpets if ppid(q) not in limpets]
+    assert len(relay) == 1, limpets
+    t = time.monotonic()
+    p.kill(9)
+    wait_for(lambda: not sshlab.alive(relay[0]), timeout=10,
+             what="relay gone")
+    assert time.monotonic() - t < 3
+    # No session was started for the client that left.
+    time.sleep(0.5)
+    assert lab.session_pids() == []
+
+
+def test_hung_loginctl_costs_two_seconds(spawn, make_lab, run):
+    # loginctl that never answers is killed after 2 s; the session starts
+    # as if nothing ended it at logout (no systemd-run).
+    lab, stubs = stub_lab(make_lab, run, STUB_ASK="hang")
+    t = time.monotonic()
+    sid = session_round(spawn, lab, timeout=20)
+    assert time.monotonic() - t < 15
+    assert stub_calls(stubs) == []
+    by_id, err = ls_json(lab, run)
+    assert by_id[sid]["scope"] is None
+    assert not [p for p in sshlab.pids_with_env(
+        ("STUB_DIR=%s" % stubs).encode()) if cmdline(p)[:1] == ["sleep"]]
