@@ -62,6 +62,10 @@ struct relay {
 	int			*qmap;		/* pfd slot -> query */
 	int			 inflight;
 	int			 cap;		/* MAX_INFLIGHT or fewer */
+
+	int			 nosplice;	/* the kernel cannot */
+	int			 up_wait;	/* spliced up: socket full */
+	int			 down_wait;	/* spliced down: pipe full */
 };
 
 void		 relay_fail(struct relay *, uint32_t, const char *, ...)
