@@ -1,0 +1,233 @@
+"""How forwarded connections end (issue 9): EOF one way while the other
+keeps flowing, and resets, through -L, -R and -D as ssh passes them on;
+and forwards added by `limpet attach`.  Real client in a PTY, real sshd,
+real sockets at both ends.
+"""
+
+import os
+import signal
+import socket
+import struct
+import threading
+import time
+
+import pytest
+
+import sshlab
+from test_forward import Target, listening
+from test_session import (start, wait_for, ended, session_id, ssh_pids,
+                          ls_until)
+
+MB = 1 << 20
+SENT = 300 * 1024      # what the app sends before its EOF
+AFTER = 1 * MB         # what the target sends after it saw that EOF
+
+
+def recv_all(s, timeout=30):
+    """Read s to its end; (bytes, how it ended: 'eof' or 'reset')."""
+    s.settimeout(timeout)
+    out = bytearray()
+    while True:
+        try:
+            b = s.recv(1 << 16)
+        except ConnectionResetError:
+            return bytes(out), "reset"
+        if not b:
+            return bytes(out), "eof"
+        out += b
+
+
+def half_close_target(c):
+    """Read the app's stream to its EOF, then answer with its length and
+    AFTER more bytes: data flows one way after the other way ended."""
+    n = len(recv_all(c)[0])
+    c.sendall(b"after-eof:%d\n" % n + b"x" * AFTER)
+
+
+def check_half_close(port, connect=None):
+    """The app sends SENT bytes and its EOF, then reads the answer."""
+    s = connect() if connect else socket.create_connection(
+        ("127.0.0.1", port), timeout=10)
+    s.sendall(os.urandom(SENT))
+    s.shutdown(socket.SHUT_WR)
+    got, how = recv_all(s)
+    s.close()
+    assert got.startswith(b"after-eof:%d\n" % SENT), got[:40]
+    assert len(got) == len(b"after-eof:%d\n" % SENT) + AFTER
+    assert how == "eof"
+
+
+def target_first_eof(c, seen):
+    """The target says hello and ends its side first, then reads on."""
+    c.sendall(b"hello, then EOF\n")
+    c.shutdown(socket.SHUT_WR)
+    seen.append(len(recv_all(c)[0]))
+
+
+def check_target_eof_first(port, seen, connect=None):
+    """The app reads the target's EOF, then still sends SENT bytes."""
+    s = connect() if connect else socket.create_connection(
+        ("127.0.0.1", port), timeout=10)
+    got, how = recv_all(s)
+    assert (got, how) == (b"hello, then EOF\n", "eof")
+    s.sendall(os.urandom(SENT))
+    s.shutdown(socket.SHUT_WR)
+    wait_for(lambda: seen, what="the target to read the app's bytes")
+    assert seen[-1] == SENT
+    s.close()
+
+
+def rst(s):
+    """Close s with a reset (SO_LINGER 0)."""
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                 struct.pack("ii", 1, 0))
+    s.close()
+
+
+def check_resets(port, tgt_seen, connect=None):
+    """A reset by the target ends the app's connection (as with ssh: it
+    sees the connection end, at once); a reset by the app ends the
+    target's.  The forward goes on working after both."""
+    mk = connect or (lambda: socket.create_connection(("127.0.0.1", port),
+                                                      timeout=10))
+    s = mk()
+    s.sendall(b"R")                         # ask the target to reset
+    t0 = time.monotonic()
+    got, how = recv_all(s, timeout=10)
+    assert time.monotonic() - t0 < 5
+    assert got == b"" and how in ("eof", "reset")
+    s.close()
+    s = mk()
+    s.sendall(b"W")                         # the target waits, reading
+    wait_for(lambda: len(tgt_seen) == 1, what="the target to read")
+    rst(s)
+    wait_for(lambda: len(tgt_seen) == 2, timeout=5,
+             what="the app's reset to end the target's side")
+    assert tgt_seen[1] in ("eof", "reset")
+    check_half_close(port, connect)
+
+
+def reset_target(seen):
+    """'R': reset at once; 'W': read to the end and record how it ended;
+    anything else: the half-close target."""
+    def handler(c):
+        first = c.recv(1)
+        if first == b"R":
+            rst(c)
+        elif first == b"W":
+            seen.append("reading")
+            seen.append(recv_all(c)[1])
+        else:
+            n = len(first + recv_all(c)[0])
+            c.sendall(b"after-eof:%d\n" % n + b"x" * AFTER)
+    return handler
+
+
+def test_local_forward_half_close_and_reset(spawn, lab):
+    """-L: the app's EOF reaches the target while the target's bytes keep
+    coming; the target's EOF reaches the app while the app keeps sending;
+    resets both ways end the other side's connection."""
+    tgt = Target(half_close_target)
+    seen = []
+    tgt2 = Target(lambda c: target_first_eof(c, seen))
+    rseen = []
+    tgt3 = Target(reset_target(rseen))
+    ports = [sshlab.free_port() for _ in range(3)]
+    opts = []
+    for lp, t in zip(ports, (tgt, tgt2, tgt3)):
+        opts += ["-L", "%d:127.0.0.1:%d" % (lp, t.port)]
+    p = start(spawn, lab, opts=tuple(opts))
+    for lp in ports:
+        wait_for(lambda: listening(lp), what="the -L listener")
+    check_half_close(ports[0])
+    check_target_eof_first(ports[1], seen)
+    check_resets(ports[2], rseen)
+    assert not (tgt.errors or tgt2.errors or tgt3.errors)
+    p.sendline("exit")
+    assert ended(p) == 0
+    for t in (tgt, tgt2, tgt3):
+        t.close()
+
+
+def test_remote_forward_half_close_and_reset(spawn, lab):
+    """-R, the same: the app is on the server, the target on the client."""
+    tgt = Target(half_close_target)
+    seen = []
+    tgt2 = Target(lambda c: target_first_eof(c, seen))
+    rseen = []
+    tgt3 = Target(reset_target(rseen))
+    ports = [sshlab.free_port() for _ in range(3)]
+    opts = []
+    for rp, t in zip(ports, (tgt, tgt2, tgt3)):
+        opts += ["-R", "%d:127.0.0.1:%d" % (rp, t.port)]
+    p = start(spawn, lab, opts=tuple(opts))
+    for rp in ports:
+        wait_for(lambda: listening(rp), what="the -R listener")
+    check_half_close(ports[0])
+    check_target_eof_first(ports[1], seen)
+    check_resets(ports[2], rseen)
+    p.sendline("exit")
+    assert ended(p) == 0
+    for t in (tgt, tgt2, tgt3):
+        t.close()
+
+
+def socks5(dport, port):
+    """Open a SOCKS5 connection through limpet's -D to 127.0.0.1:port."""
+    s = socket.create_connection(("127.0.0.1", dport), timeout=10)
+    s.sendall(b"\x05\x01\x00")
+    assert s.recv(2) == b"\x05\x00"
+    s.sendall(b"\x05\x01\x00\x01" + socket.inet_aton("127.0.0.1") +
+              struct.pack(">H", port))
+    rep = b""
+    while len(rep) < 10:
+        b = s.recv(10 - len(rep))
+        assert b, "SOCKS reply cut short"
+        rep += b
+    assert rep[:2] == b"\x05\x00", rep
+    return s
+
+
+def test_dynamic_forward_half_close_and_reset(spawn, lab):
+    """-D, the same, through a SOCKS5 connection."""
+    tgt = Target(half_close_target)
+    seen = []
+    tgt2 = Target(lambda c: target_first_eof(c, seen))
+    rseen = []
+    tgt3 = Target(reset_target(rseen))
+    dport = sshlab.free_port()
+    p = start(spawn, lab, opts=("-D", str(dport)))
+    wait_for(lambda: listening(dport), what="the SOCKS listener")
+    check_half_close(0, lambda: socks5(dport, tgt.port))
+    check_target_eof_first(0, seen, lambda: socks5(dport, tgt2.port))
+    check_resets(0, rseen, lambda: socks5(dport, tgt3.port))
+    p.sendline("exit")
+    assert ended(p) == 0
+    for t in (tgt, tgt2, tgt3):
+        t.close()
+
+
+def test_attach_adds_forwards(spawn, lab):
+    """`limpet attach -L ... -R ...` adds forwards to a running session:
+    both work, bytes exact, and the -L goes with that client."""
+    tgt = Target(half_close_target)
+    p = start(spawn, lab)
+    sid = session_id(p)
+    for pid in [p.pid] + ssh_pids(p.pid):
+        os.kill(pid, signal.SIGKILL)
+    p.close(force=True)
+    ls_until(spawn, lab, r"detached")
+    lport, rport = sshlab.free_port(), sshlab.free_port()
+    q = spawn(lab.limpet_cmd(sub="attach", opts=(
+        "-L", "%d:127.0.0.1:%d" % (lport, tgt.port),
+        "-R", "%d:127.0.0.1:%d" % (rport, tgt.port)), args=[sid]))
+    q.sendline("echo at''tached-$((2+3))")
+    q.expect("attached-5")
+    wait_for(lambda: listening(lport), what="the attach's -L listener")
+    wait_for(lambda: listening(rport), what="the attach's -R listener")
+    check_half_close(lport)
+    check_half_close(rport)
+    q.sendline("exit")
+    assert ended(q) == 0
+    wait_for(lambda: not listening(lport), what="the -L listener to go")
+    tgt.close()
