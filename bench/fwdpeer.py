@@ -6,7 +6,8 @@ program (in a lab's namespace), it is one end:
 
     python3 fwdpeer.py sink PORT FLAGDIR
         listen on 127.0.0.1:PORT (FLAGDIR/listening once it does); each
-        connection is read to its end, answered with "COUNT\\n" and closed
+        connection is read to its end, answered with "COUNT\\n" and closed;
+        FLAGDIR/last then holds COUNT, also if the connection broke
     python3 fwdpeer.py send PORT BYTES
         connect, send BYTES, EOF, wait for the sink's answer; prints
         "BYTES SECONDS" (exit 1 if the sink counted another number)
@@ -99,8 +100,27 @@ def sink(port, flags):
     open(os.path.join(flags, "listening"), "w").close()
     while True:
         c, _ = srv.accept()
-        threading.Thread(target=lambda c=c: (count_and_answer(c),
-                                             c.close()), daemon=True).start()
+        threading.Thread(target=sink_one, args=(c, flags),
+                         daemon=True).start()
+
+
+def sink_one(c, flags):
+    """One connection of the sink: count, answer, and write the count to
+    FLAGDIR/last however the connection ended."""
+    n = 0
+    try:
+        while True:
+            b = c.recv(1 << 20)
+            if not b:
+                break
+            n += len(b)
+        c.sendall(b"%d\n" % n)
+    except OSError:
+        pass
+    c.close()
+    with open(os.path.join(flags, "last.tmp"), "w") as f:
+        f.write("%d\n" % n)
+    os.rename(os.path.join(flags, "last.tmp"), os.path.join(flags, "last"))
 
 
 def send(port, total):

@@ -32,6 +32,9 @@ sys.path.insert(0, HERE)
 import contenders as C  # noqa: E402
 import report  # noqa: E402
 import scenarios  # noqa: E402
+import fwd_bench  # noqa: E402
+
+scenarios.ALL = scenarios.ALL + fwd_bench.ALL   # forwarding (issue 9)
 
 RESULTS = os.path.join(HERE, "results")
 DOC = os.path.join(ROOT, "docs", "benchmarks.md")
