@@ -8,13 +8,14 @@ import os
 import signal
 import socket
 import struct
-import threading
 import time
 
 import pytest
 
+import netcase
 import sshlab
-from test_forward import Target, listening
+from test_forward import Target, listening, ns_listening
+from test_network import net, netns  # noqa: F401 (the lab fixtures)
 from test_session import (start, wait_for, ended, session_id, ssh_pids,
                           ls_until)
 
@@ -231,3 +232,37 @@ def test_attach_adds_forwards(spawn, lab):
     assert ended(q) == 0
     wait_for(lambda: not listening(lport), what="the -L listener to go")
     tgt.close()
+
+
+@pytest.mark.timeout(120)
+def test_typing_under_a_forward_saturating_a_slow_link(netns, make_lab,
+                                                       spawn, limpet_bin):
+    """In the namespace lab at 10 Mbit/s each way (tc tbf): while a -L
+    connection pushes as fast as the link goes, a typed command comes
+    back within a quarter second (the forward's unacknowledged data is
+    bounded by time at the measured rate: ~50 ms; with a 512 KiB floor
+    it was ~0.4 s, and ssh -L queues ~0.5 s)."""
+    lab = netns.lab()
+    sshd = make_lab(netns=lab.server, listen_addr=lab.server_addr)
+    lab.set_rate(10000)
+    flags = os.path.join(netns.logdir, "sinkflags")
+    os.makedirs(flags)
+    peer = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), "bench", "fwdpeer.py")
+    tport, lport = 47011, 47012
+    lab.popen("server", ["python3", peer, "sink", str(tport), flags])
+    wait_for(lambda: os.path.exists(os.path.join(flags, "listening")),
+             timeout=10, what="the sink")
+    s = netcase.Session("sl", spawn, sshd, limpet_bin, netns.logdir,
+                        netns=lab.client,
+                        opts=("-L", "%d:127.0.0.1:%d" % (lport, tport)))
+    netns.sessions.append(s)
+    s.ready(timeout=30)
+    idle = sorted(s.command() for _ in range(3))
+    wait_for(lambda: ns_listening(lab, lport), what="the -L listener")
+    flood = lab.popen("client", ["python3", peer, "flood", str(lport)])
+    time.sleep(3)       # the bottleneck's queue fills
+    busy = sorted(s.command(timeout=10) for _ in range(7))
+    assert flood.poll() is None, "the flood's connection broke"
+    assert busy[3] < 0.25, "command p50 %.3f s under the forward (idle " \
+        "%.3f s): %s" % (busy[3], idle[1], busy)
