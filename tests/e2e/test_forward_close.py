@@ -266,3 +266,30 @@ def test_typing_under_a_forward_saturating_a_slow_link(netns, make_lab,
     assert flood.poll() is None, "the flood's connection broke"
     assert busy[3] < 0.25, "command p50 %.3f s under the forward (idle " \
         "%.3f s): %s" % (busy[3], idle[1], busy)
+
+
+def test_escape_lists_remote_listeners_of_other_clients(spawn, lab):
+    """~# also lists the -R listeners the session got from an earlier
+    client (they live with the session), with their connections."""
+    tgt = Target(lambda c: c.sendall(b"hi\n"))
+    rport = sshlab.free_port()
+    spec = "%d:127.0.0.1:%d" % (rport, tgt.port)
+    p = start(spawn, lab, opts=("-R", spec))
+    wait_for(lambda: listening(rport), what="the -R listener")
+    with socket.create_connection(("127.0.0.1", rport), timeout=10) as s:
+        assert s.makefile("rb").readline() == b"hi\n"
+    sid = session_id(p)
+    for pid in [p.pid] + ssh_pids(p.pid):
+        os.kill(pid, signal.SIGKILL)
+    p.close(force=True)
+    ls_until(spawn, lab, r"detached")
+    q = spawn(lab.limpet_cmd(sub="attach", args=[sid]))
+    q.sendline("echo at''tached-$((2+3))")
+    q.expect("attached-5")
+    q.send("\r~#")
+    q.expect(r"limpet forwards:\r\n  none\r\n")
+    q.expect(r"the session listens on the server for:\r\n"
+             r"  -R %s  \(1 connection\)\r\n" % spec)
+    q.sendline("exit")
+    assert ended(q) == 0
+    tgt.close()
