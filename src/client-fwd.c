@@ -244,8 +244,10 @@ cfwd_config_line(struct cfwd *f, char *line, int *cleared)
  * Forwards from the user's ssh configuration (LocalForward, RemoteForward,
  * DynamicForward, ForwardAgent, ExitOnForwardFailure), as `ssh -G` reads
  * it for this destination and these options.  Its ssh children do not set
- * them up (ClearAllForwardings): limpet does.  Best effort: an ssh that
- * cannot say leaves the command line's forwards alone.
+ * them up (ClearAllForwardings): limpet does.  The user's own
+ * ClearAllForwardings=yes (config or -o) clears every forward, the command
+ * line's too, as it does for ssh.  Best effort: an ssh that cannot say
+ * leaves the command line's forwards alone.
  */
 static void
 cfwd_config(struct client *c)
@@ -286,6 +288,12 @@ cfwd_config(struct client *c)
 	for (line = buf; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
 		*nl = '\0';
 		cfwd_config_line(f, line, &cleared);
+	}
+	/* As ssh: ClearAllForwardings drops the command line's too. */
+	if (cleared) {
+		for (i = 0; i < f->w.nspec; i++)
+			fwd_spec_free(&f->w.spec[i]);
+		f->w.nspec = 0;
 	}
 }
 

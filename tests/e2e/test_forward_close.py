@@ -293,3 +293,27 @@ def test_escape_lists_remote_listeners_of_other_clients(spawn, lab):
     q.sendline("exit")
     assert ended(q) == 0
     tgt.close()
+
+
+def test_users_clear_all_forwardings_clears_command_line_forwards(spawn, lab,
+                                                                   run):
+    """ClearAllForwardings yes in the user's ssh config clears every
+    forward, -L on the command line included, as it does for ssh."""
+    lport = sshlab.free_port()
+    cfg = os.path.join(run.workdir, "ssh_config_clear")
+    with open(lab.ssh_config) as f:
+        text = f.read()
+    with open(cfg, "w") as f:
+        f.write(text.replace("Host %s\n" % sshlab.HOST,
+                             "Host %s\n  ClearAllForwardings yes\n" %
+                             sshlab.HOST, 1))
+    argv = lab.limpet_cmd(opts=("-L", "%d:127.0.0.1:9" % lport))
+    argv[argv.index(lab.ssh_config)] = cfg
+    p = spawn(argv)
+    p.sendline("echo rea''dy-$((40+2))")
+    p.expect("ready-42")
+    p.send("\r~#")
+    p.expect(r"limpet forwards:\r\n  none\r\n")
+    assert not listening(lport)
+    p.sendline("exit")
+    assert ended(p) == 0
