@@ -317,3 +317,39 @@ def test_users_clear_all_forwardings_clears_command_line_forwards(spawn, lab,
     assert not listening(lport)
     p.sendline("exit")
     assert ended(p) == 0
+
+
+def socks4(dport, port, name=None):
+    """A SOCKS4 (or, with name, 4a) connection through -D to port."""
+    s = socket.create_connection(("127.0.0.1", dport), timeout=10)
+    ip = socket.inet_aton("0.0.0.1" if name else "127.0.0.1")
+    s.sendall(b"\x04\x01" + struct.pack(">H", port) + ip + b"user\x00" +
+              (name.encode() + b"\x00" if name else b""))
+    rep = b""
+    while len(rep) < 8:
+        b = s.recv(8 - len(rep))
+        assert b, "SOCKS4 reply cut short"
+        rep += b
+    assert rep[:2] == b"\x00\x5a", rep
+    return s
+
+
+def test_dynamic_forward_socks4_and_4a(spawn, lab):
+    """-D speaks SOCKS4 (an address) and SOCKS4a (a name the server
+    resolves) too, as ssh does; bytes go both ways exactly."""
+    tgt = Target(half_close_target)
+    dport = sshlab.free_port()
+    p = start(spawn, lab, opts=("-D", str(dport)))
+    wait_for(lambda: listening(dport), what="the SOCKS listener")
+    check_half_close(0, lambda: socks4(dport, tgt.port))
+    check_half_close(0, lambda: socks4(dport, tgt.port, "localhost"))
+    # A bad request (command 2, BIND) is closed, limpet goes on.
+    s = socket.create_connection(("127.0.0.1", dport), timeout=10)
+    s.sendall(b"\x04\x02\x00\x50\x7f\x00\x00\x01\x00")
+    assert recv_all(s, timeout=10)[0] == b""
+    s.close()
+    p.sendline("echo st''ill-$((1+1))")
+    p.expect("still-2")
+    p.sendline("exit")
+    assert ended(p) == 0
+    tgt.close()
