@@ -17,7 +17,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -26,40 +25,31 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 
 import pexpect  # noqa: E402
 
+import fwdpeer  # noqa: E402
+
 import sshlab  # noqa: E402
 
 MB = 1000 * 1000
 
 
-class Sink:
+class Sink(fwdpeer.Target):
     """A TCP server on loopback that reads each connection to its end and
     records (bytes, seconds from its first byte to its end)."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(4)
-        self.port = self.sock.getsockname()[1]
         self.results = []
-        self.t = threading.Thread(target=self._serve, daemon=True)
-        self.t.start()
+        super().__init__(self._count)
 
-    def _serve(self):
+    def _count(self, c):
+        n, first = 0, None
         while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            n, first = 0, None
-            while True:
-                b = c.recv(1 << 20)
-                if not b:
-                    break
-                if first is None:
-                    first = time.monotonic()
-                n += len(b)
-            self.results.append((n, time.monotonic() - (first or 0)))
-            c.close()
+            b = c.recv(1 << 20)
+            if not b:
+                break
+            if first is None:
+                first = time.monotonic()
+            n += len(b)
+        self.results.append((n, time.monotonic() - (first or 0)))
 
 
 def listening(port):

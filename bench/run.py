@@ -37,9 +37,10 @@ import report  # noqa: E402
 import scenarios  # noqa: E402
 import scen_net  # noqa: E402
 import scen_screen  # noqa: E402
+import fwd_bench  # noqa: E402
 
-# Every scenario, in the order a full run takes them.
-SCENARIOS = scenarios.ALL + scen_net.ALL + scen_screen.ALL
+# Every scenario, in the order a full run takes them (forwarding: issue 9).
+SCENARIOS = scenarios.ALL + scen_net.ALL + scen_screen.ALL + fwd_bench.ALL
 
 RESULTS = os.path.join(HERE, "results")
 DOC = os.path.join(ROOT, "docs", "benchmarks.md")

@@ -177,3 +177,24 @@ compat_closefrom(int lowfd)
 	}
 #endif
 }
+
+/*
+ * Move up to n bytes from in to out inside the kernel, one of them a
+ * pipe (Linux splice(2), non-blocking): a relay that only copies need not
+ * carry the bytes through its own memory.  -1 with ENOSYS elsewhere, or
+ * EINVAL where the kernel cannot splice these two.
+ */
+ssize_t
+compat_splice(int in, int out, size_t n)
+{
+#if defined(SPLICE_F_NONBLOCK)
+	return splice(in, NULL, out, NULL, n, SPLICE_F_NONBLOCK |
+	    SPLICE_F_MOVE);
+#else
+	(void)in;
+	(void)out;
+	(void)n;
+	errno = ENOSYS;
+	return -1;
+#endif
+}

@@ -477,7 +477,7 @@ chan_in_ack(struct chan_set *s, struct cur *c)
 	}
 	if (have > ch->tx.start) {
 		s->acked += have - ch->tx.start;
-		ring_ack(&ch->tx, have);
+		ring_ack_keep(&ch->tx, have);
 	}
 	if (ch->tx_sent < ch->tx.start)
 		ch->tx_sent = ch->tx.start;

@@ -45,7 +45,7 @@
  * floor and at most the cap, so that terminal traffic behind it waits
  * about two round trips, not for megabytes on a slow path.
  */
-#define CHAN_INFLIGHT_MAX (512 * 1024)	/* floor */
+#define CHAN_INFLIGHT_MAX (64 * 1024)	/* floor */
 #define CHAN_INFLIGHT_CAP (8 * 1024 * 1024)
 #define CHAN_FLIGHT_US	50000		/* or what the rate moves in this */
 /* An ACK goes at once for this much news, else after CHAN_ACK_US. */

@@ -244,8 +244,10 @@ cfwd_config_line(struct cfwd *f, char *line, int *cleared)
  * Forwards from the user's ssh configuration (LocalForward, RemoteForward,
  * DynamicForward, ForwardAgent, ExitOnForwardFailure), as `ssh -G` reads
  * it for this destination and these options.  Its ssh children do not set
- * them up (ClearAllForwardings): limpet does.  Best effort: an ssh that
- * cannot say leaves the command line's forwards alone.
+ * them up (ClearAllForwardings): limpet does.  The user's own
+ * ClearAllForwardings=yes (config or -o) clears every forward, the command
+ * line's too, as it does for ssh.  Best effort: an ssh that cannot say
+ * leaves the command line's forwards alone.
  */
 static void
 cfwd_config(struct client *c)
@@ -286,6 +288,12 @@ cfwd_config(struct client *c)
 	for (line = buf; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
 		*nl = '\0';
 		cfwd_config_line(f, line, &cleared);
+	}
+	/* As ssh: ClearAllForwardings drops the command line's too. */
+	if (cleared) {
+		for (i = 0; i < f->w.nspec; i++)
+			fwd_spec_free(&f->w.spec[i]);
+		f->w.nspec = 0;
 	}
 }
 
@@ -406,6 +414,40 @@ cfwd_result(struct client *c, const struct frame *fr)
 	return 0;
 }
 
+/*
+ * FWD_LISTED: the session's -R listeners on the server, those of every
+ * client that asked for one (the end of ~#).
+ */
+static int
+cfwd_listed(struct client *c, const struct frame *fr)
+{
+	struct cur	 cu;
+	uint32_t	 n, i;
+	uint64_t	 conns;
+	char		*text, safe[600];
+
+	cur_init(&cu, fr->p, fr->len);
+	if (cur_get_u32(&cu, &n) != 0 || n > FWD_MAX_SPECS)
+		return ERR_FORMAT;
+	client_local(c, "\r\nlimpet: the session listens on the server "
+	    "for:\r\n");
+	if (n == 0)
+		client_local(c, "  no -R forward\r\n");
+	for (i = 0; i < n; i++) {
+		if (cur_get_str(&cu, &text, PROTO_MAX_STR) != 0)
+			return ERR_FORMAT;
+		if (cur_get_u64(&cu, &conns) != 0) {
+			free(text);
+			return ERR_FORMAT;
+		}
+		out_safe(safe, sizeof safe, text);
+		free(text);
+		client_local(c, "  -R %s  (%llu connection%s)\r\n", safe,
+		    (unsigned long long)conns, conns == 1 ? "" : "s");
+	}
+	return cur_end(&cu) ? 0 : ERR_FORMAT;
+}
+
 /* A channel frame from the daemon; <0: a protocol error. */
 int
 cfwd_frame(struct client *c, const struct frame *fr)
@@ -414,6 +456,8 @@ cfwd_frame(struct client *c, const struct frame *fr)
 		return ERR_FORMAT;
 	if (fr->type == MSG_FWD_RESULT)
 		return cfwd_result(c, fr);
+	if (fr->type == MSG_FWD_LISTED)
+		return cfwd_listed(c, fr);
 	return fwd_frame(&c->fwd->w, fr->type, fr->p, fr->len);
 }
 
@@ -504,6 +548,8 @@ cfwd_ready(struct client *c, struct pollfd *pfd)
 	}
 }
 
+static void	cfwd_ask_list(struct client *);
+
 /* ~#: the forwards, then each open connection with its bytes each way. */
 void
 cfwd_list(struct client *c)
@@ -542,4 +588,23 @@ cfwd_list(struct client *c)
 		    (unsigned long long)ch->tx.end,
 		    (unsigned long long)ch->rx_have);
 	}
+	cfwd_ask_list(c);
+}
+
+/*
+ * Ask the daemon for the session's -R listeners (also other clients'):
+ * its answer ends the ~# list.  Not while the link is down.
+ */
+static void
+cfwd_ask_list(struct client *c)
+{
+	size_t	mark;
+
+	if (c->state != ST_UP || c->fwd->version < PROTO_V_CHAN) {
+		client_local(c, "  (the session's -R listeners on the server: "
+		    "not while the link is down)\r\n");
+		return;
+	}
+	if (frame_begin(&c->tx, MSG_FWD_LIST, &mark) == 0)
+		frame_end(&c->tx, mark);
 }

@@ -1,5 +1,6 @@
 /*
- * -D: a SOCKS5 server on the client's side, as ssh's dynamic forwarding.
+ * -D: a SOCKS5 (and SOCKS4/4a) server on the client's side, as ssh's
+ * dynamic forwarding.
  * Each connection to a -D listener first speaks SOCKS5 (no
  * authentication, CONNECT only, IPv4, IPv6 or a name, which the server
  * resolves: curl --socks5-hostname); then it becomes a channel like an
@@ -92,6 +93,81 @@ csocks_request(const uint8_t *p, size_t n, char *t, size_t tlen)
 }
 
 /*
+ * The target of a whole SOCKS4 or SOCKS4a CONNECT in p (n bytes) into t:
+ * version 4, command 1, port, IPv4 address, a user id (ignored) and, when
+ * the address is 0.0.0.x, a name the server resolves.  Returns the
+ * request's length, 0 if more bytes are needed, -1 if it is bad.
+ */
+static int
+csocks4_request(const uint8_t *p, size_t n, char *t, size_t tlen)
+{
+	const uint8_t	*end, *name;
+	char		 host[INET_ADDRSTRLEN];
+	unsigned	 port;
+
+	if (n < 9)
+		return 0;
+	if (p[0] != 4 || p[1] != 1)
+		return -1;
+	port = (unsigned)(p[2] << 8 | p[3]);
+	if ((end = memchr(p + 8, '\0', n - 8)) == NULL)
+		return 0;			/* the user id goes on */
+	if (p[4] == 0 && p[5] == 0 && p[6] == 0 && p[7] != 0) {
+		name = end + 1;
+		if ((size_t)(name - p) >= n ||
+		    (end = memchr(name, '\0', n - (size_t)(name - p))) == NULL)
+			return 0;
+		if (end == name || end - name > 255 ||
+		    memchr(name, ':', (size_t)(end - name)) != NULL)
+			return -1;
+		snprintf(t, tlen, "%.*s:%u", (int)(end - name),
+		    (const char *)name, port);
+	} else {
+		inet_ntop(AF_INET, p + 4, host, sizeof host);
+		snprintf(t, tlen, "%s:%u", host, port);
+	}
+	return (int)(end + 1 - p);
+}
+
+/* Pending connection i became a channel to target: hand it on. */
+static void
+csocks_chan(struct cfwd *f, int i, struct chan *ch, size_t used)
+{
+	struct csocks	*s = &f->socks[i];
+
+	ch->fd = s->fd;
+	ch->spec = s->spec;
+	f->w.spec[s->spec].conns++;
+	if (s->len > used)
+		chan_local_data(ch, s->in + used, s->len - used);
+	csocks_drop(f, i, 0);
+}
+
+/*
+ * A SOCKS4 or 4a connection i: once its request is whole it is granted
+ * and becomes a channel.  Returns 1 if i is gone from the list.
+ */
+static int
+csocks4_advance(struct cfwd *f, int i)
+{
+	static const uint8_t	 ok[] = { 0, 0x5a, 0, 0, 0, 0, 0, 0 };
+	struct csocks		*s = &f->socks[i];
+	struct chan		*ch;
+	char			 target[300];
+	int			 r;
+
+	if ((r = csocks4_request(s->in, s->len, target, sizeof target)) == 0)
+		return 0;
+	if (r < 0 || (ch = chan_open(&f->w.set, CHAN_KIND_TCP,
+	    target)) == NULL || write(s->fd, ok, sizeof ok) != sizeof ok) {
+		csocks_drop(f, i, 1);
+		return 1;
+	}
+	csocks_chan(f, i, ch, (size_t)r);
+	return 1;
+}
+
+/*
  * Move pending connection i on as far as its bytes allow: the greeting,
  * then the request, then it becomes a channel.  Returns 1 if i is gone
  * from the list.
@@ -107,6 +183,8 @@ csocks_advance(struct cfwd *f, int i)
 	size_t			 need;
 	int			 r;
 
+	if (!s->greeted && s->len > 0 && s->in[0] == 4)
+		return csocks4_advance(f, i);
 	if (!s->greeted) {
 		if (s->len < 2 || s->len < 2 + (size_t)s->in[1])
 			return 0;
@@ -127,12 +205,7 @@ csocks_advance(struct cfwd *f, int i)
 		csocks_drop(f, i, 1);
 		return 1;
 	}
-	ch->fd = s->fd;
-	ch->spec = s->spec;
-	f->w.spec[s->spec].conns++;
-	if (s->len > (size_t)r)
-		chan_local_data(ch, s->in + r, s->len - (size_t)r);
-	csocks_drop(f, i, 0);
+	csocks_chan(f, i, ch, (size_t)r);
 	return 1;
 }
 

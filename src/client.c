@@ -554,6 +554,7 @@ client_frame(struct client *c, const struct frame *f, uint64_t now)
 	case MSG_CHAN_EOF:
 	case MSG_CHAN_CLOSE:
 	case MSG_FWD_RESULT:
+	case MSG_FWD_LISTED:
 		if (cfwd_frame(c, f) != 0)
 			client_lost(c, "bad channel frame", now);
 		break;

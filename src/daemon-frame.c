@@ -443,6 +443,7 @@ daemon_client_frame(struct daemon *d, struct peer *p, const struct frame *f,
 	case MSG_CHAN_EOF:
 	case MSG_CHAN_CLOSE:
 	case MSG_FWD_LISTEN:
+	case MSG_FWD_LIST:
 		if (dfwd_frame(d, f) != 0)
 			daemon_drop(d, p, "bad channel frame");
 		break;

@@ -259,6 +259,45 @@ dfwd_result(struct daemon *d, uint32_t n, uint32_t err, const char *msg)
 	frame_end(&d->client->out, mark);
 }
 
+/*
+ * FWD_LIST: tell the client every -R listener of the session, also those
+ * other clients asked for (they live with the session), with the
+ * connections each had, for ~#.
+ */
+static int
+dfwd_list_frame(struct daemon *d, const struct frame *fr)
+{
+	struct dfwd	*f = d->fwd;
+	struct buf	*b;
+	size_t		 mark;
+	uint32_t	 n = 0;
+	int		 i;
+
+	if (fr->len != 0)
+		return ERR_FORMAT;
+	if (d->client == NULL)
+		return 0;
+	b = &d->client->out;
+	for (i = 0; i < f->w.nspec; i++)
+		n += f->w.spec[i].type == 'R';
+	if (frame_begin(b, MSG_FWD_LISTED, &mark) != 0)
+		return 0;
+	if (buf_put_u32(b, n) != 0)
+		goto full;
+	for (i = 0; i < f->w.nspec; i++) {
+		if (f->w.spec[i].type != 'R')
+			continue;
+		if (buf_put_str(b, f->w.spec[i].text) != 0 ||
+		    buf_put_u64(b, f->w.spec[i].conns) != 0)
+			goto full;
+	}
+	frame_end(b, mark);
+	return 0;
+full:
+	frame_abort(b, mark, ERR_FULL);
+	return 0;
+}
+
 /* The -R listener for bind, port and target, if the session has it. */
 static int
 dfwd_find_spec(struct dfwd *f, const char *bind, const char *port,
@@ -350,6 +389,8 @@ dfwd_frame(struct daemon *d, const struct frame *f)
 		return ERR_FORMAT;
 	if (f->type == MSG_FWD_LISTEN)
 		return dfwd_listen_frame(d, f);
+	if (f->type == MSG_FWD_LIST)
+		return dfwd_list_frame(d, f);
 	return fwd_frame(&d->fwd->w, f->type, f->p, f->len);
 }
 

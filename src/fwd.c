@@ -442,19 +442,25 @@ fwd_chan_write(struct fwd *w, struct chan *ch)
 	}
 }
 
-/* Read from the socket into the channel, as its queue allows. */
+/*
+ * Read from the socket into the channel, as its queue allows: straight
+ * into its send ring, no copy on the way.
+ */
 static void
 fwd_chan_read(struct fwd *w, struct chan *ch)
 {
-	uint8_t	tmp[FWD_READ_MAX];
-	size_t	room;
-	ssize_t	n;
+	uint8_t	*p;
+	size_t	 room;
+	ssize_t	 n;
 
 	if ((room = chan_tx_room(ch)) == 0)
 		return;
-	n = read(ch->fd, tmp, room < sizeof tmp ? room : sizeof tmp);
+	if ((room = ring_tail(&ch->tx, room < FWD_READ_MAX ? room :
+	    FWD_READ_MAX, &p)) == 0)
+		return;
+	n = read(ch->fd, p, room);
 	if (n > 0)
-		chan_local_data(ch, tmp, (size_t)n);
+		ring_commit(&ch->tx, (size_t)n);
 	else if (n == 0)
 		chan_local_eof(ch);
 	else if (errno != EAGAIN && errno != EINTR)

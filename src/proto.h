@@ -63,6 +63,8 @@
 #define MSG_CHAN_LAST	MSG_CHAN_CLOSE
 #define MSG_FWD_LISTEN	25	/* client -> daemon: u32 n, 3 strings (-R) */
 #define MSG_FWD_RESULT	26	/* daemon -> client: u32 n, u32 err, string */
+#define MSG_FWD_LIST	27	/* client -> daemon: the session's -R listeners? */
+#define MSG_FWD_LISTED	28	/* daemon -> client: u32 n, n x (string, u64) */
 /* Peers that announced this version or later are sent channel frames. */
 #define PROTO_V_CHAN	3
 /*

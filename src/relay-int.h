@@ -81,6 +81,9 @@ struct relay {
 	char			 scope_why[320];
 	uint32_t		 many;		/* new -d -n: still to start */
 	uint32_t		 made;		/* new -d -n: started */
+	int			 nosplice;	/* the kernel cannot */
+	int			 up_wait;	/* spliced up: socket full */
+	int			 down_wait;	/* spliced down: pipe full */
 };
 
 void		 relay_fail(struct relay *, uint32_t, const char *, ...)

@@ -448,6 +448,109 @@ relay_pipe(struct relay *r, short revents)
 	}
 }
 
+/*
+ * True when bytes may go between ssh and the daemon inside the kernel
+ * (splice): in PH_PIPE once the first frame and any notice are passed on,
+ * so the relay need not read what it only copies.
+ */
+static int
+relay_splicing(const struct relay *r)
+{
+	return r->phase == PH_PIPE && !r->nosplice && !r->greet &&
+	    *r->notice == '\0';
+}
+
+/* Splice what ssh sent into the daemon's socket (up is empty). */
+static void
+relay_splice_up(struct relay *r)
+{
+	ssize_t	n;
+
+	if ((n = compat_splice(STDIN_FILENO, r->fd, RELAY_PIPE)) > 0)
+		return;
+	if (n == 0)
+		r->in_open = 0;
+	else if (errno == EAGAIN)
+		r->up_wait = 1;		/* the socket is full */
+	else if (errno == EINVAL || errno == ENOSYS)
+		r->nosplice = 1;
+	else if (errno != EINTR)
+		relay_finish(r, 0);
+}
+
+/* Splice what the daemon sent into ssh's stdout (down is empty). */
+static void
+relay_splice_down(struct relay *r)
+{
+	ssize_t	n;
+
+	if ((n = compat_splice(r->fd, STDOUT_FILENO, RELAY_PIPE)) > 0) {
+		r->answered = 1;
+		return;
+	}
+	if (n == 0)
+		relay_finish(r, 0);	/* the daemon closed */
+	else if (errno == EAGAIN)
+		r->down_wait = 1;	/* the pipe is full */
+	else if (errno == EINVAL || errno == ENOSYS)
+		r->nosplice = 1;
+	else if (errno == EPIPE) {
+		relay_finish(r, r->rc);	/* the client is gone */
+		r->phase = PH_DONE;
+	} else if (errno != EINTR)
+		relay_finish(r, 0);
+}
+
+/*
+ * The poll entries of a splicing relay: stdin, or the socket's room
+ * while it was full; the socket's bytes, or stdout's room while it was.
+ */
+static void
+relay_splice_poll(struct relay *r, struct pollfd *pfd, int *up, int *down)
+{
+	*up = relay_splicing(r) && r->in_open && buf_len(&r->up) == 0;
+	*down = relay_splicing(r) && buf_len(&r->down) == 0;
+	if (*up) {
+		pfd[0].fd = r->up_wait ? -1 : STDIN_FILENO;
+		if (r->up_wait)
+			pfd[2].events |= POLLOUT;
+	}
+	if (*down && r->down_wait) {
+		pfd[2].events &= ~POLLIN;
+		pfd[1].events |= POLLOUT;
+	}
+}
+
+/*
+ * Act on poll's answer for a splicing relay; returns the socket's events
+ * left for relay_pipe().
+ */
+static short
+relay_splice_io(struct relay *r, struct pollfd *pfd, int up, int down)
+{
+	short	rev = pfd[2].revents;
+
+	if (up && r->up_wait && (rev & (POLLOUT | POLLERR | POLLHUP))) {
+		r->up_wait = 0;
+		relay_splice_up(r);
+		rev &= ~POLLOUT;
+	} else if (up && pfd[0].revents != 0) {
+		relay_splice_up(r);
+		pfd[0].revents = 0;
+	}
+	if (r->phase != PH_PIPE)
+		return 0;
+	if (down && r->down_wait && (pfd[1].revents & POLLOUT)) {
+		r->down_wait = 0;
+		pfd[1].revents = 0;
+	}
+	if (down && !r->down_wait && (rev & (POLLIN | POLLHUP | POLLERR))) {
+		relay_splice_down(r);
+		rev &= ~(POLLIN | POLLHUP | POLLERR);
+	}
+	return r->phase == PH_PIPE ? rev : 0;
+}
+
 /* Deadlines and state changes that do not wait for an fd. */
 static void
 relay_timers(struct relay *r, uint64_t now)
@@ -519,7 +622,7 @@ relay_turn(struct relay *r)
 {
 	struct pollfd	*pfd = r->pfd;
 	uint64_t	 now = clock_ms();
-	int		 n, reading;
+	int		 n, reading, up, down;
 
 	reading = r->in_open && buf_len(&r->up) < RELAY_BUF / 2 &&
 	    (r->phase == PH_HELLO || r->phase == PH_CONNECT ||
@@ -535,12 +638,15 @@ relay_turn(struct relay *r)
 		pfd[2].fd = r->spawn_fd;	/* (relay-spawn.c) */
 		pfd[2].events = POLLIN;
 	}
+	relay_splice_poll(r, pfd, &up, &down);
 	n = 3 + relay_queries_poll(r, pfd + 3);
 	if (poll(pfd, n, relay_timeout(r, now)) == -1) {
 		if (errno != EINTR)
 			relay_finish(r, 1);
 		return;
 	}
+	if (up || down)
+		pfd[2].revents = relay_splice_io(r, pfd, up, down);
 	if (pfd[0].revents != 0)
 		relay_read_stdin(r);
 	if (r->phase == PH_HELLO)
@@ -614,6 +720,7 @@ relay_main(int argc, char **argv)
 	sock_nonblock(STDOUT_FILENO);
 	/* sshd writes a forward's bulk here: 64 KiB a wakeup costs it. */
 	compat_pipe_size(STDIN_FILENO, RELAY_PIPE);
+	compat_pipe_size(STDOUT_FILENO, RELAY_PIPE);
 	buf_put(&r.down, PROTO_MAGIC, PROTO_MAGIC_LEN);
 	relay_args(&r, argc, argv);
 	while (r.phase != PH_DONE) {

@@ -159,3 +159,56 @@ ring_peek(const struct ring *r, uint64_t off, const uint8_t **p)
 	*p = r->d + at;
 	return n;
 }
+
+/*
+ * Point p at contiguous room at the end for up to n more bytes (never
+ * overwriting; the storage grows as ring_append's would) and return its
+ * size, 0 if the ring is full: a reader fills it straight from a
+ * descriptor and calls ring_commit() with what it got.
+ */
+size_t
+ring_tail(struct ring *r, size_t n, uint8_t **p)
+{
+	size_t	need, nalloc, at, k;
+
+	if (n > ring_room(r))
+		n = ring_room(r);
+	if (n == 0)
+		return 0;
+	need = ring_len(r) + n;
+	if (need > r->alloc) {
+		nalloc = r->alloc != 0 ? r->alloc : RING_MIN_ALLOC;
+		while (nalloc < need)
+			nalloc *= 2;
+		ring_resize(r, nalloc);
+	}
+	at = r->end % r->alloc;
+	k = r->alloc - at;
+	*p = r->d + at;
+	return k < n ? k : n;
+}
+
+/* Count n bytes written at the room ring_tail() gave. */
+void
+ring_commit(struct ring *r, size_t n)
+{
+	r->end += n;
+}
+
+/*
+ * ring_ack() for a ring that streams in bulk: the storage is kept while
+ * bytes are held (halving it as ring_ack does would copy the ring back
+ * and forth as the window fills and drains) and freed once empty.
+ */
+int
+ring_ack_keep(struct ring *r, uint64_t off)
+{
+	if (off > r->end)
+		return ERR_RANGE;
+	if (off <= r->start)
+		return 0;
+	r->start = off;
+	if (r->start == r->end)
+		ring_resize(r, 0);
+	return 0;
+}

@@ -26,5 +26,8 @@ size_t	ring_room(const struct ring *);
 int	ring_append(struct ring *, const void *, size_t, int);
 int	ring_ack(struct ring *, uint64_t);
 size_t	ring_peek(const struct ring *, uint64_t, const uint8_t **);
+size_t	ring_tail(struct ring *, size_t, uint8_t **);
+void	ring_commit(struct ring *, size_t);
+int	ring_ack_keep(struct ring *, uint64_t);
 
 #endif

@@ -11,6 +11,7 @@ import signal
 import socket
 import stat
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -18,51 +19,18 @@ import time
 import pexpect
 import pytest
 
-import netcase
-import sshlab
-from test_network import net, netns  # noqa: F401 (the lab fixtures)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
+    os.path.dirname(os.path.abspath(__file__)))), "bench"))
+
+import fwdpeer  # noqa: E402  (the target server, shared with the bench)
+import netcase  # noqa: E402
+import sshlab  # noqa: E402
+from test_network import net, netns  # noqa: F401,E402 (the lab fixtures)
 from test_session import (kill_ssh, ssh_pids, start, wait_for, ended,
                           session_id, ls_until)
 
 MB = 1 << 20
-
-
-class Target:
-    """A TCP server on loopback that counts its connections; each one is
-    handed to handler(conn) in a thread."""
-
-    def __init__(self, handler):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        self.handler = handler
-        self.conns = 0
-        self.done = threading.Event()
-        self.errors = []
-        self.t = threading.Thread(target=self._serve, daemon=True)
-        self.t.start()
-
-    def _serve(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns += 1
-            threading.Thread(target=self._one, args=(c,),
-                             daemon=True).start()
-
-    def _one(self, c):
-        try:
-            self.handler(c)
-        except Exception as e:  # reported by the test
-            self.errors.append(repr(e))
-        finally:
-            c.close()
-
-    def close(self):
-        self.sock.close()
+Target = fwdpeer.Target
 
 
 def pump(sock, chunks, gate, result):

@@ -159,6 +159,62 @@ test_model(void **state)
 	free(out);
 }
 
+/*
+ * A reader filling the ring in place (ring_tail, ring_commit) and a
+ * sender acknowledging with ring_ack_keep: bytes read back as written,
+ * never more than max held, storage kept while held and freed when empty.
+ */
+static void
+test_tail_model(void **state)
+{
+	struct unit_rng	 rng;
+	struct ring	 r;
+	uint8_t		*model, *out, *p;
+	const size_t	 total = 4 << 20, max = 300000;
+	uint64_t	 end = 0, start = 0;
+	size_t		 n, k, i, alloc;
+
+	(void)state;
+	unit_rng_init(&rng, 7);
+	model = malloc(total + 70000);
+	out = malloc(max);
+	assert_non_null(model);
+	assert_non_null(out);
+	ring_init(&r, max, 0);
+	while (end < total) {
+		if (unit_rng_below(&rng, 2) == 0) {
+			n = unit_rng_below(&rng, 70000);
+			k = ring_tail(&r, n, &p);
+			assert_true(k <= n && k <= max - (end - start));
+			if (n > 0 && end - start < max)
+				assert_true(k > 0);
+			k = unit_rng_below(&rng, k + 1);	/* short read */
+			unit_rng_fill(&rng, p, k);
+			memcpy(model + end, p, k);
+			ring_commit(&r, k);
+			end += k;
+		} else if (end > start) {
+			alloc = r.alloc;
+			start += unit_rng_below(&rng, end - start + 1);
+			assert_int_equal(ring_ack_keep(&r, start), 0);
+			if (start < end)
+				assert_int_equal(r.alloc, alloc);
+			else
+				assert_int_equal(r.alloc, 0);
+		}
+		assert_int_equal(r.start, start);
+		assert_int_equal(r.end, end);
+		assert_true(ring_len(&r) <= max);
+		i = ring_copy(&r, start, out, max);
+		assert_int_equal(i, end - start);
+		assert_memory_equal(out, model + start, i);
+	}
+	assert_int_equal(ring_ack_keep(&r, end + 1), ERR_RANGE);
+	ring_free(&r);
+	free(model);
+	free(out);
+}
+
 /* Run the ring tests. */
 int
 main(void)
@@ -167,6 +223,7 @@ main(void)
 		cmocka_unit_test(test_basic),
 		cmocka_unit_test(test_overflow_accounting),
 		cmocka_unit_test(test_model),
+		cmocka_unit_test(test_tail_model),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
