@@ -61,6 +61,7 @@ daemon_free(struct daemon *d)
 	d->ptyfd = -1;
 	ring_free(&d->out);
 	buf_free(&d->pty_in);
+	flow_free(&d->flow);
 	daemon_screen_free(d);
 	free(d->command);
 	d->command = NULL;

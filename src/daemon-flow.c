@@ -20,6 +20,7 @@
  * Times here are microseconds, so that a loopback link measures too.
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -36,14 +37,28 @@ flow_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-/* Start afresh at offset off (a new link: nothing measured yet). */
+/*
+ * Start afresh at offset off (a new link: nothing measured yet).  f is
+ * zeroed or was set up before.  The marks go until frames fly again: a
+ * detached session should not keep 24 KiB of them (issue 11: memory per
+ * idle session).
+ */
 void
 flow_reset(struct flow *f, uint64_t off)
 {
+	flow_free(f);
 	memset(f, 0, sizeof *f);
 	f->sent = f->delivered = f->round_end = off;
 	f->window = FLOW_WIN_INIT;
 	f->chunk = FLOW_CHUNK_MIN;
+}
+
+/* Free the marks. */
+void
+flow_free(struct flow *f)
+{
+	free(f->marks);
+	f->marks = NULL;
 }
 
 /* The largest of n values. */
@@ -108,6 +123,9 @@ flow_sent(struct flow *f, uint64_t off, int app)
 	f->sent = off;
 	if (off - f->delivered > f->peak)
 		f->peak = (size_t)(off - f->delivered);
+	if (f->marks == NULL &&
+	    (f->marks = calloc(FLOW_MARKS, sizeof *f->marks)) == NULL)
+		return;		/* no sample from this frame */
 	if (f->len == FLOW_MARKS)
 		return;
 	m = &f->marks[(f->head + f->len) % FLOW_MARKS];
@@ -180,7 +198,8 @@ flow_acked(struct flow *f, uint64_t ack)
 	uint64_t		 now = flow_us(), iv, rate, *slot;
 	int			 got = 0;
 
-	while (f->len > 0 && f->marks[f->head].off <= ack) {
+	while (f->len > 0 && f->marks != NULL &&
+	    f->marks[f->head].off <= ack) {
 		p = f->marks[f->head];
 		got = 1;
 		f->head = (f->head + 1) % FLOW_MARKS;

@@ -43,7 +43,7 @@ struct flow_mark {
 };
 
 struct flow {
-	struct flow_mark marks[FLOW_MARKS];
+	struct flow_mark *marks;	/* FLOW_MARKS, while frames fly */
 	int		 head, len;
 	uint64_t	 sent;		/* offset after the last frame */
 	uint64_t	 delivered;	/* offset acknowledged */
@@ -64,6 +64,7 @@ struct flow {
 };
 
 void	flow_reset(struct flow *, uint64_t);
+void	flow_free(struct flow *);
 void	flow_sent(struct flow *, uint64_t, int);
 size_t	flow_acked(struct flow *, uint64_t);
 

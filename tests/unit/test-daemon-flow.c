@@ -44,11 +44,19 @@ test_initial(void **state)
 	struct flow	f;
 
 	(void)state;
+	memset(&f, 0, sizeof f);
 	flow_reset(&f, 1000);
 	assert_int_equal(f.window, FLOW_WIN_INIT);
 	assert_int_equal(f.chunk, FLOW_CHUNK_MIN);
 	assert_int_equal(f.sent, 1000);
 	assert_int_equal(f.delivered, 1000);
+	/* Marks exist while frames fly, not after a reset (detach). */
+	assert_null(f.marks);
+	flow_sent(&f, 5000, 0);
+	assert_non_null(f.marks);
+	flow_reset(&f, 5000);
+	assert_null(f.marks);
+	flow_free(&f);
 }
 
 /*
@@ -65,6 +73,7 @@ test_slow_link(void **state)
 	size_t		w;
 
 	(void)state;
+	memset(&f, 0, sizeof f);
 	flow_reset(&f, 0);
 	w = link_run(&f, &off, 4096, 5, 20, 0);
 	assert_true(w >= FLOW_WIN_MIN);
@@ -72,6 +81,7 @@ test_slow_link(void **state)
 	assert_true(f.min_rtt >= 5000);
 	assert_true(f.chunk >= FLOW_CHUNK_MIN);
 	assert_true(f.chunk <= w / 4 || f.chunk == FLOW_CHUNK_MIN);
+	flow_free(&f);
 }
 
 /*
@@ -86,10 +96,12 @@ test_app_limited_keeps_rate(void **state)
 	size_t		w0, w1;
 
 	(void)state;
+	memset(&f, 0, sizeof f);
 	flow_reset(&f, 0);
 	w0 = link_run(&f, &off, 32768, 2, 20, 0);
 	w1 = link_run(&f, &off, 10, 20, 12, 1);
 	assert_true(w1 * 2 >= w0);
+	flow_free(&f);
 }
 
 /*
@@ -105,6 +117,7 @@ test_partial_and_many(void **state)
 	int		i;
 
 	(void)state;
+	memset(&f, 0, sizeof f);
 	flow_reset(&f, 0);
 	for (i = 0; i < FLOW_MARKS + 100; i++) {
 		off += 100;
@@ -118,6 +131,7 @@ test_partial_and_many(void **state)
 	assert_true(w >= FLOW_WIN_MIN && w <= FLOW_WIN_MAX);
 	assert_int_equal(f.len, 0);
 	assert_int_equal(f.delivered, off);
+	flow_free(&f);
 }
 
 int
