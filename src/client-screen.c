@@ -79,7 +79,8 @@ screen_csi(struct screen *s, uint8_t f)
 		for (i = 0; i < s->nparam; i++)
 			screen_private(s, s->param[i], f == 'h');
 	} else if (!s->priv && f == 'r') {
-		if (s->nparam == 0 || (s->nparam <= 2 && s->param[0] <= 1 &&
+		/* Parameters past the second mean nothing ("ESC [ ; ; r"). */
+		if (s->nparam == 0 || (s->param[0] <= 1 &&
 		    (s->nparam < 2 || s->param[1] == 0)))
 			s->modes &= ~SM_REGION;
 		else {
