@@ -125,8 +125,8 @@ vt_kind(uint32_t c)
 {
 	static VTerm		*probe;
 	static VTermScreen	*ps;
-	static uint32_t		 cache[256];	/* c | kind << 24 | 1 << 31 */
-	uint32_t		*e = &cache[c & 255];
+	static uint32_t		 cache[1024];	/* c | kind << 24 | 1 << 31 */
+	uint32_t		*e = &cache[c & 1023];
 	VTermScreenCell		 cell;
 	VTermPos		 pos = { 0, 0 };
 	struct buf		 b;
