@@ -28,6 +28,8 @@
 #define VT_UTF8_HELD	5
 /* The most of an unfinished OSC (a title) held back for the next write. */
 #define VT_OSC_HELD	(VT_TITLE_MAX + 64)
+/* libvterm 0.1.4 writes a wide character past a one-column row. */
+#define VT_COLS_MIN	2
 #define VT_CSI_SEPS	15	/* libvterm 0.1.4 keeps 16 CSI arguments */
 #define VT_CSI_BYTES	8	/* leader and intermediate bytes kept */
 #define G_GROUND	0
@@ -61,6 +63,7 @@ struct vt {
 	int		 gaskalt;	/* the CSI names an alternate screen */
 	int		 hasalt;	/* the alternate screen is made */
 	uint8_t		 gprev;
+	uint8_t		 gprev1, gprev2;	/* the last text bytes */
 	int		 gosc;		/* in an OSC: 1, just after ESC: 2 */
 	int		 oschold;	/* held[] starts with an open OSC */
 	uint8_t		 gout[VT_GUARD_CHUNK + VT_OSC_HELD];
@@ -145,7 +148,7 @@ vt_kind(uint32_t c)
 		vterm_screen_reset(ps, 1);
 	}
 	buf_init(&b, 64);
-	buf_put(&b, "\033[H\033[2Ka", 9);
+	buf_put(&b, "\033[H\033[2Ka", 8);
 	vt_utf8(&b, c);
 	vterm_input_write(probe, (const char *)buf_ptr(&b), buf_len(&b));
 	buf_free(&b);
@@ -287,6 +290,28 @@ vt_same_pen(const VTermScreenCell *a, const VTermScreenCell *b)
 }
 
 /*
+ * Whether a terminal may give cell c another width than libvterm did: a
+ * mark joined to it (libvterm 0.1.4 makes "\xef\xbf\xbd\xe3\x80\xaf" two
+ * columns wide and moves the cursor three; fuzz/corpus-vt/join-wide),
+ * or a character past U+1100 outside the blocks every terminal takes as
+ * wide (emoji and newer characters are one column in libvterm's tables).
+ * The cursor is put in its column after such a cell, so that the rest
+ * of the row stays in place whatever the terminal makes of it.
+ */
+static int
+vt_odd(const VTermScreenCell *c)
+{
+	uint32_t	ch = c->chars[0];
+
+	if (ch < 0x300)
+		return c->chars[1] != 0;
+	if (c->chars[1] != 0 || vt_combining(ch))
+		return 1;
+	return ch >= 0x1100 && !(ch >= 0x4e00 && ch <= 0x9fff) &&
+	    !(ch >= 0xac00 && ch <= 0xd7a3) && !(ch >= 0x3040 && ch <= 0x30ff);
+}
+
+/*
  * Render a row of cells onto a blank line: attributes as they change,
  * erased cells skipped over (so they stay erased), trailing ones left
  * out, the pen reset at the end.
@@ -320,6 +345,8 @@ vt_cells(struct buf *b, const VTermScreenCell *c, int n)
 		for (j = 0; j < VTERM_MAX_CHARS_PER_CELL &&
 		    c[i].chars[j] != 0; j++)
 			vt_utf8(b, c[i].chars[j]);
+		if (vt_odd(&c[i]))
+			vt_printf(b, "\033[%dG", i + (c[i].width == 2 ? 3 : 2));
 		if (c[i].width == 2)
 			i++;
 	}
@@ -433,8 +460,8 @@ vt_new(int rows, int cols, size_t sb_max)
 
 	if (rows < 1)
 		rows = 1;
-	if (cols < 1)
-		cols = 1;
+	if (cols < VT_COLS_MIN)
+		cols = VT_COLS_MIN;
 	v->rows = rows;
 	v->cols = cols;
 	ring_init(&v->sb, sb_max, 0);
@@ -489,6 +516,32 @@ vt_guard_osc(struct vt *v, uint8_t b)
 }
 
 /*
+ * Text: libvterm 0.1.4 joins U+302A-U+302F and U+3099-U+309A to the cell
+ * before and makes it two columns wide, and then writes the halves past
+ * the end of the row at its last two columns ("a" and U+302F on a
+ * two-column screen: a write through a null pointer or heap overflow;
+ * fuzz/corpus-vt/join-wide-edge).  Their last byte is changed so that
+ * libvterm sees a wide character of the same block that joins nothing
+ * (U+3000, U+30A0): 4 is returned for it.
+ */
+static int
+vt_guard_text(struct vt *v, uint8_t b)
+{
+	int	r = 1;
+
+	if (v->gprev2 == 0xe3 && v->gprev1 == 0x80 && b >= 0xaa && b <= 0xaf)
+		r = 4;
+	else if (v->gprev2 == 0xe3 && v->gprev1 == 0x82 && (b == 0x99 ||
+	    b == 0x9a))
+		r = 5;
+	if (b >= 0x20 && b != 0x7f) {	/* a sequence stays across controls */
+		v->gprev2 = v->gprev1;
+		v->gprev1 = b;
+	}
+	return r;
+}
+
+/*
  * Whether byte b of a control sequence may go on to libvterm.  Its parser
  * (0.1.4) writes past its 16 CSI arguments when a sequence has more (a
  * program printing "ESC [" and twenty ";" corrupts its memory), so the
@@ -533,6 +586,8 @@ vt_guard(struct vt *v, uint8_t b)
 		v->gstate = G_GROUND;
 		return 1;
 	}
+	if (v->gstate == G_GROUND)
+		return vt_guard_text(v, b);
 	if (v->gstate != G_CSI || b < 0x20)
 		return 1;
 	if (b >= '0' && b <= '9') {
@@ -639,6 +694,12 @@ vt_feed(struct vt *v, const uint8_t *p, size_t n)
 			case 2:
 				v->gout[k++] = 'y';
 				break;
+			case 4:
+				v->gout[k++] = 0x80;	/* U+3000 */
+				break;
+			case 5:
+				v->gout[k++] = 0xa0;	/* U+30A0 */
+				break;
 			case 3:
 				/*
 				 * Before libvterm reads the final byte: it
@@ -721,7 +782,11 @@ vt_cursor_clamp(struct vt *v)
 void
 vt_resize(struct vt *v, int rows, int cols)
 {
-	if (rows < 1 || cols < 1 || (rows == v->rows && cols == v->cols))
+	if (rows < 1 || cols < 1)
+		return;
+	if (cols < VT_COLS_MIN)
+		cols = VT_COLS_MIN;
+	if (rows == v->rows && cols == v->cols)
 		return;
 	if (cols != v->cols) {
 		free(v->cells);

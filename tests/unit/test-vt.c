@@ -521,8 +521,30 @@ test_odd_code_points(void **state)
 	buf_init(&out, BUF_MAX_DEFAULT);
 	assert_int_equal(vt_render(a, &out, 0, 0), 0);
 	assert_non_null(memmem(buf_ptr(&out), buf_len(&out),
-	    "\xef\xbf\xbd.", 4));
+	    "\xef\xbf\xbd", 3));
 	buf_free(&out);
+	vt_free(a);
+	/*
+	 * A mark libvterm joins and makes the cell two columns wide with
+	 * (U+302F), moving the cursor three: the rest of the row stays.
+	 */
+	a = vt_new(4, 20, 4096);
+	feed(a, "\x80\xe3\x80\xaf\xafX");
+	b = rebuild(a, 0);
+	vt_free(b);
+	vt_free(a);
+	/*
+	 * At the last columns libvterm wrote those cells past the row, and a
+	 * wide character on a one-column screen (crashes before).
+	 */
+	a = vt_new(2, 2, 4096);
+	feed(a, "a\xe3\x80\xaf\r\nb\xe3\x82");
+	feed(a, "\x99\xe4\xb8\xad");
+	vt_resize(a, 2, 1);
+	feed(a, "\r\n\xe4\xb8\xad\xe4\xb8\xad");
+	vt_free(a);
+	a = vt_new(2, 1, 4096);
+	feed(a, "\xe4\xb8\xad");
 	vt_free(a);
 }
 
