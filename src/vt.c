@@ -505,7 +505,9 @@ vt_free(struct vt *v)
 static void
 vt_guard_osc(struct vt *v, uint8_t b)
 {
-	if (v->gosc == 2 && b != 0x1b)
+	if (v->gosc == 2 && b == ']')
+		v->gosc = 1;	/* ESC ] abandons one string, starts another */
+	else if (v->gosc == 2 && b != 0x1b)
 		v->gosc = 0;
 	else if (v->gosc == 1 && (b == 0x07 || b == 0x18 || b == 0x1a))
 		v->gosc = 0;
@@ -716,8 +718,8 @@ vt_feed(struct vt *v, const uint8_t *p, size_t n)
 				osc = SIZE_MAX;
 				break;
 			}
-			if (!was && v->gosc)
-				osc = k - 1;	/* the ']' */
+			if (v->gosc == 1 && was != 1)
+				osc = k - 1;	/* the ']' of a new one */
 		}
 		v->nheld = vt_hold(v, k, osc);
 		k -= v->nheld;

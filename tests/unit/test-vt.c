@@ -398,6 +398,9 @@ test_title_split(void **state)
 	feed(a, "\033");
 	feed(a, "\\x");
 	assert_string_equal(vt_title(a), "next");
+	feed(a, "\033]2;dropped\033]2;th");
+	feed(a, "ird\007");
+	assert_string_equal(vt_title(a), "third");
 	vt_free(a);
 	/* Across the guard's chunks inside one feed. */
 	a = vt_new(4, 20, 4096);
