@@ -65,11 +65,14 @@ struct vt {
 	uint8_t		 gprev;
 	uint8_t		 gprev1, gprev2;	/* the last text bytes */
 	int		 gosc;		/* in an OSC: 1, just after ESC: 2 */
+	int		 prows, pcols;	/* a resize waiting (vt_resize()) */
 	int		 oschold;	/* held[] starts with an open OSC */
 	uint8_t		 gout[VT_GUARD_CHUNK + VT_OSC_HELD];
 	uint8_t		 held[VT_OSC_HELD];	/* a cut character or OSC */
 	size_t		 nheld;
 };
+
+static void	vt_resize_now(struct vt *, int, int);
 
 /* Answers to queries (DA, DSR) go nowhere: the real terminal answers. */
 static void
@@ -720,6 +723,15 @@ vt_feed(struct vt *v, const uint8_t *p, size_t n)
 			}
 			if (v->gosc == 1 && was != 1)
 				osc = k - 1;	/* the ']' of a new one */
+			if (v->prows != 0 && v->gstate == G_GROUND &&
+			    v->gosc == 0) {
+				vterm_input_write(v->vt, (const char *)v->gout,
+				    k);
+				k = 0;
+				osc = SIZE_MAX;
+				vt_resize_now(v, v->prows, v->pcols);
+				v->prows = 0;
+			}
 		}
 		v->nheld = vt_hold(v, k, osc);
 		k -= v->nheld;
@@ -780,12 +792,10 @@ vt_cursor_clamp(struct vt *v)
 	vterm_input_write(v->vt, tmp, (size_t)n);
 }
 
-/* The terminal was resized. */
-void
-vt_resize(struct vt *v, int rows, int cols)
+/* Resize the model now (the program is not inside a sequence). */
+static void
+vt_resize_now(struct vt *v, int rows, int cols)
 {
-	if (rows < 1 || cols < 1)
-		return;
 	if (cols < VT_COLS_MIN)
 		cols = VT_COLS_MIN;
 	if (rows == v->rows && cols == v->cols)
@@ -801,6 +811,27 @@ vt_resize(struct vt *v, int rows, int cols)
 	if ((v->modes.modes & SM_REGION) && (v->modes.rtop >= (unsigned)rows ||
 	    v->modes.rbot > (unsigned)rows))
 		vt_region_reset(v);
+}
+
+/*
+ * The terminal was resized.  Inside a sequence the program is writing,
+ * the resize waits for its end (vt_feed()): the cursor a shrink leaves
+ * above the screen cannot be put back then, and libvterm 0.1.4 writes
+ * through a null pointer when the sequence goes on to erase there
+ * ("ESC", a shrink, "[K"; fuzz/corpus-vt/resize-in-sequence).
+ */
+void
+vt_resize(struct vt *v, int rows, int cols)
+{
+	if (rows < 1 || cols < 1)
+		return;
+	if (v->gstate != G_GROUND || v->gosc != 0) {
+		v->prows = rows;
+		v->pcols = cols;
+		return;
+	}
+	v->prows = 0;
+	vt_resize_now(v, rows, cols);
 }
 
 /*

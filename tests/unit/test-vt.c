@@ -551,6 +551,33 @@ test_odd_code_points(void **state)
 	vt_free(a);
 }
 
+/*
+ * A resize in the middle of a sequence waits for its end: a shrink leaves
+ * libvterm's cursor above the screen, and "[K" then wrote through a null
+ * pointer (ASan SEGV before).
+ */
+static void
+test_resize_in_sequence(void **state)
+{
+	struct vt	*a;
+	int		 row, col, i;
+
+	(void)state;
+	a = vt_new(12, 7, 4096);
+	for (i = 0; i < 47; i++)
+		feed(a, "'");
+	feed(a, "0m \033[");
+	feed(a, "d");
+	vt_resize(a, 12, 61);
+	feed(a, "\033");
+	vt_resize(a, 4, 48);
+	feed(a, "[K");
+	vt_cursor(a, &row, &col);
+	assert_true(row >= 0 && row < 4 && col >= 0 && col < 48);
+	feed(a, "ok\033[2K");
+	vt_free(a);
+}
+
 int
 main(void)
 {
@@ -570,6 +597,7 @@ main(void)
 		cmocka_unit_test(test_resize_cursor),
 		cmocka_unit_test(test_region_defaults),
 		cmocka_unit_test(test_odd_code_points),
+		cmocka_unit_test(test_resize_in_sequence),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
