@@ -549,6 +549,10 @@ test_odd_code_points(void **state)
 	a = vt_new(2, 1, 4096);
 	feed(a, "\xe4\xb8\xad");
 	vt_free(a);
+	/* 0xff leaves the sequence pending in libvterm: it still ends it. */
+	a = vt_new(2, 2, 4096);
+	feed(a, "\xe3\x80\xff\xaf\xe3\x80\n\xaf");
+	vt_free(a);
 }
 
 /*
