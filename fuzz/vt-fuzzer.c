@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "client-screen.h"
 #include "vt.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -114,7 +115,15 @@ fuzz_rebuild(struct vt *a, int check)
 		vt_pen(a, &ca);
 		vt_pen(b, &cb);
 		fuzz_check(memcmp(&ca, &cb, sizeof ca) == 0);
-		fuzz_check(vt_modes(a) == vt_modes(b));
+		/*
+		 * SM_MOUSE means "reset the mouse at exit" and stays after an
+		 * encoding alone was turned off ("ESC [ ? 1006 h", then l), which
+		 * a repaint has nothing to say about: it may be lost, not made.
+		 */
+		fuzz_check((vt_modes(a) & ~SM_MOUSE) ==
+		    (vt_modes(b) & ~SM_MOUSE));
+		fuzz_check(!(vt_modes(b) & SM_MOUSE) ||
+		    (vt_modes(a) & SM_MOUSE));
 		vt_region(a, &ta, &ba);
 		vt_region(b, &tb, &bb);
 		fuzz_check(ta == tb && ba == bb);
