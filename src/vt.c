@@ -539,8 +539,12 @@ vt_guard_text(struct vt *v, uint8_t b)
 	else if (v->gprev2 == 0xe3 && v->gprev1 == 0x82 && (b == 0x99 ||
 	    b == 0x9a))
 		r = 5;
-	/* A sequence stays pending across controls, DEL, 0xfe and 0xff. */
-	if (b >= 0x20 && b != 0x7f && b < 0xfe) {
+	/*
+	 * A sequence stays pending across controls, DEL, 0xfe, 0xff and
+	 * (libvterm's other decoder) ASCII: only the other high bytes count.
+	 * A continuation byte changed wrongly is one wrong character.
+	 */
+	if (b >= 0x80 && b < 0xfe) {
 		v->gprev2 = v->gprev1;
 		v->gprev1 = b;
 	}

@@ -552,6 +552,8 @@ test_odd_code_points(void **state)
 	/* 0xff leaves the sequence pending in libvterm: it still ends it. */
 	a = vt_new(2, 2, 4096);
 	feed(a, "\xe3\x80\xff\xaf\xe3\x80\n\xaf");
+	feed(a, "\xe3\x82\x1a");
+	feed(a, " \033m\xff\x9a");
 	vt_free(a);
 }
 
