@@ -68,13 +68,20 @@ fuzz_private(struct fuzz_modes *f, unsigned long m, int set)
 		f->modes |= SM_MOUSE;	/* an encoding turned on: assume use */
 }
 
+/* Whether a byte inside a sequence is done or ignored and it goes on. */
+static int
+fuzz_inside(uint8_t b)
+{
+	return (b < 0x20 && b != 0x18 && b != 0x1a && b != 0x1b) || b >= 0x7f;
+}
+
 /*
  * One CSI at p[i] (after ESC [), for the model: private modes (? N;...
  * h|l) and the scroll region (r; none, or a top of at most 1 and no
  * bottom, resets it).  Returns the index after it; n if it is unfinished;
- * 0 if it holds anything the model does not say (other intermediate or
- * control bytes, more than SCREEN_PARAMS numbers, a number of 100000 or
- * more).
+ * 0 if it holds anything the model does not say (other intermediate
+ * bytes, ESC, CAN or SUB, more than SCREEN_PARAMS numbers, a number of
+ * 100000 or more).  Other controls, DEL and high bytes are skipped.
  */
 static size_t
 fuzz_csi(struct fuzz_modes *f, const uint8_t *p, size_t n, size_t i)
@@ -83,12 +90,17 @@ fuzz_csi(struct fuzz_modes *f, const uint8_t *p, size_t n, size_t i)
 	size_t		 k, nv = 0;
 	int		 priv = 0;
 
+	while (i < n && fuzz_inside(p[i]))
+		i++;
 	if (i < n && p[i] == '?') {
 		priv = 1;
 		i++;
 	}
 	/* Numbers split at ';': none if no bytes, an empty one is 0. */
-	for (; i < n && ((p[i] >= '0' && p[i] <= '9') || p[i] == ';'); i++) {
+	for (; i < n && ((p[i] >= '0' && p[i] <= '9') || p[i] == ';' ||
+	    fuzz_inside(p[i])); i++) {
+		if (fuzz_inside(p[i]))
+			continue;
 		if (nv == 0)
 			v[nv++] = 0;
 		if (p[i] == ';') {
@@ -109,7 +121,7 @@ fuzz_csi(struct fuzz_modes *f, const uint8_t *p, size_t n, size_t i)
 		for (k = 0; k < nv; k++)
 			fuzz_private(f, v[k], p[i] == 'h');
 	} else if (!priv && p[i] == 'r') {
-		if (nv == 0 || (nv <= 2 && v[0] <= 1 && (nv < 2 || v[1] == 0)))
+		if (nv == 0 || (v[0] <= 1 && (nv < 2 || v[1] == 0)))
 			f->modes &= ~SM_REGION;
 		else
 			f->modes |= SM_REGION;
@@ -134,7 +146,7 @@ fuzz_modes(struct fuzz_modes *f, const uint8_t *p, size_t n)
 		if ((x = memchr(p + i, 0x1b, n - i)) == NULL)
 			break;
 		i = (size_t)(x - p) + 1;
-		while (i < n && p[i] == 0x1b)
+		while (i < n && (p[i] == 0x1b || fuzz_inside(p[i])))
 			i++;
 		if (i >= n)
 			break;

@@ -79,7 +79,8 @@ screen_csi(struct screen *s, uint8_t f)
 		for (i = 0; i < s->nparam; i++)
 			screen_private(s, s->param[i], f == 'h');
 	} else if (!s->priv && f == 'r') {
-		if (s->nparam == 0 || (s->nparam <= 2 && s->param[0] <= 1 &&
+		/* Parameters past the second mean nothing ("ESC [ ; ; r"). */
+		if (s->nparam == 0 || (s->param[0] <= 1 &&
 		    (s->nparam < 2 || s->param[1] == 0)))
 			s->modes &= ~SM_REGION;
 		else {
@@ -90,10 +91,25 @@ screen_csi(struct screen *s, uint8_t f)
 	}
 }
 
+/*
+ * Whether byte b inside an escape or CSI sequence leaves it going on: a
+ * terminal does a control there and goes on (CAN and SUB cancel, ESC
+ * starts again), and libvterm ignores DEL and bytes above it.  Taken
+ * for an end, "ESC [ ? 1 \n 0 4 9 h" was missed and the client left the
+ * alternate screen set at exit.
+ */
+static int
+screen_inside(uint8_t b)
+{
+	return (b < 0x20 && b != 0x18 && b != 0x1a && b != 0x1b) || b >= 0x7f;
+}
+
 /* Feed one byte of an escape sequence to the mode parser. */
 static void
 screen_byte(struct screen *s, uint8_t b)
 {
+	if (screen_inside(b))
+		return;
 	switch (s->pstate) {
 	case PS_ESC:
 		s->pstate = PS_GROUND;
@@ -132,8 +148,8 @@ screen_byte(struct screen *s, uint8_t b)
 			s->pstate = PS_GROUND;
 		} else if (b == 0x1b)
 			s->pstate = PS_ESC;
-		else if (b < 0x20 || b > 0x3f)
-			s->pstate = PS_GROUND;	/* not a sequence we follow */
+		else if (b < 0x20)
+			s->pstate = PS_GROUND;	/* CAN, SUB: cancelled */
 		break;
 	}
 }

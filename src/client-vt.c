@@ -14,6 +14,9 @@
 #if defined(HAVE_LIBVTERM)
 #include <vterm.h>
 
+/* libvterm 0.1.4 writes a wide character past a one-column row. */
+#define CVT_COLS_MIN	2
+
 struct cvt {
 	VTerm		*vt;
 	VTermScreen	*scr;
@@ -56,6 +59,8 @@ cvt_new(int rows, int cols)
 		rows = 24;
 	if (cols < 1)
 		cols = 80;
+	if (cols < CVT_COLS_MIN)
+		cols = CVT_COLS_MIN;
 	if ((m->vt = vterm_new(rows, cols)) == NULL) {
 		free(m);
 		return NULL;
@@ -87,7 +92,11 @@ cvt_free(struct cvt *m)
 void
 cvt_resize(struct cvt *m, int rows, int cols)
 {
-	if (rows < 1 || cols < 1 || (rows == m->rows && cols == m->cols))
+	if (rows < 1 || cols < 1)
+		return;
+	if (cols < CVT_COLS_MIN)
+		cols = CVT_COLS_MIN;
+	if (rows == m->rows && cols == m->cols)
 		return;
 	vterm_set_size(m->vt, rows, cols);
 	m->rows = rows;

@@ -253,11 +253,18 @@ predict_poison(struct predict *pr)
 	}
 }
 
-/* Whether code point cp is (likely) a combining or zero-width one. */
+/*
+ * Whether code point cp is (likely) a combining or zero-width one.
+ * U+302A-U+302F and U+3099-U+309A libvterm 0.1.4 joins and makes two
+ * columns wide, writing past the row at its end (reliability.md finding
+ * 20): the full model must never see them.
+ */
 static int
 predict_combining(uint32_t cp)
 {
-	return (cp >= 0x300 && cp <= 0x36f) || (cp >= 0x483 && cp <= 0x489) ||
+	return (cp >= 0x300 && cp <= 0x36f) ||
+	    (cp >= 0x302a && cp <= 0x302f) || cp == 0x3099 || cp == 0x309a ||
+	    (cp >= 0x483 && cp <= 0x489) ||
 	    (cp >= 0x591 && cp <= 0x5c7) || (cp >= 0x610 && cp <= 0x61a) ||
 	    (cp >= 0x64b && cp <= 0x65f) || (cp >= 0x900 && cp < 0x1100) ||
 	    (cp >= 0x1ab0 && cp <= 0x1aff) || (cp >= 0x1dc0 && cp <= 0x1dff) ||
@@ -681,8 +688,8 @@ static int
 predict_model(struct predict *pr)
 {
 	if (pr->vt == NULL || pr->ps != PS_GROUND || pr->utf8_left != 0 ||
-	    pr->utf8_maybe || pr->unsure)
-		return 0;
+	    pr->utf8_maybe || pr->unsure || pr->cols < 2)
+		return 0;	/* the model is at least 2 columns (cvt_new()) */
 	if (pr->full)
 		return 1;
 	if (pr->line_bad)

@@ -51,7 +51,9 @@ size_t		 vt_sb_bytes(const struct vt *);
 int		 vt_alt(const struct vt *);
 int		 vt_cell(const struct vt *, int, int, struct vt_cell *);
 void		 vt_cursor(const struct vt *, int *, int *);
+void		 vt_pen(const struct vt *, struct vt_cell *);
 unsigned	 vt_modes(const struct vt *);
+void		 vt_region(const struct vt *, unsigned *, unsigned *);
 const char	*vt_title(const struct vt *);
 
 #endif

@@ -527,6 +527,35 @@ test_poison(void **state)
 	predict_free(&pr);
 }
 
+/*
+ * Marks libvterm 0.1.4 joins and makes two columns wide (it then writes
+ * past the row at its last columns) never reach the full model, and a
+ * one-column terminal gets a model of two (a wide character crashed it).
+ */
+static void
+test_wide_marks(void **state)
+{
+	struct predict	pr;
+	const char	*s = "\033[?1049h\033[6;29Ha\xe3\x80\xaf"
+	    "\033[6;29Hb\xe3\x82\x99";
+	struct buf	b;
+
+	(void)state;
+	predict_init(&pr, PRED_ALWAYS, ROWS, COLS);
+	predict_output(&pr, (const uint8_t *)s, strlen(s), 0);
+	assert_false(pr.full);
+	predict_free(&pr);
+	predict_init(&pr, PRED_ALWAYS, ROWS, 1);
+	s = "\033[?1049h\xe4\xb8\xad\xe4\xb8\xad";
+	predict_output(&pr, (const uint8_t *)s, strlen(s), 0);
+	buf_init(&b, 0);
+	predict_keys(&pr, (const uint8_t *)"x", 1, 0, 0, &b);
+	predict_show(&pr, 0, &b);
+	assert_int_equal(buf_len(&b), 0);
+	buf_free(&b);
+	predict_free(&pr);
+}
+
 /* The full model on the alternate screen entered with ?1049h. */
 static void
 test_alt_screen(void **state)
@@ -686,6 +715,7 @@ main(void)
 		cmocka_unit_test(test_contradiction),
 		cmocka_unit_test(test_not_predicted),
 		cmocka_unit_test(test_alt_screen),
+		cmocka_unit_test(test_wide_marks),
 		cmocka_unit_test(test_poison),
 		cmocka_unit_test(test_utf8_cut),
 		cmocka_unit_test(test_high_byte_in_escape),

@@ -76,6 +76,31 @@ test_track(void **state)
 	assert_int_equal(sc.line_long, 0);
 }
 
+/*
+ * A control inside an escape or CSI sequence is done by the terminal and
+ * the sequence goes on; so it does past a high byte or DEL (libvterm
+ * ignores them).  CAN cancels.  "ESC [ ; ; r" sets no region (a third
+ * parameter means nothing).
+ */
+static void
+test_inside_sequences(void **state)
+{
+	struct screen	sc;
+	const char	*s;
+
+	(void)state;
+	memset(&sc, 0, sizeof sc);
+	s = "\x1b[?1\n049h\x1b\r=\x1b[?\x85" "2004h\x1b\x85\x7f" "7";
+	screen_track(&sc, (const uint8_t *)s, strlen(s));
+	assert_int_equal(sc.alt, 1);
+	assert_true(sc.modes & SM_KEYPAD);
+	assert_true(sc.modes & SM_PASTE);
+	s = "\x1b[?1\x18h\x1b[5;9r\x1b[;;r";
+	screen_track(&sc, (const uint8_t *)s, strlen(s));
+	assert_false(sc.modes & SM_CKM);
+	assert_false(sc.modes & SM_REGION);
+}
+
 int
 main(void)
 {
@@ -83,6 +108,7 @@ main(void)
 		cmocka_unit_test(test_cpr),
 		cmocka_unit_test(test_cpr_long_row),
 		cmocka_unit_test(test_track),
+		cmocka_unit_test(test_inside_sequences),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

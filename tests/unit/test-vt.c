@@ -15,6 +15,8 @@
 
 /* More than vt.c's guard chunk (VT_GUARD_CHUNK), odd after the prefix. */
 #define VT_TEST_BIG	(64 * 1024 + 3)
+/* Past one guard chunk (1024 bytes), a little. */
+#define VT_GUARD_TEST	1100
 
 /* Feed a C string. */
 static void
@@ -43,6 +45,7 @@ rebuild(struct vt *a, int flags)
 	struct buf	 out;
 	struct vt_cell	 ca, cb;
 	int		 rows, cols, r, c, ra, ca_, rb, cb_;
+	unsigned	 ta, ba, tb, bb;
 
 	vt_size(a, &rows, &cols);
 	b = vt_new(rows, cols, 1 << 20);
@@ -66,6 +69,10 @@ rebuild(struct vt *a, int flags)
 	assert_int_equal(ra, rb);
 	assert_int_equal(ca_, cb_);
 	assert_int_equal(vt_modes(a), vt_modes(b));
+	vt_region(a, &ta, &ba);
+	vt_region(b, &tb, &bb);
+	assert_int_equal(ta, tb);
+	assert_int_equal(ba, bb);
 	assert_string_equal(vt_title(a), vt_title(b));
 	return b;
 }
@@ -371,6 +378,212 @@ test_utf8_split(void **state)
 	vt_free(a);
 }
 
+/*
+ * A title cut between two writes (or two of the guard's chunks) is kept:
+ * libvterm 0.1.4 drops an OSC that comes in two writes.
+ */
+static void
+test_title_split(void **state)
+{
+	struct vt	*a, *b;
+	char		 big[VT_GUARD_TEST];
+	size_t		 i;
+
+	(void)state;
+	a = vt_new(4, 20, 4096);
+	feed(a, "\033]2;ti");
+	feed(a, "tle\007");
+	assert_string_equal(vt_title(a), "title");
+	feed(a, "\033]0;next");
+	feed(a, "\033");
+	feed(a, "\\x");
+	assert_string_equal(vt_title(a), "next");
+	feed(a, "\033]2;dropped\033]2;th");
+	feed(a, "ird\007");
+	assert_string_equal(vt_title(a), "third");
+	vt_free(a);
+	/* Across the guard's chunks inside one feed. */
+	a = vt_new(4, 20, 4096);
+	for (i = 0; i < sizeof big; i++)
+		big[i] = 'a';
+	memcpy(big + 1020, "\033]2;chunked\007", 12);
+	vt_feed(a, (const uint8_t *)big, sizeof big);
+	assert_string_equal(vt_title(a), "chunked");
+	b = rebuild(a, 0);
+	vt_free(a);
+	vt_free(b);
+}
+
+/*
+ * Half of a wide character written over: a terminal erases the other
+ * half.  libvterm 0.1.4 keeps the wide character one column wide (right
+ * half written) or the new narrow one two columns wide (left half), and
+ * drawn so the rest of the row moved by a column.
+ */
+static void
+test_wide_half(void **state)
+{
+	struct vt	*a, *b;
+	struct vt_cell	 c;
+
+	(void)state;
+	a = vt_new(4, 20, 4096);
+	feed(a, "\xe4\xb8\xadX\r\n\xe4\xb8\xadY\r\n\xe4\xb8\xad\b Z"
+	    "\033[1;2Hz\033[2;1Hx");
+	vt_cell(a, 0, 0, &c);
+	assert_true(c.ch[0] == ' ' || c.ch[0] == 0);
+	vt_cell(a, 0, 2, &c);
+	assert_int_equal(c.ch[0], 'X');
+	vt_cell(a, 1, 0, &c);
+	assert_int_equal(c.ch[0], 'x');
+	assert_int_equal(c.width, 1);
+	vt_cell(a, 1, 1, &c);
+	assert_true(c.ch[0] == ' ' || c.ch[0] == 0);
+	b = rebuild(a, 0);
+	vt_cell(b, 1, 2, &c);
+	assert_int_equal(c.ch[0], 'Y');
+	vt_cell(b, 2, 2, &c);
+	assert_int_equal(c.ch[0], 'Z');
+	vt_free(a);
+	vt_free(b);
+}
+
+/*
+ * Shrinking the screen with the cursor above lines libvterm pushes off
+ * the top: 0.1.4 moves the cursor to a row before the first.
+ */
+static void
+test_resize_cursor(void **state)
+{
+	struct vt	*a, *b;
+	struct vt_cell	 c;
+	int		 i, row, col;
+
+	(void)state;
+	a = vt_new(16, 32, 4096);
+	for (i = 0; i < 14; i++)
+		feed(a, "line\r\n");
+	feed(a, "\033[H");
+	vt_resize(a, 11, 30);
+	vt_cursor(a, &row, &col);
+	assert_true(row >= 0 && row < 11);
+	assert_true(col >= 0 && col < 30);
+	b = rebuild(a, 0);
+	feed(a, "ok");
+	vt_cursor(a, &row, &col);
+	vt_cell(a, row, col - 1, &c);
+	assert_int_equal(c.ch[0], 'k');
+	vt_free(a);
+	vt_free(b);
+}
+
+/*
+ * Scroll regions with default parameters: "ESC [ ; ; r" (a third
+ * parameter means nothing) is none, "ESC [ ; 3 r" is rows 1-3 and must
+ * be repainted.
+ */
+static void
+test_region_defaults(void **state)
+{
+	struct vt	*a, *b;
+	unsigned	 top, bot;
+
+	(void)state;
+	a = vt_new(8, 20, 4096);
+	feed(a, "\033[;;r");
+	assert_int_equal(vt_modes(a) & SM_REGION, 0);
+	b = rebuild(a, 0);
+	vt_free(b);
+	feed(a, "\033[;3r");
+	vt_region(a, &top, &bot);
+	assert_int_equal(bot, 3);
+	b = rebuild(a, 0);
+	vt_free(a);
+	vt_free(b);
+}
+
+/*
+ * Characters libvterm's tables and a list in vt.c disagreed on (U+05C0
+ * is no combining mark), and code points past U+10FFFF from the old long
+ * forms, which a terminal shows as U+FFFD.
+ */
+static void
+test_odd_code_points(void **state)
+{
+	struct vt	*a, *b;
+	struct vt_cell	 c;
+	struct buf	 out;
+
+	(void)state;
+	a = vt_new(4, 20, 4096);
+	feed(a, "\xd7\x80!\r\n\xe1\xaa\xb0?\r\n\xf7\xaa\xaa\xaa.");
+	b = rebuild(a, 0);
+	vt_cell(b, 0, 1, &c);
+	assert_int_equal(c.ch[0], '!');
+	vt_free(b);
+	buf_init(&out, BUF_MAX_DEFAULT);
+	assert_int_equal(vt_render(a, &out, 0, 0), 0);
+	assert_non_null(memmem(buf_ptr(&out), buf_len(&out),
+	    "\xef\xbf\xbd", 3));
+	buf_free(&out);
+	vt_free(a);
+	/*
+	 * A mark libvterm joins and makes the cell two columns wide with
+	 * (U+302F), moving the cursor three: the rest of the row stays.
+	 */
+	a = vt_new(4, 20, 4096);
+	feed(a, "\x80\xe3\x80\xaf\xafX");
+	b = rebuild(a, 0);
+	vt_free(b);
+	vt_free(a);
+	/*
+	 * At the last columns libvterm wrote those cells past the row, and a
+	 * wide character on a one-column screen (crashes before).
+	 */
+	a = vt_new(2, 2, 4096);
+	feed(a, "a\xe3\x80\xaf\r\nb\xe3\x82");
+	feed(a, "\x99\xe4\xb8\xad");
+	vt_resize(a, 2, 1);
+	feed(a, "\r\n\xe4\xb8\xad\xe4\xb8\xad");
+	vt_free(a);
+	a = vt_new(2, 1, 4096);
+	feed(a, "\xe4\xb8\xad");
+	vt_free(a);
+	/* 0xff leaves the sequence pending in libvterm: it still ends it. */
+	a = vt_new(2, 2, 4096);
+	feed(a, "\xe3\x80\xff\xaf\xe3\x80\n\xaf");
+	feed(a, "\xe3\x82\x1a");
+	feed(a, " \033m\xff\x9a");
+	vt_free(a);
+}
+
+/*
+ * A resize in the middle of a sequence waits for its end: a shrink leaves
+ * libvterm's cursor above the screen, and "[K" then wrote through a null
+ * pointer (ASan SEGV before).
+ */
+static void
+test_resize_in_sequence(void **state)
+{
+	struct vt	*a;
+	int		 row, col, i;
+
+	(void)state;
+	a = vt_new(12, 7, 4096);
+	for (i = 0; i < 47; i++)
+		feed(a, "'");
+	feed(a, "0m \033[");
+	feed(a, "d");
+	vt_resize(a, 12, 61);
+	feed(a, "\033");
+	vt_resize(a, 4, 48);
+	feed(a, "[K");
+	vt_cursor(a, &row, &col);
+	assert_true(row >= 0 && row < 4 && col >= 0 && col < 48);
+	feed(a, "ok\033[2K");
+	vt_free(a);
+}
+
 int
 main(void)
 {
@@ -385,6 +598,12 @@ main(void)
 		cmocka_unit_test(test_many_csi_args),
 		cmocka_unit_test(test_region_past_resize),
 		cmocka_unit_test(test_utf8_split),
+		cmocka_unit_test(test_title_split),
+		cmocka_unit_test(test_wide_half),
+		cmocka_unit_test(test_resize_cursor),
+		cmocka_unit_test(test_region_defaults),
+		cmocka_unit_test(test_odd_code_points),
+		cmocka_unit_test(test_resize_in_sequence),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
