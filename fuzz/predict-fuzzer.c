@@ -176,9 +176,12 @@ sim_echo(struct sim *s, size_t n, int upper)
 		sim_output(s, tmp, k);
 }
 
-/* A TERMIOS report. */
+/*
+ * A TERMIOS report, with the foreground process group (1 or 2: the
+ * shell or a job), so that a fresh prompt's first key is drawn early.
+ */
 static void
-sim_termios(struct sim *s, int flags, int all)
+sim_termios(struct sim *s, int flags, int all, uint32_t group)
 {
 	struct buf	b;
 	uint64_t	settled = all ? s->in_end : s->echoed;
@@ -188,6 +191,7 @@ sim_termios(struct sim *s, int flags, int all)
 		s->ntyped = 0;
 	}
 	buf_init(&b, 0);
+	predict_group(&s->pr, group);
 	predict_termios(&s->pr, flags, s->in_end, settled, s->now, &b);
 	sim_term(s, &b);
 	buf_free(&b);
@@ -233,7 +237,8 @@ LLVMFuzzerTestOneInput(const uint8_t *p, size_t n)
 			sim_echo(&s, k, (op & 7) == 4);
 			break;
 		case 5:
-			sim_termios(&s, op >> 6, (op & 0x20) != 0);
+			sim_termios(&s, op >> 6, (op & 0x20) != 0,
+			    1 + ((op >> 3) & 1));
 			break;
 		default:
 			predict_net(&s.pr, (op >> 3) * 8, (op & 0x80) == 0,
