@@ -16,12 +16,18 @@
 #include <string.h>
 #include <strings.h>
 
+#include "client-int.h"
+#include "client-keep.h"
 #include "cmdline.h"
 #include "config.h"
+#include "daemon.h"
 #include "err.h"
 #include "xmalloc.h"
 
-/* The keywords, their kind, and what -G shows when none is set. */
+/*
+ * The keywords, their kind, and what -G shows when none is set (NULL:
+ * config_default() works it out from the constants the client uses).
+ */
 static const struct config_key {
 	const char	*name;
 	int		 kind;
@@ -29,11 +35,11 @@ static const struct config_key {
 } config_keys[] = {
 	{ "server-path",	CONFIG_STRING,	"none" },
 	{ "server-dir",		CONFIG_STRING,	"none" },
-	{ "keepalive",		CONFIG_SECONDS,	"25" },
-	{ "dead",		CONFIG_SECONDS,	"5" },
+	{ "keepalive",		CONFIG_SECONDS,	NULL },
+	{ "dead",		CONFIG_SECONDS,	NULL },
 	{ "give-up",		CONFIG_SECONDS,	"none" },
-	{ "predict",		CONFIG_WORD,	"none" },
-	{ "ring-size",		CONFIG_SIZE,	"4M" },
+	{ "predict",		CONFIG_WORD,	NULL },
+	{ "ring-size",		CONFIG_SIZE,	NULL },
 	{ "install",		CONFIG_YESNO,	"no" },
 	{ NULL, 0, NULL }
 };
@@ -352,12 +358,34 @@ config_for(struct config *cf, struct cmdline *cl, char *err, size_t errlen)
 	return r;
 }
 
+/*
+ * What the client does for keyword k when nothing sets it, from the
+ * same constants it uses (so that -G cannot drift from them).
+ */
+static const char *
+config_default(const struct config_key *k, char *buf, size_t len)
+{
+	if (k->def != NULL)
+		return k->def;
+	if (strcmp(k->name, "keepalive") == 0)
+		snprintf(buf, len, "learned(%d-%d)", PROTO_KEEPALIVE_S,
+		    KEEP_MAX_MS / 1000);
+	else if (strcmp(k->name, "dead") == 0)
+		snprintf(buf, len, "%d", DEAD_S);
+	else if (strcmp(k->name, "ring-size") == 0)
+		snprintf(buf, len, "%dM", DAEMON_RING_DEFAULT / (1024 * 1024));
+	else
+		snprintf(buf, len, "adaptive");
+	return buf;
+}
+
 /* Print the effective settings, one "keyword value" line each (-G). */
 void
 config_print(const struct config *cf, const struct cmdline *cl, FILE *out)
 {
 	const struct config_key	*k;
 	const char		*v;
+	char			 buf[64];
 
 	for (k = config_keys; k->name != NULL; k++) {
 		v = cmdline_get(cl, k->name);
@@ -365,7 +393,9 @@ config_print(const struct config *cf, const struct cmdline *cl, FILE *out)
 			v = "yes";
 		if (v == NULL)
 			v = config_get(cf, k->name);
-		fprintf(out, "%s %s\n", k->name, v != NULL ? v : k->def);
+		if (v == NULL)
+			v = config_default(k, buf, sizeof buf);
+		fprintf(out, "%s %s\n", k->name, v);
 	}
 }
 

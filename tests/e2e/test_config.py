@@ -51,11 +51,25 @@ def test_dash_G_prints_effective_settings(spawn, run, limpet_bin):
     assert rc == 0
     lines = out.replace("\r", "").splitlines()
     assert lines == ["server-path /opt/my limpet", "server-dir none",
-                     "keepalive 7", "dead 5", "give-up none",
-                     "predict none", "ring-size 8M", "install yes"], lines
+                     "keepalive 7", "dead 2", "give-up none",
+                     "predict adaptive", "ring-size 8M", "install yes"], lines
     rc, out = output(spawn([limpet_bin, "--keepalive", "3", "-G",
                             "webtest"], env=env))
     assert "keepalive 3\r\n" in out and "server-path none" in out, out
+
+
+def test_dash_G_prints_the_defaults_the_client_uses(spawn, run, limpet_bin):
+    """With no file and no options, -G shows what the client really does:
+    the heartbeat learned from 25 s up to 300 s, dead after 2 s, adaptive
+    prediction, a 4M ring (the constants in client-int.h, client-keep.h,
+    daemon.h; the man page says the same)."""
+    env, _ = write_config(run, "# nothing set\n")
+    rc, out = output(spawn([limpet_bin, "-G", "plainhost"], env=env))
+    assert rc == 0, out
+    assert out.replace("\r", "").splitlines() == [
+        "server-path none", "server-dir none", "keepalive learned(25-300)",
+        "dead 2", "give-up none", "predict adaptive", "ring-size 4M",
+        "install no"], out
 
 
 def test_bad_line_is_named(spawn, lab, run, limpet_bin):
