@@ -81,3 +81,22 @@ def test_bad_line_is_named(spawn, lab, run, limpet_bin):
         assert rc == 255
         assert out.strip() == "limpet: %s:3: unknown keyword 'colour'" \
             % path, out
+
+
+def test_bad_range_is_named_with_its_line(spawn, lab, run, limpet_bin):
+    """A value of the right shape but out of range (predict banana,
+    ring-size 1) is a bad line too: file:line and why, in one line, for
+    -G, ls and a session alike, not a command-line error."""
+    for text, line, why in (
+            ("Host *\n  predict banana\n", 2,
+             "predict wants adaptive, always or never, not 'banana'"),
+            ("# ring\nring-size 1\n", 2,
+             "ring-size wants 64K to 256M, not '1'")):
+        env, path = write_config(run, text)
+        for argv in ([limpet_bin, "-G", sshlab.HOST],
+                     [limpet_bin, "ls", "-F", lab.ssh_config, sshlab.HOST],
+                     [limpet_bin, "-F", lab.ssh_config, sshlab.HOST]):
+            rc, out = output(spawn(argv, env=env))
+            assert rc == 255, out
+            assert out.strip() == "limpet: %s:%d: %s" % (path, line, why), \
+                out
