@@ -8,6 +8,7 @@ import subprocess
 
 import pexpect
 
+import sshlab
 from test_session import ended, server_procs, session_id, wait_for
 
 
@@ -39,6 +40,12 @@ def test_ls_shows_program_name_where_and_json(spawn, lab, run):
     assert re.search(r"^%s\s+\d+\s+detached\s+edit\s+sleep\s+since "
                      r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s" % sid, out,
                      re.M), out
+    # The VERSION column: the limpet version of the daemon.
+    ver = subprocess.run([sshlab.default_bin(), "--version"],
+                         capture_output=True, text=True).stdout.split()[1]
+    assert re.search(r"\sVERSION\s+COMMAND\r?$", out, re.M), out
+    assert re.search(r"^%s\s.*\s%s\s+\(login shell\)\r?$"
+                     % (sid, re.escape(ver)), out, re.M), out
     # A session whose program exited, kept for its status.
     argv = lab.limpet_cmd(sub="new") + ["exit 7"]
     argv.insert(2, "-d")
@@ -55,6 +62,10 @@ def test_ls_shows_program_name_where_and_json(spawn, lab, run):
     assert s["state"] == "detached" and s["from"] is None
     assert s["detached_since"] >= s["created"] > 0
     assert s["proto"] == "3" and s["command"] == ""
+    # The limpet version of the daemon that runs it (limpet --version).
+    assert s["version"] == subprocess.run(
+        [sshlab.default_bin(), "--version"], capture_output=True,
+        text=True).stdout.split()[1]
     e = by_id[gone]
     assert e["state"] == "exited" and e["status"] == 7
     assert e["name"] is None and e["command"] == "exit 7"
