@@ -13,6 +13,7 @@ elsewhere it skips, saying so.  Missing tools skip outside CI and fail in
 CI, where .ci/deps installs them.
 """
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -40,11 +41,16 @@ Match all
 
 
 def make(*targets, timeout=300):
-    """Run make in the repository; fail the test with its output."""
-    r = subprocess.run(["make", "-C", REPO, "-j2"] + list(targets),
-                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, text=True,
-                       timeout=timeout)
+    """Run make in the repository; fail the test with its output.  One
+    make at a time (a lock under build/): test_install.py and this file
+    both build build/static, and pytest-xdist may run them at once."""
+    os.makedirs(os.path.join(REPO, "build"), exist_ok=True)
+    with open(os.path.join(REPO, "build", ".test-make.lock"), "w") as lk:
+        fcntl.flock(lk, fcntl.LOCK_EX)
+        r = subprocess.run(["make", "-C", REPO, "-j2"] + list(targets),
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True,
+                           timeout=timeout)
     assert r.returncode == 0, "make %s failed:\n%s" % (
         " ".join(targets), r.stdout[-4000:])
     return r.stdout
@@ -254,6 +260,12 @@ INSTALLED = ["usr/bin/limpet", "usr/share/man/man1/limpet.1",
              "usr/share/bash-completion/completions/limpet",
              "usr/share/zsh/vendor-completions/_limpet",
              "usr/share/fish/vendor_completions.d/limpet.fish"]
+# With musl-gcc, make install (and so the .deb) also ships the static
+# server binary that --install uploads.
+SERVER_BIN = "usr/lib/limpet/limpet-%s-%s" % (os.uname().sysname.lower(),
+                                              os.uname().machine.lower())
+if shutil.which("musl-gcc") is not None or IN_CI:
+    INSTALLED.append(SERVER_BIN)
 
 
 def files_under(root):
