@@ -161,6 +161,14 @@ t limpet -R 1:h:2 --ring-size 4M -S /s --status x d
 t limpet doctor --probe-n
 t limpet kill --a
 t limpet web ''
+t limpet --pre
+t limpet --ser
+t limpet --predict a
+t limpet --server-dir /tmp/d --predict never j
+t limpet --server-path /x --verbose at
+t limpet --server-path /x doctor --probe-n
+t limpet --server-path=/x kill --a
+t limpet -p 22 at
 exit
 """
 
@@ -196,6 +204,19 @@ def test_bash_completion(run):
     assert "[limpet doctor --probe-n] -> --probe-nat <-" in out, out
     assert "[limpet kill --a] -> --all <-" in out, out
     assert "[limpet web ] ->  <-" in out, out
+    assert "[limpet --pre] -> --predict <-" in out, out
+    assert "[limpet --ser] -> --server-path --server-dir <-" in out, out
+    assert "[limpet --predict a] -> adaptive always <-" in out, out
+    # --server-dir's and --predict's values are not the destination.
+    assert ("[limpet --server-dir /tmp/d --predict never j] -> jumpbox <-"
+            in out), out
+    # The subcommand is found after limpet's own options (an alias).
+    assert "[limpet --server-path /x --verbose at] -> attach <-" in out, out
+    assert ("[limpet --server-path /x doctor --probe-n] -> --probe-nat <-"
+            in out), out
+    assert "[limpet --server-path=/x kill --a] -> --all <-" in out, out
+    # After an ssh option it is a destination, not a subcommand.
+    assert "[limpet -p 22 at] ->  <-" in out, out
 
 
 @pytest.mark.no_limpet
@@ -226,6 +247,15 @@ def test_zsh_completion(run):
     z.send("\x15")
     z.send("limpet -R 1:h:2 --give-up 9 jum\t")
     z.expect("jumpbox")
+    z.send("\x15")
+    z.send("limpet --server-dir /tmp/d --predict al\t")
+    z.expect("always")
+    z.send("\x15")
+    z.send("limpet --server-dir /tmp/d --pre\t")
+    z.expect("--predict")
+    z.send("\x15")
+    z.send("limpet --server-path /x doctor --probe-n\t")
+    z.expect("--probe-nat")
     z.send("\x15exit\r")
     z.expect(pexpect.EOF)
 
@@ -243,7 +273,10 @@ def test_fish_completion(run):
         ["fish", "--no-config", "-c",
          "source %s; complete -C 'limpet --kee'; echo ==; "
          "complete -C 'limpet -p 22 j'; echo ==; "
-         "complete -C 'limpet doctor --probe-n'" % comp],
+         "complete -C 'limpet doctor --probe-n'; echo ==; "
+         "complete -C 'limpet --pred'; echo ==; "
+         "complete -C 'limpet --server-dir /tmp --predict al'; echo ==; "
+         "complete -C 'limpet --server-path /x doc'" % comp],
         capture_output=True, text=True, timeout=30,
         env={"HOME": home, "PATH": os.environ.get("PATH", "/usr/bin"),
              "XDG_CONFIG_HOME": os.path.join(home, ".config"),
@@ -251,7 +284,8 @@ def test_fish_completion(run):
     assert r.returncode == 0, r
     parts = [[ln.split("\t")[0] for ln in part.strip().splitlines()]
              for part in r.stdout.split("==")]
-    assert parts == [["--keepalive"], ["jumpbox"], ["--probe-nat"]], r
+    assert parts == [["--keepalive"], ["jumpbox"], ["--probe-nat"],
+                     ["--predict"], ["always"], ["doctor"]], r
 
 
 # -- make install / uninstall --------------------------------------------
