@@ -297,3 +297,27 @@ def test_help_and_version_after_options(limpet_bin, run, args, first):
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith(first)
     assert r.stderr == ""
+
+
+def test_help_names_every_option(limpet_bin, run):
+    """--help lists every long option the client takes, and says what
+    `new` without -d does."""
+    r = subprocess.run([limpet_bin, "--help"], capture_output=True,
+                       text=True, timeout=10, env=run.env())
+    assert r.returncode == 0
+    for opt in ("--keepalive", "--dead", "--give-up", "--ssh",
+                "--server-path", "--server-dir", "--ring-size", "--predict",
+                "--verbose", "--install", "--json"):
+        assert "\n  %s " % opt in r.stdout, opt
+    assert "limpet new [limpet options]" in r.stdout
+
+
+def test_new_without_d_is_a_new_session(spawn, lab):
+    """`limpet new host cmd` (documented) is `limpet host cmd`."""
+    b = sshlab.default_bin()
+    p = spawn([b, "new", "--server-path", b, "-F", lab.ssh_config,
+               sshlab.HOST, "echo new-$((6*7)); exit 4"])
+    p.expect("new-42")
+    p.expect(pexpect.EOF)
+    p.close()
+    assert p.exitstatus == 4
