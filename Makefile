@@ -235,7 +235,8 @@ install: limpet
 	    $(DESTDIR)$(FISHCOMPDIR)/limpet.fish
 
 # The static server binary where the client's --install finds it
-# (PREFIX/lib/limpet/limpet-OS-ARCH): make static install-server.
+# (PREFIX/lib/limpet/limpet-OS-ARCH): make install-server, or make install
+# where musl-gcc is (STATIC_SERVER below).
 LIBDIR	?= $(PREFIX)/lib/limpet
 SRVNAME	:= limpet-$(shell uname -s | tr A-Z a-z)-$(shell uname -m | tr A-Z a-z)
 
@@ -282,6 +283,13 @@ build/static/obj/%.o: src/%.c $(HDRS) build/static/include/.stamp
 build/static/obj/compat-%.o: compat/%.c $(HDRS) build/static/include/.stamp
 	@mkdir -p $(@D)
 	$(MUSLCC) $(STBASE) $(STFL) -c -o $@ $<
+
+# make install also installs the static server binary (for --install)
+# when musl-gcc is there; STATIC_SERVER=no leaves it out, =yes insists.
+STATIC_SERVER ?= $(if $(shell command -v $(MUSLCC) 2>/dev/null),yes,no)
+ifeq ($(STATIC_SERVER),yes)
+install: install-server
+endif
 
 build/static/include/.stamp:
 	@command -v $(MUSLCC) >/dev/null || { echo "make static needs" \

@@ -34,34 +34,45 @@ _limpet()
 	fi
 
 	local client='--keepalive --dead --give-up --ssh --server-path
-	    --ring-size --verbose --install --json'
+	    --server-dir --ring-size --predict --verbose --install --json'
 	local doctor='--probe-nat --probe-max --probe-times --probe-wait --fix
 	    --yes --system --json --explain --status --ssh --keepalive --help'
 	local sshargs='-B -b -c -D -E -e -F -I -i -J -L -l -m -O -o -p -Q -R
 	    -S -W -w'
 	# limpet's options whose argument is the next word.
 	local valopts='--keepalive --dead --give-up --ssh --server-path
-	    --ring-size --probe-max --probe-times --probe-wait --explain
-	    --status'
-	local sub= cfg=~/.ssh/config dest= i w
+	    --server-dir --ring-size --predict --probe-max --probe-times
+	    --probe-wait --explain --status'
+	local sub= cfg=~/.ssh/config dest= i w lead=1
 
-	# Find the subcommand, an -F file and whether a destination was typed.
+	# Find the subcommand (after any of limpet's own options, as in
+	# `limpet --server-path X attach`), an -F file and whether a
+	# destination was typed.
 	for ((i = 1; i < cword; i++)); do
 		w=${words[i]}
-		if ((i == 1)) && [[ $w == @(ls|attach|kill|doctor|new) ]]; then
+		if ((lead)) && [[ -z $sub ]] &&
+		    [[ $w == @(ls|attach|kill|doctor|new) ]]; then
 			sub=$w
+			lead=0
 		elif [[ " ${valopts//[[:space:]]/ } " == *" $w "* ]]; then
 			((i++))
+		elif [[ $w == --?* ]]; then
+			:
 		elif [[ $w == -F ]]; then
+			lead=0
 			((i++))
 			cfg=${words[i]/#\~/$HOME}
 		elif [[ $w == -F?* ]]; then
+			lead=0
 			cfg=${w#-F}
 		elif [[ " ${sshargs//[[:space:]]/ } " == *" $w "* ]]; then
+			lead=0
 			((i++))
 		elif [[ $w != -* ]]; then
 			dest=$w
 			break
+		else
+			lead=0
 		fi
 	done
 	# After the destination come a command or a session id: not ours.
@@ -77,6 +88,14 @@ _limpet()
 		;;
 	--server-path | -i | -F | -E | -S)
 		COMPREPLY=($(compgen -f -- "$cur"))
+		return 0
+		;;
+	--server-dir)
+		COMPREPLY=($(compgen -d -- "$cur"))
+		return 0
+		;;
+	--predict)
+		COMPREPLY=($(compgen -W "adaptive always never" -- "$cur"))
 		return 0
 		;;
 	--keepalive | --dead | --give-up | --ring-size | --probe-max | \
@@ -95,7 +114,7 @@ _limpet()
 			COMPREPLY=($(compgen -W "$doctor" -- "$cur"))
 		elif [[ $sub == kill ]]; then
 			COMPREPLY=($(compgen -W "$client --all" -- "$cur"))
-		elif [[ -z $sub ]] && ((cword == 1)); then
+		elif [[ -z $sub ]] && ((lead)); then
 			COMPREPLY=($(compgen -W "$client --help --version" \
 			    -- "$cur"))
 		else
@@ -107,7 +126,7 @@ _limpet()
 	*)
 		local hosts
 		hosts=$(_limpet_hosts "$cfg")
-		if [[ -z $sub ]] && ((cword == 1)); then
+		if [[ -z $sub ]] && ((lead)); then
 			hosts+=$'\nls\nattach\nkill\ndoctor\nnew'
 		fi
 		COMPREPLY=($(compgen -W "$hosts" -- "$cur"))

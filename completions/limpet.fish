@@ -12,10 +12,23 @@ function __limpet_hosts
         string match -rv '[*?!]' | string match -rv '^$'
 end
 
-# True while no subcommand and no destination has been typed.
+# True while no subcommand and no destination has been typed: only
+# limpet's own long options (and their values) so far.
 function __limpet_first
     set -l t (commandline -opc)
-    test (count $t) -eq 1
+    set -l vals --keepalive --dead --give-up --ssh --server-path \
+        --server-dir --ring-size --predict
+    set -l i 2
+    while test $i -le (count $t)
+        if contains -- $t[$i] $vals
+            set i (math $i + 2)
+        else if string match -q -- '--?*' $t[$i]
+            set i (math $i + 1)
+        else
+            return 1
+        end
+    end
+    return 0
 end
 
 set -l subs ls attach kill doctor new
@@ -39,6 +52,10 @@ complete -c limpet -n $c -l give-up -x -d 'stop reconnecting after (seconds)'
 complete -c limpet -n $c -l ssh -x -a '(__fish_complete_command)' \
     -d 'the ssh program to run'
 complete -c limpet -n $c -l server-path -r -F -d 'limpet on the server'
+complete -c limpet -n $c -l server-dir -x -a '(__fish_complete_directories)' \
+    -d 'session directory on the server'
+complete -c limpet -n $c -l predict -x -a 'adaptive always never' \
+    -d 'predictive local echo'
 complete -c limpet -n $c -l install -d 'install limpet on the server if missing'
 complete -c limpet -n $c -l json -d 'ls: sessions as JSON'
 complete -c limpet -n $c -l ring-size -x -d 'output kept for replay'

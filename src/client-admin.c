@@ -158,6 +158,24 @@ admin_value(char *out, size_t len, const struct admin_row *row,
 		out_safe(out, len, v);
 }
 
+/*
+ * The server version that runs the session: the daemon's limpet version,
+ * or "proto-N" from a daemon too old to say it (only its protocol).
+ */
+static void
+admin_version(char *out, size_t len, const struct admin_row *row)
+{
+	const char	*v = proto_detail_get(&row->d, "version");
+	char		 p[16];
+
+	if (v != NULL && *v != '\0') {
+		out_safe(out, len, v);
+		return;
+	}
+	admin_value(p, sizeof p, row, "proto");
+	snprintf(out, len, "proto-%s", p);
+}
+
 static const char *admin_states[] = { "detached", "attached", "exited",
     "not answering" };
 
@@ -208,19 +226,19 @@ admin_print(const struct admin_ls *ls)
 {
 	const struct admin_row	*row;
 	char			 created[32], active[32], state[32];
-	char			 id[80], cmd[1024], proto[16], name[80];
+	char			 id[80], cmd[1024], ver[32], name[80];
 	char			 prog[80], where[96];
 	int			 i;
 
-	printf("%-10s %-8s %-13s %-10s %-15s %-26s %-19s  %-19s  %-5s %s\n",
+	printf("%-10s %-8s %-13s %-10s %-15s %-26s %-19s  %-19s  %-8s %s\n",
 	    "ID", "PID", "STATE", "NAME", "PROGRAM", "WHERE", "CREATED",
-	    "LAST ACTIVITY", "PROTO", "COMMAND");
+	    "LAST ACTIVITY", "VERSION", "COMMAND");
 	for (i = 0; i < ls->n; i++) {
 		row = &ls->rows[i];
 		/* Server text: shown with its control bytes escaped. */
 		out_safe(id, sizeof id, row->s.id);
 		out_safe(cmd, sizeof cmd, row->s.command);
-		admin_value(proto, sizeof proto, row, "proto");
+		admin_version(ver, sizeof ver, row);
 		admin_value(name, sizeof name, row, "name");
 		admin_value(prog, sizeof prog, row, "program");
 		admin_where(where, sizeof where, row);
@@ -232,9 +250,9 @@ admin_print(const struct admin_ls *ls)
 		else
 			snprintf(state, sizeof state, "%s",
 			    admin_states[row->s.state]);
-		printf("%-10s %-8u %-13s %-10s %-15s %-26s %-19s  %-19s  %-5s "
+		printf("%-10s %-8u %-13s %-10s %-15s %-26s %-19s  %-19s  %-8s "
 		    "%s\n", id, row->s.pid, state, name, prog, where, created,
-		    active, proto, *cmd != '\0' ? cmd : "(login shell)");
+		    active, ver, *cmd != '\0' ? cmd : "(login shell)");
 	}
 	admin_scope_notes(ls);
 }

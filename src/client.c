@@ -1215,24 +1215,11 @@ client_parse(struct client *c, int mode, int argc, char **argv)
 	    sizeof err) != 0)
 		goto bad;
 	c->give_up_ms = (uint64_t)secs * 1000;
-	if ((v = cmdline_get(&c->cl, "ring-size")) != NULL) {
-		char		*end;
-		unsigned long	 kb;
-
-		kb = strtoul(v, &end, 10);
-		if (*end == 'k' || *end == 'K')
-			end++;
-		else if (*end == 'm' || *end == 'M') {
-			kb *= 1024;
-			end++;
-		} else
-			kb /= 1024;
-		if (end == v || *end != '\0' || kb < 64 || kb > 262144) {
-			snprintf(err, sizeof err, "--ring-size wants 64K to "
-			    "256M, not '%s'", v);
-			goto bad;
-		}
-		c->ring_kb = (uint32_t)kb;
+	if ((v = cmdline_get(&c->cl, "ring-size")) != NULL &&
+	    config_ring_kb(v, &c->ring_kb) != 0) {
+		snprintf(err, sizeof err, "--ring-size wants 64K to 256M, "
+		    "not '%s'", v);
+		goto bad;
 	}
 	c->ssh.prog = cmdline_get(&c->cl, "ssh");
 	if (c->ssh.prog == NULL)

@@ -11,17 +11,25 @@
  */
 #include <errno.h>
 #include <fnmatch.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "client-int.h"
+#include "client-keep.h"
 #include "cmdline.h"
 #include "config.h"
+#include "daemon.h"
 #include "err.h"
 #include "xmalloc.h"
 
-/* The keywords, their kind, and what -G shows when none is set. */
+/*
+ * The keywords, their kind, and what -G shows when none is set (NULL:
+ * config_default() works it out from the constants the client uses).
+ */
 static const struct config_key {
 	const char	*name;
 	int		 kind;
@@ -29,11 +37,11 @@ static const struct config_key {
 } config_keys[] = {
 	{ "server-path",	CONFIG_STRING,	"none" },
 	{ "server-dir",		CONFIG_STRING,	"none" },
-	{ "keepalive",		CONFIG_SECONDS,	"25" },
-	{ "dead",		CONFIG_SECONDS,	"5" },
+	{ "keepalive",		CONFIG_SECONDS,	NULL },
+	{ "dead",		CONFIG_SECONDS,	NULL },
 	{ "give-up",		CONFIG_SECONDS,	"none" },
-	{ "predict",		CONFIG_WORD,	"none" },
-	{ "ring-size",		CONFIG_SIZE,	"4M" },
+	{ "predict",		CONFIG_PREDICT,	NULL },
+	{ "ring-size",		CONFIG_SIZE,	NULL },
 	{ "install",		CONFIG_YESNO,	"no" },
 	{ NULL, 0, NULL }
 };
@@ -67,12 +75,44 @@ config_path(void)
 	return p;
 }
 
+/* --predict's modes, the default first. */
+const char *const config_predict_modes[] = { "adaptive", "always", "never",
+    NULL };
+
+/*
+ * A --ring-size value (bytes, or with K or M) in KiB in *kb: 0, or
+ * ERR_FORMAT when it is not a size from 64K to 256M.
+ */
+int
+config_ring_kb(const char *v, uint32_t *kb)
+{
+	char		*end;
+	unsigned long	 n;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (*end == 'k' || *end == 'K')
+		end++;
+	else if (*end == 'm' || *end == 'M') {
+		n = n > ULONG_MAX / 1024 ? ULONG_MAX : n * 1024;
+		end++;
+	} else
+		n /= 1024;
+	if (errno != 0 || end == v || *v == '-' || *end != '\0' || n < 64 ||
+	    n > 262144)
+		return ERR_FORMAT;
+	*kb = (uint32_t)n;
+	return 0;
+}
+
 /* Whether value is valid for a keyword of kind; else why not in err. */
 static int
 config_check(int kind, const char *v, char *err, size_t errlen)
 {
-	char	*end;
-	long	 n;
+	char		*end;
+	long		 n;
+	uint32_t	 kb;
+	int		 i;
 
 	switch (kind) {
 	case CONFIG_SECONDS:
@@ -86,15 +126,19 @@ config_check(int kind, const char *v, char *err, size_t errlen)
 		}
 		break;
 	case CONFIG_SIZE:
-		errno = 0;
-		n = strtol(v, &end, 10);
-		if (errno != 0 || end == v || n < 1 || (*end != '\0' &&
-		    (strchr("kKmM", *end) == NULL || end[1] != '\0'))) {
-			snprintf(err, errlen, "wants a size such as 4M, not "
-			    "'%s'", v);
+		if (config_ring_kb(v, &kb) != 0) {
+			snprintf(err, errlen, "wants 64K to 256M, not '%s'",
+			    v);
 			return ERR_FORMAT;
 		}
 		break;
+	case CONFIG_PREDICT:
+		for (i = 0; config_predict_modes[i] != NULL; i++)
+			if (strcmp(v, config_predict_modes[i]) == 0)
+				return 0;
+		snprintf(err, errlen, "wants adaptive, always or never, not "
+		    "'%s'", v);
+		return ERR_FORMAT;
 	case CONFIG_YESNO:
 		if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0) {
 			snprintf(err, errlen, "wants yes or no, not '%s'", v);
@@ -352,12 +396,34 @@ config_for(struct config *cf, struct cmdline *cl, char *err, size_t errlen)
 	return r;
 }
 
+/*
+ * What the client does for keyword k when nothing sets it, from the
+ * same constants it uses (so that -G cannot drift from them).
+ */
+static const char *
+config_default(const struct config_key *k, char *buf, size_t len)
+{
+	if (k->def != NULL)
+		return k->def;
+	if (strcmp(k->name, "keepalive") == 0)
+		snprintf(buf, len, "learned(%d-%d)", PROTO_KEEPALIVE_S,
+		    KEEP_MAX_MS / 1000);
+	else if (strcmp(k->name, "dead") == 0)
+		snprintf(buf, len, "%d", DEAD_S);
+	else if (strcmp(k->name, "ring-size") == 0)
+		snprintf(buf, len, "%dM", DAEMON_RING_DEFAULT / (1024 * 1024));
+	else
+		snprintf(buf, len, "%s", config_predict_modes[0]);
+	return buf;
+}
+
 /* Print the effective settings, one "keyword value" line each (-G). */
 void
 config_print(const struct config *cf, const struct cmdline *cl, FILE *out)
 {
 	const struct config_key	*k;
 	const char		*v;
+	char			 buf[64];
 
 	for (k = config_keys; k->name != NULL; k++) {
 		v = cmdline_get(cl, k->name);
@@ -365,7 +431,9 @@ config_print(const struct config *cf, const struct cmdline *cl, FILE *out)
 			v = "yes";
 		if (v == NULL)
 			v = config_get(cf, k->name);
-		fprintf(out, "%s %s\n", k->name, v != NULL ? v : k->def);
+		if (v == NULL)
+			v = config_default(k, buf, sizeof buf);
+		fprintf(out, "%s %s\n", k->name, v);
 	}
 }
 

@@ -2,6 +2,7 @@
 #ifndef LIMPET_CONFIG_H
 #define LIMPET_CONFIG_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "cmdline.h"
@@ -11,6 +12,7 @@
 #define CONFIG_SIZE	2
 #define CONFIG_YESNO	3
 #define CONFIG_WORD	4
+#define CONFIG_PREDICT	5
 
 #define CONFIG_MAX	16
 
@@ -21,7 +23,10 @@ struct config {
 	int		 n;
 };
 
+extern const char *const config_predict_modes[];
+
 char		*config_path(void);
+int		 config_ring_kb(const char *, uint32_t *);
 int		 config_host_match(char **, int, const char *);
 int		 config_parse(struct config *, const char *, const char *,
 		    const char *, char *, size_t);

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -113,6 +114,11 @@ daemon_detail(struct daemon *d, struct buf *b)
 	char			ver[16], prog[64] = "", since[24];
 	pid_t			pg;
 
+#ifdef LIMPET_TEST_HOOKS
+	/* Test builds acting as a daemon from before DETAIL send none. */
+	if (getenv("LIMPET_TEST_PROTO_LEGACY") != NULL)
+		return;
+#endif
 	/* The program in the foreground of the session's terminal. */
 	if (d->ptyfd >= 0 && !d->finished && (pg = tcgetpgrp(d->ptyfd)) > 0)
 		compat_proc_name(pg, prog, sizeof prog);

@@ -24,6 +24,8 @@ static const char usage_text[] =
 "       limpet new -d [-n COUNT] [limpet options] [ssh options] destination\n"
 "              [command]   (COUNT sessions over one connection)\n"
 "       limpet [limpet options] -S NAME destination   (attach or start NAME)\n"
+"       limpet new [limpet options] [ssh options] destination [command]\n"
+"              (a new session, as without the word new)\n"
 "\n"
 "limpet options (long options, before any ssh option; they may also come\n"
 "before the subcommand):\n"
@@ -33,9 +35,12 @@ static const char usage_text[] =
 "  --give-up SECONDS     stop reconnecting after this long (default: never)\n"
 "  --ssh PROGRAM         the ssh to run (default: ssh)\n"
 "  --server-path PATH    the limpet binary on the server\n"
+"  --server-dir PATH     the session directory on the server\n"
 "  --ring-size BYTES     output kept on the server for replay (new session)\n"
+"  --predict MODE        local echo: adaptive (default), always, never\n"
 "  --verbose             log what happens to stderr (or $LIMPET_LOG)\n"
 "  --install             install limpet on the server if it has none\n"
+"  --json                ls: the sessions as JSON\n"
 "  --help, --version\n"
 "\n"
 "ssh options (-p -i -J -l -F -o -A -L -R -D -4 -6 -v ...) pass through to\n"
@@ -53,6 +58,43 @@ main_usage(FILE *f)
 }
 
 /*
+ * Keep, of the n leading limpet options in lead, those doctor knows
+ * (--ssh, --keepalive, --json) and drop the others an alias carries
+ * (l='limpet --server-path X --verbose' used as `l doctor host`): they
+ * are about sessions, and the alias must serve every subcommand.
+ * Returns how many words are kept at the start of lead.
+ */
+static int
+main_doctor_lead(int n, char **lead)
+{
+	const struct cmdline_opt	*o;
+	size_t				 len;
+	int				 i, kept = 0, keep, arg;
+
+	for (i = 0; i < n; i++) {
+		len = strcspn(lead[i] + 2, "=");
+		keep = 0;
+		for (o = doctor_opts; o->name != NULL; o++)
+			if (strlen(o->name) == len &&
+			    strncmp(o->name, lead[i] + 2, len) == 0)
+				keep = 1;
+		for (o = cmdline_client_opts; o->name != NULL; o++)
+			if (strlen(o->name) == len &&
+			    strncmp(o->name, lead[i] + 2, len) == 0)
+				break;
+		arg = o->name != NULL && o->has_arg && lead[i][2 + len] == '\0';
+		if (keep)
+			lead[kept++] = lead[i];
+		if (arg && i + 1 < n) {
+			i++;
+			if (keep)
+				lead[kept++] = lead[i];
+		}
+	}
+	return kept;
+}
+
+/*
  * limpet's options given before a subcommand word (limpet --verbose attach
  * host, as git takes them) go after it: argv[1..nlead] are those options
  * and argv[nlead + 1] the subcommand.  Returns the subcommand's exit code.
@@ -61,22 +103,22 @@ static int
 main_sub(int argc, char **argv, int nlead)
 {
 	const char	*sub = argv[nlead + 1];
-	char		**nargv, err[256];
-	int		  nargc = argc - 2, r;
+	char		**nargv;
+	int		  nargc = argc - 2, r, kept;
 
 	if (strcmp(sub, "relay") == 0) {
 		fprintf(stderr, "limpet: limpet relay takes no options\n");
 		return 255;
 	}
-	if (strcmp(sub, "doctor") == 0 && cmdline_lead(nlead, argv + 1,
-	    doctor_opts, sub, err, sizeof err) < 0) {
-		fprintf(stderr, "limpet: %s (limpet doctor --help)\n", err);
-		return 2;
-	}
 	nargv = xcalloc((size_t)nargc + 1, sizeof *nargv);
 	memcpy(nargv, argv + 1, (size_t)nlead * sizeof *nargv);
-	memcpy(nargv + nlead, argv + nlead + 2,
+	kept = nlead;
+	if (strcmp(sub, "doctor") == 0)
+		kept = main_doctor_lead(nlead, nargv);
+	memcpy(nargv + kept, argv + nlead + 2,
 	    (size_t)(nargc - nlead) * sizeof *nargv);
+	nargc -= nlead - kept;
+	nlead = kept;
 	if (strcmp(sub, "doctor") == 0)
 		r = doctor_main(nargc, nargv);
 	else if (strcmp(sub, "ls") == 0)

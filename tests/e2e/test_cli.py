@@ -7,6 +7,7 @@ that ssh reads the same way.  A fake ssh records what limpet runs, and
 the rest.  Bad input must always give one clear line.
 """
 
+import json
 import os
 import shlex
 import subprocess
@@ -157,12 +158,6 @@ def test_limpet_options_before_subcommand(spawn, lab):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--verbose", "doctor", "host"],
-     "option --verbose does not apply to limpet doctor "
-     "(limpet doctor --help)"),
-    (["--server-path", "/x", "doctor", "host"],
-     "option --server-path does not apply to limpet doctor "
-     "(limpet doctor --help)"),
     (["--verbose", "relay"], "limpet relay takes no options"),
     (["--nope", "host"], "unknown option --nope (limpet --help)"),
     (["--nope", "attach", "host"], "unknown option --nope (limpet --help)"),
@@ -193,6 +188,56 @@ def test_bad_input_gives_one_line(limpet_bin, run, args, message):
     assert r.stderr.splitlines() == ["limpet: " + message]
     assert r.returncode in (2, 255)
     assert r.stdout == ""
+
+
+def test_alias_serves_every_subcommand(spawn, lab, run):
+    """The issue's alias form: l='limpet --server-path X --verbose
+    --dead 4' runs every subcommand (new -d, -S NAME, ls, attach, kill,
+    doctor); doctor accepts the session options the alias carries."""
+    b = sshlab.default_bin()
+    alias = [b, "--server-path", b, "--verbose", "--dead", "4"]
+    env = {"LIMPET_LOG": os.devnull}
+    cfg = ["-F", lab.ssh_config, sshlab.HOST]
+
+    def call(*words):
+        e = run.env()
+        e.update(env)
+        return subprocess.run(alias + list(words), env=e,
+                              stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=60)
+
+    r = call("new", "-d", *cfg, "sleep", "300")
+    assert r.returncode == 0, r.stderr
+    assert len(lab.session_pids()) == 1
+    p = spawn(alias + ["-S", "work"] + cfg, env=env)
+    p.sendline("echo rea''dy-$((40+2))")
+    p.expect("ready-42")
+    p.sendline("")
+    p.send("~.")
+    p.expect(pexpect.EOF)
+    p.close()
+    assert p.exitstatus == 0
+    r = call("ls", *cfg)
+    assert r.returncode == 0 and "work" in r.stdout, r.stdout + r.stderr
+    r = call("ls", "--json", *cfg)
+    assert r.returncode == 0, r.stderr
+    sid = [s["id"] for s in json.loads(r.stdout) if s.get("name") == "work"]
+    assert len(sid) == 1, r.stdout
+    a = spawn(alias + ["attach"] + cfg + ["work"], env=env)
+    a.sendline("echo att''ached-$((6*7))")
+    a.expect("attached-42")
+    a.sendline("")
+    a.send("~.")
+    a.expect(pexpect.EOF)
+    a.close()
+    r = call("kill", *cfg, sid[0])
+    assert r.returncode == 0, r.stderr
+    r = call("kill", "--all", *cfg)
+    assert r.returncode == 0, r.stderr
+    r = call("doctor", "--json", *cfg)
+    assert "does not apply" not in r.stderr, r.stderr
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert json.loads(r.stdout)["status"] == 0
 
 
 def test_doctor_options_before_doctor(limpet_bin, run):
@@ -252,3 +297,27 @@ def test_help_and_version_after_options(limpet_bin, run, args, first):
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith(first)
     assert r.stderr == ""
+
+
+def test_help_names_every_option(limpet_bin, run):
+    """--help lists every long option the client takes, and says what
+    `new` without -d does."""
+    r = subprocess.run([limpet_bin, "--help"], capture_output=True,
+                       text=True, timeout=10, env=run.env())
+    assert r.returncode == 0
+    for opt in ("--keepalive", "--dead", "--give-up", "--ssh",
+                "--server-path", "--server-dir", "--ring-size", "--predict",
+                "--verbose", "--install", "--json"):
+        assert "\n  %s " % opt in r.stdout, opt
+    assert "limpet new [limpet options]" in r.stdout
+
+
+def test_new_without_d_is_a_new_session(spawn, lab):
+    """`limpet new host cmd` (documented) is `limpet host cmd`."""
+    b = sshlab.default_bin()
+    p = spawn([b, "new", "--server-path", b, "-F", lab.ssh_config,
+               sshlab.HOST, "echo new-$((6*7)); exit 4"])
+    p.expect("new-42")
+    p.expect(pexpect.EOF)
+    p.close()
+    assert p.exitstatus == 4

@@ -51,11 +51,25 @@ def test_dash_G_prints_effective_settings(spawn, run, limpet_bin):
     assert rc == 0
     lines = out.replace("\r", "").splitlines()
     assert lines == ["server-path /opt/my limpet", "server-dir none",
-                     "keepalive 7", "dead 5", "give-up none",
-                     "predict none", "ring-size 8M", "install yes"], lines
+                     "keepalive 7", "dead 2", "give-up none",
+                     "predict adaptive", "ring-size 8M", "install yes"], lines
     rc, out = output(spawn([limpet_bin, "--keepalive", "3", "-G",
                             "webtest"], env=env))
     assert "keepalive 3\r\n" in out and "server-path none" in out, out
+
+
+def test_dash_G_prints_the_defaults_the_client_uses(spawn, run, limpet_bin):
+    """With no file and no options, -G shows what the client really does:
+    the heartbeat learned from 25 s up to 300 s, dead after 2 s, adaptive
+    prediction, a 4M ring (the constants in client-int.h, client-keep.h,
+    daemon.h; the man page says the same)."""
+    env, _ = write_config(run, "# nothing set\n")
+    rc, out = output(spawn([limpet_bin, "-G", "plainhost"], env=env))
+    assert rc == 0, out
+    assert out.replace("\r", "").splitlines() == [
+        "server-path none", "server-dir none", "keepalive learned(25-300)",
+        "dead 2", "give-up none", "predict adaptive", "ring-size 4M",
+        "install no"], out
 
 
 def test_bad_line_is_named(spawn, lab, run, limpet_bin):
@@ -67,3 +81,22 @@ def test_bad_line_is_named(spawn, lab, run, limpet_bin):
         assert rc == 255
         assert out.strip() == "limpet: %s:3: unknown keyword 'colour'" \
             % path, out
+
+
+def test_bad_range_is_named_with_its_line(spawn, lab, run, limpet_bin):
+    """A value of the right shape but out of range (predict banana,
+    ring-size 1) is a bad line too: file:line and why, in one line, for
+    -G, ls and a session alike, not a command-line error."""
+    for text, line, why in (
+            ("Host *\n  predict banana\n", 2,
+             "predict wants adaptive, always or never, not 'banana'"),
+            ("# ring\nring-size 1\n", 2,
+             "ring-size wants 64K to 256M, not '1'")):
+        env, path = write_config(run, text)
+        for argv in ([limpet_bin, "-G", sshlab.HOST],
+                     [limpet_bin, "ls", "-F", lab.ssh_config, sshlab.HOST],
+                     [limpet_bin, "-F", lab.ssh_config, sshlab.HOST]):
+            rc, out = output(spawn(argv, env=env))
+            assert rc == 255, out
+            assert out.strip() == "limpet: %s:%d: %s" % (path, line, why), \
+                out

@@ -159,3 +159,28 @@ def test_static_client_installs_itself(spawn, bare, run):
     shell_works(p)
     with open(installed(bare), "rb") as a, open(static, "rb") as b:
         assert a.read() == b.read()
+
+
+@pytest.mark.timeout(300)
+def test_make_install_gives_install_a_server_binary(spawn, bare, run):
+    """A plain `make install` (as the .deb's build does) puts the static
+    server binary in PREFIX/lib/limpet; the installed client finds it
+    there (../lib/limpet beside itself) with nothing set, and --install
+    works out of the box."""
+    import test_packaging
+    if shutil.which("musl-gcc") is None:
+        missing("make install's server binary needs musl-gcc "
+                "(apt-get install musl-tools)")
+    prefix = os.path.join(run.workdir, "prefix")
+    test_packaging.make("install", "PREFIX=" + prefix)
+    client = os.path.join(prefix, "bin", "limpet")
+    server = os.path.join(prefix, "lib", "limpet",
+                          "limpet-%s-%s" % machine())
+    assert os.access(server, os.X_OK)
+    p = spawn(argv(client, bare, "--install"),
+              env={"LIMPET_SERVER_BINARIES": ""}, timeout=30)
+    p.expect("limpet is not installed on %s" % sshlab.HOST)
+    p.expect("installed limpet")
+    shell_works(p)
+    with open(installed(bare), "rb") as a, open(server, "rb") as b:
+        assert a.read() == b.read()

@@ -13,6 +13,7 @@ elsewhere it skips, saying so.  Missing tools skip outside CI and fail in
 CI, where .ci/deps installs them.
 """
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -40,11 +41,16 @@ Match all
 
 
 def make(*targets, timeout=300):
-    """Run make in the repository; fail the test with its output."""
-    r = subprocess.run(["make", "-C", REPO, "-j2"] + list(targets),
-                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, text=True,
-                       timeout=timeout)
+    """Run make in the repository; fail the test with its output.  One
+    make at a time (a lock under build/): test_install.py and this file
+    both build build/static, and pytest-xdist may run them at once."""
+    os.makedirs(os.path.join(REPO, "build"), exist_ok=True)
+    with open(os.path.join(REPO, "build", ".test-make.lock"), "w") as lk:
+        fcntl.flock(lk, fcntl.LOCK_EX)
+        r = subprocess.run(["make", "-C", REPO, "-j2"] + list(targets),
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True,
+                           timeout=timeout)
     assert r.returncode == 0, "make %s failed:\n%s" % (
         " ".join(targets), r.stdout[-4000:])
     return r.stdout
@@ -155,6 +161,14 @@ t limpet -R 1:h:2 --ring-size 4M -S /s --status x d
 t limpet doctor --probe-n
 t limpet kill --a
 t limpet web ''
+t limpet --pre
+t limpet --ser
+t limpet --predict a
+t limpet --server-dir /tmp/d --predict never j
+t limpet --server-path /x --verbose at
+t limpet --server-path /x doctor --probe-n
+t limpet --server-path=/x kill --a
+t limpet -p 22 at
 exit
 """
 
@@ -190,6 +204,19 @@ def test_bash_completion(run):
     assert "[limpet doctor --probe-n] -> --probe-nat <-" in out, out
     assert "[limpet kill --a] -> --all <-" in out, out
     assert "[limpet web ] ->  <-" in out, out
+    assert "[limpet --pre] -> --predict <-" in out, out
+    assert "[limpet --ser] -> --server-path --server-dir <-" in out, out
+    assert "[limpet --predict a] -> adaptive always <-" in out, out
+    # --server-dir's and --predict's values are not the destination.
+    assert ("[limpet --server-dir /tmp/d --predict never j] -> jumpbox <-"
+            in out), out
+    # The subcommand is found after limpet's own options (an alias).
+    assert "[limpet --server-path /x --verbose at] -> attach <-" in out, out
+    assert ("[limpet --server-path /x doctor --probe-n] -> --probe-nat <-"
+            in out), out
+    assert "[limpet --server-path=/x kill --a] -> --all <-" in out, out
+    # After an ssh option it is a destination, not a subcommand.
+    assert "[limpet -p 22 at] ->  <-" in out, out
 
 
 @pytest.mark.no_limpet
@@ -220,6 +247,15 @@ def test_zsh_completion(run):
     z.send("\x15")
     z.send("limpet -R 1:h:2 --give-up 9 jum\t")
     z.expect("jumpbox")
+    z.send("\x15")
+    z.send("limpet --server-dir /tmp/d --predict al\t")
+    z.expect("always")
+    z.send("\x15")
+    z.send("limpet --server-dir /tmp/d --pre\t")
+    z.expect("--predict")
+    z.send("\x15")
+    z.send("limpet --server-path /x doctor --probe-n\t")
+    z.expect("--probe-nat")
     z.send("\x15exit\r")
     z.expect(pexpect.EOF)
 
@@ -237,7 +273,10 @@ def test_fish_completion(run):
         ["fish", "--no-config", "-c",
          "source %s; complete -C 'limpet --kee'; echo ==; "
          "complete -C 'limpet -p 22 j'; echo ==; "
-         "complete -C 'limpet doctor --probe-n'" % comp],
+         "complete -C 'limpet doctor --probe-n'; echo ==; "
+         "complete -C 'limpet --pred'; echo ==; "
+         "complete -C 'limpet --server-dir /tmp --predict al'; echo ==; "
+         "complete -C 'limpet --server-path /x doc'" % comp],
         capture_output=True, text=True, timeout=30,
         env={"HOME": home, "PATH": os.environ.get("PATH", "/usr/bin"),
              "XDG_CONFIG_HOME": os.path.join(home, ".config"),
@@ -245,7 +284,8 @@ def test_fish_completion(run):
     assert r.returncode == 0, r
     parts = [[ln.split("\t")[0] for ln in part.strip().splitlines()]
              for part in r.stdout.split("==")]
-    assert parts == [["--keepalive"], ["jumpbox"], ["--probe-nat"]], r
+    assert parts == [["--keepalive"], ["jumpbox"], ["--probe-nat"],
+                     ["--predict"], ["always"], ["doctor"]], r
 
 
 # -- make install / uninstall --------------------------------------------
@@ -254,6 +294,12 @@ INSTALLED = ["usr/bin/limpet", "usr/share/man/man1/limpet.1",
              "usr/share/bash-completion/completions/limpet",
              "usr/share/zsh/vendor-completions/_limpet",
              "usr/share/fish/vendor_completions.d/limpet.fish"]
+# With musl-gcc, make install (and so the .deb) also ships the static
+# server binary that --install uploads.
+SERVER_BIN = "usr/lib/limpet/limpet-%s-%s" % (os.uname().sysname.lower(),
+                                              os.uname().machine.lower())
+if shutil.which("musl-gcc") is not None or IN_CI:
+    INSTALLED.append(SERVER_BIN)
 
 
 def files_under(root):

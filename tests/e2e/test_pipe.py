@@ -99,7 +99,8 @@ def test_cat_20mb_survives_ten_kills(run, lab):
 
 
 def make_tree(root):
-    """A directory tree of a few MB: many small files, some large."""
+    """A directory tree of about 21 MB: many small files, some large, a
+    2 MB one in each directory."""
     rnd = random.Random(7)
     for d in range(8):
         sub = os.path.join(root, "d%d" % d, "e%d" % (d % 3))
@@ -108,6 +109,8 @@ def make_tree(root):
             n = rnd.choice([0, 10, 1000, 30000, 100000])
             with open(os.path.join(sub, "f%d" % i), "wb") as f:
                 f.write(rnd.randbytes(n))
+        with open(os.path.join(sub, "big"), "wb") as f:
+            f.write(rnd.randbytes(2_000_000))
     os.symlink("d0/e0/f1", os.path.join(root, "link"))
 
 
@@ -129,17 +132,18 @@ def tree_digest(root):
 
 
 def test_tar_of_a_tree_survives_kills(run, lab):
-    """`limpet host 'tar c dir' > dir.tar` across ssh kills extracts to
-    the same tree."""
+    """`limpet host 'tar c dir' > dir.tar` (over 20 MB) across ten ssh
+    kills extracts to the same tree."""
     tree = os.path.join(run.workdir, "tree")
     make_tree(tree)
     kills = [0]
     p, errpath = popen(run, lab, ["tar", "cf", "-", "-C", tree, "."],
                        subprocess.DEVNULL)
-    tar = read_paced(p, 65536, 0.02, kills, (0.1, 0.3), seed=3)
+    tar = read_paced(p, 65536, 0.01, kills, (0.1, 0.3), seed=3)
     st, err = finish(p, errpath)
     assert st == 0, err
-    assert kills[0] >= 3, "only %d kills during the transfer" % kills[0]
+    assert len(tar) >= 20_000_000, len(tar)
+    assert kills[0] >= 10, "only %d kills during the transfer" % kills[0]
     out = os.path.join(run.workdir, "out")
     os.makedirs(out)
     with tarfile.open(fileobj=io.BytesIO(tar)) as t:

@@ -76,7 +76,12 @@ test_bad_lines(void **state)
 		{ "keepalive 1 2\n", "f:1: keepalive wants one value" },
 		{ "\n\nkeepalive 0\n", "f:3: keepalive wants seconds" },
 		{ "dead soon\n", "f:1: dead wants seconds" },
-		{ "ring-size 4Q\n", "f:1: ring-size wants a size" },
+		{ "ring-size 4Q\n", "f:1: ring-size wants 64K to 256M" },
+		/* Ranges are checked where the file is read, with its line. */
+		{ "ring-size 1\n", "f:1: ring-size wants 64K to 256M, not '1'" },
+		{ "ring-size 300M\n", "f:1: ring-size wants 64K to 256M" },
+		{ "Host x\n predict banana\n",
+		    "f:2: predict wants adaptive, always or never, not 'banana'" },
 		{ "install maybe\n", "f:1: install wants yes or no" },
 		{ "server-path \"/x\n", "f:1: unterminated quote" },
 		{ "Host\n", "f:1: Host wants a pattern" },
