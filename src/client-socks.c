@@ -144,6 +144,29 @@ csocks_chan(struct cfwd *f, int i, struct chan *ch, size_t used)
 }
 
 /*
+ * A request of r bytes for target was parsed (r < 0: a bad one): open
+ * its channel and send the reply, or drop the connection.  Returns 1 (i
+ * is gone from the list), or 0 if the request is not complete yet.
+ */
+static int
+csocks_open(struct cfwd *f, int i, int r, const char *target,
+    const uint8_t *reply, size_t len)
+{
+	struct csocks	*s = &f->socks[i];
+	struct chan	*ch;
+
+	if (r == 0)
+		return 0;
+	if (r < 0 || (ch = chan_open(&f->w.set, CHAN_KIND_TCP,
+	    target)) == NULL || write(s->fd, reply, len) != (ssize_t)len) {
+		csocks_drop(f, i, 1);
+		return 1;
+	}
+	csocks_chan(f, i, ch, (size_t)r);
+	return 1;
+}
+
+/*
  * A SOCKS4 or 4a connection i: once its request is whole it is granted
  * and becomes a channel.  Returns 1 if i is gone from the list.
  */
@@ -152,19 +175,10 @@ csocks4_advance(struct cfwd *f, int i)
 {
 	static const uint8_t	 ok[] = { 0, 0x5a, 0, 0, 0, 0, 0, 0 };
 	struct csocks		*s = &f->socks[i];
-	struct chan		*ch;
 	char			 target[300];
-	int			 r;
 
-	if ((r = csocks4_request(s->in, s->len, target, sizeof target)) == 0)
-		return 0;
-	if (r < 0 || (ch = chan_open(&f->w.set, CHAN_KIND_TCP,
-	    target)) == NULL || write(s->fd, ok, sizeof ok) != sizeof ok) {
-		csocks_drop(f, i, 1);
-		return 1;
-	}
-	csocks_chan(f, i, ch, (size_t)r);
-	return 1;
+	return csocks_open(f, i, csocks4_request(s->in, s->len, target,
+	    sizeof target), target, ok, sizeof ok);
 }
 
 /*
@@ -178,7 +192,6 @@ csocks_advance(struct cfwd *f, int i)
 	static const uint8_t	 ok[] = { 5, 0, 0, 1, 0, 0, 0, 0, 0, 0 };
 	static const uint8_t	 noauth[] = { 5, 0 };
 	struct csocks		*s = &f->socks[i];
-	struct chan		*ch;
 	char			 target[300];
 	size_t			 need;
 	int			 r;
@@ -198,15 +211,8 @@ csocks_advance(struct cfwd *f, int i)
 		s->len -= need;
 		s->greeted = 1;
 	}
-	if ((r = csocks_request(s->in, s->len, target, sizeof target)) == 0)
-		return 0;
-	if (r < 0 || (ch = chan_open(&f->w.set, CHAN_KIND_TCP,
-	    target)) == NULL || write(s->fd, ok, sizeof ok) != sizeof ok) {
-		csocks_drop(f, i, 1);
-		return 1;
-	}
-	csocks_chan(f, i, ch, (size_t)r);
-	return 1;
+	r = csocks_request(s->in, s->len, target, sizeof target);
+	return csocks_open(f, i, r, target, ok, sizeof ok);
 }
 
 /* Read pending connection i; returns 1 if it is gone from the list. */

@@ -74,6 +74,20 @@ ring_resize(struct ring *r, size_t nalloc)
 	r->alloc = nalloc;
 }
 
+/* Make the storage hold at least need bytes (doubling, as a vector). */
+static void
+ring_grow(struct ring *r, size_t need)
+{
+	size_t	nalloc;
+
+	if (need <= r->alloc)
+		return;
+	nalloc = r->alloc != 0 ? r->alloc : RING_MIN_ALLOC;
+	while (nalloc < need)
+		nalloc *= 2;
+	ring_resize(r, nalloc);
+}
+
 /*
  * Append n bytes.  With overwrite set, the oldest bytes make room and are
  * counted in dropped; without it, ERR_FULL if they do not fit.
@@ -82,7 +96,7 @@ int
 ring_append(struct ring *r, const void *p, size_t n, int overwrite)
 {
 	const uint8_t	*s = p;
-	size_t		 need, nalloc, at, k;
+	size_t		 at, k;
 
 	if (n > ring_room(r)) {
 		if (!overwrite)
@@ -102,13 +116,7 @@ ring_append(struct ring *r, const void *p, size_t n, int overwrite)
 	}
 	if (n == 0)
 		return 0;
-	need = ring_len(r) + n;
-	if (need > r->alloc) {
-		nalloc = r->alloc != 0 ? r->alloc : RING_MIN_ALLOC;
-		while (nalloc < need)
-			nalloc *= 2;
-		ring_resize(r, nalloc);
-	}
+	ring_grow(r, ring_len(r) + n);
 	while (n > 0) {
 		at = r->end % r->alloc;
 		k = r->alloc - at;
@@ -169,19 +177,13 @@ ring_peek(const struct ring *r, uint64_t off, const uint8_t **p)
 size_t
 ring_tail(struct ring *r, size_t n, uint8_t **p)
 {
-	size_t	need, nalloc, at, k;
+	size_t	at, k;
 
 	if (n > ring_room(r))
 		n = ring_room(r);
 	if (n == 0)
 		return 0;
-	need = ring_len(r) + n;
-	if (need > r->alloc) {
-		nalloc = r->alloc != 0 ? r->alloc : RING_MIN_ALLOC;
-		while (nalloc < need)
-			nalloc *= 2;
-		ring_resize(r, nalloc);
-	}
+	ring_grow(r, ring_len(r) + n);
 	at = r->end % r->alloc;
 	k = r->alloc - at;
 	*p = r->d + at;
