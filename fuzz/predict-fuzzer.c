@@ -237,7 +237,8 @@ LLVMFuzzerTestOneInput(const uint8_t *p, size_t n)
 			sim_echo(&s, k, (op & 7) == 4);
 			break;
 		case 5:
-			sim_termios(&s, op >> 6, (op & 0x20) != 0,
+			sim_termios(&s, (op >> 6) | (op & 0x10 ?
+			    TIO_SHELL : 0), (op & 0x20) != 0,
 			    1 + ((op >> 3) & 1));
 			break;
 		default:

@@ -120,9 +120,12 @@ daemon_termios(struct daemon *d, uint64_t now, int force)
 	if (force || d->tio_next == 0 || (d->tio_until != 0 &&
 	    now >= d->tio_next)) {
 		if ((f = daemon_tio_read(d)) != -1) {
+			d->tio_group = daemon_tio_group(d);
+			/* The shell (or command) itself, not a job of it. */
+			if (d->child > 0 && d->tio_group == (uint32_t)d->child)
+				f |= TIO_SHELL;
 			d->tio = f;
 			d->tio_written = written;
-			d->tio_group = daemon_tio_group(d);
 		}
 		d->tio_next = now + TIO_POLL_MS;
 		if (now >= d->tio_until)

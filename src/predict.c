@@ -711,20 +711,23 @@ predict_certain(const struct predict *pr, const struct pitem *it)
 }
 
 /*
- * Whether item it starts a line at a fresh prompt of the program whose
- * echo was confirmed just before Enter: its epoch is the one Enter began
- * right after a confirmed one, and the daemon says, for input past the
- * Enter, that the same process group reads the terminal in the same
- * (non-canonical) modes.  A job started from the prompt (sudo asking
- * for a password, ssh, an editor) is another group: not this.  So the
- * first key at a shell's new prompt is shown at once, where mosh waits a
- * round trip.
+ * Whether item it starts a line at a fresh prompt of the session's own
+ * shell, whose echo was confirmed before: its epoch is one Enter began,
+ * and the daemon says, for input past the Enter, that the session's
+ * first process (TIO_SHELL), the same group as at the last confirmed
+ * key, reads the terminal in the same (non-canonical) modes.  A job
+ * started from the prompt (sudo asking for a password, an editor) is
+ * another group, and so is ssh to another host, whose remote prompts
+ * the local modes say nothing about: mosh's tentative epoch for those.
+ * So the first key at the shell's new prompt is shown at once, where
+ * mosh waits a round trip.
  */
 static int
 predict_resumed(const struct predict *pr, const struct pitem *it)
 {
-	return it->epoch == pr->cr_epoch && it->epoch == pr->confirmed + 1 &&
-	    pr->tio != -1 && !(pr->tio & TIO_ICANON) &&
+	return it->epoch == pr->cr_epoch && it->epoch > pr->confirmed &&
+	    pr->confirmed > 0 && pr->tio != -1 &&
+	    (pr->tio & (TIO_ICANON | TIO_SHELL)) == TIO_SHELL &&
 	    pr->tio == pr->conf_tio && pr->group != 0 &&
 	    pr->group == pr->conf_group && pr->tio_written >= it->brk;
 }

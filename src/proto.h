@@ -51,6 +51,7 @@
 /* MSG_TERMIOS flags: the PTY's local modes as the program set them. */
 #define TIO_ICANON	0x01	/* canonical (line) mode */
 #define TIO_ECHO	0x02	/* the kernel echoes input */
+#define TIO_SHELL	0x04	/* the session's first process reads */
 /* 30-34: the everyday helper's frames (not counted in MSG_MAX). */
 #define MSG_DETAIL	30	/* server -> client: more about a SESSION */
 /* Channels (forwarded connections, the agent): docs/PROTOCOL.md. */

@@ -231,7 +231,7 @@ test_fresh_prompt(void **state)
 
 	(void)state;
 	sim_init(&s, PRED_ADAPTIVE, 0);
-	sim_tio_group(&s, 0, 0, 100);
+	sim_tio_group(&s, TIO_SHELL, 0, 100);
 	sim_out(&s, "\r\n$ ");
 	sim_keys(&s, "ls");
 	sim_out(&s, "ls");
@@ -239,7 +239,7 @@ test_fresh_prompt(void **state)
 	/* Enter: the command runs and the prompt comes back. */
 	sim_keys(&s, "\r");
 	sim_out(&s, "\r\nfile\r\n$ ");
-	sim_tio_group(&s, 0, s.in_end, 100);
+	sim_tio_group(&s, TIO_SHELL, s.in_end, 100);
 	sim_keys(&s, "e");
 	assert_true(s.pr.shown);
 	assert_int_equal(sim_at(&s, 3, 2), 'e');
@@ -260,7 +260,7 @@ test_fresh_prompt(void **state)
 
 	/* The same group, but no word yet on input past the Enter. */
 	sim_init(&s, PRED_ADAPTIVE, 0);
-	sim_tio_group(&s, 0, 0, 100);
+	sim_tio_group(&s, TIO_SHELL, 0, 100);
 	sim_out(&s, "\r\n$ ");
 	sim_keys(&s, "a");
 	sim_out(&s, "a");
@@ -274,13 +274,45 @@ test_fresh_prompt(void **state)
 
 	/* A break that is not Enter (Escape in an editor): tentative. */
 	sim_init(&s, PRED_ADAPTIVE, 0);
-	sim_tio_group(&s, 0, 0, 100);
+	sim_tio_group(&s, TIO_SHELL, 0, 100);
 	sim_out(&s, "\r\n");
 	sim_keys(&s, "a");
 	sim_out(&s, "a");
 	sim_keys(&s, "\033");
-	sim_tio_group(&s, 0, s.in_end, 100);
+	sim_tio_group(&s, TIO_SHELL, s.in_end, 100);
 	sim_keys(&s, "j");
+	assert_false(s.pr.shown);
+	sim_free(&s);
+
+	/* Ctrl-U, then Enter: the new prompt is the shell's all the same. */
+	sim_init(&s, PRED_ADAPTIVE, 0);
+	sim_tio_group(&s, TIO_SHELL, 0, 100);
+	sim_out(&s, "\r\n$ ");
+	sim_keys(&s, "a");
+	sim_out(&s, "a");
+	sim_keys(&s, "\x15");
+	sim_out(&s, "\b \b");
+	sim_keys(&s, "\r");
+	sim_out(&s, "\r\n$ ");
+	sim_tio_group(&s, TIO_SHELL, s.in_end, 100);
+	sim_keys(&s, "b");
+	assert_true(s.pr.shown);
+	sim_free(&s);
+
+	/*
+	 * A job that is not the session's shell (ssh to another host: its
+	 * remote prompts are unknown here): tentative after Enter, even in
+	 * the group whose echo was confirmed.
+	 */
+	sim_init(&s, PRED_ADAPTIVE, 0);
+	sim_tio_group(&s, 0, 0, 300);
+	sim_out(&s, "\r\n$ ");
+	sim_keys(&s, "a");
+	sim_out(&s, "a");
+	sim_keys(&s, "\r");
+	sim_out(&s, "\r\nPassword: ");
+	sim_tio_group(&s, 0, s.in_end, 300);
+	sim_keys(&s, "p");
 	assert_false(s.pr.shown);
 	sim_free(&s);
 
