@@ -160,8 +160,9 @@ fuzzers: $(FUZZERS)
 # two at a time.
 # The short run leaves out targets with an open finding (fuzz/findings/,
 # docs/reliability.md) or one still young and finding defects: predict is
-# back after 25 clean minutes of `make fuzz-long`; vt has finding 23 open.
-FUZZ_OPEN ?= build/fuzz/vt-fuzzer
+# out again with finding 24 open (a prediction drawn off the cursor's row,
+# fuzz/findings/predict-shown-off-row); vt has finding 23 open.
+FUZZ_OPEN ?= build/fuzz/vt-fuzzer build/fuzz/predict-fuzzer
 fuzz: $(FUZZERS)
 	sh fuzz/run.sh $(or $(FUZZ_SECONDS),15) \
 	    $(filter-out $(FUZZ_OPEN),$(FUZZERS))
