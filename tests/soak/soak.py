@@ -65,6 +65,9 @@ LINE_RE = re.compile(rb"O(\d{8}) ([0-9a-f]+)\n")
 # The client's own line when the daemon's ring no longer held its resume
 # point: a loss the user is told about, not a silent one.
 LOST_RE = re.compile(rb"\[limpet: (\d+) bytes of output were lost")
+# Escape sequences and layout a screen snapshot puts between the cells it
+# draws: what is left is the text the terminal shows, row after row.
+SNAP_JUNK_RE = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[78=>]|\s")
 RECOVER_S = 45          # after a fault heals, output must move by then
 IDLE_S = 3.0            # idle CPU window
 IDLE_CPU_PCT = 2.0      # "near zero" for a sanitized build
@@ -748,6 +751,16 @@ class Soak:
                                         else 0)
         return gap - edges <= n <= gap
 
+    @staticmethod
+    def snapshot_lines(head, first, end):
+        """Lines first..end-1 whose text a screen snapshot (head: what a
+        client showed before its first whole line) drew."""
+        if end <= first:
+            return set()
+        flat = SNAP_JUNK_RE.sub(b"", NOTICE_RE.sub(b"", head))
+        return {k for k in range(first, end)
+                if out_line(k).replace(b" ", b"").strip() in flat}
+
     def check_output(self):
         """Every output line once, intact, across clients."""
         got, lines, digest = self.status()
@@ -775,6 +788,15 @@ class Soak:
                 continue
             total += len(seqs)
             probs = []
+            # A client that took the session over is drawn the screen as a
+            # snapshot first: rows of cells, each output line cut where the
+            # terminal wrapped it.  Lines the old client had not shown yet
+            # count as shown when their text is in that snapshot.
+            drawn = self.snapshot_lines(text[:at_pos[0]], prev_last + 1,
+                                        seqs[0])
+            have.update(drawn)
+            if drawn and len(drawn) == seqs[0] - prev_last - 1:
+                prev_last = seqs[0] - 1
             if seqs[0] > prev_last + 1:
                 probs.append("starts at line %d after %d before it" % (
                     seqs[0], prev_last))
