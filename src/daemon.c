@@ -29,6 +29,7 @@
 #include "log.h"
 #include "names.h"
 #include "daemon-int.h"
+#include "proc.h"
 #include "proto.h"
 #include "pty.h"
 #include "ring.h"
@@ -295,13 +296,7 @@ daemon_detach_stdio(int keep)
 {
 	int	fd;
 
-	if ((fd = open("/dev/null", O_RDWR)) != -1) {
-		dup2(fd, STDIN_FILENO);
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-		if (fd > STDERR_FILENO)
-			close(fd);
-	}
+	proc_null_stdio();
 	for (fd = STDERR_FILENO + 1; fd < 1024; fd++)
 		if (fd != keep)
 			close(fd);

@@ -344,3 +344,23 @@ proc_stop(struct proc *p, int grace_ms)
 	}
 	return p->status;
 }
+
+/*
+ * Point fds 0, 1 and 2 at /dev/null: for a process (the daemon, a relay's
+ * helper) that must not hold its parent's terminal or pipes open.
+ * Returns 0, or -errno if /dev/null cannot be opened.
+ */
+int
+proc_null_stdio(void)
+{
+	int	fd, i;
+
+	if ((fd = open("/dev/null", O_RDWR)) == -1)
+		return -errno;
+	for (i = STDIN_FILENO; i <= STDERR_FILENO; i++)
+		if (fd != i)
+			dup2(fd, i);
+	if (fd > STDERR_FILENO)
+		close(fd);
+	return 0;
+}

@@ -33,5 +33,6 @@ int	proc_kill(struct proc *, int);
 int	proc_reap(struct proc *);
 int	proc_wait(struct proc *, int);
 int	proc_stop(struct proc *, int);
+int	proc_null_stdio(void);
 
 #endif

@@ -35,6 +35,7 @@
 #include "frame.h"
 #include "log.h"
 #include "names.h"
+#include "proc.h"
 #include "proto.h"
 #include "relay-int.h"
 #include "scope.h"
@@ -83,15 +84,8 @@ relay_exec_daemon(const char *self, const char *dir, const char *id,
     const struct msg_hello *h, int s, int ep)
 {
 	char	*av[6];
-	int	 fd;
 
-	if ((fd = open("/dev/null", O_RDWR)) != -1) {
-		dup2(fd, STDIN_FILENO);
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-		if (fd > STDERR_FILENO)
-			close(fd);
-	}
+	proc_null_stdio();
 	if (*self != '\0' && (s == SCOPE_FD ? fcntl(s, F_SETFD, 0) :
 	    dup2(s, SCOPE_FD)) != -1) {
 		av[0] = (char *)self;
@@ -246,7 +240,7 @@ static int
 relay_decide(struct relay *r)
 {
 	char	out[sizeof r->scope_why + 32];
-	int	p[2], fd, d, linger;
+	int	p[2], d, linger;
 	pid_t	pid;
 
 	if (!scope_asks()) {
@@ -263,11 +257,7 @@ relay_decide(struct relay *r)
 	}
 	if (pid == 0) {
 		close(p[0]);
-		if ((fd = open("/dev/null", O_RDWR)) != -1) {
-			dup2(fd, STDIN_FILENO);
-			dup2(fd, STDOUT_FILENO);
-			dup2(fd, STDERR_FILENO);
-		}
+		proc_null_stdio();
 		d = scope_decide(r->scope_why, sizeof r->scope_why, &linger);
 		snprintf(out, sizeof out, "%d %d %s", d, linger, r->scope_why);
 		fcntl(p[1], F_SETFL, 0);
