@@ -770,6 +770,7 @@ class Soak:
         told = set()
         total = 0
         replayed = 0
+        snapped = 0
         for c in self.clients:
             text = NOTICE_RE.sub(b"", bytes(c.raw))
             seqs, at_pos, bad, stray, at = [], [], 0, [], 0
@@ -795,6 +796,7 @@ class Soak:
             drawn = self.snapshot_lines(text[:at_pos[0]], prev_last + 1,
                                         seqs[0])
             have.update(drawn)
+            snapped += len(drawn)
             if drawn and len(drawn) == seqs[0] - prev_last - 1:
                 prev_last = seqs[0] - 1
             if seqs[0] > prev_last + 1:
@@ -835,8 +837,9 @@ class Soak:
                       "0..%d" % (digest[:16], lines - 1))
         elif not missing:
             self.info.append("output: %d lines, sha256 %s, each shown "
-                             "(%d replayed after takeovers)" % (
-                                 lines, digest[:16], replayed))
+                             "(%d replayed after takeovers, %d only in a "
+                             "takeover's snapshot)" % (
+                                 lines, digest[:16], replayed, snapped))
         self.bytes_out = sum(len(out_line(k)) for k in range(lines))
 
     # -- teardown -----------------------------------------------------
