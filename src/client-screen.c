@@ -13,6 +13,24 @@
 #define PS_ESC		1
 #define PS_CSI		2
 
+/*
+ * Keep which mouse tracking modes are on as terminals that hold each one
+ * apart do (VTE: after ?1000h ?1002h ?1000l, 1002 still reports), while
+ * SM_MOUSE follows xterm and libvterm (any reset ends reporting).  The
+ * way out resets them all if either says one may be on.
+ */
+static void
+screen_mouse_on(struct screen *s, unsigned mode, int set)
+{
+	unsigned	bit;
+
+	bit = mode == 9 ? 1U : 1U << (mode - 1000 + 1);
+	if (set)
+		s->mouse_on |= bit;
+	else
+		s->mouse_on &= ~bit;
+}
+
 /* Apply one private mode (ESC [ ? N h|l). */
 static void
 screen_private(struct screen *s, unsigned mode, int set)
@@ -43,6 +61,7 @@ screen_private(struct screen *s, unsigned mode, int set)
 			s->mouse_mode = mode;
 		else if (s->mouse_mode == mode)
 			s->mouse_mode = 0;
+		screen_mouse_on(s, mode, set);
 		bit = SM_MOUSE;
 		break;
 	case 1005:
@@ -124,7 +143,7 @@ screen_byte(struct screen *s, uint8_t b)
 		else if (b == 'c') {
 			s->modes = 0;	/* RIS: everything back to default */
 			s->alt = 0;
-			s->mouse_mode = s->mouse_enc = 0;
+			s->mouse_mode = s->mouse_enc = s->mouse_on = 0;
 		}
 		else if (b == 0x1b)
 			s->pstate = PS_ESC;
@@ -188,7 +207,7 @@ screen_restore(const struct screen *s, char *out, size_t len)
 	    (m & SM_CKM) ? "\033[?1l" : "",
 	    (m & SM_KEYPAD) ? "\033>" : "",
 	    (m & SM_HIDDEN) ? "\033[?25h" : "",
-	    (m & SM_MOUSE) ? "\033[?1000l\033[?1002l\033[?1003l"
+	    (m & SM_MOUSE) || s->mouse_on ? "\033[?1000l\033[?1002l\033[?1003l"
 	    "\033[?1006l\033[?1015l\033[?1005l\033[?9l" : "",
 	    (m & SM_PASTE) ? "\033[?2004l" : "",
 	    (m & SM_FOCUS) ? "\033[?1004l" : "",

@@ -43,6 +43,8 @@ struct screen {
 	int		row;		/* cursor row reported, 0 if unknown */
 	unsigned	mouse_mode;	/* last reporting mode set: 9, 1000.. */
 	unsigned	mouse_enc;	/* 1005, 1006 or 1015 if set, else 0 */
+	unsigned	mouse_on;	/* tracking modes set and not each reset
+					   (bits: 9, 1000, 1001, 1002, 1003) */
 	unsigned	rtop, rbot;	/* the scroll region (SM_REGION) */
 };
 

@@ -145,6 +145,32 @@ test_screen_modes(void **state)
 }
 
 /*
+ * A terminal that keeps each mouse mode apart still reports after
+ * ?1000h ?1002h ?1000l (xterm and libvterm do not): the way out resets
+ * every mode then, and after all were reset, none.
+ */
+static void
+test_screen_mouse_modes(void **state)
+{
+	struct screen	s;
+	char		out[256];
+
+	(void)state;
+	memset(&s, 0, sizeof s);
+	track(&s, "\x1b[?1000h\x1b[?1002h\x1b[?1006h\x1b[?1000l", 5);
+	assert_false(s.modes & SM_MOUSE);
+	screen_restore(&s, out, sizeof out);
+	assert_non_null(strstr(out, "\x1b[?1002l"));
+	assert_non_null(strstr(out, "\x1b[?1006l"));
+	track(&s, "\x1b[?1002;9h\x1b[?1002;9l", 4);
+	screen_restore(&s, out, sizeof out);
+	assert_string_equal(out, "\x1b[0m");
+	track(&s, "\x1b[?1003h\x1b" "c", 2);
+	screen_restore(&s, out, sizeof out);
+	assert_string_equal(out, "\x1b[0m");
+}
+
+/*
  * The remote command passes --dir to the relay as one word, with or
  * without --server-path: run it with a fake limpet that prints its args.
  */
@@ -276,6 +302,7 @@ main(void)
 		cmocka_unit_test(test_safe_text),
 		cmocka_unit_test(test_magic_scan),
 		cmocka_unit_test(test_screen_modes),
+		cmocka_unit_test(test_screen_mouse_modes),
 		cmocka_unit_test(test_remote_command),
 		cmocka_unit_test(test_feed_checks),
 	};
