@@ -183,6 +183,8 @@ fuzz_restore(const struct screen *s)
 	fuzz_check((strstr(out, "\033[?1049l") != NULL) == (s->alt != 0));
 	fuzz_check((strstr(out, "\033[?2004l") != NULL) ==
 	    ((s->modes & SM_PASTE) != 0));
+	fuzz_check((strstr(out, "\033[?1002l") != NULL) ==
+	    ((s->modes & SM_MOUSE) != 0 || s->mouse_on != 0));
 	n = screen_restore(s, small, sizeof small);
 	fuzz_check(n < sizeof small && n == strlen(small));
 }
