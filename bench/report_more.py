@@ -334,7 +334,8 @@ def markdown(meta, res, plots):
         L += ["## 13. Lossy link", "",
               "300 ms round trip, without and with 2% loss each way: "
               "keystroke echo and seconds until `ls -la /usr/bin` is done "
-              "(a marker printed after it shows).", ""]
+              "(a marker printed after it shows; the median of several "
+              "runs).", ""]
         rows = []
         for r in lo:
             st = status(r)
