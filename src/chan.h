@@ -17,6 +17,8 @@
 #include "buf.h"
 #include "ring.h"
 
+struct resolve;
+
 #define CHAN_KIND_TCP	1	/* connect to the target "host:port" */
 #define CHAN_KIND_AGENT	2	/* the ssh agent of the other end */
 
@@ -100,6 +102,7 @@ struct chan {
 	/* The owner's (fwd.c): the local socket and its state. */
 	int		 fd;
 	int		 connecting;
+	struct resolve	*resolve;	/* its target's name is resolving */
 	int		 shut_wr;	/* EOF passed on locally */
 	int		 spec;		/* which forward it came from, or -1 */
 	uint64_t	 born;

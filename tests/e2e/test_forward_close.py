@@ -353,3 +353,39 @@ def test_dynamic_forward_socks4_and_4a(spawn, lab):
     p.sendline("exit")
     assert ended(p) == 0
     tgt.close()
+
+
+def test_slow_name_resolution_does_not_stall_the_session(spawn, make_lab):
+    """A -L target named by a host name the daemon needs 3 s to resolve
+    (LIMPET_TEST_RESOLVE_MS, the test build's slow resolver): the name is
+    resolved off the daemon's poll loop, so typing echoes at once while
+    it resolves, and the connection goes through once it has."""
+    lab = make_lab(env={"LIMPET_TEST_RESOLVE_MS": "3000"})
+
+    def echo(c):
+        c.sendall(c.recv(64))
+
+    tgt = Target(echo)
+    lport = sshlab.free_port()
+    p = start(spawn, lab, opts=("-L", "%d:localhost:%d" % (lport, tgt.port)))
+    wait_for(lambda: listening(lport), what="the -L listener")
+    s = socket.create_connection(("127.0.0.1", lport), timeout=30)
+    s.sendall(b"through")
+    t0 = time.monotonic()
+    worst = 0.0
+    for i in range(5):
+        t1 = time.monotonic()
+        p.sendline("echo ti''ck-%d" % i)
+        p.expect("tick-%d" % i, timeout=10)
+        worst = max(worst, time.monotonic() - t1)
+    typed = time.monotonic() - t0
+    assert s.recv(64) == b"through"
+    resolved = time.monotonic() - t0
+    s.close()
+    tgt.close()
+    assert typed < 2.5, "typing waited for the resolver (%.2f s)" % typed
+    assert worst < 1.0, "an echo took %.2f s" % worst
+    assert resolved > 2.5, "the slow resolver was not used (%.2f s)" % \
+        resolved
+    p.sendline("exit")
+    assert ended(p) == 0
