@@ -25,6 +25,10 @@
 #include "resolve.h"
 #include "xmalloc.h"
 
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL	0	/* then SIGPIPE is ignored by the caller */
+#endif
+
 struct resolve {
 	pthread_mutex_t	 mu;
 	int		 refs;		/* the caller and the thread */
