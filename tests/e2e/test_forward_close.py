@@ -239,8 +239,9 @@ def test_typing_under_a_forward_saturating_a_slow_link(netns, make_lab,
                                                        spawn, limpet_bin):
     """In the namespace lab at 10 Mbit/s each way (tc tbf): while a -L
     connection pushes as fast as the link goes, a typed command comes
-    back within a quarter second (the forward's unacknowledged data is
-    bounded by time at the measured rate: ~50 ms; with a 512 KiB floor
+    back within 50 ms of an unloaded one (the forward's unacknowledged
+    data is bounded by the measured rate times the path's round trip,
+    learnt from the quiet link's PINGs, and 20 ms: with a 512 KiB floor
     it was ~0.4 s, and ssh -L queues ~0.5 s)."""
     lab = netns.lab()
     sshd = make_lab(netns=lab.server, listen_addr=lab.server_addr)
@@ -264,8 +265,11 @@ def test_typing_under_a_forward_saturating_a_slow_link(netns, make_lab,
     time.sleep(3)       # the bottleneck's queue fills
     busy = sorted(s.command(timeout=10) for _ in range(7))
     assert flood.poll() is None, "the flood's connection broke"
-    assert busy[3] < 0.25, "command p50 %.3f s under the forward (idle " \
-        "%.3f s): %s" % (busy[3], idle[1], busy)
+    # The bound's margin is 20 ms on a slow path; 50 ms of slack for a
+    # loaded machine (with the 50 ms margin and the 64 KiB floor it was
+    # ~100 ms, with bursts of ACKs taken for the rate up to ~220 ms).
+    assert busy[3] < idle[1] + 0.05, "command p50 %.3f s under the " \
+        "forward (idle %.3f s): %s" % (busy[3], idle[1], busy)
 
 
 def test_escape_lists_remote_listeners_of_other_clients(spawn, lab):
