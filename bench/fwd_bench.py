@@ -64,6 +64,15 @@ def start_sink(lab):
     return p
 
 
+def read_last(lab, timeout=10):
+    """The byte count of the sink's last connection, once it ended."""
+    path = os.path.join(lab.dir, "sinkflags", "last")
+    if not C.wait_until(lambda: os.path.exists(path), timeout):
+        return None
+    with open(path) as f:
+        return int(f.read().split()[0])
+
+
 def stop(p):
     """End a Popen we started, by pid."""
     if p is None:
@@ -265,11 +274,21 @@ def echo(bench):
                     idle = type_keys(term, n, rng)
                     flood = lab.net.popen("client", [
                         "python3", PEER, "flood", str(FWD_PORT)])
+                    t0 = time.monotonic()
                     time.sleep(3)       # the queue fills
                     busy = type_keys(term, n, rng)
+                    # What the forward moved meanwhile (the sink counts
+                    # it once the flood's connection ends).
+                    stop(flood)
+                    secs = time.monotonic() - t0
+                    flood = None
+                    moved = read_last(lab)
                     row.update(idle_p50_ms=median(idle),
                                busy_p50_ms=median(busy),
                                busy_p90_ms=pct(busy, 90))
+                    if moved is not None:
+                        row["flood_mbit"] = round(moved * 8 / secs / 1e6,
+                                                  2)
                 finally:
                     stop(flood)
                     if term is not None:
@@ -279,9 +298,10 @@ def echo(bench):
                 bench.record("fwd-echo", row)
                 bench.log("fwd-echo %-6s 10 Mbit/s: echo p50 unloaded %.1f "
                           "ms, under a saturating forward %.1f ms (p90 "
-                          "%.1f)" % (name, row["idle_p50_ms"],
-                                     row["busy_p50_ms"],
-                                     row["busy_p90_ms"]))
+                          "%.1f; the forward moved %s Mbit/s)" % (
+                              name, row["idle_p50_ms"], row["busy_p50_ms"],
+                              row["busy_p90_ms"],
+                              row.get("flood_mbit", "?")))
             run_contender(bench, "fwd-echo", c, one)
     finally:
         lab.close()

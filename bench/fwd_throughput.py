@@ -90,10 +90,12 @@ def cpu_snapshot(lab, binary):
                 st = f.read()
         except OSError:
             continue
-        if argv[0] == binary.encode() and b"relay" not in argv:
+        if argv[0] == binary.encode() and b"__daemon" in argv:
+            name = "daemon"     # started from a fresh image, not below
+        elif argv[0] == binary.encode() and b"relay" not in argv:
             name = "client"
         elif argv[0] == binary.encode():
-            # The relay runs below sshd; the daemon left it.
+            # The relay runs below sshd; a forked daemon left it.
             name = "relay" if int(d) in below else "daemon"
         elif int(d) in below:
             name = "sshd"

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import tempfile
 
+import report_fwd
 import report_more
 
 
@@ -254,6 +255,7 @@ def summary(res):
         lambda n: one(sc, contender="tmux" if n == "autossh+tmux"
                       else n)["list_s"], "low")
     report_more.summary(res, add)
+    report_fwd.summary(res, add)
     return (["figure"] + NAMES + ["limpet/ssh", "limpet/best other"],
             rows)
 

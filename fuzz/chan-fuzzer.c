@@ -235,7 +235,7 @@ fz_step(struct fz *z)
 		chan_set_clock(&z->set[0], z->now);
 		chan_set_clock(&z->set[1], z->now);
 		chan_pump(&z->set[i], &z->q[i], (size_t)a << 10);
-		fuzz_check(z->set[i].inflight_max >= CHAN_INFLIGHT_MAX &&
+		fuzz_check(z->set[i].inflight_max >= CHAN_INFLIGHT_MIN &&
 		    z->set[i].inflight_max <= CHAN_INFLIGHT_CAP);
 		break;
 	case 5:

@@ -759,6 +759,55 @@ chan_pump_data(struct chan_set *s, struct chan *ch, struct buf *b,
 }
 
 /*
+ * The path's own round trip, without the queue this end's channel data
+ * makes: the owner's link round trip measured while the link was quiet
+ * (chan_set_link_rtt()) when it is the smaller, else the least of the
+ * channels' own samples.  A channel sample taken while the path is
+ * saturated counts the queue in it, and a bound built on it would keep
+ * that queue (and grow it at every refresh).
+ */
+static uint64_t
+chan_base_rtt(const struct chan_set *s)
+{
+	if (s->link_rtt != 0 && s->link_rtt < s->min_rtt)
+		return s->link_rtt;
+	return s->min_rtt;
+}
+
+/* The owner's least link round trip (us) on this link; 0: unknown. */
+void
+chan_set_link_rtt(struct chan_set *s, uint64_t us)
+{
+	s->link_rtt = us;
+}
+
+/*
+ * The in-flight bound (chan.h): terminal traffic and typing must not wait
+ * behind much more.  A rate sample during which the channels had less to
+ * send than they were allowed measured the applications, not the path:
+ * it may raise the rate, never lower it (else every pause of a transfer
+ * would shrink the bound, and the next transfer would start from the
+ * floor).
+ */
+static void
+chan_bound(struct chan_set *s)
+{
+	uint64_t	rate = s->ack_rate, margin;
+
+	if (!chan_rate(&s->ack_rate, &s->ack_rate_t, &s->ack_rate_off,
+	    s->acked, s->now, s->min_rtt > CHAN_RATE_US ? s->min_rtt :
+	    CHAN_RATE_US) || s->min_rtt == 0)
+		return;
+	if (s->app_limited && s->ack_rate < rate)
+		s->ack_rate = rate;
+	s->app_limited = 0;
+	margin = s->ack_rate < CHAN_SLOW_RATE ? CHAN_FLIGHT_US :
+	    CHAN_FLIGHT_FAST_US;
+	s->inflight_max = chan_bdp2(s->ack_rate, chan_base_rtt(s) + margin / 2,
+	    CHAN_INFLIGHT_MIN, CHAN_INFLIGHT_CAP);
+}
+
+/*
  * Queue what the channels owe the peer into b: OPENs, ACKs and CLOSEs
  * always (they are small), data only while b holds less than qmax, the
  * channels taking turns so one busy channel does not starve the others.
@@ -791,12 +840,7 @@ chan_pump(struct chan_set *s, struct buf *b, size_t qmax)
 		if (!ch->peer_gone && chan_pump_ack(s, ch, b) != 0)
 			return sent;
 	}
-	/* Terminal traffic and typing must not wait behind much more. */
-	if (chan_rate(&s->ack_rate, &s->ack_rate_t, &s->ack_rate_off,
-	    s->acked, s->now, s->min_rtt) && s->min_rtt != 0)
-		s->inflight_max = chan_bdp2(s->ack_rate,
-		    s->min_rtt > CHAN_FLIGHT_US / 2 ? s->min_rtt :
-		    CHAN_FLIGHT_US / 2, CHAN_INFLIGHT_MAX, CHAN_INFLIGHT_CAP);
+	chan_bound(s);
 	flight = start = chan_inflight(s);
 	for (k = 0; k < s->n; k++) {
 		i = (s->rr + k) % s->n;
@@ -804,6 +848,8 @@ chan_pump(struct chan_set *s, struct buf *b, size_t qmax)
 		    chan_pump_data(s, s->ch[i], b, qmax, &flight) != 0)
 			break;
 	}
+	if (flight < s->inflight_max / 2 && buf_len(b) < qmax)
+		s->app_limited = 1;
 	sent = flight - start;
 	if (s->n > 0)
 		s->rr = (s->rr + 1) % s->n;

@@ -17,6 +17,8 @@
 #include "buf.h"
 #include "ring.h"
 
+struct resolve;
+
 #define CHAN_KIND_TCP	1	/* connect to the target "host:port" */
 #define CHAN_KIND_AGENT	2	/* the ssh agent of the other end */
 
@@ -40,14 +42,24 @@
 #define CHAN_CHUNK	(32 * 1024)	/* payload of one CHAN_DATA */
 #define CHAN_MAX	64		/* channels at once, per end */
 /*
- * Channel data sent and not yet acknowledged, all channels together:
- * twice the measured round trip times the acknowledged rate, at least the
- * floor and at most the cap, so that terminal traffic behind it waits
- * about two round trips, not for megabytes on a slow path.
+ * Channel data sent and not yet acknowledged, all channels together: the
+ * acknowledged rate times twice the path's round trip and a margin (for
+ * ACKs that wait and processes that take turns), at least the floor and
+ * at most the cap, so that terminal traffic behind it waits about a round
+ * trip and the margin, not for megabytes on a slow path.  The margin is
+ * CHAN_FLIGHT_US on a slow path, where it is the time typing waits, and
+ * CHAN_FLIGHT_FAST_US past CHAN_SLOW_RATE, where the processes of the
+ * path, not the link, set the pace and need the slack.  The rate is
+ * sampled over CHAN_RATE_US at least: shorter samples count a burst of
+ * ACKs as the path's rate.
  */
-#define CHAN_INFLIGHT_MAX (64 * 1024)	/* floor */
+#define CHAN_INFLIGHT_MAX (64 * 1024)	/* before the rate is known */
+#define CHAN_INFLIGHT_MIN (16 * 1024)	/* floor */
 #define CHAN_INFLIGHT_CAP (8 * 1024 * 1024)
-#define CHAN_FLIGHT_US	50000		/* or what the rate moves in this */
+#define CHAN_FLIGHT_US	20000
+#define CHAN_FLIGHT_FAST_US 50000
+#define CHAN_SLOW_RATE	(8 * 1000 * 1000)	/* bytes/s: 64 Mbit/s */
+#define CHAN_RATE_US	50000
 /* An ACK goes at once for this much news, else after CHAN_ACK_US. */
 #define CHAN_ACK_BYTES	(256 * 1024)
 #define CHAN_ACK_US	5000
@@ -100,6 +112,7 @@ struct chan {
 	/* The owner's (fwd.c): the local socket and its state. */
 	int		 fd;
 	int		 connecting;
+	struct resolve	*resolve;	/* its target's name is resolving */
 	int		 shut_wr;	/* EOF passed on locally */
 	int		 spec;		/* which forward it came from, or -1 */
 	uint64_t	 born;
@@ -130,17 +143,20 @@ struct chan_set {
 	uint64_t		 now;
 	uint64_t		 min_rtt;	/* us, the least seen lately */
 	uint64_t		 min_rtt_t;	/* when it was seen */
+	uint64_t		 link_rtt;	/* the owner's, us; 0: none */
 	uint64_t		 acked;		/* bytes acknowledged, total */
 	uint64_t		 ack_rate;	/* bytes/s */
 	uint64_t		 ack_rate_t;	/* this rate sample began... */
 	uint64_t		 ack_rate_off;	/* ...at this acked count */
 	size_t			 inflight_max;
+	int			 app_limited;	/* in this rate sample */
 };
 
 void		 chan_set_init(struct chan_set *, uint32_t,
 		    const struct chan_ops *, void *);
 void		 chan_set_free(struct chan_set *);
 void		 chan_set_clock(struct chan_set *, uint64_t);
+void		 chan_set_link_rtt(struct chan_set *, uint64_t);
 struct chan	*chan_find(struct chan_set *, uint32_t);
 struct chan	*chan_open(struct chan_set *, uint8_t, const char *);
 void		 chan_reset(struct chan_set *, struct chan *, uint32_t);

@@ -344,6 +344,8 @@ cfwd_welcome(struct client *c, uint32_t version, int resumed)
 
 	f->version = version;
 	f->listen_due = 1;
+	f->rtt_min = f->rtt_seen = 0;	/* a new path: learnt anew */
+	chan_set_link_rtt(&f->w.set, 0);
 	/*
 	 * A forward's bulk goes through ssh's stdin: 64 KiB a wakeup costs
 	 * a poll turn per 64 KiB.  What may queue there stays bounded by the
@@ -462,6 +464,27 @@ cfwd_frame(struct client *c, const struct frame *fr)
 }
 
 /*
+ * The least round trip of this link's PINGs (ms, so 0 on a fast one:
+ * half of one is counted) is the channels' base round trip: the PINGs
+ * of a quiet link wait behind no forwarded data.
+ */
+static void
+cfwd_link_rtt(struct client *c)
+{
+	struct cfwd	*f = c->fwd;
+	uint64_t	 us;
+
+	if (c->ping_out || c->ping_at == 0 || c->ping_at == f->rtt_seen)
+		return;
+	f->rtt_seen = c->ping_at;
+	us = c->rtt_last != 0 ? c->rtt_last * 1000 : 500;
+	if (f->rtt_min == 0 || us < f->rtt_min) {
+		f->rtt_min = us;
+		chan_set_link_rtt(&f->w.set, us);
+	}
+}
+
+/*
  * Queue channel frames behind the terminal's: channel data only while
  * the queue to ssh is short.
  */
@@ -483,6 +506,7 @@ cfwd_pump(struct client *c)
 	 * FWD_PING_MS is enough (a PONG per round trip wakes every process
 	 * of the link for nothing).
 	 */
+	cfwd_link_rtt(c);
 	fwd_pump(&f->w, &c->tx);
 	now = clock_ms();
 	if (chan_inflight(&f->w.set) > 0 && now >= c->ping_at + FWD_PING_MS)

@@ -36,6 +36,8 @@ struct cfwd {
 	int		 nopts;
 	uint32_t	 version;	/* the daemon's, from WELCOME */
 	int		 listen_due;	/* ask for the -R listeners */
+	uint64_t	 rtt_min;	/* this link's least PING (us) */
+	uint64_t	 rtt_seen;	/* the PING it last looked at */
 	uint8_t		 told[FWD_MAX_SPECS];	/* failure shown */
 	int		 base;
 	struct csocks	 socks[CSOCKS_MAX];

@@ -439,8 +439,12 @@ dfwd_pump(struct daemon *d, uint64_t now)
 	if (p == NULL || p->closing || p->dead ||
 	    d->fwd->version < PROTO_V_CHAN)
 		fwd_pump(&d->fwd->w, NULL);
-	else
+	else {
+		/* Output's least round trip: the path without our queue. */
+		chan_set_link_rtt(&d->fwd->w.set, d->flow.min_rtt_t != 0 ?
+		    d->flow.min_rtt : 0);
 		fwd_pump(&d->fwd->w, &p->out);
+	}
 }
 
 /* Answer an agent connection with failure; drained, then closed. */

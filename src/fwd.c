@@ -24,6 +24,7 @@
 #include "compat.h"
 #include "err.h"
 #include "fwd.h"
+#include "resolve.h"
 #include "xmalloc.h"
 
 /*
@@ -271,50 +272,80 @@ fwd_connect_unix(const char *path, int *fdp)
 }
 
 /*
- * Start connecting to target ("host:port", "[v6]:port" or a socket path).
- * Returns 0 with *fd connected, 1 with the connect in progress, or an
- * error.  The name is resolved with getaddrinfo(), which may block for a
- * remote name (see docs/PROTOCOL.md, Limits).
+ * Split target ("host:port" or "[v6]:port") into host (room for
+ * CHAN_TARGET_MAX + 1) and *port, which points into host's storage.
  */
-int
-fwd_connect(const char *target, int *fdp)
+static int
+fwd_target_split(const char *target, char *host, const char **port)
 {
-	struct addrinfo	 hints, *res, *ai;
-	char		 host[CHAN_TARGET_MAX + 1], *colon;
-	const char	*port;
-	int		 fd, r = ERR_SYSTEM;
+	char	*colon;
 
-	if (target[0] == '/')
-		return fwd_connect_unix(target, fdp);
-	snprintf(host, sizeof host, "%s", target);
+	snprintf(host, CHAN_TARGET_MAX + 1, "%s", target);
 	if ((colon = strrchr(host, ':')) == NULL)
 		return ERR_FORMAT;
 	*colon = '\0';
-	port = colon + 1;
+	*port = colon + 1;
 	if (host[0] == '[' && colon > host + 1 && colon[-1] == ']') {
 		colon[-1] = '\0';
 		memmove(host, host + 1, strlen(host));
 	}
-	memset(&hints, 0, sizeof hints);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	if (getaddrinfo(host, port, &hints, &res) != 0)
-		return ERR_NOTFOUND;
+	return 0;
+}
+
+/*
+ * Start connecting to the first address of res that takes it: 0 with
+ * *fdp connected, 1 with the connect in progress, or an error.
+ */
+static int
+fwd_connect_ai(const struct addrinfo *res, int *fdp)
+{
+	const struct addrinfo	*ai;
+	int			 fd;
+
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		if ((fd = compat_socket(ai->ai_family, ai->ai_socktype,
 		    ai->ai_protocol, O_CLOEXEC | O_NONBLOCK)) == -1)
 			continue;
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-			r = 0;
-		} else if (errno == EINPROGRESS) {
-			r = 1;
-		} else {
-			close(fd);
-			continue;
+			*fdp = fd;
+			return 0;
 		}
-		*fdp = fd;
-		break;
+		if (errno == EINPROGRESS) {
+			*fdp = fd;
+			return 1;
+		}
+		close(fd);
 	}
+	return ERR_SYSTEM;
+}
+
+/*
+ * Start connecting to target ("host:port", "[v6]:port" or a socket path)
+ * if that needs no name resolved: 0 with *fdp connected, 1 with the
+ * connect in progress, 2 if host is a name (resolve it off the poll
+ * loop: fwd_chan_connect()), or an error.
+ */
+int
+fwd_connect(const char *target, int *fdp)
+{
+	struct addrinfo	 hints, *res;
+	char		 host[CHAN_TARGET_MAX + 1];
+	const char	*port;
+	int		 r;
+
+	if (target[0] == '/')
+		return fwd_connect_unix(target, fdp);
+	if (fwd_target_split(target, host, &port) != 0)
+		return ERR_FORMAT;
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST;	/* never blocks */
+	if ((r = getaddrinfo(host, port, &hints, &res)) == EAI_NONAME)
+		return 2;
+	if (r != 0)
+		return ERR_NOTFOUND;
+	r = fwd_connect_ai(res, fdp);
 	freeaddrinfo(res);
 	return r;
 }
@@ -351,7 +382,10 @@ fwd_free(struct fwd *w)
 void
 fwd_close_fd(struct chan *ch)
 {
-	if (ch->fd != -1)
+	if (ch->resolve != NULL) {
+		resolve_drop(ch->resolve);	/* its fd is ch->fd */
+		ch->resolve = NULL;
+	} else if (ch->fd != -1)
 		close(ch->fd);
 	ch->fd = -1;
 }
@@ -381,6 +415,8 @@ fwd_chan_events(const struct chan *ch)
 
 	if (ch->fd == -1)
 		return 0;
+	if (ch->resolve != NULL)
+		return POLLIN;
 	if (ch->connecting)
 		return POLLOUT;
 	if (chan_tx_room(ch) > 0)
@@ -468,6 +504,33 @@ fwd_chan_read(struct fwd *w, struct chan *ch)
 }
 
 /*
+ * The name of ch's target is resolved (or not): start connecting to it.
+ * A failure resets the channel, as a refused connect does.
+ */
+static void
+fwd_chan_resolved(struct fwd *w, struct chan *ch)
+{
+	struct addrinfo	*res;
+	int		 r, fd;
+
+	if ((r = resolve_take(ch->resolve, &res)) == 1)
+		return;		/* not yet */
+	resolve_drop(ch->resolve);
+	ch->resolve = NULL;
+	ch->fd = -1;
+	if (r == 0) {
+		r = fwd_connect_ai(res, &fd);
+		freeaddrinfo(res);
+	}
+	if (r < 0) {
+		chan_reset(&w->set, ch, CHAN_R_REFUSED);
+		return;
+	}
+	ch->fd = fd;
+	ch->connecting = r == 1;
+}
+
+/*
  * Handle poll's answer for a channel's socket: a finished connect, room
  * to write, bytes to read.  The channel may be gone afterwards.
  */
@@ -478,6 +541,11 @@ fwd_chan_io(struct fwd *w, struct chan *ch, short rev)
 	socklen_t	len = sizeof(int);
 	int		e = 0;
 
+	if (ch->resolve != NULL) {
+		if (rev & (POLLIN | POLLHUP | POLLERR))
+			fwd_chan_resolved(w, ch);
+		return;
+	}
 	if (ch->connecting) {
 		if (!(rev & (POLLOUT | POLLERR | POLLHUP)))
 			return;
@@ -509,15 +577,27 @@ fwd_clock(struct fwd *w)
 
 /*
  * Connect ch (opened by the peer) to target: 0, or -1 if it cannot even
- * start.  The connect finishes in fwd_chan_io().
+ * start.  A name is resolved in a thread (resolve.c): getaddrinfo() may
+ * take seconds, and the poll loop serves the session meanwhile; until
+ * the answer, ch->fd is the resolver's descriptor.  The connect finishes
+ * in fwd_chan_io().
  */
 int
 fwd_chan_connect(struct chan *ch, const char *target)
 {
-	int	fd, r;
+	char		 host[CHAN_TARGET_MAX + 1];
+	const char	*port;
+	int		 fd, r;
 
 	if ((r = fwd_connect(target, &fd)) < 0)
 		return -1;
+	if (r == 2) {
+		if (fwd_target_split(target, host, &port) != 0 ||
+		    resolve_start(host, port, &ch->resolve) != 0)
+			return -1;
+		ch->fd = resolve_fd(ch->resolve);
+		return 0;
+	}
 	ch->fd = fd;
 	ch->connecting = r == 1;
 	return 0;

@@ -503,6 +503,9 @@ test_channel_limit(void **state)
  * turn = 1 ms: b's local side takes up to take_max bytes a turn.  Runs
  * turns turns; returns what b received.
  */
+static int	flow_feed_turns = -1;	/* the source stops after these */
+static size_t	flow_bound_then;	/* a's in-flight bound when it did */
+
 static size_t
 clocked_flow(struct end *a, struct end *b, int turns, int rtt_turns,
     size_t take_max)
@@ -522,9 +525,13 @@ clocked_flow(struct end *a, struct end *b, int turns, int rtt_turns,
 	for (t = 0; t < turns; t++, now += 1000) {
 		chan_set_clock(&a->set, now);
 		chan_set_clock(&b->set, now);
-		/* An endless source. */
+		/* An endless source (or one that stops). */
 		if ((fed = chan_tx_room(a->set.ch[0])) > (1 << 20))
 			fed = 1 << 20;
+		if (t == flow_feed_turns)
+			flow_bound_then = a->set.inflight_max;
+		if (flow_feed_turns >= 0 && t >= flow_feed_turns)
+			fed = 0;
 		assert_int_equal(chan_local_data(a->set.ch[0], src, fed), 0);
 		/* What left rtt_turns ago arrives now. */
 		k = t % rtt_turns;
@@ -571,6 +578,127 @@ test_window_adapts_to_the_path(void **state)
 	assert_true(a.set.inflight_max > CHAN_INFLIGHT_MAX);
 	assert_true(a.set.inflight_max <= CHAN_INFLIGHT_CAP);
 	assert_true(got > 60 * 1024 * 1024);
+	ends_free(&a, &b);
+}
+
+/* Hand the bytes in b to set through the decoder d (frames may span). */
+static void
+deliver_bytes(struct chan_set *s, struct frame_dec *d, struct buf *b)
+{
+	struct frame	f;
+
+	if (buf_len(b) > 0)
+		assert_int_equal(frame_dec_push(d, buf_ptr(b), buf_len(b)), 0);
+	buf_reset(b);
+	while (frame_dec_next(d, &f) == 1)
+		assert_int_equal(chan_frame(s, f.type, f.p, f.len), 0);
+}
+
+/*
+ * One channel from a to b through a bottleneck of rate bytes per 1 ms
+ * turn (its queue is *queue at the end) and rtt_turns turns each way
+ * after it; a's owner knows the path's round trip (link_us).  Returns
+ * what b received.
+ */
+static size_t
+bottleneck_flow(struct end *a, struct end *b, int turns, int rtt_turns,
+    size_t rate, uint64_t link_us, size_t *queue, size_t *qmax)
+{
+	struct buf		 out, q, ab[16], ba[16];
+	struct frame_dec	 da, db;
+	uint8_t			*src = calloc(1, 1 << 20);
+	size_t			 fed, n, got = 0;
+	uint64_t		 now = 1000000;
+	int			 t, k;
+
+	buf_init(&out, 0);
+	buf_init(&q, 0);
+	frame_dec_init(&da);
+	frame_dec_init(&db);
+	for (k = 0; k < rtt_turns; k++) {
+		buf_init(&ab[k], 0);
+		buf_init(&ba[k], 0);
+	}
+	*qmax = 0;
+	chan_open(&a->set, CHAN_KIND_TCP, "h:1");
+	chan_set_link_rtt(&a->set, link_us);
+	for (t = 0; t < turns; t++, now += 1000) {
+		chan_set_clock(&a->set, now);
+		chan_set_clock(&b->set, now);
+		if ((fed = chan_tx_room(a->set.ch[0])) > (1 << 20))
+			fed = 1 << 20;
+		assert_int_equal(chan_local_data(a->set.ch[0], src, fed), 0);
+		k = t % rtt_turns;
+		deliver_bytes(&b->set, &db, &ab[k]);
+		deliver_bytes(&a->set, &da, &ba[k]);
+		chan_pump(&a->set, &out, 1 << 30);
+		buf_put(&q, buf_ptr(&out), buf_len(&out));
+		buf_reset(&out);
+		/* The bottleneck passes rate bytes a turn. */
+		n = buf_len(&q) < rate ? buf_len(&q) : rate;
+		buf_put(&ab[k], buf_ptr(&q), n);
+		buf_consume(&q, n);
+		if (t > turns / 2 && buf_len(&q) > *qmax)
+			*qmax = buf_len(&q);
+		chan_pump(&b->set, &ba[k], 1 << 30);
+		if (b->set.n == 0)
+			continue;
+		got += buf_len(&b->set.ch[0]->rx);
+		chan_written(b->set.ch[0], buf_len(&b->set.ch[0]->rx));
+	}
+	*queue = buf_len(&q);
+	for (k = 0; k < rtt_turns; k++) {
+		buf_free(&ab[k]);
+		buf_free(&ba[k]);
+	}
+	buf_free(&out);
+	buf_free(&q);
+	frame_dec_free(&da);
+	frame_dec_free(&db);
+	free(src);
+	return got;
+}
+
+/*
+ * A forward saturating a slow path (10 Mbit/s, 2 ms round trip): it
+ * keeps the path busy, and what queues at the bottleneck (what a typed
+ * key waits behind) stays about a round trip and CHAN_FLIGHT_US of data,
+ * not the 64 KiB floor or the queue counted as the round trip.
+ */
+static void
+test_slow_path_keeps_its_queue_short(void **state)
+{
+	struct end	a, b;
+	size_t		got, queue, qmax;
+
+	(void)state;
+	ends_init(&a, &b, 16);
+	got = bottleneck_flow(&a, &b, 4000, 1, 1250, 2000, &queue, &qmax);
+	assert_true(got > 4000 * 1250 * 8 / 10);	/* the path is used */
+	/* 1.25 MB/s: 40 KB is 32 ms of data. */
+	assert_true(qmax < 40 * 1000);
+	ends_free(&a, &b);
+}
+
+/*
+ * A pause in a transfer measures the application, not the path: the
+ * in-flight bound keeps what the path showed, so the next burst does not
+ * start again from the floor.
+ */
+static void
+test_pause_keeps_the_bound(void **state)
+{
+	struct end	a, b;
+
+	(void)state;
+	ends_init(&a, &b, 16);
+	/* 2 s of an endless source, then 2 s with nothing to send. */
+	flow_feed_turns = 2000;
+	clocked_flow(&a, &b, 4000, 10, 1 << 30);
+	flow_feed_turns = -1;
+	assert_true(flow_bound_then > CHAN_INFLIGHT_MAX);
+	assert_int_equal(chan_inflight(&a.set), 0);
+	assert_true(a.set.inflight_max >= flow_bound_then);
 	ends_free(&a, &b);
 }
 
@@ -647,6 +775,8 @@ main(void)
 		cmocka_unit_test(test_resent_open_of_an_ended_channel),
 		cmocka_unit_test(test_channel_limit),
 		cmocka_unit_test(test_window_adapts_to_the_path),
+		cmocka_unit_test(test_slow_path_keeps_its_queue_short),
+		cmocka_unit_test(test_pause_keeps_the_bound),
 		cmocka_unit_test(test_window_stays_small_for_a_slow_reader),
 		cmocka_unit_test(test_small_news_is_acked_a_little_later),
 	};
