@@ -23,43 +23,56 @@
 #include "compat.h"
 
 #if defined(__linux__)
-#define TRIM_MAPS_MAX	(64 * 1024)	/* /proc/self/maps read at most */
+#define TRIM_LINE_MAX	512		/* a line of /proc/self/maps */
 #define TRIM_KEEP_PAGES	1		/* below the caller's frame, kept */
 
-/* The main stack's mapping from /proc/self/maps: its low end, or 0. */
+/* Whether line (one of /proc/self/maps) is the main stack's: its bounds. */
+static int
+compat_stack_line(const char *line, uintptr_t *low, uintptr_t *high)
+{
+	unsigned long	lo, hi;
+
+	if (strstr(line, "[stack]") == NULL ||
+	    sscanf(line, "%lx-%lx", &lo, &hi) != 2)
+		return 0;
+	*low = (uintptr_t)lo;
+	*high = (uintptr_t)hi;
+	return 1;
+}
+
+/*
+ * The main stack's mapping from /proc/self/maps: its low end, or 0.  Read
+ * a line at a time into a small buffer: a large one from the heap would
+ * leave the heap larger than the trim that follows can give back.
+ */
 static uintptr_t
 compat_stack_low(uintptr_t *high)
 {
-	char		*m, *line, *end;
-	unsigned long	 lo, hi;
-	uintptr_t	 r = 0;
-	size_t		 have = 0;
+	char		 buf[TRIM_LINE_MAX], *nl;
+	uintptr_t	 low = 0;
+	size_t		 have = 0, k;
 	ssize_t		 n;
 	int		 fd;
 
 	if ((fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC)) == -1)
 		return 0;
-	if ((m = malloc(TRIM_MAPS_MAX + 1)) == NULL) {
-		close(fd);
-		return 0;
-	}
-	while (have < TRIM_MAPS_MAX && (n = read(fd, m + have,
-	    TRIM_MAPS_MAX - have)) > 0)
+	while (low == 0 && (n = read(fd, buf + have, sizeof buf - 1 -
+	    have)) > 0) {
 		have += (size_t)n;
-	close(fd);
-	m[have] = '\0';
-	for (line = m; line != NULL && *line != '\0'; line = end) {
-		if ((end = strchr(line, '\n')) != NULL)
-			*end++ = '\0';
-		if (strstr(line, "[stack]") != NULL &&
-		    sscanf(line, "%lx-%lx", &lo, &hi) == 2) {
-			r = (uintptr_t)lo;
-			*high = (uintptr_t)hi;
-			break;
+		buf[have] = '\0';
+		while (low == 0 && (nl = strchr(buf, '\n')) != NULL) {
+			*nl = '\0';
+			if (!compat_stack_line(buf, &low, high))
+				low = 0;
+			k = (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, have - k + 1);
+			have -= k;
 		}
+		if (have == sizeof buf - 1)
+			have = 0;	/* a line longer than the buffer */
 	}
-	free(m);
-	return r;
+	close(fd);
+	return low;
 }
 
 /*

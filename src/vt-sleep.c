@@ -11,6 +11,8 @@
  * tab stops, line sizes) are followed by vt_note(): a model with any of
  * them away from its default stays awake too.
  */
+#include <sys/mman.h>
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,12 @@
 #include "vt.h"
 #include "vt-int.h"
 #include "xmalloc.h"
+
+#define VT_SLEEP_BUF	2048	/* above glibc's tcache sizes (1 KiB) */
+
+#ifndef MAP_ANONYMOUS
+#define MAP_ANONYMOUS	MAP_ANON
+#endif
 
 static void	vt_load_raw(struct vt *, int);
 
@@ -200,12 +208,97 @@ vt_note(struct vt *v, const uint8_t *p, size_t n)
 	}
 }
 
-/* Make the libvterm instance (as vt_new() does; the alternate screen if
- * the model had it). */
-static void
-vt_term_new(struct vt *v)
+/*
+ * Scratch instances (the checks in vt_sleep()) take their memory from a
+ * mapping of their own, unmapped whole when they are freed: from the heap,
+ * their many small blocks would stay in the allocator's per-size caches
+ * at its top, above what the sleep gives back, and keep those pages.
+ */
+struct vt_arena {
+	uint8_t	*base;
+	size_t	 size, used;
+};
+
+/* libvterm's allocator for a scratch instance (the heap if it is full). */
+static void *
+vt_arena_malloc(size_t n, void *data)
 {
-	if ((v->vt = vterm_new(v->rows, v->cols)) == NULL)
+	struct vt_arena	*a = data;
+	void		*p;
+
+	n = (n + 15) & ~(size_t)15;
+	if (a->base == NULL || a->size - a->used < n)
+		return xcalloc(1, n);
+	p = a->base + a->used;
+	a->used += n;
+	return p;	/* the mapping is zeroed, as libvterm expects */
+}
+
+/* libvterm frees: blocks in the mapping go with it. */
+static void
+vt_arena_free(void *p, void *data)
+{
+	struct vt_arena	*a = data;
+
+	if (a->base == NULL || (uint8_t *)p < a->base ||
+	    (uint8_t *)p >= a->base + a->size)
+		free(p);
+}
+
+static VTermAllocatorFunctions vt_arena_funcs = {
+	.malloc = vt_arena_malloc,
+	.free = vt_arena_free,
+};
+
+/* A mapping for a scratch instance of v's size, both screens. */
+static void
+vt_arena_init(struct vt_arena *a, const struct vt *v)
+{
+	a->used = 0;
+	a->size = (size_t)v->rows * (size_t)v->cols * 2 * 48 +
+	    (size_t)v->cols * 64 + (size_t)v->rows * 32 + 16384;
+	a->base = mmap(NULL, a->size, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (a->base == MAP_FAILED)
+		a->base = NULL;		/* the heap, then */
+}
+
+/* Free a scratch instance and its mapping. */
+static void
+vt_arena_done(struct vt_arena *a, VTerm *t)
+{
+	vterm_free(t);
+	if (a->base != NULL)
+		munmap(a->base, a->size);
+	a->base = NULL;
+}
+
+/*
+ * A buffer for vt_sleep()'s work, made larger than the allocator's
+ * per-size caches keep: freed, it merges with the free memory around it
+ * and goes back to the kernel with it, instead of pinning a page at the
+ * top of the heap.
+ */
+static void
+vt_buf_init(struct buf *b)
+{
+	uint8_t	*p;
+
+	buf_init(b, BUF_MAX_DEFAULT);
+	if (buf_reserve(b, VT_SLEEP_BUF, &p) == 0)
+		buf_truncate(b, 0);
+}
+
+/*
+ * Make the libvterm instance (as vt_new() does; the alternate screen if
+ * the model had it), in arena a if not NULL.
+ */
+static void
+vt_term_new(struct vt *v, struct vt_arena *a)
+{
+	v->vt = a != NULL ? vterm_new_with_allocator(v->rows, v->cols,
+	    &vt_arena_funcs, a) : vterm_new(v->rows, v->cols);
+	if (v->vt == NULL)
 		fatal("vterm_new");
 	vterm_set_utf8(v->vt, 1);
 	vterm_output_set_callback(v->vt, vt_discard, NULL);
@@ -369,13 +462,19 @@ vt_image_cursor(struct buf *b, VTermPos pos, const VTermScreenCellAttrs *a,
 	buf_put(b, hidden ? "\033[?25l" : "\033[?25h", 6);
 }
 
-/* A scratch instance of v's size fed p[0..n) (freed by the caller). */
+/*
+ * A scratch instance of v's size in arena a, fed b (freed with
+ * vt_arena_done()).
+ */
 static VTerm *
-vt_scratch(struct vt *v, const struct buf *b, VTermScreen **scr)
+vt_scratch(struct vt *v, const struct buf *b, VTermScreen **scr,
+    struct vt_arena *a)
 {
 	VTerm	*t;
 
-	if ((t = vterm_new(v->rows, v->cols)) == NULL)
+	vt_arena_init(a, v);
+	if ((t = vterm_new_with_allocator(v->rows, v->cols, &vt_arena_funcs,
+	    a)) == NULL)
 		fatal("vterm_new");
 	vterm_set_utf8(t, 1);
 	vterm_output_set_callback(t, vt_discard, NULL);
@@ -464,18 +563,19 @@ vt_image_check(struct vt *v, const struct buf *img, const struct buf *tail,
     VTermPos pos, const VTermScreenCellAttrs *a, const VTermColor *fg,
     const VTermColor *bg)
 {
+	struct vt_arena	 ar;
 	VTermScreen	*scr;
 	VTermPos	 p2;
 	VTerm		*t;
 	int		 ok;
 
-	t = vt_scratch(v, img, &scr);
+	t = vt_scratch(v, img, &scr, &ar);
 	ok = vt_same_cells(v->scr, scr, v->rows, v->cols);
 	vterm_input_write(t, (const char *)buf_ptr(tail), buf_len(tail));
 	vterm_state_get_cursorpos(vterm_obtain_state(t), &p2);
 	ok = ok && p2.row == pos.row && p2.col == pos.col &&
 	    vt_same_state_pen(vterm_obtain_state(t), a, fg, bg);
-	vterm_free(t);
+	vt_arena_done(&ar, t);
 	return ok;
 }
 
@@ -486,6 +586,7 @@ vt_image_check(struct vt *v, const struct buf *img, const struct buf *tail,
 static int
 vt_image_alt(struct vt *v, struct buf *alt)
 {
+	struct vt_arena	 ar;
 	VTermScreen	*scr;
 	VTerm		*t;
 	struct buf	 b;
@@ -495,11 +596,11 @@ vt_image_alt(struct vt *v, struct buf *alt)
 	buf_put(alt, "\033[0m\033[?1047h", 12);
 	if (vt_image_cells(v, alt) != 0)
 		return ERR_FORMAT;
-	buf_init(&b, BUF_MAX_DEFAULT);
+	vt_buf_init(&b);
 	buf_put(&b, buf_ptr(alt), buf_len(alt));
-	t = vt_scratch(v, &b, &scr);
+	t = vt_scratch(v, &b, &scr, &ar);
 	ok = vt_same_cells(v->scr, scr, v->rows, v->cols);
-	vterm_free(t);
+	vt_arena_done(&ar, t);
 	buf_free(&b);
 	return ok ? 0 : ERR_FORMAT;
 }
@@ -516,20 +617,22 @@ vt_image_try(struct vt *v, const struct buf *img, const struct buf *want,
 	VTerm		*ovt = v->vt;
 	VTermScreen	*oscr = v->scr;
 	VTermState	*ost = v->st;
+	struct vt_arena	 ar;
 	struct buf	 got;
 	int		 was = v->alt, ok;
 
-	vt_term_new(v);
+	vt_arena_init(&ar, v);
+	vt_term_new(v, &ar);
 	v->waking = 1;
 	vterm_input_write(v->vt, (const char *)buf_ptr(img), buf_len(img));
 	v->waking = 0;
-	buf_init(&got, BUF_MAX_DEFAULT);
+	vt_buf_init(&got);
 	vt_render(v, &got, 0, VT_SCROLLBACK);
 	ok = buf_len(&got) == buf_len(want) && memcmp(buf_ptr(&got),
 	    buf_ptr(want), buf_len(want)) == 0 && v->alt == alt &&
 	    v->hidden == hidden;
 	buf_free(&got);
-	vterm_free(v->vt);
+	vt_arena_done(&ar, v->vt);
 	v->vt = ovt;
 	v->scr = oscr;
 	v->st = ost;
@@ -559,11 +662,11 @@ vt_sleep(struct vt *v)
 		return ERR_FORMAT;
 	vterm_state_get_cursorpos(v->st, &pos);
 	vt_pen_get(v->st, &a, &fg, &bg);
-	buf_init(&img, BUF_MAX_DEFAULT);
-	buf_init(&alt, BUF_MAX_DEFAULT);
-	buf_init(&tail, BUF_MAX_DEFAULT);
-	buf_init(&last, BUF_MAX_DEFAULT);
-	buf_init(&before, BUF_MAX_DEFAULT);
+	vt_buf_init(&img);
+	vt_buf_init(&alt);
+	vt_buf_init(&tail);
+	vt_buf_init(&last);
+	vt_buf_init(&before);
 	vt_render(v, &before, 0, VT_SCROLLBACK);
 	vt_image_last(v, &last, pos);
 	if (v->alt && vt_image_alt(v, &alt) != 0)
@@ -626,7 +729,7 @@ vt_wake(struct vt *v)
 		return;
 	v->cells = xcalloc((size_t)v->cols, sizeof *v->cells);
 	buf_init(&v->tmp, BUF_MAX_DEFAULT);
-	vt_term_new(v);
+	vt_term_new(v, NULL);
 	v->waking = 1;
 	vterm_input_write(v->vt, (const char *)v->image, v->nimage);
 	v->waking = 0;
