@@ -22,7 +22,8 @@
 
 #include "compat.h"
 
-#if defined(__linux__)
+#if defined(__linux__) && defined(MADV_DONTNEED)
+#define TRIM_STACK	1
 #define TRIM_LINE_MAX	512		/* a line of /proc/self/maps */
 #define TRIM_KEEP_PAGES	1		/* below the caller's frame, kept */
 
@@ -101,7 +102,7 @@ compat_trim_stack(void)
 void
 compat_trim(void)
 {
-#if defined(__linux__)
+#if defined(TRIM_STACK)
 	compat_trim_stack();
 #endif
 #if defined(__GLIBC__)
