@@ -984,7 +984,7 @@ vt_render(struct vt *v, struct buf *b, uint64_t after, int flags)
 	if (flags & VT_SCROLLBACK)
 		vt_render_sb(v, b, after);
 	if (v->alt)
-		buf_put(b, "\033[?1049h\033[H\033[2J", 16);
+		buf_put(b, "\033[?1049h\033[H\033[2J", 15);
 	/*
 	 * No autowrap while the rows are drawn: a row the terminal finds
 	 * wider than the model does (a character whose width they disagree

@@ -289,6 +289,25 @@ test_sleep_random(void **state)
 	assert_true(slept > 100);
 }
 
+/*
+ * The snapshot of an alternate screen has no NUL byte (vt_render() wrote
+ * the string's terminator with the switch to it).
+ */
+static void
+test_alt_render_no_nul(void **state)
+{
+	struct vt	*v = vt_new(ROWS, COLS, 1 << 16);
+	struct buf	 b;
+
+	(void)state;
+	vt_feed(v, (const uint8_t *)"\033[?1049hvim", 12);
+	buf_init(&b, BUF_MAX_DEFAULT);
+	vt_render(v, &b, 0, VT_SCROLLBACK);
+	assert_null(memchr(buf_ptr(&b), 0, buf_len(&b)));
+	buf_free(&b);
+	vt_free(v);
+}
+
 int
 main(void)
 {
@@ -299,6 +318,7 @@ main(void)
 		cmocka_unit_test(test_sleep_refused),
 		cmocka_unit_test(test_sleep_resize_reset),
 		cmocka_unit_test(test_sleep_random),
+		cmocka_unit_test(test_alt_render_no_nul),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
