@@ -102,6 +102,12 @@ vt_note_csi(struct vt *v, uint8_t b)
 		v->ninter = 1;
 	else if (b >= 0x40 && b <= 0x7e) {
 		v->nstate = N_GROUND;
+		/*
+		 * An 'r' that is not a plain DECSTBM: the region struct
+		 * screen keeps may then not be libvterm's.
+		 */
+		if (b == 'r' && (v->ninter || v->nlead != 0))
+			v->hmodes |= VH_STICKY;
 		if (v->ninter)
 			return;
 		if (b == 'h' || b == 'l')
@@ -350,6 +356,28 @@ vt_cell_fresh(const VTermScreenCell *c)
 	    memcmp(&c->attrs, &none, sizeof none) == 0;
 }
 
+/* Whether a cell's pen is the default one (attributes and colours). */
+static int
+vt_pen_fresh(const VTermScreenCell *c)
+{
+	VTermScreenCell	t = *c;
+
+	t.chars[0] = 0;
+	return vt_cell_fresh(&t);
+}
+
+/* Set the pen for cell c unless the last one set (*pen) is the same. */
+static void
+vt_image_pen(struct buf *b, VTermScreenCell *pen, int *have,
+    const VTermScreenCell *c)
+{
+	if (*have && vt_same_pen(pen, c))
+		return;
+	vt_sgr(b, &c->attrs, &c->fg, &c->bg);
+	*pen = *c;
+	*have = 1;
+}
+
 /*
  * The bytes that write the cells of the screen shown now, exactly: each
  * written cell with its pen, erased ones with their colours (ECH), fresh
@@ -359,8 +387,8 @@ vt_cell_fresh(const VTermScreenCell *c)
 static int
 vt_image_cells(struct vt *v, struct buf *b)
 {
-	VTermScreenCell	*c;
-	int		 r, i, j, at;
+	VTermScreenCell	*c, pen, *right;
+	int		 r, i, j, at, have = 0;
 
 	for (r = 0; r < v->rows; r++) {
 		vt_load_raw(v, r);
@@ -376,17 +404,18 @@ vt_image_cells(struct vt *v, struct buf *b)
 			}
 			if (c->chars[0] != 0 && vt_combining(c->chars[0]))
 				return ERR_FORMAT;
-			if (c->width == 2 && i + 1 < v->cols) {
+			right = &v->cells[i + 1];
+			if (c->width == 2 && i + 1 < v->cols &&
+			    !vt_pen_fresh(right)) {
 				/* Its right half keeps the pen it had. */
 				vt_printf(b, "\033[%d;%dH", r + 1, i + 2);
-				vt_sgr(b, &v->cells[i + 1].attrs,
-				    &v->cells[i + 1].fg, &v->cells[i + 1].bg);
+				vt_image_pen(b, &pen, &have, right);
 				buf_put(b, " ", 1);
 				at = -1;
 			}
 			if (at != i)
 				vt_printf(b, "\033[%d;%dH", r + 1, i + 1);
-			vt_sgr(b, &c->attrs, &c->fg, &c->bg);
+			vt_image_pen(b, &pen, &have, c);
 			if (c->chars[0] == 0) {
 				buf_put(b, "\033[X", 3);
 				at = -1;
@@ -493,6 +522,11 @@ vt_may_sleep(struct vt *v)
 
 	if (v->hmodes != 0 || v->nstate != N_GROUND || v->nheld != 0 ||
 	    v->gstate != G_GROUND || v->gosc != 0 || v->prows != 0)
+		return 0;
+	/* A region libvterm would not take as it is written. */
+	if ((v->modes.modes & SM_REGION) && (v->modes.rtop < 1 ||
+	    v->modes.rtop >= v->modes.rbot || v->modes.rbot >
+	    (unsigned)v->rows))
 		return 0;
 	/* At the last column a wrap may be pending, which nothing shows. */
 	vterm_state_get_cursorpos(v->st, &pos);
