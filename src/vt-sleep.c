@@ -50,6 +50,7 @@ static void	vt_load_raw(struct vt *, int);
 #define N_STR		7	/* OSC, DCS, APC, PM, SOS */
 #define N_STRESC	8
 #define N_HASH		9
+#define N_ESCI		10	/* ESC and intermediates */
 
 /* A CSI ... h or l (set is 1 for h) the model must follow. */
 static void
@@ -151,9 +152,61 @@ vt_note_esc(struct vt *v, uint8_t b)
 		v->nstate = N_ESC;
 		break;
 	default:
-		if (b < 0x20 && b != 0x18 && b != 0x1a)
-			v->nstate = N_ESC;	/* a control inside */
+		if ((b < 0x20 && b != 0x18 && b != 0x1a) || b >= 0x7f)
+			v->nstate = N_ESC;	/* done, or ignored, inside */
+		else if (b >= 0x20 && b <= 0x2f)
+			v->nstate = N_ESCI;
 		break;
+	}
+}
+
+/*
+ * Whether byte b leaves an escape's parameters alone: a control (done
+ * inside it), DEL or a high byte (ignored; vt_guard() drops them).  ESC,
+ * CAN and SUB end it instead: *to is where they lead.
+ */
+static int
+vt_note_inside(uint8_t b, int *to)
+{
+	if (b == 0x1b || b == 0x18 || b == 0x1a) {
+		*to = b == 0x1b ? N_ESC : N_GROUND;
+		return 0;
+	}
+	*to = -1;
+	return b < 0x20 || b >= 0x7f;
+}
+
+/*
+ * One byte of an escape with intermediates, a character set designation
+ * or ESC # (vt_note()).  After intermediates, a string's introducer is
+ * taken as one (libvterm may), which can only keep the model awake.
+ */
+static void
+vt_note_escape_tail(struct vt *v, uint8_t b)
+{
+	int	to, g = v->nstate - N_CHARSET;
+
+	if (vt_note_inside(b, &to))
+		return;
+	if (to != -1) {
+		v->nstate = to;
+		return;
+	}
+	if (v->nstate == N_ESCI) {
+		if (b >= 0x20 && b <= 0x2f)
+			return;
+		v->nstate = strchr("]P_^X", b) != NULL ? N_STR : N_GROUND;
+	} else if (v->nstate == N_HASH) {
+		if (b != '8')
+			v->hmodes |= VH_STICKY;		/* line sizes */
+		v->nstate = N_GROUND;
+	} else {
+		if (b == 'B')
+			v->hmodes &= ~(VH_G0 << g);
+		else
+			v->hmodes |= VH_G0 << g;
+		if (b < 0x20 || b > 0x2f)
+			v->nstate = N_GROUND;	/* else more to come */
 	}
 }
 
@@ -187,14 +240,10 @@ vt_note(struct vt *v, const uint8_t *p, size_t n)
 				v->nstate = N_STR;
 		} else if (v->nstate == N_ESC)
 			vt_note_esc(v, b);
-		else if (v->nstate >= N_CHARSET && v->nstate < N_STR) {
-			if (b == 'B')
-				v->hmodes &= ~(VH_G0 << (v->nstate -
-				    N_CHARSET));
-			else if (b >= 0x20)
-				v->hmodes |= VH_G0 << (v->nstate - N_CHARSET);
-			v->nstate = b == 0x1b ? N_ESC : N_GROUND;
-		} else if (v->nstate == N_STR) {
+		else if ((v->nstate >= N_CHARSET && v->nstate < N_STR) ||
+		    v->nstate == N_HASH || v->nstate == N_ESCI)
+			vt_note_escape_tail(v, b);
+		else if (v->nstate == N_STR) {
 			if (b == 0x1b)
 				v->nstate = N_STRESC;
 			else if (b == 0x07 || b == 0x18 || b == 0x1a ||
@@ -205,10 +254,6 @@ vt_note(struct vt *v, const uint8_t *p, size_t n)
 				v->nstate = N_GROUND;
 			else
 				vt_note_esc(v, b);
-		} else if (v->nstate == N_HASH) {
-			if (b != '8')
-				v->hmodes |= VH_STICKY;	/* line sizes */
-			v->nstate = N_GROUND;
 		}
 		v->nprev = b;
 	}
