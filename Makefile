@@ -34,6 +34,15 @@ endif
 # and the client's model for predictive echo.
 HAVES	+= -DHAVE_LIBVTERM
 VTLIB	= -lvterm
+ifeq ($(shell uname -s),Linux)
+# Linked in where the static library is there (Debian's libvterm-dev has
+# it): an idle session daemon then has no dirty pages of its own for
+# libvterm's relocations and data, 16 KiB of the 150 KiB an idle session
+# may cost (docs/benchmarks.md, scale).
+ifneq ($(findstring /,$(shell $(CC) -print-file-name=libvterm.a)),)
+VTLIB	= -l:libvterm.a
+endif
+endif
 LDLIBS	+= $(VTLIB)
 BASE	= -std=c11 -D_GNU_SOURCE -DLIMPET_VERSION='"$(VERSION)"' \
 	  -fstack-protector-strong -iquote src -iquote compat $(HAVES) $(WARN)

@@ -492,9 +492,11 @@ def markdown(meta, res, plots, notes):
                     "server RSS MiB", "server PSS MiB", "PSS KiB/session",
                     "shells RSS MiB"], rows))
     L.append("")
-    L.append("limpet sessions are made one client each (8 at a time, then "
-             "`~.` to detach); tmux sessions by one ssh command running "
-             "`tmux new -d` in a loop. Listing goes through ssh for both.")
+    L.append("limpet sessions are made by `limpet new -d -n COUNT` (4 calls "
+             "at once over one ssh connection; PSS once idle for 35 s, when "
+             "the screen models sleep); tmux sessions by one ssh command "
+             "running `tmux new -d` in a loop. Listing goes through ssh "
+             "for both.")
     L.append("")
 
     cpu = res.get("cpu", [])

@@ -48,6 +48,8 @@
 #define VT_LAG		(256 * 1024)	/* this far behind in a flood: wait */
 #define VT_FLOOD	(64 * 1024)	/* bytes per VT_RATE_MS: a flood */
 #define VT_RATE_MS	20		/* the flood is judged this often */
+#define VT_SLEEP_MS	30000		/* detached and no output this long:
+					   the model sleeps (vt_sleep()) */
 
 struct vt;
 
@@ -149,6 +151,9 @@ struct daemon {
 	int		 vt_nrs;
 	int		 vt_off;	/* no model (LIMPET_SCREEN=off) */
 	int		 trimmed;	/* heap trimmed since the last output */
+	uint64_t	 vt_out_ms;	/* ms of the last output */
+	uint64_t	 vt_sleep_ms;	/* VT_SLEEP_MS; tests may shorten it */
+	int		 vt_awake;	/* may not sleep until more output */
 };
 
 /* daemon-core.c */

@@ -16,6 +16,12 @@
  * output than the session keeps gets a snapshot (MSG_SCREEN): the bytes
  * that rebuild the screen, with the lines that scrolled off first, for the
  * offset the model has read; the stream goes on from there.
+ *
+ * A detached session with no output for VT_SLEEP_MS lets its model sleep
+ * (vt_sleep(): libvterm's cells freed, the state kept as the bytes that
+ * rebuild it exactly), frees the model's input ring and gives the memory
+ * back; the next output or attach wakes it.  Most of an idle daemon's
+ * private memory was the model's cells.
  */
 #include <sys/types.h>
 
@@ -63,6 +69,14 @@ daemon_screen_init(struct daemon *d, size_t ring)
 	d->vt_dropped = d->vt_gap = 0;
 	d->vt_off = s != NULL && strcmp(s, "off") == 0;
 	d->trimmed = 0;
+	d->vt_out_ms = clock_ms();
+	d->vt_awake = 0;
+	d->vt_sleep_ms = VT_SLEEP_MS;
+#ifdef LIMPET_TEST_HOOKS
+	/* Test builds only: a model that sleeps soon enough for a test. */
+	if ((s = getenv("LIMPET_TEST_VT_SLEEP_MS")) != NULL)
+		d->vt_sleep_ms = strtoull(s, NULL, 10);
+#endif
 }
 
 /* Free the model. */
@@ -90,6 +104,8 @@ daemon_screen_out(struct daemon *d, const void *p, size_t n)
 	}
 	ring_append(&d->vt_in, p, n, 1);
 	d->trimmed = 0;
+	d->vt_out_ms = clock_ms();
+	d->vt_awake = 0;
 }
 
 /* The PTY's size changed (to d->rows, d->cols) at the current offset. */
@@ -143,6 +159,14 @@ daemon_screen_flooded(struct daemon *d, uint64_t now)
 	return d->vt_flood && ring_len(&d->vt_in) > VT_LAG;
 }
 
+/* Whether the model is one to put to sleep once output has paused. */
+static int
+daemon_screen_sleepy(const struct daemon *d)
+{
+	return d->vt != NULL && vt_asleep(d->vt) == 0 && !d->vt_awake &&
+	    d->npeers == 0;
+}
+
 /*
  * How long the poll loop may sleep for the model's sake (ms): 0 when it
  * has output to read now, until the flood is judged again while it
@@ -152,7 +176,9 @@ int
 daemon_screen_wait(struct daemon *d, uint64_t now)
 {
 	if (!daemon_screen_busy(d))
-		return -1;
+		return daemon_screen_sleepy(d) ? (int)(d->vt_out_ms +
+		    d->vt_sleep_ms > now ? d->vt_out_ms + d->vt_sleep_ms -
+		    now : 0) : -1;
 	if (!daemon_screen_flooded(d, now))
 		return 0;
 	return (int)(d->vt_rate_t + VT_RATE_MS - now);
@@ -165,6 +191,10 @@ daemon_screen_ready(struct daemon *d)
 	if (d->vt == NULL)
 		d->vt = vt_new(d->rows != 0 ? d->rows : 24,
 		    d->cols != 0 ? d->cols : 80, d->out.max);
+	else if (vt_asleep(d->vt) != 0) {
+		vt_wake(d->vt);
+		log_debug("screen model awake");
+	}
 	if (d->vt_dropped != d->vt_in.dropped || d->vt_resync) {
 		d->vt_gap += d->vt_in.dropped - d->vt_dropped;
 		d->vt_dropped = d->vt_in.dropped;
@@ -217,6 +247,33 @@ daemon_screen_trim(struct daemon *d)
 }
 
 /*
+ * A detached session whose model read everything and saw no output for
+ * vt_sleep_ms: the model sleeps, its empty input ring is freed (it comes
+ * back with the next output) and the heap is trimmed.  A model that
+ * cannot sleep (vt_sleep()) is not asked again until more output.
+ */
+static void
+daemon_screen_sleep(struct daemon *d)
+{
+	size_t	before;
+
+	if (!daemon_screen_sleepy(d) || clock_ms() - d->vt_out_ms <
+	    d->vt_sleep_ms)
+		return;
+	before = vt_sb_bytes(d->vt);
+	if (vt_sleep(d->vt) != 0) {
+		d->vt_awake = 1;
+		log_debug("screen model stays awake (state it cannot keep "
+		    "asleep)");
+		return;
+	}
+	ring_free(&d->vt_in);
+	log_debug("screen model asleep: %zu bytes (and %zu of scrollback)",
+	    vt_asleep(d->vt), before);
+	d->trimmed = 0;
+}
+
+/*
  * One turn of the loop: feed the model for at most VT_BUDGET_US when
  * nothing else was ready (idle), VT_BUSY_US when bytes are flowing, so
  * that the model never holds up the byte path for long.
@@ -227,6 +284,7 @@ daemon_screen_step(struct daemon *d, int idle)
 	uint64_t	t0, budget = idle ? VT_BUDGET_US : VT_BUSY_US;
 
 	if (!daemon_screen_busy(d)) {
+		daemon_screen_sleep(d);
 		daemon_screen_trim(d);
 		return;
 	}

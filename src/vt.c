@@ -19,63 +19,13 @@
 #include "log.h"
 #include "ring.h"
 #include "vt.h"
+#include "vt-int.h"
 #include "xmalloc.h"
-
-#define VT_TITLE_MAX	256
-#define VT_SB_HDR	12	/* u32 length, u64 tag */
-#define VT_GUARD_CHUNK	1024
-/* The most of a UTF-8 sequence libvterm can hold pending (a 6-byte form). */
-#define VT_UTF8_HELD	5
-/* The most of an unfinished OSC (a title) held back for the next write. */
-#define VT_OSC_HELD	(VT_TITLE_MAX + 64)
-/* libvterm 0.1.4 writes a wide character past a one-column row. */
-#define VT_COLS_MIN	2
-#define VT_CSI_SEPS	15	/* libvterm 0.1.4 keeps 16 CSI arguments */
-#define VT_CSI_BYTES	8	/* leader and intermediate bytes kept */
-#define G_GROUND	0
-#define G_ESC		1
-#define G_CSI		2
-#define G_ESCI		3	/* ESC and intermediates */
-
-struct vt {
-	VTerm		*vt;
-	VTermScreen	*scr;
-	VTermState	*st;
-	int		 rows, cols;
-	VTermScreenCell	*cells;		/* one row, for rendering */
-	VTermScreenCell	*pcells;	/* a row pushed to the scrollback */
-	int		 npcells;
-	struct screen	 modes;		/* what libvterm does not expose */
-	char		 title[VT_TITLE_MAX];
-	int		 alt;
-	int		 hidden;	/* cursor invisible */
-
-	/* Scrollback: entries of u32 length, u64 tag, rendered bytes. */
-	struct ring	 sb;
-	size_t		 sb_count;
-	uint64_t	 tag;		/* stamped on lines pushed from now */
-	struct buf	 tmp;
-
-	/* The guard in front of libvterm's parser (vt_guard()). */
-	int		 gstate;
-	int		 gseps, gleads, ginters;
-	unsigned	 gnum;		/* the CSI parameter being read */
-	int		 gaskalt;	/* the CSI names an alternate screen */
-	int		 hasalt;	/* the alternate screen is made */
-	uint8_t		 gprev;
-	uint8_t		 gprev1, gprev2;	/* the last text bytes */
-	int		 gosc;		/* in an OSC: 1, just after ESC: 2 */
-	int		 prows, pcols;	/* a resize waiting (vt_resize()) */
-	int		 oschold;	/* held[] starts with an open OSC */
-	uint8_t		 gout[VT_GUARD_CHUNK + VT_OSC_HELD];
-	uint8_t		 held[VT_OSC_HELD];	/* a cut character or OSC */
-	size_t		 nheld;
-};
 
 static void	vt_resize_now(struct vt *, int, int);
 
 /* Answers to queries (DA, DSR) go nowhere: the real terminal answers. */
-static void
+void
 vt_discard(const char *s, size_t len, void *user)
 {
 	(void)s;
@@ -87,7 +37,7 @@ vt_discard(const char *s, size_t len, void *user)
  * Put a code point as UTF-8.  libvterm decodes the old 4- to 6-byte forms
  * past U+10FFFF, which a terminal shows as U+FFFD: so are they written.
  */
-static void
+void
 vt_utf8(struct buf *b, uint32_t c)
 {
 	uint8_t	u[4];
@@ -175,7 +125,7 @@ vt_kind(uint32_t c)
  * as it is, a terminal would put it on the cell before, so it is drawn on
  * a space.
  */
-static int
+int
 vt_combining(uint32_t c)
 {
 	return vt_kind(c) == VT_JOINS;
@@ -217,7 +167,7 @@ vt_fix_row(VTermScreenCell *c, int n)
 }
 
 /* Append formatted text. */
-static void __attribute__((format(printf, 2, 3)))
+void
 vt_printf(struct buf *b, const char *fmt, ...)
 {
 	char	s[512];
@@ -251,7 +201,7 @@ vt_color(struct buf *b, const VTermColor *c, int fg)
 }
 
 /* One SGR sequence that sets exactly these attributes from nothing. */
-static void
+void
 vt_sgr(struct buf *b, const VTermScreenCellAttrs *a, const VTermColor *fg,
     const VTermColor *bg)
 {
@@ -280,7 +230,7 @@ vt_blank(const VTermScreenCell *c)
 }
 
 /* Whether two cells are drawn with the same attributes. */
-static int
+int
 vt_same_pen(const VTermScreenCell *a, const VTermScreenCell *b)
 {
 	return memcmp(&a->attrs, &b->attrs, sizeof a->attrs) == 0 &&
@@ -409,7 +359,7 @@ vt_pushline(int cols, const VTermScreenCell *cells, void *user)
 {
 	struct vt	*v = user;
 
-	if (v->sb.max == 0)
+	if (v->sb.max == 0 || v->waking)
 		return 1;
 	if (cols > v->npcells) {
 		v->pcells = xreallocarray(v->pcells, (size_t)cols,
@@ -447,7 +397,7 @@ vt_prop(VTermProp prop, VTermValue *val, void *user)
 	return 1;
 }
 
-static const VTermScreenCallbacks vt_callbacks = {
+const VTermScreenCallbacks vt_callbacks = {
 	.settermprop = vt_prop,
 	.sb_pushline = vt_pushline,
 };
@@ -491,9 +441,11 @@ vt_free(struct vt *v)
 {
 	if (v == NULL)
 		return;
-	vterm_free(v->vt);
+	if (v->vt != NULL)
+		vterm_free(v->vt);
 	free(v->cells);
 	free(v->pcells);
+	free(v->image);
 	ring_free(&v->sb);
 	buf_free(&v->tmp);
 	free(v);
@@ -685,6 +637,8 @@ vt_feed(struct vt *v, const uint8_t *p, size_t n)
 
 	if (n == 0)
 		return;
+	vt_wake(v);
+	vt_note(v, p, n);
 	screen_track(&v->modes, p, n);
 	while (n > 0) {
 		memcpy(v->gout, v->held, v->nheld);
@@ -830,6 +784,7 @@ vt_resize(struct vt *v, int rows, int cols)
 {
 	if (rows < 1 || cols < 1)
 		return;
+	vt_wake(v);
 	if (v->gstate != G_GROUND || v->gosc != 0) {
 		v->prows = rows;
 		v->pcols = cols;
@@ -846,7 +801,10 @@ vt_resize(struct vt *v, int rows, int cols)
 void
 vt_reset(struct vt *v)
 {
+	vt_wake(v);
 	vterm_screen_reset(v->scr, 1);
+	v->hmodes = 0;
+	v->nstate = 0;
 	v->nheld = 0;
 	v->gosc = v->oschold = 0;
 	memset(&v->modes, 0, sizeof v->modes);
@@ -1018,6 +976,7 @@ vt_render(struct vt *v, struct buf *b, uint64_t after, int flags)
 {
 	int	r;
 
+	vt_wake(v);
 	if (flags & VT_CLEAR)
 		buf_put(b, "\033[0m\033[H\033[2J", 11);
 	else
@@ -1025,7 +984,7 @@ vt_render(struct vt *v, struct buf *b, uint64_t after, int flags)
 	if (flags & VT_SCROLLBACK)
 		vt_render_sb(v, b, after);
 	if (v->alt)
-		buf_put(b, "\033[?1049h\033[H\033[2J", 16);
+		buf_put(b, "\033[?1049h\033[H\033[2J", 15);
 	/*
 	 * No autowrap while the rows are drawn: a row the terminal finds
 	 * wider than the model does (a character whose width they disagree
@@ -1056,6 +1015,7 @@ vt_render_row(struct vt *v, int r, struct buf *b)
 {
 	if (r < 0 || r >= v->rows)
 		return ERR_RANGE;
+	vt_wake(v);
 	vt_load_row(v, r);
 	vt_printf(b, "\0337\033[%d;1H\033[0m\033[2K", r + 1);
 	vt_cells(b, v->cells, v->cols);
@@ -1189,3 +1149,4 @@ vt_title(const struct vt *v)
 {
 	return v->title;
 }
+

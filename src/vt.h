@@ -56,4 +56,13 @@ unsigned	 vt_modes(const struct vt *);
 void		 vt_region(const struct vt *, unsigned *, unsigned *);
 const char	*vt_title(const struct vt *);
 
+/*
+ * An idle model may sleep: libvterm freed, its state kept as the bytes
+ * that rebuild it.  Every function above that changes or renders the
+ * model wakes it first; vt_cell() and the other readers want it awake.
+ */
+int		 vt_sleep(struct vt *);
+void		 vt_wake(struct vt *);
+size_t		 vt_asleep(const struct vt *);
+
 #endif

@@ -475,3 +475,70 @@ def test_repaint_after_the_ring_wrapped(term, make_lab, run):
     assert modes(a.flags()) == modes(r.flags())
     # The client said that output was lost, and how much.
     assert re.search(r"\d+ bytes of output were lost", a.history())
+
+
+def kill_client(t):
+    """SIGKILL the limpet client in t's pane and its ssh: the session is
+    left detached at once, with no goodbye."""
+    for pid in sshlab.descendants(t.pane_pid):
+        try:
+            with open("/proc/%d/comm" % pid) as f:
+                comm = f.read().strip()
+        except OSError:
+            continue
+        if comm in ("limpet", "ssh"):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def wait_log(lab, text, count=1, timeout=20):
+    """Wait until the server's limpet log holds text count times."""
+    deadline = time.monotonic() + timeout
+    while lab.server_log_text().count(text) < count:
+        assert time.monotonic() < deadline, "never logged: " + text
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("kind", ["bash", "vim", "alt-mouse"])
+def test_attach_after_the_model_slept(term, make_lab, run, kind):
+    """An idle detached session lets its screen model sleep (libvterm
+    freed, the state kept as the bytes that rebuild it); an attach wakes
+    it and shows the same screen as the client that left: cells,
+    attributes, cursor, modes, title, alternate screen."""
+    lab = make_lab(env={"LIMPET_TEST_VT_SLEEP_MS": "200"})
+    cmd, ready = program(run, kind)
+    a = term("a", pane_script(run, "a", lab.limpet_cmd(args=[cmd])))
+    if kind == "bash":
+        a.wait(lambda s: "bash" in s, what="the prompt")
+        a.keys("printf '\\033[31;1mRED\\033[0m \\033[44mBLUE\\033[0m"
+               " \\344\\270\\255\\346\\226\\207\\n'; seq 1 30;"
+               " printf 'PROMPT-''MARK '", "Enter")
+        ready = "PROMPT-MARK"
+    settle(a, lambda s: ready in s, "the program in the first client")
+    want, want_flags = a.screen(attrs=True), a.flags()
+    kill_client(a)
+    wait_log(lab, "screen model asleep")
+    b = term("b", pane_script(run, "b", lab.limpet_cmd(
+        sub="attach", args=[session_id(lab)])))
+    b.wait(lambda s: "attached to session" in s, what="the attach notice")
+    settle(b, lambda s: "attached to session" not in s,
+           "the notice to go", timeout=10)
+    assert "screen model awake" in lab.server_log_text()
+    assert cells(b.screen(attrs=True)) == cells(want)
+    assert modes(b.flags()) == modes(want_flags)
+    # It goes on as a model that never slept: more output, then a
+    # second sleep and attach show it.
+    if kind == "bash":
+        b.keys("printf 'AFTER-''WAKE\\n'", "Enter")
+        settle(b, lambda s: "AFTER-WAKE\n" in s, "output after the wake")
+        want = b.screen(attrs=True)
+        kill_client(b)
+        wait_log(lab, "screen model asleep", count=2)
+        c = term("c", pane_script(run, "c", lab.limpet_cmd(
+            sub="attach", args=[session_id(lab)])))
+        c.wait(lambda s: "attached to session" in s, what="the attach")
+        settle(c, lambda s: "attached to session" not in s,
+               "the notice to go", timeout=10)
+        assert cells(c.screen(attrs=True)) == cells(want)

@@ -1,0 +1,90 @@
+/*
+ * The screen model's insides (vt.c), shared with its sleep and wake
+ * (vt-sleep.c): nothing else includes this.
+ */
+#ifndef LIMPET_VT_INT_H
+#define LIMPET_VT_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <vterm.h>
+
+#include "buf.h"
+#include "client-screen.h"
+#include "ring.h"
+
+#define VT_TITLE_MAX	256
+#define VT_SB_HDR	12	/* u32 length, u64 tag */
+#define VT_GUARD_CHUNK	1024
+/* The most of a UTF-8 sequence libvterm can hold pending (a 6-byte form). */
+#define VT_UTF8_HELD	5
+/* The most of an unfinished OSC (a title) held back for the next write. */
+#define VT_OSC_HELD	(VT_TITLE_MAX + 64)
+/* libvterm 0.1.4 writes a wide character past a one-column row. */
+#define VT_COLS_MIN	2
+#define VT_CSI_SEPS	15	/* libvterm 0.1.4 keeps 16 CSI arguments */
+#define VT_CSI_BYTES	8	/* leader and intermediate bytes kept */
+#define G_GROUND	0
+#define G_ESC		1
+#define G_CSI		2
+#define G_ESCI		3	/* ESC and intermediates */
+#define VT_NOTE_PARAMS	8	/* CSI parameters vt_note() reads */
+
+struct vt {
+	VTerm		*vt;
+	VTermScreen	*scr;
+	VTermState	*st;
+	int		 rows, cols;
+	VTermScreenCell	*cells;		/* one row, for rendering */
+	VTermScreenCell	*pcells;	/* a row pushed to the scrollback */
+	int		 npcells;
+	struct screen	 modes;		/* what libvterm does not expose */
+	char		 title[VT_TITLE_MAX];
+	int		 alt;
+	int		 hidden;	/* cursor invisible */
+
+	/* Scrollback: entries of u32 length, u64 tag, rendered bytes. */
+	struct ring	 sb;
+	size_t		 sb_count;
+	uint64_t	 tag;		/* stamped on lines pushed from now */
+	struct buf	 tmp;
+
+	/* The guard in front of libvterm's parser (vt_guard()). */
+	int		 gstate;
+	int		 gseps, gleads, ginters;
+	unsigned	 gnum;		/* the CSI parameter being read */
+	int		 gaskalt;	/* the CSI names an alternate screen */
+	int		 hasalt;	/* the alternate screen is made */
+	uint8_t		 gprev;
+	uint8_t		 gprev1, gprev2;	/* the last text bytes */
+	int		 gosc;		/* in an OSC: 1, just after ESC: 2 */
+	int		 prows, pcols;	/* a resize waiting (vt_resize()) */
+	int		 oschold;	/* held[] starts with an open OSC */
+	uint8_t		 gout[VT_GUARD_CHUNK + VT_OSC_HELD];
+	uint8_t		 held[VT_OSC_HELD];	/* a cut character or OSC */
+	size_t		 nheld;
+
+	/* Asleep (vt_sleep()): no libvterm, the bytes that rebuild it. */
+	uint8_t		*image;
+	size_t		 nimage;
+	unsigned	 hmodes;	/* VH_*: modes a rebuild cannot keep */
+	int		 nstate;	/* vt_note()'s parser */
+	int		 nlead, ninter, nprev, nparams;
+	unsigned	 nparam[VT_NOTE_PARAMS];
+	int		 waking;	/* no scrollback while rebuilding */
+};
+
+extern const VTermScreenCallbacks vt_callbacks;
+
+void	vt_discard(const char *, size_t, void *);
+void	vt_utf8(struct buf *, uint32_t);
+int	vt_combining(uint32_t);
+void	vt_printf(struct buf *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	vt_sgr(struct buf *, const VTermScreenCellAttrs *, const VTermColor *,
+	    const VTermColor *);
+int	vt_same_pen(const VTermScreenCell *, const VTermScreenCell *);
+void	vt_note(struct vt *, const uint8_t *, size_t);
+
+#endif
