@@ -534,6 +534,15 @@ predict_scan(struct predict *pr, uint8_t b)
 			/* G0 designated: only ESC ( B is ASCII. */
 			if (pr->esc_inter == '(')
 				pr->cs_g0_odd = b != 'B';
+			/*
+			 * ESC # 8 (DECALN) fills every row with E and
+			 * homes the cursor; ESC # 3-6 make the row double
+			 * height or width.  ESC % picks a coding.
+			 */
+			if (pr->esc_inter == '#' || pr->esc_inter == '%')
+				pr->line_bad = 1;
+			if (pr->esc_inter == '#' && b == '8')
+				predict_above(pr);
 		} else if (b < 0x20 || b > 0x2f) {
 			pr->ps = b == 0x1b ? PS_ESC : PS_GROUND;
 			predict_unsure(pr);

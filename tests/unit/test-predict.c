@@ -541,6 +541,50 @@ test_newline_onto_old_row(void **state)
 	sim_free(&s);
 }
 
+/*
+ * ESC # 8 (DECALN) fills every row with E and homes the cursor, so the
+ * next line holds old text: the fuzzer's script (finding 24,
+ * fuzz/corpus-predict/decaln-old-row) had a LF inside "ESC #" and the
+ * next CR LF onto a row of E's, where a key was drawn over an E and the
+ * undo erased it (a cell off the cursor's row once the echo moved on).
+ * ESC # 3-6 (double height or width) leave the row unknown too.
+ */
+static void
+test_decaln(void **state)
+{
+	struct sim	s;
+
+	(void)state;
+	sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+	sim_out(&s, "\033#8\r\n");
+	sim_keys(&s, "x");
+	assert_false(s.pr.shown);
+	sim_out(&s, "x\r\n");
+	sim_same(&s);
+	/* The same with a LF inside the sequence, as the fuzzer had it. */
+	sim_out(&s, "\033[2J\033[H\r\n\033#\n8\033p\r\n");
+	sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+	sim_keys(&s, "y");
+	assert_false(s.pr.shown);
+	sim_out(&s, "y\r\n");
+	sim_same(&s);
+	/* A double-width row: nothing drawn on it. */
+	sim_out(&s, "\033[2J\033[H\r\n\033#6");
+	sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+	sim_keys(&s, "z");
+	assert_false(s.pr.shown);
+	sim_out(&s, "z\r\n");
+	sim_same(&s);
+	/* Erased below and a new line: predicted again. */
+	sim_out(&s, "\033[J\r\n");
+	sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+	sim_keys(&s, "w");
+	assert_true(s.pr.shown);
+	sim_out(&s, "w");
+	sim_same(&s);
+	sim_free(&s);
+}
+
 /* A CSI with too many parameters never reaches libvterm (0.1.4 crashes). */
 static void
 test_poison(void **state)
@@ -752,6 +796,7 @@ main(void)
 		cmocka_unit_test(test_utf8_cut),
 		cmocka_unit_test(test_high_byte_in_escape),
 		cmocka_unit_test(test_newline_onto_old_row),
+		cmocka_unit_test(test_decaln),
 		cmocka_unit_test(test_mode),
 		cmocka_unit_test(test_adaptive),
 		cmocka_unit_test(test_fresh_prompt),
