@@ -13,6 +13,13 @@
  * - nothing is drawn while the last report said canonical without echo;
  * - after a report that every key has settled, nothing is outstanding
  *   and nothing is drawn.
+ *
+ * TERMIOS reports carry SHELL and the foreground group (1 or 2) from the
+ * op's bits, so epochs that Enter began are drawn at a fresh prompt
+ * (predict.c's predict_resumed()) and checked like the rest; the seeds
+ * fuzz/corpus-predict/fresh-prompt* reach that rule (a confirmed key, Enter,
+ * the shell's report, a key drawn at once; and a password prompt of
+ * another group after Enter, where nothing is drawn).
  */
 #include <stdint.h>
 #include <stdlib.h>
