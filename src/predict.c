@@ -543,8 +543,13 @@ predict_scan(struct predict *pr, uint8_t b)
 				pr->line_bad = 1;
 			if (pr->esc_inter == '#' && b == '8')
 				predict_above(pr);
-		} else if (b < 0x20 || b > 0x2f) {
-			pr->ps = b == 0x1b ? PS_ESC : PS_GROUND;
+		} else if (b > 0x7e) {
+			/* As after ESC: ignored, the escape goes on. */
+			pr->esc_odd = 1;
+			predict_unsure(pr);
+		} else if (b == 0x1b) {
+			pr->ps = PS_ESC;
+			pr->esc_odd = 0;
 			predict_unsure(pr);
 		}
 		break;
