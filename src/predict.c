@@ -329,8 +329,11 @@ predict_c0(struct predict *pr, uint8_t b)
  * the end of a write) that starts with ASCII uses one, a run that starts
  * with a high byte the other, and neither ends what the other holds.
  * Our drawing is runs that start with ASCII.  So once a run ended in the
- * middle of a sequence (a control, or the end of a piece of output: the
- * rest may start a run of the other decoder), utf8_maybe: nothing is
+ * middle of a sequence (a control, or the end of a piece of output with
+ * 0xfe/0xff inside the sequence: the rest may start a run of the other
+ * decoder; a clean cut one cvt_feed() holds back and writes whole with
+ * the next piece, so the end of a piece splits no character in the
+ * models), utf8_maybe: nothing is
  * drawn until ASCII text surely starts a run (right after a control or
  * an escape sequence), which ends whatever either decoder held, and the
  * line that text is on is unknown (a replacement character may land
@@ -353,6 +356,8 @@ predict_utf8(struct predict *pr, uint8_t b)
 	pr->run_start = 0;
 	if (b >= 0xfe) {
 		pr->line_bad = 1;	/* a replacement; a pending one stays */
+		if (pr->utf8_left > 0)
+			pr->utf8_odd = 1;
 		return;
 	}
 	if (pr->utf8_left > 0 && (b & 0xc0) == 0x80) {
@@ -361,7 +366,7 @@ predict_utf8(struct predict *pr, uint8_t b)
 			return;
 		if (pr->utf8_cut)
 			predict_poison(pr);
-		pr->utf8_cut = 0;
+		pr->utf8_cut = pr->utf8_odd = 0;
 		if (pr->utf8_cp >= 0x300) {
 			pr->line_bad = 1;
 			if (predict_combining(pr->utf8_cp))
@@ -374,7 +379,7 @@ predict_utf8(struct predict *pr, uint8_t b)
 		if (pr->utf8_cut)
 			predict_poison(pr);
 	}
-	pr->utf8_left = pr->utf8_cut = 0;
+	pr->utf8_left = pr->utf8_cut = pr->utf8_odd = 0;
 	if (b >= 0xc0 && b < 0xfe) {
 		pr->utf8_left = b >= 0xfc ? 5 : b >= 0xf8 ? 4 : b >= 0xf0 ?
 		    3 : b >= 0xe0 ? 2 : 1;
@@ -679,8 +684,14 @@ predict_output(struct predict *pr, const uint8_t *p, size_t n, uint64_t now)
 		}
 		i++;
 	}
-	if (pr->utf8_left > 0)
-		pr->utf8_maybe = 1;	/* the rest may start another run */
+	/*
+	 * A character cut at the end of this piece reaches the models whole
+	 * (cvt_feed() holds it back), and terminals have one decoder; one
+	 * with 0xfe or 0xff inside is not held back whole: the rest may
+	 * start a run of libvterm's other decoder.
+	 */
+	if (pr->utf8_left > 0 && pr->utf8_odd)
+		pr->utf8_maybe = 1;
 	if (!pr->full)
 		return;
 	if (now - pr->fed_since >= 1000) {

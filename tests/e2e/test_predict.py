@@ -217,6 +217,30 @@ def test_canonical_prompt_first_key_is_instant(net, plab, spawn,  # noqa
 
 
 @pytest.mark.timeout(60)
+def test_line_after_a_character_split_between_reads(net, plab,  # noqa
+                                                    spawn, limpet_bin):
+    """A character that reaches the client in two pieces (the program
+    wrote its halves 0.4 s apart, so they come in two reads): the screen
+    shows it whole and the next line is predicted like any other (cat,
+    canonical with echo: every key at once).  Before the client's model
+    held a cut character back, libvterm's two decoders left the line
+    unknown and every key waited a round trip (issue 8)."""
+    s = session(net, plab, spawn, limpet_bin, "u8")
+    s.type("printf 'caf\\303'; sleep 0.4; printf '\\251\\n'; cat\r")
+    s.screen.wait("caf\u00e9\r\n", 10)
+    time.sleep(1.0)		# the daemon's TERMIOS for cat arrives
+    lat = key_latencies(s, "hello")
+    report("cat after a split character", lat)
+    s.type("\r")
+    s.screen.wait(r"o\r\nhello\r\n", 10)
+    s.type("\x04")
+    s.screen.wait(PROMPT, 10)
+    lines = render(s.screen.raw)[0]
+    assert "caf\u00e9" in lines and lines.count("hello") == 2, lines
+    assert max(lat) < 0.05, lat
+
+
+@pytest.mark.timeout(60)
 def test_bash_prompt_keys_after_the_first(net, plab, spawn,  # noqa: F811
                                           limpet_bin):
     """readline (canonical off): the first key of a line waits for the
