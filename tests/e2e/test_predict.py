@@ -346,6 +346,40 @@ def test_vim_insert_mode(net, plab, spawn, limpet_bin, tmp_path):  # noqa
     assert statistics.median(later) < 0.05, lat
 
 
+def first_bytes(s, key, gap):
+    """Type key; seconds until the terminal got anything after it."""
+    start = s.screen.mark()
+    t = time.monotonic()
+    s.type(key)
+    _, seen, _ = s.screen.wait(r"[\s\S]", 5, start, clean=False)
+    time.sleep(gap)
+    return seen - t
+
+
+@pytest.mark.timeout(60)
+def test_backspace_and_arrows_are_drawn_at_once(net, plab, spawn,  # noqa
+                                                limpet_bin):
+    """readline: backspace, left and right, and a key inserted in the
+    middle of the line are drawn at once (each a round trip before the
+    echo could come back) and the line the shell runs is the edited
+    one; the screen ends as the session's (issue 8: "printable
+    characters, backspace, and left/right cursor moves")."""
+    s = session(net, plab, spawn, limpet_bin, "ed")
+    time.sleep(0.5)
+    key_latencies(s, "echo abcd", gap=0.3)
+    lat = [first_bytes(s, k, 0.35) for k in
+           ("\x7f", "\x1b[D", "\x1b[D", "X", "\x1b[C", "Y")]
+    report("backspace, left, left, X, right, Y", lat)
+    start = s.screen.mark()
+    s.type("\r")
+    s.screen.wait(r"\raXbYc\r\n", 10, start)
+    s.screen.wait(PROMPT, 10, start)
+    lines = render(s.screen.raw)[0]
+    assert any(ln.endswith("echo aXbYc") for ln in lines), lines
+    assert "aXbYc" in lines, lines
+    assert max(lat) < 0.05, lat
+
+
 UPPER = ("python3 -c 'import os,tty;tty.setraw(0);n=0\n"
          "while 1:\n"
          " c=os.read(0,1)\n"
