@@ -380,6 +380,37 @@ def test_backspace_and_arrows_are_drawn_at_once(net, plab, spawn,  # noqa
     assert max(lat) < 0.05, lat
 
 
+@pytest.mark.timeout(60)
+def test_history_recall_starts_a_tentative_epoch(net, plab, spawn,  # noqa
+                                                 limpet_bin):
+    """Up recalls a line the client cannot know: the next key is not
+    drawn before the server confirms where it lands (mosh's tentative
+    epoch, issue 8), the one after it is drawn at once, and the line
+    the shell runs is the recalled one with both keys."""
+    s = session(net, plab, spawn, limpet_bin, "up")
+    time.sleep(0.5)
+    key_latencies(s, "echo one", gap=0.3)
+    start = s.screen.mark()
+    s.type("\r")
+    s.screen.wait(r"\rone\r\n", 10, start)
+    s.screen.wait(PROMPT, 10, start)
+    time.sleep(0.3)
+    start = s.screen.mark()
+    s.type("\x1b[A")
+    s.screen.wait(r"echo one", 10, start)
+    time.sleep(0.5)
+    lat = key_latencies(s, "ZW", gap=0.3)
+    report("after Up", lat)
+    start = s.screen.mark()
+    s.type("\r")
+    s.screen.wait(r"\roneZW\r\n", 10, start)
+    s.screen.wait(PROMPT, 10, start)
+    lines = render(s.screen.raw)[0]
+    assert "oneZW" in lines, lines
+    assert lat[0] > 0.15, lat	# a round trip: 200 ms here
+    assert lat[1] < 0.05, lat
+
+
 UPPER = ("python3 -c 'import os,tty;tty.setraw(0);n=0\n"
          "while 1:\n"
          " c=os.read(0,1)\n"
