@@ -619,6 +619,42 @@ test_decaln(void **state)
 	sim_free(&s);
 }
 
+/*
+ * Escape sequences cut between two pieces of output (issue 8): the scan
+ * keeps its state across pieces and the models take the rest, so the
+ * line after a title, an erase or a DCS cut in two is predicted in its
+ * place, and on the alternate screen the full model goes on.
+ */
+static void
+test_escape_split(void **state)
+{
+	static const char *a[] = { "\033]0;ti", "\033[", "\033P1$r", "\033" };
+	static const char *b[] = { "tle\007$ ", "K$ ", "x\033\\$ ",
+	    "[K$ " };
+	struct sim	 s;
+	size_t		 i;
+
+	(void)state;
+	for (i = 0; i < sizeof a / sizeof a[0]; i++) {
+		sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+		sim_out(&s, "\r\n");
+		sim_out(&s, a[i]);
+		sim_out(&s, b[i]);
+		sim_keys(&s, "x");
+		assert_true(s.pr.shown);
+		assert_int_equal(sim_at(&s, 1, 2), 'x');
+		sim_out(&s, "x");
+		sim_same(&s);
+		sim_free(&s);
+		sim_init(&s, PRED_ALWAYS, 0);
+		sim_out(&s, "\033[?1049h");
+		sim_out(&s, a[i]);
+		sim_out(&s, b[i]);
+		assert_true(s.pr.full);
+		sim_free(&s);
+	}
+}
+
 /* A CSI with too many parameters never reaches libvterm (0.1.4 crashes). */
 static void
 test_poison(void **state)
@@ -831,6 +867,7 @@ main(void)
 		cmocka_unit_test(test_high_byte_in_escape),
 		cmocka_unit_test(test_newline_onto_old_row),
 		cmocka_unit_test(test_decaln),
+		cmocka_unit_test(test_escape_split),
 		cmocka_unit_test(test_mode),
 		cmocka_unit_test(test_adaptive),
 		cmocka_unit_test(test_fresh_prompt),
