@@ -346,6 +346,7 @@ predict_utf8(struct predict *pr, uint8_t b)
 	if (b < 0x20 || b == 0x7f) {
 		if (pr->utf8_left > 0)
 			pr->utf8_cut = pr->utf8_maybe = 1;
+		pr->utf8_held = 0;
 		pr->run_start = b != 0 && b != 0x7f;
 		return;
 	}
@@ -358,6 +359,8 @@ predict_utf8(struct predict *pr, uint8_t b)
 		pr->line_bad = 1;	/* a replacement; a pending one stays */
 		if (pr->utf8_left > 0)
 			pr->utf8_odd = 1;
+		if (pr->utf8_held)
+			pr->utf8_maybe = 1;
 		return;
 	}
 	if (pr->utf8_left > 0 && (b & 0xc0) == 0x80) {
@@ -366,7 +369,7 @@ predict_utf8(struct predict *pr, uint8_t b)
 			return;
 		if (pr->utf8_cut)
 			predict_poison(pr);
-		pr->utf8_cut = pr->utf8_odd = 0;
+		pr->utf8_cut = pr->utf8_odd = pr->utf8_held = 0;
 		if (pr->utf8_cp >= 0x300) {
 			pr->line_bad = 1;
 			if (predict_combining(pr->utf8_cp))
@@ -378,8 +381,10 @@ predict_utf8(struct predict *pr, uint8_t b)
 		pr->line_bad = 1;	/* invalid: a replacement character */
 		if (pr->utf8_cut)
 			predict_poison(pr);
+		if (pr->utf8_held)
+			pr->utf8_maybe = 1;
 	}
-	pr->utf8_left = pr->utf8_cut = pr->utf8_odd = 0;
+	pr->utf8_left = pr->utf8_cut = pr->utf8_odd = pr->utf8_held = 0;
 	if (b >= 0xc0 && b < 0xfe) {
 		pr->utf8_left = b >= 0xfc ? 5 : b >= 0xf8 ? 4 : b >= 0xf0 ?
 		    3 : b >= 0xe0 ? 2 : 1;
@@ -686,12 +691,18 @@ predict_output(struct predict *pr, const uint8_t *p, size_t n, uint64_t now)
 	}
 	/*
 	 * A character cut at the end of this piece reaches the models whole
-	 * (cvt_feed() holds it back), and terminals have one decoder; one
-	 * with 0xfe or 0xff inside is not held back whole: the rest may
-	 * start a run of libvterm's other decoder.
+	 * (cvt_feed() holds it back and writes it with the next piece), and
+	 * terminals have one decoder: nothing to fear while the next piece
+	 * completes it (utf8_held).  One the next piece breaks starts a run
+	 * of libvterm's high-byte decoder there, which keeps it pending past
+	 * ASCII; one with 0xfe or 0xff inside is not held back whole: the
+	 * rest may start a run of the other decoder.  Both are as unknown
+	 * as a sequence cut by a control.
 	 */
 	if (pr->utf8_left > 0 && pr->utf8_odd)
 		pr->utf8_maybe = 1;
+	else if (pr->utf8_left > 0 && !pr->utf8_cut)
+		pr->utf8_held = 1;	/* only continuations since the lead */
 	if (!pr->full)
 		return;
 	if (now - pr->fed_since >= 1000) {
