@@ -329,8 +329,11 @@ predict_c0(struct predict *pr, uint8_t b)
  * the end of a write) that starts with ASCII uses one, a run that starts
  * with a high byte the other, and neither ends what the other holds.
  * Our drawing is runs that start with ASCII.  So once a run ended in the
- * middle of a sequence (a control, or the end of a piece of output: the
- * rest may start a run of the other decoder), utf8_maybe: nothing is
+ * middle of a sequence (a control, or the end of a piece of output with
+ * 0xfe/0xff inside the sequence: the rest may start a run of the other
+ * decoder; a clean cut one cvt_feed() holds back and writes whole with
+ * the next piece, so the end of a piece splits no character in the
+ * models), utf8_maybe: nothing is
  * drawn until ASCII text surely starts a run (right after a control or
  * an escape sequence), which ends whatever either decoder held, and the
  * line that text is on is unknown (a replacement character may land
@@ -343,6 +346,7 @@ predict_utf8(struct predict *pr, uint8_t b)
 	if (b < 0x20 || b == 0x7f) {
 		if (pr->utf8_left > 0)
 			pr->utf8_cut = pr->utf8_maybe = 1;
+		pr->utf8_held = 0;
 		pr->run_start = b != 0 && b != 0x7f;
 		return;
 	}
@@ -353,6 +357,10 @@ predict_utf8(struct predict *pr, uint8_t b)
 	pr->run_start = 0;
 	if (b >= 0xfe) {
 		pr->line_bad = 1;	/* a replacement; a pending one stays */
+		if (pr->utf8_left > 0)
+			pr->utf8_odd = 1;
+		if (pr->utf8_held)
+			pr->utf8_maybe = 1;
 		return;
 	}
 	if (pr->utf8_left > 0 && (b & 0xc0) == 0x80) {
@@ -361,7 +369,7 @@ predict_utf8(struct predict *pr, uint8_t b)
 			return;
 		if (pr->utf8_cut)
 			predict_poison(pr);
-		pr->utf8_cut = 0;
+		pr->utf8_cut = pr->utf8_odd = pr->utf8_held = 0;
 		if (pr->utf8_cp >= 0x300) {
 			pr->line_bad = 1;
 			if (predict_combining(pr->utf8_cp))
@@ -373,8 +381,10 @@ predict_utf8(struct predict *pr, uint8_t b)
 		pr->line_bad = 1;	/* invalid: a replacement character */
 		if (pr->utf8_cut)
 			predict_poison(pr);
+		if (pr->utf8_held)
+			pr->utf8_maybe = 1;
 	}
-	pr->utf8_left = pr->utf8_cut = 0;
+	pr->utf8_left = pr->utf8_cut = pr->utf8_odd = pr->utf8_held = 0;
 	if (b >= 0xc0 && b < 0xfe) {
 		pr->utf8_left = b >= 0xfc ? 5 : b >= 0xf8 ? 4 : b >= 0xf0 ?
 		    3 : b >= 0xe0 ? 2 : 1;
@@ -534,8 +544,22 @@ predict_scan(struct predict *pr, uint8_t b)
 			/* G0 designated: only ESC ( B is ASCII. */
 			if (pr->esc_inter == '(')
 				pr->cs_g0_odd = b != 'B';
-		} else if (b < 0x20 || b > 0x2f) {
-			pr->ps = b == 0x1b ? PS_ESC : PS_GROUND;
+			/*
+			 * ESC # 8 (DECALN) fills every row with E and
+			 * homes the cursor; ESC # 3-6 make the row double
+			 * height or width.  ESC % picks a coding.
+			 */
+			if (pr->esc_inter == '#' || pr->esc_inter == '%')
+				pr->line_bad = 1;
+			if (pr->esc_inter == '#' && b == '8')
+				predict_above(pr);
+		} else if (b > 0x7e) {
+			/* As after ESC: ignored, the escape goes on. */
+			pr->esc_odd = 1;
+			predict_unsure(pr);
+		} else if (b == 0x1b) {
+			pr->ps = PS_ESC;
+			pr->esc_odd = 0;
 			predict_unsure(pr);
 		}
 		break;
@@ -665,8 +689,20 @@ predict_output(struct predict *pr, const uint8_t *p, size_t n, uint64_t now)
 		}
 		i++;
 	}
-	if (pr->utf8_left > 0)
-		pr->utf8_maybe = 1;	/* the rest may start another run */
+	/*
+	 * A character cut at the end of this piece reaches the models whole
+	 * (cvt_feed() holds it back and writes it with the next piece), and
+	 * terminals have one decoder: nothing to fear while the next piece
+	 * completes it (utf8_held).  One the next piece breaks starts a run
+	 * of libvterm's high-byte decoder there, which keeps it pending past
+	 * ASCII; one with 0xfe or 0xff inside is not held back whole: the
+	 * rest may start a run of the other decoder.  Both are as unknown
+	 * as a sequence cut by a control.
+	 */
+	if (pr->utf8_left > 0 && pr->utf8_odd)
+		pr->utf8_maybe = 1;
+	else if (pr->utf8_left > 0 && !pr->utf8_cut)
+		pr->utf8_held = 1;	/* only continuations since the lead */
 	if (!pr->full)
 		return;
 	if (now - pr->fed_since >= 1000) {

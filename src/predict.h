@@ -81,6 +81,8 @@ struct predict {
 	uint32_t	 utf8_cp;
 	int		 utf8_cut;	/* a control came while it was pending */
 	int		 utf8_maybe;	/* a terminal may hold one pending */
+	int		 utf8_odd;	/* 0xfe/0xff came while it was pending */
+	int		 utf8_held;	/* cut at a piece's end: held back */
 	int		 run_start;	/* the next text surely starts a run */
 	int		 above;		/* rows below the cursor may hold text */
 	int		 nl_since;	/* newlines since, up to rows */

@@ -217,6 +217,30 @@ def test_canonical_prompt_first_key_is_instant(net, plab, spawn,  # noqa
 
 
 @pytest.mark.timeout(60)
+def test_line_after_a_character_split_between_reads(net, plab,  # noqa
+                                                    spawn, limpet_bin):
+    """A character that reaches the client in two pieces (the program
+    wrote its halves 0.4 s apart, so they come in two reads): the screen
+    shows it whole and the next line is predicted like any other (cat,
+    canonical with echo: every key at once).  Before the client's model
+    held a cut character back, libvterm's two decoders left the line
+    unknown and every key waited a round trip (issue 8)."""
+    s = session(net, plab, spawn, limpet_bin, "u8")
+    s.type("printf 'caf\\303'; sleep 0.4; printf '\\251\\n'; cat\r")
+    s.screen.wait("caf\u00e9\r\n", 10)
+    time.sleep(1.0)		# the daemon's TERMIOS for cat arrives
+    lat = key_latencies(s, "hello")
+    report("cat after a split character", lat)
+    s.type("\r")
+    s.screen.wait(r"o\r\nhello\r\n", 10)
+    s.type("\x04")
+    s.screen.wait(PROMPT, 10)
+    lines = render(s.screen.raw)[0]
+    assert "caf\u00e9" in lines and lines.count("hello") == 2, lines
+    assert max(lat) < 0.05, lat
+
+
+@pytest.mark.timeout(60)
 def test_bash_prompt_keys_after_the_first(net, plab, spawn,  # noqa: F811
                                           limpet_bin):
     """readline (canonical off): the first key of a line waits for the
@@ -320,6 +344,71 @@ def test_vim_insert_mode(net, plab, spawn, limpet_bin, tmp_path):  # noqa
     s.screen.wait(PROMPT, 10)
     later = lat[3:]
     assert statistics.median(later) < 0.05, lat
+
+
+def first_bytes(s, key, gap):
+    """Type key; seconds until the terminal got anything after it."""
+    start = s.screen.mark()
+    t = time.monotonic()
+    s.type(key)
+    _, seen, _ = s.screen.wait(r"[\s\S]", 5, start, clean=False)
+    time.sleep(gap)
+    return seen - t
+
+
+@pytest.mark.timeout(60)
+def test_backspace_and_arrows_are_drawn_at_once(net, plab, spawn,  # noqa
+                                                limpet_bin):
+    """readline: backspace, left and right, and a key inserted in the
+    middle of the line are drawn at once (each a round trip before the
+    echo could come back) and the line the shell runs is the edited
+    one; the screen ends as the session's (issue 8: "printable
+    characters, backspace, and left/right cursor moves")."""
+    s = session(net, plab, spawn, limpet_bin, "ed")
+    time.sleep(0.5)
+    key_latencies(s, "echo abcd", gap=0.3)
+    lat = [first_bytes(s, k, 0.35) for k in
+           ("\x7f", "\x1b[D", "\x1b[D", "X", "\x1b[C", "Y")]
+    report("backspace, left, left, X, right, Y", lat)
+    start = s.screen.mark()
+    s.type("\r")
+    s.screen.wait(r"\raXbYc\r\n", 10, start)
+    s.screen.wait(PROMPT, 10, start)
+    lines = render(s.screen.raw)[0]
+    assert any(ln.endswith("echo aXbYc") for ln in lines), lines
+    assert "aXbYc" in lines, lines
+    assert max(lat) < 0.05, lat
+
+
+@pytest.mark.timeout(60)
+def test_history_recall_starts_a_tentative_epoch(net, plab, spawn,  # noqa
+                                                 limpet_bin):
+    """Up recalls a line the client cannot know: the next key is not
+    drawn before the server confirms where it lands (mosh's tentative
+    epoch, issue 8), the one after it is drawn at once, and the line
+    the shell runs is the recalled one with both keys."""
+    s = session(net, plab, spawn, limpet_bin, "up")
+    time.sleep(0.5)
+    key_latencies(s, "echo one", gap=0.3)
+    start = s.screen.mark()
+    s.type("\r")
+    s.screen.wait(r"\rone\r\n", 10, start)
+    s.screen.wait(PROMPT, 10, start)
+    time.sleep(0.3)
+    start = s.screen.mark()
+    s.type("\x1b[A")
+    s.screen.wait(r"echo one", 10, start)
+    time.sleep(0.5)
+    lat = key_latencies(s, "ZW", gap=0.3)
+    report("after Up", lat)
+    start = s.screen.mark()
+    s.type("\r")
+    s.screen.wait(r"\roneZW\r\n", 10, start)
+    s.screen.wait(PROMPT, 10, start)
+    lines = render(s.screen.raw)[0]
+    assert "oneZW" in lines, lines
+    assert lat[0] > 0.15, lat	# a round trip: 200 ms here
+    assert lat[1] < 0.05, lat
 
 
 UPPER = ("python3 -c 'import os,tty;tty.setraw(0);n=0\n"
