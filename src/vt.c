@@ -36,6 +36,23 @@
 #define G_ESC		1
 #define G_CSI		2
 #define G_ESCI		3	/* ESC and intermediates */
+/* libvterm 0.1.4's parser states, as far as its decoders care. */
+#define LV_TEXT		0
+#define LV_ESC		1
+#define LV_CSI_LEAD	2
+#define LV_CSI_ARGS	3
+#define LV_CSI_INTER	4
+#define LV_STR		5	/* an OSC or DCS string */
+#define LV_STR_ESC	6	/* ESC in a string */
+#define LV_DECODERS	5	/* G0-G3's, then the one for high bytes */
+#define LV_HIGH		4
+
+/* One of libvterm's decoders: a UTF-8 sequence pending, or a 94-set. */
+struct vt_dec {
+	int		table;	/* designated a 94-set ("ESC ( 0") */
+	int		left, total;	/* bytes to come, in all */
+	uint32_t	cp;
+};
 
 struct vt {
 	VTerm		*vt;
@@ -63,13 +80,22 @@ struct vt {
 	int		 gaskalt;	/* the CSI names an alternate screen */
 	int		 hasalt;	/* the alternate screen is made */
 	uint8_t		 gprev;
-	uint8_t		 gprev1, gprev2;	/* the last text bytes */
 	int		 gosc;		/* in an OSC: 1, just after ESC: 2 */
 	int		 prows, pcols;	/* a resize waiting (vt_resize()) */
 	int		 oschold;	/* held[] starts with an open OSC */
 	uint8_t		 gout[VT_GUARD_CHUNK + VT_OSC_HELD];
 	uint8_t		 held[VT_OSC_HELD];	/* a cut character or OSC */
 	size_t		 nheld;
+
+	/* libvterm's parser and decoders, on what it is given (vt_write()). */
+	int		 lvstate;
+	int		 lvinter;	/* intermediates after ESC */
+	uint8_t		 lvinter0;	/* the first one */
+	int		 lvgl, lvsingle;	/* G set in GL; a single shift */
+	int		 lvrun;		/* the text run's decoder, or -1 */
+	int		 lvgr;		/* its first byte's high bit */
+	size_t		 lvcps, lveaten;	/* code points, bytes in the run */
+	struct vt_dec	 lvdec[LV_DECODERS];
 };
 
 static void	vt_resize_now(struct vt *, int, int);
@@ -482,6 +508,7 @@ vt_new(int rows, int cols, size_t sb_max)
 	 * a program first asks for it (vt_feed()): most sessions never do.
 	 */
 	vterm_screen_reset(v->scr, 1);
+	v->lvrun = -1;
 	return v;
 }
 
@@ -521,34 +548,250 @@ vt_guard_osc(struct vt *v, uint8_t b)
 }
 
 /*
- * Text: libvterm 0.1.4 joins U+302A-U+302F and U+3099-U+309A to the cell
- * before and makes it two columns wide, and then writes the halves past
- * the end of the row at its last two columns ("a" and U+302F on a
- * two-column screen: a write through a null pointer or heap overflow;
- * fuzz/corpus-vt/join-wide-edge).  Their last byte is changed so that
- * libvterm sees a wide character of the same block that joins nothing
- * (U+3000, U+30A0): 4 is returned for it.
+ * libvterm 0.1.4 joins U+302A-U+302F and U+3099-U+309A to the cell before
+ * and makes it two columns wide, and then writes the halves past the end
+ * of the row at its last two columns ("a" and U+302F on a two-column
+ * screen: a write through a null pointer or heap overflow;
+ * fuzz/corpus-vt/join-wide-edge).  It has five UTF-8 decoders, each with
+ * a sequence of its own pending (vt_guard_text()), so the bytes before
+ * are no guide: the last byte of such a mark is changed where the decoder
+ * that takes it ends it, so that libvterm sees a wide character of the
+ * same block that joins nothing (U+3000, U+30A0).
  */
-static int
-vt_guard_text(struct vt *v, uint8_t b)
+static void
+vt_join_wide(struct vt_dec *d, uint8_t *bp)
 {
-	int	r = 1;
-
-	if (v->gprev2 == 0xe3 && v->gprev1 == 0x80 && b >= 0xaa && b <= 0xaf)
-		r = 4;
-	else if (v->gprev2 == 0xe3 && v->gprev1 == 0x82 && (b == 0x99 ||
-	    b == 0x9a))
-		r = 5;
-	/*
-	 * A sequence stays pending across controls, DEL, 0xfe, 0xff and
-	 * (libvterm's other decoder) ASCII: only the other high bytes count.
-	 * A continuation byte changed wrongly is one wrong character.
-	 */
-	if (b >= 0x80 && b < 0xfe) {
-		v->gprev2 = v->gprev1;
-		v->gprev1 = b;
+	if (d->cp >= 0x302a && d->cp <= 0x302f) {
+		*bp = 0x80;
+		d->cp = 0x3000;
+	} else if (d->cp == 0x3099 || d->cp == 0x309a) {
+		*bp = 0xa0;
+		d->cp = 0x30a0;
 	}
-	return r;
+}
+
+/*
+ * The decoders go back to UTF-8 with nothing pending (libvterm's
+ * vterm_state_reset(), on RIS and vt_reset()); the one for high bytes
+ * keeps what it has.
+ */
+static void
+vt_lv_reset(struct vt *v)
+{
+	memset(v->lvdec, 0, LV_HIGH * sizeof v->lvdec[0]);
+	v->lvgl = v->lvsingle = 0;
+}
+
+/*
+ * The end of a text run (libvterm's on_text() returns): a single shift
+ * is used up once the run gave a character.
+ */
+static void
+vt_lv_end(struct vt *v)
+{
+	if (v->lvrun >= 0 && v->lvsingle != 0 && v->lvcps > 0)
+		v->lvsingle = 0;
+	v->lvrun = -1;
+}
+
+/*
+ * A byte of a UTF-8 sequence in decoder d, as libvterm 0.1.4's decoder
+ * takes it: ASCII ends a pending sequence, 0xfe and 0xff are each a
+ * replacement and leave it pending, and the overlong forms are
+ * replacements (so U+302A-F come only as E3 80 AA-AF).
+ */
+static void
+vt_lv_utf8(struct vt *v, struct vt_dec *d, uint8_t *bp)
+{
+	uint8_t	b = *bp;
+
+	if (b < 0x80) {
+		v->lvcps += d->left > 0 ? 2 : 1;
+		d->left = 0;
+	} else if (b < 0xc0 && d->left == 0)
+		v->lvcps++;
+	else if (b < 0xc0) {
+		d->cp = d->cp << 6 | (b & 0x3f);
+		if (--d->left == 0) {
+			if (d->total == 3)
+				vt_join_wide(d, bp);
+			v->lvcps++;
+		}
+	} else if (b < 0xfe) {
+		if (d->left > 0)
+			v->lvcps++;
+		d->total = b < 0xe0 ? 2 : b < 0xf0 ? 3 : b < 0xf8 ? 4 :
+		    b < 0xfc ? 5 : 6;
+		d->left = d->total - 1;
+		d->cp = b & (0x7fU >> d->total);
+	} else
+		v->lvcps++;
+}
+
+/*
+ * Text in libvterm 0.1.4 (its parser's ground state, no control): a run
+ * of it goes to one decoder until a control or the end of the write.  A
+ * run after a single shift (ESC N, ESC O) goes to G2's or G3's decoder
+ * and ends with its first character, one that starts with ASCII to the
+ * decoder of the G set in GL (SO, SI, ESC n, ESC o), one that starts
+ * with a high byte to a decoder of its own; a 94-set (ESC ( 0) ends the
+ * run at a byte it has no character for, which begins a run of its own
+ * (or is skipped, if it was the first).  vt_write() ends a write with a
+ * NUL when a run is open: libvterm sizes its array of code points by the
+ * bytes left in the write, and a run that ends the write with a sequence
+ * pending from before can give one more (it then wrote past the array,
+ * or moved the last byte to a run of its own: another decoder).
+ */
+static void
+vt_guard_text(struct vt *v, uint8_t *bp)
+{
+	struct vt_dec	*d;
+	uint8_t		 b;
+	int		 first;
+
+	for (;;) {
+		if (v->lvrun < 0) {
+			v->lvrun = v->lvsingle != 0 ? v->lvsingle :
+			    *bp < 0x80 ? v->lvgl : LV_HIGH;
+			v->lvgr = *bp & 0x80;
+			v->lvcps = v->lveaten = 0;
+		}
+		d = &v->lvdec[v->lvrun];
+		if (v->lvsingle != 0 && v->lvcps > 0) {
+			vt_lv_end(v);	/* one character only */
+			continue;
+		}
+		if (!d->table)
+			break;
+		b = *bp ^ (uint8_t)v->lvgr;
+		if (b >= 0x20 && b < 0x7f) {
+			v->lvcps++;
+			v->lveaten++;
+			return;
+		}
+		first = v->lveaten == 0;
+		vt_lv_end(v);
+		if (first)
+			return;	/* libvterm skips it */
+	}
+	vt_lv_utf8(v, d, bp);
+	v->lveaten++;
+}
+
+/*
+ * A byte after ESC (or ESC in a string) in libvterm 0.1.4's parser: what
+ * the decoders care about is the single shifts, LS2 and LS3, the G sets
+ * designated 94-sets and RIS.
+ */
+static void
+vt_lv_esc(struct vt *v, uint8_t b)
+{
+	if (b == 'P' || b == ']') {
+		v->lvstate = LV_STR;
+		return;
+	}
+	if (b == '[') {
+		v->lvstate = LV_CSI_LEAD;
+		return;
+	}
+	if (b >= 0x20 && b <= 0x2f) {
+		if (v->lvinter == 0)
+			v->lvinter0 = b;
+		if (v->lvinter < 15)
+			v->lvinter++;
+		return;
+	}
+	if (b < 0x30 || b >= 0x7f)
+		return;	/* ignored, still in the escape */
+	v->lvstate = LV_TEXT;
+	if (v->lvinter == 0 && (b == 'N' || b == 'O'))
+		v->lvsingle = b == 'N' ? 2 : 3;
+	else if (v->lvinter == 0 && (b == 'n' || b == 'o'))
+		v->lvgl = b == 'n' ? 2 : 3;
+	else if (v->lvinter == 0 && b == 'c')
+		vt_lv_reset(v);
+	else if (v->lvinter == 1 && v->lvinter0 >= '(' &&
+	    v->lvinter0 <= '+' && (b == '0' || b == 'A' || b == 'B'))
+		v->lvdec[v->lvinter0 - '('].table = 1;
+}
+
+/*
+ * One byte through libvterm 0.1.4's parser (parser.c), to find which
+ * bytes are text and which decoder takes them; a byte of text may be
+ * changed (vt_join_wide()).
+ */
+static void
+vt_lv_byte(struct vt *v, uint8_t *bp)
+{
+	uint8_t	b = *bp;
+
+	if (b < 0x20 || b == 0x7f)
+		vt_lv_end(v);	/* a control ends a run of text */
+	if (b == 0x00 || b == 0x7f)
+		return;
+	if (b == 0x18 || b == 0x1a) {
+		v->lvstate = LV_TEXT;
+		return;
+	}
+	if (b == 0x1b) {
+		v->lvinter = 0;
+		v->lvstate = v->lvstate == LV_STR ? LV_STR_ESC : LV_ESC;
+		return;
+	}
+	if (b == 0x07 && v->lvstate == LV_STR) {
+		v->lvstate = LV_TEXT;
+		return;
+	}
+	if (b < 0x20) {
+		if (b == 0x0e || b == 0x0f)
+			v->lvgl = b == 0x0e;	/* SO, SI: anywhere */
+		return;
+	}
+	switch (v->lvstate) {
+	case LV_STR_ESC:
+		if (b == '\\') {
+			v->lvstate = LV_TEXT;
+			return;
+		}
+		v->lvstate = LV_ESC;
+		__attribute__((fallthrough));
+	case LV_ESC:
+		vt_lv_esc(v, b);
+		return;
+	case LV_CSI_LEAD:
+		if (b >= 0x3c && b <= 0x3f)
+			return;
+		__attribute__((fallthrough));
+	case LV_CSI_ARGS:
+		if (b >= '0' && b <= ';') {
+			v->lvstate = LV_CSI_ARGS;
+			return;
+		}
+		__attribute__((fallthrough));
+	case LV_CSI_INTER:
+		v->lvstate = b >= 0x20 && b <= 0x2f ? LV_CSI_INTER : LV_TEXT;
+		return;
+	case LV_STR:
+		return;
+	}
+	vt_guard_text(v, bp);
+}
+
+/*
+ * Give libvterm p[0..n), through the model of its parser and decoders
+ * (which may change bytes in it); p has room for one byte more.
+ */
+static void
+vt_write(struct vt *v, uint8_t *p, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		vt_lv_byte(v, &p[i]);
+	if (v->lvrun >= 0)
+		p[n++] = 0;	/* see vt_guard_text() */
+	vterm_input_write(v->vt, (const char *)p, n);
+	vt_lv_end(v);
 }
 
 /*
@@ -596,8 +839,6 @@ vt_guard(struct vt *v, uint8_t b)
 		v->gstate = G_GROUND;
 		return 1;
 	}
-	if (v->gstate == G_GROUND)
-		return vt_guard_text(v, b);
 	if (v->gstate != G_CSI || b < 0x20)
 		return 1;
 	if (b >= '0' && b <= '9') {
@@ -704,12 +945,6 @@ vt_feed(struct vt *v, const uint8_t *p, size_t n)
 			case 2:
 				v->gout[k++] = 'y';
 				break;
-			case 4:
-				v->gout[k++] = 0x80;	/* U+3000 */
-				break;
-			case 5:
-				v->gout[k++] = 0xa0;	/* U+30A0 */
-				break;
 			case 3:
 				/*
 				 * Before libvterm reads the final byte: it
@@ -717,8 +952,7 @@ vt_feed(struct vt *v, const uint8_t *p, size_t n)
 				 * on it erases every cell, so the screen is
 				 * as if it had been made at the start.
 				 */
-				vterm_input_write(v->vt, (const char *)v->gout,
-				    k);
+				vt_write(v, v->gout, k);
 				k = 0;
 				vterm_screen_enable_altscreen(v->scr, 1);
 				v->hasalt = 1;
@@ -730,8 +964,7 @@ vt_feed(struct vt *v, const uint8_t *p, size_t n)
 				osc = k - 1;	/* the ']' of a new one */
 			if (v->prows != 0 && v->gstate == G_GROUND &&
 			    v->gosc == 0) {
-				vterm_input_write(v->vt, (const char *)v->gout,
-				    k);
+				vt_write(v, v->gout, k);
 				k = 0;
 				osc = SIZE_MAX;
 				vt_resize_now(v, v->prows, v->pcols);
@@ -741,7 +974,7 @@ vt_feed(struct vt *v, const uint8_t *p, size_t n)
 		v->nheld = vt_hold(v, k, osc);
 		k -= v->nheld;
 		memcpy(v->held, v->gout + k, v->nheld);
-		vterm_input_write(v->vt, (const char *)v->gout, k);
+		vt_write(v, v->gout, k);
 		p += i;
 		n -= i;
 	}
@@ -758,13 +991,13 @@ static void
 vt_region_reset(struct vt *v)
 {
 	VTermPos	pos;
-	char		tmp[32];
+	char		tmp[40];	/* and vt_write()'s NUL */
 	int		n;
 
 	vterm_state_get_cursorpos(v->st, &pos);
 	n = snprintf(tmp, sizeof tmp, "\033[r\033[%d;%dH", pos.row + 1,
 	    pos.col + 1);
-	vterm_input_write(v->vt, tmp, (size_t)n);
+	vt_write(v, (uint8_t *)tmp, (size_t)n);
 	v->modes.modes &= ~SM_REGION;
 }
 
@@ -779,7 +1012,7 @@ static void
 vt_cursor_clamp(struct vt *v)
 {
 	VTermPos	pos;
-	char		tmp[32];
+	char		tmp[40];	/* and vt_write()'s NUL */
 	int		n;
 
 	vterm_state_get_cursorpos(v->st, &pos);
@@ -794,7 +1027,7 @@ vt_cursor_clamp(struct vt *v)
 	    pos.col;
 	n = snprintf(tmp, sizeof tmp, "\033[%d;%dH", pos.row + 1,
 	    pos.col + 1);
-	vterm_input_write(v->vt, tmp, (size_t)n);
+	vt_write(v, (uint8_t *)tmp, (size_t)n);
 }
 
 /* Resize the model now (the program is not inside a sequence). */
@@ -847,6 +1080,7 @@ void
 vt_reset(struct vt *v)
 {
 	vterm_screen_reset(v->scr, 1);
+	vt_lv_reset(v);
 	v->nheld = 0;
 	v->gosc = v->oschold = 0;
 	memset(&v->modes, 0, sizeof v->modes);
