@@ -556,11 +556,20 @@ vt_guard_osc(struct vt *v, uint8_t b)
  * a sequence of its own pending (vt_guard_text()), so the bytes before
  * are no guide: the last byte of such a mark is changed where the decoder
  * that takes it ends it, so that libvterm sees a wide character of the
- * same block that joins nothing (U+3000, U+30A0).
+ * same block that joins nothing (U+3000, U+30A0).  The C1 controls
+ * written in UTF-8 (U+0080-U+009F) it takes for characters -1 column
+ * wide and moves the cursor to column -1 (the repaint cannot put it
+ * there, and an insert or erase there moves memory before the row):
+ * they become U+00A0, a blank.
  */
 static void
 vt_join_wide(struct vt_dec *d, uint8_t *bp)
 {
+	if (d->total == 2 && d->cp >= 0x80 && d->cp < 0xa0) {
+		*bp = 0xa0;
+		d->cp = 0xa0;
+	} else if (d->total != 3)
+		return;
 	if (d->cp >= 0x302a && d->cp <= 0x302f) {
 		*bp = 0x80;
 		d->cp = 0x3000;
@@ -613,8 +622,7 @@ vt_lv_utf8(struct vt *v, struct vt_dec *d, uint8_t *bp)
 	else if (b < 0xc0) {
 		d->cp = d->cp << 6 | (b & 0x3f);
 		if (--d->left == 0) {
-			if (d->total == 3)
-				vt_join_wide(d, bp);
+			vt_join_wide(d, bp);
 			v->lvcps++;
 		}
 	} else if (b < 0xfe) {
@@ -934,9 +942,14 @@ vt_feed(struct vt *v, const uint8_t *p, size_t n)
 		/*
 		 * libvterm 0.1.4 loops forever (or crashes) on a REP (CSI b)
 		 * with no character written before it: REP's final becomes
-		 * one libvterm ignores, so the repeat is not shown.
+		 * one libvterm ignores, so the repeat is not shown.  A chunk
+		 * ends before ASCII or a control if it can: libvterm 0.1.4
+		 * does not join a mark that starts a write to a character in
+		 * the last column (the cursor stays there), and a repaint
+		 * writes "e" and its marks in one piece.
 		 */
-		for (i = 0; i < n && k < VT_GUARD_CHUNK; i++) {
+		for (i = 0; i < n && (k < VT_GUARD_CHUNK || (p[i] >= 0x80 &&
+		    k < VT_GUARD_CHUNK + VT_OSC_HELD - 1)); i++) {
 			was = v->gosc;
 			switch (vt_guard(v, p[i])) {
 			case 1:
