@@ -559,11 +559,11 @@ vt_guard_osc(struct vt *v, uint8_t b)
  * same block that joins nothing (U+3000, U+30A0).  The C1 controls
  * written in UTF-8 (U+0080-U+009F) it takes for characters -1 column
  * wide and moves the cursor to column -1 (the repaint cannot put it
- * there, and an insert or erase there moves memory before the row):
+ * there, and an erase or insert there goes through a null pointer):
  * they become U+00A0, a blank.
  */
 static void
-vt_join_wide(struct vt_dec *d, uint8_t *bp)
+vt_lv_fix(struct vt_dec *d, uint8_t *bp)
 {
 	if (d->total == 2 && d->cp >= 0x80 && d->cp < 0xa0) {
 		*bp = 0xa0;
@@ -622,7 +622,7 @@ vt_lv_utf8(struct vt *v, struct vt_dec *d, uint8_t *bp)
 	else if (b < 0xc0) {
 		d->cp = d->cp << 6 | (b & 0x3f);
 		if (--d->left == 0) {
-			vt_join_wide(d, bp);
+			vt_lv_fix(d, bp);
 			v->lvcps++;
 		}
 	} else if (b < 0xfe) {
@@ -726,7 +726,7 @@ vt_lv_esc(struct vt *v, uint8_t b)
 /*
  * One byte through libvterm 0.1.4's parser (parser.c), to find which
  * bytes are text and which decoder takes them; a byte of text may be
- * changed (vt_join_wide()).
+ * changed (vt_lv_fix()).
  */
 static void
 vt_lv_byte(struct vt *v, uint8_t *bp)
