@@ -929,12 +929,12 @@ vt_hold(struct vt *v, size_t k, size_t osc)
 void
 vt_feed(struct vt *v, const uint8_t *p, size_t n)
 {
-	size_t	i, k, osc;
-	int	was;
+	const uint8_t	*tp = p, *end = p + n;
+	size_t		 i, k, osc;
+	int		 was;
 
 	if (n == 0)
 		return;
-	screen_track(&v->modes, p, n);
 	while (n > 0) {
 		memcpy(v->gout, v->held, v->nheld);
 		k = v->nheld;
@@ -980,6 +980,14 @@ vt_feed(struct vt *v, const uint8_t *p, size_t n)
 				vt_write(v, v->gout, k);
 				k = 0;
 				osc = SIZE_MAX;
+				/*
+				 * The mode tracker up to here only: a region
+				 * reset later in the input still has to go
+				 * (fuzz/corpus-vt/region-resize-ahead).
+				 */
+				screen_track(&v->modes, tp, (size_t)(p + i + 1 -
+				    tp));
+				tp = p + i + 1;
 				vt_resize_now(v, v->prows, v->pcols);
 				v->prows = 0;
 			}
@@ -991,6 +999,7 @@ vt_feed(struct vt *v, const uint8_t *p, size_t n)
 		p += i;
 		n -= i;
 	}
+	screen_track(&v->modes, tp, (size_t)(end - tp));
 }
 
 /*

@@ -661,6 +661,29 @@ test_mark_across_chunks(void **state)
 }
 
 /*
+ * A resize that waited for the end of a sequence is done in the middle of
+ * an input whose later bytes reset the scroll region (RIS): the mode
+ * tracker had read them already, so the region that no longer fits
+ * stayed in libvterm (finding 10 again: memmove with a negative size,
+ * ASan before; vt fuzzer, 195 s).
+ */
+static void
+test_resize_region_ahead(void **state)
+{
+	struct vt	*a;
+	int		 row, col;
+
+	(void)state;
+	a = vt_new(8, 27, 4096);
+	feed(a, "\033[3r\033[");
+	vt_resize(a, 1, 37);
+	feed(a, "K\r\nMiB \033ca");
+	vt_cursor(a, &row, &col);
+	assert_int_equal(row, 0);
+	vt_free(a);
+}
+
+/*
  * A resize in the middle of a sequence waits for its end: a shrink leaves
  * libvterm's cursor above the screen, and "[K" then wrote through a null
  * pointer (ASan SEGV before).
@@ -710,6 +733,7 @@ main(void)
 		cmocka_unit_test(test_join_wide_decoders),
 		cmocka_unit_test(test_c1_in_utf8),
 		cmocka_unit_test(test_mark_across_chunks),
+		cmocka_unit_test(test_resize_region_ahead),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
