@@ -161,7 +161,7 @@ fuzzers: $(FUZZERS)
 # The short run leaves out targets with an open finding (fuzz/findings/,
 # docs/reliability.md) or one still young and finding defects: predict is
 # out again with finding 24 open (a prediction drawn off the cursor's row,
-# fuzz/findings/predict-shown-off-row); vt has finding 23 open.
+# fuzz/findings/predict-shown-off-row); vt has finding 28 open.
 FUZZ_OPEN ?= build/fuzz/vt-fuzzer build/fuzz/predict-fuzzer
 fuzz: $(FUZZERS)
 	sh fuzz/run.sh $(or $(FUZZ_SECONDS),15) \
