@@ -169,8 +169,11 @@ fuzzers: $(FUZZERS)
 # two at a time.
 # The short run leaves out targets with an open finding (fuzz/findings/,
 # docs/reliability.md) or one still young and finding defects: vt has
-# finding 23 open (predict is back: findings 24-27 fixed, 30 clean minutes).
-FUZZ_OPEN ?= build/fuzz/vt-fuzzer
+# finding 31 open (a title that keeps an ESC, fuzz/findings/vt-title-differs);
+# predict is back (findings 24-27 fixed, 30 clean minutes); vt-sleep has
+# finding 33 open (a model that slept draws later output otherwise,
+# fuzz/findings/vt-sleep-differs).
+FUZZ_OPEN ?= build/fuzz/vt-fuzzer build/fuzz/vt-sleep-fuzzer
 fuzz: $(FUZZERS)
 	sh fuzz/run.sh $(or $(FUZZ_SECONDS),15) \
 	    $(filter-out $(FUZZ_OPEN),$(FUZZERS))

@@ -30,6 +30,23 @@
 #define G_CSI		2
 #define G_ESCI		3	/* ESC and intermediates */
 #define VT_NOTE_PARAMS	8	/* CSI parameters vt_note() reads */
+/* libvterm 0.1.4's parser states, as far as its decoders care. */
+#define LV_TEXT		0
+#define LV_ESC		1
+#define LV_CSI_LEAD	2
+#define LV_CSI_ARGS	3
+#define LV_CSI_INTER	4
+#define LV_STR		5	/* an OSC or DCS string */
+#define LV_STR_ESC	6	/* ESC in a string */
+#define LV_DECODERS	5	/* G0-G3's, then the one for high bytes */
+#define LV_HIGH		4
+
+/* One of libvterm's decoders: a UTF-8 sequence pending, or a 94-set. */
+struct vt_dec {
+	int		table;	/* a 94-set's final ("ESC ( 0"), or 0 */
+	int		left, total;	/* bytes to come, in all */
+	uint32_t	cp;
+};
 
 struct vt {
 	VTerm		*vt;
@@ -57,13 +74,22 @@ struct vt {
 	int		 gaskalt;	/* the CSI names an alternate screen */
 	int		 hasalt;	/* the alternate screen is made */
 	uint8_t		 gprev;
-	uint8_t		 gprev1, gprev2;	/* the last text bytes */
 	int		 gosc;		/* in an OSC: 1, just after ESC: 2 */
 	int		 prows, pcols;	/* a resize waiting (vt_resize()) */
 	int		 oschold;	/* held[] starts with an open OSC */
 	uint8_t		 gout[VT_GUARD_CHUNK + VT_OSC_HELD];
 	uint8_t		 held[VT_OSC_HELD];	/* a cut character or OSC */
 	size_t		 nheld;
+
+	/* libvterm's parser and decoders, on what it is given (vt_write()). */
+	int		 lvstate;
+	int		 lvinter;	/* intermediates after ESC */
+	uint8_t		 lvinter0;	/* the first one */
+	int		 lvgl, lvsingle;	/* G set in GL; a single shift */
+	int		 lvrun;		/* the text run's decoder, or -1 */
+	int		 lvgr;		/* its first byte's high bit */
+	size_t		 lvcps, lveaten;	/* code points, bytes in the run */
+	struct vt_dec	 lvdec[LV_DECODERS];
 
 	/* Asleep (vt_sleep()): no libvterm, the bytes that rebuild it. */
 	uint8_t		*image;
@@ -86,5 +112,6 @@ void	vt_sgr(struct buf *, const VTermScreenCellAttrs *, const VTermColor *,
 	    const VTermColor *);
 int	vt_same_pen(const VTermScreenCell *, const VTermScreenCell *);
 void	vt_note(struct vt *, const uint8_t *, size_t);
+int	vt_lv_clean(const struct vt *);
 
 #endif

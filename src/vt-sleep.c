@@ -28,11 +28,13 @@
 
 #define VT_SLEEP_BUF	2048	/* above glibc's tcache sizes (1 KiB) */
 
-#ifndef MAP_ANONYMOUS
+/* Strict POSIX (the portable build) has no anonymous mapping: the heap. */
+#if !defined(MAP_ANONYMOUS) && defined(MAP_ANON)
 #define MAP_ANONYMOUS	MAP_ANON
 #endif
 
 static void	vt_load_raw(struct vt *, int);
+static void	vt_wake_sets(struct vt *);
 
 #define VH_SO		0x001	/* shifted out (SO) */
 #define VH_G0		0x002	/* G0 to G3 not ASCII: VH_G0 << n */
@@ -308,10 +310,14 @@ vt_arena_init(struct vt_arena *a, const struct vt *v)
 	a->used = 0;
 	a->size = (size_t)v->rows * (size_t)v->cols * 2 * 48 +
 	    (size_t)v->cols * 64 + (size_t)v->rows * 32 + 16384;
+#ifdef MAP_ANONYMOUS
 	a->base = mmap(NULL, a->size, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (a->base == MAP_FAILED)
 		a->base = NULL;		/* the heap, then */
+#else
+	a->base = NULL;
+#endif
 }
 
 /* Free a scratch instance and its mapping. */
@@ -566,7 +572,8 @@ vt_may_sleep(struct vt *v)
 	VTermPos	pos;
 
 	if (v->hmodes != 0 || v->nstate != N_GROUND || v->nheld != 0 ||
-	    v->gstate != G_GROUND || v->gosc != 0 || v->prows != 0)
+	    v->gstate != G_GROUND || v->gosc != 0 || v->prows != 0 ||
+	    !vt_lv_clean(v))
 		return 0;
 	/* A region libvterm would not take as it is written. */
 	if ((v->modes.modes & SM_REGION) && (v->modes.rtop < 1 ||
@@ -812,9 +819,31 @@ vt_wake(struct vt *v)
 	v->waking = 1;
 	vterm_input_write(v->vt, (const char *)v->image, v->nimage);
 	v->waking = 0;
+	vt_wake_sets(v);
 	free(v->image);
 	v->image = NULL;
 	v->nimage = 0;
+}
+
+/*
+ * The G sets libvterm had as 94-sets ("ESC ( B" is one too: a program's
+ * sgr0 writes it), designated again in the fresh instance, so that its
+ * decoders are those the guard follows (vt_write()).
+ */
+static void
+vt_wake_sets(struct vt *v)
+{
+	char	seq[3];
+	int	i;
+
+	for (i = 0; i < LV_HIGH; i++) {
+		if (v->lvdec[i].table == 0)
+			continue;
+		seq[0] = '\033';
+		seq[1] = (char)('(' + i);
+		seq[2] = (char)v->lvdec[i].table;
+		vterm_input_write(v->vt, seq, sizeof seq);
+	}
 }
 
 /* Whether the model sleeps, and the bytes it keeps then. */

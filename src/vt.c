@@ -432,6 +432,7 @@ vt_new(int rows, int cols, size_t sb_max)
 	 * a program first asks for it (vt_feed()): most sessions never do.
 	 */
 	vterm_screen_reset(v->scr, 1);
+	v->lvrun = -1;
 	return v;
 }
 
@@ -473,34 +474,278 @@ vt_guard_osc(struct vt *v, uint8_t b)
 }
 
 /*
- * Text: libvterm 0.1.4 joins U+302A-U+302F and U+3099-U+309A to the cell
- * before and makes it two columns wide, and then writes the halves past
- * the end of the row at its last two columns ("a" and U+302F on a
- * two-column screen: a write through a null pointer or heap overflow;
- * fuzz/corpus-vt/join-wide-edge).  Their last byte is changed so that
- * libvterm sees a wide character of the same block that joins nothing
- * (U+3000, U+30A0): 4 is returned for it.
+ * libvterm 0.1.4 joins U+302A-U+302F and U+3099-U+309A to the cell before
+ * and makes it two columns wide, and then writes the halves past the end
+ * of the row at its last two columns ("a" and U+302F on a two-column
+ * screen: a write through a null pointer or heap overflow;
+ * fuzz/corpus-vt/join-wide-edge).  It has five UTF-8 decoders, each with
+ * a sequence of its own pending (vt_guard_text()), so the bytes before
+ * are no guide: the last byte of such a mark is changed where the decoder
+ * that takes it ends it, so that libvterm sees a wide character of the
+ * same block that joins nothing (U+3000, U+30A0).  The C1 controls
+ * written in UTF-8 (U+0080-U+009F) it takes for characters -1 column
+ * wide and moves the cursor to column -1 (the repaint cannot put it
+ * there, and an erase or insert there goes through a null pointer):
+ * they become U+00A0, a blank.
  */
-static int
-vt_guard_text(struct vt *v, uint8_t b)
+static void
+vt_lv_fix(struct vt_dec *d, uint8_t *bp)
 {
-	int	r = 1;
-
-	if (v->gprev2 == 0xe3 && v->gprev1 == 0x80 && b >= 0xaa && b <= 0xaf)
-		r = 4;
-	else if (v->gprev2 == 0xe3 && v->gprev1 == 0x82 && (b == 0x99 ||
-	    b == 0x9a))
-		r = 5;
-	/*
-	 * A sequence stays pending across controls, DEL, 0xfe, 0xff and
-	 * (libvterm's other decoder) ASCII: only the other high bytes count.
-	 * A continuation byte changed wrongly is one wrong character.
-	 */
-	if (b >= 0x80 && b < 0xfe) {
-		v->gprev2 = v->gprev1;
-		v->gprev1 = b;
+	if (d->total == 2 && d->cp >= 0x80 && d->cp < 0xa0) {
+		*bp = 0xa0;
+		d->cp = 0xa0;
+	} else if (d->total != 3)
+		return;
+	if (d->cp >= 0x302a && d->cp <= 0x302f) {
+		*bp = 0x80;
+		d->cp = 0x3000;
+	} else if (d->cp == 0x3099 || d->cp == 0x309a) {
+		*bp = 0xa0;
+		d->cp = 0x30a0;
 	}
-	return r;
+}
+
+/*
+ * The decoders go back to UTF-8 with nothing pending (libvterm's
+ * vterm_state_reset(), on RIS and vt_reset()); the one for high bytes
+ * keeps what it has.
+ */
+static void
+vt_lv_reset(struct vt *v)
+{
+	memset(v->lvdec, 0, LV_HIGH * sizeof v->lvdec[0]);
+	v->lvgl = v->lvsingle = 0;
+}
+
+/*
+ * Whether libvterm's parser and decoders hold nothing a fresh instance
+ * would not, but for the 94-sets (a rebuild designates them again): in
+ * text, no single shift, G0 in GL, no sequence pending.  A model may
+ * sleep only then (vt-sleep.c): its rebuild is a fresh libvterm.
+ */
+int
+vt_lv_clean(const struct vt *v)
+{
+	int	i;
+
+	if (v->lvstate != LV_TEXT || v->lvsingle != 0 || v->lvgl != 0 ||
+	    v->lvrun >= 0)
+		return 0;
+	for (i = 0; i < LV_DECODERS; i++)
+		if (v->lvdec[i].left != 0)
+			return 0;
+	return 1;
+}
+
+/*
+ * The end of a text run (libvterm's on_text() returns): a single shift
+ * is used up once the run gave a character.
+ */
+static void
+vt_lv_end(struct vt *v)
+{
+	if (v->lvrun >= 0 && v->lvsingle != 0 && v->lvcps > 0)
+		v->lvsingle = 0;
+	v->lvrun = -1;
+}
+
+/*
+ * A byte of a UTF-8 sequence in decoder d, as libvterm 0.1.4's decoder
+ * takes it: ASCII ends a pending sequence, 0xfe and 0xff are each a
+ * replacement and leave it pending, and the overlong forms are
+ * replacements (so U+302A-F come only as E3 80 AA-AF).
+ */
+static void
+vt_lv_utf8(struct vt *v, struct vt_dec *d, uint8_t *bp)
+{
+	uint8_t	b = *bp;
+
+	if (b < 0x80) {
+		v->lvcps += d->left > 0 ? 2 : 1;
+		d->left = 0;
+	} else if (b < 0xc0 && d->left == 0)
+		v->lvcps++;
+	else if (b < 0xc0) {
+		d->cp = d->cp << 6 | (b & 0x3f);
+		if (--d->left == 0) {
+			vt_lv_fix(d, bp);
+			v->lvcps++;
+		}
+	} else if (b < 0xfe) {
+		if (d->left > 0)
+			v->lvcps++;
+		d->total = b < 0xe0 ? 2 : b < 0xf0 ? 3 : b < 0xf8 ? 4 :
+		    b < 0xfc ? 5 : 6;
+		d->left = d->total - 1;
+		d->cp = b & (0x7fU >> d->total);
+	} else
+		v->lvcps++;
+}
+
+/*
+ * Text in libvterm 0.1.4 (its parser's ground state, no control): a run
+ * of it goes to one decoder until a control or the end of the write.  A
+ * run after a single shift (ESC N, ESC O) goes to G2's or G3's decoder
+ * and ends with its first character, one that starts with ASCII to the
+ * decoder of the G set in GL (SO, SI, ESC n, ESC o), one that starts
+ * with a high byte to a decoder of its own; a 94-set (ESC ( 0) ends the
+ * run at a byte it has no character for, which begins a run of its own
+ * (or is skipped, if it was the first).  vt_write() ends a write with a
+ * NUL when a run is open: libvterm sizes its array of code points by the
+ * bytes left in the write, and a run that ends the write with a sequence
+ * pending from before can give one more (it then wrote past the array,
+ * or moved the last byte to a run of its own: another decoder).
+ */
+static void
+vt_guard_text(struct vt *v, uint8_t *bp)
+{
+	struct vt_dec	*d;
+	uint8_t		 b;
+	int		 first;
+
+	for (;;) {
+		if (v->lvrun < 0) {
+			v->lvrun = v->lvsingle != 0 ? v->lvsingle :
+			    *bp < 0x80 ? v->lvgl : LV_HIGH;
+			v->lvgr = *bp & 0x80;
+			v->lvcps = v->lveaten = 0;
+		}
+		d = &v->lvdec[v->lvrun];
+		if (v->lvsingle != 0 && v->lvcps > 0) {
+			vt_lv_end(v);	/* one character only */
+			continue;
+		}
+		if (!d->table)
+			break;
+		b = *bp ^ (uint8_t)v->lvgr;
+		if (b >= 0x20 && b < 0x7f) {
+			v->lvcps++;
+			v->lveaten++;
+			return;
+		}
+		first = v->lveaten == 0;
+		vt_lv_end(v);
+		if (first)
+			return;	/* libvterm skips it */
+	}
+	vt_lv_utf8(v, d, bp);
+	v->lveaten++;
+}
+
+/*
+ * A byte after ESC (or ESC in a string) in libvterm 0.1.4's parser: what
+ * the decoders care about is the single shifts, LS2 and LS3, the G sets
+ * designated 94-sets and RIS.
+ */
+static void
+vt_lv_esc(struct vt *v, uint8_t b)
+{
+	if (b == 'P' || b == ']') {
+		v->lvstate = LV_STR;
+		return;
+	}
+	if (b == '[') {
+		v->lvstate = LV_CSI_LEAD;
+		return;
+	}
+	if (b >= 0x20 && b <= 0x2f) {
+		if (v->lvinter == 0)
+			v->lvinter0 = b;
+		if (v->lvinter < 15)
+			v->lvinter++;
+		return;
+	}
+	if (b < 0x30 || b >= 0x7f)
+		return;	/* ignored, still in the escape */
+	v->lvstate = LV_TEXT;
+	if (v->lvinter == 0 && (b == 'N' || b == 'O'))
+		v->lvsingle = b == 'N' ? 2 : 3;
+	else if (v->lvinter == 0 && (b == 'n' || b == 'o'))
+		v->lvgl = b == 'n' ? 2 : 3;
+	else if (v->lvinter == 0 && b == 'c')
+		vt_lv_reset(v);
+	else if (v->lvinter == 1 && v->lvinter0 >= '(' &&
+	    v->lvinter0 <= '+' && (b == '0' || b == 'A' || b == 'B'))
+		v->lvdec[v->lvinter0 - '('].table = b;
+}
+
+/*
+ * One byte through libvterm 0.1.4's parser (parser.c), to find which
+ * bytes are text and which decoder takes them; a byte of text may be
+ * changed (vt_lv_fix()).
+ */
+static void
+vt_lv_byte(struct vt *v, uint8_t *bp)
+{
+	uint8_t	b = *bp;
+
+	if (b < 0x20 || b == 0x7f)
+		vt_lv_end(v);	/* a control ends a run of text */
+	if (b == 0x00 || b == 0x7f)
+		return;
+	if (b == 0x18 || b == 0x1a) {
+		v->lvstate = LV_TEXT;
+		return;
+	}
+	if (b == 0x1b) {
+		v->lvinter = 0;
+		v->lvstate = v->lvstate == LV_STR ? LV_STR_ESC : LV_ESC;
+		return;
+	}
+	if (b == 0x07 && v->lvstate == LV_STR) {
+		v->lvstate = LV_TEXT;
+		return;
+	}
+	if (b < 0x20) {
+		if (b == 0x0e || b == 0x0f)
+			v->lvgl = b == 0x0e;	/* SO, SI: anywhere */
+		return;
+	}
+	switch (v->lvstate) {
+	case LV_STR_ESC:
+		if (b == '\\') {
+			v->lvstate = LV_TEXT;
+			return;
+		}
+		v->lvstate = LV_ESC;
+		__attribute__((fallthrough));
+	case LV_ESC:
+		vt_lv_esc(v, b);
+		return;
+	case LV_CSI_LEAD:
+		if (b >= 0x3c && b <= 0x3f)
+			return;
+		__attribute__((fallthrough));
+	case LV_CSI_ARGS:
+		if (b >= '0' && b <= ';') {
+			v->lvstate = LV_CSI_ARGS;
+			return;
+		}
+		__attribute__((fallthrough));
+	case LV_CSI_INTER:
+		v->lvstate = b >= 0x20 && b <= 0x2f ? LV_CSI_INTER : LV_TEXT;
+		return;
+	case LV_STR:
+		return;
+	}
+	vt_guard_text(v, bp);
+}
+
+/*
+ * Give libvterm p[0..n), through the model of its parser and decoders
+ * (which may change bytes in it); p has room for one byte more.
+ */
+static void
+vt_write(struct vt *v, uint8_t *p, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		vt_lv_byte(v, &p[i]);
+	if (v->lvrun >= 0)
+		p[n++] = 0;	/* see vt_guard_text() */
+	vterm_input_write(v->vt, (const char *)p, n);
+	vt_lv_end(v);
 }
 
 /*
@@ -548,8 +793,6 @@ vt_guard(struct vt *v, uint8_t b)
 		v->gstate = G_GROUND;
 		return 1;
 	}
-	if (v->gstate == G_GROUND)
-		return vt_guard_text(v, b);
 	if (v->gstate != G_CSI || b < 0x20)
 		return 1;
 	if (b >= '0' && b <= '9') {
@@ -632,14 +875,14 @@ vt_hold(struct vt *v, size_t k, size_t osc)
 void
 vt_feed(struct vt *v, const uint8_t *p, size_t n)
 {
-	size_t	i, k, osc;
-	int	was;
+	const uint8_t	*tp = p, *end = p + n;
+	size_t		 i, k, osc;
+	int		 was;
 
 	if (n == 0)
 		return;
 	vt_wake(v);
 	vt_note(v, p, n);
-	screen_track(&v->modes, p, n);
 	while (n > 0) {
 		memcpy(v->gout, v->held, v->nheld);
 		k = v->nheld;
@@ -647,9 +890,14 @@ vt_feed(struct vt *v, const uint8_t *p, size_t n)
 		/*
 		 * libvterm 0.1.4 loops forever (or crashes) on a REP (CSI b)
 		 * with no character written before it: REP's final becomes
-		 * one libvterm ignores, so the repeat is not shown.
+		 * one libvterm ignores, so the repeat is not shown.  A chunk
+		 * ends before ASCII or a control if it can: libvterm 0.1.4
+		 * does not join a mark that starts a write to a character in
+		 * the last column (the cursor stays there), and a repaint
+		 * writes "e" and its marks in one piece.
 		 */
-		for (i = 0; i < n && k < VT_GUARD_CHUNK; i++) {
+		for (i = 0; i < n && (k < VT_GUARD_CHUNK || (p[i] >= 0x80 &&
+		    k < VT_GUARD_CHUNK + VT_OSC_HELD - 1)); i++) {
 			was = v->gosc;
 			switch (vt_guard(v, p[i])) {
 			case 1:
@@ -658,12 +906,6 @@ vt_feed(struct vt *v, const uint8_t *p, size_t n)
 			case 2:
 				v->gout[k++] = 'y';
 				break;
-			case 4:
-				v->gout[k++] = 0x80;	/* U+3000 */
-				break;
-			case 5:
-				v->gout[k++] = 0xa0;	/* U+30A0 */
-				break;
 			case 3:
 				/*
 				 * Before libvterm reads the final byte: it
@@ -671,8 +913,7 @@ vt_feed(struct vt *v, const uint8_t *p, size_t n)
 				 * on it erases every cell, so the screen is
 				 * as if it had been made at the start.
 				 */
-				vterm_input_write(v->vt, (const char *)v->gout,
-				    k);
+				vt_write(v, v->gout, k);
 				k = 0;
 				vterm_screen_enable_altscreen(v->scr, 1);
 				v->hasalt = 1;
@@ -684,10 +925,17 @@ vt_feed(struct vt *v, const uint8_t *p, size_t n)
 				osc = k - 1;	/* the ']' of a new one */
 			if (v->prows != 0 && v->gstate == G_GROUND &&
 			    v->gosc == 0) {
-				vterm_input_write(v->vt, (const char *)v->gout,
-				    k);
+				vt_write(v, v->gout, k);
 				k = 0;
 				osc = SIZE_MAX;
+				/*
+				 * The mode tracker up to here only: a region
+				 * reset later in the input still has to go
+				 * (fuzz/corpus-vt/region-resize-ahead).
+				 */
+				screen_track(&v->modes, tp, (size_t)(p + i + 1 -
+				    tp));
+				tp = p + i + 1;
 				vt_resize_now(v, v->prows, v->pcols);
 				v->prows = 0;
 			}
@@ -695,10 +943,11 @@ vt_feed(struct vt *v, const uint8_t *p, size_t n)
 		v->nheld = vt_hold(v, k, osc);
 		k -= v->nheld;
 		memcpy(v->held, v->gout + k, v->nheld);
-		vterm_input_write(v->vt, (const char *)v->gout, k);
+		vt_write(v, v->gout, k);
 		p += i;
 		n -= i;
 	}
+	screen_track(&v->modes, tp, (size_t)(end - tp));
 }
 
 /*
@@ -712,13 +961,13 @@ static void
 vt_region_reset(struct vt *v)
 {
 	VTermPos	pos;
-	char		tmp[32];
+	char		tmp[40];	/* and vt_write()'s NUL */
 	int		n;
 
 	vterm_state_get_cursorpos(v->st, &pos);
 	n = snprintf(tmp, sizeof tmp, "\033[r\033[%d;%dH", pos.row + 1,
 	    pos.col + 1);
-	vterm_input_write(v->vt, tmp, (size_t)n);
+	vt_write(v, (uint8_t *)tmp, (size_t)n);
 	v->modes.modes &= ~SM_REGION;
 }
 
@@ -733,7 +982,7 @@ static void
 vt_cursor_clamp(struct vt *v)
 {
 	VTermPos	pos;
-	char		tmp[32];
+	char		tmp[40];	/* and vt_write()'s NUL */
 	int		n;
 
 	vterm_state_get_cursorpos(v->st, &pos);
@@ -748,7 +997,7 @@ vt_cursor_clamp(struct vt *v)
 	    pos.col;
 	n = snprintf(tmp, sizeof tmp, "\033[%d;%dH", pos.row + 1,
 	    pos.col + 1);
-	vterm_input_write(v->vt, tmp, (size_t)n);
+	vt_write(v, (uint8_t *)tmp, (size_t)n);
 }
 
 /* Resize the model now (the program is not inside a sequence). */
@@ -805,6 +1054,7 @@ vt_reset(struct vt *v)
 	vterm_screen_reset(v->scr, 1);
 	v->hmodes = 0;
 	v->nstate = 0;
+	vt_lv_reset(v);
 	v->nheld = 0;
 	v->gosc = v->oschold = 0;
 	memset(&v->modes, 0, sizeof v->modes);

@@ -558,6 +558,132 @@ test_odd_code_points(void **state)
 }
 
 /*
+ * libvterm 0.1.4 has several UTF-8 decoders (one per G set for text
+ * that starts with ASCII, one for text that starts with a high byte),
+ * each with a sequence of its own pending, and it does not decode what
+ * comes inside OSC and DCS strings.  A mark it joins and makes two
+ * columns wide (U+302A-U+302F, U+3099-U+309A), completed in one decoder
+ * while other high bytes went to another one or into a string, made a
+ * three-column cell and a write through a null pointer on a two-column
+ * screen (ASan SEGV before; fuzz/findings/vt-join-wide-two-decoders).
+ */
+static void
+test_join_wide_decoders(void **state)
+{
+	static const char *const cases[][2] = {
+		/* E3 82 pending in the high-byte decoder, E4 in G0's. */
+		{ "\xe3\x82\x1a", " \xe4\033m\xff\x9a" },
+		/* The same, in one write and with the mark last. */
+		{ "\xe3\x80\x1a \xe4\033m\xff\xaf", "" },
+		/* High bytes inside a DCS and an OSC are no text. */
+		{ "\xe3\x80\033P\xc3\xa9\033\\\xff\xaf", "" },
+		{ "\xe3\x80\033]0;\xc3\xa9\a\xff\xaf", "" },
+		{ "\xe3\x82\033(P\xc3\xa9\033\\\xff\x9a", "" },
+	};
+	struct vt	*a, *b;
+	struct vt_cell	 c;
+	size_t		 i;
+	int		 r, col;
+
+	(void)state;
+	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		a = vt_new(2, 2, 4096);
+		feed(a, cases[i][0]);
+		feed(a, cases[i][1]);
+		feed(a, "x");
+		/* No cell wider than the row; the snapshot rebuilds it. */
+		for (r = 0; r < 2; r++)
+			for (col = 0; col < 2; col++) {
+				vt_cell(a, r, col, &c);
+				assert_true(c.width <= 2 - col);
+			}
+		b = rebuild(a, 0);
+		vt_free(b);
+		vt_free(a);
+	}
+	/* A mark ending the sequence another decoder holds is seen too. */
+	a = vt_new(2, 20, 4096);
+	feed(a, "\xe3\x82\x1a \xe4\033m\x9a");
+	vt_cell(a, 0, 1, &c);
+	assert_int_equal(c.ch[0], 0x30a0);
+	vt_free(a);
+}
+
+/*
+ * C1 controls written in UTF-8 (U+0080-U+009F): libvterm 0.1.4 takes
+ * them for characters -1 column wide and put the cursor at column -1,
+ * which the snapshot cannot rebuild (vt fuzzer, 1,338 s; cursor check
+ * failed before), and an erase or insert there went through a null
+ * pointer (ASan SEGV before).  They are a blank now.
+ */
+static void
+test_c1_in_utf8(void **state)
+{
+	struct vt	*a, *b;
+	int		 row, col;
+
+	(void)state;
+	a = vt_new(2, 20, 4096);
+	feed(a, "\xc2\x81x\033[4h\xc2\x9by");
+	vt_cursor(a, &row, &col);
+	assert_int_equal(col, 4);
+	b = rebuild(a, 0);
+	vt_free(b);
+	vt_free(a);
+	a = vt_new(2, 2, 4096);
+	feed(a, "\xc2\x81\033[K");
+	vt_free(a);
+}
+
+/*
+ * libvterm 0.1.4 does not join a mark that starts a write to a character
+ * in the last column; vt_feed()'s own 1 KiB pieces cut "e" from its mark
+ * in a repaint (vt fuzzer, same run: the rebuilt cell was the mark
+ * alone).  A piece ends before ASCII or a control now.
+ */
+static void
+test_mark_across_chunks(void **state)
+{
+	char		 s[1100];
+	struct vt	*a;
+	struct vt_cell	 c;
+
+	(void)state;
+	memcpy(s, "\033[?7l", 5);
+	memset(s + 5, 'x', 1018);
+	memcpy(s + 1023, "e\xcc\xad", 4);
+	a = vt_new(2, 2, 4096);
+	feed(a, s);
+	vt_cell(a, 0, 1, &c);
+	assert_int_equal(c.ch[0], 'e');
+	assert_int_equal(c.ch[1], 0x32d);
+	vt_free(a);
+}
+
+/*
+ * A resize that waited for the end of a sequence is done in the middle of
+ * an input whose later bytes reset the scroll region (RIS): the mode
+ * tracker had read them already, so the region that no longer fits
+ * stayed in libvterm (finding 10 again: memmove with a negative size,
+ * ASan before; vt fuzzer, 195 s).
+ */
+static void
+test_resize_region_ahead(void **state)
+{
+	struct vt	*a;
+	int		 row, col;
+
+	(void)state;
+	a = vt_new(8, 27, 4096);
+	feed(a, "\033[3r\033[");
+	vt_resize(a, 1, 37);
+	feed(a, "K\r\nMiB \033ca");
+	vt_cursor(a, &row, &col);
+	assert_int_equal(row, 0);
+	vt_free(a);
+}
+
+/*
  * A resize in the middle of a sequence waits for its end: a shrink leaves
  * libvterm's cursor above the screen, and "[K" then wrote through a null
  * pointer (ASan SEGV before).
@@ -604,6 +730,10 @@ main(void)
 		cmocka_unit_test(test_region_defaults),
 		cmocka_unit_test(test_odd_code_points),
 		cmocka_unit_test(test_resize_in_sequence),
+		cmocka_unit_test(test_join_wide_decoders),
+		cmocka_unit_test(test_c1_in_utf8),
+		cmocka_unit_test(test_mark_across_chunks),
+		cmocka_unit_test(test_resize_region_ahead),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
