@@ -140,6 +140,46 @@ cvt_cut(const uint8_t *p, size_t n)
 }
 
 /*
+ * The first byte of p[0..n) that may end a C1 control written in UTF-8
+ * (U+0080-U+009F) in one of libvterm's decoders, or n.  libvterm 0.1.4
+ * gives such a code point width -1 and moves the cursor to column -1,
+ * where an erase (ESC [ K) writes through a null pointer: server output
+ * crashed the client (reliability.md finding 32).  Only C2 then 80-9F
+ * makes one (libvterm refuses overlong forms), but the C2 may wait in a
+ * decoder across controls, ASCII and writes (a run of text starts a
+ * decoder of its own by its first byte, vt.c's vt_guard_text()), so any
+ * 80-9F after C2, after a byte under 0x80 or first in a write is taken;
+ * one after another high byte belongs to that byte's sequence.
+ */
+static size_t
+cvt_c1_at(const uint8_t *p, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] >= 0x80 && p[i] <= 0x9f &&
+		    (i == 0 || p[i - 1] < 0x80 || p[i - 1] == 0xc2))
+			return i;
+	return n;
+}
+
+/*
+ * Make each such byte 0xa0: a pending C2 then ends as U+00A0, a blank
+ * (as the daemon's model does, vt.c), any other sequence as the stray
+ * byte it was.
+ */
+static void
+cvt_c1_blank(uint8_t *p, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] >= 0x80 && p[i] <= 0x9f &&
+		    (i == 0 || p[i - 1] < 0x80 || p[i - 1] == 0xc2))
+			p[i] = 0xa0;
+}
+
+/*
  * Feed output bytes.  A character cut at the end is held back and written
  * with the next bytes: libvterm 0.1.4 decodes a run that starts with a
  * high byte with another decoder than one that starts with ASCII, and
@@ -169,6 +209,14 @@ cvt_feed(struct cvt *m, const void *p, size_t n)
 		memcpy(m->held, s + n - k, k);	/* k < CVT_HOLD */
 		m->nheld = k;
 		n -= k;
+	}
+	if (n > 0 && cvt_c1_at(s, n) < n) {
+		if (tmp == NULL) {
+			tmp = xmalloc(n);
+			memcpy(tmp, s, n);
+			s = tmp;
+		}
+		cvt_c1_blank(tmp, n);
 	}
 	if (n > 0)
 		vterm_input_write(m->vt, (const char *)s, n);

@@ -413,6 +413,31 @@ test_not_predicted(void **state)
  * fuzz/corpus-predict/predict-screen-differs-1 is the fuzzer's case.
  */
 static void
+test_c1_in_utf8(void **state)
+{
+	static const char *c1[] = { "\xc2\x81\033[K", "x\xc2\x9f\033[4h\033[@",
+	    "\xc2\x80\033[1K", "\xc2", "\x85\033[K", "\xc2\x01\x81\033[K",
+	    "a\xc2\033[m\x8f\033[K", "\xc2", "\r", "\x9b\033[K",
+	    "\xe2\x80\x94\xc3\x80\033[K" };
+	struct sim	 s;
+	size_t		 i;
+
+	(void)state;
+	sim_init(&s, PRED_ALWAYS, 0);
+	sim_out(&s, "\033[?1049h");
+	for (i = 0; i < sizeof c1 / sizeof c1[0]; i++)
+		sim_out(&s, c1[i]);
+	sim_keys(&s, "a");
+	sim_out(&s, "a");
+	sim_same(&s);
+	sim_free(&s);
+	sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+	for (i = 0; i < sizeof c1 / sizeof c1[0]; i++)
+		sim_out(&s, c1[i]);
+	sim_free(&s);
+}
+
+static void
 test_utf8_cut(void **state)
 {
 	static const char *cut[] = { "\r\n", "\033[0m", "\x01", "\r\n\033[m",
@@ -879,6 +904,7 @@ main(void)
 		cmocka_unit_test(test_wide_marks),
 		cmocka_unit_test(test_poison),
 		cmocka_unit_test(test_utf8_cut),
+		cmocka_unit_test(test_c1_in_utf8),
 		cmocka_unit_test(test_high_byte_in_escape),
 		cmocka_unit_test(test_newline_onto_old_row),
 		cmocka_unit_test(test_decaln),
