@@ -170,9 +170,9 @@ fuzzers: $(FUZZERS)
 # The short run leaves out targets with an open finding (fuzz/findings/,
 # docs/reliability.md) or one still young and finding defects: vt has
 # finding 31 open (a title that keeps an ESC, fuzz/findings/vt-title-differs);
-# predict is back (findings 24-27 fixed, 30 clean minutes); vt-sleep has
-# finding 33 open (a model that slept draws later output otherwise,
-# fuzz/findings/vt-sleep-differs).
+# predict is back (findings 24-27 fixed, 30 clean minutes); vt-sleep waits
+# for a clean campaign after finding 33's fix (fuzz/corpus-vt-sleep/
+# escape-intermediate-csi).
 FUZZ_OPEN ?= build/fuzz/vt-fuzzer build/fuzz/vt-sleep-fuzzer
 fuzz: $(FUZZERS)
 	sh fuzz/run.sh $(or $(FUZZ_SECONDS),15) \

@@ -197,6 +197,13 @@ vt_note_escape_tail(struct vt *v, uint8_t b)
 	if (v->nstate == N_ESCI) {
 		if (b >= 0x20 && b <= 0x2f)
 			return;
+		/*
+		 * libvterm 0.1.4 starts a CSI at "ESC % [" as at "ESC [":
+		 * "ESC % [ ; 4 r" set a region struct screen did not see
+		 * (fuzz/findings/vt-sleep-differs).  Awake until a reset.
+		 */
+		if (b == '[')
+			v->hmodes |= VH_STICKY;
 		v->nstate = strchr("]P_^X", b) != NULL ? N_STR : N_GROUND;
 	} else if (v->nstate == N_HASH) {
 		if (b != '8')
