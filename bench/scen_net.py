@@ -324,7 +324,7 @@ def falsealarm(bench):
 # -- 13. lossy link (issue 11 goal 6) -----------------------------------------
 
 LS_CMD = "ls -la /usr/bin; echo DONE-$((40+2))\r"
-LS_REPS = {False: 7, True: 3}      # ls runs per contender (full, quick)
+LS_REPS = {False: 15, True: 5}     # ls runs per contender (full, quick)
 
 
 def lossy(bench):
