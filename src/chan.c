@@ -19,8 +19,13 @@
  * (the caller drops that link); a frame for a channel this end no longer
  * has is answered with CLOSE, so both ends converge after any loss.
  */
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "chan.h"
 #include "err.h"
@@ -39,6 +44,7 @@ chan_set_init(struct chan_set *s, uint32_t id_bit, const struct chan_ops *ops,
 	s->ops = ops;
 	s->arg = arg;
 	s->inflight_max = CHAN_INFLIGHT_MAX;
+	s->wfd = -1;
 }
 
 /* The owner's clock, in microseconds, for the round trips and rates. */
@@ -417,6 +423,24 @@ chan_window(struct chan_set *s, struct chan *ch)
 	ch->win = chan_bdp2(ch->rate, ch->srtt, CHAN_WINDOW, CHAN_WINDOW_MAX);
 }
 
+/*
+ * Write the peer's new bytes straight to ch's socket if nothing waits
+ * before them (no copy through rx); returns how many it took.  Anything
+ * it does not take, an error included, goes to rx as before, and the
+ * owner's next write finds the error.
+ */
+static size_t
+chan_rx_write(struct chan *ch, const uint8_t *p, size_t n)
+{
+	ssize_t	w;
+
+	if (buf_len(&ch->rx) > 0 || ch->fd < 0 || ch->connecting ||
+	    ch->resolve != NULL || ch->shut_wr)
+		return 0;
+	w = write(ch->fd, p, n);
+	return w > 0 ? (size_t)w : 0;
+}
+
 /* DATA from the peer: in order, within the window, before any EOF. */
 static int
 chan_in_data(struct chan_set *s, struct cur *c)
@@ -437,6 +461,9 @@ chan_in_data(struct chan_set *s, struct cur *c)
 	if (off > ch->rx_have || off + c->len > ch->limit_sent ||
 	    (ch->rx_eof && off + c->len > ch->rx_end))
 		return ERR_RANGE;
+	if (s->rx_direct && off + c->len > ch->rx_have)
+		ch->rx_have += chan_rx_write(ch, c->p + (ch->rx_have - off),
+		    (size_t)(off + c->len - ch->rx_have));
 	r = buf_put_stream(&ch->rx, &ch->rx_have, off, c->p, c->len);
 	if (r < 0)
 		return r;
@@ -617,6 +644,70 @@ chan_put_data(struct buf *b, uint32_t id, uint64_t off, const uint8_t *p,
 	return frame_end(b, mark);
 }
 
+/* Put v big-endian into the n bytes at p. */
+static void
+chan_be(uint8_t *p, uint64_t v, int n)
+{
+	while (n-- > 0) {
+		p[n] = v & 0xff;
+		v >>= 8;
+	}
+}
+
+/*
+ * Write DATA for ch (n bytes at p, offset off) straight to s->wfd behind
+ * what b holds, in one writev(): the payload is never copied.  What the
+ * fd takes of b leaves b; a frame it took in part has its rest queued
+ * in b (a stream never carries half a frame).  Returns 2 if the frame
+ * was written whole, 1 if it was sent in part (the rest is in b), 0 if
+ * none of it was (the fd is full), ERR_FULL if b has no room.  On an
+ * error but a full fd the frame is queued in b, for the owner's write to
+ * find the error.
+ */
+static int
+chan_write_data(struct chan_set *s, struct buf *b, uint32_t id,
+    uint64_t off, const uint8_t *p, size_t n)
+{
+	uint8_t		hdr[FRAME_HDR + 12];
+	struct iovec	iov[3];
+	size_t		held = buf_len(b), k;
+	ssize_t		w;
+	int		i = held == 0;
+
+	hdr[0] = MSG_CHAN_DATA;
+	chan_be(hdr + 1, 12 + n, 4);
+	chan_be(hdr + 5, id, 4);
+	chan_be(hdr + 9, off, 8);
+	iov[0].iov_base = (void *)buf_ptr(b);
+	iov[0].iov_len = held;
+	iov[1].iov_base = hdr;
+	iov[1].iov_len = sizeof hdr;
+	iov[2].iov_base = (void *)p;
+	iov[2].iov_len = n;
+	if ((w = writev(s->wfd, iov + i, 3 - i)) == -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			return chan_put_data(b, id, off, p, n) != 0 ?
+			    ERR_FULL : 1;
+		w = 0;
+	}
+	k = (size_t)w < held ? (size_t)w : held;
+	buf_consume(b, k);
+	s->wrote += (size_t)w;
+	if ((size_t)w <= held)
+		return 0;
+	if ((w -= (ssize_t)held) == (ssize_t)(sizeof hdr + n))
+		return 2;
+	if ((size_t)w < sizeof hdr) {
+		if (buf_put(b, hdr + w, sizeof hdr - (size_t)w) != 0)
+			return ERR_FULL;
+		w = 0;
+	} else
+		w -= (ssize_t)sizeof hdr;
+	if (buf_put(b, p + w, n - (size_t)w) != 0)
+		return ERR_FULL;
+	return 1;
+}
+
 /* News worth an ACK at once: a quarter window, at most 256 KiB. */
 static size_t
 chan_ack_every(const struct chan *ch)
@@ -728,11 +819,13 @@ chan_pump_data(struct chan_set *s, struct chan *ch, struct buf *b,
 {
 	const uint8_t	*p;
 	size_t		 n;
+	int		 r = 2;
 
 	if (!ch->synced)
 		return 0;
 	while (ch->tx_sent < ch->tx.end && ch->tx_sent < ch->tx_limit &&
-	    buf_len(b) < qmax && *sent < s->inflight_max) {
+	    buf_len(b) < qmax && *sent < s->inflight_max && r == 2 &&
+	    !s->wblocked) {
 		if ((n = ring_peek(&ch->tx, ch->tx_sent, &p)) == 0)
 			break;
 		if (n > CHAN_CHUNK)
@@ -741,8 +834,17 @@ chan_pump_data(struct chan_set *s, struct chan *ch, struct buf *b,
 			n = (size_t)(ch->tx_limit - ch->tx_sent);
 		if (n > s->inflight_max - *sent)
 			n = s->inflight_max - *sent;
-		if (chan_put_data(b, ch->id, ch->tx_sent, p, n) != 0)
+		if (s->wfd == -1)
+			r = chan_put_data(b, ch->id, ch->tx_sent, p, n) != 0 ?
+			    ERR_FULL : 2;
+		else
+			r = chan_write_data(s, b, ch->id, ch->tx_sent, p, n);
+		if (r < 0)
 			return ERR_FULL;
+		if (r < 2)
+			s->wblocked = 1;	/* the fd is full */
+		if (r == 0)
+			break;
 		if (ch->txp_t == 0 && s->now != 0) {
 			ch->txp_off = ch->tx_sent + n;
 			ch->txp_t = s->now;
@@ -841,6 +943,7 @@ chan_pump(struct chan_set *s, struct buf *b, size_t qmax)
 			return sent;
 	}
 	chan_bound(s);
+	s->wblocked = 0;
 	flight = start = chan_inflight(s);
 	for (k = 0; k < s->n; k++) {
 		i = (s->rr + k) % s->n;

@@ -150,6 +150,17 @@ struct chan_set {
 	uint64_t		 ack_rate_off;	/* ...at this acked count */
 	size_t			 inflight_max;
 	int			 app_limited;	/* in this rate sample */
+
+	/*
+	 * Writing without a copy (fwd.c sets these): data frames go
+	 * straight from the send rings to wfd (chan_pump() with wfd not
+	 * -1), and the peer's data straight to a channel's socket while
+	 * nothing waits before it (rx_direct).
+	 */
+	int			 wfd;
+	int			 wblocked;	/* wfd is full: poll it */
+	size_t			 wrote;		/* bytes written to wfd */
+	int			 rx_direct;
 };
 
 void		 chan_set_init(struct chan_set *, uint32_t,
