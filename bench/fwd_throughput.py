@@ -75,9 +75,18 @@ def wait_listen(port, timeout=20):
 
 def cpu_snapshot(lab, binary):
     """CPU seconds used so far by this run's processes, by role: limpet's
-    client, relay and daemon (this binary), ssh (with the lab's config)
-    and sshd (below the lab's sshd), from /proc."""
-    out = {}
+    client, relay and daemon (this binary), ssh (with the lab's config),
+    sshd (below the lab's sshd) and this script (the sender and the sink,
+    "py"), from /proc; and their context switches (key "<role> cs")."""
+    t = os.times()
+    out = {"py": t.user + t.system}
+    tick = os.sysconf("SC_CLK_TCK")
+    with open("/proc/stat") as f:
+        w = f.readline().split()
+    # All CPUs' busy and idle seconds: "other" is what the rest of the
+    # machine took meanwhile, "idle" what nobody used.
+    out["idle"] = (int(w[4]) + int(w[5])) / tick
+    out["all"] = sum(int(x) for x in w[1:8]) / tick - out["idle"]
     tick = os.sysconf("SC_CLK_TCK")
     below = set(sshlab.descendants(lab.pid)) if lab.pid else set()
     for d in os.listdir("/proc"):
@@ -105,6 +114,14 @@ def cpu_snapshot(lab, binary):
             continue
         w = st[st.rfind(")") + 2:].split()
         out[name] = out.get(name, 0.0) + (int(w[11]) + int(w[12])) / tick
+        try:
+            with open("/proc/%s/status" % d) as f:
+                cs = sum(int(x.split()[1]) for x in f
+                         if x.startswith(("voluntary_ctxt",
+                                          "nonvoluntary_ctxt")))
+        except OSError:
+            cs = 0
+        out[name + " cs"] = out.get(name + " cs", 0) + cs
     return out
 
 
@@ -113,6 +130,10 @@ def cpu_add(acc, key, before, after):
     d = acc.setdefault(key, {})
     for k, v in after.items():
         d[k] = d.get(k, 0.0) + v - before.get(k, 0.0)
+    ours = sum(v - before.get(k, 0.0) for k, v in after.items()
+               if k not in ("idle", "all") and not k.endswith(" cs"))
+    d["other"] = d.get("other", 0.0) + after["all"] - before["all"] - ours
+    d.pop("all")
 
 
 def send(port, total, sink, timeout=300):
@@ -204,11 +225,17 @@ def measure(lab, binary, sink, total, reps, limpet_only):
         a.stop()
         if b is not None:
             b.stop()
-    print("CPU seconds per GB moved:")
+    gb = reps * total / 1e9
+    print("CPU seconds per GB moved (py: the sender and the sink):")
     for how in sorted(cpu):
         print("  %-10s %s" % (how, "  ".join(
-            "%s %.2f" % (k, v / (reps * total / 1e9))
-            for k, v in sorted(cpu[how].items()))))
+            "%s %.2f" % (k, v / gb) for k, v in sorted(cpu[how].items())
+            if not k.endswith(" cs"))))
+    print("Context switches per MB moved:")
+    for how in sorted(cpu):
+        print("  %-10s %s" % (how, "  ".join(
+            "%s %.0f" % (k[:-3], v / (gb * 1000))
+            for k, v in sorted(cpu[how].items()) if k.endswith(" cs"))))
     return lim, ssh or [0.0]
 
 
