@@ -708,7 +708,7 @@ chan_write_data(struct chan_set *s, struct buf *b, uint32_t id,
 	return 1;
 }
 
-/* News worth an ACK at once: a quarter window, at most 256 KiB. */
+/* News worth an ACK at once: a quarter window, at most 1 MiB. */
 static size_t
 chan_ack_every(const struct chan *ch)
 {

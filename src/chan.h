@@ -60,8 +60,12 @@ struct resolve;
 #define CHAN_FLIGHT_FAST_US 50000
 #define CHAN_SLOW_RATE	(8 * 1000 * 1000)	/* bytes/s: 64 Mbit/s */
 #define CHAN_RATE_US	50000
-/* An ACK goes at once for this much news, else after CHAN_ACK_US. */
-#define CHAN_ACK_BYTES	(256 * 1024)
+/*
+ * An ACK goes at once for this much news, else after CHAN_ACK_US: each ACK
+ * wakes every process of the link back to the sender (relay, sshd, ssh,
+ * client), so at full window one per MiB, not per 256 KiB.
+ */
+#define CHAN_ACK_BYTES	(1024 * 1024)
 #define CHAN_ACK_US	5000
 #define CHAN_TARGET_MAX	1024
 #define CHAN_ID_DAEMON	0x80000000u	/* ids the daemon opens */
