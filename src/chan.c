@@ -951,7 +951,9 @@ chan_pump(struct chan_set *s, struct buf *b, size_t qmax)
 		    chan_pump_data(s, s->ch[i], b, qmax, &flight) != 0)
 			break;
 	}
-	if (flight < s->inflight_max / 2 && buf_len(b) < qmax)
+	/* A full wfd is the path's limit, as a full queue is: not ours. */
+	if (flight < s->inflight_max / 2 && buf_len(b) < qmax &&
+	    !s->wblocked)
 		s->app_limited = 1;
 	sent = flight - start;
 	if (s->n > 0)

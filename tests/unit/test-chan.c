@@ -929,6 +929,47 @@ direct(uint64_t seed, size_t total, int cuts)
 	free(down);
 }
 
+/*
+ * A channel held back by a full wfd is limited by the path, not by the
+ * application: the rate sample must still be able to lower the bound
+ * (else the bound stays at a burst's rate and typing waits behind it).
+ */
+static void
+test_full_wfd_is_not_app_limited(void **state)
+{
+	struct end	 a, b;
+	struct buf	 ab, ba;
+	uint8_t		 junk[4096], data[65536];
+	int		 p[2];
+
+	(void)state;
+	ends_init(&a, &b, 1);
+	buf_init(&ab, 0);
+	buf_init(&ba, 0);
+	small_pipe(p);
+	memset(junk, 'x', sizeof junk);
+	memset(data, 'y', sizeof data);
+	assert_non_null(chan_open(&a.set, CHAN_KIND_TCP, "h:1"));
+	chan_pump(&a.set, &ab, 1 << 20);
+	assert_int_equal(deliver(&b.set, &ab), 0);
+	chan_pump(&b.set, &ba, 1 << 20);
+	assert_int_equal(deliver(&a.set, &ba), 0);	/* a is synced */
+	while (write(p[1], junk, sizeof junk) > 0)
+		;				/* ssh stopped reading */
+	assert_int_equal(chan_local_data(a.set.ch[0], data, sizeof data), 0);
+	a.set.app_limited = 0;
+	a.set.wfd = p[1];
+	chan_pump(&a.set, &ab, 1 << 20);
+	a.set.wfd = -1;
+	assert_true(a.set.wblocked);
+	assert_false(a.set.app_limited);
+	close(p[0]);
+	close(p[1]);
+	buf_free(&ab);
+	buf_free(&ba);
+	ends_free(&a, &b);
+}
+
 /* Writing without copies through short writes, with and without cuts. */
 static void
 test_direct_writes(void **state)
@@ -959,6 +1000,7 @@ main(void)
 		cmocka_unit_test(test_window_stays_small_for_a_slow_reader),
 		cmocka_unit_test(test_small_news_is_acked_a_little_later),
 		cmocka_unit_test(test_direct_writes),
+		cmocka_unit_test(test_full_wfd_is_not_app_limited),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
