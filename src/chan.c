@@ -660,9 +660,10 @@ chan_be(uint8_t *p, uint64_t v, int n)
  * fd takes of b leaves b; a frame it took in part has its rest queued
  * in b (a stream never carries half a frame).  Returns 2 if the frame
  * was written whole, 1 if it was sent in part (the rest is in b), 0 if
- * none of it was (the fd is full), ERR_FULL if b has no room.  On an
- * error but a full fd the frame is queued in b, for the owner's write to
- * find the error.
+ * none of it was (the fd is full), ERR_FULL if b has no room (b was
+ * emptied first, so never after part of a frame).  On an error other
+ * than a full fd the frame is queued in b, for the owner's write to find
+ * the error.
  */
 static int
 chan_write_data(struct chan_set *s, struct buf *b, uint32_t id,

@@ -916,7 +916,7 @@ client_flush(struct client *c, uint64_t now)
 	if (c->proc.in == -1 || buf_len(&c->tx) == 0)
 		return;
 	if (cfwd_write_wait(c))
-		return;		/* full: cfwd_pump() writes it with its data */
+		return;	/* the pipe is full: cfwd_pump() writes it */
 	n = buf_write_fd(&c->tx, c->proc.in);
 	if (n > 0)
 		c->last_tx = now;
