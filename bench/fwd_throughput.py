@@ -1,14 +1,16 @@
 """Forwarded throughput, limpet -L beside ssh -L (issue 9).
 
     /usr/bin/python3 bench/fwd_throughput.py [--mb 200] [--bin ./limpet]
-                                            [--reps 1]
+                                            [--reps 1] [--down]
 
 Starts a throwaway sshd on loopback (tests/e2e/sshlab.py), a sink that
 reads and counts, then sends the same bytes through `limpet -L` and through
 `ssh -L`, one after the other in the same run, and prints MB/s for both
 and their ratio (the goal is >= 0.8).  Use the optimised `make limpet`
 build: the sanitized one measures the sanitizers.  Every process it
-starts it stops by pid.
+starts it stops by pid.  --down measures the other direction: the
+target sends and the script reads what comes out of the forward (a
+download through -L: the daemon writes to the client).
 """
 
 import argparse
@@ -50,6 +52,25 @@ class Sink(fwdpeer.Target):
                 first = time.monotonic()
             n += len(b)
         self.results.append((n, time.monotonic() - (first or 0)))
+
+
+class Source(fwdpeer.Target):
+    """A TCP server on loopback that sends each connection self.total
+    bytes and closes it (the --down direction)."""
+
+    def __init__(self):
+        self.total = 0
+        self.results = []
+        super().__init__(self._send)
+
+    def _send(self, c):
+        block = os.urandom(1 << 20)
+        left = self.total
+        while left > 0:
+            k = min(left, len(block))
+            c.sendall(block[:k])
+            left -= k
+        c.close()
 
 
 def listening(port):
@@ -161,6 +182,26 @@ def send(port, total, sink, timeout=300):
     return total / MB / (t1 - t0)
 
 
+def fetch(port, total, source, timeout=300):
+    """Read what port's forward delivers from the source to its end;
+    MB/s from connecting to the end of the stream."""
+    source.total = total
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(timeout)
+    t0 = time.monotonic()
+    got = 0
+    while True:
+        b = s.recv(1 << 20)
+        if not b:
+            break
+        got += len(b)
+    t1 = time.monotonic()
+    s.close()
+    if got != total:
+        raise RuntimeError("the source sent %d bytes, got %d" % (total, got))
+    return total / MB / (t1 - t0)
+
+
 class LimpetL:
     """A limpet session with -L spec, as a user starts it (in a PTY)."""
 
@@ -203,9 +244,10 @@ class SshL:
             self.pr.wait()
 
 
-def measure(lab, binary, sink, total, reps, limpet_only):
+def measure(lab, binary, sink, total, reps, limpet_only, down=False):
     """Both forwards up at once; transfers alternate between them so that
     the machine's other load falls on both alike."""
+    move = fetch if down else send
     lp, sp = sshlab.free_port(), sshlab.free_port()
     lim, ssh, cpu = [], [], {}
     a = LimpetL(lab, binary, "%d:127.0.0.1:%d" % (lp, sink.port))
@@ -215,11 +257,11 @@ def measure(lab, binary, sink, total, reps, limpet_only):
             b = SshL(lab, "%d:127.0.0.1:%d" % (sp, sink.port))
         for _ in range(reps):
             c0 = cpu_snapshot(lab, binary)
-            lim.append(send(lp, total, sink))
+            lim.append(move(lp, total, sink))
             c1 = cpu_snapshot(lab, binary)
             cpu_add(cpu, "limpet -L", c0, c1)
             if b is not None:
-                ssh.append(send(sp, total, sink))
+                ssh.append(move(sp, total, sink))
                 cpu_add(cpu, "ssh -L", c1, cpu_snapshot(lab, binary))
     finally:
         a.stop()
@@ -246,21 +288,24 @@ def main():
     ap.add_argument("--bin", default=os.path.join(ROOT, "limpet"))
     ap.add_argument("--limpet-only", action="store_true",
                     help="skip ssh -L (to profile limpet alone)")
+    ap.add_argument("--down", action="store_true",
+                    help="the target sends: a download through -L")
     a = ap.parse_args()
     binary = os.path.abspath(a.bin)
     total = a.mb * MB
-    sink = Sink()
+    sink = Source() if a.down else Sink()
     with tempfile.TemporaryDirectory(prefix="limpet-fwdbench-") as d:
         lab = sshlab.SshLab(os.path.join(d, "lab"), server_log=False)
         try:
             lim, ssh = measure(lab, binary, sink, total, a.reps,
-                               a.limpet_only)
+                               a.limpet_only, a.down)
         finally:
             lab.cleanup()
     sink.sock.close()
     bl, bs = max(lim), max(ssh)
-    print("forward %d MB through -L on loopback (best of %d, "
-          "alternating):" % (a.mb, a.reps))
+    print("forward %d MB through -L on loopback, %s (best of %d, "
+          "alternating):" % (a.mb, "download" if a.down else "upload",
+                             a.reps))
     print("  limpet -L  %7.1f MB/s  %s" % (bl, " ".join(
         "%.1f" % x for x in lim)))
     print("  ssh -L     %7.1f MB/s  %s" % (bs, " ".join(
