@@ -654,59 +654,125 @@ chan_be(uint8_t *p, uint64_t v, int n)
 	}
 }
 
+/* One DATA frame to write: its header and where its payload is. */
+struct chan_wf {
+	uint8_t		 hdr[FRAME_HDR + 12];
+	uint32_t	 id;
+	uint64_t	 off;
+	const uint8_t	*p;
+	size_t		 n;
+};
+
+/* How much of ch's data at off one frame may carry (0: none now). */
+static size_t
+chan_chunk(const struct chan_set *s, struct chan *ch, uint64_t off,
+    size_t sent, const uint8_t **p)
+{
+	size_t	n;
+
+	if (off >= ch->tx.end || off >= ch->tx_limit ||
+	    sent >= s->inflight_max || (n = ring_peek(&ch->tx, off, p)) == 0)
+		return 0;
+	if (n > CHAN_CHUNK)
+		n = CHAN_CHUNK;
+	if (n > ch->tx_limit - off)
+		n = (size_t)(ch->tx_limit - off);
+	if (n > s->inflight_max - sent)
+		n = s->inflight_max - sent;
+	return n;
+}
+
 /*
- * Write DATA for ch (n bytes at p, offset off) straight to s->wfd behind
- * what b holds, in one writev(): the payload is never copied.  What the
- * fd takes of b leaves b; a frame it took in part has its rest queued
- * in b (a stream never carries half a frame).  Returns 2 if the frame
- * was written whole, 1 if it was sent in part (the rest is in b), 0 if
- * none of it was (the fd is full), ERR_FULL if b has no room (b was
- * emptied first, so never after part of a frame).  On an error other
- * than a full fd the frame is queued in b, for the owner's write to find
- * the error.
+ * Gather up to CHAN_WBATCH of ch's next DATA frames (within its window
+ * and what may be in flight, sent counting on): one writev() then takes
+ * them all, a wakeup of the reader per batch rather than per frame.
+ * Returns how many.
  */
 static int
-chan_write_data(struct chan_set *s, struct buf *b, uint32_t id,
-    uint64_t off, const uint8_t *p, size_t n)
+chan_gather(struct chan_set *s, struct chan *ch, size_t sent,
+    struct chan_wf *f)
 {
-	uint8_t		hdr[FRAME_HDR + 12];
-	struct iovec	iov[3];
-	size_t		held = buf_len(b), k;
-	ssize_t		w;
-	int		i = held == 0;
+	uint64_t	off = ch->tx_sent;
+	size_t		n;
+	int		k = 0;
 
-	hdr[0] = MSG_CHAN_DATA;
-	chan_be(hdr + 1, 12 + n, 4);
-	chan_be(hdr + 5, id, 4);
-	chan_be(hdr + 9, off, 8);
-	iov[0].iov_base = (void *)buf_ptr(b);
-	iov[0].iov_len = held;
-	iov[1].iov_base = hdr;
-	iov[1].iov_len = sizeof hdr;
-	iov[2].iov_base = (void *)p;
-	iov[2].iov_len = n;
-	if ((w = writev(s->wfd, iov + i, 3 - i)) == -1) {
-		if (errno != EAGAIN && errno != EINTR)
-			return chan_put_data(b, id, off, p, n) != 0 ?
-			    ERR_FULL : 1;
-		w = 0;
+	while (k < CHAN_WBATCH &&
+	    (n = chan_chunk(s, ch, off, sent, &f[k].p)) > 0) {
+		f[k].hdr[0] = MSG_CHAN_DATA;
+		chan_be(f[k].hdr + 1, 12 + n, 4);
+		chan_be(f[k].hdr + 5, ch->id, 4);
+		chan_be(f[k].hdr + 9, off, 8);
+		f[k].id = ch->id;
+		f[k].off = off;
+		f[k].n = n;
+		off += n;
+		sent += n;
+		k++;
 	}
-	k = (size_t)w < held ? (size_t)w : held;
-	buf_consume(b, k);
-	s->wrote += (size_t)w;
-	if ((size_t)w <= held)
+	return k;
+}
+
+/*
+ * Write the k DATA frames f straight to s->wfd behind what b holds, in
+ * one writev(): the payloads are never copied.  What the fd takes of b
+ * leaves b; a frame it took in part has its rest queued in b (a stream
+ * never carries half a frame), and nothing after it is written.  Returns
+ * how many frames are sent (whole, or the last in part), with *full set
+ * if the fd did not take them all; ERR_FULL if b has no room (b was
+ * emptied first, so never after part of a frame).  On an error other
+ * than a full fd the first frame is queued in b, for the owner's write
+ * to find the error.
+ */
+static int
+chan_write_frames(struct chan_set *s, struct buf *b, struct chan_wf *f,
+    int k, int *full)
+{
+	struct iovec	iov[1 + 2 * CHAN_WBATCH];
+	size_t		held = buf_len(b), fl, w;
+	ssize_t		r;
+	int		i, j = 0;
+
+	iov[j].iov_base = (void *)buf_ptr(b);
+	iov[j++].iov_len = held;
+	for (i = 0; i < k; i++) {
+		iov[j].iov_base = f[i].hdr;
+		iov[j++].iov_len = sizeof f[i].hdr;
+		iov[j].iov_base = (void *)f[i].p;
+		iov[j++].iov_len = f[i].n;
+	}
+	*full = 1;
+	if ((r = writev(s->wfd, iov + (held == 0), j - (held == 0))) == -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			return chan_put_data(b, f[0].id, f[0].off, f[0].p,
+			    f[0].n) != 0 ? ERR_FULL : 1;
+		r = 0;
+	}
+	w = (size_t)r;
+	buf_consume(b, w < held ? w : held);
+	s->wrote += w;
+	if (w <= held)
 		return 0;
-	if ((w -= (ssize_t)held) == (ssize_t)(sizeof hdr + n))
-		return 2;
-	if ((size_t)w < sizeof hdr) {
-		if (buf_put(b, hdr + w, sizeof hdr - (size_t)w) != 0)
+	w -= held;
+	for (i = 0; i < k; i++) {
+		fl = sizeof f[i].hdr + f[i].n;
+		if (w >= fl) {
+			w -= fl;
+			continue;
+		}
+		if (w == 0)
+			return i;
+		if (w < sizeof f[i].hdr) {
+			if (buf_put(b, f[i].hdr + w, sizeof f[i].hdr - w) != 0)
+				return ERR_FULL;
+			w = 0;
+		} else
+			w -= sizeof f[i].hdr;
+		if (buf_put(b, f[i].p + w, f[i].n - w) != 0)
 			return ERR_FULL;
-		w = 0;
-	} else
-		w -= (ssize_t)sizeof hdr;
-	if (buf_put(b, p + w, n - (size_t)w) != 0)
-		return ERR_FULL;
-	return 1;
+		return i + 1;
+	}
+	*full = 0;
+	return k;
 }
 
 /* News worth an ACK at once: a quarter window, at most 1 MiB. */
@@ -810,48 +876,51 @@ chan_inflight(const struct chan_set *s)
 	return n;
 }
 
+/* n more of ch's bytes are sent: count them, maybe start an RTT sample. */
+static void
+chan_sent(struct chan_set *s, struct chan *ch, size_t n, size_t *sent)
+{
+	if (ch->txp_t == 0 && s->now != 0) {
+		ch->txp_off = ch->tx_sent + n;
+		ch->txp_t = s->now;
+	}
+	ch->tx_sent += n;
+	*sent += n;
+}
+
 /*
- * Queue ch's data within its window, the queue's room and what may be in
+ * Queue (or write, with s->wfd) ch's data within its window, the queue's room and what may be in
  * flight (*sent counts on from what already is), then EOF.
  */
 static int
 chan_pump_data(struct chan_set *s, struct chan *ch, struct buf *b,
     size_t qmax, size_t *sent)
 {
+	struct chan_wf	 f[CHAN_WBATCH];
 	const uint8_t	*p;
 	size_t		 n;
-	int		 r = 2;
+	int		 i, k, full;
 
 	if (!ch->synced)
 		return 0;
-	while (ch->tx_sent < ch->tx.end && ch->tx_sent < ch->tx_limit &&
-	    buf_len(b) < qmax && *sent < s->inflight_max && r == 2 &&
-	    !s->wblocked) {
-		if ((n = ring_peek(&ch->tx, ch->tx_sent, &p)) == 0)
-			break;
-		if (n > CHAN_CHUNK)
-			n = CHAN_CHUNK;
-		if (n > ch->tx_limit - ch->tx_sent)
-			n = (size_t)(ch->tx_limit - ch->tx_sent);
-		if (n > s->inflight_max - *sent)
-			n = s->inflight_max - *sent;
-		if (s->wfd == -1)
-			r = chan_put_data(b, ch->id, ch->tx_sent, p, n) != 0 ?
-			    ERR_FULL : 2;
-		else
-			r = chan_write_data(s, b, ch->id, ch->tx_sent, p, n);
-		if (r < 0)
-			return ERR_FULL;
-		if (r < 2)
-			s->wblocked = 1;	/* the fd is full */
-		if (r == 0)
-			break;
-		if (ch->txp_t == 0 && s->now != 0) {
-			ch->txp_off = ch->tx_sent + n;
-			ch->txp_t = s->now;
+	while (buf_len(b) < qmax && !s->wblocked) {
+		if (s->wfd != -1) {
+			/* Straight to the fd, a batch of frames at once. */
+			if ((k = chan_gather(s, ch, *sent, f)) == 0)
+				break;
+			if ((k = chan_write_frames(s, b, f, k, &full)) < 0)
+				return ERR_FULL;
+			for (i = 0; i < k; i++)
+				chan_sent(s, ch, f[i].n, sent);
+			if (full)
+				s->wblocked = 1;	/* the fd is full */
+			continue;
 		}
-		ch->tx_sent += n;
-		*sent += n;
+		if ((n = chan_chunk(s, ch, ch->tx_sent, *sent, &p)) == 0)
+			break;
+		if (chan_put_data(b, ch->id, ch->tx_sent, p, n) != 0)
+			return ERR_FULL;
+		chan_sent(s, ch, n, sent);
 	}
 	if (ch->tx_eof && !ch->eof_sent && ch->tx_sent == ch->tx.end) {
 		if (chan_put(b, MSG_CHAN_EOF, ch->id, 1, ch->tx.end, 0) != 0)
