@@ -143,6 +143,13 @@ def cpu_snapshot(lab, binary):
         except OSError:
             cs = 0
         out[name + " cs"] = out.get(name + " cs", 0) + cs
+        try:
+            with open("/proc/%s/io" % d) as f:
+                io = dict(x.split(": ") for x in f.read().splitlines())
+            out[name + " rd"] = out.get(name + " rd", 0) + int(io["syscr"])
+            out[name + " rb"] = out.get(name + " rb", 0) + int(io["rchar"])
+        except (OSError, KeyError, ValueError):
+            pass
     return out
 
 
@@ -152,7 +159,8 @@ def cpu_add(acc, key, before, after):
     for k, v in after.items():
         d[k] = d.get(k, 0.0) + v - before.get(k, 0.0)
     ours = sum(v - before.get(k, 0.0) for k, v in after.items()
-               if k not in ("idle", "all") and not k.endswith(" cs"))
+               if k not in ("idle", "all") and
+               not k.endswith((" cs", " rd", " rb")))
     d["other"] = d.get("other", 0.0) + after["all"] - before["all"] - ours
     d.pop("all")
 
@@ -272,12 +280,20 @@ def measure(lab, binary, sink, total, reps, limpet_only, down=False):
     for how in sorted(cpu):
         print("  %-10s %s" % (how, "  ".join(
             "%s %.2f" % (k, v / gb) for k, v in sorted(cpu[how].items())
-            if not k.endswith(" cs"))))
+            if not k.endswith((" cs", " rd", " rb")))))
     print("Context switches per MB moved:")
     for how in sorted(cpu):
         print("  %-10s %s" % (how, "  ".join(
             "%s %.0f" % (k[:-3], v / (gb * 1000))
             for k, v in sorted(cpu[how].items()) if k.endswith(" cs"))))
+    print("read(2) calls per MB moved, KiB per read (limpet's processes):")
+    for how in sorted(cpu):
+        print("  %-10s %s" % (how, "  ".join(
+            "%s %.0f/%.1f" % (k, cpu[how][k + " rd"] / (gb * 1000),
+                              cpu[how][k + " rb"] / 1024 /
+                              max(cpu[how][k + " rd"], 1))
+            for k in ("client", "relay", "daemon")
+            if cpu[how].get(k + " rd"))))
     return lim, ssh or [0.0]
 
 

@@ -437,9 +437,11 @@ dfwd_pump(struct daemon *d, uint64_t now)
 
 	dfwd_r_expire(d->fwd, now);
 	if (p == NULL || p->closing || p->dead ||
-	    d->fwd->version < PROTO_V_CHAN)
+	    d->fwd->version < PROTO_V_CHAN) {
 		fwd_pump(&d->fwd->w, NULL);
-	else {
+		if (p != NULL)
+			p->wwait = 0;
+	} else {
 		/* Output's least round trip: the path without our queue. */
 		chan_set_link_rtt(&d->fwd->w.set, d->flow.min_rtt_t != 0 ?
 		    d->flow.min_rtt : 0);
