@@ -45,6 +45,7 @@ chan_set_init(struct chan_set *s, uint32_t id_bit, const struct chan_ops *ops,
 	s->arg = arg;
 	s->inflight_max = CHAN_INFLIGHT_MAX;
 	s->wfd = -1;
+	s->wbatch = 1;
 }
 
 /* The owner's clock, in microseconds, for the round trips and rates. */
@@ -683,10 +684,10 @@ chan_chunk(const struct chan_set *s, struct chan *ch, uint64_t off,
 }
 
 /*
- * Gather up to CHAN_WBATCH of ch's next DATA frames (within its window
- * and what may be in flight, sent counting on): one writev() then takes
- * them all, a wakeup of the reader per batch rather than per frame.
- * Returns how many.
+ * Gather up to s->wbatch (at most CHAN_WBATCH) of ch's next DATA frames
+ * (within its window and what may be in flight, sent counting on): one
+ * writev() then takes them all, a wakeup of the reader per batch rather
+ * than per frame.  Returns how many.
  */
 static int
 chan_gather(struct chan_set *s, struct chan *ch, size_t sent,
@@ -696,7 +697,7 @@ chan_gather(struct chan_set *s, struct chan *ch, size_t sent,
 	size_t		n;
 	int		k = 0;
 
-	while (k < CHAN_WBATCH &&
+	while (k < CHAN_WBATCH && (k == 0 || k < s->wbatch) &&
 	    (n = chan_chunk(s, ch, off, sent, &f[k].p)) > 0) {
 		f[k].hdr[0] = MSG_CHAN_DATA;
 		chan_be(f[k].hdr + 1, 12 + n, 4);

@@ -40,7 +40,7 @@ struct resolve;
 #define CHAN_WINDOW	(256 * 1024)	/* receive window: initial, floor */
 #define CHAN_WINDOW_MAX	(4 * 1024 * 1024)	/* receive window: cap */
 #define CHAN_CHUNK	(32 * 1024)	/* payload of one CHAN_DATA */
-#define CHAN_WBATCH	4		/* CHAN_DATA per writev() */
+#define CHAN_WBATCH	4		/* CHAN_DATA per writev(), at most */
 #define CHAN_MAX	64		/* channels at once, per end */
 /*
  * Channel data sent and not yet acknowledged, all channels together: the
@@ -163,6 +163,7 @@ struct chan_set {
 	 * nothing waits before it (rx_direct).
 	 */
 	int			 wfd;
+	int			 wbatch;	/* DATA frames per writev() */
 	int			 wblocked;	/* wfd is full: poll it */
 	size_t			 wrote;		/* bytes written to wfd */
 	int			 rx_direct;

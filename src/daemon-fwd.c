@@ -69,6 +69,11 @@ dfwd_new(void)
 	struct dfwd	*f = xcalloc(1, sizeof *f);
 
 	fwd_init(&f->w, CHAN_ID_DAEMON, &dfwd_ops, f);
+	/*
+	 * Data frames to the client's socket in batches: each write wakes
+	 * the relay, and one per 32 KiB frame doubled its wakeups.
+	 */
+	f->w.set.wbatch = CHAN_WBATCH;
 	f->agent_lfd = -1;
 	return f;
 }

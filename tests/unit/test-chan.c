@@ -857,6 +857,7 @@ direct(uint64_t seed, size_t total, int cuts)
 	small_pipe(p);
 	small_pipe(q);
 	b.set.rx_direct = 1;
+	a.set.wbatch = 1 + (int)(seed % CHAN_WBATCH);	/* frames a writev */
 	assert_non_null(chan_open(&a.set, CHAN_KIND_TCP, "h:1"));
 	while (a.set.n > 0 || b.set.n > 0) {
 		assert_true(++turn < 200000);
