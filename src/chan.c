@@ -890,8 +890,9 @@ chan_sent(struct chan_set *s, struct chan *ch, size_t n, size_t *sent)
 }
 
 /*
- * Queue (or write, with s->wfd) ch's data within its window, the queue's room and what may be in
- * flight (*sent counts on from what already is), then EOF.
+ * Queue (or write, with s->wfd) ch's data within its window, the queue's
+ * room and what may be in flight (*sent counts on from what already is),
+ * then EOF.
  */
 static int
 chan_pump_data(struct chan_set *s, struct chan *ch, struct buf *b,
