@@ -1,14 +1,16 @@
 """Forwarded throughput, limpet -L beside ssh -L (issue 9).
 
     /usr/bin/python3 bench/fwd_throughput.py [--mb 200] [--bin ./limpet]
-                                            [--reps 1]
+                                            [--reps 1] [--down]
 
 Starts a throwaway sshd on loopback (tests/e2e/sshlab.py), a sink that
 reads and counts, then sends the same bytes through `limpet -L` and through
 `ssh -L`, one after the other in the same run, and prints MB/s for both
 and their ratio (the goal is >= 0.8).  Use the optimised `make limpet`
 build: the sanitized one measures the sanitizers.  Every process it
-starts it stops by pid.
+starts it stops by pid.  --down measures the other direction: the
+target sends and the script reads what comes out of the forward (a
+download through -L: the daemon writes to the client).
 """
 
 import argparse
@@ -52,6 +54,25 @@ class Sink(fwdpeer.Target):
         self.results.append((n, time.monotonic() - (first or 0)))
 
 
+class Source(fwdpeer.Target):
+    """A TCP server on loopback that sends each connection self.total
+    bytes and closes it (the --down direction)."""
+
+    def __init__(self):
+        self.total = 0
+        self.results = []
+        super().__init__(self._send)
+
+    def _send(self, c):
+        block = os.urandom(1 << 20)
+        left = self.total
+        while left > 0:
+            k = min(left, len(block))
+            c.sendall(block[:k])
+            left -= k
+        c.close()
+
+
 def listening(port):
     """True if something listens on TCP port (read from /proc: probing
     with a connection would reach the sink)."""
@@ -75,9 +96,18 @@ def wait_listen(port, timeout=20):
 
 def cpu_snapshot(lab, binary):
     """CPU seconds used so far by this run's processes, by role: limpet's
-    client, relay and daemon (this binary), ssh (with the lab's config)
-    and sshd (below the lab's sshd), from /proc."""
-    out = {}
+    client, relay and daemon (this binary), ssh (with the lab's config),
+    sshd (below the lab's sshd) and this script (the sender and the sink,
+    "py"), from /proc; and their context switches (key "<role> cs")."""
+    t = os.times()
+    out = {"py": t.user + t.system}
+    tick = os.sysconf("SC_CLK_TCK")
+    with open("/proc/stat") as f:
+        w = f.readline().split()
+    # All CPUs' busy and idle seconds: "other" is what the rest of the
+    # machine took meanwhile, "idle" what nobody used.
+    out["idle"] = (int(w[4]) + int(w[5])) / tick
+    out["all"] = sum(int(x) for x in w[1:8]) / tick - out["idle"]
     tick = os.sysconf("SC_CLK_TCK")
     below = set(sshlab.descendants(lab.pid)) if lab.pid else set()
     for d in os.listdir("/proc"):
@@ -105,6 +135,21 @@ def cpu_snapshot(lab, binary):
             continue
         w = st[st.rfind(")") + 2:].split()
         out[name] = out.get(name, 0.0) + (int(w[11]) + int(w[12])) / tick
+        try:
+            with open("/proc/%s/status" % d) as f:
+                cs = sum(int(x.split()[1]) for x in f
+                         if x.startswith(("voluntary_ctxt",
+                                          "nonvoluntary_ctxt")))
+        except OSError:
+            cs = 0
+        out[name + " cs"] = out.get(name + " cs", 0) + cs
+        try:
+            with open("/proc/%s/io" % d) as f:
+                io = dict(x.split(": ") for x in f.read().splitlines())
+            out[name + " rd"] = out.get(name + " rd", 0) + int(io["syscr"])
+            out[name + " rb"] = out.get(name + " rb", 0) + int(io["rchar"])
+        except (OSError, KeyError, ValueError):
+            pass
     return out
 
 
@@ -113,6 +158,11 @@ def cpu_add(acc, key, before, after):
     d = acc.setdefault(key, {})
     for k, v in after.items():
         d[k] = d.get(k, 0.0) + v - before.get(k, 0.0)
+    ours = sum(v - before.get(k, 0.0) for k, v in after.items()
+               if k not in ("idle", "all") and
+               not k.endswith((" cs", " rd", " rb")))
+    d["other"] = d.get("other", 0.0) + after["all"] - before["all"] - ours
+    d.pop("all")
 
 
 def send(port, total, sink, timeout=300):
@@ -137,6 +187,26 @@ def send(port, total, sink, timeout=300):
     got = sink.results[-1][0]
     if got != total:
         raise RuntimeError("sent %d bytes, the sink got %d" % (total, got))
+    return total / MB / (t1 - t0)
+
+
+def fetch(port, total, source, timeout=300):
+    """Read what port's forward delivers from the source to its end;
+    MB/s from connecting to the end of the stream."""
+    source.total = total
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(timeout)
+    t0 = time.monotonic()
+    got = 0
+    while True:
+        b = s.recv(1 << 20)
+        if not b:
+            break
+        got += len(b)
+    t1 = time.monotonic()
+    s.close()
+    if got != total:
+        raise RuntimeError("the source sent %d bytes, got %d" % (total, got))
     return total / MB / (t1 - t0)
 
 
@@ -182,9 +252,10 @@ class SshL:
             self.pr.wait()
 
 
-def measure(lab, binary, sink, total, reps, limpet_only):
+def measure(lab, binary, sink, total, reps, limpet_only, down=False):
     """Both forwards up at once; transfers alternate between them so that
     the machine's other load falls on both alike."""
+    move = fetch if down else send
     lp, sp = sshlab.free_port(), sshlab.free_port()
     lim, ssh, cpu = [], [], {}
     a = LimpetL(lab, binary, "%d:127.0.0.1:%d" % (lp, sink.port))
@@ -194,21 +265,35 @@ def measure(lab, binary, sink, total, reps, limpet_only):
             b = SshL(lab, "%d:127.0.0.1:%d" % (sp, sink.port))
         for _ in range(reps):
             c0 = cpu_snapshot(lab, binary)
-            lim.append(send(lp, total, sink))
+            lim.append(move(lp, total, sink))
             c1 = cpu_snapshot(lab, binary)
             cpu_add(cpu, "limpet -L", c0, c1)
             if b is not None:
-                ssh.append(send(sp, total, sink))
+                ssh.append(move(sp, total, sink))
                 cpu_add(cpu, "ssh -L", c1, cpu_snapshot(lab, binary))
     finally:
         a.stop()
         if b is not None:
             b.stop()
-    print("CPU seconds per GB moved:")
+    gb = reps * total / 1e9
+    print("CPU seconds per GB moved (py: the sender and the sink):")
     for how in sorted(cpu):
         print("  %-10s %s" % (how, "  ".join(
-            "%s %.2f" % (k, v / (reps * total / 1e9))
-            for k, v in sorted(cpu[how].items()))))
+            "%s %.2f" % (k, v / gb) for k, v in sorted(cpu[how].items())
+            if not k.endswith((" cs", " rd", " rb")))))
+    print("Context switches per MB moved:")
+    for how in sorted(cpu):
+        print("  %-10s %s" % (how, "  ".join(
+            "%s %.0f" % (k[:-3], v / (gb * 1000))
+            for k, v in sorted(cpu[how].items()) if k.endswith(" cs"))))
+    print("read(2) calls per MB moved, KiB per read (limpet's processes):")
+    for how in sorted(cpu):
+        print("  %-10s %s" % (how, "  ".join(
+            "%s %.0f/%.1f" % (k, cpu[how][k + " rd"] / (gb * 1000),
+                              cpu[how][k + " rb"] / 1024 /
+                              max(cpu[how][k + " rd"], 1))
+            for k in ("client", "relay", "daemon")
+            if cpu[how].get(k + " rd"))))
     return lim, ssh or [0.0]
 
 
@@ -219,21 +304,24 @@ def main():
     ap.add_argument("--bin", default=os.path.join(ROOT, "limpet"))
     ap.add_argument("--limpet-only", action="store_true",
                     help="skip ssh -L (to profile limpet alone)")
+    ap.add_argument("--down", action="store_true",
+                    help="the target sends: a download through -L")
     a = ap.parse_args()
     binary = os.path.abspath(a.bin)
     total = a.mb * MB
-    sink = Sink()
+    sink = Source() if a.down else Sink()
     with tempfile.TemporaryDirectory(prefix="limpet-fwdbench-") as d:
         lab = sshlab.SshLab(os.path.join(d, "lab"), server_log=False)
         try:
             lim, ssh = measure(lab, binary, sink, total, a.reps,
-                               a.limpet_only)
+                               a.limpet_only, a.down)
         finally:
             lab.cleanup()
     sink.sock.close()
     bl, bs = max(lim), max(ssh)
-    print("forward %d MB through -L on loopback (best of %d, "
-          "alternating):" % (a.mb, a.reps))
+    print("forward %d MB through -L on loopback, %s (best of %d, "
+          "alternating):" % (a.mb, "download" if a.down else "upload",
+                             a.reps))
     print("  limpet -L  %7.1f MB/s  %s" % (bl, " ".join(
         "%.1f" % x for x in lim)))
     print("  ssh -L     %7.1f MB/s  %s" % (bs, " ".join(

@@ -19,8 +19,13 @@
  * (the caller drops that link); a frame for a channel this end no longer
  * has is answered with CLOSE, so both ends converge after any loss.
  */
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "chan.h"
 #include "err.h"
@@ -39,6 +44,8 @@ chan_set_init(struct chan_set *s, uint32_t id_bit, const struct chan_ops *ops,
 	s->ops = ops;
 	s->arg = arg;
 	s->inflight_max = CHAN_INFLIGHT_MAX;
+	s->wfd = -1;
+	s->wbatch = 1;
 }
 
 /* The owner's clock, in microseconds, for the round trips and rates. */
@@ -417,6 +424,24 @@ chan_window(struct chan_set *s, struct chan *ch)
 	ch->win = chan_bdp2(ch->rate, ch->srtt, CHAN_WINDOW, CHAN_WINDOW_MAX);
 }
 
+/*
+ * Write the peer's new bytes straight to ch's socket if nothing waits
+ * before them (no copy through rx); returns how many it took.  Anything
+ * it does not take, an error included, goes to rx as before, and the
+ * owner's next write finds the error.
+ */
+static size_t
+chan_rx_write(struct chan *ch, const uint8_t *p, size_t n)
+{
+	ssize_t	w;
+
+	if (buf_len(&ch->rx) > 0 || ch->fd < 0 || ch->connecting ||
+	    ch->resolve != NULL || ch->shut_wr)
+		return 0;
+	w = write(ch->fd, p, n);
+	return w > 0 ? (size_t)w : 0;
+}
+
 /* DATA from the peer: in order, within the window, before any EOF. */
 static int
 chan_in_data(struct chan_set *s, struct cur *c)
@@ -437,6 +462,9 @@ chan_in_data(struct chan_set *s, struct cur *c)
 	if (off > ch->rx_have || off + c->len > ch->limit_sent ||
 	    (ch->rx_eof && off + c->len > ch->rx_end))
 		return ERR_RANGE;
+	if (s->rx_direct && off + c->len > ch->rx_have)
+		ch->rx_have += chan_rx_write(ch, c->p + (ch->rx_have - off),
+		    (size_t)(off + c->len - ch->rx_have));
 	r = buf_put_stream(&ch->rx, &ch->rx_have, off, c->p, c->len);
 	if (r < 0)
 		return r;
@@ -617,7 +645,138 @@ chan_put_data(struct buf *b, uint32_t id, uint64_t off, const uint8_t *p,
 	return frame_end(b, mark);
 }
 
-/* News worth an ACK at once: a quarter window, at most 256 KiB. */
+/* Put v big-endian into the n bytes at p. */
+static void
+chan_be(uint8_t *p, uint64_t v, int n)
+{
+	while (n-- > 0) {
+		p[n] = v & 0xff;
+		v >>= 8;
+	}
+}
+
+/* One DATA frame to write: its header and where its payload is. */
+struct chan_wf {
+	uint8_t		 hdr[FRAME_HDR + 12];
+	uint32_t	 id;
+	uint64_t	 off;
+	const uint8_t	*p;
+	size_t		 n;
+};
+
+/* How much of ch's data at off one frame may carry (0: none now). */
+static size_t
+chan_chunk(const struct chan_set *s, struct chan *ch, uint64_t off,
+    size_t sent, const uint8_t **p)
+{
+	size_t	n;
+
+	if (off >= ch->tx.end || off >= ch->tx_limit ||
+	    sent >= s->inflight_max || (n = ring_peek(&ch->tx, off, p)) == 0)
+		return 0;
+	if (n > CHAN_CHUNK)
+		n = CHAN_CHUNK;
+	if (n > ch->tx_limit - off)
+		n = (size_t)(ch->tx_limit - off);
+	if (n > s->inflight_max - sent)
+		n = s->inflight_max - sent;
+	return n;
+}
+
+/*
+ * Gather up to s->wbatch (at most CHAN_WBATCH) of ch's next DATA frames
+ * (within its window and what may be in flight, sent counting on): one
+ * writev() then takes them all, a wakeup of the reader per batch rather
+ * than per frame.  Returns how many.
+ */
+static int
+chan_gather(struct chan_set *s, struct chan *ch, size_t sent,
+    struct chan_wf *f)
+{
+	uint64_t	off = ch->tx_sent;
+	size_t		n;
+	int		k = 0;
+
+	while (k < CHAN_WBATCH && (k == 0 || k < s->wbatch) &&
+	    (n = chan_chunk(s, ch, off, sent, &f[k].p)) > 0) {
+		f[k].hdr[0] = MSG_CHAN_DATA;
+		chan_be(f[k].hdr + 1, 12 + n, 4);
+		chan_be(f[k].hdr + 5, ch->id, 4);
+		chan_be(f[k].hdr + 9, off, 8);
+		f[k].id = ch->id;
+		f[k].off = off;
+		f[k].n = n;
+		off += n;
+		sent += n;
+		k++;
+	}
+	return k;
+}
+
+/*
+ * Write the k DATA frames f straight to s->wfd behind what b holds, in
+ * one writev(): the payloads are never copied.  What the fd takes of b
+ * leaves b; a frame it took in part has its rest queued in b (a stream
+ * never carries half a frame), and nothing after it is written.  Returns
+ * how many frames are sent (whole, or the last in part), with *full set
+ * if the fd did not take them all; ERR_FULL if b has no room (b was
+ * emptied first, so never after part of a frame).  On an error other
+ * than a full fd the first frame is queued in b, for the owner's write
+ * to find the error.
+ */
+static int
+chan_write_frames(struct chan_set *s, struct buf *b, struct chan_wf *f,
+    int k, int *full)
+{
+	struct iovec	iov[1 + 2 * CHAN_WBATCH];
+	size_t		held = buf_len(b), fl, w;
+	ssize_t		r;
+	int		i, j = 0;
+
+	iov[j].iov_base = (void *)buf_ptr(b);
+	iov[j++].iov_len = held;
+	for (i = 0; i < k; i++) {
+		iov[j].iov_base = f[i].hdr;
+		iov[j++].iov_len = sizeof f[i].hdr;
+		iov[j].iov_base = (void *)f[i].p;
+		iov[j++].iov_len = f[i].n;
+	}
+	*full = 1;
+	if ((r = writev(s->wfd, iov + (held == 0), j - (held == 0))) == -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			return chan_put_data(b, f[0].id, f[0].off, f[0].p,
+			    f[0].n) != 0 ? ERR_FULL : 1;
+		r = 0;
+	}
+	w = (size_t)r;
+	buf_consume(b, w < held ? w : held);
+	s->wrote += w;
+	if (w <= held)
+		return 0;
+	w -= held;
+	for (i = 0; i < k; i++) {
+		fl = sizeof f[i].hdr + f[i].n;
+		if (w >= fl) {
+			w -= fl;
+			continue;
+		}
+		if (w == 0)
+			return i;
+		if (w < sizeof f[i].hdr) {
+			if (buf_put(b, f[i].hdr + w, sizeof f[i].hdr - w) != 0)
+				return ERR_FULL;
+			w = 0;
+		} else
+			w -= sizeof f[i].hdr;
+		if (buf_put(b, f[i].p + w, f[i].n - w) != 0)
+			return ERR_FULL;
+		return i + 1;
+	}
+	*full = 0;
+	return k;
+}
+
+/* News worth an ACK at once: a quarter window, at most 1 MiB. */
 static size_t
 chan_ack_every(const struct chan *ch)
 {
@@ -718,37 +877,52 @@ chan_inflight(const struct chan_set *s)
 	return n;
 }
 
+/* n more of ch's bytes are sent: count them, maybe start an RTT sample. */
+static void
+chan_sent(struct chan_set *s, struct chan *ch, size_t n, size_t *sent)
+{
+	if (ch->txp_t == 0 && s->now != 0) {
+		ch->txp_off = ch->tx_sent + n;
+		ch->txp_t = s->now;
+	}
+	ch->tx_sent += n;
+	*sent += n;
+}
+
 /*
- * Queue ch's data within its window, the queue's room and what may be in
- * flight (*sent counts on from what already is), then EOF.
+ * Queue (or write, with s->wfd) ch's data within its window, the queue's
+ * room and what may be in flight (*sent counts on from what already is),
+ * then EOF.
  */
 static int
 chan_pump_data(struct chan_set *s, struct chan *ch, struct buf *b,
     size_t qmax, size_t *sent)
 {
+	struct chan_wf	 f[CHAN_WBATCH];
 	const uint8_t	*p;
 	size_t		 n;
+	int		 i, k, full;
 
 	if (!ch->synced)
 		return 0;
-	while (ch->tx_sent < ch->tx.end && ch->tx_sent < ch->tx_limit &&
-	    buf_len(b) < qmax && *sent < s->inflight_max) {
-		if ((n = ring_peek(&ch->tx, ch->tx_sent, &p)) == 0)
+	while (buf_len(b) < qmax && !s->wblocked) {
+		if (s->wfd != -1) {
+			/* Straight to the fd, a batch of frames at once. */
+			if ((k = chan_gather(s, ch, *sent, f)) == 0)
+				break;
+			if ((k = chan_write_frames(s, b, f, k, &full)) < 0)
+				return ERR_FULL;
+			for (i = 0; i < k; i++)
+				chan_sent(s, ch, f[i].n, sent);
+			if (full)
+				s->wblocked = 1;	/* the fd is full */
+			continue;
+		}
+		if ((n = chan_chunk(s, ch, ch->tx_sent, *sent, &p)) == 0)
 			break;
-		if (n > CHAN_CHUNK)
-			n = CHAN_CHUNK;
-		if (n > ch->tx_limit - ch->tx_sent)
-			n = (size_t)(ch->tx_limit - ch->tx_sent);
-		if (n > s->inflight_max - *sent)
-			n = s->inflight_max - *sent;
 		if (chan_put_data(b, ch->id, ch->tx_sent, p, n) != 0)
 			return ERR_FULL;
-		if (ch->txp_t == 0 && s->now != 0) {
-			ch->txp_off = ch->tx_sent + n;
-			ch->txp_t = s->now;
-		}
-		ch->tx_sent += n;
-		*sent += n;
+		chan_sent(s, ch, n, sent);
 	}
 	if (ch->tx_eof && !ch->eof_sent && ch->tx_sent == ch->tx.end) {
 		if (chan_put(b, MSG_CHAN_EOF, ch->id, 1, ch->tx.end, 0) != 0)
@@ -841,6 +1015,7 @@ chan_pump(struct chan_set *s, struct buf *b, size_t qmax)
 			return sent;
 	}
 	chan_bound(s);
+	s->wblocked = 0;
 	flight = start = chan_inflight(s);
 	for (k = 0; k < s->n; k++) {
 		i = (s->rr + k) % s->n;
@@ -848,7 +1023,9 @@ chan_pump(struct chan_set *s, struct buf *b, size_t qmax)
 		    chan_pump_data(s, s->ch[i], b, qmax, &flight) != 0)
 			break;
 	}
-	if (flight < s->inflight_max / 2 && buf_len(b) < qmax)
+	/* A full wfd is the path's limit, as a full queue is: not ours. */
+	if (flight < s->inflight_max / 2 && buf_len(b) < qmax &&
+	    !s->wblocked)
 		s->app_limited = 1;
 	sent = flight - start;
 	if (s->n > 0)

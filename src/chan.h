@@ -40,6 +40,7 @@ struct resolve;
 #define CHAN_WINDOW	(256 * 1024)	/* receive window: initial, floor */
 #define CHAN_WINDOW_MAX	(4 * 1024 * 1024)	/* receive window: cap */
 #define CHAN_CHUNK	(32 * 1024)	/* payload of one CHAN_DATA */
+#define CHAN_WBATCH	4		/* CHAN_DATA per writev(), at most */
 #define CHAN_MAX	64		/* channels at once, per end */
 /*
  * Channel data sent and not yet acknowledged, all channels together: the
@@ -60,8 +61,12 @@ struct resolve;
 #define CHAN_FLIGHT_FAST_US 50000
 #define CHAN_SLOW_RATE	(8 * 1000 * 1000)	/* bytes/s: 64 Mbit/s */
 #define CHAN_RATE_US	50000
-/* An ACK goes at once for this much news, else after CHAN_ACK_US. */
-#define CHAN_ACK_BYTES	(256 * 1024)
+/*
+ * An ACK goes at once for this much news, else after CHAN_ACK_US: each ACK
+ * wakes every process of the link back to the sender (relay, sshd, ssh,
+ * client), so at full window one per MiB, not per 256 KiB.
+ */
+#define CHAN_ACK_BYTES	(1024 * 1024)
 #define CHAN_ACK_US	5000
 #define CHAN_TARGET_MAX	1024
 #define CHAN_ID_DAEMON	0x80000000u	/* ids the daemon opens */
@@ -150,6 +155,18 @@ struct chan_set {
 	uint64_t		 ack_rate_off;	/* ...at this acked count */
 	size_t			 inflight_max;
 	int			 app_limited;	/* in this rate sample */
+
+	/*
+	 * Writing without a copy (fwd.c sets these): data frames go
+	 * straight from the send rings to wfd (chan_pump() with wfd not
+	 * -1), and the peer's data straight to a channel's socket while
+	 * nothing waits before it (rx_direct).
+	 */
+	int			 wfd;
+	int			 wbatch;	/* DATA frames per writev() */
+	int			 wblocked;	/* wfd is full: poll it */
+	size_t			 wrote;		/* bytes written to wfd */
+	int			 rx_direct;
 };
 
 void		 chan_set_init(struct chan_set *, uint32_t,

@@ -507,10 +507,24 @@ cfwd_pump(struct client *c)
 	 * of the link for nothing).
 	 */
 	cfwd_link_rtt(c);
-	fwd_pump(&f->w, &c->tx);
+	/*
+	 * Data goes from the channels' rings straight into ssh's pipe
+	 * (fwd_pump_to()), behind the queued frames: no copy through c->tx.
+	 */
+	f->w.set.wrote = 0;
+	fwd_pump_to(&f->w, &c->tx, c->proc.in);
 	now = clock_ms();
+	if (f->w.set.wrote > 0)
+		c->last_tx = now;
 	if (chan_inflight(&f->w.set) > 0 && now >= c->ping_at + FWD_PING_MS)
 		client_ping(c, now);
+}
+
+/* True if channel data waits for room in ssh's pipe: poll it. */
+int
+cfwd_write_wait(struct client *c)
+{
+	return c->state == ST_UP && fwd_write_wait(&c->fwd->w);
 }
 
 /* When forwarding next needs a turn (ms): a delayed ACK, a PING. */

@@ -53,6 +53,7 @@ uint8_t		 cfwd_hello_flags(const struct client *);
 void		 cfwd_welcome(struct client *, uint32_t, int);
 int		 cfwd_frame(struct client *, const struct frame *);
 void		 cfwd_pump(struct client *);
+int		 cfwd_write_wait(struct client *);
 uint64_t	 cfwd_deadline(struct client *);
 int		 cfwd_poll(struct client *, struct pollfd *, int);
 void		 cfwd_ready(struct client *, struct pollfd *);

@@ -915,6 +915,8 @@ client_flush(struct client *c, uint64_t now)
 
 	if (c->proc.in == -1 || buf_len(&c->tx) == 0)
 		return;
+	if (cfwd_write_wait(c))
+		return;	/* the pipe is full: cfwd_pump() writes it */
 	n = buf_write_fd(&c->tx, c->proc.in);
 	if (n > 0)
 		c->last_tx = now;
@@ -1058,7 +1060,8 @@ client_poll(struct client *c, uint64_t now)
 	client_rx_pause(c, c->proc.out != -1 && i_ssh == -1, now);
 	if (c->proc.err != -1)
 		i_err = client_pfd(pfd, &n, c->proc.err, POLLIN);
-	if (c->proc.in != -1 && buf_len(&c->tx) > 0)
+	if (c->proc.in != -1 && (buf_len(&c->tx) > 0 ||
+	    cfwd_write_wait(c)))
 		i_tx = client_pfd(pfd, &n, c->proc.in, POLLOUT);
 	if (c->netfd >= 0)
 		i_net = client_pfd(pfd, &n, c->netfd, POLLIN);

@@ -21,12 +21,14 @@ struct peer {
 	uint64_t	 last_rx;	/* monotonic ms */
 	uint64_t	 born;		/* accepted, monotonic ms */
 	uint64_t	 tx_ok;		/* out was empty or drained, ms */
+	int		 wwait;		/* channel data waits for room in fd */
 	uint64_t	 client_id;
 	uint8_t		 op;
 	uint32_t	 version;	/* negotiated in WELCOME */
 };
 
 #define PEER_OUT_MAX	(4 * 1024 * 1024)
+#define PEER_IN_MAX	(256 * 1024)	/* decoder: reads up to half */
 
 struct peer	*peer_new(int);
 void		 peer_free(struct peer *);

@@ -15,6 +15,23 @@ frame_dec_init(struct frame_dec *d)
 {
 	buf_init(&d->in, 2 * (FRAME_HDR + FRAME_MAX_PAYLOAD));
 	d->pending = 0;
+	d->rmax = FRAME_HDR + FRAME_MAX_PAYLOAD;
+}
+
+/*
+ * Set up a decoder that holds up to max bytes (at least two frames'
+ * worth) and whose frame_dec_read() takes up to half of that at once: a
+ * fast stream then costs fewer read(2) calls (and wakeups) than one frame
+ * per read.
+ */
+void
+frame_dec_init_size(struct frame_dec *d, size_t max)
+{
+	if (max < 2 * (FRAME_HDR + FRAME_MAX_PAYLOAD))
+		max = 2 * (FRAME_HDR + FRAME_MAX_PAYLOAD);
+	buf_init(&d->in, max);
+	d->pending = 0;
+	d->rmax = max / 2;
 }
 
 /* Release the decoder's storage. */
@@ -44,7 +61,8 @@ frame_dec_push(struct frame_dec *d, const void *p, size_t n)
 
 /*
  * Read what a non-blocking fd has into the decoder, as read(2) returns.
- * Reads no more than one frame ahead so that buffered bytes stay bounded.
+ * Reads no more than one frame ahead (or the size frame_dec_init_size()
+ * set) so that buffered bytes stay bounded.
  */
 ssize_t
 frame_dec_read(struct frame_dec *d, int fd)
@@ -53,8 +71,8 @@ frame_dec_read(struct frame_dec *d, int fd)
 
 	frame_dec_settle(d);
 	room = buf_room(&d->in);
-	if (room > FRAME_HDR + FRAME_MAX_PAYLOAD)
-		room = FRAME_HDR + FRAME_MAX_PAYLOAD;
+	if (room > d->rmax)
+		room = d->rmax;
 	if (room == 0) {
 		errno = ENOBUFS;
 		return -1;

@@ -18,6 +18,7 @@
 struct frame_dec {
 	struct buf	in;
 	size_t		pending;	/* bytes of the last frame to drop */
+	size_t		rmax;		/* most one read takes */
 };
 
 struct frame {
@@ -27,6 +28,7 @@ struct frame {
 };
 
 void	frame_dec_init(struct frame_dec *);
+void	frame_dec_init_size(struct frame_dec *, size_t);
 void	frame_dec_free(struct frame_dec *);
 int	frame_dec_push(struct frame_dec *, const void *, size_t);
 ssize_t	frame_dec_read(struct frame_dec *, int);

@@ -364,6 +364,7 @@ fwd_init(struct fwd *w, uint32_t id_bit, const struct chan_ops *ops,
 {
 	memset(w, 0, sizeof *w);
 	chan_set_init(&w->set, id_bit, ops, arg);
+	w->set.rx_direct = 1;	/* the channels' sockets are ours */
 }
 
 /* Close every channel and listener. */
@@ -672,9 +673,34 @@ fwd_frame(struct fwd *w, uint8_t type, const uint8_t *p, size_t n)
 size_t
 fwd_pump(struct fwd *w, struct buf *out)
 {
+	return fwd_pump_to(w, out, -1);
+}
+
+/*
+ * The same, but with data frames written straight to fd (the link's,
+ * which out is queued for) behind what out holds: out then keeps only
+ * what fd did not take, and fwd_write_wait() says whether fd must be
+ * polled for room.  Returns the data bytes sent.
+ */
+size_t
+fwd_pump_to(struct fwd *w, struct buf *out, int fd)
+{
+	size_t	n;
+
 	chan_sweep(&w->set);
+	w->set.wblocked = 0;
 	if (out == NULL)
 		return 0;
 	fwd_clock(w);
-	return chan_pump(&w->set, out, FWD_QUEUE_MAX);
+	w->set.wfd = fd;
+	n = chan_pump(&w->set, out, FWD_QUEUE_MAX);
+	w->set.wfd = -1;
+	return n;
+}
+
+/* True if channel data waits for room in the fd given to fwd_pump_to(). */
+int
+fwd_write_wait(const struct fwd *w)
+{
+	return w->set.wblocked;
 }

@@ -69,6 +69,8 @@ struct chan *fwd_chan_accept(struct fwd *, int, int);
 int	fwd_slot_chan(struct fwd *, const struct pollfd *, int);
 int	fwd_frame(struct fwd *, uint8_t, const uint8_t *, size_t);
 size_t	fwd_pump(struct fwd *, struct buf *);
+size_t	fwd_pump_to(struct fwd *, struct buf *, int);
+int	fwd_write_wait(const struct fwd *);
 uint64_t fwd_deadline(const struct fwd *, int);
 
 #endif

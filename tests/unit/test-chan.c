@@ -4,8 +4,11 @@
  * a "cut" throws away what is in flight and both sides resume, as after
  * a reconnect.  The streams must arrive byte-exact, in order, once.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "unit.h"
 
@@ -68,6 +71,26 @@ ends_free(struct end *a, struct end *b)
 	chan_set_free(&b->set);
 	free(a->got);
 	free(b->got);
+}
+
+/* One whole frame at the front of b: 1 (f filled), or 0. */
+static int
+frame_peek_whole(struct buf *b, struct frame *f)
+{
+	const uint8_t	*p = buf_ptr(b);
+	uint32_t	 len;
+
+	if (buf_len(b) < FRAME_HDR)
+		return 0;
+	len = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 8 | p[4];
+	assert_true(len <= FRAME_MAX_PAYLOAD);
+	if (buf_len(b) < FRAME_HDR + (size_t)len)
+		return 0;
+	f->type = p[0];
+	f->p = p + FRAME_HDR;
+	f->len = len;
+	return 1;
 }
 
 /* Hand every frame in b to set; returns the first error. */
@@ -762,6 +785,204 @@ test_small_news_is_acked_a_little_later(void **state)
 	ends_free(&a, &b);
 }
 
+/* A non-blocking pipe of one page, so that writes to it end short. */
+static void
+small_pipe(int fd[2])
+{
+	assert_int_equal(pipe(fd), 0);
+	fcntl(fd[0], F_SETFL, O_NONBLOCK);
+	fcntl(fd[1], F_SETFL, O_NONBLOCK);
+#ifdef F_SETPIPE_SZ
+	fcntl(fd[1], F_SETPIPE_SZ, 4096);
+#endif
+}
+
+/* Read up to max bytes of fd onto the end of b; how many. */
+static size_t
+drain(int fd, struct buf *b, size_t max)
+{
+	uint8_t	tmp[8192];
+	size_t	got = 0;
+	ssize_t	n;
+
+	while (got < max) {
+		n = read(fd, tmp, max - got < sizeof tmp ? max - got :
+		    sizeof tmp);
+		if (n <= 0)
+			break;
+		assert_int_equal(buf_put(b, tmp, (size_t)n), 0);
+		got += (size_t)n;
+	}
+	return got;
+}
+
+/* Hand s the whole frames at the front of b, keeping a partial one. */
+static void
+deliver_whole(struct chan_set *s, struct buf *b)
+{
+	struct frame	f;
+
+	while (frame_peek_whole(b, &f) == 1) {
+		assert_int_equal(chan_frame(s, f.type, f.p, f.len), 0);
+		buf_consume(b, FRAME_HDR + f.len);
+	}
+}
+
+/*
+ * The copy-free paths (chan_write_data(), chan_rx_write()) with a peer
+ * that takes a page at a time: a writes its data frames straight into a
+ * small pipe (the rest of a frame the pipe took in part stays queued,
+ * and goes after it, as the client's flush does), b writes what it
+ * receives straight into another while nothing waits before it.  With
+ * cuts (the pipe and the queue lost), every byte must arrive once.
+ */
+static void
+direct(uint64_t seed, size_t total, int cuts)
+{
+	struct end	 a, b;
+	struct buf	 ab, ba, stream, local;
+	struct unit_rng	 rng;
+	uint8_t		*up = malloc(total), *down = malloc(total);
+	size_t		 fa = 0, fb = 0, n;
+	int		 p[2], q[2], turn = 0;
+
+	unit_rng_init(&rng, seed);
+	pattern(up, total, 3);
+	pattern(down, total, 4);
+	ends_init(&a, &b, total);
+	buf_init(&ab, 0);
+	buf_init(&ba, 0);
+	buf_init(&stream, 0);
+	buf_init(&local, 0);
+	small_pipe(p);
+	small_pipe(q);
+	b.set.rx_direct = 1;
+	a.set.wbatch = 1 + (int)(seed % CHAN_WBATCH);	/* frames a writev */
+	assert_non_null(chan_open(&a.set, CHAN_KIND_TCP, "h:1"));
+	while (a.set.n > 0 || b.set.n > 0) {
+		assert_true(++turn < 200000);
+		feed(&a, up, total, &fa, 1 + unit_rng_next(&rng) % 70000);
+		feed(&b, down, total, &fb, 1 + unit_rng_next(&rng) % 70000);
+		/* a's flush, then its pump straight into the pipe. */
+		if (!a.set.wblocked && buf_len(&ab) > 0)
+			buf_write_fd(&ab, p[1]);
+		a.set.wfd = p[1];
+		chan_pump(&a.set, &ab, 1 + unit_rng_next(&rng) % 100000);
+		a.set.wfd = -1;
+		chan_pump(&b.set, &ba, 1 + unit_rng_next(&rng) % 100000);
+		if (cuts > 0 && unit_rng_next(&rng) % 5 == 0) {
+			drain(p[0], &stream, SIZE_MAX);
+			buf_reset(&stream);
+			buf_reset(&ab);
+			if (unit_rng_next(&rng) % 2)
+				buf_reset(&ba);
+			assert_int_equal(deliver(&a.set, &ba), 0);
+			chan_resume(&a.set);
+			chan_resume(&b.set);
+			a.set.wblocked = 0;
+			cuts--;
+			continue;
+		}
+		drain(p[0], &stream, unit_rng_next(&rng) % 50000);
+		deliver_whole(&b.set, &stream);
+		assert_int_equal(deliver(&a.set, &ba), 0);
+		if (b.set.n > 0 && b.set.ch[0]->fd == -1)
+			b.set.ch[0]->fd = q[1];
+		if (b.set.n > 0) {
+			/* b's owner: what waits in rx, then read the pipe. */
+			n = buf_len(&b.set.ch[0]->rx);
+			if (n > 0 && (n = (size_t)write(q[1],
+			    buf_ptr(&b.set.ch[0]->rx), n)) != (size_t)-1)
+				chan_written(b.set.ch[0], n);
+			if (chan_rx_done(b.set.ch[0]))
+				b.set.ch[0]->shut_wr = 1;
+		}
+		n = drain(q[0], &local, unit_rng_next(&rng) % 50000);
+		memcpy(b.got + b.ngot, buf_ptr(&local), buf_len(&local));
+		b.ngot += buf_len(&local);
+		buf_reset(&local);
+		take(&a, unit_rng_next(&rng) % 90000);
+		chan_sweep(&a.set);
+		if (b.set.n > 0 && b.set.ch[0]->shut_wr &&
+		    b.set.ch[0]->fd != -1)
+			b.set.ch[0]->fd = -1;	/* as fwd_close_fd() */
+		chan_sweep(&b.set);
+	}
+	drain(q[0], &local, SIZE_MAX);
+	memcpy(b.got + b.ngot, buf_ptr(&local), buf_len(&local));
+	b.ngot += buf_len(&local);
+	assert_int_equal(a.ngot, total);
+	assert_int_equal(b.ngot, total);
+	assert_memory_equal(a.got, down, total);
+	assert_memory_equal(b.got, up, total);
+	assert_int_equal(a.why, CHAN_R_DONE);
+	assert_int_equal(b.why, CHAN_R_DONE);
+	close(p[0]);
+	close(p[1]);
+	close(q[0]);
+	close(q[1]);
+	buf_free(&ab);
+	buf_free(&ba);
+	buf_free(&stream);
+	buf_free(&local);
+	ends_free(&a, &b);
+	free(up);
+	free(down);
+}
+
+/*
+ * A channel held back by a full wfd is limited by the path, not by the
+ * application: the rate sample must still be able to lower the bound
+ * (else the bound stays at a burst's rate and typing waits behind it).
+ */
+static void
+test_full_wfd_is_not_app_limited(void **state)
+{
+	struct end	 a, b;
+	struct buf	 ab, ba;
+	uint8_t		 junk[4096], data[65536];
+	int		 p[2];
+
+	(void)state;
+	ends_init(&a, &b, 1);
+	buf_init(&ab, 0);
+	buf_init(&ba, 0);
+	small_pipe(p);
+	memset(junk, 'x', sizeof junk);
+	memset(data, 'y', sizeof data);
+	assert_non_null(chan_open(&a.set, CHAN_KIND_TCP, "h:1"));
+	chan_pump(&a.set, &ab, 1 << 20);
+	assert_int_equal(deliver(&b.set, &ab), 0);
+	chan_pump(&b.set, &ba, 1 << 20);
+	assert_int_equal(deliver(&a.set, &ba), 0);	/* a is synced */
+	while (write(p[1], junk, sizeof junk) > 0)
+		;				/* ssh stopped reading */
+	assert_int_equal(chan_local_data(a.set.ch[0], data, sizeof data), 0);
+	a.set.app_limited = 0;
+	a.set.wfd = p[1];
+	chan_pump(&a.set, &ab, 1 << 20);
+	a.set.wfd = -1;
+	assert_true(a.set.wblocked);
+	assert_false(a.set.app_limited);
+	close(p[0]);
+	close(p[1]);
+	buf_free(&ab);
+	buf_free(&ba);
+	ends_free(&a, &b);
+}
+
+/* Writing without copies through short writes, with and without cuts. */
+static void
+test_direct_writes(void **state)
+{
+	uint64_t	seed;
+
+	(void)state;
+	direct(1, 3 * CHAN_WINDOW + 777, 0);
+	for (seed = 2; seed <= 8; seed++)
+		direct(seed, 1024 * 1024 + seed, 6);
+}
+
 int
 main(void)
 {
@@ -779,6 +1000,8 @@ main(void)
 		cmocka_unit_test(test_pause_keeps_the_bound),
 		cmocka_unit_test(test_window_stays_small_for_a_slow_reader),
 		cmocka_unit_test(test_small_news_is_acked_a_little_later),
+		cmocka_unit_test(test_direct_writes),
+		cmocka_unit_test(test_full_wfd_is_not_app_limited),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

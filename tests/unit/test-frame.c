@@ -3,6 +3,7 @@
  * whole, one byte at a time, in random splits, truncated, oversized and
  * corrupted.
  */
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <errno.h>
@@ -474,6 +475,109 @@ test_read_fd(void **state)
 	buf_free(&s.b);
 }
 
+/* Put frame type t of n bytes of value v on b; its length on b. */
+static size_t
+put_fill(struct buf *b, uint8_t t, size_t n, uint8_t v)
+{
+	uint8_t	*p = malloc(n + 1);
+
+	assert_non_null(p);
+	memset(p, v, n);
+	assert_int_equal(frame_put(b, t, p, n), 0);
+	free(p);
+	return FRAME_HDR + n;
+}
+
+/* Take the next frame and check its type, length and first byte. */
+static void
+next_is(struct frame_dec *d, uint8_t t, size_t n, uint8_t v)
+{
+	struct frame	f;
+
+	assert_int_equal(frame_dec_next(d, &f), 1);
+	assert_int_equal(f.type, t);
+	assert_int_equal(f.len, n);
+	if (n > 0) {
+		assert_int_equal(f.p[0], v);
+		assert_int_equal(f.p[n - 1], v);
+	}
+}
+
+/*
+ * A decoder from frame_dec_init_size() takes several frames and a
+ * partial one in one read (one frame at most for frame_dec_init()), hands
+ * the whole ones out in order, keeps the partial one until its rest
+ * comes, and never holds more than its size.
+ */
+static void
+test_read_fd_many(void **state)
+{
+	struct frame_dec	 d, one;
+	struct buf		 b;
+	size_t			 head, total, i;
+	ssize_t			 r;
+	int			 fds[2], big = 1 << 20;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    fds), 0);
+	setsockopt(fds[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+	buf_init(&b, 0);
+	put_fill(&b, 1, 60000, 'a');
+	put_fill(&b, 2, FRAME_MAX_PAYLOAD, 'b');
+	for (i = 0; i < 10; i++)
+		put_fill(&b, 3, i, (uint8_t)i);
+	head = buf_len(&b);
+	put_fill(&b, 4, 3000, 'c');
+	total = buf_len(&b);
+	/* All but the last frame's last 2000 bytes: a partial frame. */
+	assert_int_equal(write(fds[1], buf_ptr(&b), total - 2000),
+	    (ssize_t)(total - 2000));
+	frame_dec_init_size(&d, 256 * 1024);
+	r = frame_dec_read(&d, fds[0]);
+	assert_int_equal(r, (ssize_t)(total - 2000));
+	assert_true((size_t)r > FRAME_HDR + FRAME_MAX_PAYLOAD);
+	next_is(&d, 1, 60000, 'a');
+	next_is(&d, 2, FRAME_MAX_PAYLOAD, 'b');
+	for (i = 0; i < 10; i++)
+		next_is(&d, 3, i, (uint8_t)i);
+	assert_int_equal(frame_dec_next(&d, &(struct frame){ 0 }), 0);
+	assert_int_equal(frame_dec_buffered(&d), total - 2000 - head);
+	r = frame_dec_read(&d, fds[0]);
+	assert_int_equal(r, -1);
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(write(fds[1], buf_ptr(&b) + total - 2000, 2000),
+	    2000);
+	assert_int_equal(frame_dec_read(&d, fds[0]), 2000);
+	next_is(&d, 4, 3000, 'c');
+	assert_int_equal(frame_dec_next(&d, &(struct frame){ 0 }), 0);
+	assert_int_equal(frame_dec_buffered(&d), 0);
+
+	/* The one-frame decoder takes the same bytes a frame at a time. */
+	assert_int_equal(write(fds[1], buf_ptr(&b), total), (ssize_t)total);
+	frame_dec_init(&one);
+	r = frame_dec_read(&one, fds[0]);
+	assert_int_equal(r, (ssize_t)(FRAME_HDR + FRAME_MAX_PAYLOAD));
+	next_is(&one, 1, 60000, 'a');
+	frame_dec_free(&one);
+
+	/* Undrained, the decoder fills to its size and no further. */
+	for (i = 0; i < 1000; i++) {
+		if (write(fds[1], buf_ptr(&b), total) < 0)
+			assert_int_equal(errno, EAGAIN);
+		r = frame_dec_read(&d, fds[0]);
+		assert_true(buf_len(&d.in) <= 256 * 1024);
+		if (r == -1 && errno == ENOBUFS)
+			break;
+	}
+	assert_true(i < 1000);
+	assert_int_equal(buf_len(&d.in), 256 * 1024);
+	close(fds[0]);
+	close(fds[1]);
+	frame_dec_free(&d);
+	buf_free(&b);
+}
+
 /* Run the frame codec tests. */
 int
 main(void)
@@ -490,6 +594,7 @@ main(void)
 		cmocka_unit_test(test_push_bound),
 		cmocka_unit_test(test_corruption),
 		cmocka_unit_test(test_read_fd),
+		cmocka_unit_test(test_read_fd_many),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
