@@ -463,7 +463,10 @@ vt_guard_osc(struct vt *v, uint8_t b)
 {
 	if (v->gosc == 2 && b == ']')
 		v->gosc = 1;	/* ESC ] abandons one string, starts another */
-	else if (v->gosc == 2 && b != 0x1b)
+	else if (v->gosc == 2 && ((b < 0x20 && b != 0x18 && b != 0x1a) ||
+	    b == 0x7f))
+		;	/* done (or ignored) after the ESC: ST may still come */
+	else if (v->gosc == 2)
 		v->gosc = 0;
 	else if (v->gosc == 1 && (b == 0x07 || b == 0x18 || b == 0x1a))
 		v->gosc = 0;
@@ -732,19 +735,75 @@ vt_lv_byte(struct vt *v, uint8_t *bp)
 }
 
 /*
+ * Whether libvterm 0.1.4 takes byte b after an ESC in a string as a
+ * control done there (and so keeps the ESC in the string: vt_write()).
+ */
+static int
+vt_lv_str_control(uint8_t b)
+{
+	return (b < 0x20 && b != 0x18 && b != 0x1a && b != 0x1b) ||
+	    b == 0x7f;
+}
+
+/*
  * Give libvterm p[0..n), through the model of its parser and decoders
  * (which may change bytes in it); p has room for one byte more.
+ *
+ * libvterm 0.1.4 cuts a string (OSC, DCS) into pieces at the controls
+ * inside it and counts an ESC in it to the piece that a control after the
+ * ESC ends: "ESC ] 2 ; t DC2 ESC SOH \\" set the title "t", an ESC,
+ * and the bytes from the ST on, up to 64 in all, read past the end of
+ * the write (fuzz/corpus-vt/title-esc-control); the ST's ESC at the end
+ * of one write and its "\\" in the next did the same.  So an ESC in a
+ * string waits (lvesc) for the byte that decides what it is, and goes in
+ * the same write just before it: the controls in between (done as
+ * libvterm does them; BEL only rings, and before the ESC would end the
+ * string) go first.  CAN and SUB end the string either way.
  */
 static void
 vt_write(struct vt *v, uint8_t *p, size_t n)
 {
-	size_t	i;
+	uint8_t	pair[2];
+	size_t	i, o = 0;
+	uint8_t	b;
 
-	for (i = 0; i < n; i++)
-		vt_lv_byte(v, &p[i]);
+	for (i = 0; i < n; i++) {
+		b = p[i];
+		if (v->lvesc && b == 0x07)
+			continue;
+		if (v->lvesc && !vt_lv_str_control(b)) {
+			v->lvesc = 0;
+			if (b == 0x18 || b == 0x1a)
+				;	/* the string ends with the ESC or not */
+			else if (o < i) {
+				p[o] = 0x1b;	/* the ESC came in this write */
+				vt_lv_byte(v, &p[o++]);
+			} else {
+				/* It came in an earlier one: both go now. */
+				if (o > 0)
+					vterm_input_write(v->vt,
+					    (const char *)p, o);
+				pair[0] = 0x1b;
+				pair[1] = b;
+				vt_lv_byte(v, &pair[0]);
+				vt_lv_byte(v, &pair[1]);
+				vterm_input_write(v->vt, (const char *)pair, 2);
+				p += i + 1;
+				n -= i + 1;
+				i = (size_t)-1;
+				o = 0;
+				continue;
+			}
+		} else if (b == 0x1b && v->lvstate == LV_STR) {
+			v->lvesc = 1;
+			continue;
+		}
+		p[o] = b;
+		vt_lv_byte(v, &p[o++]);
+	}
 	if (v->lvrun >= 0)
-		p[n++] = 0;	/* see vt_guard_text() */
-	vterm_input_write(v->vt, (const char *)p, n);
+		p[o++] = 0;	/* see vt_guard_text() */
+	vterm_input_write(v->vt, (const char *)p, o);
 	vt_lv_end(v);
 }
 

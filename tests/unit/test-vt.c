@@ -415,6 +415,60 @@ test_title_split(void **state)
 }
 
 /*
+ * An ESC in a title with a control after it (vt fuzzer, finding 31):
+ * libvterm 0.1.4 counts the ESC to the title and, at the ST, the bytes
+ * from the "\" on (read past the end of the write), which a snapshot
+ * cannot write.  The ESC now goes to libvterm after the controls, which
+ * are still done; so does the ST's ESC that ends a write.
+ */
+static void
+test_title_esc_control(void **state)
+{
+	struct vt	*a, *b;
+	char		 big[400];
+	int		 row, col;
+
+	(void)state;
+	a = vt_new(4, 20, 4096);
+	feed(a, "\033]2;t;W\0224\033\001\\PU");
+	assert_string_equal(vt_title(a), "t;W4");
+	b = rebuild(a, 0);
+	vt_free(b);
+	feed(a, "\r\033]2;ab\033\n\\x");
+	assert_string_equal(vt_title(a), "ab");
+	vt_cursor(a, &row, &col);
+	assert_int_equal(row, 1);	/* the LF was done */
+	assert_int_equal(col, 1);
+	feed(a, "\033]2;cd\033\007\\");
+	assert_string_equal(vt_title(a), "cd");
+	vt_feed(a, (const uint8_t *)"\033]2;ef\033\0\177\\", 10);
+	assert_string_equal(vt_title(a), "ef");
+	/* The ESC abandons the string when no ST follows. */
+	feed(a, "\033]2;gh\033\n\033]2;ij\007");
+	assert_string_equal(vt_title(a), "ij");
+	feed(a, "\033]2;kl\033\030\\");
+	assert_string_equal(vt_title(a), "ij");
+	b = rebuild(a, 0);
+	vt_free(b);
+	/* The ESC, a control and the "\" in three writes. */
+	feed(a, "\033]2;mn\033");
+	feed(a, "\n");
+	feed(a, "\\");
+	assert_string_equal(vt_title(a), "mn");
+	/* A title too long to be held back: the ST cut between writes. */
+	memset(big, 'a', sizeof big);
+	memcpy(big, "\033]2;\n", 5);
+	big[sizeof big - 1] = '\0';
+	feed(a, big);
+	feed(a, "\033");
+	feed(a, "\\x");
+	assert_null(strchr(vt_title(a), '\\'));
+	b = rebuild(a, 0);
+	vt_free(b);
+	vt_free(a);
+}
+
+/*
  * Half of a wide character written over: a terminal erases the other
  * half.  libvterm 0.1.4 keeps the wide character one column wide (right
  * half written) or the new narrow one two columns wide (left half), and
@@ -725,6 +779,7 @@ main(void)
 		cmocka_unit_test(test_region_past_resize),
 		cmocka_unit_test(test_utf8_split),
 		cmocka_unit_test(test_title_split),
+		cmocka_unit_test(test_title_esc_control),
 		cmocka_unit_test(test_wide_half),
 		cmocka_unit_test(test_resize_cursor),
 		cmocka_unit_test(test_region_defaults),
