@@ -25,6 +25,8 @@
 #define VT_COLS_MIN	2
 #define VT_CSI_SEPS	15	/* libvterm 0.1.4 keeps 16 CSI arguments */
 #define VT_CSI_BYTES	8	/* leader and intermediate bytes kept */
+#define VT_ARG_MISSING	0x7fffffffU	/* libvterm's CSI_ARG_MISSING */
+#define VT_ARG_MASK	0x7fffffffU	/* and CSI_ARG_MASK */
 #define G_GROUND	0
 #define G_ESC		1
 #define G_CSI		2
@@ -72,6 +74,11 @@ struct vt {
 	int		 gseps, gleads, ginters;
 	unsigned	 gnum;		/* the CSI parameter being read */
 	int		 gaskalt;	/* the CSI names an alternate screen */
+	uint64_t	 gparam[VT_CSI_SEPS + 1];	/* as libvterm's */
+	int		 gnparam;
+	uint8_t		 glead, gfinal;	/* the CSI's leader, final */
+	int		 gbad;		/* no mode set or reset (vt_split()) */
+	int		 gsplit;	/* the modes past the first to set */
 	int		 hasalt;	/* the alternate screen is made */
 	uint8_t		 gprev;
 	int		 gosc;		/* in an OSC: 1, just after ESC: 2 */

@@ -472,7 +472,8 @@ vt_guard_osc(struct vt *v, uint8_t b)
 		v->gosc = 0;
 	else if (v->gosc == 1 && b == 0x1b)
 		v->gosc = 2;
-	else if (v->gosc == 0 && b == ']' && v->gstate == G_ESC)
+	else if (v->gosc == 0 && b == ']' && (v->gstate == G_ESC ||
+	    v->gstate == G_ESCI))
 		v->gosc = 1;
 }
 
@@ -808,6 +809,66 @@ vt_write(struct vt *v, uint8_t *p, size_t n)
 }
 
 /*
+ * Follow a CSI's leader and parameters as libvterm 0.1.4's parser reads
+ * them (client-screen.c's mode tracker does the same), for vt_split(): a
+ * leader only before the parameters and only one, parameters split by
+ * ';' or ':' (the separators past the fifteenth are dropped, so the
+ * digits run on), no intermediates.
+ */
+static void
+vt_guard_csi(struct vt *v, uint8_t b)
+{
+	uint64_t	*a;
+
+	if (b >= 0x3c && b <= 0x3f) {
+		if (v->gnparam > 0 || v->ginters > 0 || v->glead != 0)
+			v->gbad = 1;
+		v->glead = b;
+		return;
+	}
+	if (b < '0' || b > ';' || v->ginters > 0) {
+		v->gbad = 1;
+		return;
+	}
+	if (v->gnparam == 0) {
+		v->gparam[0] = VT_ARG_MISSING;
+		v->gnparam = 1;
+	}
+	a = &v->gparam[v->gnparam - 1];
+	if (b >= '0' && b <= '9') {
+		if (*a == VT_ARG_MISSING)
+			*a = 0;
+		*a = *a * 10 + (uint64_t)(b - '0');
+	} else if (v->gseps < VT_CSI_SEPS)
+		v->gparam[v->gnparam++] = VT_ARG_MISSING;
+}
+
+/*
+ * libvterm 0.1.4 sets or resets only the first mode a CSI ... h or l
+ * names ("ESC [ ? 1 ; 1049 h" left it on the main screen, and a model
+ * that slept woke without a mode vt_note() saw reset); a terminal takes
+ * them all, and so does the mode tracker.  After the final byte, each
+ * further mode is written again alone, into gout at k; the new length.
+ */
+static size_t
+vt_split(struct vt *v, size_t k)
+{
+	unsigned	a;
+	int		i, n;
+
+	v->gsplit = 0;
+	for (i = 1; i < v->gnparam; i++) {
+		a = (unsigned)(v->gparam[i] & VT_ARG_MASK);
+		if (a == VT_ARG_MISSING)
+			continue;
+		n = snprintf((char *)v->gout + k, 16, "\033[%s%u%c",
+		    v->glead == '?' ? "?" : "", a, v->gfinal);
+		k += (size_t)n;
+	}
+	return k;
+}
+
+/*
  * Whether byte b of a control sequence may go on to libvterm.  Its parser
  * (0.1.4) writes past its 16 CSI arguments when a sequence has more (a
  * program printing "ESC [" and twenty ";" corrupts its memory), so the
@@ -829,10 +890,16 @@ vt_guard(struct vt *v, uint8_t b)
 		v->gseps = v->gleads = v->ginters = 0;
 		v->gnum = 0;
 		v->gaskalt = 0;
+		v->gnparam = v->gbad = 0;
+		v->glead = 0;
 		return 1;
 	}
 	if (b == 0x1b) {
 		v->gstate = G_ESC;
+		return 1;
+	}
+	if (b == 0x18 || b == 0x1a) {
+		v->gstate = G_GROUND;	/* CAN, SUB end any sequence */
 		return 1;
 	}
 	if (v->gstate == G_ESC || v->gstate == G_ESCI) {
@@ -854,6 +921,8 @@ vt_guard(struct vt *v, uint8_t b)
 	}
 	if (v->gstate != G_CSI || b < 0x20)
 		return 1;
+	if (b < 0x40)
+		vt_guard_csi(v, b);
 	if (b >= '0' && b <= '9') {
 		if (v->gnum < 100000)
 			v->gnum = v->gnum * 10 + (unsigned)(b - '0');
@@ -877,8 +946,12 @@ vt_guard(struct vt *v, uint8_t b)
 		return v->ginters++ < VT_CSI_BYTES;
 	if (b >= 0x7f)
 		return 0;	/* not a CSI byte: libvterm would go on */
-	if (b >= 0x40)
+	if (b >= 0x40) {
 		v->gstate = G_GROUND;
+		v->gfinal = b;
+		v->gsplit = (b == 'h' || b == 'l') && !v->gbad &&
+		    (v->glead == 0 || v->glead == '?') && v->gnparam > 1;
+	}
 	if (b == 'b')
 		return 2;	/* REP: see vt_feed() */
 	if (b == 'h' && v->gaskalt && !v->hasalt)
@@ -921,6 +994,41 @@ vt_hold(struct vt *v, size_t k, size_t osc)
 	if (v->oschold)
 		return k - osc;
 	return vt_utf8_tail(v->gout, k);
+}
+
+/*
+ * A scroll region struct screen just read, made what libvterm 0.1.4 set
+ * on the rows it had then (state.c, DECSTBM): a top or bottom past the
+ * last row is the last row, a top not above the bottom or the whole
+ * screen is no region.  libvterm keeps what it set through a resize, so a
+ * snapshot taken after one must write the region as libvterm has it, not
+ * as the program wrote it ("ESC [ 2 ; 50 r" on 10 rows, then 20 rows:
+ * 2 to 10).  A bottom of 0 (none given) is the last row whatever the
+ * size.
+ */
+static void
+vt_region_fit(struct vt *v)
+{
+	struct screen	*m = &v->modes;
+	unsigned	 rows = (unsigned)v->rows, top, bot;
+
+	if (!(m->modes & SM_REGION) || !m->rnew)
+		return;
+	m->rnew = 0;
+	top = m->rtop > 0 ? m->rtop - 1 : 0;
+	if (top > rows)
+		top = rows;
+	bot = m->rbot;
+	if (top == 0 && bot == rows)
+		bot = 0;
+	else if (bot > rows)
+		bot = rows;
+	if ((bot == 0 ? rows : bot) <= top || (top == 0 && bot == 0)) {
+		m->modes &= ~SM_REGION;
+		return;
+	}
+	m->rtop = top + 1;
+	m->rbot = bot;
 }
 
 /*
@@ -980,6 +1088,8 @@ vt_feed(struct vt *v, const uint8_t *p, size_t n)
 				osc = SIZE_MAX;
 				break;
 			}
+			if (v->gsplit)
+				k = vt_split(v, k);
 			if (v->gosc == 1 && was != 1)
 				osc = k - 1;	/* the ']' of a new one */
 			if (v->prows != 0 && v->gstate == G_GROUND &&
@@ -994,6 +1104,7 @@ vt_feed(struct vt *v, const uint8_t *p, size_t n)
 				 */
 				screen_track(&v->modes, tp, (size_t)(p + i + 1 -
 				    tp));
+				vt_region_fit(v);
 				tp = p + i + 1;
 				vt_resize_now(v, v->prows, v->pcols);
 				v->prows = 0;
@@ -1007,6 +1118,7 @@ vt_feed(struct vt *v, const uint8_t *p, size_t n)
 		n -= i;
 	}
 	screen_track(&v->modes, tp, (size_t)(end - tp));
+	vt_region_fit(v);
 }
 
 /*
@@ -1232,8 +1344,16 @@ vt_render_modes(struct vt *v, struct buf *b)
 	const struct screen	*m = &v->modes;
 
 	vt_render_title(v, b);
-	if (m->modes & SM_REGION)
-		vt_printf(b, "\033[%u;%ur", m->rtop, m->rbot);
+	/*
+	 * A bottom of 0 follows the size, as libvterm's; one given as the
+	 * last row (after a larger one was cut to it) stays when the
+	 * screen grows, but "1;rows" would be no region: rows + 1 is cut.
+	 */
+	if ((m->modes & SM_REGION) && m->rbot == 0)
+		vt_printf(b, "\033[%ur", m->rtop);
+	else if (m->modes & SM_REGION)
+		vt_printf(b, "\033[%u;%ur", m->rtop, m->rbot + (m->rtop == 1 &&
+		    m->rbot == (unsigned)v->rows));
 	vterm_state_get_cursorpos(v->st, &pos);
 	vt_printf(b, "\033[%d;%dH", pos.row + 1, pos.col + 1);
 	if (m->modes & SM_CKM)
