@@ -834,11 +834,15 @@ test_modes_as_libvterm(void **state)
 	feed(b, "\033[8;1Hx\n\ny");
 	same_cells(a, b);
 	vt_free(b);
+	/* Written back as "3;0", libvterm took it for no region. */
 	feed(a, "\033[3r");
 	vt_region(a, &top, &bot);
 	assert_int_equal(top, 3);
 	assert_int_equal(bot, 0);
 	b = rebuild(a, 0);
+	feed(a, "\033[1;1Htop\033[12;1H\nx");
+	feed(b, "\033[1;1Htop\033[12;1H\nx");
+	same_cells(a, b);
 	vt_free(b);
 	vt_free(a);
 }
