@@ -79,6 +79,7 @@ struct vt {
 	uint8_t		 glead, gfinal;	/* the CSI's leader, final */
 	int		 gbad;		/* no mode set or reset (vt_split()) */
 	int		 gsplit;	/* the modes past the first to set */
+	int		 grestore;	/* a saved cursor restored (vt_feed()) */
 	int		 hasalt;	/* the alternate screen is made */
 	uint8_t		 gprev;
 	int		 gosc;		/* in an OSC: 1, just after ESC: 2 */

@@ -23,6 +23,7 @@
 #include "xmalloc.h"
 
 static void	vt_resize_now(struct vt *, int, int);
+static void	vt_cursor_clamp(struct vt *);
 
 /* Answers to queries (DA, DSR) go nowhere: the real terminal answers. */
 void
@@ -843,6 +844,21 @@ vt_guard_csi(struct vt *v, uint8_t b)
 		v->gparam[v->gnparam++] = VT_ARG_MISSING;
 }
 
+/* Whether the CSI's parameters name mode a or b. */
+static int
+vt_guard_has(const struct vt *v, unsigned a, unsigned b)
+{
+	unsigned	x;
+	int		i;
+
+	for (i = 0; i < v->gnparam; i++) {
+		x = (unsigned)(v->gparam[i] & VT_ARG_MASK);
+		if (x == a || x == b)
+			return 1;
+	}
+	return 0;
+}
+
 /*
  * libvterm 0.1.4 sets or resets only the first mode a CSI ... h or l
  * names ("ESC [ ? 1 ; 1049 h" left it on the main screen, and a model
@@ -916,6 +932,7 @@ vt_guard(struct vt *v, uint8_t b)
 			v->gstate = G_ESCI;
 			return 1;
 		}
+		v->grestore = b == '8' && v->gstate == G_ESC;	/* DECRC */
 		v->gstate = G_GROUND;
 		return 1;
 	}
@@ -951,6 +968,8 @@ vt_guard(struct vt *v, uint8_t b)
 		v->gfinal = b;
 		v->gsplit = (b == 'h' || b == 'l') && !v->gbad &&
 		    (v->glead == 0 || v->glead == '?') && v->gnparam > 1;
+		v->grestore = b == 'l' && !v->gbad && v->glead == '?' &&
+		    vt_guard_has(v, 1048, 1049);
 	}
 	if (b == 'b')
 		return 2;	/* REP: see vt_feed() */
@@ -1032,6 +1051,28 @@ vt_region_fit(struct vt *v)
 }
 
 /*
+ * What the guard asks for after a sequence's final byte, gout[0..k)
+ * written so far: each further mode of a CSI h or l alone (vt_split()),
+ * and a restored cursor put back on the screen: libvterm 0.1.4 keeps a
+ * saved cursor through a shrink and restores it below the last row
+ * (DECRC, "?1048l", "?1049l"; fuzz/corpus-vt/restore-after-shrink).
+ * The new k.
+ */
+static size_t
+vt_feed_after(struct vt *v, size_t k)
+{
+	if (v->gsplit)
+		k = vt_split(v, k);
+	if (v->grestore) {
+		vt_write(v, v->gout, k);
+		k = 0;
+		v->grestore = 0;
+		vt_cursor_clamp(v);
+	}
+	return k;
+}
+
+/*
  * Feed bytes the program wrote.  libvterm 0.1.4 turns a character cut
  * between two writes into U+FFFD when the second starts with a high byte
  * (it has two decoders and neither ends what the other holds), where the
@@ -1088,8 +1129,10 @@ vt_feed(struct vt *v, const uint8_t *p, size_t n)
 				osc = SIZE_MAX;
 				break;
 			}
-			if (v->gsplit)
-				k = vt_split(v, k);
+			if (v->gsplit || v->grestore) {
+				k = vt_feed_after(v, k);
+				osc = SIZE_MAX;
+			}
 			if (v->gosc == 1 && was != 1)
 				osc = k - 1;	/* the ']' of a new one */
 			if (v->prows != 0 && v->gstate == G_GROUND &&

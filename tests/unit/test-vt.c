@@ -847,6 +847,40 @@ test_modes_as_libvterm(void **state)
 	vt_free(a);
 }
 
+/*
+ * libvterm 0.1.4 keeps a saved cursor through a shrink and restores it
+ * below the last row (vt fuzzer, the campaign after finding 34's fix,
+ * 150 s: the snapshot put the cursor elsewhere; libvterm then writes
+ * outside its rows).  A restore is followed by putting the cursor back.
+ */
+static void
+test_restore_after_shrink(void **state)
+{
+	static const char	*save[] = { "\0337", "\033[?1048h",
+				    "\033[?1049h" };
+	static const char	*restore[] = { "\0338", "\033[?1048l",
+				    "\033[?25;1049l" };
+	struct vt		*a, *b;
+	size_t			 i;
+	int			 row, col;
+
+	(void)state;
+	for (i = 0; i < sizeof save / sizeof save[0]; i++) {
+		a = vt_new(7, 20, 4096);
+		feed(a, "\033[6;5H");
+		feed(a, save[i]);
+		vt_resize(a, 2, 20);
+		feed(a, restore[i]);
+		vt_cursor(a, &row, &col);
+		assert_int_equal(row, 1);
+		assert_int_equal(col, 4);
+		b = rebuild(a, 0);
+		feed(a, "x\033[K");
+		vt_free(b);
+		vt_free(a);
+	}
+}
+
 int
 main(void)
 {
@@ -873,6 +907,7 @@ main(void)
 		cmocka_unit_test(test_mark_across_chunks),
 		cmocka_unit_test(test_resize_region_ahead),
 		cmocka_unit_test(test_modes_as_libvterm),
+		cmocka_unit_test(test_restore_after_shrink),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
