@@ -92,6 +92,7 @@ struct vt {
 	/* libvterm's parser and decoders, on what it is given (vt_write()). */
 	int		 lvstate;
 	int		 lvesc;		/* an ESC in a string not given yet */
+	int		 lvdcs;		/* the string is a DCS */
 	int		 lvinter;	/* intermediates after ESC */
 	uint8_t		 lvinter0;	/* the first one */
 	int		 lvgl, lvsingle;	/* G set in GL; a single shift */

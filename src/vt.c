@@ -647,6 +647,7 @@ vt_lv_esc(struct vt *v, uint8_t b)
 {
 	if (b == 'P' || b == ']') {
 		v->lvstate = LV_STR;
+		v->lvdcs = b == 'P';
 		return;
 	}
 	if (b == '[') {
@@ -731,6 +732,15 @@ vt_lv_byte(struct vt *v, uint8_t *bp)
 		v->lvstate = b >= 0x20 && b <= 0x2f ? LV_CSI_INTER : LV_TEXT;
 		return;
 	case LV_STR:
+		/*
+		 * libvterm 0.1.4 answers an unknown DECRQSS ("DCS $ q x
+		 * ST") with "%.s" given an int for the string: with ASan
+		 * (the tests' and fuzzers' builds) that is a read of a wild
+		 * pointer.  Its answers go nowhere here, and a DCS sets
+		 * nothing else: no "$" reaches it in one.
+		 */
+		if (v->lvdcs && b == '$')
+			*bp = '!';
 		return;
 	}
 	vt_guard_text(v, bp);

@@ -469,6 +469,26 @@ test_title_esc_control(void **state)
 }
 
 /*
+ * libvterm 0.1.4 answers an unknown DECRQSS with "%.s" given an int for
+ * the string, a wild pointer that ASan's printf reads (SEGV before, in
+ * the sanitized daemon); no "$" reaches libvterm in a DCS now.
+ */
+static void
+test_dcs_query(void **state)
+{
+	struct vt	*a, *b;
+
+	(void)state;
+	a = vt_new(4, 20, 4096);
+	feed(a, "\033P$qxy\033\\\033P\n$q\033\\\033P$qm\033\\ok");
+	feed(a, "\033P$");
+	feed(a, "qz\033\\");
+	b = rebuild(a, 0);
+	vt_free(b);
+	vt_free(a);
+}
+
+/*
  * Half of a wide character written over: a terminal erases the other
  * half.  libvterm 0.1.4 keeps the wide character one column wide (right
  * half written) or the new narrow one two columns wide (left half), and
@@ -897,6 +917,7 @@ main(void)
 		cmocka_unit_test(test_utf8_split),
 		cmocka_unit_test(test_title_split),
 		cmocka_unit_test(test_title_esc_control),
+		cmocka_unit_test(test_dcs_query),
 		cmocka_unit_test(test_wide_half),
 		cmocka_unit_test(test_resize_cursor),
 		cmocka_unit_test(test_region_defaults),
