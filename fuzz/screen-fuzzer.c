@@ -139,8 +139,9 @@ fuzz_csi(struct fuzz_modes *f, const uint8_t *p, size_t n, size_t i)
 /*
  * The modes after the stream p, scanned whole: CSI as fuzz_csi() says
  * (after ESC and any intermediates, as libvterm), ESC = and ESC > for
- * the keypad, ESC c resets everything, any other ESC x is nothing.  Returns -1 if the stream holds a sequence the model
- * does not say (see fuzz_csi(); also ESC inside a CSI).
+ * the keypad, ESC c resets everything, any other ESC x is nothing.
+ * Returns -1 if the stream holds a sequence the model does not say (see
+ * fuzz_csi(); also ESC inside a CSI).
  */
 static int
 fuzz_modes(struct fuzz_modes *f, const uint8_t *p, size_t n)

@@ -76,6 +76,7 @@ struct vt {
 	int		 gaskalt;	/* the CSI names an alternate screen */
 	uint64_t	 gparam[VT_CSI_SEPS + 1];	/* as libvterm's */
 	int		 gnparam;
+	uint32_t	 gmore;		/* parameter i followed by ':' */
 	uint8_t		 glead, gfinal;	/* the CSI's leader, final */
 	int		 gbad;		/* no mode set or reset (vt_split()) */
 	int		 gsplit;	/* the modes past the first to set */

@@ -850,8 +850,45 @@ vt_guard_csi(struct vt *v, uint8_t b)
 		if (*a == VT_ARG_MISSING)
 			*a = 0;
 		*a = *a * 10 + (uint64_t)(b - '0');
-	} else if (v->gseps < VT_CSI_SEPS)
+	} else if (v->gseps < VT_CSI_SEPS) {
+		if (b == ':')
+			v->gmore |= 1U << (v->gnparam - 1);
 		v->gparam[v->gnparam++] = VT_ARG_MISSING;
+	}
+}
+
+/*
+ * Whether libvterm 0.1.4 would read a colour's palette past an SGR's
+ * parameters (pen.c): 38 or 48 last, taken as an attribute, reads the
+ * argument an earlier sequence left there, so a model that slept (whose
+ * parser saw other sequences) took another colour
+ * (fuzz/corpus-vt-sleep/sgr-colour-last).  Walked as pen.c walks them:
+ * a colour takes its palette and its values, underline with ':' its
+ * style, and parameters joined by ':' go with the one before.
+ */
+static int
+vt_sgr_stale(const struct vt *v)
+{
+	unsigned	a, pal;
+	int		i = 0, n = v->gnparam, rest, more;
+
+	while (i < n) {
+		a = (unsigned)(v->gparam[i] & VT_ARG_MASK);
+		if ((a == 38 || a == 48) && i + 1 >= n)
+			return 1;
+		if (a == 38 || a == 48) {
+			pal = (unsigned)(v->gparam[i + 1] & VT_ARG_MASK);
+			rest = n - i - 2;
+			i += 1 + (pal == 2 ? (rest < 3 ? rest : 3) :
+			    pal == 5 ? (rest > 0) : 0);
+		} else if (a == 4 && (v->gmore >> i & 1))
+			i++;
+		do {
+			more = v->gmore >> i & 1;
+			i++;
+		} while (more && i < n);
+	}
+	return 0;
 }
 
 /* Whether the CSI's parameters name mode a or b. */
@@ -918,6 +955,7 @@ vt_guard(struct vt *v, uint8_t b)
 		v->gaskalt = 0;
 		v->gnparam = v->gbad = 0;
 		v->glead = 0;
+		v->gmore = 0;
 		return 1;
 	}
 	if (b == 0x1b) {
@@ -983,6 +1021,8 @@ vt_guard(struct vt *v, uint8_t b)
 	}
 	if (b == 'b')
 		return 2;	/* REP: see vt_feed() */
+	if (b == 'm' && !v->gbad && v->glead == 0 && vt_sgr_stale(v))
+		return v->gseps < VT_CSI_SEPS ? 4 : 2;	/* see vt_feed() */
 	if (b == 'h' && v->gaskalt && !v->hasalt)
 		return 3;	/* make the alternate screen first */
 	return 1;
@@ -1123,6 +1163,11 @@ vt_feed(struct vt *v, const uint8_t *p, size_t n)
 				break;
 			case 2:
 				v->gout[k++] = 'y';
+				break;
+			case 4:
+				/* A missing palette, ignored (vt_sgr_stale()). */
+				v->gout[k++] = ';';
+				v->gout[k++] = p[i];
 				break;
 			case 3:
 				/*

@@ -165,6 +165,11 @@ test_sleep_saved_cursor(void **state)
 	sleep_ok(a, b);
 	feed2(a, b, "\033[1;1Hlong line long line long line long line");
 	same(a, b);
+	/* A colour with no palette reads nothing an earlier CSI left. */
+	feed2(a, b, "\033[1;5;7H\033[1;31mx\033[0m");
+	sleep_ok(a, b);
+	feed2(a, b, "\033[48my\033[1;38mz");
+	same(a, b);
 	/* A top of 0 is the first row, as libvterm takes it. */
 	feed2(a, b, "\033[0;4r\033[4;1Hs1\ns2\n");
 	sleep_ok(a, b);

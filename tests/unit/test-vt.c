@@ -489,6 +489,37 @@ test_dcs_query(void **state)
 }
 
 /*
+ * "CSI 48 m" (or 38) with no palette: libvterm 0.1.4 read the palette and
+ * the colour from what an earlier CSI left past the parameters ("CSI 1 ;
+ * 5 ; 7 H" before it gave the background colour 7); a terminal ignores
+ * it, and now so does the model (vt-sleep fuzzer: a model that slept had
+ * another earlier CSI, so another colour).  One taken as a colour index
+ * or joined by ':' is left alone.
+ */
+static void
+test_sgr_colour_last(void **state)
+{
+	struct vt	*a;
+	struct vt_cell	 c;
+
+	(void)state;
+	a = vt_new(4, 20, 4096);
+	feed(a, "\033[1;5;7H\033[48mx\033[1;6;5;9H\033[1;38my");
+	vt_cell(a, 0, 4, &c);
+	assert_int_equal(c.bg, VT_COLOR_DEFAULT);
+	vt_cell(a, 0, 5, &c);
+	assert_int_equal(c.fg, VT_COLOR_DEFAULT);
+	assert_true(c.attrs & VT_BOLD);
+	feed(a, "\033[0;38;5;48mz\033[1:48m\033[4:48mw");
+	vt_cell(a, 0, 6, &c);
+	assert_int_equal(c.fg, VT_COLOR_INDEX | 48);
+	vt_cell(a, 0, 7, &c);
+	assert_true(c.attrs & VT_BOLD);
+	assert_int_equal(c.fg, VT_COLOR_INDEX | 48);
+	vt_free(a);
+}
+
+/*
  * Half of a wide character written over: a terminal erases the other
  * half.  libvterm 0.1.4 keeps the wide character one column wide (right
  * half written) or the new narrow one two columns wide (left half), and
@@ -918,6 +949,7 @@ main(void)
 		cmocka_unit_test(test_title_split),
 		cmocka_unit_test(test_title_esc_control),
 		cmocka_unit_test(test_dcs_query),
+		cmocka_unit_test(test_sgr_colour_last),
 		cmocka_unit_test(test_wide_half),
 		cmocka_unit_test(test_resize_cursor),
 		cmocka_unit_test(test_region_defaults),
