@@ -152,15 +152,26 @@ fuzz_rebuild(struct vt *a, int check)
 static char	fuzz_out[256];
 static size_t	fuzz_nout;
 
-/* libvterm's output callback while it is asked. */
+/*
+ * libvterm's output callback while it is asked: C1 controls (after "ESC
+ * SP G" it answers with them) are written as ESC and a byte, as they are
+ * asked for.
+ */
 static void
 fuzz_catch(const char *s, size_t len, void *user)
 {
+	size_t	i;
+	uint8_t	c;
+
 	(void)user;
-	if (len > sizeof fuzz_out - 1 - fuzz_nout)
-		len = sizeof fuzz_out - 1 - fuzz_nout;
-	memcpy(fuzz_out + fuzz_nout, s, len);
-	fuzz_nout += len;
+	for (i = 0; i < len && fuzz_nout + 2 < sizeof fuzz_out; i++) {
+		c = (uint8_t)s[i];
+		if (c >= 0x80 && c < 0xa0) {
+			fuzz_out[fuzz_nout++] = '\033';
+			c -= 0x40;
+		}
+		fuzz_out[fuzz_nout++] = (char)c;
+	}
 	fuzz_out[fuzz_nout] = '\0';
 }
 
