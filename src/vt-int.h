@@ -31,7 +31,7 @@
 #define G_ESC		1
 #define G_CSI		2
 #define G_ESCI		3	/* ESC and intermediates */
-#define VT_NOTE_PARAMS	8	/* CSI parameters vt_note() reads */
+#define VT_NOTE_PARAMS	(VT_CSI_SEPS + 1)	/* as libvterm gets them */
 /* libvterm 0.1.4's parser states, as far as its decoders care. */
 #define LV_TEXT		0
 #define LV_ESC		1
@@ -108,7 +108,7 @@ struct vt {
 	unsigned	 hmodes;	/* VH_*: modes a rebuild cannot keep */
 	int		 nstate;	/* vt_note()'s parser */
 	int		 nlead, ninter, nprev, nparams;
-	unsigned	 nparam[VT_NOTE_PARAMS];
+	uint64_t	 nparam[VT_NOTE_PARAMS];	/* as libvterm's */
 	int		 waking;	/* no scrollback while rebuilding */
 };
 
