@@ -87,6 +87,7 @@ static size_t
 fuzz_csi(struct fuzz_modes *f, const uint8_t *p, size_t n, size_t i)
 {
 	unsigned long	 v[SCREEN_PARAMS];
+	int		 have[SCREEN_PARAMS];	/* a digit given */
 	size_t		 k, nv = 0;
 	int		 priv = 0;
 
@@ -101,14 +102,18 @@ fuzz_csi(struct fuzz_modes *f, const uint8_t *p, size_t n, size_t i)
 	    fuzz_inside(p[i])); i++) {
 		if (fuzz_inside(p[i]))
 			continue;
-		if (nv == 0)
+		if (nv == 0) {
+			have[nv] = 0;
 			v[nv++] = 0;
+		}
 		if (p[i] == ';') {
 			if (nv == SCREEN_PARAMS)
 				return 0;
+			have[nv] = 0;
 			v[nv++] = 0;
 			continue;
 		}
+		have[nv - 1] = 1;
 		v[nv - 1] = v[nv - 1] * 10 + (p[i] - '0');
 		if (v[nv - 1] >= 100000)
 			return 0;
@@ -121,7 +126,9 @@ fuzz_csi(struct fuzz_modes *f, const uint8_t *p, size_t n, size_t i)
 		for (k = 0; k < nv; k++)
 			fuzz_private(f, v[k], p[i] == 'h');
 	} else if (!priv && p[i] == 'r') {
-		if (nv == 0 || (v[0] <= 1 && (nv < 2 || v[1] == 0)))
+		/* A bottom given as 0 is none; one not given, the last row. */
+		if ((nv >= 2 && have[1] && v[1] == 0) || nv == 0 ||
+		    (v[0] <= 1 && (nv < 2 || !have[1])))
 			f->modes &= ~SM_REGION;
 		else
 			f->modes |= SM_REGION;
@@ -130,31 +137,43 @@ fuzz_csi(struct fuzz_modes *f, const uint8_t *p, size_t n, size_t i)
 }
 
 /*
- * The modes after the stream p, scanned whole: CSI as fuzz_csi() says,
- * ESC = and ESC > for the keypad, ESC c resets everything, any other
- * ESC x is nothing.  Returns -1 if the stream holds a sequence the model
- * does not say (see fuzz_csi(); also ESC inside a CSI).
+ * The modes after the stream p, scanned whole: CSI as fuzz_csi() says
+ * (after ESC and any intermediates, as libvterm), ESC = and ESC > for
+ * the keypad, ESC c resets everything, any other ESC x is nothing.
+ * Returns -1 if the stream holds a sequence the model does not say (see
+ * fuzz_csi(); also ESC inside a CSI).
  */
 static int
 fuzz_modes(struct fuzz_modes *f, const uint8_t *p, size_t n)
 {
 	const uint8_t	*x;
 	size_t		 i = 0;
+	int		 inter;
 
 	memset(f, 0, sizeof *f);
 	while (i < n) {
 		if ((x = memchr(p + i, 0x1b, n - i)) == NULL)
 			break;
 		i = (size_t)(x - p) + 1;
-		while (i < n && (p[i] == 0x1b || fuzz_inside(p[i])))
+		inter = 0;
+		while (i < n && (p[i] == 0x1b || fuzz_inside(p[i]) ||
+		    (p[i] >= 0x20 && p[i] <= 0x2f))) {
+			if (p[i] == 0x1b)
+				inter = 0;
+			else if (p[i] >= 0x20 && p[i] <= 0x2f)
+				inter = 1;
 			i++;
+		}
 		if (i >= n)
 			break;
+		/* As in libvterm, "[" after intermediates starts a CSI too. */
 		if (p[i] == '[') {
 			if ((i = fuzz_csi(f, p, n, i + 1)) == 0)
 				return -1;
 			continue;
 		}
+		if (inter)
+			continue;	/* ESC ( = designates a set */
 		if (p[i] == '=')
 			f->modes |= SM_KEYPAD;
 		else if (p[i] == '>')

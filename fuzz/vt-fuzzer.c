@@ -9,7 +9,13 @@
  * attributes of blank cells and of the right halves of wide characters,
  * which no terminal shows), the cursor, the pen, the modes, the scroll
  * region and the title.  A row's repaint and a reset must not crash
- * either.
+ * either.  Last, the modes the mode tracker (client-screen.c) read from
+ * the stream must be those libvterm, fed the same bytes, has: cursor
+ * keys, keypad, bracketed paste and focus as libvterm answers keys, a
+ * paste and a focus change, the scroll region as it answers DECRQSS (the
+ * tracker has to parse sequences as libvterm does: reliability.md
+ * findings 33 and 34).  The mouse is left out: the tracker follows xterm
+ * for mode 9, which libvterm does not know.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +25,7 @@
 #include "buf.h"
 #include "client-screen.h"
 #include "vt.h"
+#include "vt-int.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -120,6 +127,9 @@ fuzz_rebuild(struct vt *a, int check)
 		 * encoding alone was turned off ("ESC [ ? 1006 h", then l), which
 		 * a repaint has nothing to say about: it may be lost, not made.
 		 */
+		if ((vt_modes(a) & ~SM_MOUSE) != (vt_modes(b) & ~SM_MOUSE))
+			fprintf(stderr, "modes %x / %x\n", vt_modes(a),
+			    vt_modes(b));
 		fuzz_check((vt_modes(a) & ~SM_MOUSE) ==
 		    (vt_modes(b) & ~SM_MOUSE));
 		fuzz_check(!(vt_modes(b) & SM_MOUSE) ||
@@ -136,6 +146,93 @@ fuzz_rebuild(struct vt *a, int check)
 	fuzz_check(vt_render_row(a, rows - 1, &out) == 0);
 	buf_free(&out);
 	vt_free(b);
+}
+
+/* libvterm's answers, caught (fuzz_answer()). */
+static char	fuzz_out[256];
+static size_t	fuzz_nout;
+
+/*
+ * libvterm's output callback while it is asked: C1 controls (after "ESC
+ * SP G" it answers with them) are written as ESC and a byte, as they are
+ * asked for.
+ */
+static void
+fuzz_catch(const char *s, size_t len, void *user)
+{
+	size_t	i;
+	uint8_t	c;
+
+	(void)user;
+	for (i = 0; i < len && fuzz_nout + 2 < sizeof fuzz_out; i++) {
+		c = (uint8_t)s[i];
+		if (c >= 0x80 && c < 0xa0) {
+			fuzz_out[fuzz_nout++] = '\033';
+			c -= 0x40;
+		}
+		fuzz_out[fuzz_nout++] = (char)c;
+	}
+	fuzz_out[fuzz_nout] = '\0';
+}
+
+/* Start catching libvterm's answers. */
+static void
+fuzz_ask(struct vt *v)
+{
+	fuzz_nout = 0;
+	fuzz_out[0] = '\0';
+	vterm_output_set_callback(v->vt, fuzz_catch, NULL);
+}
+
+/* Whether libvterm answered s (and stop catching). */
+static int
+fuzz_answer(struct vt *v, const char *s)
+{
+	vterm_output_set_callback(v->vt, vt_discard, NULL);
+	if (strcmp(fuzz_out, s) != 0)
+		fprintf(stderr, "libvterm answered \"%s\", the tracker says "
+		    "\"%s\"\n", fuzz_out + (fuzz_out[0] == '\033'),
+		    s + (s[0] == '\033'));
+	return strcmp(fuzz_out, s) == 0;
+}
+
+/*
+ * The tracker's modes against libvterm's own, asked of the model's
+ * libvterm once CAN has ended whatever sequence the stream left open
+ * (the model takes the CAN as any byte, so the guard agrees).
+ */
+static void
+fuzz_modes(struct vt *v)
+{
+	unsigned	m, top, bot;
+	int		rows, cols;
+	char		want[64];
+
+	vt_feed(v, (const uint8_t *)"\030", 1);
+	m = vt_modes(v);
+	fuzz_ask(v);
+	vterm_keyboard_key(v->vt, VTERM_KEY_UP, VTERM_MOD_NONE);
+	fuzz_check(fuzz_answer(v, (m & SM_CKM) ? "\033OA" : "\033[A"));
+	fuzz_ask(v);
+	vterm_keyboard_key(v->vt, VTERM_KEY_KP_0, VTERM_MOD_NONE);
+	fuzz_check(fuzz_answer(v, (m & SM_KEYPAD) ? "\033Op" : "0"));
+	fuzz_ask(v);
+	vterm_keyboard_start_paste(v->vt);
+	vterm_keyboard_end_paste(v->vt);
+	fuzz_check(fuzz_answer(v, (m & SM_PASTE) ? "\033[200~\033[201~" :
+	    ""));
+	fuzz_ask(v);
+	vterm_state_focus_in(v->st);
+	fuzz_check(fuzz_answer(v, (m & SM_FOCUS) ? "\033[I" : ""));
+	vt_size(v, &rows, &cols);
+	vt_region(v, &top, &bot);
+	if (top == 0)
+		top = 1;
+	snprintf(want, sizeof want, "\033P1$r%u;%ur\033\\", top,
+	    bot == 0 ? (unsigned)rows : bot);
+	fuzz_ask(v);
+	vterm_input_write(v->vt, "\033P$qr\033\\", 7);
+	fuzz_check(fuzz_answer(v, want));
 }
 
 int
@@ -167,6 +264,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    2 + fuzz_rand(&seed) % 90);
 	}
 	fuzz_rebuild(a, 1);
+	fuzz_modes(a);
 	vt_reset(a);
 	fuzz_rebuild(a, 1);
 	vt_free(a);

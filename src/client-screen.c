@@ -12,6 +12,13 @@
 #define PS_GROUND	0
 #define PS_ESC		1
 #define PS_CSI		2
+#define PS_ESCI		3	/* ESC and intermediates */
+#define CP_LEADER	0	/* the CSI's phases, as libvterm's parser */
+#define CP_ARGS		1
+#define CP_INTER	2
+/* libvterm 0.1.4's CSI_ARG_MISSING and CSI_ARG_MASK (vterm.h). */
+#define ARG_MISSING	0x7fffffffU
+#define ARG_MASK	0x7fffffffU
 
 /*
  * Keep which mouse tracking modes are on as terminals that hold each one
@@ -88,26 +95,93 @@ screen_private(struct screen *s, unsigned mode, int set)
 		s->modes &= ~bit;	/* encodings alone report nothing */
 }
 
-/* A CSI sequence ended with final byte f. */
+/* Parameter i as libvterm's state.c reads it (CSI_ARG()). */
+static unsigned
+screen_arg(const struct screen *s, int i)
+{
+	return (unsigned)(s->param[i] & ARG_MASK);
+}
+
+/*
+ * DECSTBM as libvterm 0.1.4 takes it (state.c): the top defaults to 1,
+ * the bottom (0 here) to the last row; an explicit bottom of 0 is no
+ * region.  What no region is for a size (a top past the bottom, the
+ * whole screen) vt.c settles with the size (vt_region_fit()).
+ */
+static void
+screen_region(struct screen *s)
+{
+	unsigned	top = s->nparam > 0 ? screen_arg(s, 0) : ARG_MISSING;
+	unsigned	bot = s->nparam > 1 ? screen_arg(s, 1) : ARG_MISSING;
+
+	if (top == ARG_MISSING)
+		top = 0;
+	if (bot == 0 || (top <= 1 && bot == ARG_MISSING)) {
+		s->modes &= ~SM_REGION;
+		return;
+	}
+	s->modes |= SM_REGION;
+	s->rnew = 1;
+	s->rtop = top;
+	s->rbot = bot == ARG_MISSING ? 0 : bot;
+}
+
+/*
+ * A CSI sequence ended with final byte f.  libvterm's state.c takes only
+ * a leader of one '?' for the private modes and none for DECSTBM, and
+ * neither with intermediates.
+ */
 static void
 screen_csi(struct screen *s, uint8_t f)
 {
 	int	i;
 
-	if (s->priv && (f == 'h' || f == 'l')) {
+	if (s->cphase == CP_INTER)
+		return;
+	if (s->priv == 1 && (f == 'h' || f == 'l')) {
 		for (i = 0; i < s->nparam; i++)
-			screen_private(s, s->param[i], f == 'h');
-	} else if (!s->priv && f == 'r') {
-		/* Parameters past the second mean nothing ("ESC [ ; ; r"). */
-		if (s->nparam == 0 || (s->param[0] <= 1 &&
-		    (s->nparam < 2 || s->param[1] == 0)))
-			s->modes &= ~SM_REGION;
-		else {
-			s->modes |= SM_REGION;
-			s->rtop = s->nparam > 0 ? s->param[0] : 0;
-			s->rbot = s->nparam > 1 ? s->param[1] : 0;
-		}
+			screen_private(s, screen_arg(s, i), f == 'h');
+	} else if (s->priv == 0 && f == 'r')
+		screen_region(s);
+}
+
+/*
+ * A byte of a CSI's leader, parameters or intermediates, as libvterm
+ * 0.1.4's parser (parser.c) reads it: leader bytes come first, then
+ * digits split by ';' or ':' (16 numbers at most: vt.c's guard drops the
+ * separators past the fifteenth and the digits run on), then
+ * intermediates.  0 if the byte ends the sequence unfinished (a leader
+ * after a digit, a digit after an intermediate).
+ */
+static int
+screen_csi_byte(struct screen *s, uint8_t b)
+{
+	uint64_t	*a;
+
+	if (b >= 0x3c && b <= 0x3f && s->cphase == CP_LEADER) {
+		s->priv = b == '?' && s->priv == 0 ? 1 : 2;
+		return 1;
 	}
+	if (b >= 0x20 && b <= 0x2f) {
+		s->cphase = CP_INTER;
+		return 1;
+	}
+	if (b > ';' || s->cphase == CP_INTER)
+		return 0;
+	if (s->cphase == CP_LEADER) {
+		s->cphase = CP_ARGS;
+		s->param[0] = ARG_MISSING;
+		s->nparam = 1;
+	}
+	a = &s->param[s->nparam - 1];
+	if (b >= '0' && b <= '9') {
+		/* As libvterm's long, wrapping alike. */
+		if (*a == ARG_MISSING)
+			*a = 0;
+		*a = *a * 10 + (uint64_t)(b - '0');
+	} else if (s->nparam < SCREEN_PARAMS)
+		s->param[s->nparam++] = ARG_MISSING;
+	return 1;
 }
 
 /*
@@ -123,52 +197,65 @@ screen_inside(uint8_t b)
 	return (b < 0x20 && b != 0x18 && b != 0x1a && b != 0x1b) || b >= 0x7f;
 }
 
-/* Feed one byte of an escape sequence to the mode parser. */
+/* Start a CSI. */
+static void
+screen_csi_start(struct screen *s)
+{
+	s->pstate = PS_CSI;
+	s->priv = 0;
+	s->nparam = 0;
+	s->cphase = CP_LEADER;
+}
+
+/*
+ * Feed one byte of an escape sequence to the mode parser, which reads
+ * them as libvterm 0.1.4's parser does (reliability.md finding 34): a
+ * CSI starts at "[" after ESC and any intermediates ("ESC % [" too),
+ * and a string (OSC, DCS) needs no state here: inside it libvterm looks
+ * only for ESC, CAN and SUB, as the ground state does.
+ */
 static void
 screen_byte(struct screen *s, uint8_t b)
 {
 	if (screen_inside(b))
 		return;
+	if (b == 0x1b) {
+		s->pstate = PS_ESC;
+		return;
+	}
+	if (b == 0x18 || b == 0x1a) {
+		s->pstate = PS_GROUND;	/* CAN, SUB: cancelled */
+		return;
+	}
 	switch (s->pstate) {
 	case PS_ESC:
-		s->pstate = PS_GROUND;
-		if (b == '[') {
-			s->pstate = PS_CSI;
-			s->priv = 0;
-			s->nparam = 0;
-		} else if (b == '=')
-			s->modes |= SM_KEYPAD;
-		else if (b == '>')
-			s->modes &= ~SM_KEYPAD;
-		else if (b == 'c') {
-			s->modes = 0;	/* RIS: everything back to default */
-			s->alt = 0;
-			s->mouse_mode = s->mouse_enc = s->mouse_on = 0;
+	case PS_ESCI:
+		if (b == '[')
+			screen_csi_start(s);
+		else if (b >= 0x20 && b <= 0x2f)
+			s->pstate = PS_ESCI;
+		else if (s->pstate == PS_ESCI)
+			s->pstate = PS_GROUND;
+		else {
+			s->pstate = PS_GROUND;
+			if (b == '=')
+				s->modes |= SM_KEYPAD;
+			else if (b == '>')
+				s->modes &= ~SM_KEYPAD;
+			else if (b == 'c') {
+				s->modes = 0;	/* RIS: all back to default */
+				s->alt = 0;
+				s->mouse_mode = s->mouse_enc = 0;
+				s->mouse_on = 0;
+			}
 		}
-		else if (b == 0x1b)
-			s->pstate = PS_ESC;
 		break;
 	case PS_CSI:
-		if (b == '?' && s->nparam == 0 && !s->priv) {
-			s->priv = 1;
-		} else if (b >= '0' && b <= '9') {
-			if (s->nparam == 0)
-				s->param[s->nparam++] = 0;
-			if (s->param[s->nparam - 1] < 100000)
-				s->param[s->nparam - 1] =
-				    s->param[s->nparam - 1] * 10 + (b - '0');
-		} else if (b == ';') {
-			if (s->nparam == 0)
-				s->param[s->nparam++] = 0;
-			if (s->nparam < SCREEN_PARAMS)
-				s->param[s->nparam++] = 0;
-		} else if (b >= 0x40 && b <= 0x7e) {
+		if (b >= 0x40 && b <= 0x7e) {
 			screen_csi(s, b);
 			s->pstate = PS_GROUND;
-		} else if (b == 0x1b)
-			s->pstate = PS_ESC;
-		else if (b < 0x20)
-			s->pstate = PS_GROUND;	/* CAN, SUB: cancelled */
+		} else if (!screen_csi_byte(s, b))
+			s->pstate = PS_GROUND;
 		break;
 	}
 }

@@ -14,7 +14,7 @@
 
 #define SCREEN_LINE_MAX	1024
 #define SCREEN_TAIL	512
-#define SCREEN_PARAMS	8
+#define SCREEN_PARAMS	16	/* libvterm 0.1.4's CSI arguments */
 
 /* Modes a program may leave set; each bit means "changed from default". */
 #define SM_ALT		0x01	/* alternate screen */
@@ -34,8 +34,9 @@ struct screen {
 	int		alt_unknown;	/* attached mid-stream: may be */
 	unsigned	modes;		/* SM_* set by the program */
 	int		pstate;		/* escape sequence parser state */
-	int		priv;		/* CSI with '?' */
-	unsigned	param[SCREEN_PARAMS];
+	int		priv;		/* CSI with '?' (1), another leader (2) */
+	int		cphase;		/* CSI: leader, parameters, intermediates */
+	uint64_t	param[SCREEN_PARAMS];	/* as libvterm's (long) */
 	int		nparam;
 	char		tail[SCREEN_TAIL];	/* the last bytes, for last words */
 	size_t		ntail;
@@ -45,7 +46,9 @@ struct screen {
 	unsigned	mouse_enc;	/* 1005, 1006 or 1015 if set, else 0 */
 	unsigned	mouse_on;	/* tracking modes set and not each reset
 					   (bits: 9, 1000, 1001, 1002, 1003) */
-	unsigned	rtop, rbot;	/* the scroll region (SM_REGION) */
+	unsigned	rtop, rbot;	/* the scroll region (SM_REGION); a
+					   bottom of 0: none given */
+	int		rnew;		/* set since vt.c last fitted it */
 };
 
 void	screen_track(struct screen *, const uint8_t *, size_t);

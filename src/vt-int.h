@@ -25,11 +25,13 @@
 #define VT_COLS_MIN	2
 #define VT_CSI_SEPS	15	/* libvterm 0.1.4 keeps 16 CSI arguments */
 #define VT_CSI_BYTES	8	/* leader and intermediate bytes kept */
+#define VT_ARG_MISSING	0x7fffffffU	/* libvterm's CSI_ARG_MISSING */
+#define VT_ARG_MASK	0x7fffffffU	/* and CSI_ARG_MASK */
 #define G_GROUND	0
 #define G_ESC		1
 #define G_CSI		2
 #define G_ESCI		3	/* ESC and intermediates */
-#define VT_NOTE_PARAMS	8	/* CSI parameters vt_note() reads */
+#define VT_NOTE_PARAMS	(VT_CSI_SEPS + 1)	/* as libvterm gets them */
 /* libvterm 0.1.4's parser states, as far as its decoders care. */
 #define LV_TEXT		0
 #define LV_ESC		1
@@ -72,6 +74,13 @@ struct vt {
 	int		 gseps, gleads, ginters;
 	unsigned	 gnum;		/* the CSI parameter being read */
 	int		 gaskalt;	/* the CSI names an alternate screen */
+	uint64_t	 gparam[VT_CSI_SEPS + 1];	/* as libvterm's */
+	int		 gnparam;
+	uint32_t	 gmore;		/* parameter i followed by ':' */
+	uint8_t		 glead, gfinal;	/* the CSI's leader, final */
+	int		 gbad;		/* no mode set or reset (vt_split()) */
+	int		 gsplit;	/* the modes past the first to set */
+	int		 grestore;	/* a saved cursor restored (vt_feed()) */
 	int		 hasalt;	/* the alternate screen is made */
 	uint8_t		 gprev;
 	int		 gosc;		/* in an OSC: 1, just after ESC: 2 */
@@ -83,6 +92,8 @@ struct vt {
 
 	/* libvterm's parser and decoders, on what it is given (vt_write()). */
 	int		 lvstate;
+	int		 lvesc;		/* an ESC in a string not given yet */
+	int		 lvdcs;		/* the string is a DCS */
 	int		 lvinter;	/* intermediates after ESC */
 	uint8_t		 lvinter0;	/* the first one */
 	int		 lvgl, lvsingle;	/* G set in GL; a single shift */
@@ -97,7 +108,7 @@ struct vt {
 	unsigned	 hmodes;	/* VH_*: modes a rebuild cannot keep */
 	int		 nstate;	/* vt_note()'s parser */
 	int		 nlead, ninter, nprev, nparams;
-	unsigned	 nparam[VT_NOTE_PARAMS];
+	uint64_t	 nparam[VT_NOTE_PARAMS];	/* as libvterm's */
 	int		 waking;	/* no scrollback while rebuilding */
 };
 

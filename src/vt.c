@@ -23,6 +23,7 @@
 #include "xmalloc.h"
 
 static void	vt_resize_now(struct vt *, int, int);
+static void	vt_cursor_clamp(struct vt *);
 
 /* Answers to queries (DA, DSR) go nowhere: the real terminal answers. */
 void
@@ -463,13 +464,17 @@ vt_guard_osc(struct vt *v, uint8_t b)
 {
 	if (v->gosc == 2 && b == ']')
 		v->gosc = 1;	/* ESC ] abandons one string, starts another */
-	else if (v->gosc == 2 && b != 0x1b)
+	else if (v->gosc == 2 && ((b < 0x20 && b != 0x18 && b != 0x1a) ||
+	    b == 0x7f))
+		;	/* done (or ignored) after the ESC: ST may still come */
+	else if (v->gosc == 2)
 		v->gosc = 0;
 	else if (v->gosc == 1 && (b == 0x07 || b == 0x18 || b == 0x1a))
 		v->gosc = 0;
 	else if (v->gosc == 1 && b == 0x1b)
 		v->gosc = 2;
-	else if (v->gosc == 0 && b == ']' && v->gstate == G_ESC)
+	else if (v->gosc == 0 && b == ']' && (v->gstate == G_ESC ||
+	    v->gstate == G_ESCI))
 		v->gosc = 1;
 }
 
@@ -642,6 +647,7 @@ vt_lv_esc(struct vt *v, uint8_t b)
 {
 	if (b == 'P' || b == ']') {
 		v->lvstate = LV_STR;
+		v->lvdcs = b == 'P';
 		return;
 	}
 	if (b == '[') {
@@ -726,26 +732,203 @@ vt_lv_byte(struct vt *v, uint8_t *bp)
 		v->lvstate = b >= 0x20 && b <= 0x2f ? LV_CSI_INTER : LV_TEXT;
 		return;
 	case LV_STR:
+		/*
+		 * libvterm 0.1.4 answers an unknown DECRQSS ("DCS $ q x
+		 * ST") with "%.s" given an int for the string: with ASan
+		 * (the tests' and fuzzers' builds) that is a read of a wild
+		 * pointer.  Its answers go nowhere here, and a DCS sets
+		 * nothing else: no "$" reaches it in one.
+		 */
+		if (v->lvdcs && b == '$')
+			*bp = '!';
 		return;
 	}
 	vt_guard_text(v, bp);
 }
 
 /*
+ * Whether libvterm 0.1.4 takes byte b after an ESC in a string as a
+ * control done there (and so keeps the ESC in the string: vt_write()).
+ */
+static int
+vt_lv_str_control(uint8_t b)
+{
+	return (b < 0x20 && b != 0x18 && b != 0x1a && b != 0x1b) ||
+	    b == 0x7f;
+}
+
+/*
  * Give libvterm p[0..n), through the model of its parser and decoders
  * (which may change bytes in it); p has room for one byte more.
+ *
+ * libvterm 0.1.4 cuts a string (OSC, DCS) into pieces at the controls
+ * inside it and counts an ESC in it to the piece that a control after the
+ * ESC ends: "ESC ] 2 ; t DC2 ESC SOH \\" set the title "t", an ESC,
+ * and the bytes from the ST on, up to 64 in all, read past the end of
+ * the write (fuzz/corpus-vt/title-esc-control); the ST's ESC at the end
+ * of one write and its "\\" in the next did the same.  So an ESC in a
+ * string waits (lvesc) for the byte that decides what it is, and goes in
+ * the same write just before it: the controls in between (done as
+ * libvterm does them; BEL only rings, and before the ESC would end the
+ * string) go first.  CAN and SUB end the string either way.
  */
 static void
 vt_write(struct vt *v, uint8_t *p, size_t n)
 {
-	size_t	i;
+	uint8_t	pair[2];
+	size_t	i, o = 0;
+	uint8_t	b;
 
-	for (i = 0; i < n; i++)
-		vt_lv_byte(v, &p[i]);
+	for (i = 0; i < n; i++) {
+		b = p[i];
+		if (v->lvesc && b == 0x07)
+			continue;
+		if (v->lvesc && !vt_lv_str_control(b)) {
+			v->lvesc = 0;
+			if (b == 0x18 || b == 0x1a)
+				;	/* the string ends with the ESC or not */
+			else if (o < i) {
+				p[o] = 0x1b;	/* the ESC came in this write */
+				vt_lv_byte(v, &p[o++]);
+			} else {
+				/* It came in an earlier one: both go now. */
+				if (o > 0)
+					vterm_input_write(v->vt,
+					    (const char *)p, o);
+				pair[0] = 0x1b;
+				pair[1] = b;
+				vt_lv_byte(v, &pair[0]);
+				vt_lv_byte(v, &pair[1]);
+				vterm_input_write(v->vt, (const char *)pair, 2);
+				p += i + 1;
+				n -= i + 1;
+				i = (size_t)-1;
+				o = 0;
+				continue;
+			}
+		} else if (b == 0x1b && v->lvstate == LV_STR) {
+			v->lvesc = 1;
+			continue;
+		}
+		p[o] = b;
+		vt_lv_byte(v, &p[o++]);
+	}
 	if (v->lvrun >= 0)
-		p[n++] = 0;	/* see vt_guard_text() */
-	vterm_input_write(v->vt, (const char *)p, n);
+		p[o++] = 0;	/* see vt_guard_text() */
+	vterm_input_write(v->vt, (const char *)p, o);
 	vt_lv_end(v);
+}
+
+/*
+ * Follow a CSI's leader and parameters as libvterm 0.1.4's parser reads
+ * them (client-screen.c's mode tracker does the same), for vt_split(): a
+ * leader only before the parameters and only one, parameters split by
+ * ';' or ':' (the separators past the fifteenth are dropped, so the
+ * digits run on), no intermediates.
+ */
+static void
+vt_guard_csi(struct vt *v, uint8_t b)
+{
+	uint64_t	*a;
+
+	if (b >= 0x3c && b <= 0x3f) {
+		if (v->gnparam > 0 || v->ginters > 0 || v->glead != 0)
+			v->gbad = 1;
+		v->glead = b;
+		return;
+	}
+	if (b < '0' || b > ';' || v->ginters > 0) {
+		v->gbad = 1;
+		return;
+	}
+	if (v->gnparam == 0) {
+		v->gparam[0] = VT_ARG_MISSING;
+		v->gnparam = 1;
+	}
+	a = &v->gparam[v->gnparam - 1];
+	if (b >= '0' && b <= '9') {
+		if (*a == VT_ARG_MISSING)
+			*a = 0;
+		*a = *a * 10 + (uint64_t)(b - '0');
+	} else if (v->gseps < VT_CSI_SEPS) {
+		if (b == ':')
+			v->gmore |= 1U << (v->gnparam - 1);
+		v->gparam[v->gnparam++] = VT_ARG_MISSING;
+	}
+}
+
+/*
+ * Whether libvterm 0.1.4 would read a colour's palette past an SGR's
+ * parameters (pen.c): 38 or 48 last, taken as an attribute, reads the
+ * argument an earlier sequence left there, so a model that slept (whose
+ * parser saw other sequences) took another colour
+ * (fuzz/corpus-vt-sleep/sgr-colour-last).  Walked as pen.c walks them:
+ * a colour takes its palette and its values, underline with ':' its
+ * style, and parameters joined by ':' go with the one before.
+ */
+static int
+vt_sgr_stale(const struct vt *v)
+{
+	unsigned	a, pal;
+	int		i = 0, n = v->gnparam, rest, more;
+
+	while (i < n) {
+		a = (unsigned)(v->gparam[i] & VT_ARG_MASK);
+		if ((a == 38 || a == 48) && i + 1 >= n)
+			return 1;
+		if (a == 38 || a == 48) {
+			pal = (unsigned)(v->gparam[i + 1] & VT_ARG_MASK);
+			rest = n - i - 2;
+			i += 1 + (pal == 2 ? (rest < 3 ? rest : 3) :
+			    pal == 5 ? (rest > 0) : 0);
+		} else if (a == 4 && (v->gmore >> i & 1))
+			i++;
+		do {
+			more = v->gmore >> i & 1;
+			i++;
+		} while (more && i < n);
+	}
+	return 0;
+}
+
+/* Whether the CSI's parameters name mode a or b. */
+static int
+vt_guard_has(const struct vt *v, unsigned a, unsigned b)
+{
+	unsigned	x;
+	int		i;
+
+	for (i = 0; i < v->gnparam; i++) {
+		x = (unsigned)(v->gparam[i] & VT_ARG_MASK);
+		if (x == a || x == b)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * libvterm 0.1.4 sets or resets only the first mode a CSI ... h or l
+ * names ("ESC [ ? 1 ; 1049 h" left it on the main screen, and a model
+ * that slept woke without a mode vt_note() saw reset); a terminal takes
+ * them all, and so does the mode tracker.  After the final byte, each
+ * further mode is written again alone, into gout at k; the new length.
+ */
+static size_t
+vt_split(struct vt *v, size_t k)
+{
+	unsigned	a;
+	int		i, n;
+
+	v->gsplit = 0;
+	for (i = 1; i < v->gnparam; i++) {
+		a = (unsigned)(v->gparam[i] & VT_ARG_MASK);
+		if (a == VT_ARG_MISSING)
+			continue;
+		n = snprintf((char *)v->gout + k, 16, "\033[%s%u%c",
+		    v->glead == '?' ? "?" : "", a, v->gfinal);
+		k += (size_t)n;
+	}
+	return k;
 }
 
 /*
@@ -770,10 +953,17 @@ vt_guard(struct vt *v, uint8_t b)
 		v->gseps = v->gleads = v->ginters = 0;
 		v->gnum = 0;
 		v->gaskalt = 0;
+		v->gnparam = v->gbad = 0;
+		v->glead = 0;
+		v->gmore = 0;
 		return 1;
 	}
 	if (b == 0x1b) {
 		v->gstate = G_ESC;
+		return 1;
+	}
+	if (b == 0x18 || b == 0x1a) {
+		v->gstate = G_GROUND;	/* CAN, SUB end any sequence */
 		return 1;
 	}
 	if (v->gstate == G_ESC || v->gstate == G_ESCI) {
@@ -790,11 +980,14 @@ vt_guard(struct vt *v, uint8_t b)
 			v->gstate = G_ESCI;
 			return 1;
 		}
+		v->grestore = b == '8' && v->gstate == G_ESC;	/* DECRC */
 		v->gstate = G_GROUND;
 		return 1;
 	}
 	if (v->gstate != G_CSI || b < 0x20)
 		return 1;
+	if (b < 0x40)
+		vt_guard_csi(v, b);
 	if (b >= '0' && b <= '9') {
 		if (v->gnum < 100000)
 			v->gnum = v->gnum * 10 + (unsigned)(b - '0');
@@ -818,10 +1011,18 @@ vt_guard(struct vt *v, uint8_t b)
 		return v->ginters++ < VT_CSI_BYTES;
 	if (b >= 0x7f)
 		return 0;	/* not a CSI byte: libvterm would go on */
-	if (b >= 0x40)
+	if (b >= 0x40) {
 		v->gstate = G_GROUND;
+		v->gfinal = b;
+		v->gsplit = (b == 'h' || b == 'l') && !v->gbad &&
+		    (v->glead == 0 || v->glead == '?') && v->gnparam > 1;
+		v->grestore = b == 'l' && !v->gbad && v->glead == '?' &&
+		    vt_guard_has(v, 1048, 1049);
+	}
 	if (b == 'b')
 		return 2;	/* REP: see vt_feed() */
+	if (b == 'm' && !v->gbad && v->glead == 0 && vt_sgr_stale(v))
+		return v->gseps < VT_CSI_SEPS ? 4 : 2;	/* see vt_feed() */
 	if (b == 'h' && v->gaskalt && !v->hasalt)
 		return 3;	/* make the alternate screen first */
 	return 1;
@@ -862,6 +1063,63 @@ vt_hold(struct vt *v, size_t k, size_t osc)
 	if (v->oschold)
 		return k - osc;
 	return vt_utf8_tail(v->gout, k);
+}
+
+/*
+ * A scroll region struct screen just read, made what libvterm 0.1.4 set
+ * on the rows it had then (state.c, DECSTBM): a top or bottom past the
+ * last row is the last row, a top not above the bottom or the whole
+ * screen is no region.  libvterm keeps what it set through a resize, so a
+ * snapshot taken after one must write the region as libvterm has it, not
+ * as the program wrote it ("ESC [ 2 ; 50 r" on 10 rows, then 20 rows:
+ * 2 to 10).  A bottom of 0 (none given) is the last row whatever the
+ * size.
+ */
+static void
+vt_region_fit(struct vt *v)
+{
+	struct screen	*m = &v->modes;
+	unsigned	 rows = (unsigned)v->rows, top, bot;
+
+	if (!(m->modes & SM_REGION) || !m->rnew)
+		return;
+	m->rnew = 0;
+	top = m->rtop > 0 ? m->rtop - 1 : 0;
+	if (top > rows)
+		top = rows;
+	bot = m->rbot;
+	if (top == 0 && bot == rows)
+		bot = 0;
+	else if (bot > rows)
+		bot = rows;
+	if ((bot == 0 ? rows : bot) <= top || (top == 0 && bot == 0)) {
+		m->modes &= ~SM_REGION;
+		return;
+	}
+	m->rtop = top + 1;
+	m->rbot = bot;
+}
+
+/*
+ * What the guard asks for after a sequence's final byte, gout[0..k)
+ * written so far: each further mode of a CSI h or l alone (vt_split()),
+ * and a restored cursor put back on the screen: libvterm 0.1.4 keeps a
+ * saved cursor through a shrink and restores it below the last row
+ * (DECRC, "?1048l", "?1049l"; fuzz/corpus-vt/restore-after-shrink).
+ * The new k.
+ */
+static size_t
+vt_feed_after(struct vt *v, size_t k)
+{
+	if (v->gsplit)
+		k = vt_split(v, k);
+	if (v->grestore) {
+		vt_write(v, v->gout, k);
+		k = 0;
+		v->grestore = 0;
+		vt_cursor_clamp(v);
+	}
+	return k;
 }
 
 /*
@@ -906,6 +1164,11 @@ vt_feed(struct vt *v, const uint8_t *p, size_t n)
 			case 2:
 				v->gout[k++] = 'y';
 				break;
+			case 4:
+				/* A missing palette, ignored (vt_sgr_stale()). */
+				v->gout[k++] = ';';
+				v->gout[k++] = p[i];
+				break;
 			case 3:
 				/*
 				 * Before libvterm reads the final byte: it
@@ -921,6 +1184,10 @@ vt_feed(struct vt *v, const uint8_t *p, size_t n)
 				osc = SIZE_MAX;
 				break;
 			}
+			if (v->gsplit || v->grestore) {
+				k = vt_feed_after(v, k);
+				osc = SIZE_MAX;
+			}
 			if (v->gosc == 1 && was != 1)
 				osc = k - 1;	/* the ']' of a new one */
 			if (v->prows != 0 && v->gstate == G_GROUND &&
@@ -935,6 +1202,7 @@ vt_feed(struct vt *v, const uint8_t *p, size_t n)
 				 */
 				screen_track(&v->modes, tp, (size_t)(p + i + 1 -
 				    tp));
+				vt_region_fit(v);
 				tp = p + i + 1;
 				vt_resize_now(v, v->prows, v->pcols);
 				v->prows = 0;
@@ -948,6 +1216,7 @@ vt_feed(struct vt *v, const uint8_t *p, size_t n)
 		n -= i;
 	}
 	screen_track(&v->modes, tp, (size_t)(end - tp));
+	vt_region_fit(v);
 }
 
 /*
@@ -1173,8 +1442,16 @@ vt_render_modes(struct vt *v, struct buf *b)
 	const struct screen	*m = &v->modes;
 
 	vt_render_title(v, b);
-	if (m->modes & SM_REGION)
-		vt_printf(b, "\033[%u;%ur", m->rtop, m->rbot);
+	/*
+	 * A bottom of 0 follows the size, as libvterm's; one given as the
+	 * last row (after a larger one was cut to it) stays when the
+	 * screen grows, but "1;rows" would be no region: rows + 1 is cut.
+	 */
+	if ((m->modes & SM_REGION) && m->rbot == 0)
+		vt_printf(b, "\033[%ur", m->rtop);
+	else if (m->modes & SM_REGION)
+		vt_printf(b, "\033[%u;%ur", m->rtop, m->rbot + (m->rtop == 1 &&
+		    m->rbot == (unsigned)v->rows));
 	vterm_state_get_cursorpos(v->st, &pos);
 	vt_printf(b, "\033[%d;%dH", pos.row + 1, pos.col + 1);
 	if (m->modes & SM_CKM)

@@ -3,6 +3,7 @@
  * libvterm models stand in for the user's terminal ("term": session output
  * and the machine's bytes) and for the session ("srv": output only).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "unit.h"
@@ -435,6 +436,35 @@ test_c1_in_utf8(void **state)
 	for (i = 0; i < sizeof c1 / sizeof c1[0]; i++)
 		sim_out(&s, c1[i]);
 	sim_free(&s);
+}
+
+/*
+ * libvterm 0.1.4 read a string's last piece past the end of a write (up
+ * to a NUL, 64 bytes at most) at an ST after an ESC and a control, or at
+ * an ST cut between two writes: output from the session made the
+ * client's model read past its buffer (ASan heap-buffer-overflow
+ * before; reliability.md finding 31).
+ */
+static void
+test_string_end(void **state)
+{
+	static const char	*out[] = { "\033]2;a\033\001\\",
+				    "\033]2;b\nc\033", "\\" };
+	struct cvt		*m;
+	char			*p;
+	size_t			 i, n;
+
+	(void)state;
+	m = cvt_new(ROWS, COLS);
+	for (i = 0; i < sizeof out / sizeof out[0]; i++) {
+		n = strlen(out[i]);
+		p = malloc(n);
+		assert_non_null(p);
+		memcpy(p, out[i], n);
+		cvt_feed(m, p, n);
+		free(p);
+	}
+	cvt_free(m);
 }
 
 static void
@@ -905,6 +935,7 @@ main(void)
 		cmocka_unit_test(test_poison),
 		cmocka_unit_test(test_utf8_cut),
 		cmocka_unit_test(test_c1_in_utf8),
+		cmocka_unit_test(test_string_end),
 		cmocka_unit_test(test_high_byte_in_escape),
 		cmocka_unit_test(test_newline_onto_old_row),
 		cmocka_unit_test(test_decaln),

@@ -101,6 +101,66 @@ test_inside_sequences(void **state)
 	assert_false(sc.modes & SM_REGION);
 }
 
+/* Track s from a clean tracker. */
+static void
+track(struct screen *sc, const char *s)
+{
+	memset(sc, 0, sizeof *sc);
+	screen_track(sc, (const uint8_t *)s, strlen(s));
+}
+
+/*
+ * The tracker reads sequences as libvterm 0.1.4's parser does (finding
+ * 34; the vt fuzzer compares the two): "[" after ESC and intermediates
+ * starts a CSI (finding 33), a leader counts only first and alone, a
+ * parameter byte after an intermediate or a leader after a parameter
+ * ends the sequence unfinished, ':' splits parameters as ';' does, up to
+ * 16 of them, the numbers as libvterm's (31 bits kept), and a bottom
+ * given as 0 is no region while one not given is the last row.  Each
+ * case failed before.
+ */
+static void
+test_libvterm_parse(void **state)
+{
+	struct screen	sc;
+
+	(void)state;
+	track(&sc, "\x1b%[?1049h\x1b( [?2004h");
+	assert_int_equal(sc.alt, 1);
+	assert_true(sc.modes & SM_PASTE);
+	track(&sc, "\x1b%[;4r");
+	assert_true(sc.modes & SM_REGION);
+	assert_int_equal(sc.rtop, 0);
+	assert_int_equal(sc.rbot, 4);
+	track(&sc, "\x1b(=");
+	assert_false(sc.modes & SM_KEYPAD);
+	track(&sc, "\x1b[/;4r\x1b[5;8 r\x1b[>5;8r\x1b[1?;5r");
+	assert_false(sc.modes & SM_REGION);
+	track(&sc, "\x1b[??1049h\x1b[?1$h\x1b[?2004 4h\x1b[1?2004h");
+	assert_int_equal(sc.alt, 0);
+	assert_int_equal(sc.modes, 0);
+	track(&sc, "\x1b[?1:2004h");
+	assert_int_equal(sc.modes, SM_CKM | SM_PASTE);
+	track(&sc, "\x1b[2:;4r");
+	assert_true(sc.modes & SM_REGION);
+	assert_int_equal(sc.rtop, 2);
+	assert_int_equal(sc.rbot, 0);
+	/* The sixteenth mode counts; past it the digits run on. */
+	track(&sc, "\x1b[?9;9;9;9;9;9;9;9;9;9;9;9;9;9;9;2004h");
+	assert_true(sc.modes & SM_PASTE);
+	track(&sc, "\x1b[?9;9;9;9;9;9;9;9;9;9;9;9;9;9;9;1;;1h");
+	assert_false(sc.modes & SM_CKM);	/* 11 */
+	/* 2^31 + 2004: libvterm keeps 31 bits. */
+	track(&sc, "\x1b[?2147485652h");
+	assert_true(sc.modes & SM_PASTE);
+	track(&sc, "\x1b[5;0r");
+	assert_false(sc.modes & SM_REGION);
+	track(&sc, "\x1b[5r");
+	assert_true(sc.modes & SM_REGION);
+	assert_int_equal(sc.rtop, 5);
+	assert_int_equal(sc.rbot, 0);
+}
+
 int
 main(void)
 {
@@ -109,6 +169,7 @@ main(void)
 		cmocka_unit_test(test_cpr_long_row),
 		cmocka_unit_test(test_track),
 		cmocka_unit_test(test_inside_sequences),
+		cmocka_unit_test(test_libvterm_parse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

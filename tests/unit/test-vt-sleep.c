@@ -160,6 +160,21 @@ test_sleep_saved_cursor(void **state)
 	sleep_ok(a, b);
 	feed2(a, b, "r4\nr5\n\033[r\033[8;1H\n\n");
 	same(a, b);
+	/* Every mode a CSI names is set (libvterm 0.1.4 took the first). */
+	feed2(a, b, "\033[?7l\033[?1;7h");
+	sleep_ok(a, b);
+	feed2(a, b, "\033[1;1Hlong line long line long line long line");
+	same(a, b);
+	/* A colour with no palette reads nothing an earlier CSI left. */
+	feed2(a, b, "\033[1;5;7H\033[1;31mx\033[0m");
+	sleep_ok(a, b);
+	feed2(a, b, "\033[48my\033[1;38mz");
+	same(a, b);
+	/* A top of 0 is the first row, as libvterm takes it. */
+	feed2(a, b, "\033[0;4r\033[4;1Hs1\ns2\n");
+	sleep_ok(a, b);
+	feed2(a, b, "s3\ns4\n");
+	same(a, b);
 	vt_free(a);
 	vt_free(b);
 }
@@ -173,13 +188,13 @@ test_sleep_refused(void **state)
 				    "\033[?69h", "\033[3g", "\033H",
 				    "\033#6", "\033", "\033]2;half",
 				    "\033[1;", "\xe4\xb8", "\033[2;4r\033[/;4r",
-				    "\033[0;4r", "\033\n ]", "\033(\n",
-				    "\033%[;4r" };
+				    "\033[5r", "\033\n ]", "\033(\n",
+				    "\033%[;4r", "\033[?0;;;;;;;;;;6h" };
 	static const char	*off[] = { "\033[?6l", "\033[4l", "\033[20l",
 				    "\033[?7h", "\033[?5l", "\033(B", "\017",
 				    "\033[?69l", NULL, NULL, NULL, "[m",
 				    "\007", "1H", "\xad", NULL, "\033[r",
-				    "\007", "B", NULL };
+				    "\007", "B", NULL, "\033[?6l" };
 	struct vt		*a, *b;
 	size_t			 i;
 

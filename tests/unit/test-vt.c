@@ -415,6 +415,111 @@ test_title_split(void **state)
 }
 
 /*
+ * An ESC in a title with a control after it (vt fuzzer, finding 31):
+ * libvterm 0.1.4 counts the ESC to the title and, at the ST, the bytes
+ * from the "\" on (read past the end of the write), which a snapshot
+ * cannot write.  The ESC now goes to libvterm after the controls, which
+ * are still done; so does the ST's ESC that ends a write.
+ */
+static void
+test_title_esc_control(void **state)
+{
+	struct vt	*a, *b;
+	char		 big[400];
+	int		 row, col;
+
+	(void)state;
+	a = vt_new(4, 20, 4096);
+	feed(a, "\033]2;t;W\0224\033\001\\PU");
+	assert_string_equal(vt_title(a), "t;W4");
+	b = rebuild(a, 0);
+	vt_free(b);
+	feed(a, "\r\033]2;ab\033\n\\x");
+	assert_string_equal(vt_title(a), "ab");
+	vt_cursor(a, &row, &col);
+	assert_int_equal(row, 1);	/* the LF was done */
+	assert_int_equal(col, 1);
+	feed(a, "\033]2;cd\033\007\\");
+	assert_string_equal(vt_title(a), "cd");
+	vt_feed(a, (const uint8_t *)"\033]2;ef\033\0\177\\", 10);
+	assert_string_equal(vt_title(a), "ef");
+	/* The ESC abandons the string when no ST follows. */
+	feed(a, "\033]2;gh\033\n\033]2;ij\007");
+	assert_string_equal(vt_title(a), "ij");
+	feed(a, "\033]2;kl\033\030\\");
+	assert_string_equal(vt_title(a), "ij");
+	b = rebuild(a, 0);
+	vt_free(b);
+	/* The ESC, a control and the "\" in three writes. */
+	feed(a, "\033]2;mn\033");
+	feed(a, "\n");
+	feed(a, "\\");
+	assert_string_equal(vt_title(a), "mn");
+	/* A title too long to be held back: the ST cut between writes. */
+	memset(big, 'a', sizeof big);
+	memcpy(big, "\033]2;\n", 5);
+	big[sizeof big - 1] = '\0';
+	feed(a, big);
+	feed(a, "\033");
+	feed(a, "\\x");
+	assert_null(strchr(vt_title(a), '\\'));
+	b = rebuild(a, 0);
+	vt_free(b);
+	vt_free(a);
+}
+
+/*
+ * libvterm 0.1.4 answers an unknown DECRQSS with "%.s" given an int for
+ * the string, a wild pointer that ASan's printf reads (SEGV before, in
+ * the sanitized daemon); no "$" reaches libvterm in a DCS now.
+ */
+static void
+test_dcs_query(void **state)
+{
+	struct vt	*a, *b;
+
+	(void)state;
+	a = vt_new(4, 20, 4096);
+	feed(a, "\033P$qxy\033\\\033P\n$q\033\\\033P$qm\033\\ok");
+	feed(a, "\033P$");
+	feed(a, "qz\033\\");
+	b = rebuild(a, 0);
+	vt_free(b);
+	vt_free(a);
+}
+
+/*
+ * "CSI 48 m" (or 38) with no palette: libvterm 0.1.4 read the palette and
+ * the colour from what an earlier CSI left past the parameters ("CSI 1 ;
+ * 5 ; 7 H" before it gave the background colour 7); a terminal ignores
+ * it, and now so does the model (vt-sleep fuzzer: a model that slept had
+ * another earlier CSI, so another colour).  One taken as a colour index
+ * or joined by ':' is left alone.
+ */
+static void
+test_sgr_colour_last(void **state)
+{
+	struct vt	*a;
+	struct vt_cell	 c;
+
+	(void)state;
+	a = vt_new(4, 20, 4096);
+	feed(a, "\033[1;5;7H\033[48mx\033[1;6;5;9H\033[1;38my");
+	vt_cell(a, 0, 4, &c);
+	assert_int_equal(c.bg, VT_COLOR_DEFAULT);
+	vt_cell(a, 0, 5, &c);
+	assert_int_equal(c.fg, VT_COLOR_DEFAULT);
+	assert_true(c.attrs & VT_BOLD);
+	feed(a, "\033[0;38;5;48mz\033[1:48m\033[4:48mw");
+	vt_cell(a, 0, 6, &c);
+	assert_int_equal(c.fg, VT_COLOR_INDEX | 48);
+	vt_cell(a, 0, 7, &c);
+	assert_true(c.attrs & VT_BOLD);
+	assert_int_equal(c.fg, VT_COLOR_INDEX | 48);
+	vt_free(a);
+}
+
+/*
  * Half of a wide character written over: a terminal erases the other
  * half.  libvterm 0.1.4 keeps the wide character one column wide (right
  * half written) or the new narrow one two columns wide (left half), and
@@ -710,6 +815,123 @@ test_resize_in_sequence(void **state)
 	vt_free(a);
 }
 
+/* Whether a and b show the same cells (an erased cell and a space do). */
+static void
+same_cells(struct vt *a, struct vt *b)
+{
+	struct vt_cell	ca, cb;
+	int		rows, cols, r, c;
+
+	vt_size(a, &rows, &cols);
+	for (r = 0; r < rows; r++)
+		for (c = 0; c < cols; c++) {
+			vt_cell(a, r, c, &ca);
+			vt_cell(b, r, c, &cb);
+			if (!same_cell(&ca, &cb))
+				fail_msg("cell %d,%d: %x vs %x", r, c,
+				    ca.ch[0], cb.ch[0]);
+		}
+}
+
+/*
+ * The modes and scroll region the snapshot writes are libvterm's
+ * (finding 34): libvterm 0.1.4 sets only the first mode a CSI names, so
+ * "?1;1049h" left the model on the main screen (each mode goes to it
+ * alone now); a region is kept as libvterm set it on the size then (a
+ * bottom past the last row cut to it stays when the screen grows, one
+ * not given follows the size); CAN inside a CSI ends it for the guard
+ * too, which dropped the high bytes after it.
+ */
+static void
+test_modes_as_libvterm(void **state)
+{
+	struct vt	*a, *b;
+	struct vt_cell	 c;
+	unsigned	 top, bot;
+
+	(void)state;
+	a = vt_new(4, 20, 4096);
+	feed(a, "\033[?1;1049h");
+	assert_true(vt_alt(a));
+	assert_true(vt_modes(a) & SM_CKM);
+	feed(a, "\033[?1;1049l\033[\030\xc3\xa9");
+	assert_false(vt_alt(a));
+	vt_cell(a, 0, 0, &c);
+	assert_int_equal(c.ch[0], 0xe9);
+	vt_free(a);
+
+	a = vt_new(10, 20, 4096);
+	feed(a, "\033[2;50r");
+	vt_resize(a, 20, 20);
+	vt_region(a, &top, &bot);
+	assert_int_equal(top, 2);
+	assert_int_equal(bot, 10);
+	b = rebuild(a, 0);
+	feed(a, "\033[10;1Hx\n\ny\033[20;1H\nz");
+	feed(b, "\033[10;1Hx\n\ny\033[20;1H\nz");
+	same_cells(a, b);
+	vt_free(b);
+	vt_free(a);
+
+	a = vt_new(8, 20, 4096);
+	feed(a, "\033[;28r");
+	vt_region(a, &top, &bot);
+	assert_int_equal(top, 1);
+	assert_int_equal(bot, 8);
+	b = rebuild(a, 0);
+	vt_resize(a, 12, 20);
+	vt_resize(b, 12, 20);
+	feed(a, "\033[8;1Hx\n\ny");
+	feed(b, "\033[8;1Hx\n\ny");
+	same_cells(a, b);
+	vt_free(b);
+	/* Written back as "3;0", libvterm took it for no region. */
+	feed(a, "\033[3r");
+	vt_region(a, &top, &bot);
+	assert_int_equal(top, 3);
+	assert_int_equal(bot, 0);
+	b = rebuild(a, 0);
+	feed(a, "\033[1;1Htop\033[12;1H\nx");
+	feed(b, "\033[1;1Htop\033[12;1H\nx");
+	same_cells(a, b);
+	vt_free(b);
+	vt_free(a);
+}
+
+/*
+ * libvterm 0.1.4 keeps a saved cursor through a shrink and restores it
+ * below the last row (vt fuzzer, the campaign after finding 34's fix,
+ * 150 s: the snapshot put the cursor elsewhere; libvterm then writes
+ * outside its rows).  A restore is followed by putting the cursor back.
+ */
+static void
+test_restore_after_shrink(void **state)
+{
+	static const char	*save[] = { "\0337", "\033[?1048h",
+				    "\033[?1049h" };
+	static const char	*restore[] = { "\0338", "\033[?1048l",
+				    "\033[?25;1049l" };
+	struct vt		*a, *b;
+	size_t			 i;
+	int			 row, col;
+
+	(void)state;
+	for (i = 0; i < sizeof save / sizeof save[0]; i++) {
+		a = vt_new(7, 20, 4096);
+		feed(a, "\033[6;5H");
+		feed(a, save[i]);
+		vt_resize(a, 2, 20);
+		feed(a, restore[i]);
+		vt_cursor(a, &row, &col);
+		assert_int_equal(row, 1);
+		assert_int_equal(col, 4);
+		b = rebuild(a, 0);
+		feed(a, "x\033[K");
+		vt_free(b);
+		vt_free(a);
+	}
+}
+
 int
 main(void)
 {
@@ -725,6 +947,9 @@ main(void)
 		cmocka_unit_test(test_region_past_resize),
 		cmocka_unit_test(test_utf8_split),
 		cmocka_unit_test(test_title_split),
+		cmocka_unit_test(test_title_esc_control),
+		cmocka_unit_test(test_dcs_query),
+		cmocka_unit_test(test_sgr_colour_last),
 		cmocka_unit_test(test_wide_half),
 		cmocka_unit_test(test_resize_cursor),
 		cmocka_unit_test(test_region_defaults),
@@ -734,6 +959,8 @@ main(void)
 		cmocka_unit_test(test_c1_in_utf8),
 		cmocka_unit_test(test_mark_across_chunks),
 		cmocka_unit_test(test_resize_region_ahead),
+		cmocka_unit_test(test_modes_as_libvterm),
+		cmocka_unit_test(test_restore_after_shrink),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
