@@ -124,6 +124,7 @@ void	vt_sgr(struct buf *, const VTermScreenCellAttrs *, const VTermColor *,
 int	vt_same_pen(const VTermScreenCell *, const VTermScreenCell *);
 void	vt_fix_row(VTermScreenCell *, int);
 void	vt_cells(struct buf *, const VTermScreenCell *, int);
+void	vt_load_raw(struct vt *, int);
 void	vt_sb_get(const struct vt *, uint64_t, void *, size_t);
 void	vt_note(struct vt *, const uint8_t *, size_t);
 int	vt_lv_clean(const struct vt *);

@@ -160,9 +160,9 @@ vt_cells(struct buf *b, const VTermScreenCell *c, int n)
 	buf_put(b, "\033[0m", 4);
 }
 
-/* Load screen row r into v->cells. */
-static void
-vt_load_row(struct vt *v, int r)
+/* Load screen row r into v->cells as libvterm has it (no fixing). */
+void
+vt_load_raw(struct vt *v, int r)
 {
 	VTermPos	pos;
 	int		c;
@@ -174,6 +174,13 @@ vt_load_row(struct vt *v, int r)
 		if (!vterm_screen_get_cell(v->scr, pos, &v->cells[c]))
 			memset(&v->cells[c], 0, sizeof v->cells[c]);
 	}
+}
+
+/* Load screen row r into v->cells, fixed for rendering. */
+static void
+vt_load_row(struct vt *v, int r)
+{
+	vt_load_raw(v, r);
 	vt_fix_row(v->cells, v->cols);
 }
 

@@ -33,7 +33,6 @@
 #define MAP_ANONYMOUS	MAP_ANON
 #endif
 
-static void	vt_load_raw(struct vt *, int);
 static void	vt_wake_sets(struct vt *);
 
 #define VH_SO		0x001	/* shifted out (SO) */
@@ -496,21 +495,6 @@ vt_image_cells(struct vt *v, struct buf *b)
 		}
 	}
 	return 0;
-}
-
-/* Load screen row r into v->cells as libvterm has it (no fixing). */
-static void
-vt_load_raw(struct vt *v, int r)
-{
-	VTermPos	pos;
-	int		c;
-
-	pos.row = r;
-	memset(v->cells, 0, sizeof *v->cells * (size_t)v->cols);
-	for (c = 0; c < v->cols; c++) {
-		pos.col = c;
-		vterm_screen_get_cell(v->scr, pos, &v->cells[c]);
-	}
 }
 
 /* Whether screens x and y (rows x cols both) hold the same cells. */
