@@ -18,6 +18,11 @@
 #define CVT_COLS_MIN	2
 /* libvterm decodes the old forms of up to six bytes. */
 #define CVT_HOLD	6
+/* libvterm 0.1.4's parser as far as its strings go (cvt_dcs_guard()). */
+#define CP_GROUND	0
+#define CP_ESC		1	/* after ESC (and intermediates) */
+#define CP_STR		2	/* in an OSC or DCS */
+#define CP_STR_ESC	3	/* ESC in one */
 
 struct cvt {
 	VTerm		*vt;
@@ -27,6 +32,8 @@ struct cvt {
 	int		 alt;
 	uint8_t		 held[CVT_HOLD];	/* a character cut at the end */
 	size_t		 nheld;
+	int		 pstate;	/* libvterm's parser, for strings */
+	int		 dcs;		/* the string is a DCS */
 };
 
 /* Answers the model would send (device attributes...) go nowhere. */
@@ -180,6 +187,49 @@ cvt_c1_blank(uint8_t *p, size_t n)
 }
 
 /*
+ * libvterm 0.1.4 answers an unknown DECRQSS ("DCS $ q x ST") with a format
+ * that reads a wild pointer in the sanitized builds (reliability.md
+ * finding 37; vt.c does the same for the daemon's model): follow its
+ * parser through ESC, strings and their ends (parser.c: intermediates
+ * and high bytes keep it after the ESC, "P" then starts a DCS; a C0
+ * control inside a string, or after an ESC in one, leaves the state
+ * alone; BEL, ESC \, CAN and SUB end the string; ESC and another byte
+ * leave it for a new escape) and make each "$" in a DCS a "!".  The
+ * models' answers go nowhere and a DCS draws nothing: same screen.
+ */
+static void
+cvt_dcs_guard(struct cvt *m, uint8_t *p, size_t n)
+{
+	size_t	i;
+	uint8_t	b;
+
+	for (i = 0; i < n; i++) {
+		b = p[i];
+		if (b == 0x18 || b == 0x1a)
+			m->pstate = CP_GROUND;
+		else if (b == 0x1b)
+			m->pstate = m->pstate == CP_STR ? CP_STR_ESC : CP_ESC;
+		else if (b == 0x07 && m->pstate == CP_STR)
+			m->pstate = CP_GROUND;
+		else if (b < 0x20 || b == 0x7f)
+			continue;
+		else if (m->pstate == CP_STR) {
+			if (m->dcs && b == '$')
+				p[i] = '!';
+		} else if (m->pstate == CP_STR_ESC && b == '\\')
+			m->pstate = CP_GROUND;
+		else if (m->pstate == CP_ESC || m->pstate == CP_STR_ESC) {
+			m->pstate = CP_ESC;
+			if (b == 'P' || b == ']') {
+				m->pstate = CP_STR;
+				m->dcs = b == 'P';
+			} else if (b > 0x2f && b < 0x80)
+				m->pstate = CP_GROUND;	/* a high byte: no */
+		}
+	}
+}
+
+/*
  * Feed output bytes.  A character cut at the end is held back and written
  * with the next bytes: libvterm 0.1.4 decodes a run that starts with a
  * high byte with another decoder than one that starts with ASCII, and
@@ -228,6 +278,7 @@ cvt_feed(struct cvt *m, const void *p, size_t n)
 	tmp[n] = '\0';
 	if (cvt_c1_at(tmp, n) < n)
 		cvt_c1_blank(tmp, n);
+	cvt_dcs_guard(m, tmp, n);
 	vterm_input_write(m->vt, (const char *)tmp, n);
 	free(tmp);
 }

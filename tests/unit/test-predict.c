@@ -467,6 +467,36 @@ test_string_end(void **state)
 	cvt_free(m);
 }
 
+/*
+ * An unknown DECRQSS: libvterm 0.1.4 answers it with a format that reads
+ * a wild pointer in the sanitized builds (SEGV in this test before the
+ * client's models were guarded, finding 37): whole, split between
+ * writes, after intermediates, after a control inside it; a "$" in text
+ * and after a DCS that ended still shows.
+ */
+static void
+test_dcs_query(void **state)
+{
+	static const char	*out[] = {
+				    "\033P$qxy\033\\\033P\n$q\033\\\033P$qm\033\\ok",
+				    "\033P$", "qz\033\\",
+				    "\033P$qxy\033\\", "\033P", "$qz",
+				    "\033\\", "\033 P$qw\033\\",
+				    "\033P\n$qv\033\001\\", "\033P$qu\a",
+				    "\033P\033", "P$qt\033\\", "\033P$q\033\\",
+				    "\033P\n$q\033\\", "\033P$qm\033\\",
+				    "\033]2;$\a\033[H$" };
+	struct cvt		*m;
+	size_t			 i;
+
+	(void)state;
+	m = cvt_new(ROWS, COLS);
+	for (i = 0; i < sizeof out / sizeof out[0]; i++)
+		cvt_feed(m, out[i], strlen(out[i]));
+	assert_int_equal(cvt_char(m, 0, 0), '$');
+	cvt_free(m);
+}
+
 static void
 test_utf8_cut(void **state)
 {
@@ -936,6 +966,7 @@ main(void)
 		cmocka_unit_test(test_utf8_cut),
 		cmocka_unit_test(test_c1_in_utf8),
 		cmocka_unit_test(test_string_end),
+		cmocka_unit_test(test_dcs_query),
 		cmocka_unit_test(test_high_byte_in_escape),
 		cmocka_unit_test(test_newline_onto_old_row),
 		cmocka_unit_test(test_decaln),
