@@ -370,6 +370,9 @@ def test_channel_timeout_and_limpet_heartbeat(limpet_bin, make_lab, spawn):
     f = finding(rep, "server", "ChannelTimeout")
     assert f["verdict"] == "kills" and f["limpet_verdict"] == "ok"
     # The claim holds: a heartbeat every second keeps the channel in use.
+    # (Only the session's part of the log: doctor's own probe connection
+    # may idle past 2 s on a loaded machine and be closed, as it says.)
+    before = len(lab.log_text())
     child = spawn(lab.limpet_argv(bin=limpet_bin)[:1] + ["--keepalive", "1"]
                   + lab.limpet_argv(bin=limpet_bin)[1:], timeout=15)
     child.sendline("echo up-$((6*7))")
@@ -377,7 +380,7 @@ def test_channel_timeout_and_limpet_heartbeat(limpet_bin, make_lab, spawn):
     time.sleep(3.5)
     child.sendline("echo still-$((6*7))")
     child.expect("still-42")
-    assert "closing after" not in lab.log_text()
+    assert "closing after" not in lab.log_text()[before:]
 
 
 def test_short_channel_timeout_does_not_cut_doctor(limpet_bin, make_lab,
