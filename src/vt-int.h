@@ -125,6 +125,8 @@ int	vt_same_pen(const VTermScreenCell *, const VTermScreenCell *);
 void	vt_fix_row(VTermScreenCell *, int);
 void	vt_cells(struct buf *, const VTermScreenCell *, int);
 void	vt_load_raw(struct vt *, int);
+struct vt_arena;
+void	vt_term_new(struct vt *, struct vt_arena *);
 void	vt_sb_get(const struct vt *, uint64_t, void *, size_t);
 void	vt_note(struct vt *, const uint8_t *, size_t);
 int	vt_lv_clean(const struct vt *);

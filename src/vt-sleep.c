@@ -366,7 +366,7 @@ vt_buf_init(struct buf *b)
  * Make the libvterm instance (as vt_new() does; the alternate screen if
  * the model had it), in arena a if not NULL.
  */
-static void
+void
 vt_term_new(struct vt *v, struct vt_arena *a)
 {
 	v->vt = a != NULL ? vterm_new_with_allocator(v->rows, v->cols,

@@ -282,18 +282,11 @@ vt_new(int rows, int cols, size_t sb_max)
 	ring_init(&v->sb, sb_max, 0);
 	buf_init(&v->tmp, BUF_MAX_DEFAULT);
 	v->cells = xcalloc((size_t)cols, sizeof *v->cells);
-	if ((v->vt = vterm_new(rows, cols)) == NULL)
-		fatal("vterm_new");
-	vterm_set_utf8(v->vt, 1);
-	vterm_output_set_callback(v->vt, vt_discard, NULL);
-	v->scr = vterm_obtain_screen(v->vt);
-	v->st = vterm_obtain_state(v->vt);
-	vterm_screen_set_callbacks(v->scr, &vt_callbacks, v);
 	/*
 	 * The alternate screen (as large as the main one) is made only when
 	 * a program first asks for it (vt_feed()): most sessions never do.
 	 */
-	vterm_screen_reset(v->scr, 1);
+	vt_term_new(v, NULL);
 	v->lvrun = -1;
 	return v;
 }
