@@ -896,7 +896,7 @@ static void
 predict_draw(struct predict *pr, struct buf *out)
 {
 	uint32_t	 cells[PRED_COLS_MAX], model[PRED_COLS_MAX];
-	const char	*attr[PRED_COLS_MAX];
+	const char	*attr[PRED_COLS_MAX], *pen, *a;
 	int		 i, k, row, cm, cp, from, to, col;
 
 	cvt_cursor(pr->vt, &row, &cm);
@@ -942,15 +942,18 @@ predict_draw(struct predict *pr, struct buf *out)
 		if (model[col] == CVT_OTHER || cells[col] == CVT_OTHER)
 			return;
 	}
-	predict_put(out, "\033[0m");
+	predict_put(out, pen = "\033[0m");
 	predict_move(out, cm, from);
 	for (col = from; col < to; col++) {
-		predict_put(out, attr[col] != NULL ? attr[col] : "\033[0m");
+		a = attr[col] != NULL ? attr[col] : "\033[0m";
+		if (strcmp(a, pen) != 0)
+			predict_put(out, pen = a);	/* only changes */
 		buf_put_u8(out, cells[col] == CVT_ERASED ? ' ' :
 		    (uint8_t)cells[col]);
 		pr->saved[col - from] = model[col];
 	}
-	predict_put(out, "\033[0m");
+	if (strcmp(pen, "\033[0m") != 0)
+		predict_put(out, "\033[0m");
 	predict_move(out, to, cp);
 	pr->shown = 1;
 	pr->scm = cm;
