@@ -105,6 +105,7 @@ def goals(res):
                                       fa["notices_shown"] == 0)))
     else:
         out.append(_nm(g))
+    out.append(_idle_goal(res))
     lo = res.get("lossy", [])
     lp, sp = one(lo, contender="limpet", loss_pct=2), \
         one(lo, contender="ssh", loss_pct=2)
@@ -122,6 +123,22 @@ def goals(res):
     out += _screen_goals(res)
     out += _scale_goals(res)
     return out
+
+
+def _idle_goal(res):
+    """Issue 11 goal 4: idle bytes and wakeups on each side."""
+    idle = res.get("idle", [])
+    lp, mp = one(idle, contender="limpet"), one(idle, contender="mosh")
+    g = ("issue 11 goal 4, idle: bytes <= 1/10 of mosh, <= 2 wakeups a "
+         "minute on each side")
+    if not (lp and mp and "bytes_per_hour" in lp and
+            "bytes_per_hour" in mp):
+        return _nm(g)
+    r = lp["bytes_per_hour"] / max(1.0, mp["bytes_per_hour"])
+    sw, cw = lp["server_wakeups_per_min"], lp["client_wakeups_per_min"]
+    return (g, "%.2fx mosh, wakeups/min server %.1f, client %.1f (over "
+            "%.0f s)" % (r, sw, cw, lp["seconds"]),
+            _verdict(r <= 0.1 and sw <= 2 and cw <= 2))
 
 
 def _screen_goals(res):

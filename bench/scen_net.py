@@ -241,13 +241,18 @@ def deadlink_one(bench, lab, c, term, reps, cap):
 
 # -- 12. false alarms on a slow lossy link (issue 11 goal 3d) -----------------
 
+def falsealarm_seconds(bench):
+    """How long the false-alarm scenario runs (BENCH_FALSEALARM_S=30 for
+    trying it out)."""
+    return int(float(os.environ.get("BENCH_FALSEALARM_S",
+                                    20 if bench.quick else 600)))
+
+
 def falsealarm(bench):
     """300 ms round trip, 2% loss each way, a line every 0.7 s and a
     command every second or so: how often the client takes the healthy
     link for dead.  limpet and autossh+tmux at once, each in its lab."""
-    secs = 20 if bench.quick else 600
-    # For trying the scenario out: BENCH_FALSEALARM_S=30.
-    secs = float(os.environ.get("BENCH_FALSEALARM_S", secs))
+    secs = falsealarm_seconds(bench)
     runs = []
     for c in bench.pick("limpet", "autossh+tmux"):
         if bench.quick and c.name in QUICK_SKIP:
