@@ -204,103 +204,175 @@ doctor_shell_csh_where(struct doctor_ctx *ctx, struct doctor_finding *f)
 	free(last.text);
 }
 
-/* Add the TMOUT finding from the trace and the grep. */
-void
-doctor_shell_check(struct doctor_ctx *ctx)
-{
-	struct doctor_finding	*f;
-	struct shell_set	 sets[64], s, *last = NULL, *ro = NULL;
-	char			*trace, *p, *l, *eq;
-	const char		*shell, *sname;
-	char			 value[64] = "";
-	int			 n = 0, i, traced = 0, readonly = 0, trap = 0;
-	int			 sysset = 0, autologout = -1;
-	long			 secs;
+/* What the login shell's trace and the grep say about TMOUT. */
+struct shell_scan {
+	struct shell_set	 sets[64];
+	int			 n;
+	int			 traced;	/* sets come from the trace */
+	char			 value[64];	/* TMOUT's value, or "" */
+	int			 autologout;	/* csh's, or -1 */
+	int			 trap;		/* zsh has a TRAPALRM */
+	int			 readonly;
+	struct shell_set	*last;		/* the assignment in force */
+	struct shell_set	*ro;		/* the one making it read-only */
+	int			 sysset;	/* one is outside the home */
+};
 
-	shell = doctor_remote_get(&ctx->remote, "shell");
-	if (shell == NULL)
-		shell = "sh";
-	sname = strrchr(shell, '/') != NULL ? strrchr(shell, '/') + 1 : shell;
+/* Keep s if it assigns TMOUT or makes it read-only, else free it. */
+static void
+doctor_shell_keep(struct shell_scan *sc, struct shell_set *s, int need)
+{
+	if (sc->n < 64 && (doctor_shell_assigns(s->text) || s->readonly) &&
+	    (!need || strstr(s->text, "TMOUT") != NULL)) {
+		sc->sets[sc->n++] = *s;
+		return;
+	}
+	free(s->file);
+	free(s->text);
+}
+
+/* Read the login shell's trace (its @ lines and set -x lines). */
+static void
+doctor_shell_trace(struct doctor_ctx *ctx, struct shell_scan *sc)
+{
+	struct shell_set	 s;
+	char			*trace, *p, *l;
+
 	trace = xstrdup(ctx->remote.shell_trace != NULL ?
 	    ctx->remote.shell_trace : "");
 	for (p = trace; (l = strsep(&p, "\n")) != NULL;) {
-		if (strncmp(l, "@tmout ", 7) == 0) {
-			snprintf(value, sizeof value, "%s", l + 7);
-			continue;
-		}
-		if (strncmp(l, "@autologout ", 12) == 0) {
-			autologout = atoi(l + 12);
-			continue;
-		}
-		if (strcmp(l, "@trapalrm") == 0) {
-			trap = 1;
-			continue;
-		}
-		if ((strncmp(l, "declare -", 9) == 0 ||
+		if (strncmp(l, "@tmout ", 7) == 0)
+			snprintf(sc->value, sizeof sc->value, "%s", l + 7);
+		else if (strncmp(l, "@autologout ", 12) == 0)
+			sc->autologout = atoi(l + 12);
+		else if (strcmp(l, "@trapalrm") == 0)
+			sc->trap = 1;
+		else if ((strncmp(l, "declare -", 9) == 0 ||
 		    strncmp(l, "typeset -", 9) == 0) &&
 		    strstr(l, "TMOUT") != NULL) {
 			if (strchr(strchr(l, '-'), 'r') != NULL &&
 			    strchr(strchr(l, '-'), 'r') < strstr(l, "TMOUT"))
-				readonly = 1;
-			continue;
-		}
-		if (n < 64 && doctor_shell_trace_line(l, &s)) {
-			if (doctor_shell_assigns(s.text) || s.readonly) {
-				sets[n++] = s;
-				traced = 1;
-			} else {
-				free(s.file);
-				free(s.text);
-			}
+				sc->readonly = 1;
+		} else if (sc->n < 64 && doctor_shell_trace_line(l, &s)) {
+			doctor_shell_keep(sc, &s, 0);
+			sc->traced = sc->n > 0;
 		}
 	}
 	free(trace);
-	if (!traced) {
-		for (i = 0; i < ctx->remote.nkv && n < 64; i++) {
-			if (strcmp(ctx->remote.kv[i].key, "grep") != 0 ||
-			    !doctor_shell_grep_line(ctx->remote.kv[i].value,
-			    &s))
-				continue;
-			if ((doctor_shell_assigns(s.text) || s.readonly) &&
-			    strstr(s.text, "TMOUT") != NULL)
-				sets[n++] = s;
-			else {
-				free(s.file);
-				free(s.text);
-			}
-		}
-	}
-	for (i = 0; i < n; i++) {
-		if (doctor_shell_assigns(sets[i].text)) {
-			eq = strstr(sets[i].text, "TMOUT=") + 6;
-			if (traced || value[0] == '\0' || strncmp(eq +
-			    (*eq == '"' || *eq == '\''), value,
-			    strlen(value)) == 0)
-				last = &sets[i];
-		}
-		if (sets[i].readonly)
-			ro = &sets[i];
-		if (!doctor_server_in_home(ctx, sets[i].file))
-			sysset = 1;
-	}
+}
 
-	if (autologout >= 0 || strstr(sname, "csh") != NULL) {
-		f = doctor_report_add(&ctx->report, LAYER_SHELL, "autologout",
-		    autologout > 0 ? "" : "unset", autologout > 0 ?
-		    DOCTOR_KILLS : DOCTOR_OK);
-		if (autologout > 0) {
-			doctor_report_set(&f->value, "%d min (%s)", autologout,
-			    sname);
-			f->secs = f->lsecs = autologout * 60L;
-			doctor_report_set(&f->why, "%s logs out after %d "
-			    "minutes without input at the prompt; no keepalive "
-			    "stops it.", sname, autologout);
-			doctor_report_set(&f->limpet, "limpet runs the same "
-			    "login shell, which logs itself out the same way.");
-			doctor_shell_csh_where(ctx, f);
-		}
-		goto out;
+/*
+ * Gather the TMOUT lines: from the trace, else from the grep of the
+ * startup files; then which assignment is in force, which makes it
+ * read-only and whether one is the system's.
+ */
+static void
+doctor_shell_scan(struct doctor_ctx *ctx, struct shell_scan *sc)
+{
+	struct shell_set	 s;
+	const char		*eq;
+	int			 i;
+
+	memset(sc, 0, sizeof *sc);
+	sc->autologout = -1;
+	doctor_shell_trace(ctx, sc);
+	for (i = 0; !sc->traced && i < ctx->remote.nkv && sc->n < 64; i++) {
+		if (strcmp(ctx->remote.kv[i].key, "grep") == 0 &&
+		    doctor_shell_grep_line(ctx->remote.kv[i].value, &s))
+			doctor_shell_keep(sc, &s, 1);
 	}
+	for (i = 0; i < sc->n; i++) {
+		if (doctor_shell_assigns(sc->sets[i].text)) {
+			eq = strstr(sc->sets[i].text, "TMOUT=") + 6;
+			if (sc->traced || sc->value[0] == '\0' ||
+			    strncmp(eq + (*eq == '"' || *eq == '\''),
+			    sc->value, strlen(sc->value)) == 0)
+				sc->last = &sc->sets[i];
+		}
+		if (sc->sets[i].readonly)
+			sc->ro = &sc->sets[i];
+		if (!doctor_server_in_home(ctx, sc->sets[i].file))
+			sc->sysset = 1;
+	}
+}
+
+/* The csh family's autologout finding. */
+static void
+doctor_shell_autologout(struct doctor_ctx *ctx, struct shell_scan *sc,
+    const char *sname)
+{
+	struct doctor_finding	*f;
+	int			 mins = sc->autologout;
+
+	f = doctor_report_add(&ctx->report, LAYER_SHELL, "autologout",
+	    mins > 0 ? "" : "unset", mins > 0 ? DOCTOR_KILLS : DOCTOR_OK);
+	if (mins <= 0)
+		return;
+	doctor_report_set(&f->value, "%d min (%s)", mins, sname);
+	f->secs = f->lsecs = mins * 60L;
+	doctor_report_set(&f->why, "%s logs out after %d minutes without "
+	    "input at the prompt; no keepalive stops it.", sname, mins);
+	doctor_report_set(&f->limpet, "limpet runs the same login shell, "
+	    "which logs itself out the same way.");
+	doctor_shell_csh_where(ctx, f);
+}
+
+/* How to fix a TMOUT: the admin's policy, or lines of the user's own. */
+static void
+doctor_shell_tmout_fix(struct doctor_ctx *ctx, struct shell_scan *sc,
+    struct doctor_finding *f)
+{
+	struct shell_set	*last = sc->last, *ro = sc->ro;
+	char			*l;
+	int			 i;
+
+	if (sc->sysset || (sc->readonly && (ro == NULL ||
+	    !doctor_server_in_home(ctx, ro->file)))) {
+		f->fixby = FIXBY_ADMIN;
+		doctor_report_set(&f->fixfile, "%s", last != NULL ?
+		    last->file : "the system's shell startup files");
+		doctor_report_set(&f->fix, "This is the admin's policy (%s%s "
+		    "line %d), and doctor leaves it alone: only the admin "
+		    "can change it.  Meanwhile a program running in the "
+		    "foreground (an editor, tmux, even cat) holds the timer "
+		    "off.", sc->readonly ? "read-only, " : "set in ",
+		    last != NULL ? last->file : (ro != NULL ? ro->file : "?"),
+		    last != NULL ? last->line : (ro != NULL ? ro->line : 0));
+		return;
+	}
+	if (last == NULL || !doctor_shell_owned(ctx, last->file))
+		return;
+	f->fixby = FIXBY_USER;
+	doctor_report_set(&f->fixfile, "%s", last->file);
+	for (i = 0; i < sc->n; i++) {
+		if (!doctor_server_in_home(ctx, sc->sets[i].file))
+			continue;
+		l = doctor_shell_exact(ctx, sc->sets[i].file,
+		    sc->sets[i].line);
+		if (l == NULL)
+			l = xstrdup(sc->sets[i].text);
+		doctor_fix_add(&ctx->fixes, sc->sets[i].file, 1, EDIT_COMMENT,
+		    sc->sets[i].line, l, NULL);
+		if (f->fix == NULL)
+			doctor_report_set(&f->fix, "Comment out line %d:\n"
+			    "    # %s", sc->sets[i].line, l);
+		else
+			doctor_report_set(&f->fix, "%s\nand in %s line %d:\n"
+			    "    # %s", f->fix, sc->sets[i].file,
+			    sc->sets[i].line, l);
+		free(l);
+	}
+}
+
+/* The TMOUT finding of a Bourne-family shell. */
+static void
+doctor_shell_tmout(struct doctor_ctx *ctx, struct shell_scan *sc,
+    const char *shell, const char *sname)
+{
+	struct doctor_finding	*f;
+	const char		*value = sc->value;
+	long			 secs;
+
 	secs = value[0] != '\0' && strcmp(value, "unset") != 0 ?
 	    strtol(value, NULL, 10) : 0;
 	f = doctor_report_add(&ctx->report, LAYER_SHELL, "TMOUT",
@@ -309,20 +381,20 @@ doctor_shell_check(struct doctor_ctx *ctx)
 		f->verdict = f->lverdict = DOCTOR_WARN;
 		doctor_report_set(&f->why, "The login shell (%s) could not be "
 		    "asked; TMOUT is unknown.", shell);
-		goto out;
+		return;
 	}
-	if (last != NULL)
-		doctor_report_where(f, last->file, last->line);
+	if (sc->last != NULL)
+		doctor_report_where(f, sc->last->file, sc->last->line);
 	if (secs <= 0) {
 		doctor_report_set(&f->why, "%s does not log itself out.",
 		    sname);
-		goto out;
+		return;
 	}
-	if (strcmp(sname, "zsh") == 0 && trap) {
+	if (strcmp(sname, "zsh") == 0 && sc->trap) {
 		f->verdict = f->lverdict = DOCTOR_OK;
 		doctor_report_set(&f->why, "zsh runs TRAPALRM every %ld s "
 		    "instead of logging out.", secs);
-		goto out;
+		return;
 	}
 	if (strncmp(sname, "ksh", 3) == 0)
 		secs += 60;	/* ksh93 warns, then waits 60 s more */
@@ -330,48 +402,34 @@ doctor_shell_check(struct doctor_ctx *ctx)
 	doctor_report_set(&f->why, "%s logs out after %s s at the prompt "
 	    "without a line typed (\"timed out waiting for input: "
 	    "auto-logout\"); no keepalive stops it, a program running in "
-	    "the foreground does.%s", sname, value, readonly ?
+	    "the foreground does.%s", sname, value, sc->readonly ?
 	    "  It is read-only." : "");
 	doctor_report_set(&f->limpet, "limpet's daemon runs the same login "
 	    "shell, which logs itself out the same way: the session ends.");
-	if (sysset || (readonly && (ro == NULL ||
-	    !doctor_server_in_home(ctx, ro->file)))) {
-		f->fixby = FIXBY_ADMIN;
-		doctor_report_set(&f->fixfile, "%s", last != NULL ?
-		    last->file : "the system's shell startup files");
-		doctor_report_set(&f->fix, "This is the admin's policy (%s%s "
-		    "line %d%s), and doctor leaves it alone: only the admin "
-		    "can change it.  Meanwhile a program running in the "
-		    "foreground (an editor, tmux, even cat) holds the timer "
-		    "off.", readonly ? "read-only, " : "set in ",
-		    last != NULL ? last->file : (ro != NULL ? ro->file : "?"),
-		    last != NULL ? last->line : (ro != NULL ? ro->line : 0),
-		    "");
-	} else if (last != NULL && doctor_shell_owned(ctx, last->file)) {
-		f->fixby = FIXBY_USER;
-		doctor_report_set(&f->fixfile, "%s", last->file);
-		for (i = 0; i < n; i++) {
-			if (!doctor_server_in_home(ctx, sets[i].file))
-				continue;
-			l = doctor_shell_exact(ctx, sets[i].file,
-			    sets[i].line);
-			if (l == NULL)
-				l = xstrdup(sets[i].text);
-			doctor_fix_add(&ctx->fixes, sets[i].file, 1,
-			    EDIT_COMMENT, sets[i].line, l, NULL);
-			if (f->fix == NULL)
-				doctor_report_set(&f->fix, "Comment out "
-				    "line %d:\n    # %s", sets[i].line, l);
-			else
-				doctor_report_set(&f->fix, "%s\nand in %s "
-				    "line %d:\n    # %s", f->fix, sets[i].file,
-				    sets[i].line, l);
-			free(l);
-		}
+	doctor_shell_tmout_fix(ctx, sc, f);
+}
+
+/* Add the TMOUT (or csh autologout) finding from the trace and the grep. */
+void
+doctor_shell_check(struct doctor_ctx *ctx)
+{
+	struct shell_scan	*sc;
+	const char		*shell, *sname;
+	int			 i;
+
+	shell = doctor_remote_get(&ctx->remote, "shell");
+	if (shell == NULL)
+		shell = "sh";
+	sname = strrchr(shell, '/') != NULL ? strrchr(shell, '/') + 1 : shell;
+	sc = xcalloc(1, sizeof *sc);
+	doctor_shell_scan(ctx, sc);
+	if (sc->autologout >= 0 || strstr(sname, "csh") != NULL)
+		doctor_shell_autologout(ctx, sc, sname);
+	else
+		doctor_shell_tmout(ctx, sc, shell, sname);
+	for (i = 0; i < sc->n; i++) {
+		free(sc->sets[i].file);
+		free(sc->sets[i].text);
 	}
-out:
-	for (i = 0; i < n; i++) {
-		free(sets[i].file);
-		free(sets[i].text);
-	}
+	free(sc);
 }
