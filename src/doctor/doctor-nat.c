@@ -203,92 +203,117 @@ doctor_nat_progress(const struct doctor_nat *n, uint64_t start,
 	    n->times[n->ntimes - 1] + n->wait, alive, dead, wait);
 }
 
-/* Run the probe (if asked): fills ctx->nat. */
-void
-doctor_nat_probe(struct doctor_ctx *ctx)
+/*
+ * The server's ChannelTimeout closes an idle probe channel by itself:
+ * probe only below it, or a drop would be blamed on the path.  Returns -1
+ * if no probe time is left.
+ */
+static int
+doctor_nat_cap(struct doctor_ctx *ctx)
 {
 	struct doctor_nat	*n = &ctx->nat;
-	struct nat_probe	 pr[NAT_MAXPROBES];
-	struct pollfd		 pfd[NAT_MAXPROBES];
-	struct nat_probe	*p;
 	struct doctor_finding	*f;
-	int			 k;
-	uint64_t		 start, now, lastprog;
-	int			 i, left, idx[NAT_MAXPROBES], nfd;
-	unsigned int		 sum, lastsum;
-	ssize_t			 r;
-	char			 ping[32];
+	int			 i, k;
 
-	if (!n->enabled)
-		return;
-	/*
-	 * The server's ChannelTimeout closes an idle probe channel by itself:
-	 * probe only below it, or a drop would be blamed on the path.
-	 */
+	n->cap = 0;
 	if ((f = doctor_report_find(&ctx->report, LAYER_SERVER,
-	    "ChannelTimeout")) != NULL &&
-	    (n->cap = doctor_client_session_timeout(f->value,
-	    "session:command")) > 0) {
-		for (i = 0, k = 0; i < n->ntimes; i++)
-			if (n->times[i] < n->cap)
-				n->times[k++] = n->times[i];
-		n->ntimes = k;
-		if (k == 0) {
-			xasprintf(&n->error, "the server's ChannelTimeout (%ld "
-			    "s) closes idle channels before the shortest probe "
-			    "time", n->cap);
-			return;
-		}
-	} else
-		n->cap = 0;
-	n->ran = 1;
-	doctor_proc_catch();
-	memset(pr, 0, sizeof pr);
-	for (i = 0; i < n->ntimes; i++) {
-		proc_init(&pr[i].pr);
-		buf_init(&pr[i].got, 4096);
-		if (doctor_nat_start(ctx, &pr[i]) != 0)
-			n->state[i] = NAT_FAILED;
+	    "ChannelTimeout")) == NULL || (n->cap =
+	    doctor_client_session_timeout(f->value, "session:command")) <= 0)
+		return 0;
+	for (i = 0, k = 0; i < n->ntimes; i++)
+		if (n->times[i] < n->cap)
+			n->times[k++] = n->times[i];
+	n->ntimes = k;
+	if (k > 0)
+		return 0;
+	xasprintf(&n->error, "the server's ChannelTimeout (%ld s) closes idle "
+	    "channels before the shortest probe time", n->cap);
+	return -1;
+}
+
+/*
+ * Probe i's timers: give up on a connection that never came, ping one
+ * idle long enough, call one dead whose ping got no answer.  Returns 1 if
+ * the probe still waits for input.
+ */
+static int
+doctor_nat_timers(struct doctor_nat *n, struct nat_probe *p, int i,
+    uint64_t start, uint64_t now)
+{
+	char	ping[32];
+
+	if (p->phase == 0 && now - start > NAT_CONNECT_SECS * 1000LL) {
+		n->state[i] = NAT_FAILED;
+		doctor_nat_stop(p);
+		return 0;
 	}
+	if (p->phase == 1 && now - p->ready >= (uint64_t)n->times[i] * 1000) {
+		snprintf(ping, sizeof ping, "ping %d\n", i);
+		if (write(p->pr.fd[0], ping, strlen(ping)) !=
+		    (ssize_t)strlen(ping)) {
+			n->state[i] = NAT_DEAD;
+			doctor_nat_stop(p);
+			return 0;
+		}
+		p->phase = 2;
+		p->pinged = now;
+	}
+	if (p->phase == 2 && now - p->pinged >= (uint64_t)n->wait * 1000) {
+		n->state[i] = NAT_DEAD;
+		doctor_nat_stop(p);
+		return 0;
+	}
+	return 1;
+}
+
+/* Probe i has input: its greeting, its ping's answer, or its end. */
+static void
+doctor_nat_input(struct doctor_nat *n, struct nat_probe *p, int i,
+    uint64_t now)
+{
+	ssize_t	r;
+	char	ping[32];
+
+	r = buf_read_fd(&p->got, p->pr.fd[1], 1024);
+	if (r == 0 || (r == -1 && errno != EAGAIN && errno != EINTR)) {
+		/* ssh ended: reset, or never connected. */
+		n->state[i] = p->phase == 0 ? NAT_FAILED : NAT_DEAD;
+		doctor_nat_stop(p);
+		return;
+	}
+	if (p->phase == 0 && doctor_nat_has(p, "hello\n")) {
+		p->phase = 1;
+		p->ready = now;
+	}
+	snprintf(ping, sizeof ping, "ping %d\n", i);
+	if (p->phase == 2 && doctor_nat_has(p, ping)) {
+		n->state[i] = NAT_ALIVE;
+		doctor_nat_stop(p);
+	}
+}
+
+/* Wait for every probe to be answered, dead or failed (or ^C). */
+static void
+doctor_nat_wait(struct doctor_nat *n, struct nat_probe *pr)
+{
+	struct pollfd	pfd[NAT_MAXPROBES];
+	uint64_t	start, now, lastprog;
+	unsigned int	sum, lastsum;
+	int		i, left, idx[NAT_MAXPROBES], nfd;
+
 	start = lastprog = clock_ms();
 	lastsum = doctor_nat_sum(n);
-	fprintf(stderr, "limpet doctor: probing the path with %d idle "
-	    "connections (up to %d s)\n", n->ntimes,
-	    n->times[n->ntimes - 1] + n->wait);
 	for (;;) {
 		now = clock_ms();
-		left = 0;
-		nfd = 0;
-		for (i = 0; i < n->ntimes; i++) {
+		for (i = 0, left = 0, nfd = 0; i < n->ntimes; i++) {
 			if (n->state[i] != NAT_UNKNOWN)
 				continue;
 			left++;
-			if (pr[i].phase == 0 &&
-			    now - start > NAT_CONNECT_SECS * 1000LL) {
-				n->state[i] = NAT_FAILED;
-				doctor_nat_stop(&pr[i]);
+			if (!doctor_nat_timers(n, &pr[i], i, start, now))
 				continue;
-			}
-			if (pr[i].phase == 1 &&
-			    now - pr[i].ready >= (uint64_t)n->times[i] * 1000) {
-				snprintf(ping, sizeof ping, "ping %d\n", i);
-				if (write(pr[i].pr.fd[0], ping, strlen(ping)) !=
-				    (ssize_t)strlen(ping)) {
-					n->state[i] = NAT_DEAD;
-					doctor_nat_stop(&pr[i]);
-					continue;
-				}
-				pr[i].phase = 2;
-				pr[i].pinged = now;
-			}
-			if (pr[i].phase == 2 &&
-			    now - pr[i].pinged >= (uint64_t)n->wait * 1000) {
-				n->state[i] = NAT_DEAD;
-				doctor_nat_stop(&pr[i]);
-				continue;
-			}
 			pfd[nfd].fd = pr[i].pr.fd[1];
 			pfd[nfd].events = POLLIN;
+			pfd[nfd].revents = 0;
 			idx[nfd++] = i;
 		}
 		if (left == 0 || doctor_proc_interrupted())
@@ -301,8 +326,6 @@ doctor_nat_probe(struct doctor_ctx *ctx)
 			lastprog = now;
 			lastsum = sum;
 		}
-		for (i = 0; i < nfd; i++)
-			pfd[i].revents = 0;
 		if (poll(pfd, nfd, 250) == -1) {
 			if (errno == EINTR)
 				continue;
@@ -310,29 +333,35 @@ doctor_nat_probe(struct doctor_ctx *ctx)
 		}
 		now = clock_ms();
 		for (i = 0; i < nfd; i++) {
-			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
-				continue;
-			p = &pr[idx[i]];
-			r = buf_read_fd(&p->got, p->pr.fd[1], 1024);
-			if (r == 0 || (r == -1 && errno != EAGAIN &&
-			    errno != EINTR)) {
-				/* ssh ended: reset, or never connected. */
-				n->state[idx[i]] = p->phase == 0 ?
-				    NAT_FAILED : NAT_DEAD;
-				doctor_nat_stop(p);
-				continue;
-			}
-			if (p->phase == 0 && doctor_nat_has(p, "hello\n")) {
-				p->phase = 1;
-				p->ready = now;
-			}
-			snprintf(ping, sizeof ping, "ping %d\n", idx[i]);
-			if (p->phase == 2 && doctor_nat_has(p, ping)) {
-				n->state[idx[i]] = NAT_ALIVE;
-				doctor_nat_stop(p);
-			}
+			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+				doctor_nat_input(n, &pr[idx[i]], idx[i], now);
 		}
 	}
+}
+
+/* Run the probe (if asked): fills ctx->nat. */
+void
+doctor_nat_probe(struct doctor_ctx *ctx)
+{
+	struct doctor_nat	*n = &ctx->nat;
+	struct nat_probe	 pr[NAT_MAXPROBES];
+	int			 i;
+
+	if (!n->enabled || doctor_nat_cap(ctx) != 0)
+		return;
+	n->ran = 1;
+	doctor_proc_catch();
+	memset(pr, 0, sizeof pr);
+	for (i = 0; i < n->ntimes; i++) {
+		proc_init(&pr[i].pr);
+		buf_init(&pr[i].got, 4096);
+		if (doctor_nat_start(ctx, &pr[i]) != 0)
+			n->state[i] = NAT_FAILED;
+	}
+	fprintf(stderr, "limpet doctor: probing the path with %d idle "
+	    "connections (up to %d s)\n", n->ntimes,
+	    n->times[n->ntimes - 1] + n->wait);
+	doctor_nat_wait(n, pr);
 	n->interrupted = doctor_proc_interrupted();
 	for (i = 0; i < n->ntimes; i++)
 		doctor_nat_stop(&pr[i]);
