@@ -374,83 +374,83 @@ doctor_nat_probe(struct doctor_ctx *ctx)
 			    "host key question cannot be answered)");
 }
 
-/* Add the path finding. */
-void
-doctor_nat_check(struct doctor_ctx *ctx)
+/* The path finding when no probe ran: why, and what would measure it. */
+static void
+doctor_nat_unmeasured(struct doctor_ctx *ctx, long sai)
 {
 	struct doctor_nat	*n = &ctx->nat;
 	struct doctor_finding	*f;
-	const char		*v;
-	long			 sai, safe, cai;
-	int			 i, any = 0;
 
-	sai = doctor_seconds((v = doctor_kv_get(ctx->g, ctx->ng,
-	    "serveraliveinterval")) != NULL ? v : "0");
-	/* The server's ClientAlive probes are traffic on idle flows too. */
-	cai = 0;
-	if ((f = doctor_report_find(&ctx->report, LAYER_SERVER,
-	    "ClientAliveInterval")) != NULL)
-		cai = strtol(f->value, NULL, 10);
-	if (!n->ran && n->enabled && n->error != NULL) {
-		f = doctor_report_add(&ctx->report, LAYER_PATH,
-		    "NAT/firewall idle timeout", "not measured", DOCTOR_WARN);
-		f->line = -1;
-		f->lverdict = DOCTOR_OK;
+	if ((!n->enabled || n->error == NULL) && sai > 0)
+		return;		/* keepalives: nothing to say */
+	f = doctor_report_add(&ctx->report, LAYER_PATH,
+	    "NAT/firewall idle timeout", "not measured", DOCTOR_WARN);
+	f->line = -1;
+	f->lverdict = DOCTOR_OK;
+	if (n->enabled && n->error != NULL) {
 		doctor_report_set(&f->why, "Not measured: %s.", n->error);
 		return;
 	}
-	if (!n->ran) {
-		if (sai <= 0) {
-			f = doctor_report_add(&ctx->report, LAYER_PATH,
-			    "NAT/firewall idle timeout", "not measured",
-			    DOCTOR_WARN);
-			f->line = -1;
-			f->lverdict = DOCTOR_OK;
-			doctor_report_set(&f->why, "Without keepalives an idle "
-			    "session depends on every NAT and firewall on the "
-			    "path keeping its state.  limpet doctor "
-			    "--probe-nat %s measures how long they do (it "
-			    "takes up to --probe-max, 30 min by default).",
-			    ctx->dest);
-			doctor_report_set(&f->limpet, "limpet's heartbeat "
-			    "(every %d s) keeps the state alive on almost "
-			    "every path.", ctx->keepalive);
-		}
-		return;
+	doctor_report_set(&f->why, "Without keepalives an idle session "
+	    "depends on every NAT and firewall on the path keeping its "
+	    "state.  limpet doctor --probe-nat %s measures how long they do "
+	    "(it takes up to --probe-max, 30 min by default).", ctx->dest);
+	doctor_report_set(&f->limpet, "limpet's heartbeat (every %d s) keeps "
+	    "the state alive on almost every path.", ctx->keepalive);
+}
+
+/* The path finding when every probe connection stayed alive. */
+static void
+doctor_nat_none(struct doctor_nat *n, struct doctor_finding *f, long cai)
+{
+	doctor_report_set(&f->value, "none up to %ld s", n->lo);
+	doctor_report_set(&f->why, "Connections idle for %ld s still "
+	    "worked%s: nothing on the path dropped them.%s", n->lo,
+	    n->interrupted ? " (stopped early with Ctrl-C)" : "",
+	    n->error != NULL ? "  Note: " : "");
+	if (n->error != NULL)
+		doctor_report_set(&f->why, "%s%s.", f->why, n->error);
+	if (cai > 0 && cai < n->lo)
+		doctor_report_set(&f->why, "%s  But the server's "
+		    "ClientAliveInterval (%ld s) sent traffic on the probed "
+		    "connections, so a NAT timeout longer than that cannot "
+		    "show here.", f->why, cai);
+	if (n->cap > 0)
+		doctor_report_set(&f->why, "%s  Probes stayed below the "
+		    "server's ChannelTimeout (%ld s), which closes idle "
+		    "channels by itself.", f->why, n->cap);
+}
+
+/* What limpet's own heartbeat does against a path that drops flows. */
+static void
+doctor_nat_limpet(struct doctor_ctx *ctx, struct doctor_finding *f,
+    long safe)
+{
+	struct doctor_nat	*n = &ctx->nat;
+
+	if (ctx->keepalive >= n->hi || (n->lo > 0 && ctx->keepalive > n->lo)) {
+		f->lverdict = DOCTOR_WARN;
+		doctor_report_set(&f->limpet, "limpet's heartbeat (after %d s "
+		    "of silence at first) is slower than this: it reconnects "
+		    "after a drop and halves its wait until one is kept.  Use "
+		    "limpet --keepalive %ld.", ctx->keepalive, safe);
+	} else {
+		f->lverdict = DOCTOR_OK;
+		doctor_report_set(&f->limpet, "limpet's heartbeat (after %d s "
+		    "of silence at first) keeps the state alive; as it learns "
+		    "to wait longer it may pass this once, then reconnects and "
+		    "stays below it.", ctx->keepalive);
 	}
-	for (i = 0; i < n->ntimes; i++)
-		if (n->state[i] == NAT_ALIVE || n->state[i] == NAT_DEAD)
-			any = 1;
-	f = doctor_report_add(&ctx->report, LAYER_PATH,
-	    "NAT/firewall idle timeout", "", DOCTOR_OK);
-	f->line = -1;
-	if (!any) {
-		f->verdict = f->lverdict = DOCTOR_WARN;
-		doctor_report_set(&f->value, "unknown");
-		doctor_report_set(&f->why, "No probe finished%s%s.",
-		    n->interrupted ? " (stopped with Ctrl-C)" : "",
-		    n->error != NULL ? n->error : "");
-		return;
-	}
-	if (n->hi < 0) {
-		doctor_report_set(&f->value, "none up to %ld s", n->lo);
-		doctor_report_set(&f->why, "Connections idle for %ld s still "
-		    "worked%s: nothing on the path dropped them.%s", n->lo,
-		    n->interrupted ? " (stopped early with Ctrl-C)" : "",
-		    n->error != NULL ? "  Note: " : "");
-		if (n->error != NULL)
-			doctor_report_set(&f->why, "%s%s.", f->why, n->error);
-		if (cai > 0 && cai < n->lo)
-			doctor_report_set(&f->why, "%s  But the server's "
-			    "ClientAliveInterval (%ld s) sent traffic on the "
-			    "probed connections, so a NAT timeout longer than "
-			    "that cannot show here.", f->why, cai);
-		if (n->cap > 0)
-			doctor_report_set(&f->why, "%s  Probes stayed below the "
-			    "server's ChannelTimeout (%ld s), which closes idle "
-			    "channels by itself.", f->why, n->cap);
-		return;
-	}
+}
+
+/* The path finding when the probes bracketed a drop. */
+static void
+doctor_nat_dropped(struct doctor_ctx *ctx, struct doctor_finding *f,
+    long sai, long cai)
+{
+	struct doctor_nat	*n = &ctx->nat;
+	long			 safe;
+
 	safe = n->lo / 2 > 60 ? 60 : n->lo / 2;
 	if (safe < 1)
 		safe = 1;
@@ -476,22 +476,49 @@ doctor_nat_check(struct doctor_ctx *ctx)
 		    "unknown (see sshd settings): if it is about %ld s, the "
 		    "server closed the idle channels, not the path.", f->why,
 		    n->hi);
-	if (ctx->keepalive >= n->hi || (n->lo > 0 && ctx->keepalive > n->lo)) {
-		f->lverdict = DOCTOR_WARN;
-		doctor_report_set(&f->limpet, "limpet's heartbeat (after %d s "
-		    "of silence at first) is slower than this: it reconnects "
-		    "after a drop and halves its wait until one is kept.  Use "
-		    "limpet --keepalive %ld.", ctx->keepalive, safe);
-	} else {
-		f->lverdict = DOCTOR_OK;
-		doctor_report_set(&f->limpet, "limpet's heartbeat (after %d s "
-		    "of silence at first) keeps the state alive; as it learns "
-		    "to wait longer it may pass this once, then reconnects and "
-		    "stays below it.", ctx->keepalive);
-	}
+	doctor_nat_limpet(ctx, f, safe);
 	if (f->verdict == DOCTOR_KILLS) {
 		f->fixby = FIXBY_USER;
 		doctor_report_set(&f->fix, "ServerAliveInterval %ld for this "
 		    "host (see the client section).", safe);
 	}
+}
+
+/* Add the path finding. */
+void
+doctor_nat_check(struct doctor_ctx *ctx)
+{
+	struct doctor_nat	*n = &ctx->nat;
+	struct doctor_finding	*f;
+	const char		*v;
+	long			 sai, cai;
+	int			 i, any = 0;
+
+	sai = doctor_seconds((v = doctor_kv_get(ctx->g, ctx->ng,
+	    "serveraliveinterval")) != NULL ? v : "0");
+	/* The server's ClientAlive probes are traffic on idle flows too. */
+	cai = 0;
+	if ((f = doctor_report_find(&ctx->report, LAYER_SERVER,
+	    "ClientAliveInterval")) != NULL)
+		cai = strtol(f->value, NULL, 10);
+	if (!n->ran) {
+		doctor_nat_unmeasured(ctx, sai);
+		return;
+	}
+	for (i = 0; i < n->ntimes; i++)
+		if (n->state[i] == NAT_ALIVE || n->state[i] == NAT_DEAD)
+			any = 1;
+	f = doctor_report_add(&ctx->report, LAYER_PATH,
+	    "NAT/firewall idle timeout", "", DOCTOR_OK);
+	f->line = -1;
+	if (!any) {
+		f->verdict = f->lverdict = DOCTOR_WARN;
+		doctor_report_set(&f->value, "unknown");
+		doctor_report_set(&f->why, "No probe finished%s%s.",
+		    n->interrupted ? " (stopped with Ctrl-C)" : "",
+		    n->error != NULL ? n->error : "");
+	} else if (n->hi < 0)
+		doctor_nat_none(n, f, cai);
+	else
+		doctor_nat_dropped(ctx, f, sai, cai);
 }
