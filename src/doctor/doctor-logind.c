@@ -68,23 +68,13 @@ doctor_logind_where(const struct doctor_ctx *ctx, const char *key,
 	}
 }
 
-/* Add the logind findings. */
-void
-doctor_logind_check(struct doctor_ctx *ctx)
+/* StopIdleSessionSec: logind ends sessions idle at the terminal. */
+static void
+doctor_logind_stop(struct doctor_ctx *ctx)
 {
 	struct doctor_finding	*f;
-	const char		*kup, *idle, *linger, *cg, *ipc, *rundir;
 	long			 stop;
-	int			 inscope;
 
-	if (doctor_remote_get(&ctx->remote, "systemd") == NULL) {
-		f = doctor_report_add(&ctx->report, LAYER_LOGIND,
-		    "systemd-logind", "not running", DOCTOR_OK);
-		f->line = -1;
-		doctor_report_set(&f->why, "The server does not run systemd, "
-		    "so no logind policy ends sessions there.");
-		return;
-	}
 	stop = doctor_logind_usec(ctx, "StopIdleSessionUSec");
 	f = doctor_report_add(&ctx->report, LAYER_LOGIND,
 	    "StopIdleSessionSec", "infinity", DOCTOR_OK);
@@ -106,6 +96,15 @@ doctor_logind_check(struct doctor_ctx *ctx)
 	} else
 		doctor_report_set(&f->why, "logind does not stop idle "
 		    "sessions.");
+}
+
+/* KillUserProcesses: what outlives an ssh session. */
+static void
+doctor_logind_kup(struct doctor_ctx *ctx)
+{
+	struct doctor_finding	*f;
+	const char		*kup, *cg;
+	int			 inscope;
 
 	kup = doctor_logind_prop(ctx, "KillUserProcesses");
 	cg = doctor_remote_get(&ctx->remote, "cgroup");
@@ -129,6 +128,14 @@ doctor_logind_check(struct doctor_ctx *ctx)
 	} else
 		doctor_report_set(&f->why, "Processes started from a session "
 		    "outlive it.");
+}
+
+/* IdleAction: logind acts on the whole machine when all is idle. */
+static void
+doctor_logind_idle(struct doctor_ctx *ctx)
+{
+	struct doctor_finding	*f;
+	const char		*idle;
 
 	idle = doctor_logind_prop(ctx, "IdleAction");
 	f = doctor_report_add(&ctx->report, LAYER_LOGIND, "IdleAction",
@@ -142,6 +149,14 @@ doctor_logind_check(struct doctor_ctx *ctx)
 		    "machine (suspend, poweroff...).");
 	} else
 		doctor_report_set(&f->why, "No machine-wide action when idle.");
+}
+
+/* RemoveIPC: IPC objects removed at the last logout. */
+static void
+doctor_logind_ipc(struct doctor_ctx *ctx)
+{
+	struct doctor_finding	*f;
+	const char		*ipc;
 
 	ipc = doctor_logind_prop(ctx, "RemoveIPC");
 	f = doctor_report_add(&ctx->report, LAYER_LOGIND, "RemoveIPC",
@@ -154,6 +169,14 @@ doctor_logind_check(struct doctor_ctx *ctx)
 	    "The user's IPC objects survive logout.");
 	doctor_report_set(&f->limpet, "limpet uses no IPC objects, only Unix "
 	    "sockets, so this does not touch it.");
+}
+
+/* Linger: whether the user manager and /run/user outlive logout. */
+static void
+doctor_logind_linger(struct doctor_ctx *ctx)
+{
+	struct doctor_finding	*f;
+	const char		*linger, *rundir;
 
 	linger = doctor_remote_get(&ctx->remote, "linger");
 	rundir = doctor_remote_get(&ctx->remote, "rundir");
@@ -174,4 +197,25 @@ doctor_logind_check(struct doctor_ctx *ctx)
 	doctor_report_set(&f->limpet, "limpet keeps its sockets in "
 	    "/tmp/limpet-UID (or $LIMPET_DIR), not in /run/user, so a removed "
 	    "/run/user does not strand its sessions.");
+}
+
+/* Add the logind findings. */
+void
+doctor_logind_check(struct doctor_ctx *ctx)
+{
+	struct doctor_finding	*f;
+
+	if (doctor_remote_get(&ctx->remote, "systemd") == NULL) {
+		f = doctor_report_add(&ctx->report, LAYER_LOGIND,
+		    "systemd-logind", "not running", DOCTOR_OK);
+		f->line = -1;
+		doctor_report_set(&f->why, "The server does not run systemd, "
+		    "so no logind policy ends sessions there.");
+		return;
+	}
+	doctor_logind_stop(ctx);
+	doctor_logind_kup(ctx);
+	doctor_logind_idle(ctx);
+	doctor_logind_ipc(ctx);
+	doctor_logind_linger(ctx);
 }
