@@ -450,6 +450,134 @@ predict_utf8_run(struct predict *pr, const uint8_t *p, size_t n)
 	}
 }
 
+/* A byte after ESC: the escape's final byte, or what it opens. */
+static void
+predict_scan_esc(struct predict *pr, uint8_t b)
+{
+	pr->ps = PS_GROUND;
+	if (b == 0x1b) {
+		pr->ps = PS_ESC;	/* ESC starts over */
+		pr->esc_odd = 0;
+		predict_unsure(pr);
+	} else if (b == '[') {
+		pr->ps = PS_CSI;
+		pr->csi_priv = 0;
+		pr->csi_p = 0;
+		pr->csi_nz = 0;
+		pr->csi_n = 0;
+	} else if (b == ']' || b == 'P' || b == '_' || b == '^' ||
+	    b == 'X')
+		pr->ps = PS_STR;
+	else if (b >= 0x20 && b <= 0x2f) {
+		pr->ps = PS_ESC_INTER;
+		pr->esc_inter = b;
+	}
+	else if (b > 0x7e) {
+		/*
+		 * libvterm ignores it and the escape goes on ("ESC
+		 * \x85 8" restores the cursor); other terminals may
+		 * end it here: unsure until a clean one ends.
+		 */
+		pr->ps = PS_ESC;
+		pr->esc_odd = 1;
+		predict_unsure(pr);
+	} else if (b < 0x30)
+		predict_unsure(pr);
+	else {
+		pr->unsure = pr->esc_odd;
+		if (b != '=' && b != '>')
+			pr->line_bad = 1;	/* 7, 8, D, E, M, c */
+		if (b == '8' || b == 'M')
+			predict_above(pr);	/* restore, up */
+		if (b == 'c')
+			pr->above = 0;		/* all erased */
+		if (b == '8')
+			pr->pen_odd = 1;	/* the saved pen is back */
+		if (b == 'n' || b == 'o')
+			pr->cs_shift = 1;	/* LS2, LS3 */
+		if (b == 'c')
+			pr->cs_shift = pr->cs_g0_odd = 0;
+	}
+}
+
+/* A byte after ESC and an intermediate (ESC ( B, ESC # 8, ...). */
+static void
+predict_scan_inter(struct predict *pr, uint8_t b)
+{
+	if (b == '[') {
+		/*
+		 * libvterm opens a CSI (or a string) here, terminals
+		 * end the escape: the models and the screen may
+		 * differ.
+		 */
+		pr->ps = PS_CSI;
+		pr->csi_priv = pr->csi_p = pr->csi_nz = pr->csi_n = 0;
+		predict_unsure(pr);
+	} else if (b == ']' || b == 'P' || b == '_' || b == '^' ||
+	    b == 'X') {
+		pr->ps = PS_STR;
+		predict_unsure(pr);
+	} else if (b >= 0x30 && b <= 0x7e) {
+		pr->ps = PS_GROUND;
+		pr->unsure = pr->esc_odd;
+		/* G0 designated: only ESC ( B is ASCII. */
+		if (pr->esc_inter == '(')
+			pr->cs_g0_odd = b != 'B';
+		/*
+		 * ESC # 8 (DECALN) fills every row with E and
+		 * homes the cursor; ESC # 3-6 make the row double
+		 * height or width.  ESC % picks a coding.
+		 */
+		if (pr->esc_inter == '#' || pr->esc_inter == '%')
+			pr->line_bad = 1;
+		if (pr->esc_inter == '#' && b == '8')
+			predict_above(pr);
+	} else if (b > 0x7e) {
+		/* As after ESC: ignored, the escape goes on. */
+		pr->esc_odd = 1;
+		predict_unsure(pr);
+	} else if (b == 0x1b) {
+		pr->ps = PS_ESC;
+		pr->esc_odd = 0;
+		predict_unsure(pr);
+	}
+}
+
+/* A byte of a CSI: a parameter, a private marker or the final byte. */
+static void
+predict_scan_csi(struct predict *pr, uint8_t b)
+{
+	if (b >= 0x7f) {
+		pr->ps = PS_GROUND;
+		predict_unsure(pr);
+		return;
+	}
+	if ((b >= '1' && b <= '9') || b == ':' || (b >= 0x20 &&
+	    b <= 0x2f))
+		pr->csi_nz = 1;	/* SGR: not just a reset */
+	if ((b == ';' || b == ':') && ++pr->csi_n > PRED_CSI_ARGS)
+		predict_poison(pr);
+	if (b >= 0x40 && b <= 0x7e) {
+		pr->ps = PS_GROUND;
+		pr->unsure = pr->esc_odd;
+		/* libvterm 0.1.4 may loop forever on a REP. */
+		if (b == 'b')
+			predict_poison(pr);
+		predict_csi(pr, b);
+	} else if (b >= '<' && b <= '?')
+		pr->csi_priv = 1;
+	else if (b >= '0' && b <= '9' && pr->csi_p < 100000)
+		pr->csi_p = pr->csi_p * 10 + (b - '0');
+	else if (b == ';')
+		pr->csi_p = pr->csi_p == 0 ? 0 : 100000;
+	else if (b < 0x20 && b != 0x1b)
+		;	/* C0 inside CSI acts and the CSI goes on */
+	else if (b == 0x1b) {
+		pr->ps = PS_ESC;
+		pr->esc_odd = 0;
+	}
+}
+
 /* One byte of output through the scan. */
 static void
 predict_scan(struct predict *pr, uint8_t b)
@@ -479,120 +607,13 @@ predict_scan(struct predict *pr, uint8_t b)
 			pr->line_bad = 1;	/* \v, \f, SO, SI ... */
 		break;
 	case PS_ESC:
-		pr->ps = PS_GROUND;
-		if (b == 0x1b) {
-			pr->ps = PS_ESC;	/* ESC starts over */
-			pr->esc_odd = 0;
-			predict_unsure(pr);
-		} else if (b == '[') {
-			pr->ps = PS_CSI;
-			pr->csi_priv = 0;
-			pr->csi_p = 0;
-			pr->csi_nz = 0;
-			pr->csi_n = 0;
-		} else if (b == ']' || b == 'P' || b == '_' || b == '^' ||
-		    b == 'X')
-			pr->ps = PS_STR;
-		else if (b >= 0x20 && b <= 0x2f) {
-			pr->ps = PS_ESC_INTER;
-			pr->esc_inter = b;
-		}
-		else if (b > 0x7e) {
-			/*
-			 * libvterm ignores it and the escape goes on ("ESC
-			 * \x85 8" restores the cursor); other terminals may
-			 * end it here: unsure until a clean one ends.
-			 */
-			pr->ps = PS_ESC;
-			pr->esc_odd = 1;
-			predict_unsure(pr);
-		} else if (b < 0x30)
-			predict_unsure(pr);
-		else {
-			pr->unsure = pr->esc_odd;
-			if (b != '=' && b != '>')
-				pr->line_bad = 1;	/* 7, 8, D, E, M, c */
-			if (b == '8' || b == 'M')
-				predict_above(pr);	/* restore, up */
-			if (b == 'c')
-				pr->above = 0;		/* all erased */
-			if (b == '8')
-				pr->pen_odd = 1;	/* the saved pen is back */
-			if (b == 'n' || b == 'o')
-				pr->cs_shift = 1;	/* LS2, LS3 */
-			if (b == 'c')
-				pr->cs_shift = pr->cs_g0_odd = 0;
-		}
+		predict_scan_esc(pr, b);
 		break;
 	case PS_ESC_INTER:
-		if (b == '[') {
-			/*
-			 * libvterm opens a CSI (or a string) here, terminals
-			 * end the escape: the models and the screen may
-			 * differ.
-			 */
-			pr->ps = PS_CSI;
-			pr->csi_priv = pr->csi_p = pr->csi_nz = pr->csi_n = 0;
-			predict_unsure(pr);
-		} else if (b == ']' || b == 'P' || b == '_' || b == '^' ||
-		    b == 'X') {
-			pr->ps = PS_STR;
-			predict_unsure(pr);
-		} else if (b >= 0x30 && b <= 0x7e) {
-			pr->ps = PS_GROUND;
-			pr->unsure = pr->esc_odd;
-			/* G0 designated: only ESC ( B is ASCII. */
-			if (pr->esc_inter == '(')
-				pr->cs_g0_odd = b != 'B';
-			/*
-			 * ESC # 8 (DECALN) fills every row with E and
-			 * homes the cursor; ESC # 3-6 make the row double
-			 * height or width.  ESC % picks a coding.
-			 */
-			if (pr->esc_inter == '#' || pr->esc_inter == '%')
-				pr->line_bad = 1;
-			if (pr->esc_inter == '#' && b == '8')
-				predict_above(pr);
-		} else if (b > 0x7e) {
-			/* As after ESC: ignored, the escape goes on. */
-			pr->esc_odd = 1;
-			predict_unsure(pr);
-		} else if (b == 0x1b) {
-			pr->ps = PS_ESC;
-			pr->esc_odd = 0;
-			predict_unsure(pr);
-		}
+		predict_scan_inter(pr, b);
 		break;
 	case PS_CSI:
-		if (b >= 0x7f) {
-			pr->ps = PS_GROUND;
-			predict_unsure(pr);
-			break;
-		}
-		if ((b >= '1' && b <= '9') || b == ':' || (b >= 0x20 &&
-		    b <= 0x2f))
-			pr->csi_nz = 1;	/* SGR: not just a reset */
-		if ((b == ';' || b == ':') && ++pr->csi_n > PRED_CSI_ARGS)
-			predict_poison(pr);
-		if (b >= 0x40 && b <= 0x7e) {
-			pr->ps = PS_GROUND;
-			pr->unsure = pr->esc_odd;
-			/* libvterm 0.1.4 may loop forever on a REP. */
-			if (b == 'b')
-				predict_poison(pr);
-			predict_csi(pr, b);
-		} else if (b >= '<' && b <= '?')
-			pr->csi_priv = 1;
-		else if (b >= '0' && b <= '9' && pr->csi_p < 100000)
-			pr->csi_p = pr->csi_p * 10 + (b - '0');
-		else if (b == ';')
-			pr->csi_p = pr->csi_p == 0 ? 0 : 100000;
-		else if (b < 0x20 && b != 0x1b)
-			;	/* C0 inside CSI acts and the CSI goes on */
-		else if (b == 0x1b) {
-			pr->ps = PS_ESC;
-			pr->esc_odd = 0;
-		}
+		predict_scan_csi(pr, b);
 		break;
 	case PS_STR:
 		if (b == 0x07)
