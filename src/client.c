@@ -467,16 +467,90 @@ client_error_frame(struct client *c, const struct frame *f, uint64_t now)
 		client_finish_msg(c, 255, "%s", safe);
 }
 
+/* Session output: queue it for the terminal, in order, once. */
+static void
+client_data_frame(struct client *c, const struct frame *f, uint64_t now)
+{
+	const uint8_t	*p;
+	uint64_t	 off;
+	size_t		 n;
+	int		 r;
+
+	repaint_notice_off(c);
+	c->last_data = now;
+	cpred_hide(c);	/* predictions never mix with output */
+	if (proto_data_parse(f->p, f->len, &off, &p, &n) != 0 ||
+	    (r = buf_put_stream(&c->term, &c->out_have, off, p, n)) < 0) {
+		client_lost(c, "bad output DATA", now);
+		return;
+	}
+	out_session(c, (size_t)r);
+}
+
+/* ACK (input the daemon has) or WINDOW (how much more it takes). */
+static void
+client_input_frame(struct client *c, const struct frame *f, uint64_t now)
+{
+	uint64_t	v;
+
+	if (f->type == MSG_ACK) {
+		c->last_data = now;
+		if (proto_u64_parse(f->p, f->len, &v) != 0 ||
+		    v > c->in_sent || ring_ack(&c->in, v) != 0) {
+			client_lost(c, "bad ACK", now);
+			return;
+		}
+		c->pending_since = c->in.start < c->in_sent ? now : 0;
+		return;
+	}
+	if (proto_u64_parse(f->p, f->len, &v) != 0 || v < c->in.start) {
+		client_lost(c, "bad WINDOW", now);
+		return;
+	}
+	c->in_limit = v;
+	c->in_window = 1;
+}
+
+/* A PING to answer, or the PONG of ours: a round trip measured. */
+static void
+client_ping_frame(struct client *c, const struct frame *f, uint64_t now)
+{
+	uint64_t	v;
+
+	if (proto_u64_parse(f->p, f->len, &v) != 0)
+		return;
+	if (f->type == MSG_PING) {
+		client_queued(c, proto_u64_put(&c->tx, MSG_PONG, v));
+		return;
+	}
+	/* Only the PONG of the PING out (its token is ping_at). */
+	if (v <= now && c->ping_out && v == c->ping_at) {
+		c->rtt_last = now - v;
+		c->srtt = c->srtt == 0 ? c->rtt_last :
+		    (c->srtt * 7 + c->rtt_last) / 8;
+		ckeep_answered(c);
+		c->ping_out = 0;
+		c->probe_deadline = 0;
+	}
+}
+
+/* A notice from the server, shown escaped. */
+static void
+client_notice_frame(struct client *c, const struct frame *f)
+{
+	char	*s, safe[1024];
+
+	if (proto_str_parse(f->p, f->len, &s) == 0) {
+		out_safe(safe, sizeof safe, s);
+		client_local(c, "\r\n[limpet: %s]\r\n", safe);
+		free(s);
+	}
+}
+
 /* Handle one frame from the server. */
 static void
 client_frame(struct client *c, const struct frame *f, uint64_t now)
 {
-	const uint8_t	*p;
-	uint64_t	 off, v;
-	size_t		 n;
-	char		*s, safe[1024];
-	int		 r;
-
 	if (c->state == ST_CONNECTING && f->type != MSG_WELCOME &&
 	    f->type != MSG_ERROR) {
 		client_lost(c, "unexpected frame before WELCOME", now);
@@ -490,50 +564,15 @@ client_frame(struct client *c, const struct frame *f, uint64_t now)
 			client_welcome(c, f, now);
 		break;
 	case MSG_DATA:
-		repaint_notice_off(c);
-		c->last_data = now;
-		cpred_hide(c);	/* predictions never mix with output */
-		if (proto_data_parse(f->p, f->len, &off, &p, &n) != 0 ||
-		    (r = buf_put_stream(&c->term, &c->out_have, off, p,
-		    n)) < 0) {
-			client_lost(c, "bad output DATA", now);
-			break;
-		}
-		out_session(c, (size_t)r);
+		client_data_frame(c, f, now);
 		break;
 	case MSG_ACK:
-		c->last_data = now;
-		if (proto_u64_parse(f->p, f->len, &v) != 0 ||
-		    v > c->in_sent || ring_ack(&c->in, v) != 0) {
-			client_lost(c, "bad ACK", now);
-			break;
-		}
-		c->pending_since = c->in.start < c->in_sent ? now : 0;
-		break;
 	case MSG_WINDOW:
-		if (proto_u64_parse(f->p, f->len, &v) != 0 ||
-		    v < c->in.start) {
-			client_lost(c, "bad WINDOW", now);
-			break;
-		}
-		c->in_limit = v;
-		c->in_window = 1;
+		client_input_frame(c, f, now);
 		break;
 	case MSG_PING:
-		if (proto_u64_parse(f->p, f->len, &v) == 0)
-			client_queued(c, proto_u64_put(&c->tx, MSG_PONG, v));
-		break;
 	case MSG_PONG:
-		/* Only the PONG of the PING out (its token is ping_at). */
-		if (proto_u64_parse(f->p, f->len, &v) == 0 && v <= now &&
-		    c->ping_out && v == c->ping_at) {
-			c->rtt_last = now - v;
-			c->srtt = c->srtt == 0 ? c->rtt_last :
-			    (c->srtt * 7 + c->rtt_last) / 8;
-			ckeep_answered(c);
-			c->ping_out = 0;
-			c->probe_deadline = 0;
-		}
+		client_ping_frame(c, f, now);
 		break;
 	case MSG_TERMIOS:
 		if (cpred_termios(c, f->p, f->len, now) != 0)
@@ -559,11 +598,7 @@ client_frame(struct client *c, const struct frame *f, uint64_t now)
 			client_lost(c, "bad channel frame", now);
 		break;
 	case MSG_NOTICE:
-		if (proto_str_parse(f->p, f->len, &s) == 0) {
-			out_safe(safe, sizeof safe, s);
-			client_local(c, "\r\n[limpet: %s]\r\n", safe);
-			free(s);
-		}
+		client_notice_frame(c, f);
 		break;
 	default:
 		client_lost(c, "unexpected frame from the server", now);
