@@ -52,6 +52,9 @@ int	 compat_accept(int, int);
 void	 compat_pipe_size(int, int);
 /* Move up to n bytes from fd to fd without copying (splice); ENOSYS if not. */
 ssize_t	 compat_splice(int, int, size_t);
+/* Send bytes with one descriptor attached; receive at most one (fdpass.c). */
+ssize_t	 compat_send_fd(int, const void *, size_t, int);
+ssize_t	 compat_recv_fd(int, void *, size_t, int *);
 int	 compat_socket(int, int, int, int);
 int	 compat_socketpair(int, int, int, int [2], int);
 /* The uid of the peer of a connected Unix socket; 0 or -1. */
