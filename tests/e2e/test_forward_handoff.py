@@ -5,12 +5,15 @@ its stdin and stdout to the daemon and reads and writes no more, and a
 """
 
 import os
+
+import pexpect
 import socket
 import threading
 import time
 
 from test_forward import (MB, Target, chunks_of, listening, pump)
-from test_session import (ended, kill_ssh, ssh_pids, start, wait_for)
+from test_session import (ended, kill_ssh, session_id, ssh_pids, start,
+                          wait_for)
 import sshlab
 
 
@@ -108,3 +111,42 @@ def test_handoff_moves_bytes_past_the_relay(spawn, lab):
     p.sendline("exit")
     assert ended(p) == 0
     assert "bad HANDOFF" not in lab.server_log_text()
+
+
+def test_daemon_crash_after_handoff_ends_the_connection(spawn, lab):
+    """A daemon killed while it holds sshd's pipes: the relay, which holds
+    nothing else, exits at once, sshd ends the connection, and the client
+    does what it does when a session vanishes (says so and exits)."""
+    p = start(spawn, lab)
+    sid = session_id(p)
+    wait_for(lambda: handoffs(lab) >= 1, what="the handoff")
+    relays = relay_pids()
+    assert relays
+    with open(os.path.join(lab.sessions, sid + ".pid")) as f:
+        dpid = int(f.read())
+    t0 = time.monotonic()
+    os.kill(dpid, 9)
+    wait_for(lambda: not [r for r in relays if os.path.exists(
+        "/proc/%d" % r) and open("/proc/%d/stat" % r).read().split()[2]
+        != "Z"], timeout=5, what="the relay to exit")
+    assert time.monotonic() - t0 < 5
+    p.expect(["ended", "no session", "gone"], timeout=30)
+    ended(p, timeout=30)
+
+
+def test_takeover_after_handoff(spawn, lab):
+    """A second client takes the session over: the first, whose relay
+    handed off, is told so and its relay exits; the second works."""
+    p = start(spawn, lab)
+    sid = session_id(p)
+    wait_for(lambda: handoffs(lab) >= 1, what="the first handoff")
+    first = relay_pids()
+    q = spawn(lab.limpet_cmd(sub="attach", args=[sid]))
+    p.expect("taken over by another client")
+    assert ended(p) == 0
+    wait_for(lambda: not [r for r in first if r in relay_pids()],
+             timeout=5, what="the first relay to exit")
+    assert session_id(q) == sid
+    assert handoffs(lab) >= 2
+    q.sendline("exit")
+    assert ended(q) == 0
