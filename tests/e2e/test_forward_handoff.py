@@ -150,3 +150,47 @@ def test_takeover_after_handoff(spawn, lab):
     assert handoffs(lab) >= 2
     q.sendline("exit")
     assert ended(q) == 0
+
+
+def test_without_the_handoff_the_relay_splices(spawn, make_lab):
+    """A relay that does not ask (LIMPET_NO_HANDOFF, as a relay from
+    before the handoff) is offered nothing and copies as ever: 4 MB each
+    way through -L, byte-exact, across one ssh kill."""
+    lab = make_lab(env={"LIMPET_NO_HANDOFF": "1"})
+    up, up_sha = chunks_of(b"up", 2, 2 * MB)
+    down, down_sha = chunks_of(b"down", 2, 2 * MB)
+    sent = [0]
+    server_res = {}
+
+    def gate(i):
+        wait_for(lambda: sent[0] >= i, timeout=60, what="chunk %d" % i)
+
+    tgt = Target(lambda c: pump(c, down, gate, server_res))
+    lport = sshlab.free_port()
+    p = start(spawn, lab, opts=("-L", "%d:127.0.0.1:%d" % (lport,
+                                                           tgt.port)),
+              timeout=30)
+    wait_for(lambda: listening(lport), what="the listener")
+    s = socket.create_connection(("127.0.0.1", lport), timeout=60)
+    client_res = {}
+    t = threading.Thread(target=pump, args=(s, up, gate, client_res),
+                         daemon=True)
+    t.start()
+    sent[0] = 1
+    wait_for(lambda: client_res.get("got", 0) >= 2 * MB and
+             server_res.get("got", 0) >= 2 * MB, timeout=30,
+             what="chunk 0 through")
+    killed = ssh_pids(p.pid)
+    assert kill_ssh(p) >= 1
+    wait_for(lambda: [x for x in ssh_pids(p.pid) if x not in killed],
+             timeout=30, what="a new ssh")
+    sent[0] = 2
+    t.join(120)
+    wait_for(lambda: "sha" in server_res, timeout=60, what="server done")
+    s.close()
+    assert client_res["len"] == 4 * MB and client_res["sha"] == down_sha
+    assert server_res["len"] == 4 * MB and server_res["sha"] == up_sha
+    tgt.close()
+    p.sendline("exit")
+    assert ended(p) == 0
+    assert "handoff" not in lab.server_log_text()
