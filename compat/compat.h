@@ -50,6 +50,7 @@ int	 compat_random(void *, size_t);
 /* accept(), socket(), socketpair() with O_CLOEXEC and O_NONBLOCK flags. */
 int	 compat_accept(int, int);
 void	 compat_pipe_size(int, int);
+int	 compat_pipe_get_size(int);
 /* Move up to n bytes from fd to fd without copying (splice); ENOSYS if not. */
 ssize_t	 compat_splice(int, int, size_t);
 /* Send bytes with one descriptor attached; receive at most one (fdpass.c). */

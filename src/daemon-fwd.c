@@ -461,6 +461,8 @@ dfwd_pump(struct daemon *d, uint64_t now)
 		if (d->fwd->w.set.wrote > 0)
 			p->tx_ok = now;
 		p->wwait = fwd_write_wait(&d->fwd->w);
+		if (p->wwait)
+			peer_wfull(p, now);
 	}
 }
 

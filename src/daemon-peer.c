@@ -150,11 +150,35 @@ peer_flush(struct peer *p, uint64_t now)
 			p->tx_ok = now;
 			continue;
 		}
+		if (n == -1 && errno == EAGAIN && fd == p->wfd)
+			peer_wfull(p, now);
 		if (n == -1 && (errno == EAGAIN || errno == EINTR))
 			return 0;
 		return ERR_SYSTEM;
 	}
 	return 0;
+}
+
+/*
+ * sshd's stdout pipe was full at now: with a big pipe, write to it again
+ * PEER_NAP_MS later (it holds enough for sshd meanwhile), not at every
+ * read of sshd's that frees a little room.
+ */
+void
+peer_wfull(struct peer *p, uint64_t now)
+{
+	if (p->ho == PEER_HO_DONE && p->wnap)
+		p->wfull_until = now + PEER_NAP_MS;
+}
+
+/* ms until a napping peer's pipe is written again, or -1. */
+int
+peer_nap_timeout(const struct peer *p, uint64_t now)
+{
+	if (p->ho != PEER_HO_DONE || p->wfull_until <= now ||
+	    (buf_len(&p->out) == 0 && !p->wwait))
+		return -1;
+	return (int)(p->wfull_until - now);
 }
 
 /*
@@ -179,7 +203,7 @@ peer_events(const struct peer *p, int want_read)
  * socket of a handed-off peer is always read: its end is the relay's.
  */
 void
-peer_poll(const struct peer *p, struct pollfd *pfd)
+peer_poll(const struct peer *p, struct pollfd *pfd, uint64_t now)
 {
 	pfd[0].fd = p->fd;
 	pfd[1].fd = pfd[2].fd = -1;
@@ -192,7 +216,8 @@ peer_poll(const struct peer *p, struct pollfd *pfd)
 	pfd[0].events = POLLIN | (p->sock_left > 0 ? POLLOUT : 0);
 	if (!p->closing)
 		pfd[1].fd = p->rfd;
-	if (p->ho == PEER_HO_DONE && (buf_len(&p->out) > 0 || p->wwait))
+	if (p->ho == PEER_HO_DONE && (buf_len(&p->out) > 0 || p->wwait) &&
+	    now >= p->wfull_until)
 		pfd[2].fd = p->wfd;
 }
 
@@ -276,6 +301,7 @@ peer_ctl(struct peer *p)
 	p->wfd = p->pend_fd;
 	p->pend_fd = -1;
 	(void)fcntl(p->wfd, F_SETFL, fcntl(p->wfd, F_GETFL) | O_NONBLOCK);
+	p->wnap = compat_pipe_get_size(p->wfd) >= PEER_NAP_PIPE;
 	p->ho = PEER_HO_DONE;
 	return 1;
 }

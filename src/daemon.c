@@ -235,9 +235,14 @@ daemon_pty_events(struct daemon *d, uint64_t now, int *skip)
 static int
 daemon_poll_timeout(struct daemon *d, uint64_t now)
 {
-	int	t, w;
+	int	t, w, i;
 
 	t = clock_timeout(now, daemon_deadline(d, now), 3600 * 1000);
+	/* A peer napping on a full pipe (peer_wfull()). */
+	for (i = 0; i < d->npeers; i++)
+		if ((w = peer_nap_timeout(d->peers[i], now)) != -1 &&
+		    (t == -1 || w < t))
+			t = w;
 	/* The screen model has output to read, now or after a flood. */
 	if ((w = daemon_screen_wait(d, now)) != -1 && (t == -1 || w < t))
 		t = w;
@@ -289,7 +294,7 @@ daemon_loop(struct daemon *d)
 		np = d->npeers;
 		for (i = 0; i < np; i++) {
 			peers[i] = d->peers[i];
-			peer_poll(peers[i], pfd + n);
+			peer_poll(peers[i], pfd + n, now);
 			n += PEER_NPFD;
 		}
 		n = dfwd_poll(d, pfd, n, now);

@@ -210,6 +210,61 @@ test_handoff_both_ways(void **state)
 	fix_free(&x);
 }
 
+/*
+ * A full big stdout pipe is not polled again at its first room but
+ * PEER_NAP_MS later (a pipe wakes its writer at every read that frees
+ * room); a small one is polled at once.
+ */
+static void
+test_full_pipe_naps(void **state)
+{
+	struct fix	 x;
+	struct pollfd	 pfd[PEER_NPFD];
+	int		 in[2], out[2], big;
+	uint8_t		 tmp[64];
+	uint8_t		*junk = calloc(1, 64 * 1024);
+
+	(void)state;
+	for (big = 0; big < 2; big++) {
+		fix_init(&x);
+		assert_int_equal(pipe(in), 0);
+		assert_int_equal(pipe(out), 0);
+		if (big)
+			compat_pipe_size(out[1], 1024 * 1024);
+		while (read(x.far, tmp, sizeof tmp) > 0)
+			;
+		send_rights(x.far, MSG_HANDOFF, in[0], 1);
+		assert_int_equal(fix_read(&x, x.c), 1);
+		assert_int_equal(peer_flush(x.c, T0), 0);
+		while (read(x.far, tmp, sizeof tmp) > 0)
+			;
+		send_rights(x.far, MSG_HANDOFF_OUT, out[1], 1);
+		assert_int_equal(peer_ctl(x.c), 1);
+		assert_int_equal(x.c->wnap, big &&
+		    compat_pipe_get_size(out[1]) >= PEER_NAP_PIPE);
+		/* Fill the pipe: the queue cannot all go. */
+		while (buf_len(&x.c->out) < 2 * 1024 * 1024)
+			buf_put(&x.c->out, junk, 64 * 1024);
+		assert_int_equal(peer_flush(x.c, T0), 0);
+		assert_true(buf_len(&x.c->out) > 0);
+		peer_poll(x.c, pfd, T0);
+		if (x.c->wnap) {
+			assert_int_equal(pfd[2].fd, -1);
+			assert_int_equal(peer_nap_timeout(x.c, T0),
+			    PEER_NAP_MS);
+			peer_poll(x.c, pfd, T0 + PEER_NAP_MS);
+		} else
+			assert_int_equal(peer_nap_timeout(x.c, T0), -1);
+		assert_int_equal(pfd[2].fd, x.c->wfd);
+		close(in[0]);
+		close(in[1]);
+		close(out[0]);
+		close(out[1]);
+		fix_free(&x);
+	}
+	free(junk);
+}
+
 /* HANDOFF with two descriptors: that peer goes, nothing leaks. */
 static void
 test_two_fds_drop_the_peer(void **state)
@@ -310,6 +365,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_handoff_both_ways),
+		cmocka_unit_test(test_full_pipe_naps),
 		cmocka_unit_test(test_two_fds_drop_the_peer),
 		cmocka_unit_test(test_no_fd_drops_the_peer),
 		cmocka_unit_test(test_stray_fds_drop_the_peer),
