@@ -2,6 +2,7 @@
 
     /usr/bin/python3 bench/fwd_throughput.py [--mb 200] [--bin ./limpet]
                                             [--reps 1] [--down]
+                                            [--no-handoff]
 
 Starts a throwaway sshd on loopback (tests/e2e/sshlab.py), a sink that
 reads and counts, then sends the same bytes through `limpet -L` and through
@@ -306,12 +307,17 @@ def main():
                     help="skip ssh -L (to profile limpet alone)")
     ap.add_argument("--down", action="store_true",
                     help="the target sends: a download through -L")
+    ap.add_argument("--no-handoff", action="store_true",
+                    help="the relay keeps splicing (LIMPET_NO_HANDOFF): "
+                    "the figures from before the handoff")
     a = ap.parse_args()
     binary = os.path.abspath(a.bin)
     total = a.mb * MB
     sink = Source() if a.down else Sink()
     with tempfile.TemporaryDirectory(prefix="limpet-fwdbench-") as d:
-        lab = sshlab.SshLab(os.path.join(d, "lab"), server_log=False)
+        lab = sshlab.SshLab(os.path.join(d, "lab"), server_log=False,
+                            env={"LIMPET_NO_HANDOFF": "1"} if a.no_handoff
+                            else None)
         try:
             lim, ssh = measure(lab, binary, sink, total, a.reps,
                                a.limpet_only, a.down)

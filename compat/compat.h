@@ -50,8 +50,12 @@ int	 compat_random(void *, size_t);
 /* accept(), socket(), socketpair() with O_CLOEXEC and O_NONBLOCK flags. */
 int	 compat_accept(int, int);
 void	 compat_pipe_size(int, int);
+int	 compat_pipe_get_size(int);
 /* Move up to n bytes from fd to fd without copying (splice); ENOSYS if not. */
 ssize_t	 compat_splice(int, int, size_t);
+/* Send bytes with one descriptor attached; receive at most one (fdpass.c). */
+ssize_t	 compat_send_fd(int, const void *, size_t, int);
+ssize_t	 compat_recv_fd(int, void *, size_t, int *);
 int	 compat_socket(int, int, int, int);
 int	 compat_socketpair(int, int, int, int [2], int);
 /* The uid of the peer of a connected Unix socket; 0 or -1. */

@@ -87,6 +87,18 @@ compat_pipe_size(int fd, int size)
 #endif
 }
 
+/* A pipe's buffer size in bytes (F_GETPIPE_SZ), or -1 if unknown. */
+int
+compat_pipe_get_size(int fd)
+{
+#if defined(F_GETPIPE_SZ)
+	return fcntl(fd, F_GETPIPE_SZ);
+#else
+	(void)fd;
+	return -1;
+#endif
+}
+
 /* accept() a connection whose descriptor has the given flags. */
 int
 compat_accept(int lfd, int flags)

@@ -268,6 +268,9 @@ daemon_attach(struct daemon *d, struct peer *p, const struct msg_hello *h,
 	w.out_start = start;
 	w.out_end = d->out.end;
 	w.pid = (uint32_t)getpid();
+	/* A relay that can pass sshd's pipes hears so before WELCOME. */
+	if ((h->flags & HELLO_HANDOFF) && p->version >= PROTO_V_HANDOFF)
+		peer_offer(p);
 	proto_welcome_put(&p->out, &w);
 	daemon_in_window(d, 1);
 	daemon_termios(d, now, 1);
@@ -452,6 +455,13 @@ daemon_client_frame(struct daemon *d, struct peer *p, const struct frame *f,
 	case MSG_FWD_LIST:
 		if (dfwd_frame(d, f) != 0)
 			daemon_drop(d, p, "bad channel frame");
+		break;
+	case MSG_HANDOFF:
+		if (peer_handoff(p, f->len, frame_dec_buffered(&p->dec)) != 0)
+			daemon_drop(d, p, "bad HANDOFF");
+		else
+			log_info("handoff: the client's frames come from "
+			    "sshd's pipe");
 		break;
 	case MSG_PIPE_EOF:
 		if (dpipe_eof(d, f->p, f->len) != 0)

@@ -457,10 +457,12 @@ dfwd_pump(struct daemon *d, uint64_t now)
 		 * room (wwait); bytes it took are progress.
 		 */
 		d->fwd->w.set.wrote = 0;
-		fwd_pump_to(&d->fwd->w, &p->out, p->fd);
+		fwd_pump_to(&d->fwd->w, &p->out, peer_wfd(p));
 		if (d->fwd->w.set.wrote > 0)
 			p->tx_ok = now;
 		p->wwait = fwd_write_wait(&d->fwd->w);
+		if (p->wwait)
+			peer_wfull(p, now);
 	}
 }
 

@@ -97,7 +97,38 @@ daemon_peer_read(struct daemon *d, struct peer *p, uint64_t now)
 		p->dead = 1;
 		return;
 	}
+	if (r == ERR_FORMAT) {
+		daemon_drop(d, p, "bad descriptor passed on the socket");
+		return;
+	}
 	daemon_frames(d, p, now);
+}
+
+/*
+ * Act on poll's answer for peer p's entries (peer_poll()): its socket,
+ * and after a handoff sshd's pipes.  A handed-off peer's socket carries
+ * only the handoff's end; its close is the relay's, and ends the peer.
+ */
+static void
+daemon_peer_ready(struct daemon *d, struct peer *p, struct pollfd *pfd,
+    uint64_t now)
+{
+	const short	in = POLLIN | POLLHUP | POLLERR;
+	int		r;
+
+	if (p->ho >= PEER_HO_IN && (pfd[0].revents & in)) {
+		if ((r = peer_ctl(p)) == 1)
+			log_info("handoff: output goes to sshd's pipe");
+		else if (r < 0) {
+			if (p == d->client)
+				daemon_detach(d, r == ERR_EOF ? "the relay "
+				    "closed" : "bad handoff from the relay");
+			p->dead = 1;
+			return;
+		}
+	}
+	if (pfd[p->ho >= PEER_HO_IN ? 1 : 0].revents & in)
+		daemon_peer_read(d, p, now);
 }
 
 /* Reap the program. */
@@ -204,9 +235,14 @@ daemon_pty_events(struct daemon *d, uint64_t now, int *skip)
 static int
 daemon_poll_timeout(struct daemon *d, uint64_t now)
 {
-	int	t, w;
+	int	t, w, i;
 
 	t = clock_timeout(now, daemon_deadline(d, now), 3600 * 1000);
+	/* A peer napping on a full pipe (peer_wfull()). */
+	for (i = 0; i < d->npeers; i++)
+		if ((w = peer_nap_timeout(d->peers[i], now)) != -1 &&
+		    (t == -1 || w < t))
+			t = w;
 	/* The screen model has output to read, now or after a flood. */
 	if ((w = daemon_screen_wait(d, now)) != -1 && (t == -1 || w < t))
 		t = w;
@@ -229,7 +265,7 @@ daemon_pty_ready(struct daemon *d, short rev, uint64_t now)
 static void __attribute__((noreturn))
 daemon_loop(struct daemon *d)
 {
-	struct pollfd	 pfd[DAEMON_MAX_PEERS + 3 + DFWD_NPFD +
+	struct pollfd	 pfd[DAEMON_MAX_PEERS * PEER_NPFD + 3 + DFWD_NPFD +
 			    DPIPE_NPFD];
 	struct peer	*peers[DAEMON_MAX_PEERS];
 	uint64_t	 now;
@@ -258,8 +294,8 @@ daemon_loop(struct daemon *d)
 		np = d->npeers;
 		for (i = 0; i < np; i++) {
 			peers[i] = d->peers[i];
-			pfd[n].fd = peers[i]->fd;
-			pfd[n++].events = peer_events(peers[i], 1);
+			peer_poll(peers[i], pfd + n, now);
+			n += PEER_NPFD;
 		}
 		n = dfwd_poll(d, pfd, n, now);
 		n = dpipe_poll(d, pfd, n, now);
@@ -275,9 +311,9 @@ daemon_loop(struct daemon *d)
 			daemon_pty_ready(d, pfd[ipty].revents, now);
 		for (i = 0; i < np && !d->quit; i++) {
 			/* Peers are only freed by daemon_flush(). */
-			if (pfd[base + i].revents &
-			    (POLLIN | POLLHUP | POLLERR))
-				daemon_peer_read(d, peers[i], now);
+			if (!peers[i]->dead)
+				daemon_peer_ready(d, peers[i],
+				    pfd + base + i * PEER_NPFD, now);
 		}
 		if (ilfd != -1 && (pfd[ilfd].revents & POLLIN) && !d->quit)
 			daemon_accept(d, now);

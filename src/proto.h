@@ -76,6 +76,19 @@
 #define MSG_PIPE_EOF	31	/* client -> daemon: u64 end of input */
 #define HELLO_PIPE	0x10	/* OP_NEW: pipes, not a PTY (version 3) */
 #define PROTO_V_PIPE	3
+/*
+ * The relay's handoff (version 3, docs/PROTOCOL.md "Handoff"): a relay
+ * that says HELLO_HANDOFF is offered HANDOFF first by a daemon that can
+ * take sshd's pipes; the relay then passes its stdin with HANDOFF and,
+ * once it wrote everything up to HANDOFF_END, its stdout with
+ * HANDOFF_OUT, and stays out of the byte path.
+ */
+#define MSG_HANDOFF	45	/* daemon -> relay: offer; relay -> daemon:
+				   stdin attached (SCM_RIGHTS) */
+#define MSG_HANDOFF_END	46	/* daemon -> relay: the socket's last bytes */
+#define MSG_HANDOFF_OUT	47	/* relay -> daemon: stdout attached */
+#define HELLO_HANDOFF	0x80	/* relay -> daemon: can pass its pipes */
+#define PROTO_V_HANDOFF	3
 
 /* HELLO operations. */
 #define OP_NEW		1

@@ -84,6 +84,19 @@ struct relay {
 	int			 nosplice;	/* the kernel cannot */
 	int			 up_wait;	/* spliced up: socket full */
 	int			 down_wait;	/* spliced down: pipe full */
+	/* The handoff of sshd's pipes (relay-handoff.c). */
+	int			 ho;		/* RHO_* */
+	size_t			 up_whole;	/* up's whole frames, bytes */
+	size_t			 down_whole;	/* down's, before HANDOFF_END */
+	int			 ho_end;	/* HANDOFF_END came */
+};
+
+enum relay_ho {
+	RHO_NONE,	/* no handoff: copy (splice) as ever */
+	RHO_WAIT,	/* asked: the daemon's first frame says */
+	RHO_CUT,	/* offered: up to a frame's end, then pass stdin */
+	RHO_SENT,	/* stdin passed: down to HANDOFF_END, pass stdout */
+	RHO_DONE	/* both passed: wait for the daemon's end */
 };
 
 void		 relay_fail(struct relay *, uint32_t, const char *, ...)
@@ -112,5 +125,16 @@ int		 relay_queries_timeout(struct relay *, uint64_t);
 int		 relay_queries_poll(struct relay *, struct pollfd *);
 void		 relay_queries_io(struct relay *, struct pollfd *, int);
 void		 relay_queries_free(struct relay *);
+void		 relay_ho_ask(struct relay *);
+void		 relay_ho_forget(struct relay *);
+void		 relay_ho_first(struct relay *);
+void		 relay_ho_scan(struct relay *);
+size_t		 relay_ho_up_room(const struct relay *);
+size_t		 relay_ho_down_room(const struct relay *);
+ssize_t		 relay_ho_write(struct buf *, int, size_t, size_t *, int);
+int		 relay_ho_reading(const struct relay *);
+int		 relay_ho_due(const struct relay *);
+void		 relay_ho_step(struct relay *);
+void		 relay_ho_done_io(struct relay *);
 
 #endif

@@ -68,6 +68,8 @@ relay_finish(struct relay *r, int rc)
 	}
 	relay_queries_free(r);
 	relay_name_unlock(r);
+	if (r->ho != RHO_DONE)
+		r->ho = RHO_NONE;	/* the last words go out whole */
 	r->many = 0;
 	r->rc = rc;
 	r->phase = PH_FLUSH;
@@ -148,6 +150,8 @@ relay_bridge(struct relay *r, int fd, int send_hello)
 	buf_put(&b, buf_ptr(&r->up), buf_len(&r->up));
 	buf_free(&r->up);
 	r->up = b;
+	r->up_whole = 0;	/* it starts with a frame (relay-handoff.c) */
+	r->ho_end = 0;
 	r->fd = fd;
 	r->phase = PH_PIPE;
 	/* A daemon we did not just start may be stopped or hung. */
@@ -318,6 +322,7 @@ relay_hello(struct relay *r)
 	if (r->h.version > proto_version())
 		r->h.version = proto_version();
 	buf_consume(&r->up, FRAME_HDR + f.len);
+	relay_ho_ask(r);
 	relay_open(r);
 }
 
@@ -339,8 +344,9 @@ relay_read_stdin(struct relay *r)
 static void
 relay_write_stdout(struct relay *r)
 {
-	if (buf_write_fd(&r->down, STDOUT_FILENO) == -1 && errno != EAGAIN &&
-	    errno != EINTR) {
+	if (relay_ho_write(&r->down, STDOUT_FILENO, relay_ho_down_room(r),
+	    &r->down_whole, r->ho == RHO_CUT || r->ho == RHO_SENT) == -1 &&
+	    errno != EAGAIN && errno != EINTR) {
 		buf_reset(&r->down);
 		relay_finish(r, r->rc);
 		r->phase = PH_DONE;
@@ -398,6 +404,7 @@ relay_greeted(struct relay *r)
 		r->up = r->resend;
 		buf_init(&r->resend, RELAY_BUF);
 		r->h.version = PROTO_VERSION_MIN;
+		relay_ho_forget(r);
 		r->phase = PH_CONNECT;
 		r->deadline = clock_ms() + QUERY_WAIT_MS;
 		relay_connect(r, clock_ms());
@@ -412,36 +419,64 @@ relay_greeted(struct relay *r)
 	return 0;
 }
 
+/*
+ * Once neither the version, a notice nor the handoff's offer waits for
+ * the daemon's first frame, what r->first holds goes on to the client.
+ */
+static void
+relay_first_done(struct relay *r)
+{
+	if (r->greet || *r->notice != '\0' || r->ho == RHO_WAIT ||
+	    buf_len(&r->first) == 0)
+		return;
+	buf_put(&r->down, buf_ptr(&r->first), buf_len(&r->first));
+	buf_reset(&r->first);
+}
+
 /* Copy between the daemon and the buffers (PH_PIPE). */
 static void
 relay_pipe(struct relay *r, short revents)
 {
 	ssize_t	n;
 
+	if (r->ho == RHO_DONE) {
+		relay_ho_done_io(r);
+		return;
+	}
 	if (revents & POLLOUT) {
-		if (buf_write_fd(&r->up, r->fd) == -1 && errno != EAGAIN &&
-		    errno != EINTR) {
+		if (relay_ho_write(&r->up, r->fd, relay_ho_up_room(r),
+		    &r->up_whole, r->ho == RHO_WAIT || r->ho == RHO_CUT) ==
+		    -1 && errno != EAGAIN && errno != EINTR) {
 			relay_finish(r, 0);
 			return;
 		}
+		relay_ho_step(r);
+		if (r->phase != PH_PIPE)
+			return;
 	}
 	if (revents & (POLLIN | POLLHUP | POLLERR)) {
-		n = buf_read_fd(*r->notice != '\0' || r->greet ? &r->first :
-		    &r->down, r->fd, RELAY_BUF / 2);
+		n = buf_read_fd(*r->notice != '\0' || r->greet ||
+		    r->ho == RHO_WAIT ? &r->first : &r->down, r->fd,
+		    RELAY_BUF / 2);
 		if (n > 0) {
 			r->answered = 1;
 			relay_name_unlock(r);	/* its daemon is there */
+			relay_ho_first(r);
 			if (r->greet && relay_greeted(r) != 0)
 				return;
 			if (*r->notice != '\0')
 				relay_notice(r, 0);
+			relay_first_done(r);
 		} else if (n == 0 || (errno != EAGAIN && errno != EINTR &&
 		    errno != ENOBUFS)) {
 			/* The daemon closed: deliver what it said. */
+			if (r->ho == RHO_WAIT)
+				r->ho = RHO_NONE;
 			if (r->greet && relay_greeted(r) != 0)
 				return;
 			if (r->greet || *r->notice != '\0')
 				relay_notice(r, 1);
+			relay_first_done(r);
 			relay_finish(r, 0);
 			return;
 		}
@@ -457,7 +492,7 @@ static int
 relay_splicing(const struct relay *r)
 {
 	return r->phase == PH_PIPE && !r->nosplice && !r->greet &&
-	    *r->notice == '\0';
+	    *r->notice == '\0' && r->ho == RHO_NONE;
 }
 
 /* Splice what ssh sent into the daemon's socket (up is empty). */
@@ -624,16 +659,19 @@ relay_turn(struct relay *r)
 	uint64_t	 now = clock_ms();
 	int		 n, reading, up, down;
 
+	relay_ho_scan(r);
 	reading = r->in_open && buf_len(&r->up) < RELAY_BUF / 2 &&
 	    (r->phase == PH_HELLO || r->phase == PH_CONNECT ||
-	    (r->phase == PH_PIPE && !r->greet));
+	    (r->phase == PH_PIPE && !r->greet && relay_ho_reading(r)));
 	pfd[0].fd = reading ? STDIN_FILENO : -1;
 	pfd[0].events = POLLIN;
-	pfd[1].fd = STDOUT_FILENO;
-	pfd[1].events = buf_len(&r->down) > 0 ? POLLOUT : 0;
+	pfd[1].fd = r->ho == RHO_DONE ? -1 : STDOUT_FILENO;
+	pfd[1].events = relay_ho_down_room(r) > 0 ? POLLOUT : 0;
 	pfd[2].fd = r->phase == PH_PIPE || r->phase == PH_MANY ? r->fd : -1;
 	pfd[2].events = (buf_len(&r->down) < RELAY_BUF / 2 ? POLLIN : 0) |
-	    (buf_len(&r->up) > 0 ? POLLOUT : 0);
+	    (relay_ho_up_room(r) > 0 || relay_ho_due(r) ? POLLOUT : 0);
+	if (r->ho == RHO_DONE)
+		pfd[2].events = POLLIN;
 	if (r->phase == PH_SCOPE || r->phase == PH_DECIDE) {
 		pfd[2].fd = r->spawn_fd;	/* (relay-spawn.c) */
 		pfd[2].events = POLLIN;
