@@ -545,6 +545,12 @@ proto_type_name(uint8_t type)
 		return "DETAIL";
 	if (type == MSG_PIPE_EOF)
 		return "PIPE_EOF";
+	if (type == MSG_HANDOFF)
+		return "HANDOFF";
+	if (type == MSG_HANDOFF_END)
+		return "HANDOFF_END";
+	if (type == MSG_HANDOFF_OUT)
+		return "HANDOFF_OUT";
 	if (type > MSG_MAX || type >= sizeof names / sizeof names[0])
 		return "unknown";
 	return names[type];
