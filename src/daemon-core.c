@@ -34,10 +34,15 @@ daemon_init(struct daemon *d, size_t ring, uint64_t now)
 	d->keep_exited = (uint64_t)KEEP_EXITED_S * 1000;
 	d->in_window = PROTO_INPUT_WINDOW;
 	d->hold_ms = HOLD_MS;
+	d->client_tx_ms = CLIENT_TX_MS;
 #ifdef LIMPET_TEST_HOOKS
 	/* Test builds only: a hold short enough to outlast in a test. */
 	if (getenv("LIMPET_TEST_HOLD_MS") != NULL)
 		d->hold_ms = strtoull(getenv("LIMPET_TEST_HOLD_MS"), NULL, 10);
+	/* And a stall limit shorter than a test's idle heartbeat. */
+	if (getenv("LIMPET_TEST_CLIENT_TX_MS") != NULL)
+		d->client_tx_ms = strtoull(getenv("LIMPET_TEST_CLIENT_TX_MS"),
+		    NULL, 10);
 #endif
 	d->tio = d->tio_told = -1;
 	ring_init(&d->out, ring, 0);
@@ -220,7 +225,7 @@ daemon_peer_deadline(const struct daemon *d, const struct peer *p)
 	if (!p->hello)
 		t = p->born + HELLO_MS;
 	if (buf_len(&p->out) > 0) {
-		tx = p->tx_ok + (p == d->client ? CLIENT_TX_MS : PEER_TX_MS);
+		tx = p->tx_ok + (p == d->client ? d->client_tx_ms : PEER_TX_MS);
 		if (t == 0 || tx < t)
 			t = tx;
 	}

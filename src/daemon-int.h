@@ -109,6 +109,7 @@ struct daemon {
 
 	uint64_t	 hold_until;	/* no client: never overwrite before */
 	uint64_t	 hold_ms;	/* HOLD_MS; tests may shorten it */
+	uint64_t	 client_tx_ms;	/* CLIENT_TX_MS; tests too */
 	uint64_t	 dropped_told;	/* ring.dropped a client was told of */
 	int		 detach_on_purpose;
 

@@ -160,6 +160,19 @@ peer_flush(struct peer *p, uint64_t now)
 }
 
 /*
+ * poll() returned at now: a peer with nothing to send has not stalled, so
+ * its stall clock (tx_ok) starts now, not at the last write before a long
+ * sleep (or output queued after a long idle would count as not drained
+ * for all of that idle).
+ */
+void
+peer_woke(struct peer *p, uint64_t now)
+{
+	if (buf_len(&p->out) == 0 && !p->wwait)
+		p->tx_ok = now;
+}
+
+/*
  * sshd's stdout pipe was full at now: with a big pipe, write to it again
  * PEER_NAP_MS later (it holds enough for sshd meanwhile), not at every
  * read of sshd's that frees a little room.

@@ -60,6 +60,7 @@ struct peer	*peer_new(int);
 void		 peer_free(struct peer *);
 int		 peer_fill(struct peer *);
 int		 peer_flush(struct peer *, uint64_t);
+void		 peer_woke(struct peer *, uint64_t);
 short		 peer_events(const struct peer *, int);
 void		 peer_poll(const struct peer *, struct pollfd *, uint64_t);
 void		 peer_wfull(struct peer *, uint64_t);

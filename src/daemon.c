@@ -305,6 +305,8 @@ daemon_loop(struct daemon *d)
 			fatal("poll");
 		}
 		now = clock_ms();
+		for (i = 0; i < np; i++)
+			peer_woke(peers[i], now);
 		if (pfd[0].revents & POLLIN)
 			daemon_signals(d, now);
 		if (ipty != -1 && d->ptyfd != -1 && pfd[ipty].revents != 0)

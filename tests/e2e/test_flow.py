@@ -107,3 +107,35 @@ def test_flood_window_fits_a_slow_path(netns, make_lab, spawn, limpet_bin):
     probs = netcase.stream_problems(nums)
     assert not probs, probs
     assert "output were lost" not in s.screen.raw
+
+
+@pytest.mark.timeout(60)
+def test_long_idle_does_not_look_like_a_stall(netns, make_lab, spawn,
+                                              limpet_bin):
+    """The daemon drops a client whose output stops draining for
+    CLIENT_TX_MS (60 s; 3 s here by a test hook).  Its clock must start
+    when output waits, not at the last write before a long idle: an idle
+    session's heartbeat after a silence longer than that (100 s in a
+    release: the bench's idle session reconnected there) was answered and
+    then the client dropped as "peer does not read"."""
+    sshd = make_lab(env={"LIMPET_TEST_CLIENT_TX_MS": "3000"})
+    s = netcase.Session("idle", spawn, sshd, limpet_bin, netns.logdir,
+                        env={"LIMPET_TEST_KEEPALIVE_MS": "2000"})
+    netns.sessions.append(s)
+    s.ready()
+    # Heartbeats after 2 s, 4 s and 8 s of silence: the last two are
+    # longer than the stall limit.
+    kept = re.compile(r"a (\d+) ms silence kept the link")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if any(int(g) >= 8000 for g in kept.findall(s.client_log())):
+            break
+        time.sleep(0.2)
+    time.sleep(0.5)
+    log = s.client_log()
+    print(log[-1500:])
+    assert any(int(g) >= 8000 for g in kept.findall(log)), s.logs()
+    assert "connection lost" not in log, s.logs()
+    with open(s.server_log) as f:
+        assert "peer does not read" not in f.read(), s.logs()
+    assert s.status()["reconnects"] == 0
