@@ -199,6 +199,13 @@ class SshLab:
             raise RuntimeError("sshd not found (apt-get install "
                                "openssh-server)")
         self.user = getpass.getuser()
+        # The lab's user gets a home of its own on the server side (HOME
+        # through SetEnv): the machine's real dotfiles stay out of the
+        # tests.  A root whose ~/.bashrc runs `pyenv init -` made every
+        # session wait 60 s for pyenv's rehash lock once a killed shell
+        # had left it behind.  Other users (the doctor's) keep theirs.
+        self.home = self.extra_env.get("HOME") or \
+            os.path.join(self.basedir, "home")
         self.sessions = os.path.join(self.basedir, "sessions")
         self.host_key = os.path.join(self.basedir, "host_ed25519")
         self.user_key = os.path.join(self.basedir, "id_ed25519")
@@ -229,6 +236,7 @@ class SshLab:
             self.port = free_port()
             self._auto_port = True
         os.makedirs(self.basedir, mode=0o700, exist_ok=True)
+        os.makedirs(self.home, mode=0o700, exist_ok=True)
         self._make_keys()
         self._write_sshd_config()
         self._write_ssh_config()
@@ -266,9 +274,14 @@ class SshLab:
         env.update(self.extra_env)
         return env
 
+    @staticmethod
+    def _setenv(env):
+        """An sshd_config SetEnv line for env."""
+        return "SetEnv " + " ".join('"%s=%s"' % kv
+                                    for kv in sorted(env.items()))
+
     def _write_sshd_config(self):
-        setenv = " ".join('"%s=%s"' % kv
-                          for kv in sorted(self.server_env().items()))
+        env = self.server_env()
         lines = [
             "HostKey %s" % self.host_key,
             "AuthorizedKeysFile %s" % self.authorized_keys,
@@ -288,7 +301,7 @@ class SshLab:
             # The default post-quantum key exchange costs ~0.1 s of CPU
             # per connection; the suite makes hundreds of connections.
             "KexAlgorithms curve25519-sha256,curve25519-sha256@libssh.org",
-            "SetEnv %s" % setenv,
+            self._setenv(env),
         ]
         if not self.proxy:
             lines.insert(0, "Port %d" % self.port)
@@ -301,6 +314,12 @@ class SshLab:
                       if ln.strip().lower().startswith("match ")),
                      len(extra))
         lines = extra[:match] + lines + extra[match:]
+        # A Match block's SetEnv replaces the global one for its users.
+        if not any(ln.strip().lower().startswith("setenv ")
+                   for ln in extra[:match]):
+            env["HOME"] = self.home
+            lines += ["Match User %s" % self.user,
+                      "  " + self._setenv(env)]
         with open(self.sshd_config, "w") as f:
             f.write("\n".join(lines) + "\n")
 

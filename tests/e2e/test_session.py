@@ -6,6 +6,7 @@ loopback; "cuts" are real: the ssh process is killed or stopped.
 
 import hashlib
 import os
+import pwd
 import random
 import re
 import signal
@@ -132,7 +133,8 @@ def test_shell_session_and_exit_status(spawn, lab):
     p.expect(r"shell=\[(.*?)\] home=\[(.*?)\] term=\[(.*?)\]")
     shell, home, term = p.match.groups()
     assert shell.startswith("-"), "not a login shell: %r" % shell
-    assert home == os.path.expanduser("~")
+    # Where sshd would start it: the home in the password file.
+    assert home == pwd.getpwuid(os.getuid()).pw_dir
     assert term == "xterm-256color"
     p.sendline("echo la''ng=[$LANG]")
     p.expect(r"lang=\[C.UTF-8\]")
@@ -361,7 +363,7 @@ def test_escapes(spawn, lab):
     # ~~ sends one ~; a ~ inside a line is an ordinary character.
     p.send("~~")
     p.sendline("")
-    p.expect(re.escape(os.path.expanduser("~")) + ": Is a directory")
+    p.expect(re.escape(lab.home) + ": Is a directory")
     p.sendline("echo a~b")
     p.expect(r"\ra~b")
     p.sendline("")
