@@ -200,8 +200,8 @@ def client_lost_reasons(path):
     from its --verbose log; [] for other contenders (no log)."""
     try:
         with open(path, errors="replace") as f:
-            return re.findall(r"client_lost: connection lost: (.*)",
-                              f.read())
+            return re.findall(r"(?:client_lost|link_hedge_adopt): "
+                              r"connection lost: (.*)", f.read())
     except OSError:
         return []
 

@@ -188,6 +188,7 @@ struct client {
 	int		 hedge_blind;	/* the TCP state cannot be seen */
 	uint64_t	 hedge_recheck;	/* look at the TCP state again then */
 	int		 roaming;	/* the network changed while up */
+	int		 suspect;	/* an answer is overdue: link_suspect */
 	uint64_t	 roam_at;	/* when it last changed */
 	uint64_t	 hedge_last;	/* the newest attempt started */
 };
@@ -196,6 +197,7 @@ struct client {
 struct client *client_new(void);
 void	client_free(struct client *);
 void	client_begin(struct client *, uint64_t);
+void	client_probe(struct client *, uint64_t, uint64_t);
 void	client_feed(struct client *, const uint8_t *, size_t, uint64_t);
 void	client_send_input(struct client *, uint64_t);
 void	client_set_state(struct client *, enum client_state);
@@ -235,6 +237,7 @@ int	link_hedge_take(struct client *, uint64_t);
 void	link_hedge_poll(struct client *, struct pollfd *, int *);
 void	link_hedge_read(struct client *, const struct pollfd *, uint64_t);
 void	link_roam(struct client *, uint64_t);
+int	link_suspect(struct client *, uint64_t);
 
 /* client-admin.c */
 int	client_admin(struct client *, int);

@@ -100,9 +100,10 @@ link_hedge_stop(struct client *c)
 static int
 link_hedge_tcp(const struct client *c)
 {
-	pid_t	newest = c->proc.pid;
+	pid_t	newest = c->suspect ? -1 : c->proc.pid;
 	int	i, st = COMPAT_TCP_UNKNOWN;
 
+	/* A suspect link's own connection is up: it proves nothing. */
 	if (newest > 0 && compat_tcp_state(newest) == COMPAT_TCP_UP)
 		return COMPAT_TCP_UP;
 	for (i = 0; i < c->nhedge; i++) {
@@ -116,22 +117,30 @@ link_hedge_tcp(const struct client *c)
 	return st;
 }
 
-/* When the next parallel attempt is due, 0 if none is. */
+/*
+ * When the next parallel attempt is due, 0 if none is: after a loss, or
+ * while a silent link waits beside its new ssh (link_suspect()).
+ */
 uint64_t
 link_hedge_due(const struct client *c)
 {
-	uint64_t	step;
+	uint64_t	step, start;
 
-	if (c->state != ST_CONNECTING || !c->attached_once ||
-	    c->attempt != 1 || c->magic >= PROTO_MAGIC_LEN ||
-	    c->hedges_made >= HEDGE_TOTAL || c->hedge_through)
+	if (c->hedges_made >= HEDGE_TOTAL || c->hedge_through)
+		return 0;
+	if (c->state == ST_UP && c->suspect)
+		start = c->roam_at;
+	else if (c->state == ST_CONNECTING && c->attached_once &&
+	    c->attempt == 1 && c->magic < PROTO_MAGIC_LEN)
+		start = c->attempt_start;
+	else
 		return 0;
 	/* A SYN is answered in a round trip: wait that long on a slow link. */
 	step = c->rtt_last != 0 && c->srtt > HEDGE_STEP_MS ? c->srtt :
 	    HEDGE_STEP_MS;
 	if (c->hedge_blind && step < HEDGE_BLIND_MS)
 		step = HEDGE_BLIND_MS;
-	step += c->hedges_made == 0 ? c->attempt_start : c->hedge_last;
+	step += c->hedges_made == 0 ? start : c->hedge_last;
 	return step > c->hedge_recheck ? step : c->hedge_recheck;
 }
 
@@ -151,7 +160,12 @@ link_hedge_adopt(struct client *c, int i, const uint8_t *rest, size_t n,
 	if (c->state == ST_UP) {
 		/* Make-before-break: the new path proved itself first. */
 		c->reconnects++;
-		c->lost_at = now;
+		if (c->suspect) {
+			debug_f("connection lost: no answer from the server "
+			    "(a new ssh answered first)");
+			ckeep_lost(c, now);	/* a silence too long? */
+		} else
+			c->lost_at = now;
 		c->roaming = 0;
 	}
 	ssh_stop(&c->proc);
@@ -195,7 +209,7 @@ link_hedge_step(struct client *c, uint64_t now)
 {
 	uint64_t	 due;
 
-	if (c->state == ST_UP || c->state == ST_DONE) {
+	if ((c->state == ST_UP && !c->suspect) || c->state == ST_DONE) {
 		c->hedges_made = 0;	/* a new loss may hedge again */
 		c->hedge_through = c->hedge_blind = 0;
 		c->hedge_recheck = 0;
@@ -211,8 +225,12 @@ link_hedge_step(struct client *c, uint64_t now)
 	else if (c->roaming && !c->ping_out && c->probe_deadline == 0 &&
 	    c->ping_at >= c->roam_at) {
 		/* The old link answered a PING sent after the change. */
-		debug_f("the old link still works after the change");
-		c->roaming = 0;
+		debug_f("the old link still works after the %s",
+		    c->suspect ? "silence" : "change");
+		if (c->suspect && notice_clear(c))
+			c->wiggle = 1;
+		c->roaming = c->suspect = 0;
+		c->lost_at = 0;
 		link_hedge_stop(c);
 		return;
 	}
@@ -391,4 +409,39 @@ link_roam(struct client *c, uint64_t now)
 	debug_f("network changed: a new ssh starts beside the old one");
 	link_hedge_stop(c);
 	link_hedge_spawn(c, now);
+}
+
+/*
+ * An answer is overdue (client_watch).  On a slow lossy link that is
+ * often TCP backing off a lost retransmission, not a dead path, and a
+ * reconnect there costs seconds: make before break, as for a network
+ * change.  The notice goes up (there is no contact), a new ssh starts
+ * beside the old one, and the old link is probed: its PONG keeps it (the
+ * new ssh is killed); the new ssh's preamble first makes that one the
+ * primary.  If neither comes within another dead time, the probe gives
+ * the old link up and the new attempt carries on as the reconnect.
+ * Returns 1 if it did, 0 where a plain loss is due (already suspect or
+ * roaming, no session yet).
+ */
+int
+link_suspect(struct client *c, uint64_t now)
+{
+	uint64_t	gap = c->ka_gap;	/* an idle PING's silence */
+
+	if (c->state != ST_UP || c->roaming || c->suspect ||
+	    !c->attached_once || c->nhedge > 0)
+		return 0;
+	debug_f("no answer from the server for %llu ms: a new ssh starts "
+	    "beside the old link", (unsigned long long)(now - c->last_rx));
+	c->suspect = 1;
+	c->lost_at = c->last_rx;	/* the notice counts from the silence */
+	c->ssh.reconnect = 1;
+	c->ssh.connect_timeout = 2 + (int)(c->srtt * 6 / 1000);
+	c->roaming = 1;
+	c->roam_at = now;
+	c->ping_out = 0;		/* a fresh PING, answered or not */
+	link_hedge_spawn(c, now);
+	client_probe(c, now, link_dead_ms(c));
+	c->ka_gap = gap;	/* the answer or the loss tells of that silence */
+	return 1;
 }

@@ -112,24 +112,25 @@ notice_text(struct client *c, uint64_t now, char *out, size_t len)
 	const char	*state;
 	unsigned long long secs = (now - c->lost_at) / 1000;
 	size_t		 width = c->cols > 1 ? c->cols - 1 : 79;
+	int		 att = c->attempt > 0 ? c->attempt : 1;
 
-	state = c->state == ST_CONNECTING ? "connecting" : "waiting to retry";
+	state = c->state == ST_WAITING ? "waiting to retry" : "connecting";
 	out_safe(host, sizeof host, c->ssh.dest);
 	snprintf(out, len, "limpet: no contact with %s for %llus, %s "
 	    "(attempt %d). ~r retry now, ~. detach", host, secs, state,
-	    c->attempt);
+	    att);
 	if (strlen(out) <= width)
 		return;
 	snprintf(out, len, "limpet: no contact with %s for %llus (attempt "
-	    "%d). ~r retry, ~. detach", host, secs, c->attempt);
+	    "%d). ~r retry, ~. detach", host, secs, att);
 	if (strlen(out) <= width)
 		return;
 	snprintf(out, len, "limpet: no contact for %llus (attempt %d). "
-	    "~r retry, ~. detach", secs, c->attempt);
+	    "~r retry, ~. detach", secs, att);
 	if (strlen(out) <= width)
 		return;
 	snprintf(out, len, "no contact %llus, #%d. ~r retry ~. detach",
-	    secs, c->attempt);
+	    secs, att);
 	if (strlen(out) <= width)
 		return;
 	snprintf(out, len, "no contact ~r ~.");
@@ -146,8 +147,8 @@ notice_update(struct client *c, uint64_t now)
 	int	mode;
 
 	repaint_tick(c, now);
-	if (c->state == ST_UP || c->state == ST_DONE || !c->attached_once ||
-	    c->lost_at == 0 || !tty_is_raw())
+	if ((c->state == ST_UP && !c->suspect) || c->state == ST_DONE ||
+	    !c->attached_once || c->lost_at == 0 || !tty_is_raw())
 		return;
 	if (now - c->lost_at < NOTICE_MS || now < c->notice_at)
 		return;
@@ -342,9 +343,10 @@ client_timeout(struct client *c, uint64_t now)
 	else if (c->state == ST_WAITING)
 		due = c->next_try;
 	else if (c->state == ST_CONNECTING)
-		due = client_due(c->attempt_deadline, link_hedge_due(c));
-	if (c->state != ST_UP && c->attached_once && c->lost_at != 0 &&
-	    tty_is_raw()) {
+		due = c->attempt_deadline;
+	due = client_due(due, link_hedge_due(c));
+	if ((c->state != ST_UP || c->suspect) && c->attached_once &&
+	    c->lost_at != 0 && tty_is_raw()) {
 		t = c->lost_at + NOTICE_MS;
 		due = client_due(due, t > c->notice_at ? t : c->notice_at);
 	}

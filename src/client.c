@@ -49,7 +49,6 @@
 extern char	**environ;
 
 static void	client_connect(struct client *, uint64_t);
-static void	client_probe(struct client *, uint64_t, uint64_t);
 static void	client_probe_check(struct client *, uint64_t);
 
 /* The one place the client's state changes. */
@@ -61,6 +60,8 @@ client_set_state(struct client *c, enum client_state st)
 
 	if (c->state == st)
 		return;
+	if (st != ST_UP)
+		c->suspect = 0;
 	debug_f("state %s -> %s", names[c->state], names[st]);
 	c->state = st;
 }
@@ -819,7 +820,9 @@ client_watch(struct client *c, uint64_t now)
 	since = c->last_rx > waiting ? c->last_rx : waiting;
 	if (c->rx_resumed > since)
 		since = c->rx_resumed;
-	if (now - since >= link_dead_ms(c)) {
+	if (!c->suspect && now - since >= link_dead_ms(c)) {
+		if (link_suspect(c, now))
+			return;
 		c->silent_since = c->last_rx;
 		client_lost(c, "no answer from the server", now);
 		return;
@@ -863,7 +866,7 @@ client_ping(struct client *c, uint64_t now)
  * client was stopped, the user typed into a quiet link): probe now, and
  * give the answer grace ms plus two round trips.
  */
-static void
+void
 client_probe(struct client *c, uint64_t now, uint64_t grace)
 {
 	if (c->state == ST_WAITING) {

@@ -346,6 +346,11 @@ class NetLab:
         for dev in ("r0", "r1"):
             self._ipt("-A", "PREROUTING", "-i", dev, "-j", "LAB_BLACKHOLE",
                       table="raw")
+        # A stall drops chosen flows (or new connections) the same way.
+        self._ipt("-N", "LAB_STALL", table="raw")
+        for dev in ("r0", "r1"):
+            self._ipt("-A", "PREROUTING", "-i", dev, "-j", "LAB_STALL",
+                      table="raw")
         # Accounting of what the router delivered, per direction.
         self._ipt("-A", "POSTROUTING", "-o", "r1", "-m", "comment",
                   "--comment", "lab-up", table="mangle")
@@ -401,6 +406,41 @@ class NetLab:
         if on:
             self._ipt("-A", "LAB_BLACKHOLE", "-j", "DROP", table="raw")
         self.blackholed = on
+
+    def stall(self, syn=False, ports=()):
+        """Drop, before conntrack, the SYNs of new connections (syn) and
+        every packet of the flows from the client's source ports in
+        ports (the NAT keeps a flow's port here); stall() lifts it all.
+        """
+        self._ipt("-F", "LAB_STALL", table="raw")
+        if syn:
+            self._ipt("-A", "LAB_STALL", "-i", "r0", "-p", "tcp", "--syn",
+                      "-j", "DROP", table="raw")
+        for port in ports:
+            self._ipt("-A", "LAB_STALL", "-i", "r0", "-p", "tcp",
+                      "--sport", str(port), "-j", "DROP", table="raw")
+            self._ipt("-A", "LAB_STALL", "-i", "r1", "-p", "tcp",
+                      "--dport", str(port), "-j", "DROP", table="raw")
+
+    def tcp_port(self, ns, pid):
+        """The local port of process pid's established TCP connection in
+        namespace ns, or None."""
+        p = self.exec(ns, ["ss", "-tnpH", "state", "established"],
+                      check=False)
+        for ln in p.stdout.splitlines():
+            if "pid=%d," % pid in ln:
+                return int(ln.split()[2].rsplit(":", 1)[1])
+        return None
+
+    def set_rto_max(self, ms):
+        """The longest TCP retransmission timeout in the client and the
+        server namespaces (net.ipv4.tcp_rto_max_ms, Linux 6.15); False
+        where the kernel has no such setting."""
+        if not os.path.exists("/proc/sys/net/ipv4/tcp_rto_max_ms"):
+            return False
+        for ns in ("client", "server"):
+            self._sysctl(ns, "net.ipv4.tcp_rto_max_ms", int(ms))
+        return True
 
     def set_rate(self, kbit, queue_ms=None):
         """Limit each direction to kbit/s (None or 0: no limit).

@@ -31,9 +31,18 @@ import netlab  # noqa: E402
 # noticed within NOTICE_S of the cut, whether output flows or keys are
 # typed into it.
 NOTICE_S = 3.0
-LOST_RE = re.compile(r"^(\d+\.\d+) \S+ client_lost: connection lost: (.*)$",
-                     re.M)
+# A loss: the old link given up, or replaced by a new ssh that answered
+# first while it was silent (make-before-break).
+LOST_RE = re.compile(r"^(\d+\.\d+) \S+ (?:client_lost|link_hedge_adopt): "
+                     r"connection lost: (.*)$", re.M)
 BACK_RE = re.compile(r"^(\d+\.\d+) \S+ client_welcome: back after", re.M)
+# The notice goes up: the answer time ran out (a new ssh starts beside
+# the old link) or the old link was given up.
+NOTICED_RE = re.compile(r"^(\d+\.\d+) \S+ (?:link_suspect: no answer|"
+                        r"client_lost: connection lost)", re.M)
+# Contact again: a reconnect's WELCOME, or the old link answered.
+RESUMED_RE = re.compile(r"^(\d+\.\d+) \S+ (?:client_welcome: back after|"
+                        r"link_hedge_step: the old link still works)", re.M)
 
 # A line every 1.5 s: what a line a second becomes on a loaded machine,
 # slow enough that the client's PING after a second of silence is
@@ -110,12 +119,12 @@ def test_every_cut_noticed_while_output_flows(netns, make_lab, spawn,
         time.sleep(TICK_S * (i + 0.5) / cuts)
         t_cut = time.time()
         lab.blackhole(True)
-        ev = wait_event(s, LOST_RE, t_cut, NOTICE_S + 0.5)
+        ev = wait_event(s, NOTICED_RE, t_cut, NOTICE_S + 0.5)
         lab.blackhole(False)
         assert ev is not None, "cut %d not noticed within %.1fs\n%s" % (
             i + 1, NOTICE_S + 0.5, s.logs())
         took.append(ev[0] - t_cut)
-        back = wait_event(s, BACK_RE, ev[0], 20)
+        back = wait_event(s, RESUMED_RE, ev[0], 20)
         assert back is not None, "cut %d: no reconnect\n%s" % (i + 1,
                                                                s.logs())
     print("cuts noticed after %s s" % " ".join("%.2f" % t for t in took))
@@ -190,6 +199,10 @@ ATTEMPT_RE = re.compile(r"^(\d+\.\d+) \S+ client_connect: attempt \d+: "
                         r"ssh pid (\d+)", re.M)
 UP_RE = re.compile(r"^(\d+\.\d+) \S+ client_set_state: (state connecting "
                    r"-> up)", re.M)
+# A connection up, or the old one answering after its silence.
+CONTACT_RE = re.compile(r"^(\d+\.\d+) \S+ (?:client_set_state: state "
+                        r"connecting -> up|link_hedge_step: the old link "
+                        r"still works)", re.M)
 
 
 @pytest.mark.timeout(90)
@@ -207,13 +220,13 @@ def test_heal_right_after_notice(netns, make_lab, spawn, limpet_bin):
         t0 = time.time()
         lab.blackhole(True)
         s.type(" ")
-        ev = wait_event(s, LOST_RE, t0, NOTICE_S + 1)
+        ev = wait_event(s, NOTICED_RE, t0, NOTICE_S + 1)
         assert ev is not None, s.logs()
-        # The reconnect's first SYN left at the notice: heal after it.
+        # The new ssh's first SYN left at the notice: heal after it.
         time.sleep(0.05)
         t_heal = time.time()
         lab.blackhole(False)
-        up = wait_event(s, UP_RE, t_heal, 10)
+        up = wait_event(s, CONTACT_RE, t_heal, 10)
         assert up is not None, s.logs()
         backs.append(up[0] - t_heal)
         s.command(timeout=10)
@@ -282,3 +295,108 @@ def test_roam_make_before_break(netns, make_lab, spawn, limpet_bin):
     # Without make-before-break the probe's 0.5 s came first.  The
     # median: the machine's load moves single figures.
     assert sorted(took)[1] < setup + 0.5, (setup, took, s.logs())
+
+
+SUSPECT_RE = re.compile(r"^(\d+\.\d+) \S+ link_suspect: (no answer .*)$",
+                        re.M)
+KEPT_RE = re.compile(r"^(\d+\.\d+) \S+ link_hedge_step: (the old link "
+                     r"still works after the silence)", re.M)
+PRIMARY_RE = re.compile(r"client_connect: attempt \d+: ssh pid (\d+)|"
+                        r"ssh pid (\d+) \S+ \S+: it carries")
+
+
+def primary_ssh(s):
+    """The pid of the ssh that carries the session now."""
+    pids = [int(m.group(1) or m.group(2))
+            for m in PRIMARY_RE.finditer(s.client_log())]
+    assert pids, s.logs()
+    return pids[-1]
+
+
+def stream_up(netns, make_lab, spawn, limpet_bin, name):
+    """A session (--dead 2) in a lab whose TCP retransmits at least once a
+    second (so a healed path carries the old flow again within a second),
+    with a line every 0.1 s flowing."""
+    lab = netns.lab()
+    if not lab.set_rto_max(1000):
+        pytest.skip("the kernel has no net.ipv4.tcp_rto_max_ms")
+    lab, s = start(netns, make_lab, spawn, limpet_bin, name, lab=lab,
+                   opts=["--dead", "2"])
+    s.type(netcase.STREAM_CMD + "\r")
+    s.screen.wait(r"(?<![0-9A-Za-z])L5\r\n", 10)
+    return lab, s
+
+
+def stream_end(s, t0):
+    """Stop the stream; every line came once, in order, no loss shown."""
+    s.screen.wait(r"(?<![0-9A-Za-z])L\d+\r\n", 10, s.screen.mark())
+    s.type("kill %1\r")
+    s.command()
+    probs = netcase.stream_problems([n for n, _ in s.screen.lines()])
+    assert not probs, (probs, s.logs())
+    assert "output were lost" not in s.screen.raw
+
+
+@pytest.mark.timeout(120)
+def test_stall_the_old_link_outlives_is_kept(netns, make_lab, spawn,
+                                             limpet_bin):
+    """Output flows; every packet is dropped for longer than the dead time
+    (TCP backing off a lost retransmission on a slow lossy link looks
+    the same), and new connections cannot get through.  The notice
+    shows and a new ssh starts beside the old link; the path heals and
+    the old link answers: it is kept, with no reconnect, no line lost or
+    doubled, and the new ssh is gone."""
+    lab, s = stream_up(netns, make_lab, spawn, limpet_bin, "st")
+    before = s.status()["reconnects"]
+    old = primary_ssh(s)
+    t0 = time.time()
+    mark = s.screen.mark()
+    lab.stall(syn=True)
+    lab.blackhole(True)
+    try:
+        sus = wait_event(s, SUSPECT_RE, t0, 10)
+        assert sus is not None, s.logs()
+        s.screen.wait(NOTICE_SHOWN_RE, 5, mark, clean=False)
+    finally:
+        lab.blackhole(False)
+    t_heal = time.time()
+    kept = wait_event(s, KEPT_RE, t0, 10)
+    lab.stall()
+    assert kept is not None, s.logs()
+    print("silence noticed %.2f s after the cut; the old link answered "
+          "%.2f s after the heal" % (sus[0] - t0, kept[0] - t_heal))
+    stream_end(s, t0)
+    assert log_events(s, LOST_RE, t0) == [], s.logs()
+    assert s.status()["reconnects"] == before
+    assert primary_ssh(s) == old
+    assert proc_name(old) == "ssh"
+
+
+@pytest.mark.timeout(120)
+def test_dead_flow_is_taken_over_by_the_new_ssh(netns, make_lab, spawn,
+                                                limpet_bin):
+    """Output flows; only the session's own TCP flow dies (a NAT that lost
+    its mapping, say) while new connections work.  After the dead time
+    the ssh started beside the old link takes the session over: one
+    reconnect, every line once and in order, the old ssh ended."""
+    lab, s = stream_up(netns, make_lab, spawn, limpet_bin, "df")
+    before = s.status()["reconnects"]
+    old = primary_ssh(s)
+    port = lab.tcp_port("client", old)
+    assert port is not None, s.logs()
+    t0 = time.time()
+    lab.stall(ports=[port])
+    try:
+        sus = wait_event(s, SUSPECT_RE, t0, 10)
+        lost = wait_event(s, LOST_RE, t0, 15)
+        up = wait_event(s, UP_RE, t0, 15)
+    finally:
+        lab.stall()
+    assert sus is not None and lost is not None and up is not None, \
+        s.logs()
+    assert "a new ssh answered first" in lost[1], lost
+    print("silence noticed %.2f s after the cut; the new ssh carried the "
+          "session %.2f s later" % (sus[0] - t0, up[0] - sus[0]))
+    stream_end(s, t0)
+    assert s.status()["reconnects"] == before + 1
+    assert primary_ssh(s) != old
