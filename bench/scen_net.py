@@ -249,9 +249,11 @@ def falsealarm_seconds(bench):
 
 
 def falsealarm(bench):
-    """300 ms round trip, 2% loss each way, a line every 0.7 s and a
-    command every second or so: how often the client takes the healthy
-    link for dead.  limpet and autossh+tmux at once, each in its lab."""
+    """300 ms round trip, 2% loss each way, a line every 0.7 s, a
+    command every second or so and every 20th command 140 kB of output
+    (under bulk output a lost retransmission stalls TCP longest): how
+    often the client takes the healthy link for dead.  limpet and
+    autossh+tmux at once, each in its lab."""
     secs = falsealarm_seconds(bench)
     runs = []
     for c in bench.pick("limpet", "autossh+tmux"):
@@ -284,6 +286,8 @@ def falsealarm(bench):
         term.send("(while :; do echo TICK; sleep 0.7; done) &\r")
         end = time.monotonic() + secs
         while time.monotonic() < end:
+            if n % 20 == 19:
+                term.send("seq 1 25000\r")
             dt = answered(term, time.monotonic(), 30, "FA%d" % n, every=10)
             n += 1
             if dt is None:
