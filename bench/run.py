@@ -114,7 +114,16 @@ def sh(argv):
         return ""
 
 
-def meta(bench, t0, limpet_status):
+def source_commit():
+    """The commit the measured binary is built from (read at the start:
+    edits made while the bench runs are not in the binary)."""
+    commit = sh(["git", "rev-parse", "--short=12", "HEAD"]) or "?"
+    if sh(["git", "status", "--porcelain", "--untracked-files=no"]):
+        commit += " (with uncommitted changes)"
+    return commit
+
+
+def meta(bench, t0, limpet_status, commit):
     cpu = "?"
     try:
         with open("/proc/cpuinfo") as f:
@@ -124,9 +133,6 @@ def meta(bench, t0, limpet_status):
                     break
     except OSError:
         pass
-    commit = sh(["git", "rev-parse", "--short=12", "HEAD"]) or "?"
-    if sh(["git", "status", "--porcelain", "--untracked-files=no"]):
-        commit += " (with uncommitted changes)"
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime(
             "%Y-%m-%d %H:%M UTC"),
@@ -241,6 +247,7 @@ def main():
                       name)
         return 0
     t0 = time.monotonic()
+    commit = source_commit()
     why = C.netlab.unavailable()
     if why:
         print("bench: cannot run: %s" % why, file=sys.stderr)
@@ -354,7 +361,7 @@ def run(bench, args, t0, limpet):
                            "minutes), limpet only; the lossy link with "
                            "loss only, ssh and limpet only; scale without "
                            "the doubling; fewer repetitions everywhere.")
-    data = {"meta": meta(bench, t0, limpet_status),
+    data = {"meta": meta(bench, t0, limpet_status, commit),
             "results": bench.results, "notes": bench.notes,
             "samples": [[list(k), v] for k, v in bench.samples.items()]}
     name = args.name or ("quick" if bench.quick else "partial"
