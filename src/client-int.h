@@ -189,6 +189,7 @@ struct client {
 	uint64_t	 hedge_recheck;	/* look at the TCP state again then */
 	int		 roaming;	/* the network changed while up */
 	int		 suspect;	/* an answer is overdue: link_suspect */
+	uint64_t	 suspect_at;	/* since then */
 	uint64_t	 roam_at;	/* when it last changed */
 	uint64_t	 hedge_last;	/* the newest attempt started */
 };

@@ -222,9 +222,13 @@ link_hedge_step(struct client *c, uint64_t now)
 	}
 	if (c->state != ST_UP)
 		c->roaming = 0;
-	else if (c->roaming && !c->ping_out && c->probe_deadline == 0 &&
-	    c->ping_at >= c->roam_at) {
-		/* The old link answered a PING sent after the change. */
+	else if ((c->roaming && !c->ping_out && c->probe_deadline == 0 &&
+	    c->ping_at >= c->roam_at) || (c->suspect &&
+	    c->roam_at == c->suspect_at && c->last_rx > c->suspect_at)) {
+		/*
+		 * The old link answered a PING sent after the change, or
+		 * bytes came after the silence (no change since): it works.
+		 */
 		debug_f("the old link still works after the %s",
 		    c->suspect ? "silence" : "change");
 		if (c->suspect && notice_clear(c))
@@ -416,9 +420,9 @@ link_roam(struct client *c, uint64_t now)
  * often TCP backing off a lost retransmission, not a dead path, and a
  * reconnect there costs seconds: make before break, as for a network
  * change.  The notice goes up (there is no contact), a new ssh starts
- * beside the old one, and the old link is probed: its PONG keeps it (the
- * new ssh is killed); the new ssh's preamble first makes that one the
- * primary.  If neither comes within another dead time, the probe gives
+ * beside the old one, and the old link is probed: its PONG, or any byte
+ * it brings after the silence, keeps it (the new ssh is killed); the new
+ * ssh's preamble first makes that one the primary.  If neither comes within another dead time, the probe gives
  * the old link up and the new attempt carries on as the reconnect.
  * Returns 1 if it did, 0 where a plain loss is due (already suspect or
  * roaming, no session yet).
@@ -438,7 +442,7 @@ link_suspect(struct client *c, uint64_t now)
 	c->ssh.reconnect = 1;
 	c->ssh.connect_timeout = 2 + (int)(c->srtt * 6 / 1000);
 	c->roaming = 1;
-	c->roam_at = now;
+	c->roam_at = c->suspect_at = now;
 	c->ping_out = 0;		/* a fresh PING, answered or not */
 	link_hedge_spawn(c, now);
 	client_probe(c, now, link_dead_ms(c));

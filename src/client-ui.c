@@ -228,7 +228,11 @@ client_status(struct client *c, uint64_t now)
 {
 	char	state[128];
 
-	if (c->state == ST_UP)
+	if (c->state == ST_UP && c->suspect)
+		snprintf(state, sizeof state, "no answer for %llus, a new "
+		    "connection starting beside this one",
+		    (unsigned long long)(now - c->lost_at) / 1000);
+	else if (c->state == ST_UP)
 		snprintf(state, sizeof state, "connected for %llus",
 		    (unsigned long long)(now - c->up_since) / 1000);
 	else
