@@ -322,7 +322,52 @@ client_rebase_input(struct client *c, uint64_t base)
 	c->in_sent = base;
 }
 
-/* WELCOME: the session is ours; line the streams up. */
+/*
+ * A WELCOME that cannot be ours (offsets that would wrap, another session,
+ * a newer version than asked) loses the connection: -1; else 0.
+ */
+static int
+client_welcome_check(struct client *c, const struct msg_welcome *w,
+    uint64_t now)
+{
+	const char	*why = NULL;
+
+	/* Offsets near 2^64 would wrap once bytes are added to them. */
+	if (w->in_have > CLIENT_OFFSET_MAX ||
+	    w->out_start > CLIENT_OFFSET_MAX || w->out_end > CLIENT_OFFSET_MAX)
+		why = "protocol error: WELCOME offsets out of range";
+	else if (!sock_id_valid(w->id) || (c->attached_once &&
+	    strcmp(w->id, c->session) != 0))
+		why = "protocol error: invalid session id in WELCOME";
+	else if (w->version > c->hello_version)
+		why = "protocol error: WELCOME in a version newer than asked";
+	if (why == NULL)
+		return 0;
+	client_lost(c, why, now);
+	return -1;
+}
+
+/* The first WELCOME: the session is ours, the terminal goes raw. */
+static void
+client_first_welcome(struct client *c, const struct msg_welcome *w)
+{
+	snprintf(c->session, sizeof c->session, "%s", w->id);
+	c->out_have = c->out_written = c->ack_sent = w->out_start;
+	c->attached_once = 1;
+	cpred_fresh(c, w->out_start == 0);
+	/* Attached mid-stream: a full-screen mode may be unseen. */
+	c->scr.alt_unknown = w->out_start > 0;
+	/* Have it redraw for us (a newer daemon sends the screen). */
+	c->wiggle = c->scr.alt_unknown && !PROTO_HAS_SCREEN(w->version);
+	if (c->tty && tty_raw(STDIN_FILENO) != 0)
+		client_local(c, "limpet: cannot put the terminal in raw "
+		    "mode\r\n");
+}
+
+/*
+ * WELCOME: the daemon says what it has of our input and where its
+ * output starts; resend exactly what it lacks and go up.
+ */
 static void
 client_welcome(struct client *c, const struct frame *f, uint64_t now)
 {
@@ -333,25 +378,8 @@ client_welcome(struct client *c, const struct frame *f, uint64_t now)
 		client_lost(c, "malformed WELCOME", now);
 		return;
 	}
-	/* Offsets near 2^64 would wrap once bytes are added to them. */
-	if (w.in_have > CLIENT_OFFSET_MAX || w.out_start > CLIENT_OFFSET_MAX ||
-	    w.out_end > CLIENT_OFFSET_MAX) {
+	if (client_welcome_check(c, &w, now) != 0) {
 		proto_welcome_free(&w);
-		client_lost(c, "protocol error: WELCOME offsets out of range",
-		    now);
-		return;
-	}
-	if (!sock_id_valid(w.id) || (c->attached_once &&
-	    strcmp(w.id, c->session) != 0)) {
-		proto_welcome_free(&w);
-		client_lost(c, "protocol error: invalid session id in WELCOME",
-		    now);
-		return;
-	}
-	if (w.version > c->hello_version) {
-		proto_welcome_free(&w);
-		client_lost(c, "protocol error: WELCOME in a version newer "
-		    "than asked", now);
 		return;
 	}
 	c->version = w.version;		/* what this daemon and we speak */
@@ -363,19 +391,9 @@ client_welcome(struct client *c, const struct frame *f, uint64_t now)
 		    "this client; attach again with limpet attach");
 		return;
 	}
-	if (!c->attached_once) {
-		snprintf(c->session, sizeof c->session, "%s", w.id);
-		c->out_have = c->out_written = c->ack_sent = w.out_start;
-		c->attached_once = 1;
-		cpred_fresh(c, w.out_start == 0);
-		/* Attached mid-stream: a full-screen mode may be unseen. */
-		c->scr.alt_unknown = w.out_start > 0;
-		/* Have it redraw for us (a newer daemon sends the screen). */
-		c->wiggle = c->scr.alt_unknown && !PROTO_HAS_SCREEN(w.version);
-		if (c->tty && tty_raw(STDIN_FILENO) != 0)
-			client_local(c, "limpet: cannot put the terminal in "
-			    "raw mode\r\n");
-	} else if (w.out_start > c->out_have) {
+	if (!c->attached_once)
+		client_first_welcome(c, &w);
+	else if (w.out_start > c->out_have) {
 		out_discard(c);
 		notice_clear(c);
 		if (!PROTO_HAS_SCREEN(w.version))	/* else: a snapshot */
@@ -446,7 +464,7 @@ client_error_frame(struct client *c, const struct frame *f, uint64_t now)
 		    "upgrades it");
 	} else if (code == PERR_VERSION &&
 	    c->hello_version > PROTO_VERSION_MIN) {
-		/* A server from before negotiation: say HELLO in its version. */
+		/* A server from before negotiation: HELLO in its version. */
 		debug_f("server refused version %u: %s", c->hello_version,
 		    safe);
 		c->hello_version = PROTO_VERSION_MIN;
