@@ -216,7 +216,8 @@ cfwd_config_line(struct cfwd *f, char *line, int *cleared)
 {
 	static const char	*keys[] = { "localforward", "remoteforward",
 				    "dynamicforward" };
-	char			*v = strchr(line, ' '), *w, spec[1100], err[256];
+	char			*v = strchr(line, ' '), *w;
+	char			 spec[1100], err[256];
 	int			 i;
 
 	if (v == NULL)

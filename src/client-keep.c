@@ -57,8 +57,10 @@ ckeep_due(const struct client *c)
 void
 ckeep_sent(struct client *c, uint64_t now)
 {
-	uint64_t	last = c->last_rx > c->last_tx ? c->last_rx : c->last_tx;
+	uint64_t	last = c->last_rx;
 
+	if (c->last_tx > last)
+		last = c->last_tx;
 	c->ka_gap = now > last ? now - last : 0;
 }
 
@@ -94,7 +96,8 @@ ckeep_answered(struct client *c)
 void
 ckeep_lost(struct client *c, uint64_t now)
 {
-	uint64_t	g = c->ka_gap, floor = KEEP_MIN_MS, last, was = c->ka_ms;
+	uint64_t	g = c->ka_gap, floor = KEEP_MIN_MS, last;
+	uint64_t	was = c->ka_ms;
 
 	c->ka_gap = 0;
 	if (c->ka_fixed)

@@ -422,8 +422,9 @@ link_roam(struct client *c, uint64_t now)
  * change.  The notice goes up (there is no contact), a new ssh starts
  * beside the old one, and the old link is probed: its PONG, or any byte
  * it brings after the silence, keeps it (the new ssh is killed); the new
- * ssh's preamble first makes that one the primary.  If neither comes within another dead time, the probe gives
- * the old link up and the new attempt carries on as the reconnect.
+ * ssh's preamble first makes that one the primary.  If neither comes
+ * within another dead time, the probe gives the old link up and the new
+ * attempt carries on as the reconnect.
  * Returns 1 if it did, 0 where a plain loss is due (already suspect or
  * roaming, no session yet).
  */
@@ -446,6 +447,6 @@ link_suspect(struct client *c, uint64_t now)
 	c->ping_out = 0;		/* a fresh PING, answered or not */
 	link_hedge_spawn(c, now);
 	client_probe(c, now, link_dead_ms(c));
-	c->ka_gap = gap;	/* the answer or the loss tells of that silence */
+	c->ka_gap = gap;	/* the answer or the loss tells of it */
 	return 1;
 }

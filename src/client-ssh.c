@@ -85,8 +85,9 @@ ssh_remote_command(const char *server_path, const char *server_dir)
 	}
 	/* The relay's arguments reach the script as "$@". */
 	xasprintf(&cmd, "sh -c 'if command -v limpet >/dev/null 2>&1; then "
-	    "exec limpet relay \"$@\"; elif [ -x \"$HOME/.local/bin/limpet\" ]; "
-	    "then exec \"$HOME/.local/bin/limpet\" relay \"$@\"; else echo "
+	    "exec limpet relay \"$@\"; "
+	    "elif [ -x \"$HOME/.local/bin/limpet\" ]; then "
+	    "exec \"$HOME/.local/bin/limpet\" relay \"$@\"; else echo "
 	    "\"limpet: " NOT_INSTALLED " (not on PATH, not in ~/.local/bin)\" "
 	    ">&2; exit 127; fi' limpet%s", d != NULL ? d : "");
 	free(d);

@@ -315,7 +315,8 @@ dfwd_find_spec(struct dfwd *f, const char *bind, const char *port,
 		s = &f->w.spec[i];
 		if (strcmp(s->bind != NULL ? s->bind : "",
 		    bind != NULL ? bind : "") == 0 &&
-		    strcmp(s->port, port) == 0 && strcmp(s->target, target) == 0)
+		    strcmp(s->port, port) == 0 &&
+		    strcmp(s->target, target) == 0)
 			return i;
 	}
 	return -1;

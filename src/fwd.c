@@ -241,7 +241,8 @@ fwd_listen(struct fwd_spec *f, char *err, size_t errlen)
 	}
 	freeaddrinfo(res);
 	if (saved != 0)
-		snprintf(err, errlen, "cannot listen on %s%s%s:%s for -%c %s: %s",
+		snprintf(err, errlen,
+		    "cannot listen on %s%s%s:%s for -%c %s: %s",
 		    strchr(addr, ':') != NULL ? "[" : "", addr,
 		    strchr(addr, ':') != NULL ? "]" : "", f->port, f->type,
 		    f->text, strerror(saved));

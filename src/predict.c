@@ -746,7 +746,7 @@ predict_model(struct predict *pr)
 {
 	if (pr->vt == NULL || pr->ps != PS_GROUND || pr->utf8_left != 0 ||
 	    pr->utf8_maybe || pr->unsure || pr->cols < 2)
-		return 0;	/* the model is at least 2 columns (cvt_new()) */
+		return 0;	/* the model has 2 columns at least (cvt_new) */
 	if (pr->full)
 		return 1;
 	if (pr->line_bad)

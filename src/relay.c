@@ -308,8 +308,9 @@ relay_hello(struct relay *r)
 		has_v = cur_get_u32(&c, &v) == 0;
 		if (n == ERR_VERSION && has_v)
 			relay_fail(r, PERR_VERSION, "limpet on %s speaks "
-			    "protocol %d to %u, the client %u: install the same "
-			    "limpet version on both ends (server: limpet %s)",
+			    "protocol %d to %u, the client %u: install the "
+			    "same limpet version on both ends (server: "
+			    "limpet %s)",
 			    relay_host(), PROTO_VERSION_MIN, proto_version(),
 			    v, LIMPET_VERSION);
 		else
