@@ -17,22 +17,21 @@ from test_session import (ended, kill_ssh, session_id, ssh_pids, start,
 import sshlab
 
 
-def relay_pids():
-    """Our user's `limpet relay` processes."""
+def relay_pids(lab):
+    """The `limpet relay` processes of this lab's sshd (by the session
+    directory sshd gives them: another test's relays, running beside this
+    one, are not ours to wait for)."""
     out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
+    marker = ("LIMPET_DIR=%s" % lab.sessions).encode()
+    for d in sshlab.pids_with_env(marker):
         try:
-            with open("/proc/%s/cmdline" % d, "rb") as f:
+            with open("/proc/%d/cmdline" % d, "rb") as f:
                 argv = f.read().split(b"\0")
-            if os.stat("/proc/" + d).st_uid != os.getuid():
-                continue
         except OSError:
             continue
         if len(argv) > 1 and argv[1] == b"relay" and \
                 os.path.basename(argv[0]).startswith(b"limpet"):
-            out.append(int(d))
+            out.append(d)
     return out
 
 
@@ -86,7 +85,7 @@ def test_handoff_moves_bytes_past_the_relay(spawn, lab):
                      what="the handoff after cut %d" % kills)
         if i == 9:
             # The last connection's relay: nothing goes through it.
-            relays = relay_pids()
+            relays = relay_pids(lab)
             assert relays, "no relay"
             before = {r: io_bytes(r) for r in relays}
         sent[0] = i + 1
@@ -120,7 +119,7 @@ def test_daemon_crash_after_handoff_ends_the_connection(spawn, lab):
     p = start(spawn, lab)
     sid = session_id(p)
     wait_for(lambda: handoffs(lab) >= 1, what="the handoff")
-    relays = relay_pids()
+    relays = relay_pids(lab)
     assert relays
     with open(os.path.join(lab.sessions, sid + ".pid")) as f:
         dpid = int(f.read())
@@ -140,11 +139,11 @@ def test_takeover_after_handoff(spawn, lab):
     p = start(spawn, lab)
     sid = session_id(p)
     wait_for(lambda: handoffs(lab) >= 1, what="the first handoff")
-    first = relay_pids()
+    first = relay_pids(lab)
     q = spawn(lab.limpet_cmd(sub="attach", args=[sid]))
     p.expect("taken over by another client")
     assert ended(p) == 0
-    wait_for(lambda: not [r for r in first if r in relay_pids()],
+    wait_for(lambda: not [r for r in first if r in relay_pids(lab)],
              timeout=5, what="the first relay to exit")
     assert session_id(q) == sid
     assert handoffs(lab) >= 2
