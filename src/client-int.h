@@ -32,6 +32,16 @@ enum client_state {
 	ST_DONE			/* leaving */
 };
 
+/*
+ * While ST_UP, whether the link is in doubt; only link_set() changes
+ * c->link, and leaving ST_UP makes it LINK_OK.
+ */
+enum link_state {
+	LINK_OK = 0,		/* the link is trusted */
+	LINK_ROAMING,		/* the network changed: a new ssh beside it */
+	LINK_SUSPECT		/* an answer is overdue: link_suspect() */
+};
+
 #define CLIENT_OFFSET_MAX (UINT64_C(1) << 62)	/* sane stream offsets */
 #define OUT_CHUNK	16384		/* one write to the (blocking) tty */
 #define OUT_SPANS	32		/* local text pieces queued at once */
@@ -187,8 +197,7 @@ struct client {
 	int		 hedge_through;	/* an attempt's SYN got through */
 	int		 hedge_blind;	/* the TCP state cannot be seen */
 	uint64_t	 hedge_recheck;	/* look at the TCP state again then */
-	int		 roaming;	/* the network changed while up */
-	int		 suspect;	/* an answer is overdue: link_suspect */
+	enum link_state	 link;		/* doubt about the link while up */
 	uint64_t	 suspect_at;	/* since then */
 	uint64_t	 roam_at;	/* when it last changed */
 	uint64_t	 hedge_last;	/* the newest attempt started */
@@ -239,6 +248,8 @@ void	link_hedge_poll(struct client *, struct pollfd *, int *);
 void	link_hedge_read(struct client *, const struct pollfd *, uint64_t);
 void	link_roam(struct client *, uint64_t);
 int	link_suspect(struct client *, uint64_t);
+void	link_set(struct client *, enum link_state);
+void	link_ssh_again(struct client *);
 
 /* client-admin.c */
 int	client_admin(struct client *, int);

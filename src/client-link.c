@@ -100,7 +100,7 @@ link_hedge_stop(struct client *c)
 static int
 link_hedge_tcp(const struct client *c)
 {
-	pid_t	newest = c->suspect ? -1 : c->proc.pid;
+	pid_t	newest = c->link == LINK_SUSPECT ? -1 : c->proc.pid;
 	int	i, st = COMPAT_TCP_UNKNOWN;
 
 	/* A suspect link's own connection is up: it proves nothing. */
@@ -128,7 +128,7 @@ link_hedge_due(const struct client *c)
 
 	if (c->hedges_made >= HEDGE_TOTAL || c->hedge_through)
 		return 0;
-	if (c->state == ST_UP && c->suspect)
+	if (c->state == ST_UP && c->link == LINK_SUSPECT)
 		start = c->roam_at;
 	else if (c->state == ST_CONNECTING && c->attached_once &&
 	    c->attempt == 1 && c->magic < PROTO_MAGIC_LEN)
@@ -160,13 +160,13 @@ link_hedge_adopt(struct client *c, int i, const uint8_t *rest, size_t n,
 	if (c->state == ST_UP) {
 		/* Make-before-break: the new path proved itself first. */
 		c->reconnects++;
-		if (c->suspect) {
+		if (c->link == LINK_SUSPECT) {
 			debug_f("connection lost: no answer from the server "
 			    "(a new ssh answered first)");
 			ckeep_lost(c, now);	/* a silence too long? */
 		} else
 			c->lost_at = now;
-		c->roaming = 0;
+		link_set(c, LINK_OK);
 	}
 	ssh_stop(&c->proc);
 	c->proc = h.p;
@@ -209,31 +209,31 @@ link_hedge_step(struct client *c, uint64_t now)
 {
 	uint64_t	 due;
 
-	if ((c->state == ST_UP && !c->suspect) || c->state == ST_DONE) {
+	if ((c->state == ST_UP && c->link != LINK_SUSPECT) ||
+	    c->state == ST_DONE) {
 		c->hedges_made = 0;	/* a new loss may hedge again */
 		c->hedge_through = c->hedge_blind = 0;
 		c->hedge_recheck = 0;
 	}
-	if (c->nhedge > 0 && ((c->state == ST_UP && !c->roaming) ||
+	if (c->nhedge > 0 && ((c->state == ST_UP && c->link == LINK_OK) ||
 	    c->state == ST_DONE ||
 	    (c->state == ST_CONNECTING && c->magic >= PROTO_MAGIC_LEN))) {
 		link_hedge_stop(c);
 		return;
 	}
-	if (c->state != ST_UP)
-		c->roaming = 0;
-	else if ((c->roaming && !c->ping_out && c->probe_deadline == 0 &&
-	    c->ping_at >= c->roam_at) || (c->suspect &&
-	    c->roam_at == c->suspect_at && c->last_rx > c->suspect_at)) {
+	if (c->state == ST_UP && ((c->link != LINK_OK && !c->ping_out &&
+	    c->probe_deadline == 0 && c->ping_at >= c->roam_at) ||
+	    (c->link == LINK_SUSPECT && c->roam_at == c->suspect_at &&
+	    c->last_rx > c->suspect_at))) {
 		/*
 		 * The old link answered a PING sent after the change, or
 		 * bytes came after the silence (no change since): it works.
 		 */
 		debug_f("the old link still works after the %s",
-		    c->suspect ? "silence" : "change");
-		if (c->suspect && notice_clear(c))
+		    c->link == LINK_SUSPECT ? "silence" : "change");
+		if (c->link == LINK_SUSPECT && notice_clear(c))
 			c->wiggle = 1;
-		c->roaming = c->suspect = 0;
+		link_set(c, LINK_OK);
 		c->lost_at = 0;
 		link_hedge_stop(c);
 		return;
@@ -328,12 +328,36 @@ link_hedge_read(struct client *c, const struct pollfd *pfd, uint64_t now)
 		if (h->magic < PROTO_MAGIC_LEN)
 			continue;
 		if (c->state != ST_CONNECTING && c->state != ST_WAITING &&
-		    !(c->state == ST_UP && c->roaming))
+		    !(c->state == ST_UP && c->link != LINK_OK))
 			return;
 		link_hedge_adopt(c, i, tmp + used, (size_t)r - used, now,
 		    "answered first");
 		return;
 	}
+}
+
+/* The one place the link's doubt changes (enum link_state). */
+void
+link_set(struct client *c, enum link_state st)
+{
+	static const char	*names[] = { "ok", "roaming", "suspect" };
+
+	if (c->link == st)
+		return;
+	debug_f("link %s -> %s", names[c->link], names[st]);
+	c->link = st;
+}
+
+/*
+ * Options of an ssh that replaces one that carried the session: it says
+ * so to the relay, and gives up on a connect that takes longer than a
+ * key exchange on this link should.
+ */
+void
+link_ssh_again(struct client *c)
+{
+	c->ssh.reconnect = 1;
+	c->ssh.connect_timeout = 2 + (int)(c->srtt * 6 / 1000);
 }
 
 /* Whether two socket addresses name the same host (ports aside). */
@@ -402,11 +426,11 @@ link_roam(struct client *c, uint64_t now)
 		debug_f("network changed; the path to the server did not");
 		return;
 	}
-	c->ssh.reconnect = 1;
-	c->ssh.connect_timeout = 2 + (int)(c->srtt * 6 / 1000);
+	link_ssh_again(c);
 	ckeep_moved(c);		/* a new path keeps idle flows its own time */
 	if (c->state == ST_UP) {
-		c->roaming = 1;
+		if (c->link == LINK_OK)
+			link_set(c, LINK_ROAMING);
 		c->roam_at = now;
 		c->ping_out = 0;	/* its PONG would prove nothing */
 	}
@@ -433,16 +457,14 @@ link_suspect(struct client *c, uint64_t now)
 {
 	uint64_t	gap = c->ka_gap;	/* an idle PING's silence */
 
-	if (c->state != ST_UP || c->roaming || c->suspect ||
+	if (c->state != ST_UP || c->link != LINK_OK ||
 	    !c->attached_once || c->nhedge > 0)
 		return 0;
 	debug_f("no answer from the server for %llu ms: a new ssh starts "
 	    "beside the old link", (unsigned long long)(now - c->last_rx));
-	c->suspect = 1;
+	link_set(c, LINK_SUSPECT);
 	c->lost_at = c->last_rx;	/* the notice counts from the silence */
-	c->ssh.reconnect = 1;
-	c->ssh.connect_timeout = 2 + (int)(c->srtt * 6 / 1000);
-	c->roaming = 1;
+	link_ssh_again(c);
 	c->roam_at = c->suspect_at = now;
 	c->ping_out = 0;		/* a fresh PING, answered or not */
 	link_hedge_spawn(c, now);

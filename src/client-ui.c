@@ -147,7 +147,7 @@ notice_update(struct client *c, uint64_t now)
 	int	mode;
 
 	repaint_tick(c, now);
-	if ((c->state == ST_UP && !c->suspect) || c->state == ST_DONE ||
+	if ((c->state == ST_UP && c->link != LINK_SUSPECT) || c->state == ST_DONE ||
 	    !c->attached_once || c->lost_at == 0 || !tty_is_raw())
 		return;
 	if (now - c->lost_at < NOTICE_MS || now < c->notice_at)
@@ -228,7 +228,7 @@ client_status(struct client *c, uint64_t now)
 {
 	char	state[128];
 
-	if (c->state == ST_UP && c->suspect)
+	if (c->state == ST_UP && c->link == LINK_SUSPECT)
 		snprintf(state, sizeof state, "no answer for %llus, a new "
 		    "connection starting beside this one",
 		    (unsigned long long)(now - c->lost_at) / 1000);
@@ -349,7 +349,7 @@ client_timeout(struct client *c, uint64_t now)
 	else if (c->state == ST_CONNECTING)
 		due = c->attempt_deadline;
 	due = client_due(due, link_hedge_due(c));
-	if ((c->state != ST_UP || c->suspect) && c->attached_once &&
+	if ((c->state != ST_UP || c->link == LINK_SUSPECT) && c->attached_once &&
 	    c->lost_at != 0 && tty_is_raw()) {
 		t = c->lost_at + NOTICE_MS;
 		due = client_due(due, t > c->notice_at ? t : c->notice_at);

@@ -61,7 +61,7 @@ client_set_state(struct client *c, enum client_state st)
 	if (c->state == st)
 		return;
 	if (st != ST_UP)
-		c->suspect = 0;
+		link_set(c, LINK_OK);	/* doubt is about an up link */
 	debug_f("state %s -> %s", names[c->state], names[st]);
 	c->state = st;
 }
@@ -135,12 +135,10 @@ client_connect(struct client *c, uint64_t now)
 {
 	int	r;
 
-	c->ssh.reconnect = c->attached_once;
+	c->ssh.reconnect = 0;
 	c->ssh.connect_timeout = 0;
-	if (c->attached_once) {
-		/* Long enough for a key exchange on this link. */
-		c->ssh.connect_timeout = 2 + (int)(c->srtt * 6 / 1000);
-	}
+	if (c->attached_once)
+		link_ssh_again(c);
 	if (link_hedge_take(c, now))
 		return;		/* a parallel attempt carries on */
 	ssh_stop(&c->proc);	/* a previous one, if any: reaped */
@@ -838,7 +836,7 @@ client_watch(struct client *c, uint64_t now)
 	since = c->last_rx > waiting ? c->last_rx : waiting;
 	if (c->rx_resumed > since)
 		since = c->rx_resumed;
-	if (!c->suspect && now - since >= link_dead_ms(c)) {
+	if (c->link != LINK_SUSPECT && now - since >= link_dead_ms(c)) {
 		if (link_suspect(c, now))
 			return;
 		c->silent_since = c->last_rx;
