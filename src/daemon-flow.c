@@ -16,7 +16,15 @@
  * program, not the path: their rates count only when higher, and their
  * round trips do not age the rates measured before.  The smallest
  * round trip is kept 10 s; then the window shrinks for a round trip (at
- * least 200 ms) to see it again without the queue the window itself makes.
+ * least 200 ms) to see it again without the queue the window itself makes,
+ * unless a frame sent from idle saw it first: nothing of ours was queued
+ * ahead of it, so its round trip is as clean as a probe's.  Output after a
+ * pause is the common case (a command's output after typing), and a probe
+ * then would halve the window just when a burst needs it.  Until a rate
+ * the program did not limit is measured, the window stays at least the
+ * initial one: a prompt or an echo measures the program, and a window cut
+ * to the floor from those would make the first large output wait a round
+ * trip per 16 KiB.
  * Times here are microseconds, so that a loopback link measures too.
  */
 #include <stdint.h>
@@ -95,6 +103,8 @@ flow_size(struct flow *f)
 		w = bw * FLOW_WIN_MIN_US / 1000000;
 	if (w < FLOW_WIN_MIN)
 		w = FLOW_WIN_MIN;
+	if (!f->path_bw && w < FLOW_WIN_INIT)
+		w = FLOW_WIN_INIT;	/* only the program measured yet */
 	if (w > FLOW_WIN_MAX)
 		w = FLOW_WIN_MAX;
 	f->window = (size_t)w;
@@ -117,8 +127,9 @@ flow_sent(struct flow *f, uint64_t off, int app)
 {
 	struct flow_mark	*m;
 	uint64_t		 now = flow_us();
+	int			 idle = f->sent == f->delivered;
 
-	if (f->sent == f->delivered)	/* from idle: time starts now */
+	if (idle)	/* time starts now */
 		f->delivered_t = f->first_t = now;
 	f->sent = off;
 	if (off - f->delivered > f->peak)
@@ -135,16 +146,25 @@ flow_sent(struct flow *f, uint64_t off, int app)
 	m->delivered_t = f->delivered_t;
 	m->first_t = f->first_t;
 	m->app = app;
+	m->idle = idle;
 	f->len++;
 }
 
-/* A round trip sample: keep the minimum; end or start a probe for it. */
+/*
+ * A round trip sample: keep the minimum; end or start a probe for it.
+ * clean: the frame was sent from idle (no queue of ours ahead of it), so
+ * the sample replaces a minimum that is due for a probe, and ends one.
+ */
 static void
-flow_rtt(struct flow *f, uint64_t rtt, uint64_t ack, uint64_t now)
+flow_rtt(struct flow *f, uint64_t rtt, uint64_t ack, uint64_t now,
+    int clean)
 {
-	if (f->min_rtt_t == 0 || rtt <= f->min_rtt) {
+	if (f->min_rtt_t == 0 || rtt <= f->min_rtt || (clean &&
+	    (f->probe_t != 0 || now - f->min_rtt_t > FLOW_RTT_KEEP_US))) {
 		f->min_rtt = rtt;
 		f->min_rtt_t = now;
+		if (clean)
+			f->probe_t = 0;
 	}
 	if (f->probe_t == 0 && now - f->min_rtt_t > FLOW_RTT_KEEP_US) {
 		f->probe_t = now;	/* what was sent before drains first */
@@ -196,11 +216,14 @@ flow_acked(struct flow *f, uint64_t ack)
 {
 	struct flow_mark	 p;
 	uint64_t		 now = flow_us(), iv, rate, *slot;
+	uint64_t		 clean = 0;
 	int			 got = 0;
 
 	while (f->len > 0 && f->marks != NULL &&
 	    f->marks[f->head].off <= ack) {
 		p = f->marks[f->head];
+		if (p.idle)
+			clean = now - p.sent;
 		got = 1;
 		f->head = (f->head + 1) % FLOW_MARKS;
 		f->len--;
@@ -224,7 +247,11 @@ flow_acked(struct flow *f, uint64_t ack)
 		if (rate > *slot && (!p.app ||
 		    rate > flow_max(f->bw, FLOW_ROUNDS)))
 			*slot = rate;
-		flow_rtt(f, now - p.sent, ack, now);
+		if (!p.app && rate > 0)
+			f->path_bw = 1;
+		if (clean != 0)
+			flow_rtt(f, clean, ack, now, 1);
+		flow_rtt(f, now - p.sent, ack, now, 0);
 		f->first_t = p.sent;
 	}
 	f->delivered = ack;

@@ -40,6 +40,7 @@ struct flow_mark {
 	uint64_t	delivered_t;	/* us of the ACK that got there */
 	uint64_t	first_t;	/* sent of the newest acked frame */
 	int		app;		/* the program had no more */
+	int		idle;		/* sent with nothing in flight */
 };
 
 struct flow {
@@ -57,6 +58,7 @@ struct flow {
 	uint64_t	 probe_end;	/* ... until this offset is acked */
 	uint64_t	 probe_min;
 	int		 probe_stage;
+	int		 path_bw;	/* a rate the program did not limit */
 	size_t		 window;	/* unacknowledged output allowed */
 	size_t		 chunk;		/* DATA payload per frame */
 	size_t		 peak;		/* most in flight since the log */

@@ -134,6 +134,63 @@ test_partial_and_many(void **state)
 	flow_free(&f);
 }
 
+/*
+ * A prompt and an echo (app-limited, a few bytes) measure the program:
+ * the window stays at the initial one until a rate the program did not
+ * limit comes, and then may go under it (a slow link).
+ */
+static void
+test_app_only_keeps_initial(void **state)
+{
+	struct flow	f;
+	uint64_t	off = 0;
+	size_t		w;
+
+	(void)state;
+	memset(&f, 0, sizeof f);
+	flow_reset(&f, 0);
+	w = link_run(&f, &off, 20, 5, 10, 1);
+	assert_true(w >= FLOW_WIN_INIT);
+	assert_int_equal(f.path_bw, 0);
+	w = link_run(&f, &off, 4096, 5, 20, 0);
+	assert_int_equal(f.path_bw, 1);
+	assert_true(w < FLOW_WIN_INIT);
+	flow_free(&f);
+}
+
+/*
+ * After the minimum round trip is 10 s old, a frame sent from idle
+ * refreshes it (no queue of ours was ahead of it): no probe, the window
+ * stays.  A frame sent behind another does start the probe.
+ */
+static void
+test_idle_frame_is_the_probe(void **state)
+{
+	struct flow	f;
+	uint64_t	off = 0;
+	size_t		w0, w;
+
+	(void)state;
+	memset(&f, 0, sizeof f);
+	flow_reset(&f, 0);
+	w0 = link_run(&f, &off, 32768, 2, 20, 0);
+	f.min_rtt_t -= FLOW_RTT_KEEP_US + 1000000;
+	w = link_run(&f, &off, 32768, 2, 1, 0);		/* from idle */
+	assert_int_equal(f.probe_t, 0);
+	assert_true(w * 4 >= w0 * 3);
+	off += 32768;
+	flow_sent(&f, off, 0);		/* from idle */
+	off += 32768;
+	flow_sent(&f, off, 0);		/* behind it */
+	nap(2);
+	flow_acked(&f, off - 32768);
+	assert_int_equal(f.probe_t, 0);
+	f.min_rtt_t -= FLOW_RTT_KEEP_US + 1000000;
+	flow_acked(&f, off);
+	assert_true(f.probe_t != 0);
+	flow_free(&f);
+}
+
 int
 main(void)
 {
@@ -142,6 +199,8 @@ main(void)
 		cmocka_unit_test(test_slow_link),
 		cmocka_unit_test(test_app_limited_keeps_rate),
 		cmocka_unit_test(test_partial_and_many),
+		cmocka_unit_test(test_app_only_keeps_initial),
+		cmocka_unit_test(test_idle_frame_is_the_probe),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
