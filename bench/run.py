@@ -272,12 +272,12 @@ def main():
     limpet = os.path.abspath(args.limpet)
     bench = Bench(args.quick, limpet)
     try:
-        return run(bench, args, t0, limpet)
+        return run(bench, args, t0, limpet, commit)
     finally:
         bench.close()
 
 
-def run(bench, args, t0, limpet):
+def run(bench, args, t0, limpet, commit):
     """Check the contenders, run the scenarios, write the results."""
     keep = [n for n in args.contenders.split(",") if n]
     if keep:

@@ -14,7 +14,12 @@
  * is longer, so that a burst of ACKs does not look like a fast link).
  * Frames sent while the program had nothing more to write measure the
  * program, not the path: their rates count only when higher, and their
- * round trips do not age the rates measured before.  The smallest
+ * round trips do not age the rates measured before.  So do the frames of
+ * a burst from idle sent before its first ACK (as BBR's app-limited
+ * bubble): their samples span the whole first round trip, so a burst
+ * that fits in the window measures at most its size over a round trip,
+ * and one TCP retransmission halves that; counted, a few lossy commands'
+ * output would shrink the window under the next one's.  The smallest
  * round trip is kept 10 s; then the window shrinks for a round trip (at
  * least 200 ms) to see it again without the queue the window itself makes,
  * unless a frame sent from idle saw it first: nothing of ours was queued
@@ -129,8 +134,10 @@ flow_sent(struct flow *f, uint64_t off, int app)
 	uint64_t		 now = flow_us();
 	int			 idle = f->sent == f->delivered;
 
-	if (idle)	/* time starts now */
+	if (idle) {	/* time starts now */
 		f->delivered_t = f->first_t = now;
+		f->bubble = 1;
+	}
 	f->sent = off;
 	if (off - f->delivered > f->peak)
 		f->peak = (size_t)(off - f->delivered);
@@ -145,7 +152,7 @@ flow_sent(struct flow *f, uint64_t off, int app)
 	m->delivered = f->delivered;
 	m->delivered_t = f->delivered_t;
 	m->first_t = f->first_t;
-	m->app = app;
+	m->app = app || f->bubble;
 	m->idle = idle;
 	f->len++;
 }
@@ -254,6 +261,8 @@ flow_acked(struct flow *f, uint64_t ack)
 		flow_rtt(f, now - p.sent, ack, now, 0);
 		f->first_t = p.sent;
 	}
+	if (ack > f->delivered)
+		f->bubble = 0;
 	f->delivered = ack;
 	f->delivered_t = now;
 	flow_size(f);

@@ -59,6 +59,7 @@ struct flow {
 	uint64_t	 probe_min;
 	int		 probe_stage;
 	int		 path_bw;	/* a rate the program did not limit */
+	int		 bubble;	/* sent from idle, no ACK since */
 	size_t		 window;	/* unacknowledged output allowed */
 	size_t		 chunk;		/* DATA payload per frame */
 	size_t		 peak;		/* most in flight since the log */

@@ -37,6 +37,26 @@ link_run(struct flow *f, uint64_t *off, size_t n, long ms, int k, int app)
 	return w;
 }
 
+/*
+ * As link_run(), but with a frame always in flight ahead of the one
+ * acknowledged: a flow that does not go idle between frames (each frame
+ * of link_run() is sent from idle, which measures the program).
+ */
+static size_t
+link_pipe(struct flow *f, uint64_t *off, size_t n, long ms, int k)
+{
+	*off += n;
+	flow_sent(f, *off, 0);
+	while (k-- > 0) {
+		*off += n;
+		flow_sent(f, *off, 0);
+		nap(ms);
+		flow_acked(f, *off - n);
+	}
+	nap(ms);
+	return flow_acked(f, *off);
+}
+
 /* Nothing measured: the initial window and the smallest frames. */
 static void
 test_initial(void **state)
@@ -152,7 +172,7 @@ test_app_only_keeps_initial(void **state)
 	w = link_run(&f, &off, 20, 5, 10, 1);
 	assert_true(w >= FLOW_WIN_INIT);
 	assert_int_equal(f.path_bw, 0);
-	w = link_run(&f, &off, 4096, 5, 20, 0);
+	w = link_pipe(&f, &off, 4096, 5, 20);
 	assert_int_equal(f.path_bw, 1);
 	assert_true(w < FLOW_WIN_INIT);
 	flow_free(&f);
@@ -191,6 +211,37 @@ test_idle_frame_is_the_probe(void **state)
 	flow_free(&f);
 }
 
+/*
+ * A flood measures the path; then commands whose output fits in the
+ * window, each from idle and acknowledged slowly (a TCP retransmission
+ * stretched it): they measure the burst, not the path, and must not
+ * shrink the window the flood measured, however many come.
+ */
+static void
+test_bursts_from_idle_keep_rate(void **state)
+{
+	struct flow	f;
+	uint64_t	off = 0;
+	size_t		w0, w;
+	int		i;
+
+	(void)state;
+	memset(&f, 0, sizeof f);
+	flow_reset(&f, 0);
+	w0 = link_pipe(&f, &off, 32768, 2, 20);
+	for (i = 0; i < 2 * FLOW_ROUNDS; i++) {
+		off += 32768;
+		flow_sent(&f, off, 0);
+		off += 32768;
+		flow_sent(&f, off, 1);
+		nap(30);
+		flow_acked(&f, off - 32768);
+		w = flow_acked(&f, off);
+	}
+	assert_true(w * 2 >= w0);
+	flow_free(&f);
+}
+
 int
 main(void)
 {
@@ -201,6 +252,7 @@ main(void)
 		cmocka_unit_test(test_partial_and_many),
 		cmocka_unit_test(test_app_only_keeps_initial),
 		cmocka_unit_test(test_idle_frame_is_the_probe),
+		cmocka_unit_test(test_bursts_from_idle_keep_rate),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
