@@ -112,12 +112,20 @@ def goals(res):
     g = ("issue 11 goal 6, lossy link: echo p90 and `ls -la /usr/bin` no "
          "worse than ssh")
     if lp and sp and "p90_ms" in lp and "p90_ms" in sp:
+        # The median and the mean: loss makes a long tail, and a tail of
+        # limpet's own (its window waiting on a lost ACK) shows only in
+        # the mean.
         lr = ratio(lp.get("ls_s"), sp.get("ls_s"))
-        ok = lp["p90_ms"] <= sp["p90_ms"] and lr is not None and lr <= 1.1
-        out.append((g, "echo p90 %s vs %s ms, ls %s vs %s s (%s)" % (
-            fmt(lp["p90_ms"], 1), fmt(sp["p90_ms"], 1),
-            fmt(lp.get("ls_s")), fmt(sp.get("ls_s")), fmt(lr, 2, "x")),
-            _verdict(ok)))
+        mr = ratio(lp.get("ls_mean_s"), sp.get("ls_mean_s"))
+        ok = (lp["p90_ms"] <= sp["p90_ms"] and lr is not None and
+              lr <= 1.1 and (mr is None or mr <= 1.1))
+        out.append((g, "echo p90 %s vs %s ms, ls median %s vs %s s (%s), "
+                    "mean %s vs %s s (%s)" % (
+                        fmt(lp["p90_ms"], 1), fmt(sp["p90_ms"], 1),
+                        fmt(lp.get("ls_s")), fmt(sp.get("ls_s")),
+                        fmt(lr, 2, "x"), fmt(lp.get("ls_mean_s")),
+                        fmt(sp.get("ls_mean_s")), fmt(mr, 2, "x")),
+                    _verdict(ok)))
     else:
         out.append(_nm(g))
     out += _screen_goals(res)
@@ -351,20 +359,25 @@ def markdown(meta, res, plots):
         L += ["## 13. Lossy link", "",
               "300 ms round trip, without and with 2% loss each way: "
               "keystroke echo and seconds until `ls -la /usr/bin` is done "
-              "(a marker printed after it shows; the median of several "
-              "runs).", ""]
+              "(a marker printed after it shows; the median and mean of "
+              "several runs, ssh's and limpet's in turn in sessions open "
+              "side by side and opened afresh every few runs: "
+              "docs/benchmarks.md).", ""]
         rows = []
         for r in lo:
             st = status(r)
             if st:
                 rows.append([r["contender"], fmt(r.get("loss_pct")), st,
-                             "", ""])
+                             "", "", "", ""])
                 continue
             rows.append([r["contender"], "%d%%" % r["loss_pct"],
                          fmt(r["p50_ms"], 1), fmt(r["p90_ms"], 1),
-                         fmt(r.get("ls_s")) if "ls_s" in r else "n/a"])
+                         fmt(r.get("ls_s")) if "ls_s" in r else "n/a",
+                         fmt(r.get("ls_mean_s")) if "ls_mean_s" in r
+                         else "n/a", len(r.get("ls_runs") or [])])
         L += [table(["contender", "loss", "echo p50 ms", "echo p90 ms",
-                     "ls -la /usr/bin (s)"], rows), ""]
+                     "ls median (s)", "ls mean (s)", "ls runs"], rows),
+              ""]
         if "lossy" in plots:
             L += ["![lossy](%s)" % plots["lossy"], ""]
     L += _screen_markdown(res)
