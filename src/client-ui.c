@@ -147,8 +147,9 @@ notice_update(struct client *c, uint64_t now)
 	int	mode;
 
 	repaint_tick(c, now);
-	if ((c->state == ST_UP && c->link != LINK_SUSPECT) || c->state == ST_DONE ||
-	    !c->attached_once || c->lost_at == 0 || !tty_is_raw())
+	if ((c->state == ST_UP && c->link != LINK_SUSPECT) ||
+	    c->state == ST_DONE || !c->attached_once || c->lost_at == 0 ||
+	    !tty_is_raw())
 		return;
 	if (now - c->lost_at < NOTICE_MS || now < c->notice_at)
 		return;

@@ -22,8 +22,8 @@
  * output would shrink the window under the next one's.  The smallest
  * round trip is kept 10 s; then the window shrinks for a round trip (at
  * least 200 ms) to see it again without the queue the window itself makes,
- * unless a frame sent from idle saw it first: nothing of ours was queued
- * ahead of it, so its round trip is as clean as a probe's.  Output after a
+ * unless a frame sent from idle saw it again first (within a quarter):
+ * nothing of ours was queued ahead of it.  Output after a
  * pause is the common case (a command's output after typing), and a probe
  * then would halve the window just when a burst needs it.  Until a rate
  * the program did not limit is measured, the window stays at least the
@@ -159,19 +159,22 @@ flow_sent(struct flow *f, uint64_t off, int app)
 
 /*
  * A round trip sample: keep the minimum; end or start a probe for it.
- * clean: the frame was sent from idle (no queue of ours ahead of it), so
- * the sample replaces a minimum that is due for a probe, and ends one.
+ * clean: the frame was sent from idle (no queue of ours ahead of it); if
+ * it is within a quarter of the minimum, the minimum still holds and
+ * needs no probe.  Not further: forwards share the link, and a queue of
+ * theirs ahead of the frame must not become the terminal's minimum (the
+ * forwards' own in-flight bound is sized from it, daemon-fwd.c).
  */
 static void
 flow_rtt(struct flow *f, uint64_t rtt, uint64_t ack, uint64_t now,
     int clean)
 {
-	if (f->min_rtt_t == 0 || rtt <= f->min_rtt || (clean &&
-	    (f->probe_t != 0 || now - f->min_rtt_t > FLOW_RTT_KEEP_US))) {
+	if (f->min_rtt_t == 0 || rtt <= f->min_rtt) {
 		f->min_rtt = rtt;
 		f->min_rtt_t = now;
-		if (clean)
-			f->probe_t = 0;
+	} else if (clean && rtt <= f->min_rtt + f->min_rtt / 4) {
+		f->min_rtt_t = now;
+		f->probe_t = 0;
 	}
 	if (f->probe_t == 0 && now - f->min_rtt_t > FLOW_RTT_KEEP_US) {
 		f->probe_t = now;	/* what was sent before drains first */

@@ -194,10 +194,20 @@ test_idle_frame_is_the_probe(void **state)
 	memset(&f, 0, sizeof f);
 	flow_reset(&f, 0);
 	w0 = link_run(&f, &off, 32768, 2, 20, 0);
+	f.min_rtt = 19000;	/* a sample after 20 ms is within a quarter */
 	f.min_rtt_t -= FLOW_RTT_KEEP_US + 1000000;
-	w = link_run(&f, &off, 32768, 2, 1, 0);		/* from idle */
+	w = link_run(&f, &off, 32768, 20, 1, 0);	/* from idle */
 	assert_int_equal(f.probe_t, 0);
+	assert_int_equal(f.min_rtt, 19000);
 	assert_true(w * 4 >= w0 * 3);
+	f.min_rtt = 5000;	/* 20 ms is far above: probe after all */
+	f.min_rtt_t -= FLOW_RTT_KEEP_US + 1000000;
+	link_run(&f, &off, 32768, 20, 1, 0);
+	assert_true(f.probe_t != 0);
+	f.probe_t = 0;
+	f.min_rtt = 2000;
+	f.min_rtt_t = 0;
+	link_run(&f, &off, 32768, 2, 1, 0);
 	off += 32768;
 	flow_sent(&f, off, 0);		/* from idle */
 	off += 32768;
