@@ -30,6 +30,15 @@
  * initial one: a prompt or an echo measures the program, and a window cut
  * to the floor from those would make the first large output wait a round
  * trip per 16 KiB.
+ * Once everything sent is acknowledged, the window for the next output
+ * has twice the gain: nothing of ours is queued then, so only the
+ * transport paces a command's output, as it paces ssh's.  The rate a
+ * session measures in its first outputs is the transport's while it
+ * warms up (TCP's slow start, queued behind our own first burst), and a
+ * window of twice that held the next command's output a round trip
+ * (issue 11 goal 6).  From the burst's first ACK on the usual gain
+ * holds again, so a flood comes back to it within a round trip, and a
+ * Ctrl-C in a burst's first round trips finds at most twice the queue.
  * Times here are microseconds, so that a loopback link measures too.
  */
 #include <stdint.h>
@@ -101,6 +110,8 @@ flow_size(struct flow *f)
 	bdp = bw * f->min_rtt / 1000000;
 	if (f->probe_t != 0)
 		w = bdp / 2;
+	else if (f->sent == f->delivered)	/* for a burst from idle */
+		w = bdp * FLOW_IDLE_GAIN + flow_max(f->ackb, FLOW_ROUNDS);
 	else
 		w = bdp * FLOW_GAIN_NUM / FLOW_GAIN_DEN +
 		    flow_max(f->ackb, FLOW_ROUNDS);

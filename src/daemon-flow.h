@@ -10,17 +10,19 @@
 #include <stdint.h>
 
 /*
- * The window: FLOW_GAIN x the best rate of the last FLOW_ROUNDS round
- * trips x the min round trip (kept FLOW_RTT_KEEP_US, then probed for at
- * least FLOW_PROBE_US), plus the largest ACK; at least FLOW_WIN_MIN_US of
- * the rate and FLOW_WIN_MIN bytes, at most FLOW_WIN_MAX; FLOW_WIN_INIT
- * before anything is measured.  A DATA frame carries FLOW_CHUNK_US of the
- * rate, FLOW_CHUNK_MIN to FLOW_CHUNK_MAX bytes.
+ * The window: FLOW_GAIN (FLOW_IDLE_GAIN with nothing in flight) x the
+ * best rate of the last FLOW_ROUNDS round trips x the min round trip
+ * (kept FLOW_RTT_KEEP_US, then probed for at least FLOW_PROBE_US), plus
+ * the largest ACK; at least FLOW_WIN_MIN_US of the rate and FLOW_WIN_MIN
+ * bytes, at most FLOW_WIN_MAX; FLOW_WIN_INIT before anything is measured.
+ * A DATA frame carries FLOW_CHUNK_US of the rate, FLOW_CHUNK_MIN to
+ * FLOW_CHUNK_MAX bytes.
  */
 #define FLOW_MARKS	512
 #define FLOW_ROUNDS	8
 #define FLOW_GAIN_NUM	2
 #define FLOW_GAIN_DEN	1
+#define FLOW_IDLE_GAIN	4	/* with nothing in flight */
 #define FLOW_WIN_MIN	(16 * 1024)
 #define FLOW_WIN_MIN_US	40000
 #define FLOW_WIN_INIT	(64 * 1024)

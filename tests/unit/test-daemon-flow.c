@@ -252,6 +252,53 @@ test_bursts_from_idle_keep_rate(void **state)
 	flow_free(&f);
 }
 
+/* The path's bandwidth-delay product as f measured it. */
+static uint64_t
+flow_bdp(const struct flow *f)
+{
+	uint64_t	bw = 0;
+	int		i;
+
+	for (i = 0; i < FLOW_ROUNDS; i++)
+		if (f->bw[i] > bw)
+			bw = f->bw[i];
+	return bw * f->min_rtt / 1000000;
+}
+
+/*
+ * Once all output is acknowledged, the next command's output may have
+ * FLOW_IDLE_GAIN x the path in flight (the transport paces it, nothing
+ * of ours is queued); the first ACK of that burst brings the usual gain
+ * back, so a flood does not keep the larger window.  Round trips of 50
+ * ms: the window is then more than its 40 ms floor of the rate.
+ */
+static void
+test_idle_window_has_room(void **state)
+{
+	struct flow	f;
+	uint64_t	off = 0, bdp;
+	size_t		idle, busy;
+
+	(void)state;
+	memset(&f, 0, sizeof f);
+	flow_reset(&f, 0);
+	idle = link_pipe(&f, &off, 16384, 50, 8);
+	bdp = flow_bdp(&f);
+	assert_true(bdp > 0);
+	assert_int_equal(f.probe_t, 0);
+	assert_true(idle >= FLOW_IDLE_GAIN * bdp);
+	off += 16384;
+	flow_sent(&f, off, 0);		/* from idle */
+	off += 16384;
+	flow_sent(&f, off, 0);		/* behind it: a flood */
+	nap(50);
+	busy = flow_acked(&f, off - 16384);
+	bdp = flow_bdp(&f);
+	assert_true(busy < idle);
+	assert_true(busy < FLOW_IDLE_GAIN * bdp);
+	flow_free(&f);
+}
+
 int
 main(void)
 {
@@ -263,6 +310,7 @@ main(void)
 		cmocka_unit_test(test_app_only_keeps_initial),
 		cmocka_unit_test(test_idle_frame_is_the_probe),
 		cmocka_unit_test(test_bursts_from_idle_keep_rate),
+		cmocka_unit_test(test_idle_window_has_room),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
