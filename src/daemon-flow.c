@@ -4,9 +4,12 @@
  * that window must reach the terminal before anything the program writes
  * after a Ctrl-C, so the window is what the path needs and no more: the
  * best delivery rate seen over the last few round trips times the smallest
- * round trip, with some gain to find a faster path, plus the largest single
- * acknowledgement (the client acknowledges in steps).  The program then
- * blocks on its write, and an interrupt finds little queued behind it.
+ * round trip, twice over to find a faster path, and at least that product
+ * plus the largest single acknowledgement (the client acknowledges in
+ * steps, an SSH packet at a time: 16 KiB under a flood, more than the
+ * product of a 1 Mbit/s link, which must not idle while a step is
+ * delivered but not yet acknowledged).  The program then blocks on its
+ * write, and an interrupt finds little queued behind it.
  *
  * Each DATA frame sent leaves a mark; the ACK that covers it gives a round
  * trip (the frame's age) and a delivery rate (bytes acknowledged since the
@@ -112,9 +115,11 @@ flow_size(struct flow *f)
 		w = bdp / 2;
 	else if (f->sent == f->delivered)	/* for a burst from idle */
 		w = bdp * FLOW_IDLE_GAIN + flow_max(f->ackb, FLOW_ROUNDS);
-	else
-		w = bdp * FLOW_GAIN_NUM / FLOW_GAIN_DEN +
-		    flow_max(f->ackb, FLOW_ROUNDS);
+	else {	/* the path, and room for the ACK step behind it */
+		w = bdp * FLOW_GAIN_NUM / FLOW_GAIN_DEN;
+		if (w < bdp + flow_max(f->ackb, FLOW_ROUNDS))
+			w = bdp + flow_max(f->ackb, FLOW_ROUNDS);
+	}
 	if (w < bw * FLOW_WIN_MIN_US / 1000000)
 		w = bw * FLOW_WIN_MIN_US / 1000000;
 	if (w < FLOW_WIN_MIN)

@@ -10,10 +10,11 @@
 #include <stdint.h>
 
 /*
- * The window: FLOW_GAIN (FLOW_IDLE_GAIN with nothing in flight) x the
- * best rate of the last FLOW_ROUNDS round trips x the min round trip
- * (kept FLOW_RTT_KEEP_US, then probed for at least FLOW_PROBE_US), plus
- * the largest ACK; at least FLOW_WIN_MIN_US of the rate and FLOW_WIN_MIN
+ * The window: FLOW_GAIN x the best rate of the last FLOW_ROUNDS round
+ * trips x the min round trip (kept FLOW_RTT_KEEP_US, then probed for at
+ * least FLOW_PROBE_US), or that product plus the largest ACK if more;
+ * with nothing in flight FLOW_IDLE_GAIN x the product plus the largest
+ * ACK; at least FLOW_WIN_MIN_US of the rate and FLOW_WIN_MIN
  * bytes, at most FLOW_WIN_MAX; FLOW_WIN_INIT before anything is measured.
  * A DATA frame carries FLOW_CHUNK_US of the rate, FLOW_CHUNK_MIN to
  * FLOW_CHUNK_MAX bytes.

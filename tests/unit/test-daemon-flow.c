@@ -252,9 +252,9 @@ test_bursts_from_idle_keep_rate(void **state)
 	flow_free(&f);
 }
 
-/* The path's bandwidth-delay product as f measured it. */
+/* The best rate f measured. */
 static uint64_t
-flow_bdp(const struct flow *f)
+flow_bw(const struct flow *f)
 {
 	uint64_t	bw = 0;
 	int		i;
@@ -262,7 +262,14 @@ flow_bdp(const struct flow *f)
 	for (i = 0; i < FLOW_ROUNDS; i++)
 		if (f->bw[i] > bw)
 			bw = f->bw[i];
-	return bw * f->min_rtt / 1000000;
+	return bw;
+}
+
+/* The path's bandwidth-delay product as f measured it. */
+static uint64_t
+flow_bdp(const struct flow *f)
+{
+	return flow_bw(f) * f->min_rtt / 1000000;
 }
 
 /*
@@ -299,6 +306,45 @@ test_idle_window_has_room(void **state)
 	flow_free(&f);
 }
 
+/*
+ * Under a flood the window is twice the path, or the path plus the
+ * largest ACK step if that is more (a 1 Mbit/s link's product is less
+ * than the 16 KiB step): never the sum of both, which only queues a
+ * step more ahead of a Ctrl-C.
+ */
+static void
+test_busy_window_covers_ack_step(void **state)
+{
+	struct flow	f;
+	uint64_t	off = 0, bdp, ackb = 0, want;
+	size_t		busy;
+	int		i;
+
+	(void)state;
+	memset(&f, 0, sizeof f);
+	flow_reset(&f, 0);
+	link_pipe(&f, &off, 16384, 50, 8);
+	off += 16384;
+	flow_sent(&f, off, 0);
+	off += 16384;
+	flow_sent(&f, off, 0);
+	nap(50);
+	busy = flow_acked(&f, off - 16384);
+	bdp = flow_bdp(&f);
+	for (i = 0; i < FLOW_ROUNDS; i++)
+		if (f.ackb[i] > ackb)
+			ackb = f.ackb[i];
+	assert_true(ackb >= 16384);
+	want = 2 * bdp > bdp + ackb ? 2 * bdp : bdp + ackb;
+	if (want < FLOW_WIN_MIN)
+		want = FLOW_WIN_MIN;
+	if (want < flow_bw(&f) * FLOW_WIN_MIN_US / 1000000)
+		want = flow_bw(&f) * FLOW_WIN_MIN_US / 1000000;
+	assert_int_equal(busy, want);
+	assert_true(busy < 2 * bdp + ackb);
+	flow_free(&f);
+}
+
 int
 main(void)
 {
@@ -311,6 +357,7 @@ main(void)
 		cmocka_unit_test(test_idle_frame_is_the_probe),
 		cmocka_unit_test(test_bursts_from_idle_keep_rate),
 		cmocka_unit_test(test_idle_window_has_room),
+		cmocka_unit_test(test_busy_window_covers_ack_step),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
