@@ -34,14 +34,15 @@
  * to the floor from those would make the first large output wait a round
  * trip per 16 KiB.
  * Once everything sent is acknowledged, the window for the next output
- * has twice the gain: nothing of ours is queued then, so only the
- * transport paces a command's output, as it paces ssh's.  The rate a
- * session measures in its first outputs is the transport's while it
- * warms up (TCP's slow start, queued behind our own first burst), and a
- * window of twice that held the next command's output a round trip
- * (issue 11 goal 6).  From the burst's first ACK on the usual gain
- * holds again, so a flood comes back to it within a round trip, and a
- * Ctrl-C in a burst's first round trips finds at most twice the queue.
+ * is four times the product plus the largest ACK: nothing of ours is
+ * queued then, so only the transport paces a command's output, as it
+ * paces ssh's.  The rate a session measures in its first outputs is the
+ * transport's while it warms up (TCP's slow start, queued behind our own
+ * first burst), and a window of twice that held the next command's
+ * output a round trip (issue 11 goal 6).  From the burst's first ACK on
+ * the usual window holds again, so a flood comes back to it within a
+ * round trip; only a Ctrl-C in a burst's first round trips finds the
+ * larger queue.
  * Times here are microseconds, so that a loopback link measures too.
  */
 #include <stdint.h>
@@ -103,7 +104,7 @@ flow_max(const uint64_t *v, int n)
 static void
 flow_size(struct flow *f)
 {
-	uint64_t	bw = flow_max(f->bw, FLOW_ROUNDS), bdp, w, ch;
+	uint64_t	bw = flow_max(f->bw, FLOW_ROUNDS), bdp, ack, w, ch;
 
 	if (bw == 0 || f->min_rtt_t == 0) {
 		f->window = FLOW_WIN_INIT;
@@ -111,14 +112,15 @@ flow_size(struct flow *f)
 		return;
 	}
 	bdp = bw * f->min_rtt / 1000000;
+	ack = flow_max(f->ackb, FLOW_ROUNDS);
 	if (f->probe_t != 0)
 		w = bdp / 2;
 	else if (f->sent == f->delivered)	/* for a burst from idle */
-		w = bdp * FLOW_IDLE_GAIN + flow_max(f->ackb, FLOW_ROUNDS);
+		w = bdp * FLOW_IDLE_GAIN + ack;
 	else {	/* the path, and room for the ACK step behind it */
 		w = bdp * FLOW_GAIN_NUM / FLOW_GAIN_DEN;
-		if (w < bdp + flow_max(f->ackb, FLOW_ROUNDS))
-			w = bdp + flow_max(f->ackb, FLOW_ROUNDS);
+		if (w < bdp + ack)
+			w = bdp + ack;
 	}
 	if (w < bw * FLOW_WIN_MIN_US / 1000000)
 		w = bw * FLOW_WIN_MIN_US / 1000000;

@@ -252,17 +252,24 @@ test_bursts_from_idle_keep_rate(void **state)
 	flow_free(&f);
 }
 
+/* The largest of a flow's per-round values (its rates or ACK steps). */
+static uint64_t
+rounds_max(const uint64_t *v)
+{
+	uint64_t	m = 0;
+	int		i;
+
+	for (i = 0; i < FLOW_ROUNDS; i++)
+		if (v[i] > m)
+			m = v[i];
+	return m;
+}
+
 /* The best rate f measured. */
 static uint64_t
 flow_bw(const struct flow *f)
 {
-	uint64_t	bw = 0;
-	int		i;
-
-	for (i = 0; i < FLOW_ROUNDS; i++)
-		if (f->bw[i] > bw)
-			bw = f->bw[i];
-	return bw;
+	return rounds_max(f->bw);
 }
 
 /* The path's bandwidth-delay product as f measured it. */
@@ -316,9 +323,8 @@ static void
 test_busy_window_covers_ack_step(void **state)
 {
 	struct flow	f;
-	uint64_t	off = 0, bdp, ackb = 0, want;
+	uint64_t	off = 0, bdp, ackb, want;
 	size_t		busy;
-	int		i;
 
 	(void)state;
 	memset(&f, 0, sizeof f);
@@ -331,9 +337,7 @@ test_busy_window_covers_ack_step(void **state)
 	nap(50);
 	busy = flow_acked(&f, off - 16384);
 	bdp = flow_bdp(&f);
-	for (i = 0; i < FLOW_ROUNDS; i++)
-		if (f.ackb[i] > ackb)
-			ackb = f.ackb[i];
+	ackb = rounds_max(f.ackb);
 	assert_true(ackb >= 16384);
 	want = 2 * bdp > bdp + ackb ? 2 * bdp : bdp + ackb;
 	if (want < FLOW_WIN_MIN)
