@@ -117,15 +117,19 @@ daemon_add_peer(struct daemon *d, int fd, uint64_t now)
 	return p;
 }
 
-/* Mark a peer for closing now, with a logged reason. */
+/*
+ * Mark a peer for closing now, with a logged reason.  The attached
+ * client's loss is always logged as a detach, whichever end of its
+ * connection noticed first (a failed write has no reason of its own).
+ */
 void
 daemon_drop(struct daemon *d, struct peer *p, const char *why)
 {
-	if (why != NULL)
+	if (p == d->client)
+		daemon_detach(d, why != NULL ? why : "connection lost");
+	else if (why != NULL)
 		log_info("dropping peer: %s", why);
 	p->dead = 1;
-	if (p == d->client)
-		daemon_detach(d, NULL);
 }
 
 /* Send an ERROR and close the peer once it is flushed. */
