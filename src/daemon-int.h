@@ -55,6 +55,7 @@ struct vt;
 
 #define TIO_SETTLE_MS	50	/* re-read the termios this long after I/O */
 #define TIO_POLL_MS	5	/* ... this often */
+#define TIO_QUIET_MS	300	/* and once more this long after, QUIET */
 #define ECHO_MS		50	/* input the program had this long: its
 				   echo is out (TERMIOS settled) */
 #define ECHO_MARKS	16
@@ -126,6 +127,7 @@ struct daemon {
 	uint64_t	 tio_io;	/* input + output seen at the last check */
 	uint64_t	 tio_until;	/* keep re-reading until then */
 	uint64_t	 tio_next;	/* next re-read */
+	uint64_t	 tio_quiet;	/* the QUIET re-read is due then */
 	uint64_t	 tio_settled;	/* settled offset last sent */
 	uint64_t	 echo_settled;	/* input the program had ECHO_MS */
 	struct mark	 echo[ECHO_MARKS];	/* input written, and when */

@@ -11,6 +11,12 @@
  * the prompt whenever the program turned echo off before printing it (as
  * getpass, sudo and bash's read -s do).
  *
+ * One more read TIO_QUIET_MS after the last I/O carries TIO_QUIET: the
+ * program has been quiet that long, so a prompt it printed with echo on
+ * and then turned echo off for (`printf 'Password: '; stty -echo`, the
+ * shell idiom) has done so by then.  The client trusts "echo on" for its
+ * first keys only from such a report (predict.c).
+ *
  * MSG_TERMIOS goes only to a client whose HELLO said PROTO_V_TERMIOS or
  * later: on attach, whenever the flags or the foreground process group
  * change, and when the settled offset moves (input written to the PTY at
@@ -106,7 +112,7 @@ daemon_termios(struct daemon *d, uint64_t now, int force)
 {
 	struct peer	*c = d->client;
 	uint64_t	 io, written, settled;
-	int		 f;
+	int		 f, quiet;
 
 	written = daemon_tio_written(d);
 	io = written + d->out.end;
@@ -115,21 +121,27 @@ daemon_termios(struct daemon *d, uint64_t now, int force)
 		d->tio_io = io;
 		d->tio_until = now + TIO_SETTLE_MS;
 		d->tio_next = 0;
+		d->tio_quiet = now + TIO_QUIET_MS;
 		daemon_echo_mark(d, written, now);
 	}
-	if (force || d->tio_next == 0 || (d->tio_until != 0 &&
-	    now >= d->tio_next)) {
+	quiet = d->tio_quiet == 0 || now >= d->tio_quiet;
+	if (force || d->tio_next == 0 || (d->tio_quiet != 0 && quiet) ||
+	    (d->tio_until != 0 && now >= d->tio_next)) {
 		if ((f = daemon_tio_read(d)) != -1) {
 			d->tio_group = daemon_tio_group(d);
 			/* The shell (or command) itself, not a job of it. */
 			if (d->child > 0 && d->tio_group == (uint32_t)d->child)
 				f |= TIO_SHELL;
+			if (quiet)
+				f |= TIO_QUIET;
 			d->tio = f;
 			d->tio_written = written;
 		}
 		d->tio_next = now + TIO_POLL_MS;
 		if (now >= d->tio_until)
 			d->tio_until = 0;
+		if (quiet)
+			d->tio_quiet = 0;
 	}
 	settled = daemon_echo_settled(d, now);
 	if (c == NULL || c->closing || c->dead ||
@@ -159,6 +171,8 @@ daemon_termios_deadline(const struct daemon *d)
 
 	if (d->tio_until != 0)
 		t = d->tio_next;
+	if (d->tio_quiet != 0 && (t == 0 || d->tio_quiet < t))
+		t = d->tio_quiet;
 	if (d->necho > 0 && (t == 0 || d->echo[0].t + ECHO_MS < t))
 		t = d->echo[0].t + ECHO_MS;
 	return t;

@@ -759,12 +759,19 @@ predict_model(struct predict *pr)
 	return !cvt_alt(pr->vt);
 }
 
-/* Whether the daemon says the program echoes lines itself (kernel). */
+/*
+ * Whether the daemon says the program echoes lines itself (kernel), in a
+ * report taken after the program had been quiet a while (TIO_QUIET) since
+ * this key's epoch began: a script that prints a password prompt and then
+ * runs `stty -echo` has turned echo off by then, and a report taken right
+ * after the prompt would still say "echo on".
+ */
 static int
 predict_certain(const struct predict *pr, const struct pitem *it)
 {
 	return pr->tio != -1 && (pr->tio & TIO_ICANON) &&
-	    (pr->tio & TIO_ECHO) && pr->tio_written >= it->brk;
+	    (pr->tio & TIO_ECHO) && pr->quiet_seen &&
+	    pr->quiet_written >= it->brk;
 }
 
 /*
@@ -1136,8 +1143,12 @@ predict_termios(struct predict *pr, int flags, uint64_t written,
 	if (pr->mode == PRED_NEVER)
 		return;
 	predict_hide(pr, out);
-	pr->tio = flags;
+	pr->tio = flags & ~TIO_QUIET;
 	pr->tio_written = written;
+	if (flags & TIO_QUIET) {
+		pr->quiet_seen = 1;
+		pr->quiet_written = written;
+	}
 	if (settled > pr->settled)
 		pr->settled = settled;
 	if ((flags & TIO_ICANON) && !(flags & TIO_ECHO))

@@ -55,6 +55,8 @@ struct predict {
 
 	int		 tio;		/* TIO_* from the daemon, -1 unknown */
 	uint64_t	 tio_written;
+	int		 quiet_seen;	/* a TIO_QUIET report came */
+	uint64_t	 quiet_written;	/* the written of the last one */
 	uint64_t	 settled;
 	uint32_t	 group;		/* the PTY's foreground group, 0 */
 

@@ -52,6 +52,7 @@
 #define TIO_ICANON	0x01	/* canonical (line) mode */
 #define TIO_ECHO	0x02	/* the kernel echoes input */
 #define TIO_SHELL	0x04	/* the session's first process reads */
+#define TIO_QUIET	0x08	/* read after TIO_QUIET_MS without PTY I/O */
 /* 30-34: the everyday helper's frames (not counted in MSG_MAX). */
 #define MSG_DETAIL	30	/* server -> client: more about a SESSION */
 /* Channels (forwarded connections, the agent): docs/PROTOCOL.md. */

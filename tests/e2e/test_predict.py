@@ -30,6 +30,10 @@ from test_network import net, netns  # noqa: E402,F401  (fixtures)
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 DELAY_MS = 100
+# A key drawn sooner than this was drawn by the client: the server's echo
+# takes a round trip (2 * DELAY_MS).  Typical draws take 1-5 ms; the
+# margin is for a loaded 2-core CI machine, where one took 66 ms.
+AT_ONCE = 0.12
 BASH = ("bash", "--norc", "--noprofile")
 PROMPT = r"bash-\S+[#$] "
 ESC_RE = re.compile(r"\x1b(?:\[[0-9;?>]*[ -/]*[@-~]|\][^\x07\x1b]*"
@@ -198,6 +202,30 @@ def test_password_prompt_never_shows_a_key(net, plab, spawn,  # noqa: F811
 
 
 @pytest.mark.timeout(60)
+def test_prompt_then_late_stty_slow_typist(net, plab, spawn,  # noqa: F811
+                                           limpet_bin):
+    """`printf 'Password: '; stty -echo; read` with the stty 100 ms late
+    (after the daemon's 50 ms watch), and a user who starts typing half a
+    second after the prompt (the Enter long settled): no key may show.
+    Before TIO_QUIET the last report said "echo on" and the first key was
+    drawn as certain ('QQ': drawn, taken away, drawn again)."""
+    s = session(net, plab, spawn, limpet_bin, "late", predict="always")
+    s.type("printf 'P%s: ' W;sleep .1;stty -echo;read x;stty echo;"
+           "echo g${#x}:$x\r")
+    s.screen.wait(r"PW: ", 10)
+    start = s.screen.mark()
+    time.sleep(0.5)
+    for ch in "QZX":
+        s.type(ch)
+        time.sleep(0.5)
+    s.type("\r")
+    s.screen.wait(r"g3:QZX", 10, start)
+    before = visible(s.screen.raw[start:])
+    before = before[:before.index("g3:")]
+    assert not any(ch in before for ch in "QZX"), repr(before)
+
+
+@pytest.mark.timeout(60)
 def test_canonical_prompt_first_key_is_instant(net, plab, spawn,  # noqa
                                                limpet_bin):
     """cat (canonical, echo on): the kernel echoes, so every key, the
@@ -213,7 +241,8 @@ def test_canonical_prompt_first_key_is_instant(net, plab, spawn,  # noqa
     s.screen.wait(PROMPT, 10)
     lines = render(s.screen.raw)[0]
     assert "hello" in lines and lines.count("hello") == 2, lines
-    assert max(lat) < 0.05, lat
+    assert max(lat) < AT_ONCE, lat
+    assert statistics.median(lat) < 0.05, lat
 
 
 @pytest.mark.timeout(60)
@@ -237,7 +266,8 @@ def test_line_after_a_character_split_between_reads(net, plab,  # noqa
     s.screen.wait(PROMPT, 10)
     lines = render(s.screen.raw)[0]
     assert "caf\u00e9" in lines and lines.count("hello") == 2, lines
-    assert max(lat) < 0.05, lat
+    assert max(lat) < AT_ONCE, lat
+    assert statistics.median(lat) < 0.05, lat
 
 
 @pytest.mark.timeout(60)
@@ -279,7 +309,7 @@ def test_bash_fresh_prompt_first_key_is_instant(net, plab, spawn,  # noqa
     s.type("\r")
     s.screen.wait(r"\rfour\r\n", 10, start)
     s.screen.wait(PROMPT, 10, start)
-    assert max(firsts) < 0.05, firsts
+    assert max(firsts) < AT_ONCE, firsts
     lines = render(s.screen.raw)[0]
     for word in ("one", "two", "three", "four"):
         assert ("echo " + word) in " ".join(lines), lines
@@ -304,7 +334,7 @@ def test_raw_prompt_of_another_program_shows_no_key(net, plab, spawn,  # noqa
     time.sleep(0.3)
     # Typed key by key: its echo confirmed, as a user's command is.
     lat = key_latencies(s, "pwq", gap=0.05)
-    assert lat[0] < 0.05, lat	# a fresh prompt of the shell
+    assert lat[0] < AT_ONCE, lat	# a fresh prompt of the shell
     start = s.screen.mark()
     s.type("\r")
     s.screen.wait(r"pw: ", 10, start)
@@ -377,7 +407,8 @@ def test_backspace_and_arrows_are_drawn_at_once(net, plab, spawn,  # noqa
     lines = render(s.screen.raw)[0]
     assert any(ln.endswith("echo aXbYc") for ln in lines), lines
     assert "aXbYc" in lines, lines
-    assert max(lat) < 0.05, lat
+    assert max(lat) < AT_ONCE, lat
+    assert statistics.median(lat) < 0.05, lat
 
 
 @pytest.mark.timeout(60)
@@ -408,7 +439,7 @@ def test_history_recall_starts_a_tentative_epoch(net, plab, spawn,  # noqa
     lines = render(s.screen.raw)[0]
     assert "oneZW" in lines, lines
     assert lat[0] > 0.15, lat	# a round trip: 200 ms here
-    assert lat[1] < 0.05, lat
+    assert lat[1] < AT_ONCE, lat
 
 
 UPPER = ("python3 -c 'import os,tty;tty.setraw(0);n=0\n"

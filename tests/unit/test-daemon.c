@@ -202,6 +202,32 @@ take_termios(struct peer *p, int *flags, uint64_t *settled, int *before)
 }
 
 /*
+ * A daemon on a real PTY (its slave side in *s, for the program's part)
+ * with one attached peer that speaks TERMIOS, the first report taken.
+ */
+static struct peer *
+termios_fix(struct fix *x, int *s)
+{
+	struct peer	*c;
+	uint64_t	 settled = 0;
+	int		 m, flags = -1, before;
+
+	fix_init(x);
+	assert_int_equal(openpty(&m, s, NULL, NULL, NULL), 0);
+	fcntl(m, F_SETFL, O_NONBLOCK);
+	close(x->d.ptyfd);
+	x->d.ptyfd = m;
+	c = fix_peer(x, T0);
+	send_hello(x, c, OP_ATTACH, 1, T0);
+	c->version = PROTO_V_TERMIOS;
+	buf_reset(&c->out);
+	daemon_termios(&x->d, T0, 1);
+	assert_int_equal(take_termios(c, &flags, &settled, &before), 1);
+	assert_int_equal(flags, TIO_ICANON | TIO_ECHO | TIO_QUIET);
+	return c;
+}
+
+/*
  * TERMIOS: a client of protocol PROTO_V_TERMIOS gets the PTY's modes on
  * attach; "echo off" comes ahead of the output read in the same turn (a
  * password prompt); input the program had ECHO_MS is reported settled;
@@ -214,21 +240,10 @@ test_termios(void **state)
 	struct peer	*c;
 	struct termios	 t;
 	uint64_t	 settled = 0;
-	int		 m, s, n, flags = -1, before;
+	int		 s, n, flags = -1, before;
 
 	(void)state;
-	fix_init(&x);
-	assert_int_equal(openpty(&m, &s, NULL, NULL, NULL), 0);
-	fcntl(m, F_SETFL, O_NONBLOCK);
-	close(x.d.ptyfd);
-	x.d.ptyfd = m;
-	c = fix_peer(&x, T0);
-	send_hello(&x, c, OP_ATTACH, 1, T0);
-	c->version = PROTO_V_TERMIOS;
-	buf_reset(&c->out);
-	daemon_termios(&x.d, T0, 1);
-	assert_int_equal(take_termios(c, &flags, &settled, &before), 1);
-	assert_int_equal(flags, TIO_ICANON | TIO_ECHO);
+	c = termios_fix(&x, &s);
 
 	/* getpass: echo off, then the prompt. */
 	assert_int_equal(tcgetattr(s, &t), 0);
@@ -259,6 +274,51 @@ test_termios(void **state)
 	daemon_read_pty(&x.d, T0 + 200);
 	daemon_tick(&x.d, T0 + 200);
 	daemon_tick(&x.d, T0 + 400);
+	assert_int_equal(take_termios(c, &flags, &settled, &before), 0);
+	close(s);
+	fix_free(&x);
+}
+
+/*
+ * The shell idiom `printf 'Password: '; stty -echo; read`: the prompt goes
+ * out with echo still on, and the stty may land after the 50 ms watch
+ * (a loaded server).  Reports taken while output moves are not QUIET;
+ * the one TIO_QUIET_MS after the last I/O is, and says echo off: the
+ * client trusts "echo on" only from a QUIET report.
+ */
+static void
+test_termios_quiet(void **state)
+{
+	struct fix	 x;
+	struct peer	*c;
+	struct termios	 t;
+	uint64_t	 settled = 0;
+	int		 s, flags = -1, before;
+
+	(void)state;
+	c = termios_fix(&x, &s);
+
+	assert_int_equal(write(s, "Password: ", 10), 10);
+	daemon_read_pty(&x.d, T0 + 1);
+	daemon_tick(&x.d, T0 + 1);
+	assert_int_equal(take_termios(c, &flags, &settled, &before), 1);
+	assert_int_equal(flags, TIO_ICANON | TIO_ECHO);
+	daemon_tick(&x.d, T0 + 1 + TIO_SETTLE_MS + 10);
+	assert_int_equal(take_termios(c, &flags, &settled, &before), 0);
+
+	/* stty -echo, after the watch: no I/O, so no read until... */
+	assert_int_equal(tcgetattr(s, &t), 0);
+	t.c_lflag &= ~ECHO;
+	assert_int_equal(tcsetattr(s, TCSANOW, &t), 0);
+	daemon_tick(&x.d, T0 + 150);
+	assert_int_equal(take_termios(c, &flags, &settled, &before), 0);
+	assert_true(daemon_termios_deadline(&x.d) <= T0 + 1 + TIO_QUIET_MS);
+	/* ...the QUIET one, which sees it. */
+	daemon_tick(&x.d, T0 + 1 + TIO_QUIET_MS);
+	assert_int_equal(take_termios(c, &flags, &settled, &before), 1);
+	assert_int_equal(flags, TIO_ICANON | TIO_QUIET);
+	/* Quiet stays quiet: nothing more to read or say. */
+	daemon_tick(&x.d, T0 + 2000);
 	assert_int_equal(take_termios(c, &flags, &settled, &before), 0);
 	close(s);
 	fix_free(&x);
@@ -525,6 +585,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_window_after_welcome),
 		cmocka_unit_test(test_termios),
+		cmocka_unit_test(test_termios_quiet),
 		cmocka_unit_test(test_input_window),
 		cmocka_unit_test(test_hello_timeout),
 		cmocka_unit_test(test_tx_timeout),

@@ -14,6 +14,9 @@
 #include "predict.h"
 #include "proto.h"
 
+/* A report of canonical mode with echo, taken after a quiet while. */
+#define CANON_ECHO	(TIO_ICANON | TIO_ECHO | TIO_QUIET)
+
 #define ROWS	6
 #define COLS	30
 /* The predict fuzzer's screen, for scripts it found. */
@@ -142,7 +145,7 @@ test_canonical_echo(void **state)
 	struct sim	s;
 
 	(void)state;
-	sim_init(&s, PRED_ADAPTIVE, TIO_ICANON | TIO_ECHO);
+	sim_init(&s, PRED_ADAPTIVE, CANON_ECHO);
 	sim_out(&s, "$ ");
 	sim_keys(&s, "ab");
 	assert_true(s.pr.shown);
@@ -150,6 +153,35 @@ test_canonical_echo(void **state)
 	assert_int_equal(sim_at(&s, 0, 3), 'b');
 	sim_out(&s, "ab");
 	assert_int_equal(s.pr.n, 0);
+	sim_same(&s);
+	sim_free(&s);
+}
+
+/*
+ * `printf 'Password: '; stty -echo; read`: the report that comes with the
+ * prompt says echo on but is not QUIET (taken while output moved): the
+ * first keys are not drawn (the stty may come after the daemon's watch);
+ * the QUIET report says echo off and they never are.
+ */
+static void
+test_prompt_then_stty(void **state)
+{
+	struct sim	s;
+
+	(void)state;
+	sim_init(&s, PRED_ALWAYS, CANON_ECHO);
+	sim_out(&s, "$ ");
+	sim_keys(&s, "x\r");
+	sim_out(&s, "x\r\n");
+	sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+	sim_out(&s, "Password: ");
+	sim_keys(&s, "QZX");
+	assert_false(s.pr.shown);
+	assert_null(memchr(buf_ptr(&s.drawn), 'Q', buf_len(&s.drawn)));
+	sim_tio(&s, TIO_ICANON | TIO_QUIET, 0);
+	sim_keys(&s, "J");
+	assert_false(s.pr.shown);
+	assert_null(memchr(buf_ptr(&s.drawn), 'J', buf_len(&s.drawn)));
 	sim_same(&s);
 	sim_free(&s);
 }
@@ -169,7 +201,7 @@ test_password(void **state)
 	assert_null(memchr(buf_ptr(&s.drawn), 's', buf_len(&s.drawn)));
 	sim_same(&s);
 	/* Echo turned off while a key was drawn: it goes at once. */
-	sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+	sim_tio(&s, CANON_ECHO, s.in_end);
 	sim_keys(&s, "x");
 	assert_true(s.pr.shown);
 	sim_tio(&s, TIO_ICANON, 0);
@@ -365,39 +397,39 @@ test_not_predicted(void **state)
 	char		paste[PRED_PASTE + 1];
 
 	(void)state;
-	sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+	sim_init(&s, PRED_ALWAYS, CANON_ECHO);
 	memset(paste, 'p', PRED_PASTE);
 	paste[PRED_PASTE] = '\0';
 	sim_keys(&s, paste);
 	assert_int_equal(s.pr.n, 0);
-	sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+	sim_tio(&s, CANON_ECHO, s.in_end);
 	sim_out(&s, "\033[5;1Hx");	/* the cursor jumped: row unknown */
 	sim_keys(&s, "k");
 	assert_false(s.pr.shown);
-	sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+	sim_tio(&s, CANON_ECHO, s.in_end);
 	sim_out(&s, "\033[?47h");
 	sim_keys(&s, "k");
 	assert_false(s.pr.shown);
 	sim_free(&s);
 	/* A form feed inside an escape sequence moves the cursor down. */
-	sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+	sim_init(&s, PRED_ALWAYS, CANON_ECHO);
 	sim_out(&s, "ab\033%\x0c");
 	sim_keys(&s, "4");
 	assert_false(s.pr.shown);
 	sim_same(&s);
 	sim_free(&s);
 	/* A colour set on an earlier line still holds: no plain drawing. */
-	sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+	sim_init(&s, PRED_ALWAYS, CANON_ECHO);
 	sim_out(&s, "\033[31mred\r\n");
 	sim_keys(&s, "r");
 	assert_false(s.pr.shown);
-	sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+	sim_tio(&s, CANON_ECHO, s.in_end);
 	sim_out(&s, "r\033[0m\r\n$ ");
 	sim_keys(&s, "p");
 	assert_true(s.pr.shown);
 	sim_free(&s);
 	/* Invalid UTF-8 cut in two: terminals disagree where it ends. */
-	sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+	sim_init(&s, PRED_ALWAYS, CANON_ECHO);
 	sim_out(&s, ":\xe5");
 	sim_out(&s, "\xd7\xdf");
 	sim_keys(&s, "M");
@@ -432,7 +464,7 @@ test_c1_in_utf8(void **state)
 	sim_out(&s, "a");
 	sim_same(&s);
 	sim_free(&s);
-	sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+	sim_init(&s, PRED_ALWAYS, CANON_ECHO);
 	for (i = 0; i < sizeof c1 / sizeof c1[0]; i++)
 		sim_out(&s, c1[i]);
 	sim_free(&s);
@@ -508,7 +540,7 @@ test_utf8_cut(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof cut / sizeof cut[0]; i++) {
-		sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+		sim_init(&s, PRED_ALWAYS, CANON_ECHO);
 		sim_out(&s, "\r\n:\xc3");
 		sim_out(&s, cut[i]);
 		sim_keys(&s, "M");
@@ -516,11 +548,11 @@ test_utf8_cut(void **state)
 		sim_out(&s, "M");
 		sim_same(&s);
 		/* Ended on this line: still nothing until a new one. */
-		sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+		sim_tio(&s, CANON_ECHO, s.in_end);
 		sim_keys(&s, "N");
 		assert_false(s.pr.shown);
 		sim_out(&s, "N\r\n");
-		sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+		sim_tio(&s, CANON_ECHO, s.in_end);
 		sim_keys(&s, "O");
 		assert_true(s.pr.shown);
 		sim_out(&s, "O");
@@ -533,7 +565,7 @@ test_utf8_cut(void **state)
 	 * split across two writes can leave one pending, so after any lead
 	 * byte nothing is drawn until ASCII surely starts a run.
 	 */
-	sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+	sim_init(&s, PRED_ALWAYS, CANON_ECHO);
 	sim_out(&s, "\r\n:\xc3");
 	sim_out(&s, "\x01\x97\r\n");
 	sim_keys(&s, "M");
@@ -546,13 +578,13 @@ test_utf8_cut(void **state)
 	 * between two (issue 8): cvt_feed() writes it whole to libvterm.
 	 * With 0xff inside it, libvterm's decoders may differ: not drawn.
 	 */
-	sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+	sim_init(&s, PRED_ALWAYS, CANON_ECHO);
 	sim_out(&s, "\r\n$ caf\xc3\xa9");
 	sim_keys(&s, "x");
 	assert_true(s.pr.shown);
 	sim_out(&s, "x\r\n$ caf\xc3");
 	sim_out(&s, "\xa9");
-	sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+	sim_tio(&s, CANON_ECHO, s.in_end);
 	sim_keys(&s, "y");
 	assert_true(s.pr.shown);
 	/* In three pieces, on the line before (U+0800 on: not there). */
@@ -562,16 +594,16 @@ test_utf8_cut(void **state)
 	cvt_cursor(s.srv, &row, &col);
 	assert_int_equal(cvt_char(s.srv, row - 1, 2), 0x20ac);
 	assert_int_equal(cvt_char(s.term, row - 1, 2), 0x20ac);
-	sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+	sim_tio(&s, CANON_ECHO, s.in_end);
 	sim_keys(&s, "z");
 	assert_true(s.pr.shown);
 	sim_out(&s, "z\r\n$ \xe2\xff");
 	sim_out(&s, "\x82\xac\r\n$ ");
-	sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+	sim_tio(&s, CANON_ECHO, s.in_end);
 	sim_keys(&s, "v");
 	assert_false(s.pr.shown);
 	sim_out(&s, "v\r\n$ ");
-	sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+	sim_tio(&s, CANON_ECHO, s.in_end);
 	sim_keys(&s, "w");
 	assert_true(s.pr.shown);
 	sim_out(&s, "w");
@@ -581,7 +613,7 @@ test_utf8_cut(void **state)
 	 * ESC ESC 8 is a restore (the second ESC starts over): the saved red
 	 * pen is back (fuzz/corpus-predict/esc-esc-restore).
 	 */
-	sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+	sim_init(&s, PRED_ALWAYS, CANON_ECHO);
 	sim_out(&s, "\033[31m\0337\033[0m\r\n\033");
 	sim_out(&s, "\0338\033[K\r\n$ ");
 	sim_keys(&s, "x");
@@ -595,10 +627,10 @@ test_utf8_cut(void **state)
 	 * ASCII after it; our next key would end it (the campaign's
 	 * fuzz/corpus-predict/held-then-broken).
 	 */
-	sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+	sim_init(&s, PRED_ALWAYS, CANON_ECHO);
 	sim_out(&s, "*\xc3\xc3\xc3\xc3\xc3");
 	sim_out(&s, "p\r\n");
-	sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+	sim_tio(&s, CANON_ECHO, s.in_end);
 	sim_keys(&s, "s");
 	assert_false(s.pr.shown);
 	sim_out(&s, "s");
@@ -613,7 +645,7 @@ test_utf8_cut(void **state)
 	assert_true(s.pr.full);
 	sim_free(&s);
 	/* Six-byte forms are pending in libvterm too. */
-	sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+	sim_init(&s, PRED_ALWAYS, CANON_ECHO);
 	sim_out(&s, "\r\n\xfc\x80\r\n");
 	sim_keys(&s, "M");
 	assert_false(s.pr.shown);
@@ -636,7 +668,7 @@ test_newline_onto_old_row(void **state)
 	int		i;
 
 	(void)state;
-	sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+	sim_init(&s, PRED_ALWAYS, CANON_ECHO);
 	sim_out(&s, "\r\nAAAA\r\nBBBB\033[A\r\n");
 	sim_keys(&s, "x");
 	assert_false(s.pr.shown);
@@ -644,7 +676,7 @@ test_newline_onto_old_row(void **state)
 	sim_same(&s);
 	/* Erased below: the next line is known again. */
 	sim_out(&s, "\033[J\r\n");
-	sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+	sim_tio(&s, CANON_ECHO, s.in_end);
 	sim_keys(&s, "y");
 	assert_true(s.pr.shown);
 	sim_out(&s, "y");
@@ -652,12 +684,12 @@ test_newline_onto_old_row(void **state)
 	/* Or a screen's height of newlines later. */
 	sim_out(&s, "\033[H\r\n");
 	for (i = 1; i < ROWS; i++) {
-		sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+		sim_tio(&s, CANON_ECHO, s.in_end);
 		sim_keys(&s, "z");
 		assert_false(s.pr.shown);
 		sim_out(&s, "z\r\n");
 	}
-	sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+	sim_tio(&s, CANON_ECHO, s.in_end);
 	sim_keys(&s, "w");
 	assert_true(s.pr.shown);
 	sim_out(&s, "w");
@@ -679,7 +711,7 @@ test_decaln(void **state)
 	struct sim	s;
 
 	(void)state;
-	sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+	sim_init(&s, PRED_ALWAYS, CANON_ECHO);
 	sim_out(&s, "\033#8\r\n");
 	sim_keys(&s, "x");
 	assert_false(s.pr.shown);
@@ -687,7 +719,7 @@ test_decaln(void **state)
 	sim_same(&s);
 	/* The same with a LF inside the sequence, as the fuzzer had it. */
 	sim_out(&s, "\033[2J\r\n\033#\n8\033p\r\n");
-	sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+	sim_tio(&s, CANON_ECHO, s.in_end);
 	sim_keys(&s, "y");
 	assert_false(s.pr.shown);
 	sim_out(&s, "y\r\n");
@@ -697,21 +729,21 @@ test_decaln(void **state)
 	 * escape goes on to the 8 (the campaign's two findings).
 	 */
 	sim_out(&s, "\033[2J\r\n\033#\n\2028\033p\r\n");
-	sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+	sim_tio(&s, CANON_ECHO, s.in_end);
 	sim_keys(&s, "u");
 	assert_false(s.pr.shown);
 	sim_out(&s, "u\r\n");
 	sim_same(&s);
 	/* A double-width row: nothing drawn on it. */
 	sim_out(&s, "\033[2J\r\n\033#6");
-	sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+	sim_tio(&s, CANON_ECHO, s.in_end);
 	sim_keys(&s, "z");
 	assert_false(s.pr.shown);
 	sim_out(&s, "z\r\n");
 	sim_same(&s);
 	/* Erased below and a new line: predicted again. */
 	sim_out(&s, "\033[J\r\n");
-	sim_tio(&s, TIO_ICANON | TIO_ECHO, s.in_end);
+	sim_tio(&s, CANON_ECHO, s.in_end);
 	sim_keys(&s, "w");
 	assert_true(s.pr.shown);
 	sim_out(&s, "w");
@@ -736,7 +768,7 @@ test_escape_split(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof a / sizeof a[0]; i++) {
-		sim_init(&s, PRED_ALWAYS, TIO_ICANON | TIO_ECHO);
+		sim_init(&s, PRED_ALWAYS, CANON_ECHO);
 		sim_out(&s, "\r\n");
 		sim_out(&s, a[i]);
 		sim_out(&s, b[i]);
@@ -844,7 +876,7 @@ test_adaptive(void **state)
 	struct buf	b;
 
 	(void)state;
-	sim_init(&s, PRED_ADAPTIVE, TIO_ICANON | TIO_ECHO);
+	sim_init(&s, PRED_ADAPTIVE, CANON_ECHO);
 	buf_init(&b, 0);
 	predict_net(&s.pr, 5, 1, 0, 0, &b);
 	assert_false(s.pr.engaged);
@@ -930,7 +962,7 @@ test_high_byte_in_escape(void **state)
 	same_rows(&pr, term, srv);
 	raw_out(&pr, term, srv, "\033", 328);
 	raw_out(&pr, term, srv, "p\r\n", 628);
-	predict_termios(&pr, TIO_ICANON | TIO_ECHO, 3, 3, 928, &b);
+	predict_termios(&pr, CANON_ECHO, 3, 3, 928, &b);
 	cvt_feed(term, buf_ptr(&b), buf_len(&b));
 	buf_reset(&b);
 	same_rows(&pr, term, srv);
@@ -956,6 +988,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_canonical_echo),
+		cmocka_unit_test(test_prompt_then_stty),
 		cmocka_unit_test(test_password),
 		cmocka_unit_test(test_tentative_epoch),
 		cmocka_unit_test(test_contradiction),
