@@ -13,6 +13,7 @@
  */
 #include <sys/types.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,6 +87,8 @@ cfwd_new(void)
 	struct cfwd	*f = xcalloc(1, sizeof *f);
 
 	fwd_init(&f->w, 0, &cfwd_ops, f);
+	proc_init(&f->cfg);
+	f->cfg_slot = -1;
 	return f;
 }
 
@@ -97,6 +100,9 @@ cfwd_free(struct cfwd *f)
 
 	if (f == NULL)
 		return;
+	if (f->cfg_running)
+		proc_stop(&f->cfg, 0);
+	free(f->cfg_out);
 	fwd_free(&f->w);
 	for (i = 0; i < f->nsocks; i++)
 		close(f->socks[i].fd);
@@ -242,55 +248,63 @@ cfwd_config_line(struct cfwd *f, char *line, int *cleared)
 }
 
 /*
- * Forwards from the user's ssh configuration (LocalForward, RemoteForward,
- * DynamicForward, ForwardAgent, ExitOnForwardFailure), as `ssh -G` reads
- * it for this destination and these options.  Its ssh children do not set
- * them up (ClearAllForwardings): limpet does.  The user's own
- * ClearAllForwardings=yes (config or -o) clears every forward, the command
- * line's too, as it does for ssh.  Best effort: an ssh that cannot say
- * leaves the command line's forwards alone.
+ * Start reading the forwards of the user's ssh configuration
+ * (LocalForward, RemoteForward, DynamicForward, ForwardAgent,
+ * ExitOnForwardFailure) as `ssh -G` reads them for this destination and
+ * these options.  Its ssh children do not set them up
+ * (ClearAllForwardings): limpet does.  `ssh -G` runs beside the first
+ * connection's ssh, not before it (it takes 10-15 ms, a tenth of a local
+ * connection's setup), and the first HELLO waits for it (cfwd_pending):
+ * ForwardAgent decides one of its flags.  0, or -1 if it cannot run.
  */
-static void
-cfwd_config(struct client *c)
+static int
+cfwd_config_start(struct client *c)
 {
 	static const int how[3] = { PROC_NULL, PROC_PIPE, PROC_NULL };
 	struct cfwd	*f = c->fwd;
-	struct proc	 pr;
-	char		**argv, buf[65536], *line, *nl;
-	size_t		 len = 0;
-	ssize_t		 n;
-	int		 i, k = 0, cleared = 0;
+	char		**argv;
+	int		 i, k = 0, r;
 
 	if (c->ssh.dest == NULL)
-		return;
+		return -1;
 	argv = xcalloc(f->nopts + 4, sizeof *argv);
 	argv[k++] = (char *)c->ssh.prog;
 	argv[k++] = (char *)"-G";
 	for (i = 2; i < f->nopts; i++)	/* not ClearAllForwardings, -a */
 		argv[k++] = f->opts[i];
 	argv[k++] = (char *)c->ssh.dest;
-	proc_init(&pr);
-	if (proc_spawn(&pr, argv, how, 0) != 0) {
-		free(argv);
-		return;
-	}
+	proc_init(&f->cfg);
+	r = proc_spawn(&f->cfg, argv, how, PROC_NONBLOCK);
 	free(argv);
-	while (len < sizeof buf - 1 &&
-	    (n = read(pr.fd[1], buf + len, sizeof buf - 1 - len)) > 0)
-		len += (size_t)n;
-	buf[len] = '\0';
-	if (proc_wait(&pr, 5000) != 1) {
-		proc_stop(&pr, 500);
+	if (r != 0)
+		return -1;
+	f->cfg_out = xmalloc(CFWD_CONFIG_MAX);
+	f->cfg_len = 0;
+	f->cfg_deadline = clock_ms() + CFWD_CONFIG_MS;
+	f->cfg_running = 1;
+	return 0;
+}
+
+/*
+ * Apply what `ssh -G` printed, if it ran and ended well.  Best effort: an
+ * ssh that cannot say leaves the command line's forwards alone.  The
+ * user's own ClearAllForwardings=yes (config or -o) clears every forward,
+ * the command line's too, as it does for ssh.
+ */
+static void
+cfwd_config_apply(struct cfwd *f)
+{
+	char	*line, *nl;
+	int	 i, cleared = 0;
+
+	if (f->cfg_out == NULL || f->cfg.status != 0)
 		return;
-	}
-	proc_close(&pr);
-	if (pr.status != 0)
-		return;
-	for (line = buf; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+	f->cfg_out[f->cfg_len] = '\0';
+	for (line = f->cfg_out; (nl = strchr(line, '\n')) != NULL;
+	    line = nl + 1) {
 		*nl = '\0';
 		cfwd_config_line(f, line, &cleared);
 	}
-	/* As ssh: ClearAllForwardings drops the command line's too. */
 	if (cleared) {
 		for (i = 0; i < f->w.nspec; i++)
 			fwd_spec_free(&f->w.spec[i]);
@@ -302,14 +316,13 @@ cfwd_config(struct client *c)
  * Open the -L and -D listeners.  One that cannot listen says so in one
  * line; with ExitOnForwardFailure that ends limpet (255), as with ssh.
  */
-int
+static int
 cfwd_listen(struct client *c)
 {
 	struct cfwd	*f = c->fwd;
 	char		 err[512];
 	int		 i, failed = 0;
 
-	cfwd_config(c);
 	for (i = 0; i < f->w.nspec; i++) {
 		if (f->w.spec[i].type == 'R')
 			continue;	/* the daemon listens */
@@ -324,6 +337,89 @@ cfwd_listen(struct client *c)
 		return 255;
 	}
 	return 0;
+}
+
+/*
+ * The configuration is known (or given up on): apply it, open the
+ * listeners and let the first HELLO go.  Returns as cfwd_listen().
+ */
+static int
+cfwd_config_done(struct client *c)
+{
+	struct cfwd	*f = c->fwd;
+	int		 r;
+
+	if (f->cfg.pid > 0) {	/* too slow: without it, as if it failed */
+		debug_f("ssh -G took over %d ms: the config's forwards are "
+		    "left out", CFWD_CONFIG_MS);
+		proc_stop(&f->cfg, 0);
+		f->cfg.status = -1;
+	}
+	proc_close(&f->cfg);
+	cfwd_config_apply(f);
+	free(f->cfg_out);
+	f->cfg_out = NULL;
+	f->cfg_running = 0;
+	if ((r = cfwd_listen(c)) == 0)
+		client_config_known(c);
+	return r;
+}
+
+/* In the loop: done once ssh -G's output ended and it was reaped. */
+static void
+cfwd_config_check(struct client *c)
+{
+	struct cfwd	*f = c->fwd;
+
+	if (!f->cfg_running || f->cfg.fd[1] != -1 || proc_reap(&f->cfg) == 0)
+		return;
+	if (cfwd_config_done(c) != 0)
+		client_finish(c, 255);
+}
+
+/* Read what ssh -G prints, to its end (or CFWD_CONFIG_MAX). */
+static void
+cfwd_config_read(struct client *c)
+{
+	struct cfwd	*f = c->fwd;
+	ssize_t		 n;
+
+	n = read(f->cfg.fd[1], f->cfg_out + f->cfg_len,
+	    CFWD_CONFIG_MAX - 1 - f->cfg_len);
+	if (n > 0)
+		f->cfg_len += (size_t)n;
+	if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR) ||
+	    f->cfg_len == CFWD_CONFIG_MAX - 1) {
+		close(f->cfg.fd[1]);
+		f->cfg.fd[1] = -1;
+		cfwd_config_check(c);
+	}
+}
+
+/* SIGCHLD: ssh -G may have ended. */
+void
+cfwd_sigchld(struct client *c)
+{
+	cfwd_config_check(c);
+}
+
+/* True while the first HELLO must wait for the configuration. */
+int
+cfwd_pending(const struct client *c)
+{
+	return c->fwd != NULL && c->fwd->cfg_running;
+}
+
+/*
+ * Before the loop: start reading the configuration, or, if ssh -G cannot
+ * run, open the command line's listeners at once.  0, or 255 to exit.
+ */
+int
+cfwd_start(struct client *c)
+{
+	if (cfwd_config_start(c) == 0)
+		return 0;
+	return cfwd_config_done(c);
 }
 
 /* HELLO flags forwarding adds. */
@@ -536,6 +632,9 @@ cfwd_deadline(struct client *c)
 	int		 up = c->state == ST_UP && f->version >= PROTO_V_CHAN;
 	uint64_t	 t = fwd_deadline(&f->w, up), p;
 
+	if (f->cfg_running && (t == 0 || f->cfg_deadline < t))
+		t = f->cfg_deadline;
+
 	if (up && !c->ping_out && chan_inflight(&f->w.set) > 0) {
 		p = c->ping_at + FWD_PING_MS;
 		if (t == 0 || p < t)
@@ -551,6 +650,11 @@ cfwd_poll(struct client *c, struct pollfd *pfd, int n)
 	struct cfwd	*f = c->fwd;
 	int		 i;
 
+	f->cfg_slot = -1;
+	if (f->cfg_running && f->cfg.fd[1] != -1) {
+		f->cfg_slot = n;
+		pfd[n++] = (struct pollfd){ f->cfg.fd[1], POLLIN, 0 };
+	}
 	f->base = n;
 	n += fwd_poll_fill(&f->w, pfd + n, 0);
 	for (i = 0; i < f->nsocks; i++)
@@ -568,6 +672,14 @@ cfwd_ready(struct client *c, struct pollfd *pfd)
 	uint64_t	 now = clock_ms();
 	int		 i, k;
 
+	if (f->cfg_slot != -1 && pfd[f->cfg_slot].revents != 0 &&
+	    f->cfg.fd[1] == pfd[f->cfg_slot].fd)
+		cfwd_config_read(c);
+	if (f->cfg_running && now >= f->cfg_deadline &&
+	    cfwd_config_done(c) != 0) {
+		client_finish(c, 255);
+		return;
+	}
 	/* Pending SOCKS connections first: accepting may add some. */
 	for (i = f->nsocks_polled - 1; i >= 0; i--) {
 		k = f->w.nslot + i;

@@ -11,12 +11,13 @@
 
 #include "frame.h"
 #include "fwd.h"
+#include "proc.h"
 
 struct client;
 
 #define CSOCKS_MAX	8		/* -D connections still in SOCKS */
 #define CSOCKS_MS	(10 * 1000)	/* to finish the SOCKS request */
-#define CFWD_NPFD	(FWD_NPFD + CSOCKS_MAX)
+#define CFWD_NPFD	(FWD_NPFD + CSOCKS_MAX + 1)	/* and ssh -G */
 
 struct csocks {
 	int		 fd;
@@ -26,6 +27,9 @@ struct csocks {
 	size_t		 len;
 	uint64_t	 deadline;
 };
+
+#define CFWD_CONFIG_MAX	65536	/* what ssh -G may print, bytes */
+#define CFWD_CONFIG_MS	5000	/* how long it may take */
 
 struct cfwd {
 	struct fwd	 w;
@@ -43,12 +47,20 @@ struct cfwd {
 	struct csocks	 socks[CSOCKS_MAX];
 	int		 nsocks;
 	int		 nsocks_polled;
+	struct proc	 cfg;		/* ssh -G, while it runs */
+	char		*cfg_out;	/* what it printed */
+	size_t		 cfg_len;
+	uint64_t	 cfg_deadline;	/* given up on then (ms) */
+	int		 cfg_running;	/* the config is not known yet */
+	int		 cfg_slot;	/* its pipe in the poll set, or -1 */
 };
 
 struct cfwd	*cfwd_new(void);
 void		 cfwd_free(struct cfwd *);
 int		 cfwd_options(struct client *, char *, size_t);
-int		 cfwd_listen(struct client *);
+int		 cfwd_start(struct client *);
+int		 cfwd_pending(const struct client *);
+void		 cfwd_sigchld(struct client *);
 uint8_t		 cfwd_hello_flags(const struct client *);
 void		 cfwd_welcome(struct client *, uint32_t, int);
 int		 cfwd_frame(struct client *, const struct frame *);

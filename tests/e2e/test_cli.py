@@ -22,7 +22,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 
 FAKE_SSH = """#!/bin/sh
-# Record the argument list, one word a line, and fail as ssh would.
+# Record the argument list, one word a line, and fail as ssh would.  Not
+# that of `ssh -G` (the config's forwards), which runs beside it.
+[ "$1" = -G ] && exit 255
 for a in "$@"; do printf '%s\\n' "$a"; done > {out}
 exit 255
 """

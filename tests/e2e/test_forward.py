@@ -429,19 +429,27 @@ def test_escape_lists_forwards_and_connections(spawn, lab):
     assert ended(p) == 0
 
 
+def config_with(lab, run, name, *lines):
+    """A copy of the lab's ssh config, named name in the run's directory,
+    with lines added to the lab host's block; returns its path."""
+    cfg = os.path.join(run.workdir, name)
+    with open(lab.ssh_config) as f:
+        text = f.read()
+    block = "".join("  %s\n" % line for line in lines)
+    with open(cfg, "w") as f:
+        f.write(text.replace("Host %s\n" % sshlab.HOST,
+                             "Host %s\n%s" % (sshlab.HOST, block), 1))
+    return cfg
+
+
 def test_forwards_from_ssh_config(spawn, lab, run):
     """LocalForward and ForwardAgent in the user's ssh config are served
     by limpet; its ssh children get ClearAllForwardings=yes and -a."""
     tgt = Target(lambda c: c.sendall(b"from config\n"))
     lport = sshlab.free_port()
-    cfg = os.path.join(run.workdir, "ssh_config_fwd")
-    with open(lab.ssh_config) as f:
-        text = f.read()
-    with open(cfg, "w") as f:
-        f.write(text.replace(
-            "Host %s\n" % sshlab.HOST,
-            "Host %s\n  LocalForward %d 127.0.0.1:%d\n  ForwardAgent yes\n"
-            % (sshlab.HOST, lport, tgt.port), 1))
+    cfg = config_with(lab, run, "ssh_config_fwd",
+                      "LocalForward %d 127.0.0.1:%d" % (lport, tgt.port),
+                      "ForwardAgent yes")
     sock, agent = make_agent(run, "cfg")
     try:
         argv = lab.limpet_cmd()
@@ -457,6 +465,50 @@ def test_forwards_from_ssh_config(spawn, lab, run):
                 words = f.read().split(b"\0")
             assert b"-oClearAllForwardings=yes" in words
             assert b"-a" in words
+        p.sendline("exit")
+        assert ended(p) == 0
+    finally:
+        agent.kill()
+        agent.wait()
+        tgt.close()
+
+
+def test_slow_ssh_config_runs_beside_the_connection(spawn, lab, run):
+    """`ssh -G` (the config's forwards) runs beside the first connection's
+    ssh, not before it; the first HELLO waits for it, so a slow one still
+    gives ForwardAgent and LocalForward from the config."""
+    tgt = Target(lambda c: c.sendall(b"late config\n"))
+    lport = sshlab.free_port()
+    cfg = config_with(lab, run, "ssh_config_slow",
+                      "LocalForward %d 127.0.0.1:%d" % (lport, tgt.port),
+                      "ForwardAgent yes")
+    log = os.path.join(run.workdir, "ssh.log")
+    wrap = os.path.join(run.workdir, "slow-ssh")
+    with open(wrap, "w") as f:
+        f.write("#!/bin/sh\n"
+                "if [ \"$1\" = -G ]; then\n"
+                "  echo G-start >> %s; sleep 1; /usr/bin/ssh \"$@\"; rc=$?\n"
+                "  echo G-end >> %s; exit $rc\n"
+                "fi\n"
+                "echo connect >> %s\n"
+                "exec /usr/bin/ssh \"$@\"\n" % (log, log, log))
+    os.chmod(wrap, 0o755)
+    sock, agent = make_agent(run, "slow")
+    try:
+        argv = lab.limpet_cmd(opts=("--ssh", wrap))
+        argv[argv.index(lab.ssh_config)] = cfg
+        p = spawn(argv, env={"SSH_AUTH_SOCK": sock})
+        p.sendline("echo rea''dy-$((40+2))")
+        p.expect("ready-42")
+        with open(log) as f:
+            order = f.read().split()
+        # The connection's ssh started while ssh -G slept (the two
+        # shells' first lines may come in either order).
+        assert sorted(order[:2]) == ["G-start", "connect"], order
+        assert order[2] == "G-end", order
+        with socket.create_connection(("127.0.0.1", lport), timeout=10) as s:
+            assert s.makefile("rb").readline() == b"late config\n"
+        agent_list(p, "key-slow")
         p.sendline("exit")
         assert ended(p) == 0
     finally:
