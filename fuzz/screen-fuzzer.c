@@ -279,6 +279,7 @@ fuzz_cpr(struct screen *s, const uint8_t *t, size_t n)
 	fuzz_check(q != NULL);
 	memcpy(q, t, n);
 	s->cpr_wait = 1;
+	s->cpr_owed = 1;
 	s->row = 0;
 	m = screen_take_cpr(s, q, n);
 	for (i = 0; i < n; i++)
@@ -287,11 +288,13 @@ fuzz_cpr(struct screen *s, const uint8_t *t, size_t n)
 	fuzz_check(m == n - cut);
 	if (cut == 0) {
 		fuzz_check(n == 0 || memcmp(q, t, n) == 0);
-		fuzz_check(s->cpr_wait == 1 && s->row == 0);
+		fuzz_check(s->cpr_wait == 1 && s->cpr_owed == 1 &&
+		    s->row == 0);
 	} else {
 		fuzz_check(memcmp(q, t, i) == 0);
 		fuzz_check(memcmp(q + i, t + i + cut, n - i - cut) == 0);
-		fuzz_check(s->cpr_wait == 0 && (unsigned long)s->row == row);
+		fuzz_check(s->cpr_wait == 0 && s->cpr_owed == 0 &&
+		    (unsigned long)s->row == row);
 	}
 	free(q);
 }

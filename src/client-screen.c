@@ -343,7 +343,9 @@ screen_track(struct screen *s, const uint8_t *p, size_t n)
 
 /*
  * Take a cursor position report ("ESC [ row ; col R") out of typed bytes,
- * if one is awaited; returns the new length.
+ * if one of our queries is unanswered; returns the new length.  A late
+ * answer (the notice went ahead without it) is taken out all the same:
+ * it is not typed input, and would reach the shell as "1R".
  */
 size_t
 screen_take_cpr(struct screen *s, uint8_t *p, size_t n)
@@ -351,7 +353,7 @@ screen_take_cpr(struct screen *s, uint8_t *p, size_t n)
 	size_t		i, j;
 	unsigned	row;
 
-	if (!s->cpr_wait)
+	if (s->cpr_owed == 0)
 		return n;
 	for (i = 0; i + 5 < n + 1; i++) {
 		if (p[i] != 0x1b || i + 1 >= n || p[i + 1] != '[')
@@ -366,8 +368,10 @@ screen_take_cpr(struct screen *s, uint8_t *p, size_t n)
 			;
 		if (j >= n || p[j] != 'R')
 			continue;
-		s->row = (int)row;
+		if (s->cpr_wait)
+			s->row = (int)row;
 		s->cpr_wait = 0;
+		s->cpr_owed--;
 		memmove(p + i, p + j + 1, n - j - 1);
 		return n - (j + 1 - i);
 	}

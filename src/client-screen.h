@@ -40,7 +40,9 @@ struct screen {
 	int		nparam;
 	char		tail[SCREEN_TAIL];	/* the last bytes, for last words */
 	size_t		ntail;
-	int		cpr_wait;	/* asked for the cursor position */
+	int		cpr_wait;	/* the notice awaits the cursor position */
+	unsigned	cpr_owed;	/* our queries the terminal has not
+					   answered yet: each answer is ours */
 	int		row;		/* cursor row reported, 0 if unknown */
 	unsigned	mouse_mode;	/* last reporting mode set: 9, 1000.. */
 	unsigned	mouse_enc;	/* 1005, 1006 or 1015 if set, else 0 */
