@@ -76,7 +76,7 @@ int	 compat_pty_termios(int, struct termios *);
 int	 compat_tcp_state(pid_t);
 /* Give free heap memory back to the kernel (where the allocator can). */
 void	 compat_trim(void);
-/* The addresses of pid's established TCP connection; 0 or -1. */
+/* The addresses of pid's TCP connection (or its SYN's); 0 or -1. */
 struct sockaddr_storage;
 int	 compat_tcp_addrs(pid_t, struct sockaddr_storage *,
 	    struct sockaddr_storage *);

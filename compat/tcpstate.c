@@ -136,7 +136,7 @@ tcp_addr(const char *s, struct sockaddr_storage *sa)
 	return 0;
 }
 
-/* The addresses of pid's established socket in file; 0 or -1. */
+/* The addresses of pid's socket in file, connected or connecting; 0, -1. */
 static int
 tcp_find(const char *file, const unsigned long *ino, int n,
     struct sockaddr_storage *local, struct sockaddr_storage *remote)
@@ -151,7 +151,8 @@ tcp_find(const char *file, const unsigned long *ino, int n,
 		return -1;
 	while (found == -1 && fgets(line, sizeof line, f) != NULL) {
 		if (sscanf(line, " %*s %63s %63s %x %*s %*s %*s %*s %*s %lu",
-		    l, r, &st, &inode) != 4 || st != TCP_ESTABLISHED_HEX)
+		    l, r, &st, &inode) != 4 || (st != TCP_ESTABLISHED_HEX &&
+		    st != TCP_SYN_SENT_HEX))
 			continue;
 		for (i = 0; i < n; i++)
 			if (inode == ino[i] && tcp_addr(l, local) == 0 &&
@@ -163,8 +164,8 @@ tcp_find(const char *file, const unsigned long *ino, int n,
 }
 
 /*
- * The local and remote address of pid's established TCP connection;
- * 0, or -1 if it has none or this system cannot tell.
+ * The local and remote address of pid's TCP connection, established or
+ * still connecting; 0, or -1 if it has none or this system cannot tell.
  */
 int
 compat_tcp_addrs(pid_t pid, struct sockaddr_storage *local,

@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "client-fwd.h"
+#include "client-knock.h"
 #include "client-screen.h"
 #include "client-ssh.h"
 #include "cmdline.h"
@@ -62,6 +63,7 @@ enum link_state {
 #define PROBE_MS	500		/* answer due after a network change */
 #define NOTICE_MS	1000		/* contact lost this long: say so */
 #define CPR_MS		300		/* a terminal answers ESC[6n by then */
+#define CPR_OWED_MS	5000		/* or, loaded, by then, if it can */
 #define SILENCE_MS	600		/* data stopped this long: probe */
 #define STALE_MS	2000		/* quiet this long: probe on typing */
 #define TYPED_PROBE_MS	500		/* then an answer is due this soon */
@@ -174,6 +176,7 @@ struct client {
 	int		 notice_on;	/* NOTICE_* while one is shown */
 	uint64_t	 notice_at;
 	uint64_t	 cpr_deadline;	/* asked the cursor row until then */
+	uint64_t	 cpr_asked;	/* when we last asked */
 	struct screen	 scr;
 	struct predict	*pred;		/* predictive echo (client-predict.c) */
 	int		 predict;	/* --predict: PRED_* */
@@ -186,6 +189,7 @@ struct client {
 	int		 netfd;
 	int		 exit_code;
 	uint32_t	 hello_version;	/* the version HELLO announces */
+	int		 hello_due;	/* HELLO waits for the ssh config */
 	uint32_t	 version;	/* the one WELCOME chose */
 	int		 not_installed;	/* the server has no limpet */
 	struct cfwd	*fwd;		/* forwards and their channels */
@@ -201,6 +205,7 @@ struct client {
 	uint64_t	 suspect_at;	/* since then */
 	uint64_t	 roam_at;	/* when it last changed */
 	uint64_t	 hedge_last;	/* the newest attempt started */
+	struct knock	 knock;		/* is the path back? (client-knock.c) */
 };
 
 /* client.c */
@@ -213,6 +218,7 @@ void	client_send_input(struct client *, uint64_t);
 void	client_set_state(struct client *, enum client_state);
 void	client_lost(struct client *, const char *, uint64_t);
 void	client_finish(struct client *, int);
+void	client_config_known(struct client *);
 void	client_finish_msg(struct client *, int, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
 void	client_ping(struct client *, uint64_t);
@@ -243,6 +249,7 @@ uint64_t link_dead_ms(const struct client *);
 uint64_t link_hedge_due(const struct client *);
 void	link_hedge_step(struct client *, uint64_t);
 void	link_hedge_stop(struct client *);
+void	link_hedge_now(struct client *, uint64_t);
 int	link_hedge_take(struct client *, uint64_t);
 void	link_hedge_poll(struct client *, struct pollfd *, int *);
 void	link_hedge_read(struct client *, const struct pollfd *, uint64_t);

@@ -89,6 +89,8 @@ notice_mode(struct client *c, uint64_t now)
 	if (c->cpr_deadline == 0) {
 		c->scr.row = 0;
 		c->scr.cpr_wait = 1;
+		c->scr.cpr_owed++;
+		c->cpr_asked = now;
 		c->cpr_deadline = now + CPR_MS;
 		client_local(c, "\0337\033[6n\0338");
 		return NOTICE_NONE;
@@ -350,6 +352,7 @@ client_timeout(struct client *c, uint64_t now)
 	else if (c->state == ST_CONNECTING)
 		due = c->attempt_deadline;
 	due = client_due(due, link_hedge_due(c));
+	due = client_due(due, knock_due(c));
 	if ((c->state != ST_UP || c->link == LINK_SUSPECT) && c->attached_once &&
 	    c->lost_at != 0 && tty_is_raw()) {
 		t = c->lost_at + NOTICE_MS;

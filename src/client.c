@@ -176,7 +176,36 @@ client_begin(struct client *c, uint64_t now)
 	c->probe_deadline = 0;
 	c->in_sent = c->in.start;
 	cpipe_begin(c);
+	if (cfwd_pending(c))
+		c->hello_due = 1;	/* client_config_known() says it */
+	else
+		client_hello(c);
+}
+
+/*
+ * The user's ssh configuration is read: the first HELLO, held for it
+ * (its agent flag comes from ForwardAgent), goes ahead of whatever was
+ * queued meanwhile.
+ */
+void
+client_config_known(struct client *c)
+{
+	struct buf	rest;
+	int		r;
+
+	if (!c->hello_due)
+		return;
+	c->hello_due = 0;
+	if (c->state != ST_CONNECTING)
+		return;
+	buf_init(&rest, 0);
+	r = buf_put(&rest, buf_ptr(&c->tx), buf_len(&c->tx));
+	buf_reset(&c->tx);
 	client_hello(c);
+	if (r == 0)
+		r = buf_put(&c->tx, buf_ptr(&rest), buf_len(&rest));
+	client_queued(c, r);
+	buf_free(&rest);
 }
 
 /*
@@ -413,6 +442,7 @@ client_welcome(struct client *c, const struct frame *f, uint64_t now)
 		debug_f("back after %llu ms",
 		    (unsigned long long)(now - c->lost_at));
 	client_set_state(c, ST_UP);
+	knock_learn(c);
 	c->up_since = now;
 	c->attempt = 0;
 	c->lost_at = 0;
@@ -775,6 +805,8 @@ client_read_tty(struct client *c, uint64_t now)
 	if (n <= 0)
 		return;
 	/* The terminal's answer to our cursor query is not typed input. */
+	if (c->scr.cpr_owed > 0 && now - c->cpr_asked >= CPR_OWED_MS)
+		c->scr.cpr_owed = 0;	/* a terminal that does not answer */
 	if ((n = screen_take_cpr(&c->scr, tmp, n)) == 0)
 		return;
 	buf_init(&pass, 0);
@@ -916,6 +948,7 @@ client_signals(struct client *c, uint64_t now)
 			if (ssh_reap(&c->proc, &status))
 				c->ssh_status = status, c->ssh_exited = 1;
 			ssh_reap_dying();
+			cfwd_sigchld(c);
 			break;
 		case SIGCONT:
 			if (c->attached_once && c->tty)
@@ -967,7 +1000,7 @@ client_flush(struct client *c, uint64_t now)
 {
 	ssize_t	n;
 
-	if (c->proc.in == -1 || buf_len(&c->tx) == 0)
+	if (c->proc.in == -1 || buf_len(&c->tx) == 0 || c->hello_due)
 		return;
 	if (cfwd_write_wait(c))
 		return;	/* the pipe is full: cfwd_pump() writes it */
@@ -1037,6 +1070,7 @@ client_step(struct client *c, uint64_t now)
 		client_connect(c, now);
 	}
 	link_hedge_step(c, now);
+	knock_step(c, now);
 	if (frame_dec_buffered(&c->rx) > 0)
 		client_frames(c, now);	/* a backlog, as room allows */
 	client_watch(c, now);
@@ -1057,9 +1091,10 @@ client_step(struct client *c, uint64_t now)
 /*
  * The most descriptors client_poll() watches at once: the signal pipe,
  * the terminal in and out, ssh's stdout, stderr and stdin, the network
- * watcher.  Killed ssh's are not polled (SIGCHLD reaps them).
+ * watcher, the parallel attempts and the knocks.  Killed ssh's are not
+ * polled (SIGCHLD reaps them).
  */
-#define CLIENT_NPFD	(7 + HEDGE_MAX)
+#define CLIENT_NPFD	(7 + HEDGE_MAX + KNOCK_MAX)
 
 /* Add fd to the poll set (of CLIENT_NPFD); returns its index. */
 static int
@@ -1114,13 +1149,14 @@ client_poll(struct client *c, uint64_t now)
 	client_rx_pause(c, c->proc.out != -1 && i_ssh == -1, now);
 	if (c->proc.err != -1)
 		i_err = client_pfd(pfd, &n, c->proc.err, POLLIN);
-	if (c->proc.in != -1 && (buf_len(&c->tx) > 0 ||
+	if (c->proc.in != -1 && !c->hello_due && (buf_len(&c->tx) > 0 ||
 	    cfwd_write_wait(c)))
 		i_tx = client_pfd(pfd, &n, c->proc.in, POLLOUT);
 	if (c->netfd >= 0)
 		i_net = client_pfd(pfd, &n, c->netfd, POLLIN);
 	n = cfwd_poll(c, pfd, n);
 	link_hedge_poll(c, pfd, &n);
+	knock_poll(c, pfd, &n);
 	if (c->state == ST_DONE)
 		return;		/* decided while the set was made: no wait */
 	if (poll(pfd, n, client_timeout(c, now)) == -1) {
@@ -1161,6 +1197,8 @@ client_poll(struct client *c, uint64_t now)
 	if (c->state != ST_DONE)
 		cfwd_ready(c, pfd);
 	link_hedge_read(c, pfd, now);
+	if (c->state != ST_DONE)
+		knock_read(c, pfd, now);
 }
 
 /* Give ssh the last frames (DETACH, the final ACK), for a bounded time. */
@@ -1338,6 +1376,7 @@ client_free(struct client *c)
 	buf_free(&c->repaint_row);
 	frame_dec_free(&c->rx);
 	free(c->final_msg);
+	knock_stop(c);
 	cfwd_free(c->fwd);
 	cpipe_free(c);
 	free(c);
@@ -1410,7 +1449,7 @@ client_main(int mode, int argc, char **argv)
 	c->pass_stderr = c->user_verbose;
 	c->stdin_open = 1;
 	c->netfd = net_watch_open();
-	if ((r = cfwd_listen(c)) == 0)
+	if ((r = cfwd_start(c)) == 0)
 		r = client_loop(c);
 	if (c->not_installed && !asked++ && !cmdline_has(&c->cl, "install") &&
 	    client_install_ask(&c->ssh) && client_install(&c->ssh) == 0) {

@@ -12,6 +12,7 @@ for the issue's 10 minutes).
 """
 
 import os
+import random
 import re
 import signal
 import sys
@@ -40,6 +41,11 @@ BACK_RE = re.compile(r"^(\d+\.\d+) \S+ client_welcome: back after", re.M)
 # the old link) or the old link was given up.
 NOTICED_RE = re.compile(r"^(\d+\.\d+) \S+ (?:link_suspect: no answer|"
                         r"client_lost: connection lost)", re.M)
+# The knocks: armed (an attempt's SYN unanswered), and answered.
+KNOCKING_RE = re.compile(r"^(\d+\.\d+) \S+ knock_step: (no answer.*)$",
+                         re.M)
+KNOCKED_RE = re.compile(r"^(\d+\.\d+) \S+ knock_\w+: (knock (?:\d+ )?"
+                        r"answered.*)$", re.M)
 # Contact again: a reconnect's WELCOME, or the old link answered.
 RESUMED_RE = re.compile(r"^(\d+\.\d+) \S+ (?:client_welcome: back after|"
                         r"link_hedge_step: the old link still works)", re.M)
@@ -74,9 +80,10 @@ def log_events(s, regex, after):
     return out
 
 
-def wait_event(s, regex, after, timeout):
+def wait_event(s, regex, after, timeout, poll=0.05):
     """The first client log event matching regex after `after`, waiting
-    up to timeout seconds; None if none came."""
+    up to timeout seconds, looking every poll seconds; None if none
+    came."""
     end = time.monotonic() + timeout
     while True:
         ev = log_events(s, regex, after)
@@ -84,7 +91,7 @@ def wait_event(s, regex, after, timeout):
             return ev[0]
         if time.monotonic() >= end:
             return None
-        time.sleep(0.05)
+        time.sleep(poll)
 
 
 def tick_after(s, start, timeout):
@@ -211,33 +218,79 @@ def test_heal_right_after_notice(netns, make_lab, spawn, limpet_bin):
     new ssh's first SYN has already gone into the void (the kernel would
     send it again only after 1 s): a parallel attempt started 0.1 s
     later carries the session, so the typed key is answered within one
-    ssh setup and a little; the losing ssh's are killed and reaped."""
+    ssh setup and a little; the losing ssh's are killed and reaped.  A
+    heal the test itself made late (a loaded machine) is no sample: by
+    then the parallel attempts' SYNs were lost too, and 1 s is right."""
     lab, s = start(netns, make_lab, spawn, limpet_bin, "hl")
     setup = reconnect_setup(s)
-    backs = []
-    for _ in range(3):
+    backs, late = [], []
+    while len(backs) < 3 and len(late) < 5:
         s.command()
         t0 = time.time()
         lab.blackhole(True)
         s.type(" ")
-        ev = wait_event(s, NOTICED_RE, t0, NOTICE_S + 1)
+        ev = wait_event(s, NOTICED_RE, t0, NOTICE_S + 1, poll=0.01)
         assert ev is not None, s.logs()
-        # The new ssh's first SYN left at the notice: heal after it.
-        time.sleep(0.05)
+        # The new ssh's first SYN left at the notice: heal after it and
+        # before the parallel attempt's, 0.1 s after the notice.
+        time.sleep(max(0.0, ev[0] + 0.05 - time.time()))
         t_heal = time.time()
         lab.blackhole(False)
         up = wait_event(s, CONTACT_RE, t_heal, 10)
         assert up is not None, s.logs()
-        backs.append(up[0] - t_heal)
         s.command(timeout=10)
-    print("setup %.2fs; heal right after the notice: back after %s s" % (
-        setup, " ".join("%.2f" % b for b in backs)))
+        if t_heal - ev[0] > 0.09:
+            late.append(round(t_heal - ev[0], 3))
+        else:
+            backs.append(up[0] - t_heal)
+    print("setup %.2fs; heal right after the notice: back after %s s; "
+          "healed too late to count: %s" % (
+              setup, " ".join("%.2f" % b for b in backs), late))
+    assert len(backs) == 3, ("the test could not heal in time", late)
     # Without parallel attempts the first SYN's retransmission alone
     # takes 1 s.  The median: the machine's load moves single figures.
     assert sorted(backs)[1] < setup + 0.5, (setup, backs, s.logs())
     # No ssh is left but the one that carries the session.
     ssh = [p for p in lab.pids() if "ssh" == proc_name(p)]
     assert len(ssh) <= 2, ssh  # the client's ssh (and sshd's child)
+
+
+@pytest.mark.timeout(150)
+def test_heal_during_a_long_cut(netns, make_lab, spawn, limpet_bin):
+    """The path heals seconds into a cut, when the parallel attempts are
+    spent and the attempts' SYNs go out about once a second: the
+    client's knocks (client-knock.c) find the heal within a tenth of a
+    second, so the session is back within one ssh setup and a little,
+    wherever in the attempts' cycle the heal falls (seeded phases).
+    Without them the wait for the next SYN is 0-1 s.  No knock goes out
+    while the path works (the ssh killed on a healthy path), and one is
+    answered per heal."""
+    seed = int(os.environ.get("LIMPET_SEED", "0")) or int(time.time())
+    rng = random.Random(seed)
+    lab, s = start(netns, make_lab, spawn, limpet_bin, "lc")
+    setup = reconnect_setup(s)
+    assert not log_events(s, KNOCKING_RE, 0), s.logs()
+    backs = []
+    for _ in range(5):
+        s.command()
+        t0 = time.time()
+        lab.blackhole(True)
+        s.type(" ")
+        ev = wait_event(s, NOTICED_RE, t0, NOTICE_S + 1)
+        assert ev is not None, s.logs()
+        time.sleep(3.0 + rng.random() * 2.0)
+        t_heal = time.time()
+        lab.blackhole(False)
+        up = wait_event(s, CONTACT_RE, t_heal, 15)
+        assert up is not None, s.logs()
+        backs.append(up[0] - t_heal)
+        s.command(timeout=10)
+    knocked = log_events(s, KNOCKED_RE, 0)
+    print("seed %d; setup %.2fs; heal 3-5 s into a cut: back after %s s; "
+          "%d knocks answered" % (seed, setup, " ".join(
+              "%.2f" % b for b in backs), len(knocked)))
+    assert sorted(backs)[2] < setup + 0.2, (seed, setup, backs, s.logs())
+    assert 1 <= len(knocked) <= len(backs), (knocked, s.logs())
 
 
 def reconnect_setup(s):
@@ -274,6 +327,7 @@ def test_roam_make_before_break(netns, make_lab, spawn, limpet_bin):
     s.type(netcase.STREAM_CMD + "\r")
     s.screen.wait(r"(?<![0-9A-Za-z])L5\r\n", 10)
     took = []
+    before = len(s.client_log())
     for _ in range(3):
         lab.change_client_addr()
         took.append(s.command(timeout=20))
@@ -292,6 +346,14 @@ def test_roam_make_before_break(netns, make_lab, spawn, limpet_bin):
     # fix a new ssh started only once the old link failed its probe).
     moved = re.findall(r"carries the session", s.client_log())
     assert len(moved) >= 3, s.logs()
+    # A move comes as three events (address added, route moved, old
+    # address deleted), and the ssh started at the route's already takes
+    # the new path at the deletion, so it is kept (before, it was killed
+    # and another started: 10-50 ms of each move).  Not every move: under
+    # the sanitizers in CI one ssh was once in neither state the client
+    # can read at the deletion, and was replaced as before.
+    assert "already takes the new path" in s.client_log()[before:], \
+        s.logs()
     # Without make-before-break the probe's 0.5 s came first.  The
     # median: the machine's load moves single figures.
     assert sorted(took)[1] < setup + 0.5, (setup, took, s.logs())
