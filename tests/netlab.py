@@ -18,7 +18,8 @@ and masquerades the client subnet, like a home or carrier NAT:
 - `set_delay(ms)` / `set_loss(pct)`: this kernel has no netem, so forwarded
   packets go through an NFQUEUE to `bench/delayer` (a user-space delayer in
   the router namespace) that holds each one for the delay; one-way delay is
-  `ms`, the round trip twice that;
+  `ms`, the round trip twice that; `seed_loss(n)` makes its losses
+  repeat (the same packets of each direction lost after the same seed);
 - `change_client_addr()` moves the client to a new address, as a phone
   changing networks would;
 - `traffic()` reads byte and packet counters of what the router delivered.
@@ -497,6 +498,15 @@ class NetLab:
             self._start_delayer()
         self._delayer_cmd("loss %g" % pct)
         self.loss_pct = pct
+
+    def seed_loss(self, n):
+        """Restart the delayer's loss streams (one per direction) from
+        seed n: after the same seed the same packets of each direction's
+        stream are lost, so two runs meet the same losses (bench: a
+        paired comparison)."""
+        if self.delayer is None:
+            self._start_delayer()
+        self._delayer_cmd("seed %d" % n)
 
     def change_client_addr(self):
         """Move the client to a new address; returns it.
