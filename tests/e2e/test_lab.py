@@ -139,15 +139,37 @@ def test_spawned_processes_end_at_teardown(lab, spawn, run):
     assert not any(sshlab.alive(p) for p in pids)
 
 
+def _proc_state(pid):
+    """What /proc says of pid, for a failed assertion's message."""
+    out = []
+    for name in ("stat", "environ", "cmdline"):
+        try:
+            with open("/proc/%d/%s" % (pid, name), "rb") as f:
+                data = f.read()
+            out.append("%s: %d bytes %r" % (name, len(data), data[:200]))
+        except OSError as e:
+            out.append("%s: %s" % (name, e))
+    try:
+        out.append("exe: " + os.readlink("/proc/%d/exe" % pid))
+    except OSError as e:
+        out.append("exe: %s" % e)
+    return "; ".join(out)
+
+
 def test_cleanup_ends_sessions(tmp_path):
     # A stand-in daemon: detached from ssh, listed by pid file in
     # LIMPET_DIR, as the real session daemon is.
     basedir = tempfile.mkdtemp(prefix="lp", dir="/tmp")
     lab = sshlab.SshLab(basedir)
     try:
+        # Named like the daemon, so it is known as ours by its exe too,
+        # not only by the environment sshd gave it (which once read as
+        # not ours for 5 s in CI, cause unknown: see _proc_state()).
+        standin = os.path.join(basedir, "limpet-standin")
+        shutil.copy(shutil.which("sleep"), standin)
         r = ssh(lab, 'mkdir -p "$LIMPET_DIR"; '
-                'setsid sleep 1000 </dev/null >/dev/null 2>&1 & '
-                'echo $! > "$LIMPET_DIR/abc.pid"; echo started')
+                'setsid %s 1000 </dev/null >/dev/null 2>&1 & '
+                'echo $! > "$LIMPET_DIR/abc.pid"; echo started' % standin)
         assert r.stdout == "started\n"
         with open(os.path.join(lab.sessions, "abc.pid")) as f:
             pid = int(f.read())
@@ -159,7 +181,7 @@ def test_cleanup_ends_sessions(tmp_path):
                time.monotonic() < deadline):
             time.sleep(0.02)
         assert sshlab.alive(pid)
-        assert lab.session_pids() == [pid]
+        assert lab.session_pids() == [pid], _proc_state(pid)
         assert lab.cleanup() == []
         assert not sshlab.alive(pid)
         assert not os.path.exists(lab.sessions)
