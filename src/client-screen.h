@@ -40,7 +40,7 @@ struct screen {
 	int		nparam;
 	char		tail[SCREEN_TAIL];	/* the last bytes, for last words */
 	size_t		ntail;
-	int		cpr_wait;	/* the notice awaits the cursor position */
+	int		cpr_wait;	/* the notice awaits the cursor row */
 	unsigned	cpr_owed;	/* our queries the terminal has not
 					   answered yet: each answer is ours */
 	int		row;		/* cursor row reported, 0 if unknown */
