@@ -108,6 +108,18 @@ knock_wanted(const struct client *c)
 	return c->state == ST_CONNECTING && c->magic < PROTO_MAGIC_LEN;
 }
 
+/*
+ * A knock got an answer: the path is back.  Disarm, hold the next knock
+ * for KNOCK_HOLD_MS and start an attempt on it now.
+ */
+static void
+knock_answered(struct client *c, uint64_t now)
+{
+	c->knock.armed = 0;
+	c->knock.hold = now + KNOCK_HOLD_MS;
+	link_hedge_now(c, now);
+}
+
 /* Send one knock. */
 static void
 knock_send(struct client *c, uint64_t now)
@@ -134,9 +146,7 @@ knock_send(struct client *c, uint64_t now)
 		close(fd);
 		debug_f("knock %u answered at once: the path is back",
 		    k->sent);
-		k->armed = 0;
-		k->hold = now + KNOCK_HOLD_MS;
-		link_hedge_now(c, now);
+		knock_answered(c, now);
 		return;
 	}
 	if (errno != EINPROGRESS) {
@@ -263,9 +273,7 @@ knock_read(struct client *c, const struct pollfd *pfd, uint64_t now)
 		debug_f("knock answered after %llu ms (%u sent): the path "
 		    "is back", (unsigned long long)(now - k->at[i]), k->sent);
 		knock_stop(c);
-		k->armed = 0;
-		k->hold = now + KNOCK_HOLD_MS;
-		link_hedge_now(c, now);
+		knock_answered(c, now);
 		return;
 	}
 }
