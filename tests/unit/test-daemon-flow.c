@@ -197,12 +197,12 @@ test_idle_frame_is_the_probe(void **state)
 	memset(&f, 0, sizeof f);
 	flow_reset(&f, 0);
 	w0 = link_run(&f, &off, 32768, 2, 20, 0);
-	/* A sample after 40 ms is within a quarter (up to 48.75 ms late). */
-	f.min_rtt = 39000;
+	/* A sample after 100 ms is within a quarter (up to 124.75 ms). */
+	f.min_rtt = 99800;
 	f.min_rtt_t -= FLOW_RTT_KEEP_US + 1000000;
-	w = link_run(&f, &off, 32768, 40, 1, 0);	/* from idle */
+	w = link_run(&f, &off, 32768, 100, 1, 0);	/* from idle */
 	assert_int_equal(f.probe_t, 0);
-	assert_int_equal(f.min_rtt, 39000);
+	assert_int_equal(f.min_rtt, 99800);
 	assert_true(w * 4 >= w0 * 3);
 	f.min_rtt = 5000;	/* 20 ms is far above: probe after all */
 	f.min_rtt_t -= FLOW_RTT_KEEP_US + 1000000;
@@ -212,6 +212,11 @@ test_idle_frame_is_the_probe(void **state)
 	f.min_rtt = 2000;
 	f.min_rtt_t = 0;
 	link_run(&f, &off, 32768, 2, 1, 0);
+	/*
+	 * Below any sample of the 2 ms frames below, however late the
+	 * machine runs them: the second's sample cannot refresh it.
+	 */
+	f.min_rtt = 1900;
 	off += 32768;
 	flow_sent(&f, off, 0);		/* from idle */
 	off += 32768;
