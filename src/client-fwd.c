@@ -443,13 +443,6 @@ cfwd_welcome(struct client *c, uint32_t version, int resumed)
 	f->listen_due = 1;
 	f->rtt_min = f->rtt_seen = 0;	/* a new path: learnt anew */
 	chan_set_link_rtt(&f->w.set, 0);
-	/*
-	 * A forward's bulk goes through ssh's stdin: 64 KiB a wakeup costs
-	 * a poll turn per 64 KiB.  What may queue there stays bounded by the
-	 * channels' in-flight bound, as everywhere on the path.
-	 */
-	if ((f->w.nspec > 0 || f->agent) && c->proc.in != -1)
-		compat_pipe_size(c->proc.in, FWD_PIPE);
 	if (resumed)
 		chan_resume(&f->w.set);
 }

@@ -25,6 +25,7 @@
 #define NOT_INSTALLED	"limpet is not installed on the server"
 
 #define SSH_DYING_MAX	32
+#define SSH_PIPE	(1024 * 1024)	/* ssh's stdout pipe, if allowed */
 
 /* ssh children killed but not yet reaped. */
 static pid_t	ssh_dying[SSH_DYING_MAX];
@@ -159,6 +160,15 @@ ssh_spawn(const struct ssh_conf *c, struct ssh_proc *p)
 	p->in = pr.fd[0];
 	p->out = pr.fd[1];
 	p->err = pr.fd[2];
+	/*
+	 * Bulk output (or a forward's upload): ssh and we move it in few
+	 * large pieces instead of one per 64 KiB, which halved ssh's CPU
+	 * and made bulk output 1.0x ssh instead of 0.8x (bench, 2 CPUs).
+	 * What may queue there stays bounded by the output window and the
+	 * channels' in-flight bound, as everywhere on the path.
+	 */
+	compat_pipe_size(p->in, SSH_PIPE);
+	compat_pipe_size(p->out, SSH_PIPE);
 	return 0;
 }
 

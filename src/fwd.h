@@ -19,7 +19,6 @@
 #define FWD_NPFD	(FWD_MAX_SPECS * FWD_MAX_LFD + CHAN_MAX + 2)
 /* Channel data queued on the link at most (terminal traffic first). */
 #define FWD_QUEUE_MAX	(256 * 1024)
-#define FWD_PIPE	(1024 * 1024)	/* the link's pipes, if allowed */
 #define FWD_READ_MAX	(256 * 1024)
 /* While channel data is owed an ACK, a PING at least this often (ms). */
 #define FWD_PING_MS	100
