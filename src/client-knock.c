@@ -161,7 +161,7 @@ knock_send(struct client *c, uint64_t now)
 
 /*
  * Arm the knocks once the newest attempt's SYN has gone unanswered for
- * KNOCK_DEAD_MS (a look every KNOCK_MS), disarm them once one gets
+ * KNOCK_DEAD_MS (a look every KNOCK_CHECK_MS), disarm them once one gets
  * through; close the knocks that waited long enough; knock when due.
  */
 void
@@ -182,7 +182,7 @@ knock_step(struct client *c, uint64_t now)
 	if (!k->have)
 		return;
 	if (knock_checking(c) && now >= k->check) {
-		k->check = now + KNOCK_MS;
+		k->check = now + KNOCK_CHECK_MS;
 		st = compat_tcp_state(c->proc.pid);
 		if (st == COMPAT_TCP_UP) {
 			k->armed = 0;	/* through: the attempt is only slow */

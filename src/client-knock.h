@@ -11,11 +11,12 @@
 
 #include <stdint.h>
 
-#define KNOCK_MS	100		/* a knock this often, at first */
+#define KNOCK_MS	50		/* a knock this often, at first */
+#define KNOCK_CHECK_MS	100		/* a look at the attempt's SYN */
 #define KNOCK_SLOW_MS	1000		/* after KNOCK_FAST_MS of outage */
 #define KNOCK_FAST_MS	(60 * 1000)
 #define KNOCK_LIFE_MS	400		/* and a round trip: then closed */
-#define KNOCK_MAX	8		/* alive at once */
+#define KNOCK_MAX	10		/* alive at once */
 #define KNOCK_DEAD_MS	500		/* an attempt's SYN unanswered this
 					   long: the path is dead */
 #define KNOCK_HOLD_MS	3000		/* one answered: the attempts' turn */
