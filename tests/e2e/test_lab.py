@@ -1,5 +1,6 @@
 """Self-tests of the harness (SshLab, fixtures) with plain ssh."""
 
+import glob
 import os
 import shutil
 import socket
@@ -156,6 +157,28 @@ def _proc_state(pid):
     return "; ".join(out)
 
 
+def _pid_files(lab, pid):
+    """What session_pids() looks at besides /proc: the sessions
+    directory, its pid files and the ownership check, for a failed
+    assertion's message (CI once saw [] with /proc all in order)."""
+    out = []
+    try:
+        names = sorted(os.listdir(lab.sessions))
+    except OSError as e:
+        names = []
+        out.append("listdir: %s" % e)
+    out.append("files %r, glob %r" % (names, sorted(glob.glob(
+        os.path.join(lab.sessions, "*.pid")))))
+    for n in names:
+        try:
+            with open(os.path.join(lab.sessions, n), "rb") as f:
+                out.append("%s: %r" % (n, f.read(64)))
+        except OSError as e:
+            out.append("%s: %s" % (n, e))
+    out.append("ours: %r" % lab._ours(pid))
+    return "; ".join(out)
+
+
 def test_cleanup_ends_sessions(tmp_path):
     # A stand-in daemon: detached from ssh, listed by pid file in
     # LIMPET_DIR, as the real session daemon is.
@@ -181,7 +204,8 @@ def test_cleanup_ends_sessions(tmp_path):
                time.monotonic() < deadline):
             time.sleep(0.02)
         assert sshlab.alive(pid)
-        assert lab.session_pids() == [pid], _proc_state(pid)
+        assert lab.session_pids() == [pid], "%s; %s" % (
+            _proc_state(pid), _pid_files(lab, pid))
         assert lab.cleanup() == []
         assert not sshlab.alive(pid)
         assert not os.path.exists(lab.sessions)
