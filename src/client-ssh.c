@@ -25,7 +25,7 @@
 #define NOT_INSTALLED	"limpet is not installed on the server"
 
 #define SSH_DYING_MAX	32
-#define SSH_PIPE	(1024 * 1024)	/* ssh's stdout pipe, if allowed */
+#define SSH_PIPE	(1024 * 1024)	/* both pipes to ssh, if allowed */
 
 /* ssh children killed but not yet reaped. */
 static pid_t	ssh_dying[SSH_DYING_MAX];
