@@ -2,6 +2,7 @@
 
   fwd-throughput  BYTES through limpet -L and ssh -L, client namespace ->
                   router -> server namespace, at 0 and 10 ms one-way delay
+  fwd-loopback    the same on loopback, no namespaces (fwd_throughput.py)
   fwd-survival    one forwarded connection sending 20 KB/s across a
                   blackhole of the path (30 s; 6 s with --quick): limpet -L,
                   ssh -L, autossh -L: bytes delivered, connection alive
@@ -307,8 +308,37 @@ def echo(bench):
         lab.close()
 
 
-ALL = [("fwd-throughput", throughput), ("fwd-survival", survival),
-       ("fwd-echo", echo)]
+def loopback(bench):
+    """limpet -L vs ssh -L on loopback, no namespaces (issue 9's goal is
+    stated there): bench/fwd_throughput.py's interleaved transfers, the
+    median of each.  The namespace lab's 0 ms row above crosses a router
+    namespace (veth, NAT, conntrack) and costs more per byte."""
+    import tempfile
+    import fwd_throughput as T
+    total = (20 if bench.quick else 200) * MBYTE
+    reps = 1 if bench.quick else 5
+    sink = T.Sink()
+    try:
+        with tempfile.TemporaryDirectory(prefix="limpet-bench-lo-") as d:
+            lab = T.sshlab.SshLab(os.path.join(d, "lab"), server_log=False)
+            try:
+                lim, ssh = T.measure(lab, bench.limpet, sink, total, reps,
+                                     False)
+            finally:
+                lab.cleanup()
+    finally:
+        sink.sock.close()
+    row = {"mb": total / MBYTE, "limpet_mbs": median(lim),
+           "ssh_mbs": median(ssh), "limpet_all": lim, "ssh_all": ssh}
+    row["ratio"] = row["limpet_mbs"] / row["ssh_mbs"]
+    bench.record("fwd-loopback", row)
+    bench.log("fwd-loopback: limpet -L %.1f MB/s %s, ssh -L %.1f MB/s %s, "
+              "ratio %.2f" % (row["limpet_mbs"], _fmt(lim), row["ssh_mbs"],
+                              _fmt(ssh), row["ratio"]))
+
+
+ALL = [("fwd-throughput", throughput), ("fwd-loopback", loopback),
+       ("fwd-survival", survival), ("fwd-echo", echo)]
 
 
 def main():

@@ -173,7 +173,7 @@ def goals(res):
     else:
         out.append(("8. `limpet ls` under 1 s with many sessions",
                     "not measured", "not measured"))
-    return out + report_more.goals(res)
+    return out + report_more.goals(res) + report_fwd.goals(res)
 
 
 NAMES = ["ssh", "limpet", "mosh", "mosh-predict", "autossh+tmux"]

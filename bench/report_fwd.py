@@ -1,7 +1,12 @@
 """Summary rows of the forwarding scenarios (bench/fwd_bench.py, issue
 9): throughput through -L beside ssh -L, a forwarded connection across a
 blackhole beside ssh -L and autossh -L, and the echo while a forward
-saturates a slow link.  report.summary() calls summary() at its end."""
+saturates a slow link.  report.summary() calls summary() at its end,
+report.goals() calls goals()."""
+
+# Issue 9: -L at least this share of ssh -L's throughput, on loopback and
+# at 10 ms one-way delay.
+FWD_GOAL = 0.8
 
 
 def _one(rows, **kw):
@@ -35,6 +40,10 @@ def summary(res, add):
     for d in sorted({r["delay_ms"] for r in tp if "delay_ms" in r}):
         add("-L forward MB/s, %d ms delay" % d, _mbs(tp, d), "high", 1,
             vs=["ssh"])
+    lo = res.get("fwd-loopback", [])
+    if lo:
+        add("-L forward MB/s, loopback", lambda n: lo[0].get(n + "_mbs")
+            if n in ("limpet", "ssh") else None, "high", 1, vs=["ssh"])
     sv = res.get("fwd-survival", [])
     cut = max([r.get("cut_s", 0) for r in sv] or [0])
     add("-L connection across %d s blackhole, delivered %%" % cut,
@@ -54,3 +63,20 @@ def summary(res, add):
     add("Mbit/s the saturating -L moved",
         lambda n: _one(ec, contender=n)["flood_mbit"], "high", 1,
         vs=["ssh"])
+
+
+def goals(res):
+    """Issue 9's throughput goal: [(goal, measured, verdict)].  The
+    namespace lab's 0 ms figure (a routed path) is shown beside it."""
+    g = ("issue 9, -L throughput >= 0.8x ssh -L on loopback and at 10 ms "
+         "delay")
+    lo = (res.get("fwd-loopback") or [None])[0]
+    tp = res.get("fwd-throughput", [])
+    d10, d0 = _one(tp, delay_ms=10), _one(tp, delay_ms=0)
+    if lo is None or d10 is None:
+        return [(g, "not measured", "not measured")]
+    ok = lo["ratio"] >= FWD_GOAL and d10["ratio"] >= FWD_GOAL
+    how = "loopback %.2fx, 10 ms %.2fx" % (lo["ratio"], d10["ratio"])
+    if d0 is not None:
+        how += " (routed lab, 0 ms: %.2fx)" % d0["ratio"]
+    return [(g, how, "met" if ok else "MISSED")]
