@@ -298,6 +298,26 @@ def measure(lab, binary, sink, total, reps, limpet_only, down=False):
     return lim, ssh or [0.0]
 
 
+def run(binary, total, reps, limpet_only=False, down=False,
+        no_handoff=False):
+    """measure() in a throwaway sshd on loopback, with its sink (or
+    source); every process stopped and file removed after.  Also what
+    `make bench`'s fwd-loopback runs (bench/fwd_bench.py)."""
+    sink = Source() if down else Sink()
+    try:
+        with tempfile.TemporaryDirectory(prefix="limpet-fwdbench-") as d:
+            lab = sshlab.SshLab(os.path.join(d, "lab"), server_log=False,
+                                env={"LIMPET_NO_HANDOFF": "1"}
+                                if no_handoff else None)
+            try:
+                return measure(lab, binary, sink, total, reps,
+                               limpet_only, down)
+            finally:
+                lab.cleanup()
+    finally:
+        sink.sock.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb", type=int, default=200)
@@ -311,19 +331,8 @@ def main():
                     help="the relay keeps splicing (LIMPET_NO_HANDOFF): "
                     "the figures from before the handoff")
     a = ap.parse_args()
-    binary = os.path.abspath(a.bin)
-    total = a.mb * MB
-    sink = Source() if a.down else Sink()
-    with tempfile.TemporaryDirectory(prefix="limpet-fwdbench-") as d:
-        lab = sshlab.SshLab(os.path.join(d, "lab"), server_log=False,
-                            env={"LIMPET_NO_HANDOFF": "1"} if a.no_handoff
-                            else None)
-        try:
-            lim, ssh = measure(lab, binary, sink, total, a.reps,
-                               a.limpet_only, a.down)
-        finally:
-            lab.cleanup()
-    sink.sock.close()
+    lim, ssh = run(os.path.abspath(a.bin), a.mb * MB, a.reps, a.limpet_only,
+                   a.down, a.no_handoff)
     bl, bs = max(lim), max(ssh)
     print("forward %d MB through -L on loopback, %s (best of %d, "
           "alternating):" % (a.mb, "download" if a.down else "upload",
