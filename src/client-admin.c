@@ -613,7 +613,7 @@ admin_once(struct client *c, int mode)
 			break;
 		if (n < 0)
 			continue;
-		used = ssh_magic_scan(&c->magic, tmp, (size_t)n);
+		used = ssh_magic_scan(&c->magic, tmp, (size_t)n, NULL);
 		if (frame_dec_push(&c->rx, tmp + used, n - used) != 0)
 			break;
 		made = admin_made;

@@ -72,6 +72,8 @@ enum link_state {
 #define INPUT_MAX	(1024 * 1024)	/* typed, not yet acknowledged */
 #define INPUT_CHUNK	(16 * 1024)
 #define TX_MAX		(8 * 1024 * 1024)
+#define EARLY_MAX	1024		/* a HELLO on ssh's command line */
+#define EARLY_WAIT_MS	80		/* for ssh -G, to send it there */
 #define TX_SOFT_MAX	(256 * 1024)
 #define TERM_MAX	(1024 * 1024)	/* received, not yet on screen */
 #define ATTACH_NOTICE_MS 3000		/* the "attached" notice stays */
@@ -190,6 +192,11 @@ struct client {
 	int		 exit_code;
 	uint32_t	 hello_version;	/* the version HELLO announces */
 	int		 hello_due;	/* HELLO waits for the ssh config */
+	struct buf	 early;		/* HELLO also on ssh's command line */
+	size_t		 early_len;	/* its bytes at tx's head wait for the
+					   preamble: sent or dropped then */
+	int		 early_taken;	/* the preamble said it was taken */
+	uint64_t	 first_at;	/* the first ssh waits for ssh -G */
 	uint32_t	 version;	/* the one WELCOME chose */
 	int		 not_installed;	/* the server has no limpet */
 	struct cfwd	*fwd;		/* forwards and their channels */

@@ -353,7 +353,7 @@ link_hedge_read(struct client *c, const struct pollfd *pfd, uint64_t now)
 			link_hedge_drop(c, i);
 			continue;
 		}
-		used = ssh_magic_scan(&h->magic, tmp, (size_t)r);
+		used = ssh_magic_scan(&h->magic, tmp, (size_t)r, NULL);
 		if (h->magic < PROTO_MAGIC_LEN)
 			continue;
 		if (c->state != ST_CONNECTING && c->state != ST_WAITING &&

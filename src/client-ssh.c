@@ -66,32 +66,43 @@ ssh_shell_quote(const char *s)
 /*
  * The command ssh asks the server to run.  Without --server-path, limpet
  * is looked for on the PATH that sshd gives commands and in ~/.local/bin.
+ * With hello (hex, safe in any shell), env(1) hands it to the relay as
+ * LIMPET_HELLO: sshd opens the session's window only once the command
+ * runs, so a HELLO on stdin reaches the relay a round trip after it
+ * started (PROTOCOL.md "Preamble"); an older relay ignores the variable.
  */
 char *
-ssh_remote_command(const char *server_path, const char *server_dir)
+ssh_remote_command(const char *server_path, const char *server_dir,
+    const char *hello)
 {
-	char	*q, *d = NULL, *cmd;
+	char	*q, *d = NULL, *cmd, *e = NULL;
 
 	if (server_dir != NULL) {
 		q = ssh_shell_quote(server_dir);
 		xasprintf(&d, " --dir %s", q);
 		free(q);
 	}
+	if (hello != NULL)
+		xasprintf(&e, "env LIMPET_HELLO=%s ", hello);
 	if (server_path != NULL) {
 		q = ssh_shell_quote(server_path);
-		xasprintf(&cmd, "exec %s relay%s", q, d != NULL ? d : "");
+		xasprintf(&cmd, "exec %s%s relay%s", e != NULL ? e : "", q,
+		    d != NULL ? d : "");
 		free(q);
 		free(d);
+		free(e);
 		return cmd;
 	}
 	/* The relay's arguments reach the script as "$@". */
-	xasprintf(&cmd, "sh -c 'if command -v limpet >/dev/null 2>&1; then "
-	    "exec limpet relay \"$@\"; "
+	xasprintf(&cmd, "%s%ssh -c 'if command -v limpet >/dev/null 2>&1; "
+	    "then exec limpet relay \"$@\"; "
 	    "elif [ -x \"$HOME/.local/bin/limpet\" ]; then "
 	    "exec \"$HOME/.local/bin/limpet\" relay \"$@\"; else echo "
 	    "\"limpet: " NOT_INSTALLED " (not on PATH, not in ~/.local/bin)\" "
-	    ">&2; exit 127; fi' limpet%s", d != NULL ? d : "");
+	    ">&2; exit 127; fi' limpet%s", e != NULL ? "exec " : "",
+	    e != NULL ? e : "", d != NULL ? d : "");
 	free(d);
+	free(e);
 	return cmd;
 }
 
@@ -129,7 +140,7 @@ ssh_spawn(const struct ssh_conf *c, struct ssh_proc *p)
 	char		**argv, *cmd, ct[32];
 
 	cmd = c->command != NULL ? xstrdup(c->command) :
-	    ssh_remote_command(c->server_path, c->server_dir);
+	    ssh_remote_command(c->server_path, c->server_dir, c->hello);
 	argv = xcalloc(c->nopts + 16, sizeof *argv);
 	argv[n++] = (char *)c->prog;
 	for (i = 0; i < c->nopts; i++)
@@ -252,16 +263,22 @@ ssh_close(struct ssh_proc *p, int timeout_ms)
  * Find the preamble in what ssh printed first (a login shell may print
  * before the relay starts).  *matched counts the preamble bytes seen so
  * far; returns how many bytes of p were used up, the rest are frames.
+ * Its last byte is 1, or 2 from a relay that took the HELLO from
+ * LIMPET_HELLO: then, if early is not NULL, *early is set to 1.
  */
 size_t
-ssh_magic_scan(size_t *matched, const uint8_t *p, size_t n)
+ssh_magic_scan(size_t *matched, const uint8_t *p, size_t n, int *early)
 {
 	size_t	i;
 
 	for (i = 0; i < n && *matched < PROTO_MAGIC_LEN; i++) {
-		if (p[i] == (uint8_t)PROTO_MAGIC[*matched])
+		if (p[i] == (uint8_t)PROTO_MAGIC[*matched] ||
+		    (*matched == PROTO_MAGIC_LEN - 1 &&
+		    p[i] == PROTO_MAGIC_EARLY)) {
+			if (early != NULL && *matched == PROTO_MAGIC_LEN - 1)
+				*early = p[i] == PROTO_MAGIC_EARLY;
 			(*matched)++;
-		else
+		} else
 			*matched = p[i] == (uint8_t)PROTO_MAGIC[0] ? 1 : 0;
 	}
 	return i;

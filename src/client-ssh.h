@@ -17,6 +17,7 @@ struct ssh_conf {
 	int		  reconnect;	/* not the first connection */
 	int		  connect_timeout;	/* seconds, 0 for ssh's own */
 	const char	 *command;	/* run this, not the relay (install) */
+	const char	 *hello;	/* HELLO in hex for LIMPET_HELLO, or NULL */
 };
 
 struct ssh_proc {
@@ -33,14 +34,14 @@ int	ssh_spawn(const struct ssh_conf *, struct ssh_proc *);
 void	ssh_stop(struct ssh_proc *);
 int	ssh_reap_dying(void);
 void	ssh_close(struct ssh_proc *, int);
-size_t	ssh_magic_scan(size_t *, const uint8_t *, size_t);
+size_t	ssh_magic_scan(size_t *, const uint8_t *, size_t, int *);
 void	ssh_reap_all(int);
 int	ssh_reap(struct ssh_proc *, int *);
 int	ssh_classify(const char *, int, char *, size_t);
 int	ssh_not_installed(const char *, int);
 const char *ssh_last_line(const char *, char *, size_t);
 int	ssh_user_verbose(const struct ssh_conf *);
-char	*ssh_remote_command(const char *, const char *);
+char	*ssh_remote_command(const char *, const char *, const char *);
 char	*ssh_shell_quote(const char *);
 
 #endif

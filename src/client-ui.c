@@ -351,6 +351,7 @@ client_timeout(struct client *c, uint64_t now)
 		due = c->next_try;
 	else if (c->state == ST_CONNECTING)
 		due = c->attempt_deadline;
+	due = client_due(due, c->first_at);
 	due = client_due(due, link_hedge_due(c));
 	due = client_due(due, knock_due(c));
 	if ((c->state != ST_UP || c->link == LINK_SUSPECT) && c->attached_once &&

@@ -85,13 +85,13 @@ client_queued(struct client *c, int r)
 		client_lost(c, "send buffer full", clock_ms());
 }
 
-/* Build and queue HELLO for this connection. */
-static void
-client_hello(struct client *c)
+/* Build this connection's HELLO into b; 0 or a negative error code. */
+static int
+client_hello_put(struct client *c, struct buf *b)
 {
 	struct msg_hello	 h;
 	char			**env, **e;
-	int			 n = 0;
+	int			 n = 0, r;
 
 	memset(&h, 0, sizeof h);
 	h.version = c->hello_version;
@@ -125,15 +125,97 @@ client_hello(struct client *c)
 	}
 	h.flags |= cfwd_hello_flags(c);
 	h.flags |= cpipe_hello_flags(c);
-	client_queued(c, proto_hello_put(&c->tx, &h));
+	r = proto_hello_put(b, &h);
 	free(env);
+	return r;
 }
+
+/*
+ * Queue HELLO for this connection.  If its bytes went on ssh's command
+ * line too (client_early()), they are the very same, and wait at tx's
+ * head for the relay's preamble to say whether it took them.
+ */
+static void
+client_hello(struct client *c)
+{
+	c->early_len = 0;
+	c->early_taken = 0;
+	if (buf_len(&c->early) == 0) {
+		client_queued(c, client_hello_put(c, &c->tx));
+		return;
+	}
+	c->early_len = buf_len(&c->early);
+	client_queued(c, buf_put(&c->tx, buf_ptr(&c->early), c->early_len));
+	buf_reset(&c->early);
+}
+
+/*
+ * The HELLO of the connection about to start, in hex for ssh's command
+ * line (LIMPET_HELLO), and its bytes in c->early; or NULL.  sshd lets
+ * stdin through only once the relay runs, so a HELLO there costs a
+ * round trip more than one the relay finds at its start.  Not while
+ * ssh -G is read (ForwardAgent sets a flag), never with the user's
+ * command (the server's ps shows command lines), never a long one.
+ */
+static char *
+client_early(struct client *c)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	const uint8_t		*p;
+	char			*s;
+	size_t			 i, n;
+
+	buf_reset(&c->early);
+	if (cfwd_pending(c) || c->ssh.command != NULL ||
+	    (c->cl.ncmd > 0 && !c->attached_once &&
+	    c->mode != CLIENT_ATTACH))
+		return NULL;
+	if (client_hello_put(c, &c->early) != 0 ||
+	    buf_len(&c->early) > EARLY_MAX) {
+		buf_reset(&c->early);
+		return NULL;
+	}
+	p = buf_ptr(&c->early);
+	n = buf_len(&c->early);
+	s = xmalloc(2 * n + 1);
+	for (i = 0; i < n; i++) {
+		s[2 * i] = hex[p[i] >> 4];
+		s[2 * i + 1] = hex[p[i] & 0xf];
+	}
+	s[2 * n] = '\0';
+	return s;
+}
+
+/*
+ * The preamble is complete: a HELLO held for it goes now, or, if the
+ * relay took it from the command line, never.
+ */
+static void
+client_early_done(struct client *c)
+{
+	if (c->early_len == 0)
+		return;
+	if (c->early_taken) {
+		debug_f("the relay took HELLO from the command line");
+		buf_consume(&c->tx, c->early_len);
+	}
+	c->early_len = 0;
+}
+
+/* Frames wait: for the ssh config, or for the preamble (client_hello()). */
+static int
+client_tx_held(const struct client *c)
+{
+	return c->hello_due || c->early_len > 0;
+}
+
 
 /* Start (or restart) an ssh child and say HELLO. */
 static void
 client_connect(struct client *c, uint64_t now)
 {
-	int	r;
+	char	*hello;
+	int	 r;
 
 	c->ssh.reconnect = 0;
 	c->ssh.connect_timeout = 0;
@@ -142,7 +224,12 @@ client_connect(struct client *c, uint64_t now)
 	if (link_hedge_take(c, now))
 		return;		/* a parallel attempt carries on */
 	ssh_stop(&c->proc);	/* a previous one, if any: reaped */
-	if ((r = ssh_spawn(&c->ssh, &c->proc)) != 0) {
+	c->ssh.hello = hello = client_early(c);
+	r = ssh_spawn(&c->ssh, &c->proc);
+	c->ssh.hello = NULL;
+	free(hello);
+	if (r != 0) {
+		buf_reset(&c->early);
 		client_finish_msg(c, 255, "cannot run %s: %s", c->ssh.prog,
 		    err_str(r));
 		return;
@@ -705,8 +792,11 @@ client_feed(struct client *c, const uint8_t *p, size_t n, uint64_t now)
 	size_t	used = 0;
 
 	c->last_rx = now;
-	if (c->magic < PROTO_MAGIC_LEN)
-		used = ssh_magic_scan(&c->magic, p, n);
+	if (c->magic < PROTO_MAGIC_LEN) {
+		used = ssh_magic_scan(&c->magic, p, n, &c->early_taken);
+		if (c->magic == PROTO_MAGIC_LEN)
+			client_early_done(c);
+	}
 	if (used < n && frame_dec_push(&c->rx, p + used, n - used) != 0) {
 		client_lost(c, "receive buffer full", now);
 		return;
@@ -1000,7 +1090,7 @@ client_flush(struct client *c, uint64_t now)
 {
 	ssize_t	n;
 
-	if (c->proc.in == -1 || buf_len(&c->tx) == 0 || c->hello_due)
+	if (c->proc.in == -1 || buf_len(&c->tx) == 0 || client_tx_held(c))
 		return;
 	if (cfwd_write_wait(c))
 		return;	/* the pipe is full: cfwd_pump() writes it */
@@ -1052,6 +1142,11 @@ client_step(struct client *c, uint64_t now)
 {
 	char	hint[2048];
 
+	if (c->first_at != 0 && (now >= c->first_at || !cfwd_pending(c))) {
+		c->first_at = 0;
+		if (c->state != ST_DONE)
+			client_connect(c, now);
+	}
 	if (c->ssh_exited)
 		client_ssh_gone(c, now);
 	if (c->state == ST_WAITING && now >= c->next_try) {
@@ -1149,7 +1244,7 @@ client_poll(struct client *c, uint64_t now)
 	client_rx_pause(c, c->proc.out != -1 && i_ssh == -1, now);
 	if (c->proc.err != -1)
 		i_err = client_pfd(pfd, &n, c->proc.err, POLLIN);
-	if (c->proc.in != -1 && !c->hello_due && (buf_len(&c->tx) > 0 ||
+	if (c->proc.in != -1 && !client_tx_held(c) && (buf_len(&c->tx) > 0 ||
 	    cfwd_write_wait(c)))
 		i_tx = client_pfd(pfd, &n, c->proc.in, POLLOUT);
 	if (c->netfd >= 0)
@@ -1209,7 +1304,7 @@ client_flush_last(struct client *c)
 	struct pollfd	pfd;
 
 	while (c->proc.in != -1 && buf_len(&c->tx) > 0 &&
-	    (now = clock_ms()) < deadline) {
+	    !client_tx_held(c) && (now = clock_ms()) < deadline) {
 		pfd.fd = c->proc.in;
 		pfd.events = POLLOUT;
 		if (poll(&pfd, 1, (int)(deadline - now)) <= 0)
@@ -1257,7 +1352,16 @@ client_loop(struct client *c)
 {
 	uint64_t	now;
 
-	client_connect(c, clock_ms());
+	/*
+	 * ssh -G runs: the first ssh waits for it a little, so that the
+	 * HELLO (its agent flag comes from the configuration) can go on
+	 * its command line and save a round trip (client_early()).
+	 */
+	now = clock_ms();
+	if (cfwd_pending(c))
+		c->first_at = now + EARLY_WAIT_MS;
+	else
+		client_connect(c, now);
 	while (c->state != ST_DONE) {
 		now = clock_ms();
 		client_step(c, now);
@@ -1353,6 +1457,7 @@ client_new(void)
 	escape_init(&c->esc);
 	ring_init(&c->in, INPUT_MAX, 0);
 	buf_init(&c->tx, TX_MAX);
+	buf_init(&c->early, 0);
 	buf_init(&c->term, TERM_MAX + 2 * (FRAME_HDR + FRAME_MAX_PAYLOAD));
 	buf_init(&c->repaint_row, 64 * 1024);
 	frame_dec_init(&c->rx);
@@ -1372,6 +1477,7 @@ client_free(struct client *c)
 	cpred_free(c);
 	ring_free(&c->in);
 	buf_free(&c->tx);
+	buf_free(&c->early);
 	buf_free(&c->term);
 	buf_free(&c->repaint_row);
 	frame_dec_free(&c->rx);

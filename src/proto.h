@@ -22,6 +22,7 @@
 /* The relay writes this before its first frame; the client skips noise. */
 #define PROTO_MAGIC		"\0LIMPET\1"
 #define PROTO_MAGIC_LEN		8
+#define PROTO_MAGIC_EARLY	2	/* last byte: HELLO from LIMPET_HELLO */
 
 /* Frame types. */
 #define MSG_HELLO	1	/* client -> server: who I am, what I want */

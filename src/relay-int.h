@@ -16,6 +16,7 @@
 #include "sock.h"
 
 #define RELAY_BUF	(256 * 1024)
+#define RELAY_EARLY_MAX	2048	/* bytes of a HELLO in LIMPET_HELLO */
 #define RELAY_PIPE	(1024 * 1024)	/* stdin's pipe buffer, if allowed */
 #define HELLO_WAIT_MS	(60 * 1000)	/* the client's HELLO */
 #define QUERY_WAIT_MS	3000		/* a daemon's answer to INFO, KILL */

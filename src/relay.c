@@ -327,6 +327,58 @@ relay_hello(struct relay *r)
 	relay_open(r);
 }
 
+/* The value of hex digit ch, or -1. */
+static int
+relay_hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/*
+ * The client's HELLO from the command line (LIMPET_HELLO, in hex; see
+ * PROTOCOL.md "Preamble"): put in r->up as if it came first on stdin,
+ * so the daemon answers a round trip sooner.  Anything but exactly one
+ * whole HELLO frame is ignored (the client then sends it on stdin).  The
+ * variable goes either way: the session's programs must not inherit it.
+ * Returns 1 if it was taken.
+ */
+static int
+relay_early(struct relay *r)
+{
+	const char	*s = getenv("LIMPET_HELLO");
+	uint8_t		 b[RELAY_EARLY_MAX];
+	struct frame	 f;
+	size_t		 i, n;
+	int		 hi, lo, ok = 0;
+
+	if (s == NULL)
+		return 0;
+	n = strlen(s) / 2;
+	if (strlen(s) % 2 == 0 && n <= sizeof b) {
+		for (i = 0; i < n; i++) {
+			hi = relay_hexval(s[2 * i]);
+			lo = relay_hexval(s[2 * i + 1]);
+			if (hi < 0 || lo < 0)
+				break;
+			b[i] = (uint8_t)(hi << 4 | lo);
+		}
+		ok = i == n && relay_frame_at(b, n, &f) == 1 &&
+		    f.type == MSG_HELLO && FRAME_HDR + (size_t)f.len == n;
+	}
+	if (ok)
+		buf_put(&r->up, b, n);
+	else
+		log_info("LIMPET_HELLO is not one HELLO: ignored");
+	unsetenv("LIMPET_HELLO");
+	return ok;
+}
+
 /* Read from ssh's stdin into r->up. */
 static void
 relay_read_stdin(struct relay *r)
@@ -739,6 +791,8 @@ relay_main(int argc, char **argv)
 {
 	struct relay	 r;
 	const char	*logpath = getenv("LIMPET_LOG");
+	uint8_t		 magic[PROTO_MAGIC_LEN];
+	int		 early;
 
 	log_init("limpet-relay", logpath != NULL ? LOG_DEBUG : LOG_QUIET,
 	    logpath);
@@ -760,8 +814,13 @@ relay_main(int argc, char **argv)
 	/* sshd writes a forward's bulk here: 64 KiB a wakeup costs it. */
 	compat_pipe_size(STDIN_FILENO, RELAY_PIPE);
 	compat_pipe_size(STDOUT_FILENO, RELAY_PIPE);
-	buf_put(&r.down, PROTO_MAGIC, PROTO_MAGIC_LEN);
-	relay_args(&r, argc, argv);
+	early = relay_early(&r);
+	memcpy(magic, PROTO_MAGIC, PROTO_MAGIC_LEN);
+	if (early)
+		magic[PROTO_MAGIC_LEN - 1] = PROTO_MAGIC_EARLY;
+	buf_put(&r.down, magic, PROTO_MAGIC_LEN);
+	if (relay_args(&r, argc, argv) == 0 && early)
+		relay_hello(&r);
 	while (r.phase != PH_DONE) {
 		relay_turn(&r);
 		relay_timers(&r, clock_ms());

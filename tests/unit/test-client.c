@@ -86,15 +86,24 @@ static void
 test_magic_scan(void **state)
 {
 	static const uint8_t	in[] = "noise\0LIMP\0LIMPET\1frames";
+	static const uint8_t	e[] = "\0LIMPET\3\0LIMPET\2x";
 	size_t			m = 0, used, i;
+	int			early = -1;
 
 	(void)state;
-	used = ssh_magic_scan(&m, in, sizeof in - 1);
+	used = ssh_magic_scan(&m, in, sizeof in - 1, &early);
 	assert_int_equal(m, PROTO_MAGIC_LEN);
+	assert_int_equal(early, 0);
 	assert_memory_equal(in + used, "frames", 6);
 	for (m = 0, i = 0; m < PROTO_MAGIC_LEN; i++)
-		used = ssh_magic_scan(&m, in + i, 1);
+		used = ssh_magic_scan(&m, in + i, 1, NULL);
 	assert_int_equal(i, sizeof in - 1 - 6);
+	/* A relay that took the HELLO from LIMPET_HELLO ends it with 2. */
+	m = 0;
+	used = ssh_magic_scan(&m, e, sizeof e - 1, &early);
+	assert_int_equal(m, PROTO_MAGIC_LEN);
+	assert_int_equal(early, 1);
+	assert_int_equal(used, sizeof e - 2);
 }
 
 /* Track s into a fresh screen and return its restore string. */
@@ -189,7 +198,7 @@ test_remote_command(void **state)
 	fclose(f);
 	assert_int_equal(chmod(path, 0755), 0);
 
-	cmd = ssh_remote_command(NULL, "/x y/it's $HOME");
+	cmd = ssh_remote_command(NULL, "/x y/it's $HOME", NULL);
 	assert_true(asprintf(&q, "PATH=%s:$PATH; %s", dir, cmd) > 0);
 	free(cmd);
 	cmd = ssh_shell_quote(q);
@@ -201,7 +210,7 @@ test_remote_command(void **state)
 	free(q);
 	free(cmd);
 
-	cmd = ssh_remote_command(path, "/d");
+	cmd = ssh_remote_command(path, "/d", NULL);
 	q = ssh_shell_quote(cmd);
 	free(cmd);
 	assert_true(asprintf(&cmd, "\"$(sh -c %s)\"", q) > 0);
@@ -210,6 +219,33 @@ test_remote_command(void **state)
 	free(out);
 	free(cmd);
 	free(q);
+
+	/* With a HELLO: the relay (either form) finds it in its environment. */
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "#!/bin/sh\nprintf '<%%s>' \"$LIMPET_HELLO\"\n"
+	    "for a; do printf '[%%s]' \"$a\"; done\n");
+	fclose(f);
+	cmd = ssh_remote_command(path, NULL, "0a1b");
+	q = ssh_shell_quote(cmd);
+	free(cmd);
+	assert_true(asprintf(&cmd, "\"$(sh -c %s)\"", q) > 0);
+	out = sh_echo(cmd);
+	assert_string_equal(out, "<0a1b>[relay]");
+	free(out);
+	free(cmd);
+	free(q);
+	cmd = ssh_remote_command(NULL, "/d", "ff");
+	assert_true(asprintf(&q, "PATH=%s:$PATH; %s", dir, cmd) > 0);
+	free(cmd);
+	cmd = ssh_shell_quote(q);
+	free(q);
+	assert_true(asprintf(&q, "\"$(sh -c %s)\"", cmd) > 0);
+	out = sh_echo(q);
+	assert_string_equal(out, "<ff>[relay][--dir][/d]");
+	free(out);
+	free(q);
+	free(cmd);
 	unlink(path);
 	rmdir(dir);
 }
