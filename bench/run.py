@@ -77,7 +77,7 @@ class Bench:
             self.keys = 60
             self.delays = (0, 25, 100)
             self.bulk_bytes = 100 * 1000 * 1000
-            self.bulk_reps = 3
+            self.bulk_reps = 5
             self.bulk_timeout = 120
             self.flood_cap = 45
             self.cut_seconds = 30
