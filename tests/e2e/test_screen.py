@@ -135,16 +135,19 @@ def session_id(lab):
 
 
 def settle(t, pred, what, quiet=0.3, timeout=20):
-    """Wait for pred on the screen, then until it stops changing."""
+    """Wait for pred on the screen, then until it stops changing; return
+    the screen (with attributes) and flags that held still, so that a
+    reference is never a capture taken in the middle of a redraw."""
     t.wait(pred, timeout=timeout, what=what)
     last, since = None, time.monotonic()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        s = t.screen(attrs=True) + t.flags()
-        if s != last:
+        s = (t.screen(attrs=True), t.flags())
+        text = re.sub(r"\x1b\[[0-9;:]*m", "", s[0])
+        if s != last or not pred(text):
             last, since = s, time.monotonic()
         elif time.monotonic() - since >= quiet:
-            return
+            return s
         time.sleep(0.05)
     raise AssertionError("the screen never settled: " + what)
 
@@ -232,8 +235,8 @@ def test_takeover_shows_the_same_screen(term, lab, run, kind):
         a.keys("printf '\\033[31;1mRED\\033[0m \\033[44mBLUE\\033[0m\\n';"
                " seq 1 30; printf 'PROMPT-''MARK '", "Enter")
         ready = "PROMPT-MARK"
-    settle(a, lambda s: ready in s, "the program in the first client")
-    want, want_flags = a.screen(attrs=True), a.flags()
+    want, want_flags = settle(a, lambda s: ready in s,
+                              "the program in the first client")
     b = term("b", pane_script(run, "b", lab.limpet_cmd(
         sub="attach", args=[session_id(lab)])))
     a.wait(lambda s: "LIMPET-EXITED" in s, what="the first client to go")
@@ -516,8 +519,8 @@ def test_attach_after_the_model_slept(term, make_lab, run, kind):
                " \\344\\270\\255\\346\\226\\207\\n'; seq 1 30;"
                " printf 'PROMPT-''MARK '", "Enter")
         ready = "PROMPT-MARK"
-    settle(a, lambda s: ready in s, "the program in the first client")
-    want, want_flags = a.screen(attrs=True), a.flags()
+    want, want_flags = settle(a, lambda s: ready in s,
+                              "the program in the first client")
     kill_client(a)
     wait_log(lab, "screen model asleep")
     b = term("b", pane_script(run, "b", lab.limpet_cmd(
