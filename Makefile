@@ -24,11 +24,15 @@ COMMON_HAVES = -DHAVE_STRSEP -DHAVE_MEMMEM -DHAVE_STRCASESTR \
 ifeq ($(shell uname -s),Linux)
 HAVES	= $(COMMON_HAVES) -DHAVE_PIPE2 -DHAVE_CLOSEFROM -DHAVE_MEMRCHR \
 	  -DHAVE_GETRANDOM -DHAVE_ACCEPT4 -DHAVE_SO_PEERCRED -DHAVE_FORKPTY \
-	  -DHAVE_NETLINK
+	  -DHAVE_NETLINK -DHAVE_GETAUXVAL
 LDLIBS	= -lutil
 else
 HAVES	= $(COMMON_HAVES)
 LDLIBS	=
+endif
+# GCC's and clang's __builtin_cpu_supports() (x86 only; compat/cpu.c).
+ifneq ($(filter x86_64 i386 i686,$(shell uname -m)),)
+HAVES	+= -DHAVE_CPU_SUPPORTS
 endif
 # libvterm (Debian libvterm-dev): the daemon's screen model (src/vt.c)
 # and the client's model for predictive echo.

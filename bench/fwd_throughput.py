@@ -35,6 +35,10 @@ import sshlab  # noqa: E402
 MB = 1000 * 1000
 
 
+def median(v):
+    return sorted(v)[len(v) // 2]
+
+
 class Sink(fwdpeer.Target):
     """A TCP server on loopback that reads each connection to its end and
     records (bytes, seconds from its first byte to its end)."""
@@ -234,11 +238,28 @@ class LimpetL:
             self.p.close()
 
 
-class SshL:
-    """ssh -N -L spec."""
+GCM = "aes128-gcm@openssh.com"
 
-    def __init__(self, lab, spec):
-        argv = ["ssh", "-F", lab.ssh_config, "-N", "-L", spec, sshlab.HOST]
+
+def cpu_aes_gcm():
+    """Whether this CPU runs AES-GCM in hardware (x86 aes and pclmulqdq,
+    arm64 aes and pmull): then limpet's ssh puts AES-GCM first
+    (ssh_cipher_option()), and `ssh -c` GCM -L is the same-cipher
+    comparison."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            words = set(f.read().split())
+    except OSError:
+        return False
+    return "aes" in words and bool({"pclmulqdq", "pmull"} & words)
+
+
+class SshL:
+    """ssh -N -L spec (with extra options, e.g. a cipher)."""
+
+    def __init__(self, lab, spec, extra=()):
+        argv = ["ssh", "-F", lab.ssh_config, "-N", "-L", spec] + \
+            list(extra) + [sshlab.HOST]
         self.pr = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
         if not wait_listen(int(spec.split(":")[0])):
             self.stop()
@@ -253,29 +274,34 @@ class SshL:
             self.pr.wait()
 
 
-def measure(lab, binary, sink, total, reps, limpet_only, down=False):
-    """Both forwards up at once; transfers alternate between them so that
-    the machine's other load falls on both alike."""
+def measure(lab, binary, sink, total, reps, limpet_only, down=False,
+            same_cipher=False):
+    """Both forwards up at once (and, with same_cipher, `ssh -c` GCM -L);
+    transfers alternate between them so that the machine's other load
+    falls on all alike.  Returns {name: [MB/s per transfer]}."""
     move = fetch if down else send
-    lp, sp = sshlab.free_port(), sshlab.free_port()
-    lim, ssh, cpu = [], [], {}
-    a = LimpetL(lab, binary, "%d:127.0.0.1:%d" % (lp, sink.port))
-    b = None
+    fwds = [("limpet -L", LimpetL)]
+    if not limpet_only:
+        fwds.append(("ssh -L", lambda lab_, spec: SshL(lab_, spec)))
+        if same_cipher:
+            fwds.append(("ssh -L gcm", lambda lab_, spec: SshL(
+                lab_, spec, ["-c", GCM])))
+    up, got, cpu = [], {}, {}
     try:
-        if not limpet_only:
-            b = SshL(lab, "%d:127.0.0.1:%d" % (sp, sink.port))
+        for name, make in fwds:
+            port = sshlab.free_port()
+            spec = "%d:127.0.0.1:%d" % (port, sink.port)
+            up.append((name, port, make(lab, binary, spec)
+                       if make is LimpetL else make(lab, spec)))
+            got[name] = []
         for _ in range(reps):
-            c0 = cpu_snapshot(lab, binary)
-            lim.append(move(lp, total, sink))
-            c1 = cpu_snapshot(lab, binary)
-            cpu_add(cpu, "limpet -L", c0, c1)
-            if b is not None:
-                ssh.append(move(sp, total, sink))
-                cpu_add(cpu, "ssh -L", c1, cpu_snapshot(lab, binary))
+            for name, port, _fwd in up:
+                c0 = cpu_snapshot(lab, binary)
+                got[name].append(move(port, total, sink))
+                cpu_add(cpu, name, c0, cpu_snapshot(lab, binary))
     finally:
-        a.stop()
-        if b is not None:
-            b.stop()
+        for _name, _port, fwd in up:
+            fwd.stop()
     gb = reps * total / 1e9
     print("CPU seconds per GB moved (py: the sender and the sink):")
     for how in sorted(cpu):
@@ -295,11 +321,11 @@ def measure(lab, binary, sink, total, reps, limpet_only, down=False):
                               max(cpu[how][k + " rd"], 1))
             for k in ("client", "relay", "daemon")
             if cpu[how].get(k + " rd"))))
-    return lim, ssh or [0.0]
+    return got
 
 
 def run(binary, total, reps, limpet_only=False, down=False,
-        no_handoff=False):
+        no_handoff=False, same_cipher=False):
     """measure() in a throwaway sshd on loopback, with its sink (or
     source); every process stopped and file removed after.  Also what
     `make bench`'s fwd-loopback runs (bench/fwd_bench.py)."""
@@ -311,7 +337,7 @@ def run(binary, total, reps, limpet_only=False, down=False,
                                 if no_handoff else None)
             try:
                 return measure(lab, binary, sink, total, reps,
-                               limpet_only, down)
+                               limpet_only, down, same_cipher)
             finally:
                 lab.cleanup()
     finally:
@@ -330,22 +356,24 @@ def main():
     ap.add_argument("--no-handoff", action="store_true",
                     help="the relay keeps splicing (LIMPET_NO_HANDOFF): "
                     "the figures from before the handoff")
+    ap.add_argument("--same-cipher", action="store_true",
+                    help="also ssh -c %s -L, the cipher limpet's ssh "
+                    "uses on this CPU" % GCM)
     a = ap.parse_args()
-    lim, ssh = run(os.path.abspath(a.bin), a.mb * MB, a.reps, a.limpet_only,
-                   a.down, a.no_handoff)
-    bl, bs = max(lim), max(ssh)
+    got = run(os.path.abspath(a.bin), a.mb * MB, a.reps, a.limpet_only,
+              a.down, a.no_handoff, a.same_cipher)
     print("forward %d MB through -L on loopback, %s (best of %d, "
-          "alternating):" % (a.mb, "download" if a.down else "upload",
-                             a.reps))
-    print("  limpet -L  %7.1f MB/s  %s" % (bl, " ".join(
-        "%.1f" % x for x in lim)))
-    print("  ssh -L     %7.1f MB/s  %s" % (bs, " ".join(
-        "%.1f" % x for x in ssh)))
-    if bs > 0:
-        ml, ms = sorted(lim)[len(lim) // 2], sorted(ssh)[len(ssh) // 2]
-        print("  ratio      %7.2f  (of the medians: %.2f)" % (bl / bs,
-                                                           ml / ms))
-
+          "alternating; limpet's ssh %s AES-GCM first):" % (
+              a.mb, "download" if a.down else "upload", a.reps,
+              "puts" if cpu_aes_gcm() else "does not put"))
+    for name, v in got.items():
+        print("  %-11s %7.1f MB/s  %s" % (name, max(v), " ".join(
+            "%.1f" % x for x in v)))
+    lim = got["limpet -L"]
+    for name, v in got.items():
+        if name != "limpet -L":
+            print("  ratio to %-11s %.2f  (of the medians: %.2f)" % (
+                name, max(lim) / max(v), median(lim) / median(v)))
 
 if __name__ == "__main__":
     main()

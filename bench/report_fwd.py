@@ -44,6 +44,11 @@ def summary(res, add):
     if lo:
         add("-L forward MB/s, loopback", lambda n: lo[0].get(n + "_mbs")
             if n in ("limpet", "ssh") else None, "high", 1, vs=["ssh"])
+    if lo and "ssh_gcm_mbs" in lo[0]:
+        add("-L forward MB/s, loopback, ssh -c aes128-gcm",
+            lambda n: lo[0].get({"limpet": "limpet_mbs",
+                                 "ssh": "ssh_gcm_mbs"}.get(n, "-")),
+            "high", 1, vs=["ssh"])
     sv = res.get("fwd-survival", [])
     cut = max([r.get("cut_s", 0) for r in sv] or [0])
     add("-L connection across %d s blackhole, delivered %%" % cut,
@@ -79,4 +84,7 @@ def goals(res):
     how = "loopback %.2fx, 10 ms %.2fx" % (lo["ratio"], d10["ratio"])
     if d0 is not None:
         how += " (routed lab, 0 ms: %.2fx)" % d0["ratio"]
+    if "ratio_same_cipher" in lo:
+        how += ("; limpet's ssh used AES-GCM: vs ssh -L with that cipher "
+                "too, loopback %.2fx" % lo["ratio_same_cipher"])
     return [(g, how, "met" if ok else "MISSED")]

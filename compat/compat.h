@@ -74,6 +74,8 @@ int	 compat_pty_termios(int, struct termios *);
 #define COMPAT_TCP_SYN		1	/* its SYN is unanswered */
 #define COMPAT_TCP_UP		2	/* established */
 int	 compat_tcp_state(pid_t);
+/* 1 if the CPU runs AES-GCM in hardware (AES and carry-less multiply). */
+int	 compat_cpu_aes_gcm(void);
 /* Give free heap memory back to the kernel (where the allocator can). */
 void	 compat_trim(void);
 /* The addresses of pid's TCP connection (or its SYN's); 0 or -1. */

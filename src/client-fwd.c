@@ -103,6 +103,7 @@ cfwd_free(struct cfwd *f)
 	if (f->cfg_running)
 		proc_stop(&f->cfg, 0);
 	free(f->cfg_out);
+	free(f->ciphers);
 	fwd_free(&f->w);
 	for (i = 0; i < f->nsocks; i++)
 		close(f->socks[i].fd);
@@ -235,6 +236,10 @@ cfwd_config_line(struct cfwd *f, char *line, int *cleared)
 		f->exit_on_failure = strcmp(v, "yes") == 0;
 	else if (strcmp(line, "forwardagent") == 0 && f->agent_cli == -1)
 		f->agent = strcmp(v, "no") != 0;
+	else if (strcmp(line, "ciphers") == 0) {
+		free(f->ciphers);
+		f->ciphers = xstrdup(v);
+	}
 	for (i = 0; i < 3; i++) {
 		if (strcmp(line, keys[i]) != 0 || *cleared)
 			continue;
@@ -312,6 +317,40 @@ cfwd_config_apply(struct cfwd *f)
 	}
 }
 
+/* Whether AES-GCM runs in hardware here (a test may say). */
+static int
+cfwd_cpu_aes_gcm(void)
+{
+#ifdef LIMPET_TEST_HOOKS
+	const char	*s = getenv("LIMPET_TEST_CPU_AES_GCM");
+
+	if (s != NULL)
+		return strcmp(s, "1") == 0;
+#endif
+	return compat_cpu_aes_gcm();
+}
+
+/*
+ * The configuration's cipher list is ssh's default and the CPU runs
+ * AES-GCM in hardware: every ssh from now on puts AES-GCM first
+ * (ssh_cipher_option() says why and when not).  Not a forward, but this
+ * is where `ssh -G` is read.
+ */
+static void
+cfwd_cipher(struct client *c)
+{
+	struct cfwd	*f = c->fwd;
+	char		*o;
+
+	if ((o = ssh_cipher_option(f->ciphers, cfwd_cpu_aes_gcm())) == NULL)
+		return;
+	debug_f("ssh's default cipher order, AES-GCM first: %s", o);
+	f->opts = xreallocarray(f->opts, f->nopts + 1, sizeof *f->opts);
+	f->opts[f->nopts++] = o;
+	c->ssh.opts = f->opts;
+	c->ssh.nopts = f->nopts;
+}
+
 /*
  * Open the -L and -D listeners.  One that cannot listen says so in one
  * line; with ExitOnForwardFailure that ends limpet (255), as with ssh.
@@ -357,6 +396,7 @@ cfwd_config_done(struct client *c)
 	}
 	proc_close(&f->cfg);
 	cfwd_config_apply(f);
+	cfwd_cipher(c);
 	free(f->cfg_out);
 	f->cfg_out = NULL;
 	f->cfg_running = 0;

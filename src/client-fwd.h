@@ -53,6 +53,7 @@ struct cfwd {
 	uint64_t	 cfg_deadline;	/* given up on then (ms) */
 	int		 cfg_running;	/* the config is not known yet */
 	int		 cfg_slot;	/* its pipe in the poll set, or -1 */
+	char		*ciphers;	/* ssh -G's cipher list */
 };
 
 struct cfwd	*cfwd_new(void);

@@ -43,5 +43,6 @@ const char *ssh_last_line(const char *, char *, size_t);
 int	ssh_user_verbose(const struct ssh_conf *);
 char	*ssh_remote_command(const char *, const char *, const char *);
 char	*ssh_shell_quote(const char *);
+char	*ssh_cipher_option(const char *, int);
 
 #endif

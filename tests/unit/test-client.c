@@ -65,6 +65,53 @@ test_quote_round_trip(void **state)
 	free(q);
 }
 
+/*
+ * AES-GCM goes first only in OpenSSH's own default order and only with
+ * hardware AES-GCM; the same names, none added or dropped.
+ */
+static void
+test_cipher_option(void **state)
+{
+	static const char *mine[] = {
+		"aes256-ctr",
+		"chacha20-poly1305@openssh.com",
+		/* As built without OpenSSL; then one GCM cipher gone. */
+		"chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,"
+		    "aes256-ctr",
+		"chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,"
+		    "aes256-ctr,aes128-gcm@openssh.com",
+		"aes128-gcm@openssh.com,aes256-gcm@openssh.com,"
+		    "chacha20-poly1305@openssh.com",
+		"",
+	};
+	char	*o;
+	size_t	 i;
+
+	(void)state;
+	o = ssh_cipher_option("chacha20-poly1305@openssh.com,aes128-ctr,"
+	    "aes192-ctr,aes256-ctr,aes128-gcm@openssh.com,"
+	    "aes256-gcm@openssh.com", 1);
+	assert_string_equal(o, "-oCiphers=aes128-gcm@openssh.com,"
+	    "aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,"
+	    "aes128-ctr,aes192-ctr,aes256-ctr");
+	free(o);
+	o = ssh_cipher_option("chacha20-poly1305@openssh.com,"
+	    "aes128-gcm@openssh.com,aes256-gcm@openssh.com,aes128-ctr,"
+	    "aes192-ctr,aes256-ctr", 1);
+	assert_string_equal(o, "-oCiphers=aes128-gcm@openssh.com,"
+	    "aes256-gcm@openssh.com,chacha20-poly1305@openssh.com,"
+	    "aes128-ctr,aes192-ctr,aes256-ctr");
+	free(o);
+	/* Without hardware AES-GCM, ChaCha20 stays first. */
+	assert_null(ssh_cipher_option("chacha20-poly1305@openssh.com,"
+	    "aes128-ctr,aes192-ctr,aes256-ctr,aes128-gcm@openssh.com,"
+	    "aes256-gcm@openssh.com", 0));
+	/* A list someone chose is theirs. */
+	for (i = 0; i < sizeof mine / sizeof mine[0]; i++)
+		assert_null(ssh_cipher_option(mine[i], 1));
+	assert_null(ssh_cipher_option(NULL, 1));
+}
+
 /* Control bytes in server text are escaped, printable text kept. */
 static void
 test_safe_text(void **state)
@@ -337,6 +384,7 @@ main(void)
 		cmocka_unit_test(test_quote_round_trip),
 		cmocka_unit_test(test_safe_text),
 		cmocka_unit_test(test_magic_scan),
+		cmocka_unit_test(test_cipher_option),
 		cmocka_unit_test(test_screen_modes),
 		cmocka_unit_test(test_screen_mouse_modes),
 		cmocka_unit_test(test_remote_command),
