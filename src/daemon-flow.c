@@ -142,6 +142,48 @@ flow_size(struct flow *f)
 }
 
 /*
+ * Space the frames of a flow that outlived its first round trip at twice
+ * the best rate measured, where a chunk takes 2 ms or more at that pace
+ * (FLOW_PACE_MIN_US; poll() counts milliseconds): a slow link, up to 8
+ * MB/s, not a fast one.  Sent all at once, the chunks an ACK lets go
+ * reach sshd together, which sends them as one SSH packet of up to 32
+ * KiB; the client can use none of it before the whole packet is in and
+ * acknowledges it in one step, and the window, which holds the largest
+ * step on top of the path's product, stays that large: at 1 Mbit/s a
+ * Ctrl-C then waits behind twice what the path needs (issue 11 goal 1).
+ * Spaced, each frame is its own small packet, the steps and so the window
+ * shrink to the product, and the pace, twice the path's, never holds the
+ * flow below what the path takes.  A burst from idle is not spaced: a
+ * command's output goes at once, as before.
+ */
+static void
+flow_pace(struct flow *f, uint64_t n, uint64_t now)
+{
+	uint64_t	bw = flow_max(f->bw, FLOW_ROUNDS) * FLOW_PACE_GAIN, gap;
+
+	if (f->bubble || !f->path_bw || bw == 0 ||
+	    (gap = n * 1000000 / bw) == 0 ||
+	    f->chunk * 1000000 / bw < FLOW_PACE_MIN_US) {
+		f->pace_t = 0;
+		return;
+	}
+	if (f->pace_t == 0 || f->pace_t + gap < now)
+		f->pace_t = now;	/* a frame late by less keeps time */
+	f->pace_t += gap;
+}
+
+/* Milliseconds until the pace lets the next frame go, or -1 if it may. */
+int
+flow_pace_wait(const struct flow *f)
+{
+	uint64_t	now;
+
+	if (f->pace_t == 0 || (now = flow_us()) >= f->pace_t)
+		return -1;
+	return (int)((f->pace_t - now + 999) / 1000);
+}
+
+/*
  * A DATA frame ending at off was queued; app: the program had nothing
  * more to write after it.
  */
@@ -156,6 +198,7 @@ flow_sent(struct flow *f, uint64_t off, int app)
 		f->delivered_t = f->first_t = now;
 		f->bubble = 1;
 	}
+	flow_pace(f, off - f->sent, now);
 	f->sent = off;
 	if (off - f->delivered > f->peak)
 		f->peak = (size_t)(off - f->delivered);

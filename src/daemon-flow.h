@@ -34,6 +34,8 @@
 #define FLOW_RTT_KEEP_US	(10 * 1000 * 1000)
 #define FLOW_PROBE_US	(200 * 1000)
 #define FLOW_LOG_US	(1000 * 1000)	/* a flow: log line at most */
+#define FLOW_PACE_GAIN	2		/* frames leave at twice the rate */
+#define FLOW_PACE_MIN_US	2000	/* ... if a chunk takes this long */
 
 /* One DATA frame in flight: what the rate sample of its ACK needs. */
 struct flow_mark {
@@ -66,6 +68,7 @@ struct flow {
 	size_t		 window;	/* unacknowledged output allowed */
 	size_t		 chunk;		/* DATA payload per frame */
 	size_t		 peak;		/* most in flight since the log */
+	uint64_t	 pace_t;	/* us: no frame before, or 0 */
 	uint64_t	 log_t;
 };
 
@@ -73,5 +76,6 @@ void	flow_reset(struct flow *, uint64_t);
 void	flow_free(struct flow *);
 void	flow_sent(struct flow *, uint64_t, int);
 size_t	flow_acked(struct flow *, uint64_t);
+int	flow_pace_wait(const struct flow *);
 
 #endif

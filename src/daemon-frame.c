@@ -41,7 +41,8 @@ daemon_pump(struct daemon *d, uint64_t now)
 	if (c == NULL || c->closing || c->dead)
 		return;
 	while (d->sent < d->out.end && buf_len(&c->out) < OUT_QUEUE_MAX) {
-		if (daemon_inflight(d) >= d->window)
+		if (daemon_inflight(d) >= d->window ||
+		    flow_pace_wait(&d->flow) != -1)
 			break;
 		n = ring_peek(&d->out, d->sent, &p);
 		if (n == 0)

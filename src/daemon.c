@@ -243,6 +243,11 @@ daemon_poll_timeout(struct daemon *d, uint64_t now)
 		if ((w = peer_nap_timeout(d->peers[i], now)) != -1 &&
 		    (t == -1 || w < t))
 			t = w;
+	/* Output spaced at the path's pace (daemon-flow.c). */
+	if (d->client != NULL && d->sent < d->out.end &&
+	    daemon_inflight(d) < d->window &&
+	    (w = flow_pace_wait(&d->flow)) != -1 && (t == -1 || w < t))
+		t = w;
 	/* The screen model has output to read, now or after a flood. */
 	if ((w = daemon_screen_wait(d, now)) != -1 && (t == -1 || w < t))
 		t = w;

@@ -108,6 +108,52 @@ test_slow_link(void **state)
 }
 
 /*
+ * A slow link measured by a flow that stays busy: the next frame waits
+ * for the pace (twice the rate: a 4 KiB frame at <= 800 KB/s is >= 2.5
+ * ms), and goes once that passed.  A burst from idle goes at once, and a
+ * fast link (1 MiB frames every 5 ms, >= 200 MB/s) is never paced.
+ */
+static void
+test_slow_flow_is_paced(void **state)
+{
+	struct flow	f;
+	uint64_t	off = 0;
+	int		w;
+
+	(void)state;
+	memset(&f, 0, sizeof f);
+	flow_reset(&f, 0);
+	link_pipe(&f, &off, 4096, 5, 20);
+	assert_int_equal(flow_pace_wait(&f), -1);	/* idle: at once */
+	off += 4096;
+	flow_sent(&f, off, 0);		/* from idle: the bubble */
+	assert_int_equal(flow_pace_wait(&f), -1);
+	nap(5);
+	flow_acked(&f, off - 2048);
+	off += 4096;
+	flow_sent(&f, off, 0);		/* mid-flow: paced */
+	w = flow_pace_wait(&f);
+	assert_true(w >= 1);
+	assert_true(w <= 1000);
+	nap(w + 1);
+	assert_int_equal(flow_pace_wait(&f), -1);
+	flow_free(&f);
+
+	memset(&f, 0, sizeof f);
+	flow_reset(&f, 0);
+	off = 0;
+	link_pipe(&f, &off, 1024 * 1024, 5, 10);
+	off += 1024 * 1024;
+	flow_sent(&f, off, 0);
+	nap(5);
+	flow_acked(&f, off - 4096);
+	off += 32 * 1024;
+	flow_sent(&f, off, 0);
+	assert_int_equal(flow_pace_wait(&f), -1);
+	flow_free(&f);
+}
+
+/*
  * A program that writes a line now and then after a flood: its slow,
  * app-limited samples do not shrink the rate the flood measured.
  */
@@ -364,6 +410,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_initial),
 		cmocka_unit_test(test_slow_link),
+		cmocka_unit_test(test_slow_flow_is_paced),
 		cmocka_unit_test(test_app_limited_keeps_rate),
 		cmocka_unit_test(test_partial_and_many),
 		cmocka_unit_test(test_app_only_keeps_initial),
