@@ -81,9 +81,9 @@ static const char *ssh_default_ciphers[] = {
  * config file, -c or -o Ciphers), only its own ciphers are listed (none
  * added, none dropped), and only on a CPU with AES-GCM in hardware
  * (aes_gcm): there it is constant-time and costs ssh and sshd about half
- * of ChaCha20-Poly1305's CPU per byte (docs/ARCHITECTURE.md, "Loopback
- * throughput"), which both ends spend on every byte a session and its
- * forwards move.
+ * of ChaCha20-Poly1305's CPU per byte (docs/ARCHITECTURE.md, "The
+ * transport's cipher"), which both ends spend on every byte a session and
+ * its forwards move.
  */
 char *
 ssh_cipher_option(const char *ciphers, int aes_gcm)
